@@ -1,0 +1,130 @@
+"""Admin screens of the position book. The ledger, the audit trail and positions are read-only:
+positions change only through trades and marks."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from . import services
+from .calendar import today
+from .models import AuditRecord, CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ("symbol", "name", "asset_class", "currency", "quote_type", "multiplier", "dv01", "lot_size", "is_active")
+    list_filter = ("asset_class", "currency", "quote_type", "is_active")
+    search_fields = ("symbol", "name")
+
+
+@admin.register(Strategy)
+class StrategyAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "risk_budget", "min_trade_fraction")
+    search_fields = ("code", "name")
+
+
+@admin.register(Price)
+class PriceAdmin(admin.ModelAdmin):
+    list_display = ("instrument", "date", "price")
+    list_filter = ("instrument__asset_class", "instrument__currency")
+    search_fields = ("instrument__symbol",)
+    date_hierarchy = "date"
+    list_select_related = ("instrument",)
+    autocomplete_fields = ("instrument",)
+
+
+@admin.register(FxRate)
+class FxRateAdmin(admin.ModelAdmin):
+    list_display = ("currency", "date", "rate")
+    list_filter = ("currency",)
+    search_fields = ("currency",)
+    date_hierarchy = "date"
+
+
+@admin.register(CapitalFlow)
+class CapitalFlowAdmin(admin.ModelAdmin):
+    list_display = ("date", "amount", "note", "created_at")
+    date_hierarchy = "date"
+    search_fields = ("note",)
+
+
+class OpenClosedFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(Position.OPEN, "Open"), (Position.CLOSED, "Closed")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Position]) -> QuerySet[Position]:
+        if self.value() in (Position.OPEN, Position.CLOSED):
+            return queryset.filter(closed_at__isnull=self.value() == Position.OPEN)
+        return queryset
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = (
+        "instrument", "strategy", "quantity", "avg_cost", "last_price", "price_date",
+        "notional_base", "unrealized_pnl_base", "realized_pnl_base", "daily_pnl_base",
+        "dv01_base", "status", "opened_at", "closed_at",
+    )
+    list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
+    search_fields = ("instrument__symbol", "strategy__code")
+    date_hierarchy = "opened_at"
+    list_select_related = ("instrument", "strategy")
+    actions = ["mark_to_market_today"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Actions need change permission; positions still have no editable field.
+        return obj is None and request.user.has_perm("portfolio.change_position")
+
+    @admin.action(description="Mark selected open positions to market (as of today)")
+    def mark_to_market_today(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
+        result = services.mark_to_market(
+            as_of=today(), actor=request.user.get_username(),
+            position_ids=queryset.filter(closed_at__isnull=True).values_list("pk", flat=True),
+        )
+        self.message_user(
+            request,
+            f"Marked {result.positions_updated} positions as of {result.as_of}; "
+            f"unrealized P&L {result.total_unrealized_pnl:,.2f}.",
+        )
+        if result.stale or result.missing_fx:
+            self.message_user(
+                request,
+                f"Stale prices: {', '.join(result.stale) or '—'}; missing FX: {', '.join(result.missing_fx) or '—'}.",
+                level=messages.WARNING,
+            )
+
+
+@admin.register(Trade)
+class TradeAdmin(ReadOnlyAdmin):
+    list_display = (
+        "trade_date", "instrument", "strategy", "quantity", "price", "fees", "fx_rate",
+        "realized_pnl_base", "source", "booked_by", "booked_at",
+    )
+    list_filter = ("source", "strategy", "instrument__asset_class")
+    search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")
+    date_hierarchy = "trade_date"
+    list_select_related = ("instrument", "strategy")
+
+
+@admin.register(AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor", "action", "object_type", "object_id", "note")
+    list_filter = ("action", "object_type")
+    search_fields = ("actor", "action", "object_id", "note")
+    date_hierarchy = "at"

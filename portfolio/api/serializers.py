@@ -1,0 +1,214 @@
+"""Serializers of the portfolio API: parse and validate input, describe output."""
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from rest_framework import serializers
+
+from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+
+
+def positive(value: Decimal) -> None:
+    if value <= 0:
+        raise serializers.ValidationError("Must be positive.")
+
+
+def currency_code(value: str) -> str:
+    if len(value) != 3 or not value.isalpha() or not value.isupper():
+        raise serializers.ValidationError("A currency is a three-letter ISO code, e.g. USD.")
+    return value
+
+
+def quantity_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=24, decimal_places=6, **kwargs)
+
+
+def price_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=24, decimal_places=8, validators=[positive], **kwargs)
+
+
+def money_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=24, decimal_places=2, **kwargs)
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    currency = serializers.CharField(max_length=3, validators=[currency_code])
+    # Once traded, these define the P&L of booked trades: changing them would rewrite history.
+    FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
+
+    class Meta:
+        model = Instrument
+        fields = [
+            "symbol", "name", "asset_class", "currency", "quote_type", "multiplier", "dv01",
+            "lot_size", "is_active",
+        ]
+        extra_kwargs = {"multiplier": {"validators": [positive]}, "lot_size": {"validators": [positive]}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        instance = self.instance
+        quote_type = attrs.get("quote_type", instance.quote_type if instance else None)
+        dv01 = attrs.get("dv01", instance.dv01 if instance else Decimal("0"))
+        if dv01 is not None and dv01 < 0:
+            raise serializers.ValidationError({"dv01": ["Must not be negative."]})
+        if quote_type == Instrument.QuoteType.YIELD and not dv01:
+            raise serializers.ValidationError({"dv01": ["A yield-quoted instrument needs a positive dv01."]})
+        if instance is not None and instance.trades.exists():
+            changed = [
+                name for name in self.FIXED_ONCE_TRADED
+                if name in attrs and attrs[name] != getattr(instance, name)
+            ]
+            if changed:
+                raise serializers.ValidationError(
+                    {name: [f"Cannot change {name}: {instance.symbol} has trades."] for name in changed}
+                )
+        return attrs
+
+
+class StrategySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Strategy
+        fields = ["code", "name", "description", "risk_budget", "min_trade_fraction"]
+        extra_kwargs = {
+            "risk_budget": {"min_value": Decimal("0")},
+            "min_trade_fraction": {"min_value": Decimal("0"), "max_value": Decimal("1")},
+        }
+
+
+class PriceSerializer(serializers.ModelSerializer):
+    instrument = serializers.CharField(max_length=32, source="instrument.symbol")
+    price = price_field()
+
+    class Meta:
+        model = Price
+        fields = ["instrument", "date", "price"]
+
+
+class PriceRowSerializer(serializers.Serializer):
+    """One row of a price upload."""
+
+    instrument = serializers.CharField(max_length=32)
+    date = serializers.DateField()
+    price = price_field()
+
+
+class FxRateSerializer(serializers.ModelSerializer):
+    currency = serializers.CharField(max_length=3, validators=[currency_code])
+    rate = serializers.DecimalField(max_digits=24, decimal_places=10, validators=[positive])
+
+    class Meta:
+        model = FxRate
+        fields = ["currency", "date", "rate"]
+
+
+class UpsertResultSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+
+
+class CapitalFlowSerializer(serializers.ModelSerializer):
+    amount = money_field()
+
+    class Meta:
+        model = CapitalFlow
+        fields = ["id", "date", "amount", "note", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    instrument = serializers.CharField(source="instrument.symbol", read_only=True)
+    strategy = serializers.CharField(source="strategy.code", read_only=True)
+    status = serializers.ChoiceField(choices=[Position.OPEN, Position.CLOSED], read_only=True)
+
+    class Meta:
+        model = Position
+        fields = [
+            "id", "instrument", "strategy", "quantity", "avg_cost", "last_price", "price_date",
+            "notional_base", "market_value_base", "unrealized_pnl_base", "realized_pnl_base",
+            "daily_pnl_base", "dv01_base", "status", "opened_at", "closed_at",
+        ]
+        read_only_fields = fields
+
+
+class PositionOpenSerializer(serializers.Serializer):
+    """Book a trade: opens a position or adds to the open one of the same instrument and strategy."""
+
+    instrument = serializers.CharField(max_length=32)
+    strategy = serializers.CharField(max_length=32)
+    quantity = quantity_field(help_text="Signed: positive buys, negative sells.")
+    price = price_field()
+    trade_date = serializers.DateField(required=False)
+    fees = money_field(required=False, min_value=Decimal("0"), default=Decimal("0"))
+    note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        if value == 0:
+            raise serializers.ValidationError("A trade's quantity cannot be zero.")
+        return value
+
+
+class PositionCloseSerializer(serializers.Serializer):
+    price = price_field()
+    quantity = quantity_field(
+        required=False, validators=[positive], help_text="Amount to close (positive); default all."
+    )
+    trade_date = serializers.DateField(required=False)
+    fees = money_field(required=False, min_value=Decimal("0"), default=Decimal("0"))
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    instrument = serializers.CharField(source="instrument.symbol", read_only=True)
+    strategy = serializers.CharField(source="strategy.code", read_only=True)
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id", "trade_date", "instrument", "strategy", "position", "quantity", "price", "fees",
+            "fx_rate", "realized_pnl_base", "source", "booked_by", "booked_at", "note",
+        ]
+        read_only_fields = fields
+
+
+class MarkToMarketRequestSerializer(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text="As-of date; default today.")
+
+
+class MarkToMarketResultSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    positions_updated = serializers.IntegerField()
+    stale = serializers.ListField(child=serializers.CharField(), help_text="Symbols priced before as_of or not at all.")
+    missing_fx = serializers.ListField(child=serializers.CharField(), help_text="Currencies without an FX rate.")
+    total_unrealized_pnl = money_field()
+
+
+class BookPositionSerializer(PositionSerializer):
+    """A position as the book shows it (read from plain rows, documented here)."""
+
+    asset_class = serializers.CharField()
+    currency = serializers.CharField()
+
+    class Meta(PositionSerializer.Meta):
+        fields = [*PositionSerializer.Meta.fields, "asset_class", "currency"]
+        read_only_fields = fields
+
+
+class BookTotalsSerializer(serializers.Serializer):
+    positions = serializers.IntegerField()
+    gross_exposure = money_field()
+    net_exposure = money_field()
+    long_exposure = money_field()
+    short_exposure = money_field()
+    unrealized_pnl = money_field()
+    realized_pnl = money_field()
+    daily_pnl = money_field()
+
+
+class BookSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    base_currency = serializers.CharField()
+    nav = money_field()
+    positions = BookPositionSerializer(many=True)
+    totals = BookTotalsSerializer()
+    stale_prices = serializers.ListField(child=serializers.CharField())
+    cached = serializers.BooleanField()
+    cache_age_seconds = serializers.FloatField(allow_null=True)

@@ -1,0 +1,21 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "portfolio-api"
+
+router = DefaultRouter(trailing_slash=True)
+router.register("instruments", views.InstrumentViewSet)
+router.register("strategies", views.StrategyViewSet)
+router.register("prices", views.PriceViewSet)
+router.register("fx-rates", views.FxRateViewSet)
+router.register("capital-flows", views.CapitalFlowViewSet)
+router.register("positions", views.PositionViewSet)
+router.register("trades", views.TradeViewSet)
+
+urlpatterns = [
+    path("book/", views.BookView.as_view(), name="book"),
+    path("book/mark-to-market/", views.MarkToMarketView.as_view(), name="mark-to-market"),
+    path("", include(router.urls)),
+]

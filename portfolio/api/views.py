@@ -1,0 +1,170 @@
+"""Views of the portfolio API: parse, call one service or selector, render."""
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
+
+from pms_site.permissions import OPS, PM
+
+from .. import selectors, services
+from ..calendar import today
+from ..filtersets import CapitalFlowFilter, FxRateFilter, PositionFilter, PriceFilter, TradeFilter
+from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+from . import serializers as s
+
+
+def actor(request: Request) -> str:
+    return str(request.user.get_username())
+
+
+class ReferenceDataViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet,
+):
+    """List, create, read and PATCH reference data; every write is audited."""
+
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    write_groups = (OPS,)
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        with transaction.atomic():
+            obj = serializer.save()
+            services.audit_record(
+                actor=actor(self.request), action=f"{type(obj).__name__.lower()}.create",
+                obj=obj, after=services.model_state(obj),
+            )
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        with transaction.atomic():
+            assert serializer.instance is not None
+            before = services.model_state(serializer.instance)
+            obj = serializer.save()
+            services.audit_record(
+                actor=actor(self.request), action=f"{type(obj).__name__.lower()}.update",
+                obj=obj, before=before, after=services.model_state(obj),
+            )
+
+
+class InstrumentViewSet(ReferenceDataViewSet):
+    queryset = Instrument.objects.all()
+    serializer_class = s.InstrumentSerializer
+    lookup_field = "symbol"
+    filterset_fields = ["asset_class", "currency", "quote_type", "is_active"]
+
+
+class StrategyViewSet(ReferenceDataViewSet):
+    queryset = Strategy.objects.all()
+    serializer_class = s.StrategySerializer
+    lookup_field = "code"
+
+
+class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """GET lists; POST upserts a list of rows, all or nothing."""
+
+    write_groups = (OPS,)
+    row_serializer_class: type[BaseSerializer]
+    upsert: Any  # the service: (rows=..., actor=...) -> (created, updated)
+
+    def create(self, request: Request) -> Response:
+        if not isinstance(request.data, list) or not request.data:
+            return Response({"detail": "Send a non-empty JSON list of rows."}, status=status.HTTP_400_BAD_REQUEST)
+        rows = self.row_serializer_class(data=request.data, many=True)
+        if not rows.is_valid():
+            errors = {str(i): e for i, e in enumerate(rows.errors) if e}  # type: ignore[arg-type]
+            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
+        created, updated = self.upsert(rows=rows.validated_data, actor=actor(request))
+        return Response({"created": created, "updated": updated})
+
+
+@extend_schema(methods=["POST"], request=s.PriceRowSerializer(many=True), responses=s.UpsertResultSerializer)
+class PriceViewSet(MarketDataViewSet):
+    queryset = Price.objects.select_related("instrument").order_by("instrument__symbol", "date")
+    serializer_class = s.PriceSerializer
+    row_serializer_class = s.PriceRowSerializer
+    filterset_class = PriceFilter
+    upsert = staticmethod(services.prices_upsert)
+
+
+@extend_schema(methods=["POST"], request=s.FxRateSerializer(many=True), responses=s.UpsertResultSerializer)
+class FxRateViewSet(MarketDataViewSet):
+    queryset = FxRate.objects.order_by("currency", "date")
+    serializer_class = s.FxRateSerializer
+    row_serializer_class = s.FxRateSerializer
+    filterset_class = FxRateFilter
+    upsert = staticmethod(services.fx_rates_upsert)
+
+
+class CapitalFlowViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
+    queryset = CapitalFlow.objects.order_by("date", "id")
+    serializer_class = s.CapitalFlowSerializer
+    filterset_class = CapitalFlowFilter
+    write_groups = (OPS,)
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.capital_flow_create(**serializer.validated_data, actor=actor(self.request))
+
+
+class PositionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    queryset = Position.objects.select_related("instrument", "strategy").order_by("id")
+    serializer_class = s.PositionSerializer
+    filterset_class = PositionFilter
+    write_groups = (PM,)
+
+    @extend_schema(request=s.PositionOpenSerializer, responses={201: s.PositionSerializer})
+    def create(self, request: Request) -> Response:
+        data = s.PositionOpenSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        [trade] = services.trades_book(
+            requests=[services.TradeRequest(**{**values, "trade_date": values.get("trade_date") or today()})],
+            actor=actor(request),
+            source=Trade.Source.API,
+        )
+        position = self.get_queryset().get(pk=trade.position_id)
+        return Response(s.PositionSerializer(position).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PositionCloseSerializer, responses=s.PositionSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request: Request, pk: str | None = None) -> Response:
+        position = self.get_object()
+        data = s.PositionCloseSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        closed = services.position_close(position=position, **data.validated_data, actor=actor(request))
+        return Response(s.PositionSerializer(closed).data)
+
+
+class TradeViewSet(viewsets.ReadOnlyModelViewSet):
+    """The trade ledger: read-only."""
+
+    queryset = Trade.objects.select_related("instrument", "strategy").order_by("trade_date", "id")
+    serializer_class = s.TradeSerializer
+    filterset_class = TradeFilter
+
+
+class BookView(APIView):
+    @extend_schema(responses=s.BookSerializer)
+    def get(self, request: Request) -> Response:
+        return Response({**selectors.book(), "cached": False, "cache_age_seconds": None})
+
+
+class MarkToMarketView(APIView):
+    write_groups = (OPS,)
+
+    @extend_schema(request=s.MarkToMarketRequestSerializer, responses=s.MarkToMarketResultSerializer)
+    def post(self, request: Request) -> Response:
+        data = s.MarkToMarketRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.mark_to_market(as_of=data.validated_data.get("date") or today(), actor=actor(request))
+        return Response(s.MarkToMarketResultSerializer(result).data)

@@ -1,0 +1,41 @@
+"""Business days on the fund's exchange calendar (default B3, `PMS_CALENDAR`)."""
+
+import datetime as dt
+from functools import cache
+
+import holidays
+from django.conf import settings
+from django.utils import timezone
+
+
+@cache
+def _holidays(market: str, year: int) -> holidays.HolidayBase:
+    return holidays.financial_holidays(market, years=year)
+
+
+def is_business_day(day: dt.date) -> bool:
+    return day.weekday() < 5 and day not in _holidays(settings.PMS_CALENDAR, day.year)
+
+
+def previous_business_day(day: dt.date) -> dt.date:
+    """The last business day strictly before `day`."""
+    day -= dt.timedelta(days=1)
+    while not is_business_day(day):
+        day -= dt.timedelta(days=1)
+    return day
+
+
+def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Business days from `start` to `end`, both included."""
+    days = []
+    day = start
+    while day <= end:
+        if is_business_day(day):
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def today() -> dt.date:
+    """Today in the fund's time zone (São Paulo)."""
+    return timezone.localdate()

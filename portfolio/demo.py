@@ -1,0 +1,179 @@
+"""A seeded, reproducible demo fund: a Brazilian global-macro fund in BRL.
+
+Markets are simulated with a few common factors (global risk, Brazil, US rates, Europe,
+commodities) so that the instruments move with realistic volatilities and correlations.
+"""
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from .calendar import business_days
+from .ledger import to_cents
+
+# Factors: global risk-on, Brazil local, US rates, Europe, commodities.
+FACTORS = ("risk", "brazil", "us_rates", "europe", "commodity")
+
+
+@dataclass(frozen=True)
+class DemoInstrument:
+    symbol: str
+    name: str
+    asset_class: str
+    currency: str
+    quote_type: str
+    start: float  # first quote (price, or yield in percent)
+    vol: float  # annual relative vol (price) or daily bp vol (yield)
+    loadings: dict[str, float]
+    multiplier: str = "1"
+    dv01: str = "0"
+    lot_size: str = "1"
+    strategy: str = ""
+
+
+INSTRUMENTS = [
+    # FX: price in the quote currency per unit of the base one.
+    DemoInstrument("USDBRL", "US dollar / Brazilian real spot", "fx", "BRL", "price", 5.20, 0.15, {"risk": -0.55, "brazil": -0.5}, lot_size="1000", strategy="EM_FX"),
+    DemoInstrument("EURBRL", "Euro / Brazilian real spot", "fx", "BRL", "price", 5.60, 0.14, {"risk": -0.45, "brazil": -0.45, "europe": 0.3}, lot_size="1000", strategy="EM_FX"),
+    DemoInstrument("EURUSD", "Euro / US dollar spot", "fx", "USD", "price", 1.08, 0.07, {"europe": 0.7, "us_rates": -0.2}, lot_size="1000", strategy="G10_FX"),
+    DemoInstrument("GBPUSD", "Sterling / US dollar spot", "fx", "USD", "price", 1.27, 0.08, {"europe": 0.6, "risk": 0.1}, lot_size="1000", strategy="G10_FX"),
+    DemoInstrument("USDJPY", "US dollar / yen spot", "fx", "JPY", "price", 150.0, 0.10, {"us_rates": 0.5, "risk": 0.2}, lot_size="1000", strategy="G10_FX"),
+    DemoInstrument("USDMXN", "US dollar / Mexican peso spot", "fx", "MXN", "price", 17.5, 0.12, {"risk": -0.6}, lot_size="1000", strategy="EM_FX"),
+    DemoInstrument("USDCLP", "US dollar / Chilean peso spot", "fx", "CLP", "price", 900.0, 0.13, {"risk": -0.45, "commodity": -0.35}, lot_size="1000", strategy="EM_FX"),
+    DemoInstrument("USDCNH", "US dollar / offshore yuan spot", "fx", "CNH", "price", 7.20, 0.05, {"risk": -0.3}, lot_size="1000", strategy="EM_FX"),
+    # Brazilian rates: DI1 futures quoted in yield; notional 100,000 BRL at maturity.
+    DemoInstrument("DI1F27", "DI1 Jan/2027", "rates", "BRL", "yield", 11.20, 7.0, {"brazil": 0.85, "risk": -0.2}, "100000", "8.5", strategy="BRL_RATES"),
+    DemoInstrument("DI1F28", "DI1 Jan/2028", "rates", "BRL", "yield", 11.45, 9.0, {"brazil": 0.9, "risk": -0.2}, "100000", "16.0", strategy="BRL_RATES"),
+    DemoInstrument("DI1F29", "DI1 Jan/2029", "rates", "BRL", "yield", 11.60, 10.0, {"brazil": 0.9, "risk": -0.25}, "100000", "22.0", strategy="BRL_RATES"),
+    DemoInstrument("DI1F31", "DI1 Jan/2031", "rates", "BRL", "yield", 11.80, 11.0, {"brazil": 0.88, "risk": -0.25}, "100000", "31.0", strategy="BRL_RATES"),
+    DemoInstrument("DI1F33", "DI1 Jan/2033", "rates", "BRL", "yield", 11.95, 11.5, {"brazil": 0.85, "risk": -0.3}, "100000", "38.0", strategy="BRL_RATES"),
+    # Global rates: swaps in yield (notional 1,000,000), bond futures by price.
+    DemoInstrument("USD_SOFR_2Y", "USD SOFR swap 2y", "rates", "USD", "yield", 4.20, 7.0, {"us_rates": 0.9}, "1000000", "190", strategy="GLOBAL_RATES"),
+    DemoInstrument("USD_SOFR_10Y", "USD SOFR swap 10y", "rates", "USD", "yield", 3.90, 6.5, {"us_rates": 0.85, "risk": 0.15}, "1000000", "850", strategy="GLOBAL_RATES"),
+    DemoInstrument("EUR_ESTR_10Y", "EUR ESTR swap 10y", "rates", "EUR", "yield", 2.60, 5.5, {"europe": 0.6, "us_rates": 0.5}, "1000000", "880", strategy="GLOBAL_RATES"),
+    DemoInstrument("TYZ6", "US 10y Treasury note future", "rates", "USD", "price", 110.5, 0.06, {"us_rates": -0.9}, "1000", strategy="GLOBAL_RATES"),
+    DemoInstrument("RXZ6", "Euro-Bund future", "rates", "EUR", "price", 131.0, 0.065, {"europe": -0.55, "us_rates": -0.5}, "1000", strategy="GLOBAL_RATES"),
+    # Equity index futures.
+    DemoInstrument("INDZ6", "Ibovespa future", "equity", "BRL", "price", 128000, 0.22, {"risk": 0.6, "brazil": 0.5}, strategy="EQUITY_MACRO"),
+    DemoInstrument("ESZ6", "E-mini S&P 500 future", "equity", "USD", "price", 5200, 0.17, {"risk": 0.9}, "50", strategy="EQUITY_MACRO"),
+    DemoInstrument("NQZ6", "E-mini Nasdaq-100 future", "equity", "USD", "price", 18200, 0.22, {"risk": 0.85}, "20", strategy="EQUITY_MACRO"),
+    DemoInstrument("FESXZ6", "Euro Stoxx 50 future", "equity", "EUR", "price", 4900, 0.18, {"risk": 0.75, "europe": 0.3}, "10", strategy="EQUITY_MACRO"),
+    DemoInstrument("NKDZ6", "Nikkei 225 future (yen)", "equity", "JPY", "price", 38500, 0.21, {"risk": 0.7}, "500", strategy="EQUITY_MACRO"),
+    DemoInstrument("MFSZ6", "MSCI EM future", "equity", "USD", "price", 1050, 0.16, {"risk": 0.8, "commodity": 0.2}, "50", strategy="EQUITY_MACRO"),
+    # Commodities.
+    DemoInstrument("CLF7", "WTI crude oil future", "commodity", "USD", "price", 78.0, 0.32, {"commodity": 0.8, "risk": 0.3}, "1000", strategy="COMMODITIES"),
+    DemoInstrument("GCG7", "Gold future", "commodity", "USD", "price", 2300, 0.15, {"commodity": 0.3, "us_rates": -0.4}, "100", strategy="COMMODITIES"),
+    DemoInstrument("HGH7", "Copper future", "commodity", "USD", "price", 4.30, 0.24, {"commodity": 0.6, "risk": 0.4}, "25000", strategy="COMMODITIES"),
+    DemoInstrument("ZSF7", "Soybean future (USD/bu)", "commodity", "USD", "price", 11.8, 0.20, {"commodity": 0.5}, "5000", strategy="COMMODITIES"),
+    DemoInstrument("KCH7", "Arabica coffee future (USD/lb)", "commodity", "USD", "price", 2.10, 0.33, {"commodity": 0.35, "brazil": 0.2}, "37500", strategy="COMMODITIES"),
+    # Credit.
+    DemoInstrument("CDXIG", "CDX IG index (price)", "credit", "USD", "price", 101.2, 0.03, {"risk": 0.7}, "10000", strategy="GLOBAL_RATES"),
+]
+
+STRATEGIES = [
+    ("BRL_RATES", "Brazil rates", "Directional and curve trades in DI1 futures."),
+    ("EM_FX", "EM FX", "BRL and Latin American currencies."),
+    ("G10_FX", "G10 FX", "Developed-market currencies."),
+    ("GLOBAL_RATES", "Global rates", "US and European rates and credit."),
+    ("EQUITY_MACRO", "Equity macro", "Equity index futures."),
+    ("COMMODITIES", "Commodities", "Energy, metals and softs."),
+]
+
+# Units of base (BRL) per unit of each currency, from the FX instruments' simulated paths.
+FX_FROM_SPOT: dict[str, tuple[str, bool]] = {
+    "USD": ("USDBRL", False),  # X(USD) = USDBRL
+    "EUR": ("EURBRL", False),  # X(EUR) = EURBRL
+    "JPY": ("USDJPY", True),  # X(JPY) = USDBRL / USDJPY
+    "MXN": ("USDMXN", True),
+    "CLP": ("USDCLP", True),
+    "CNH": ("USDCNH", True),
+}
+
+
+def simulate_markets(days: int, seed: int) -> dict[str, np.ndarray]:
+    """Quote paths (length `days`) per instrument, from correlated factor shocks."""
+    rng = np.random.default_rng(seed)
+    factors = rng.standard_normal((days - 1, len(FACTORS)))
+    paths: dict[str, np.ndarray] = {}
+    for spec in INSTRUMENTS:
+        load = np.array([spec.loadings.get(f, 0.0) for f in FACTORS])
+        idio = math.sqrt(max(1.0 - float(load @ load), 0.05))
+        shocks = factors @ load + idio * rng.standard_normal(days - 1)
+        if spec.quote_type == "yield":
+            moves = np.concatenate([[0.0], np.cumsum(shocks * spec.vol / 100.0)])
+            paths[spec.symbol] = np.maximum(spec.start + moves, 0.05)
+        else:
+            daily = spec.vol / math.sqrt(252)
+            log_moves = np.concatenate([[0.0], np.cumsum(shocks * daily - daily**2 / 2)])
+            paths[spec.symbol] = spec.start * np.exp(log_moves)
+    return paths
+
+
+def fx_paths(paths: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    usdbrl = paths["USDBRL"]
+    return {
+        currency: usdbrl / paths[symbol] if per_usd else paths[symbol]
+        for currency, (symbol, per_usd) in FX_FROM_SPOT.items()
+    }
+
+
+def quote(value: float, places: int = 6) -> Decimal:
+    return Decimal(f"{value:.{places}f}")
+
+
+def demo_dates(end: dt.date, years: int = 2) -> list[dt.date]:
+    return business_days(end.replace(year=end.year - years), end)
+
+
+@dataclass(frozen=True)
+class DemoTrade:
+    symbol: str
+    strategy: str
+    day_index: int
+    quantity: Decimal
+
+
+def plan_trades(
+    pairs: list[tuple[DemoInstrument, str]],
+    days: int,
+    unit_value: Callable[[DemoInstrument, int], float],
+    seed: int,
+) -> list[DemoTrade]:
+    """Open, add to and trim each position; close and reopen one in five along the way.
+
+    `unit_value(spec, day)` is the BRL exposure of one contract (notional or DV01).
+    """
+    rng = np.random.default_rng(seed + 1)
+    trades = []
+    for n, (spec, strategy) in enumerate(pairs):
+        lot = Decimal(spec.lot_size)
+        # Exposure targets: 10–60mm BRL notional, or 20–150k BRL per bp for yield instruments.
+        target = rng.uniform(20e3, 150e3) if spec.quote_type == "yield" else rng.uniform(10e6, 60e6)
+        sign = 1 if rng.random() < 0.6 else -1
+        opened, added, trimmed = sorted(rng.choice(np.arange(5, days - 5), 3, replace=False))
+
+        def lots(exposure: float, day: int, lot: Decimal = lot, spec: DemoInstrument = spec) -> Decimal:
+            return max(lot, (Decimal(exposure / unit_value(spec, day)) / lot).to_integral_value() * lot)
+
+        first = lots(target * 0.6, opened)
+        second = lots(target * 0.4, added)
+        trim = min(lots(target * 0.25, trimmed), first + second - lot)
+        trades += [
+            DemoTrade(spec.symbol, strategy, opened, sign * first),
+            DemoTrade(spec.symbol, strategy, added, sign * second),
+            DemoTrade(spec.symbol, strategy, trimmed, -sign * trim),
+        ]
+        if n % 5 == 4:  # closed out late, and the view reversed
+            close_day = min(trimmed + 3, days - 2)
+            rest = first + second - trim
+            trades.append(DemoTrade(spec.symbol, strategy, close_day, -sign * (rest + lots(target * 0.3, close_day))))
+    return trades
+
+
+def fees_for(notional_base: Decimal) -> Decimal:
+    """Demo execution costs: 0.2 bp of notional."""
+    return to_cents(abs(notional_base) * Decimal("0.00002"))

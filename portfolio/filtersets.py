@@ -1,0 +1,61 @@
+"""Query filters of the portfolio API (django-filter): bad values answer 400."""
+
+import django_filters as filters
+from django.db.models import QuerySet
+
+from .models import CapitalFlow, FxRate, Position, Price, Trade
+
+
+class PriceFilter(filters.FilterSet):
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Price
+        fields = ["instrument", "start", "end"]
+
+
+class FxRateFilter(filters.FilterSet):
+    currency = filters.CharFilter()
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = FxRate
+        fields = ["currency", "start", "end"]
+
+
+class CapitalFlowFilter(filters.FilterSet):
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = CapitalFlow
+        fields = ["start", "end"]
+
+
+class PositionFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(
+        choices=[(Position.OPEN, "open"), (Position.CLOSED, "closed")], method="filter_status"
+    )
+    strategy = filters.CharFilter(field_name="strategy__code")
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+
+    class Meta:
+        model = Position
+        fields = ["status", "strategy", "instrument"]
+
+    def filter_status(self, queryset: QuerySet[Position], name: str, value: str) -> QuerySet[Position]:
+        return queryset.filter(closed_at__isnull=value == Position.OPEN)
+
+
+class TradeFilter(filters.FilterSet):
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+    strategy = filters.CharFilter(field_name="strategy__code")
+    start = filters.DateFilter(field_name="trade_date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="trade_date", lookup_expr="lte")
+
+    class Meta:
+        model = Trade
+        fields = ["instrument", "strategy", "start", "end"]

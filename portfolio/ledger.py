@@ -1,0 +1,92 @@
+"""The P&L arithmetic of DESIGN.md, as pure functions on Decimals.
+
+Local figures are exact; a figure is rounded once, to the cent, when it becomes a
+base-currency amount.
+"""
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+CENT = Decimal("0.01")
+COST_PLACES = Decimal("1e-12")
+ZERO = Decimal("0")
+BP_PER_PERCENT = Decimal("100")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What an instrument's contract pays: how a move of its quote becomes money."""
+
+    quote_type: str  # "price" or "yield"
+    multiplier: Decimal
+    dv01: Decimal
+
+    @property
+    def is_yield(self) -> bool:
+        return self.quote_type == "yield"
+
+
+def pnl_local(terms: Terms, quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
+    """P&L in the instrument's currency of holding `quantity` while the quote moves.
+
+    Price: q × (to − from) × m. Yield (percent): −q × dv01 × (to − from) × 100, since a
+    long position gains when the yield falls.
+    """
+    if terms.is_yield:
+        return -quantity * terms.dv01 * (to_quote - from_quote) * BP_PER_PERCENT
+    return quantity * (to_quote - from_quote) * terms.multiplier
+
+
+@dataclass(frozen=True)
+class TradeEffect:
+    quantity: Decimal  # the position's quantity after the trade
+    avg_cost: Decimal  # its average cost after the trade
+    realized_local: Decimal  # P&L realized by the trade, before fees
+    crossed_zero: bool  # the trade closed the position and opened the remainder at `price`
+
+
+def apply_trade(
+    terms: Terms, quantity: Decimal, avg_cost: Decimal, trade_quantity: Decimal, price: Decimal
+) -> TradeEffect:
+    """Average-cost accounting of one trade against a position (quantity, avg_cost)."""
+    new_quantity = quantity + trade_quantity
+    if quantity == 0 or (quantity > 0) == (trade_quantity > 0):
+        cost = (quantity * avg_cost + trade_quantity * price) / new_quantity
+        return TradeEffect(new_quantity, cost.quantize(COST_PLACES), ZERO, False)
+    if abs(trade_quantity) <= abs(quantity):
+        # Reducing: the closed quantity −t realizes its move from C to p; C is unchanged.
+        realized = pnl_local(terms, -trade_quantity, avg_cost, price)
+        return TradeEffect(new_quantity, avg_cost if new_quantity else ZERO, realized, False)
+    # Crossing zero: the whole position is closed, the remainder opens at the trade price.
+    realized = pnl_local(terms, quantity, avg_cost, price)
+    return TradeEffect(new_quantity, price, realized, True)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """A position's base-currency figures at a mark (quote, FX rate)."""
+
+    notional_base: Decimal
+    market_value_base: Decimal
+    unrealized_pnl_base: Decimal
+    dv01_base: Decimal
+
+
+def mark_figures(
+    terms: Terms, quantity: Decimal, avg_cost: Decimal, quote: Decimal, fx_rate: Decimal
+) -> Figures:
+    """Notional, market value, unrealized P&L and DV01 in base currency.
+
+    A yield instrument's notional is q × m; its market value is its unrealized P&L (what
+    the contract is worth), not its notional.
+    """
+    unrealized = to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate)
+    dv01 = to_cents(quantity * terms.dv01 * fx_rate)
+    if terms.is_yield:
+        return Figures(to_cents(quantity * terms.multiplier * fx_rate), unrealized, unrealized, dv01)
+    notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
+    return Figures(notional, notional, unrealized, dv01)

@@ -1,0 +1,305 @@
+"""The position book: reference data, market data, the trade ledger and positions.
+
+Money is Decimal: base-currency amounts to the cent, prices and rates with the precision
+the markets quote them in. The ledger (Trade) and the audit trail (AuditRecord) are
+append-only; a Position is the state the ledger produces.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+def quantity_field(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=24, decimal_places=6, **kwargs)
+
+
+def price_field(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=24, decimal_places=8, **kwargs)
+
+
+def rate_field(**kwargs: Any) -> models.DecimalField:
+    return models.DecimalField(max_digits=24, decimal_places=10, **kwargs)
+
+
+def money_field(**kwargs: Any) -> models.DecimalField:
+    kwargs.setdefault("default", Decimal("0"))
+    return models.DecimalField(max_digits=24, decimal_places=2, **kwargs)
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused: the rows are a ledger."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError(f"{self.model.__name__} rows are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError(f"{self.model.__name__} rows are append-only.")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise PermissionError(f"{type(self).__name__} rows are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError(f"{type(self).__name__} rows are append-only.")
+
+
+class Instrument(models.Model):
+    """A tradable instrument, quoted in price or in yield (percent), in one currency."""
+
+    class AssetClass(models.TextChoices):
+        FX = "fx"
+        RATES = "rates"
+        EQUITY = "equity"
+        COMMODITY = "commodity"
+        CREDIT = "credit"
+        OTHER = "other"
+
+    class QuoteType(models.TextChoices):
+        PRICE = "price"
+        YIELD = "yield"
+
+    symbol = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    asset_class = models.CharField(max_length=16, choices=AssetClass.choices)
+    currency = models.CharField(max_length=3)
+    quote_type = models.CharField(max_length=8, choices=QuoteType.choices)
+    multiplier = models.DecimalField(
+        max_digits=24, decimal_places=8, default=Decimal("1"),
+        help_text="Price instruments: value of one price unit per contract. "
+        "Yield instruments: notional per contract.",
+    )
+    dv01 = models.DecimalField(
+        max_digits=24, decimal_places=8, default=Decimal("0"),
+        help_text="Value of 1 bp per contract, in the instrument's currency (yield instruments).",
+    )
+    lot_size = quantity_field(default=Decimal("1"))
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["symbol"]
+        constraints = [
+            models.CheckConstraint(condition=Q(multiplier__gt=0), name="instrument_multiplier_positive"),
+            models.CheckConstraint(condition=Q(lot_size__gt=0), name="instrument_lot_size_positive"),
+            models.CheckConstraint(condition=Q(dv01__gte=0), name="instrument_dv01_not_negative"),
+            models.CheckConstraint(
+                condition=~Q(quote_type="yield") | Q(dv01__gt=0), name="instrument_yield_has_dv01"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Strategy(models.Model):
+    """A strategy (book) of the fund; positions are held per instrument and strategy."""
+
+    code = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    risk_budget = money_field(help_text="Daily P&L volatility target, in base currency.")
+    min_trade_fraction = models.DecimalField(
+        max_digits=6, decimal_places=4, default=Decimal("0.05"),
+        help_text="No proposal for a trade smaller than this fraction of |target|.",
+    )
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name_plural = "strategies"
+        constraints = [
+            models.CheckConstraint(condition=Q(risk_budget__gte=0), name="strategy_risk_budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(min_trade_fraction__gte=0, min_trade_fraction__lte=1),
+                name="strategy_min_trade_fraction_in_unit_interval",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class Price(models.Model):
+    """The close of an instrument on a date (a yield in percent for yield instruments)."""
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
+    date = models.DateField()
+    price = price_field()
+
+    class Meta:
+        ordering = ["instrument_id", "date"]
+        constraints = [
+            models.UniqueConstraint(fields=["instrument", "date"], name="price_unique_instrument_date"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="price_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument_id} {self.date} {self.price}"
+
+
+class FxRate(models.Model):
+    """Units of base currency per one unit of `currency` on `date`."""
+
+    currency = models.CharField(max_length=3)
+    date = models.DateField()
+    rate = rate_field()
+
+    class Meta:
+        ordering = ["currency", "date"]
+        verbose_name = "FX rate"
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="fxrate_unique_currency_date"),
+            models.CheckConstraint(condition=Q(rate__gt=0), name="fxrate_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date} {self.rate}"
+
+
+class CapitalFlow(models.Model):
+    """A subscription (+) or redemption (−) in base currency, effective at the start of `date`."""
+
+    date = models.DateField()
+    amount = money_field()
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(amount=0), name="capitalflow_amount_not_zero"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.amount}"
+
+
+class Position(models.Model):
+    """One position per instrument and strategy while open; the state the trades produce.
+
+    Base-currency figures are those of the last mark (`last_price` on `price_date`,
+    converted at `fx_rate`). `sod_pnl_base` is unrealized + realized P&L at the previous
+    close, so that daily P&L = unrealized + realized − sod_pnl_base on `pnl_date`.
+    """
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="positions")
+    quantity = quantity_field(default=Decimal("0"))
+    avg_cost = models.DecimalField(max_digits=28, decimal_places=12, default=Decimal("0"))
+    last_price = price_field(null=True, blank=True)
+    price_date = models.DateField(null=True, blank=True)
+    fx_rate = rate_field(null=True, blank=True)
+    notional_base = money_field()
+    market_value_base = money_field()
+    unrealized_pnl_base = money_field()
+    realized_pnl_base = money_field()
+    daily_pnl_base = money_field()
+    dv01_base = money_field()
+    pnl_date = models.DateField(help_text="The business date daily P&L refers to.")
+    sod_pnl_base = money_field(help_text="Unrealized + realized P&L at the previous close.")
+    opened_at = models.DateField(help_text="Trade date of the trade that opened it.")
+    closed_at = models.DateField(null=True, blank=True, help_text="Trade date it went to zero.")
+
+    class Meta:
+        ordering = ["instrument__symbol", "strategy__code", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "strategy"],
+                condition=Q(closed_at__isnull=True),
+                name="position_one_open_per_instrument_strategy",
+            ),
+            models.CheckConstraint(
+                condition=(Q(closed_at__isnull=True) & ~Q(quantity=0))
+                | (Q(closed_at__isnull=False) & Q(quantity=0)),
+                name="position_open_iff_quantity_not_zero",
+            ),
+        ]
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+    @property
+    def status(self) -> str:
+        return self.OPEN if self.closed_at is None else self.CLOSED
+
+    def __str__(self) -> str:
+        return f"{self.instrument} / {self.strategy} {self.quantity}"
+
+
+class Trade(AppendOnlyModel):
+    """An executed trade: the immutable ledger the positions are built from."""
+
+    class Source(models.TextChoices):
+        API = "api"
+        ADMIN = "admin"
+        IMPORT = "import"
+        PROPOSAL = "proposal"
+        DEMO = "demo"
+
+    instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="trades")
+    strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="trades")
+    position = models.ForeignKey(
+        Position, on_delete=models.PROTECT, related_name="trades",
+        help_text="The position it opened or changed (the new one when it crossed zero).",
+    )
+    trade_date = models.DateField()
+    quantity = quantity_field(help_text="Signed: positive buys, negative sells.")
+    price = price_field()
+    fees = money_field(help_text="In base currency.")
+    fx_rate = rate_field(help_text="X(currency, trade date) used for its realized P&L.")
+    realized_pnl_base = money_field(help_text="P&L this trade realized, net of its fees.")
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    booked_by = models.CharField(max_length=150)
+    booked_at = models.DateTimeField(default=timezone.now)
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["trade_date", "id"]
+        indexes = [
+            models.Index(fields=["trade_date"], name="trade_date_idx"),
+            models.Index(fields=["instrument", "strategy", "trade_date"], name="trade_instr_strat_date_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(quantity=0), name="trade_quantity_not_zero"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="trade_price_positive"),
+            models.CheckConstraint(condition=Q(fees__gte=0), name="trade_fees_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trade_date} {self.instrument_id} {self.quantity} @ {self.price}"
+
+
+class AuditRecord(AppendOnlyModel):
+    """Who changed what, when (UTC), from what to what. Never edited, never deleted."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=150, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=64, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action}"
+
+
+# The figures a mark recomputes, shared by trade booking and mark-to-market.
+MARK_FIELDS = (
+    "last_price", "price_date", "fx_rate", "notional_base", "market_value_base",
+    "unrealized_pnl_base", "daily_pnl_base", "dv01_base", "pnl_date", "sod_pnl_base",
+)

@@ -1,0 +1,182 @@
+"""Reads of the position book: FX and prices as of a date, the book, NAV."""
+
+import datetime as dt
+from bisect import bisect_right
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Max, OuterRef, Subquery, Sum
+
+from .calendar import today
+from .ledger import to_cents
+from .models import CapitalFlow, FxRate, Instrument, Position, Price
+
+ONE = Decimal("1")
+ZERO = Decimal("0")
+
+
+def base_currency() -> str:
+    return str(settings.PMS_BASE_CURRENCY)
+
+
+def decimal_str(value: Decimal | None) -> str | None:
+    """A Decimal as the API shows it: plain notation, never exponents."""
+    return None if value is None else f"{value:f}"
+
+
+def fx_rates_on(as_of: dt.date, currencies: Iterable[str]) -> dict[str, Decimal]:
+    """X(c, as_of) for each currency: the latest rate on or before `as_of` (base is 1).
+
+    A currency with no rate yet is absent from the answer.
+    """
+    wanted = set(currencies) - {base_currency()}
+    rates = {base_currency(): ONE}
+    if wanted:
+        latest = FxRate.objects.filter(currency=OuterRef("currency"), date__lte=as_of)
+        rows = (
+            FxRate.objects.filter(currency__in=wanted, date__lte=as_of)
+            .filter(date=Subquery(latest.order_by("-date").values("date")[:1]))
+            .values_list("currency", "rate")
+        )
+        rates.update(rows)
+    return rates
+
+
+class FxHistory:
+    """Every rate of some currencies up to a date, for lookups on many dates at once."""
+
+    def __init__(self, currencies: Iterable[str], until: dt.date):
+        self._dates: dict[str, list[dt.date]] = {}
+        self._rates: dict[str, list[Decimal]] = {}
+        wanted = set(currencies) - {base_currency()}
+        rows = FxRate.objects.filter(currency__in=wanted, date__lte=until).order_by("currency", "date")
+        for currency, day, rate in rows.values_list("currency", "date", "rate"):
+            self._dates.setdefault(currency, []).append(day)
+            self._rates.setdefault(currency, []).append(rate)
+
+    def rate(self, currency: str, day: dt.date) -> Decimal | None:
+        """X(currency, day), or None when there is no rate on or before `day`."""
+        if currency == base_currency():
+            return ONE
+        dates = self._dates.get(currency, [])
+        index = bisect_right(dates, day)
+        return self._rates[currency][index - 1] if index else None
+
+
+def latest_prices(
+    as_of: dt.date, instrument_ids: Iterable[int]
+) -> dict[int, tuple[dt.date, Decimal]]:
+    """(date, price) of the latest price on or before `as_of`, per instrument that has one."""
+    latest = Price.objects.filter(instrument=OuterRef("pk"), date__lte=as_of).order_by("-date")
+    rows = (
+        Instrument.objects.filter(pk__in=set(instrument_ids))
+        .annotate(
+            price_date=Subquery(latest.values("date")[:1]),
+            price=Subquery(latest.values("price")[:1]),
+        )
+        .filter(price_date__isnull=False)
+        .values_list("pk", "price_date", "price")
+    )
+    return {pk: (day, price) for pk, day, price in rows}
+
+
+POSITION_VALUES = {
+    "id": "id",
+    "instrument": "instrument__symbol",
+    "strategy": "strategy__code",
+    "quantity": "quantity",
+    "avg_cost": "avg_cost",
+    "last_price": "last_price",
+    "price_date": "price_date",
+    "notional_base": "notional_base",
+    "market_value_base": "market_value_base",
+    "unrealized_pnl_base": "unrealized_pnl_base",
+    "realized_pnl_base": "realized_pnl_base",
+    "daily_pnl_base": "daily_pnl_base",
+    "dv01_base": "dv01_base",
+    "opened_at": "opened_at",
+    "closed_at": "closed_at",
+}
+# Extra columns the book reads but does not show per position.
+_BOOK_EXTRA = {"asset_class": "instrument__asset_class", "currency": "instrument__currency", "pnl_date": "pnl_date"}
+
+
+def _position_row(values: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = {}
+    for name in POSITION_VALUES:
+        value = values[name]
+        if isinstance(value, Decimal):
+            value = decimal_str(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        row[name] = value
+    row["status"] = Position.OPEN if values["closed_at"] is None else Position.CLOSED
+    row["asset_class"] = values["asset_class"]
+    row["currency"] = values["currency"]
+    return row
+
+
+def _sum(queryset: Any, field: str) -> Decimal:
+    # SQLite sums decimals as floats: round the aggregate back to the cent.
+    return to_cents(queryset.aggregate(total=Sum(field))["total"] or ZERO)
+
+
+def book() -> dict[str, Any]:
+    """The open book with its totals and NAV, in five queries whatever its size.
+
+    `as_of` is the latest date the book was marked or traded on. Totals: exposures and
+    unrealized P&L of the open positions; realized P&L of every position since inception;
+    daily P&L of every position (open, or closed that day) whose P&L date is `as_of`.
+    """
+    columns = {**POSITION_VALUES, **_BOOK_EXTRA}
+    values = [
+        dict(zip(columns, row, strict=True))
+        for row in Position.objects.filter(closed_at__isnull=True)
+        .order_by("instrument__symbol", "strategy__code")
+        .values_list(*columns.values())
+    ]
+    closed = Position.objects.filter(closed_at__isnull=False)
+    last_closed = closed.aggregate(day=Max("pnl_date"))["day"]
+    pnl_dates = [row["pnl_date"] for row in values] + ([last_closed] if last_closed else [])
+    as_of = max(pnl_dates, default=today())
+    closed_daily = _sum(closed.filter(pnl_date=as_of), "daily_pnl_base")
+    flows = _sum(CapitalFlow.objects.filter(date__lte=as_of), "amount")
+
+    notionals = [row["notional_base"] for row in values]
+    long_exposure = sum((n for n in notionals if n > 0), ZERO)
+    short_exposure = sum((n for n in notionals if n < 0), ZERO)
+    unrealized = sum((row["unrealized_pnl_base"] for row in values), ZERO)
+    realized = sum((row["realized_pnl_base"] for row in values), ZERO) + _sum(closed, "realized_pnl_base")
+    daily = closed_daily + sum(
+        (row["daily_pnl_base"] for row in values if row["pnl_date"] == as_of), ZERO
+    )
+    stale = sorted(
+        {
+            row["instrument"]
+            for row in values
+            if row["price_date"] is None or row["price_date"] < as_of
+        }
+    )
+    totals = {
+        "positions": len(values),
+        "gross_exposure": long_exposure - short_exposure,
+        "net_exposure": long_exposure + short_exposure,
+        "long_exposure": long_exposure,
+        "short_exposure": short_exposure,
+        "unrealized_pnl": unrealized,
+        "realized_pnl": realized,
+        "daily_pnl": daily,
+    }
+    return {
+        "as_of": as_of.isoformat(),
+        "base_currency": base_currency(),
+        "nav": decimal_str(flows + realized + unrealized),
+        "positions": [_position_row(row) for row in values],
+        "totals": {
+            key: value if isinstance(value, int) else decimal_str(value)
+            for key, value in totals.items()
+        },
+        "stale_prices": stale,
+    }
