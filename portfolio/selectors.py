@@ -172,10 +172,10 @@ def book() -> dict[str, Any]:
     return {
         "as_of": as_of.isoformat(),
         "base_currency": base_currency(),
-        "nav": decimal_str(flows + realized + unrealized),
+        "nav": decimal_str(to_cents(flows + realized + unrealized)),
         "positions": [_position_row(row) for row in values],
         "totals": {
-            key: value if isinstance(value, int) else decimal_str(value)
+            key: value if isinstance(value, int) else decimal_str(to_cents(value))
             for key, value in totals.items()
         },
         "stale_prices": stale,

@@ -162,7 +162,7 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
 
 
 @transaction.atomic
-def capital_flow_create(*, date: dt.date, amount: Decimal, note: str, actor: str) -> CapitalFlow:
+def capital_flow_create(*, date: dt.date, amount: Decimal, note: str = "", actor: str) -> CapitalFlow:
     if amount == 0:
         raise ValidationError({"amount": ["A capital flow cannot be zero."]})
     flow = CapitalFlow.objects.create(date=date, amount=amount, note=note)

@@ -6,7 +6,19 @@ from typing import Any
 
 from rest_framework import serializers
 
+from ..errors import RowErrors
 from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+
+
+def validated_rows(serializer_class: type[serializers.Serializer], rows: list[Any]) -> list[dict[str, Any]]:
+    """Validate a list of rows, raising RowErrors by row index for the bad ones."""
+    parsed = serializer_class(data=rows, many=True)
+    if parsed.is_valid():
+        return parsed.validated_data  # type: ignore[return-value]
+    errors: Any = parsed.errors
+    # DRF gives a list with an empty dict per good row, or a dict by index.
+    by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
+    raise RowErrors({int(i): dict(e) for i, e in by_index if e})
 
 
 def positive(value: Decimal) -> None:
@@ -145,6 +157,12 @@ class PositionOpenSerializer(serializers.Serializer):
         if value == 0:
             raise serializers.ValidationError("A trade's quantity cannot be zero.")
         return value
+
+
+class TradeRowSerializer(PositionOpenSerializer):
+    """One row of a trade import: the trade date is required."""
+
+    trade_date = serializers.DateField()
 
 
 class PositionCloseSerializer(serializers.Serializer):

@@ -8,7 +8,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
+from rest_framework.serializers import BaseSerializer, Serializer
 from rest_framework.views import APIView
 
 from pms_site.permissions import OPS, PM
@@ -72,17 +72,14 @@ class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """GET lists; POST upserts a list of rows, all or nothing."""
 
     write_groups = (OPS,)
-    row_serializer_class: type[BaseSerializer]
+    row_serializer_class: type[Serializer]
     upsert: Any  # the service: (rows=..., actor=...) -> (created, updated)
 
     def create(self, request: Request) -> Response:
         if not isinstance(request.data, list) or not request.data:
             return Response({"detail": "Send a non-empty JSON list of rows."}, status=status.HTTP_400_BAD_REQUEST)
-        rows = self.row_serializer_class(data=request.data, many=True)
-        if not rows.is_valid():
-            errors = {str(i): e for i, e in enumerate(rows.errors) if e}  # type: ignore[arg-type]
-            return Response(errors, status=status.HTTP_400_BAD_REQUEST)
-        created, updated = self.upsert(rows=rows.validated_data, actor=actor(request))
+        rows = s.validated_rows(self.row_serializer_class, request.data)
+        created, updated = self.upsert(rows=rows, actor=actor(request))
         return Response({"created": created, "updated": updated})
 
 

@@ -1,0 +1,25 @@
+"""Import closes from a CSV file (columns instrument, date, price): all rows or none."""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from portfolio import services
+from portfolio.api.serializers import PriceRowSerializer
+from portfolio.csv_import import run_import
+
+
+class Command(BaseCommand):
+    help = "Import prices from a CSV file with columns instrument,date,price (upsert per instrument and date)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file")
+        parser.add_argument("--actor", default="import_prices")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        self.stdout.write(f"Reading {options['file']} …")
+        created, updated = run_import(
+            options["file"], PriceRowSerializer, {"instrument", "date", "price"},
+            lambda rows: services.prices_upsert(rows=rows, actor=options["actor"]),
+        )
+        self.stdout.write(self.style.SUCCESS(f"Prices imported: {created} created, {updated} updated."))

@@ -1,0 +1,121 @@
+"""Shared fixtures. The suite runs on the embedded defaults and on PostgreSQL + Redis.
+
+Tests marked `postgres` need PostgreSQL (row locks, concurrency) and run in the pass whose
+DATABASE_URL points at it; tests marked `redis` need a real Redis (REDIS_URL). In CI
+(`CI` set) the services are required in that pass: a missing one fails the run.
+"""
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import time_machine
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from portfolio.models import Instrument, Strategy
+
+from .factories import FxRateFactory, InstrumentFactory, StrategyFactory
+
+ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+ON_REDIS = bool(settings.REDIS_URL)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    deselected, kept = [], []
+    for item in items:
+        needs_pg = item.get_closest_marker("postgres") and not ON_POSTGRES
+        needs_redis = item.get_closest_marker("redis") and not ON_REDIS
+        (deselected if needs_pg or needs_redis else kept).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter:
+            reporter.write_line(
+                f"{len(deselected)} service test(s) belong to the PostgreSQL + Redis pass "
+                "(set DATABASE_URL and REDIS_URL)"
+            )
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if os.environ.get("CI") and os.environ.get("DATABASE_URL") and not ON_POSTGRES:
+        raise pytest.UsageError("CI: DATABASE_URL is set but does not point at PostgreSQL.")
+
+
+TODAY = dt.date(2024, 3, 15)  # a Friday, a B3 business day
+
+
+@pytest.fixture(autouse=True)
+def _fixed_clock() -> Iterator[None]:
+    """Tests live at 15:00 in São Paulo on TODAY, unless they travel elsewhere."""
+    with time_machine.travel(dt.datetime(2024, 3, 15, 18, 0, tzinfo=dt.UTC), tick=True):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings: Any) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def api_client_for(db: None) -> Callable[[str | None], APIClient]:
+    """An API client authenticated by token as a user of `group` ('superuser' for one)."""
+
+    def make(group: str | None) -> APIClient:
+        client = APIClient()
+        if group is None:
+            return client
+        user = User.objects.create_user(username=f"user-{group}", password="x")
+        if group == "superuser":
+            user.is_superuser = user.is_staff = True
+            user.save()
+        elif group != "nogroup":
+            user.groups.add(Group.objects.get(name=group))
+        token = Token.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def usd(db: None) -> Callable[..., None]:
+    """Load USD rates: usd({date: rate, ...})."""
+
+    def load(rates: dict[dt.date, str]) -> None:
+        for day, rate in rates.items():
+            FxRateFactory(currency="USD", date=day, rate=Decimal(rate))
+
+    return load
+
+
+@pytest.fixture
+def spx(db: None) -> Instrument:
+    """An equity index future in USD, 50 per point."""
+    return InstrumentFactory(symbol="ESH4", asset_class="equity", currency="USD", multiplier=Decimal("50"))
+
+
+@pytest.fixture
+def ibov(db: None) -> Instrument:
+    """A price instrument in the base currency, 1 per point."""
+    return InstrumentFactory(symbol="INDJ24", asset_class="equity", currency="BRL", multiplier=Decimal("1"))
+
+
+@pytest.fixture
+def di1(db: None) -> Instrument:
+    """A DI1 future: yield-quoted, 100,000 BRL notional, DV01 25 BRL per contract."""
+    return InstrumentFactory(
+        symbol="DI1F27", asset_class="rates", currency="BRL", quote_type="yield",
+        multiplier=Decimal("100000"), dv01=Decimal("25"),
+    )
+
+
+@pytest.fixture
+def macro(db: None) -> Strategy:
+    return StrategyFactory(code="MACRO")

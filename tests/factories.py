@@ -1,0 +1,52 @@
+"""factory_boy factories for the domain models."""
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+
+from portfolio.models import FxRate, Instrument, Price, Strategy
+
+
+class InstrumentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Instrument
+        django_get_or_create = ("symbol",)
+
+    symbol = factory.Sequence(lambda n: f"INST{n:04d}")
+    name = factory.LazyAttribute(lambda o: f"{o.symbol} instrument")
+    asset_class = "equity"
+    currency = "BRL"
+    quote_type = "price"
+    multiplier = Decimal("1")
+    dv01 = Decimal("0")
+    lot_size = Decimal("1")
+
+
+class StrategyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Strategy
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"STRAT{n:03d}")
+    name = factory.LazyAttribute(lambda o: f"{o.code} strategy")
+    risk_budget = Decimal("1000000")
+    min_trade_fraction = Decimal("0.1")
+
+
+class PriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Price
+
+    instrument = factory.SubFactory(InstrumentFactory)
+    date = dt.date(2024, 3, 15)
+    price = Decimal("100")
+
+
+class FxRateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FxRate
+
+    currency = "USD"
+    date = dt.date(2024, 3, 15)
+    rate = Decimal("5")

@@ -1,0 +1,192 @@
+"""The book through its services: FX, fees, marks, daily P&L and NAV, figures worked by hand."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from portfolio import selectors, services
+from portfolio.errors import RowErrors
+from portfolio.models import AuditRecord, Position, Trade
+from tests.factories import InstrumentFactory, PriceFactory, StrategyFactory
+
+pytestmark = pytest.mark.django_db
+
+WED, THU, FRI = dt.date(2024, 3, 13), dt.date(2024, 3, 14), dt.date(2024, 3, 15)
+
+
+def book(*requests: services.TradeRequest) -> list[Trade]:
+    return services.trades_book(requests=list(requests), actor="tester", source=Trade.Source.API)
+
+
+def trade(symbol: str, quantity: str, price: str, day: dt.date, fees: str = "0", strategy: str = "MACRO"):
+    return services.TradeRequest(symbol, strategy, D(quantity), D(price), day, D(fees))
+
+
+def mark(day: dt.date) -> services.MarkResult:
+    return services.mark_to_market(as_of=day, actor="tester")
+
+
+def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro, usd):
+    usd({WED: "5.00", THU: "5.10", FRI: "4.90"})
+    services.capital_flow_create(date=WED, amount=D("1000000.00"), note="seed", actor="tester")
+
+    book(trade("ESH4", "4", "5000", WED, fees="100"))
+    position = Position.objects.get()
+    # Marked at its trade price: no unrealized P&L yet; the fees are realized at once.
+    assert (position.unrealized_pnl_base, position.realized_pnl_base, position.daily_pnl_base) == (
+        D("0.00"), D("-100.00"), D("-100.00"))
+
+    PriceFactory(instrument=spx, date=WED, price=D("5010"))
+    mark(WED)
+    position.refresh_from_db()
+    # 4 × 10 × 50 × 5.00 = 10,000; the day: 10,000 − 100 = 9,900
+    assert position.unrealized_pnl_base == D("10000.00")
+    assert position.daily_pnl_base == D("9900.00")
+    assert position.notional_base == D("5010000.00")  # 4 × 5,010 × 50 × 5.00
+
+    PriceFactory(instrument=spx, date=THU, price=D("5030"))
+    mark(THU)
+    position.refresh_from_db()
+    # 4 × 30 × 50 × 5.10 = 30,600; the day: (30,600 − 100) − (10,000 − 100) = 20,600
+    assert position.unrealized_pnl_base == D("30600.00")
+    assert position.daily_pnl_base == D("20600.00")
+
+    [sale] = book(trade("ESH4", "-6", "5040", FRI, fees="150"))
+    # Crosses zero: the 4 long close at 5,040: 4 × 40 × 50 = 8,000 USD × 4.90 = 39,200, less 150 fees
+    assert sale.realized_pnl_base == D("39050.00")
+    assert sale.fx_rate == D("4.90")
+    position.refresh_from_db()
+    assert position.status == Position.CLOSED and position.closed_at == FRI
+    assert position.realized_pnl_base == D("38950.00")  # −100 + 39,050
+    # From Thursday's close (30,500) to 38,950 realized: 8,450
+    assert position.daily_pnl_base == D("8450.00")
+    short = Position.objects.get(closed_at__isnull=True)
+    assert (short.quantity, short.avg_cost, short.opened_at) == (D("-2"), D("5040"), FRI)
+    assert sale.position_id == short.pk
+    assert short.notional_base == D("-2469600.00")  # −2 × 5,040 × 50 × 4.90
+
+    PriceFactory(instrument=spx, date=FRI, price=D("5020"))
+    result = mark(FRI)
+    assert (result.positions_updated, result.stale, result.missing_fx) == (1, [], [])
+    short.refresh_from_db()
+    # −2 × (5,020 − 5,040) × 50 × 4.90 = 9,800
+    assert short.unrealized_pnl_base == D("9800.00") and short.daily_pnl_base == D("9800.00")
+    assert result.total_unrealized_pnl == D("9800.00")
+
+    the_book = selectors.book()
+    assert the_book["as_of"] == "2024-03-15"
+    assert the_book["totals"] == {
+        "positions": 1,
+        "gross_exposure": "2459800.00",  # |−2 × 5,020 × 50 × 4.90|
+        "net_exposure": "-2459800.00",
+        "long_exposure": "0.00",
+        "short_exposure": "-2459800.00",
+        "unrealized_pnl": "9800.00",
+        "realized_pnl": "38950.00",
+        "daily_pnl": "18250.00",  # 8,450 closed today + 9,800
+    }
+    assert the_book["nav"] == "1048750.00"  # 1,000,000 + 38,950 + 9,800
+
+
+def test_daily_pnl_sums_to_the_change_of_total_pnl(spx, macro, usd):
+    usd({WED: "5.00", THU: "5.10", FRI: "4.90"})
+    book(trade("ESH4", "4", "5000", WED))
+    daily = []
+    for day, price in ((WED, "5010"), (THU, "4990"), (FRI, "5060")):
+        PriceFactory(instrument=spx, date=day, price=D(price))
+        mark(day)
+        daily.append(Position.objects.get().daily_pnl_base)
+    position = Position.objects.get()
+    assert sum(daily) == position.unrealized_pnl_base + position.realized_pnl_base
+    assert position.unrealized_pnl_base == D("58800.00")  # 4 × 60 × 50 × 4.90
+
+
+def test_yield_instrument_marks_and_daily_pnl(di1, macro):
+    book(trade("DI1F27", "100", "11.50", THU))
+    PriceFactory(instrument=di1, date=THU, price=D("11.45"))
+    mark(THU)
+    position = Position.objects.get()
+    # −100 × 25 × (11.45 − 11.50) × 100 = 12,500; notional 100 × 100,000; DV01 100 × 25
+    assert position.unrealized_pnl_base == D("12500.00")
+    assert position.notional_base == D("10000000.00")
+    assert position.dv01_base == D("2500.00")
+    PriceFactory(instrument=di1, date=FRI, price=D("11.52"))
+    mark(FRI)
+    position.refresh_from_db()
+    # −100 × 25 × 0.02 × 100 = −5,000; the day: −5,000 − 12,500
+    assert position.unrealized_pnl_base == D("-5000.00")
+    assert position.daily_pnl_base == D("-17500.00")
+
+
+def test_close_part_then_all_of_a_position(ibov, macro):
+    book(trade("INDJ24", "10", "127000", THU))
+    position = Position.objects.get()
+    position = services.position_close(position=position, price=D("127500"), quantity=D("4"), actor="pm")
+    # 4 × 500 × 1 = 2,000 realized; 6 left at the same cost
+    assert (position.quantity, position.avg_cost, position.realized_pnl_base) == (D("6"), D("127000"), D("2000.00"))
+    with pytest.raises(ValidationError):
+        services.position_close(position=position, price=D("127500"), quantity=D("7"), actor="pm")
+    position = services.position_close(position=position, price=D("126000"), fees=D("10"), actor="pm")
+    # 6 × (−1,000) − 10 = −6,010 more: 2,000 − 6,010 = −4,010
+    assert position.status == Position.CLOSED
+    assert (position.quantity, position.realized_pnl_base) == (D("0"), D("-4010.00"))
+    assert Trade.objects.count() == 3
+    assert AuditRecord.objects.filter(action="trade.book").count() == 3
+
+
+def test_mark_reports_stale_unpriced_and_missing_fx_positions(ibov, spx, macro, usd):
+    usd({THU: "5.00"})
+    eur = InstrumentFactory(symbol="FESXH4", currency="EUR", multiplier=D("10"))
+    unpriced = InstrumentFactory(symbol="NEWCO")
+    PriceFactory(instrument=ibov, date=THU, price=D("127000"))
+    PriceFactory(instrument=spx, date=FRI, price=D("5000"))
+    PriceFactory(instrument=eur, date=FRI, price=D("4900"))
+    book(trade("INDJ24", "1", "126000", THU), trade("ESH4", "1", "4990", THU), trade(unpriced.symbol, "1", "10", THU))
+    with pytest.raises(RowErrors) as no_fx:
+        book(trade("FESXH4", "1", "4900", THU))
+    assert no_fx.value.errors == {0: {"trade_date": ["No EUR FX rate on or before 2024-03-14: load FX rates first."]}}
+
+    result = mark(FRI)
+    assert result.stale == ["INDJ24", "NEWCO"]
+    assert result.positions_updated == 2
+    ibov_position = Position.objects.get(instrument=ibov)
+    # Marked at Thursday's 127,000 (the latest on or before Friday), reported stale.
+    assert (ibov_position.last_price, ibov_position.price_date) == (D("127000"), THU)
+    assert ibov_position.unrealized_pnl_base == D("1000.00")
+    assert Position.objects.get(instrument=unpriced).price_date == THU  # its trade mark, untouched
+
+
+def test_mark_in_the_future_is_refused(macro):
+    with pytest.raises(ValidationError):
+        services.mark_to_market(as_of=dt.date(2024, 3, 18), actor="tester")
+
+
+def test_bad_trades_write_nothing(ibov, macro):
+    with pytest.raises(RowErrors) as errors:
+        book(
+            trade("INDJ24", "1", "126000", THU),
+            trade("NOPE", "1", "1", THU),
+            trade("INDJ24", "1", "126000", dt.date(2024, 3, 16), strategy="NOSUCH"),
+        )
+    assert errors.value.errors == {
+        1: {"instrument": ["Unknown instrument 'NOPE'."]},
+        2: {"strategy": ["Unknown strategy 'NOSUCH'."], "trade_date": ["2024-03-16 is in the future."]},
+    }
+    assert not Trade.objects.exists() and not Position.objects.exists()
+
+
+def test_mark_to_market_queries_do_not_grow_with_positions(ibov, macro):
+    strategies = [StrategyFactory(code=f"S{n}") for n in range(30)]
+    PriceFactory(instrument=ibov, date=FRI, price=D("127000"))
+
+    def queries_to_mark(n: int) -> int:
+        book(*(trade("INDJ24", "1", "126000", THU, strategy=s.code) for s in strategies[:n]))
+        with CaptureQueriesContext(connection) as queries:
+            assert mark(FRI).positions_updated == Position.objects.filter(closed_at__isnull=True).count()
+        return len(queries)
+
+    assert queries_to_mark(3) == queries_to_mark(30)

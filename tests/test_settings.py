@@ -1,0 +1,31 @@
+"""Settings: production refuses to start without its secrets; check --deploy passes with them."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_debug_off_without_secret_key_or_hosts_refuses_to_start():
+    no_key = run_manage("check", DEBUG="0", ALLOWED_HOSTS="pms.example.com")
+    assert no_key.returncode != 0 and "SECRET_KEY must be set" in no_key.stderr
+    no_hosts = run_manage("check", DEBUG="0", SECRET_KEY="k" * 60)
+    assert no_hosts.returncode != 0 and "ALLOWED_HOSTS must be set" in no_hosts.stderr
+
+
+def test_check_deploy_passes_with_production_variables():
+    result = run_manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        DEBUG="0", SECRET_KEY="a-long-random-production-secret-" + "x7Qp" * 10, ALLOWED_HOSTS="pms.example.com",
+    )
+    assert result.returncode == 0, result.stderr
