@@ -32,15 +32,19 @@ class Command(BaseCommand):
         parser.add_argument("--positions", type=int, default=40, help="Open positions to build (default 40).")
         parser.add_argument("--seed", type=int, default=7, help="Random seed (same seed, same fund).")
         parser.add_argument("--reset", action="store_true", help="Delete the existing book first.")
-        parser.add_argument("--if-empty", action="store_true", help="Do nothing when data is already loaded.")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Only reset the demo logins when data is already loaded."
+        )
         parser.add_argument("--password", default="", help="Password of the demo users (default: random).")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["positions"] < 1:
             raise CommandError("--positions must be at least 1.")
+        password = options["password"] or secrets.token_urlsafe(9)
         if Instrument.objects.exists():
             if options["if_empty"]:
-                self.stdout.write("Demo data already loaded; nothing to do (use --reset to reload).")
+                self.stdout.write("Demo data already loaded (use --reset to reload it).")
+                self.users(password)
                 return
             if not options["reset"]:
                 raise CommandError("The database already has instruments: use --reset to replace them.")
@@ -48,7 +52,7 @@ class Command(BaseCommand):
             if options["reset"]:
                 self.reset()
             self.load(options["positions"], options["seed"])
-        self.users(options["password"] or secrets.token_urlsafe(9))
+        self.users(password)
 
     def step(self, message: str) -> None:
         self.stdout.write(f"  {message}")
