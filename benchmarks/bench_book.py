@@ -1,0 +1,126 @@
+"""Mark-to-market at 1,000 / 10,000 / 100,000 open positions (set-based, and bulk_update for
+comparison) and GET /api/book/ with 1,000 positions, uncached. Run through benchmarks/run.sh."""
+
+import datetime as dt
+import os
+import statistics
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pms_site.settings")
+import django  # noqa: E402
+
+django.setup()
+
+from django.contrib.auth.models import User  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from rest_framework.test import APIClient  # noqa: E402
+
+from portfolio import services  # noqa: E402
+from portfolio.bulk import bulk_update_rows  # noqa: E402
+from portfolio.models import MARK_FIELDS, FxRate, Instrument, Position, Price, Strategy  # noqa: E402
+
+AS_OF = dt.date(2024, 3, 15)
+PREVIOUS = dt.date(2024, 3, 14)
+INSTRUMENTS, STRATEGIES = 1000, 100
+
+
+def setup_reference_data() -> tuple[list[Instrument], list[Strategy]]:
+    currencies = ["BRL", "USD", "EUR"]
+    instruments = Instrument.objects.bulk_create(
+        Instrument(
+            symbol=f"I{n:05d}", name=f"Instrument {n}", asset_class="rates" if n % 4 == 0 else "equity",
+            currency=currencies[n % 3], quote_type="yield" if n % 4 == 0 else "price",
+            multiplier=Decimal("100000") if n % 4 == 0 else Decimal("50"),
+            dv01=Decimal("25") if n % 4 == 0 else Decimal("0"),
+        )
+        for n in range(INSTRUMENTS)
+    )
+    strategies = Strategy.objects.bulk_create(Strategy(code=f"S{n:03d}", name=f"S{n}") for n in range(STRATEGIES))
+    FxRate.objects.bulk_create(
+        FxRate(currency=c, date=d, rate=r)
+        for c, r in (("USD", Decimal("4.95")), ("EUR", Decimal("5.40")))
+        for d in (PREVIOUS, AS_OF)
+    )
+    Price.objects.bulk_create(
+        Price(instrument=i, date=d, price=Decimal("11.25") + Decimal(n % 50) / 100 if i.quote_type == "yield" else Decimal("100") + n % 700 + k)
+        for n, i in enumerate(instruments)
+        for k, d in enumerate((PREVIOUS, AS_OF))
+    )
+    return instruments, strategies
+
+
+def load_positions(n: int, instruments: list[Instrument], strategies: list[Strategy]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE portfolio_position CASCADE")
+    Position.objects.bulk_create(
+        (
+            Position(
+                instrument=instruments[k % INSTRUMENTS], strategy=strategies[k // INSTRUMENTS],
+                quantity=Decimal(10 + k % 90) * (1 if k % 3 else -1),
+                avg_cost=Decimal("11.3") if instruments[k % INSTRUMENTS].quote_type == "yield" else Decimal("101.5"),
+                pnl_date=PREVIOUS, opened_at=PREVIOUS,
+            )
+            for k in range(n)
+        ),
+        batch_size=5000,
+    )
+
+
+def timed(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    instruments, strategies = setup_reference_data()
+    for n in (1_000, 10_000, 100_000):
+        load_positions(n, instruments, strategies)
+        seconds = timed(lambda: services.mark_to_market(as_of=AS_OF, actor="bench"))
+        print(f"mark_to_market {n:>7,} positions: {seconds * 1000:8.1f} ms (median of 3)")
+
+    load_positions(10_000, instruments, strategies)
+    services.mark_to_market(as_of=AS_OF, actor="bench")
+    objects = list(Position.objects.all())
+    rows = [(p.pk, *(getattr(p, f) for f in MARK_FIELDS)) for p in objects]
+
+    def write_values() -> None:
+        with transaction.atomic():
+            bulk_update_rows(Position, MARK_FIELDS, rows)
+
+    def write_bulk_update() -> None:
+        with transaction.atomic():
+            Position.objects.bulk_update(objects, MARK_FIELDS, batch_size=2000)
+
+    values_s = timed(write_values)
+    bulk_s = timed(write_bulk_update)
+    print(f"write 10,000 marks: UPDATE … FROM (VALUES …) {values_s * 1000:8.1f} ms; "
+          f"bulk_update {bulk_s * 1000:8.1f} ms; ratio {bulk_s / values_s:5.1f}×")
+
+    load_positions(1_000, instruments, strategies)
+    services.mark_to_market(as_of=AS_OF, actor="bench")
+    user = User.objects.create_superuser("bench", password="x")
+    client = APIClient()
+    client.force_authenticate(user)
+    assert client.get("/api/book/").status_code == 200
+    times = []
+    for _ in range(30):
+        start = time.perf_counter()
+        response = client.get("/api/book/")
+        times.append(time.perf_counter() - start)
+    assert len(response.json()["positions"]) == 1000
+    times.sort()
+    print(f"GET /api/book/ 1,000 positions (uncached): p50 {statistics.median(times) * 1000:6.1f} ms, "
+          f"max {times[-1] * 1000:6.1f} ms over 30 requests")
+
+
+if __name__ == "__main__":
+    main()
