@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pms_site.settings")
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -32,21 +32,32 @@ def setup_reference_data() -> tuple[list[Instrument], list[Strategy]]:
     currencies = ["BRL", "USD", "EUR"]
     instruments = Instrument.objects.bulk_create(
         Instrument(
-            symbol=f"I{n:05d}", name=f"Instrument {n}", asset_class="rates" if n % 4 == 0 else "equity",
-            currency=currencies[n % 3], quote_type="yield" if n % 4 == 0 else "price",
+            symbol=f"I{n:05d}",
+            name=f"Instrument {n}",
+            asset_class="rates" if n % 4 == 0 else "equity",
+            currency=currencies[n % 3],
+            quote_type="yield" if n % 4 == 0 else "price",
             multiplier=Decimal("100000") if n % 4 == 0 else Decimal("50"),
             dv01=Decimal("25") if n % 4 == 0 else Decimal("0"),
         )
         for n in range(INSTRUMENTS)
     )
-    strategies = Strategy.objects.bulk_create(Strategy(code=f"S{n:03d}", name=f"S{n}") for n in range(STRATEGIES))
+    strategies = Strategy.objects.bulk_create(
+        Strategy(code=f"S{n:03d}", name=f"S{n}") for n in range(STRATEGIES)
+    )
     FxRate.objects.bulk_create(
         FxRate(currency=c, date=d, rate=r)
         for c, r in (("USD", Decimal("4.95")), ("EUR", Decimal("5.40")))
         for d in (PREVIOUS, AS_OF)
     )
     Price.objects.bulk_create(
-        Price(instrument=i, date=d, price=Decimal("11.25") + Decimal(n % 50) / 100 if i.quote_type == "yield" else Decimal("100") + n % 700 + k)
+        Price(
+            instrument=i,
+            date=d,
+            price=Decimal("11.25") + Decimal(n % 50) / 100
+            if i.quote_type == "yield"
+            else Decimal("100") + n % 700 + k,
+        )
         for n, i in enumerate(instruments)
         for k, d in enumerate((PREVIOUS, AS_OF))
     )
@@ -59,10 +70,14 @@ def load_positions(n: int, instruments: list[Instrument], strategies: list[Strat
     Position.objects.bulk_create(
         (
             Position(
-                instrument=instruments[k % INSTRUMENTS], strategy=strategies[k // INSTRUMENTS],
+                instrument=instruments[k % INSTRUMENTS],
+                strategy=strategies[k // INSTRUMENTS],
                 quantity=Decimal(10 + k % 90) * (1 if k % 3 else -1),
-                avg_cost=Decimal("11.3") if instruments[k % INSTRUMENTS].quote_type == "yield" else Decimal("101.5"),
-                pnl_date=PREVIOUS, opened_at=PREVIOUS,
+                avg_cost=Decimal("11.3")
+                if instruments[k % INSTRUMENTS].quote_type == "yield"
+                else Decimal("101.5"),
+                pnl_date=PREVIOUS,
+                opened_at=PREVIOUS,
             )
             for k in range(n)
         ),
@@ -102,8 +117,10 @@ def main() -> None:
 
     values_s = timed(write_values)
     bulk_s = timed(write_bulk_update)
-    print(f"write 10,000 marks: UPDATE … FROM (VALUES …) {values_s * 1000:8.1f} ms; "
-          f"bulk_update {bulk_s * 1000:8.1f} ms; ratio {bulk_s / values_s:5.1f}×")
+    print(
+        f"write 10,000 marks: UPDATE … FROM (VALUES …) {values_s * 1000:8.1f} ms; "
+        f"bulk_update {bulk_s * 1000:8.1f} ms; ratio {bulk_s / values_s:5.1f}×"
+    )
 
     load_positions(1_000, instruments, strategies)
     services.mark_to_market(as_of=AS_OF, actor="bench")
@@ -118,8 +135,11 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     assert len(response.json()["positions"]) == 1000
     times.sort()
-    print(f"GET /api/book/ 1,000 positions (uncached): p50 {statistics.median(times) * 1000:6.1f} ms, "
-          f"max {times[-1] * 1000:6.1f} ms over 30 requests")
+    print(
+        f"GET /api/book/ 1,000 positions (uncached): "
+        f"p50 {statistics.median(times) * 1000:6.1f} ms, "
+        f"max {times[-1] * 1000:6.1f} ms over 30 requests"
+    )
 
 
 if __name__ == "__main__":

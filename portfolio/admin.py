@@ -25,7 +25,17 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
-    list_display = ("symbol", "name", "asset_class", "currency", "quote_type", "multiplier", "dv01", "lot_size", "is_active")
+    list_display = (
+        "symbol",
+        "name",
+        "asset_class",
+        "currency",
+        "quote_type",
+        "multiplier",
+        "dv01",
+        "lot_size",
+        "is_active",
+    )
     list_filter = ("asset_class", "currency", "quote_type", "is_active")
     search_fields = ("symbol", "name")
 
@@ -77,9 +87,20 @@ class OpenClosedFilter(admin.SimpleListFilter):
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
     list_display = (
-        "instrument", "strategy", "quantity", "avg_cost", "last_price", "price_date",
-        "notional_base", "unrealized_pnl_base", "realized_pnl_base", "daily_pnl_base",
-        "dv01_base", "status", "opened_at", "closed_at",
+        "instrument",
+        "strategy",
+        "quantity",
+        "avg_cost",
+        "last_price",
+        "price_date",
+        "notional_base",
+        "unrealized_pnl_base",
+        "realized_pnl_base",
+        "daily_pnl_base",
+        "dv01_base",
+        "status",
+        "opened_at",
+        "closed_at",
     )
     list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
@@ -94,7 +115,8 @@ class PositionAdmin(ReadOnlyAdmin):
     @admin.action(description="Mark selected open positions to market (as of today)")
     def mark_to_market_today(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
         result = services.mark_to_market(
-            as_of=today(), actor=request.user.get_username(),
+            as_of=today(),
+            actor=request.user.get_username(),
             position_ids=queryset.filter(closed_at__isnull=True).values_list("pk", flat=True),
         )
         self.message_user(
@@ -105,7 +127,8 @@ class PositionAdmin(ReadOnlyAdmin):
         if result.stale or result.missing_fx:
             self.message_user(
                 request,
-                f"Stale prices: {', '.join(result.stale) or '—'}; missing FX: {', '.join(result.missing_fx) or '—'}.",
+                f"Stale prices: {', '.join(result.stale) or '—'}; "
+                f"missing FX: {', '.join(result.missing_fx) or '—'}.",
                 level=messages.WARNING,
             )
 
@@ -113,8 +136,17 @@ class PositionAdmin(ReadOnlyAdmin):
 @admin.register(Trade)
 class TradeAdmin(ReadOnlyAdmin):
     list_display = (
-        "trade_date", "instrument", "strategy", "quantity", "price", "fees", "fx_rate",
-        "realized_pnl_base", "source", "booked_by", "booked_at",
+        "trade_date",
+        "instrument",
+        "strategy",
+        "quantity",
+        "price",
+        "fees",
+        "fx_rate",
+        "realized_pnl_base",
+        "source",
+        "booked_by",
+        "booked_at",
     )
     list_filter = ("source", "strategy", "instrument__asset_class")
     search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")

@@ -24,8 +24,9 @@ def bulk_update_rows(
     meta = model._meta
     pk = meta.pk
     assert pk is not None
-    fields = [meta.get_field(name) for name in field_names]
-    columns = [pk.column] + [field.column for field in fields]  # type: ignore[attr-defined]
+    fields: list[Any] = [meta.get_field(name) for name in field_names]
+    pk_column = str(pk.column)
+    columns = [pk_column, *(str(field.column) for field in fields)]
     postgres = connection.vendor == "postgresql"
     if postgres:
         alias = f"v ({', '.join(quote(c) for c in columns)})"
@@ -39,11 +40,12 @@ def bulk_update_rows(
         return f"CAST({ref} AS {field.db_type(connection)})" if postgres else ref
 
     assignments = ", ".join(
-        f"{quote(field.column)} = {value_of(field, ref)}" for field, ref in zip(fields, refs[1:], strict=True)
+        f"{quote(field.column)} = {value_of(field, ref)}"
+        for field, ref in zip(fields, refs[1:], strict=True)
     )
     table = quote(meta.db_table)
     placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    preparers = [pk] + fields
+    preparers = [pk, *fields]
     updated = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), BATCH_ROWS):
@@ -56,7 +58,7 @@ def bulk_update_rows(
             cursor.execute(
                 f"UPDATE {table} SET {assignments} "
                 f"FROM (VALUES {', '.join([placeholders] * len(batch))}) AS {alias} "
-                f"WHERE {table}.{quote(pk.column)} = {refs[0]}",
+                f"WHERE {table}.{quote(pk_column)} = {refs[0]}",
                 params,
             )
             updated += cursor.rowcount

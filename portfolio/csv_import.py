@@ -26,7 +26,10 @@ def read_rows(path: str, required: set[str]) -> list[dict[str, str]]:
                 f"{path}: missing column(s) {', '.join(sorted(missing))}; "
                 f"the header must name {', '.join(sorted(required))}."
             )
-        rows = [{k: v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""} for row in reader]
+        rows = [
+            {k: v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
+            for row in reader
+        ]
     if not rows:
         raise CommandError(f"{path}: no rows.")
     return rows

@@ -46,7 +46,9 @@ class PositionFilter(filters.FilterSet):
         model = Position
         fields = ["status", "strategy", "instrument"]
 
-    def filter_status(self, queryset: QuerySet[Position], name: str, value: str) -> QuerySet[Position]:
+    def filter_status(
+        self, queryset: QuerySet[Position], name: str, value: str
+    ) -> QuerySet[Position]:
         return queryset.filter(closed_at__isnull=value == Position.OPEN)
 
 

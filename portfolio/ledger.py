@@ -87,6 +87,8 @@ def mark_figures(
     unrealized = to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate)
     dv01 = to_cents(quantity * terms.dv01 * fx_rate)
     if terms.is_yield:
-        return Figures(to_cents(quantity * terms.multiplier * fx_rate), unrealized, unrealized, dv01)
+        return Figures(
+            to_cents(quantity * terms.multiplier * fx_rate), unrealized, unrealized, dv01
+        )
     notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
     return Figures(notional, notional, unrealized, dv01)

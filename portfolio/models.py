@@ -76,12 +76,16 @@ class Instrument(models.Model):
     currency = models.CharField(max_length=3)
     quote_type = models.CharField(max_length=8, choices=QuoteType.choices)
     multiplier = models.DecimalField(
-        max_digits=24, decimal_places=8, default=Decimal("1"),
+        max_digits=24,
+        decimal_places=8,
+        default=Decimal("1"),
         help_text="Price instruments: value of one price unit per contract. "
         "Yield instruments: notional per contract.",
     )
     dv01 = models.DecimalField(
-        max_digits=24, decimal_places=8, default=Decimal("0"),
+        max_digits=24,
+        decimal_places=8,
+        default=Decimal("0"),
         help_text="Value of 1 bp per contract, in the instrument's currency (yield instruments).",
     )
     lot_size = quantity_field(default=Decimal("1"))
@@ -90,8 +94,12 @@ class Instrument(models.Model):
     class Meta:
         ordering = ["symbol"]
         constraints = [
-            models.CheckConstraint(condition=Q(multiplier__gt=0), name="instrument_multiplier_positive"),
-            models.CheckConstraint(condition=Q(lot_size__gt=0), name="instrument_lot_size_positive"),
+            models.CheckConstraint(
+                condition=Q(multiplier__gt=0), name="instrument_multiplier_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(lot_size__gt=0), name="instrument_lot_size_positive"
+            ),
             models.CheckConstraint(condition=Q(dv01__gte=0), name="instrument_dv01_not_negative"),
             models.CheckConstraint(
                 condition=~Q(quote_type="yield") | Q(dv01__gt=0), name="instrument_yield_has_dv01"
@@ -110,7 +118,9 @@ class Strategy(models.Model):
     description = models.TextField(blank=True)
     risk_budget = money_field(help_text="Daily P&L volatility target, in base currency.")
     min_trade_fraction = models.DecimalField(
-        max_digits=6, decimal_places=4, default=Decimal("0.05"),
+        max_digits=6,
+        decimal_places=4,
+        default=Decimal("0.05"),
         help_text="No proposal for a trade smaller than this fraction of |target|.",
     )
 
@@ -118,7 +128,9 @@ class Strategy(models.Model):
         ordering = ["code"]
         verbose_name_plural = "strategies"
         constraints = [
-            models.CheckConstraint(condition=Q(risk_budget__gte=0), name="strategy_risk_budget_not_negative"),
+            models.CheckConstraint(
+                condition=Q(risk_budget__gte=0), name="strategy_risk_budget_not_negative"
+            ),
             models.CheckConstraint(
                 condition=Q(min_trade_fraction__gte=0, min_trade_fraction__lte=1),
                 name="strategy_min_trade_fraction_in_unit_interval",
@@ -139,7 +151,9 @@ class Price(models.Model):
     class Meta:
         ordering = ["instrument_id", "date"]
         constraints = [
-            models.UniqueConstraint(fields=["instrument", "date"], name="price_unique_instrument_date"),
+            models.UniqueConstraint(
+                fields=["instrument", "date"], name="price_unique_instrument_date"
+            ),
             models.CheckConstraint(condition=Q(price__gt=0), name="price_positive"),
         ]
 
@@ -158,7 +172,9 @@ class FxRate(models.Model):
         ordering = ["currency", "date"]
         verbose_name = "FX rate"
         constraints = [
-            models.UniqueConstraint(fields=["currency", "date"], name="fxrate_unique_currency_date"),
+            models.UniqueConstraint(
+                fields=["currency", "date"], name="fxrate_unique_currency_date"
+            ),
             models.CheckConstraint(condition=Q(rate__gt=0), name="fxrate_positive"),
         ]
 
@@ -228,12 +244,12 @@ class Position(models.Model):
     OPEN = "open"
     CLOSED = "closed"
 
+    def __str__(self) -> str:
+        return f"{self.instrument} / {self.strategy} {self.quantity}"
+
     @property
     def status(self) -> str:
         return self.OPEN if self.closed_at is None else self.CLOSED
-
-    def __str__(self) -> str:
-        return f"{self.instrument} / {self.strategy} {self.quantity}"
 
 
 class Trade(AppendOnlyModel):
@@ -249,7 +265,9 @@ class Trade(AppendOnlyModel):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="trades")
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="trades")
     position = models.ForeignKey(
-        Position, on_delete=models.PROTECT, related_name="trades",
+        Position,
+        on_delete=models.PROTECT,
+        related_name="trades",
         help_text="The position it opened or changed (the new one when it crossed zero).",
     )
     trade_date = models.DateField()
@@ -267,7 +285,9 @@ class Trade(AppendOnlyModel):
         ordering = ["trade_date", "id"]
         indexes = [
             models.Index(fields=["trade_date"], name="trade_date_idx"),
-            models.Index(fields=["instrument", "strategy", "trade_date"], name="trade_instr_strat_date_idx"),
+            models.Index(
+                fields=["instrument", "strategy", "trade_date"], name="trade_instr_strat_date_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(quantity=0), name="trade_quantity_not_zero"),
@@ -300,6 +320,14 @@ class AuditRecord(AppendOnlyModel):
 
 # The figures a mark recomputes, shared by trade booking and mark-to-market.
 MARK_FIELDS = (
-    "last_price", "price_date", "fx_rate", "notional_base", "market_value_base",
-    "unrealized_pnl_base", "daily_pnl_base", "dv01_base", "pnl_date", "sod_pnl_base",
+    "last_price",
+    "price_date",
+    "fx_rate",
+    "notional_base",
+    "market_value_base",
+    "unrealized_pnl_base",
+    "daily_pnl_base",
+    "dv01_base",
+    "pnl_date",
+    "sod_pnl_base",
 )

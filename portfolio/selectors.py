@@ -51,7 +51,9 @@ class FxHistory:
         self._dates: dict[str, list[dt.date]] = {}
         self._rates: dict[str, list[Decimal]] = {}
         wanted = set(currencies) - {base_currency()}
-        rows = FxRate.objects.filter(currency__in=wanted, date__lte=until).order_by("currency", "date")
+        rows = FxRate.objects.filter(currency__in=wanted, date__lte=until).order_by(
+            "currency", "date"
+        )
         for currency, day, rate in rows.values_list("currency", "date", "rate"):
             self._dates.setdefault(currency, []).append(day)
             self._rates.setdefault(currency, []).append(rate)
@@ -100,7 +102,11 @@ POSITION_VALUES = {
     "closed_at": "closed_at",
 }
 # Extra columns the book reads but does not show per position.
-_BOOK_EXTRA = {"asset_class": "instrument__asset_class", "currency": "instrument__currency", "pnl_date": "pnl_date"}
+_BOOK_EXTRA = {
+    "asset_class": "instrument__asset_class",
+    "currency": "instrument__currency",
+    "pnl_date": "pnl_date",
+}
 
 
 def _position_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +154,9 @@ def book() -> dict[str, Any]:
     long_exposure = sum((n for n in notionals if n > 0), ZERO)
     short_exposure = sum((n for n in notionals if n < 0), ZERO)
     unrealized = sum((row["unrealized_pnl_base"] for row in values), ZERO)
-    realized = sum((row["realized_pnl_base"] for row in values), ZERO) + _sum(closed, "realized_pnl_base")
+    realized = sum((row["realized_pnl_base"] for row in values), ZERO) + _sum(
+        closed, "realized_pnl_base"
+    )
     daily = closed_daily + sum(
         (row["daily_pnl_base"] for row in values if row["pnl_date"] == as_of), ZERO
     )

@@ -69,7 +69,9 @@ def model_state(obj: models.Model) -> dict[str, Any]:
 # --- Market data --------------------------------------------------------------------------
 
 
-def _reject_future_dates(rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, list[str]]]) -> None:
+def _reject_future_dates(
+    rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, list[str]]]
+) -> None:
     now = today()
     for index, row in enumerate(rows):
         if row["date"] > now:
@@ -82,18 +84,26 @@ def _reject_duplicates(
     seen: dict[tuple[Any, ...], int] = {}
     for index, key in enumerate(keys):
         if key in seen:
-            errors.setdefault(index, {})[field_name] = [f"Same {field_name} and date as row {seen[key]}."]
+            errors.setdefault(index, {})[field_name] = [
+                f"Same {field_name} and date as row {seen[key]}."
+            ]
         seen.setdefault(key, index)
 
 
 def _upsert(
-    model: type[models.Model], key_fields: tuple[str, str], value_field: str, rows: list[dict[str, Any]]
+    model: Any,
+    key_fields: tuple[str, str],
+    value_field: str,
+    rows: list[dict[str, Any]],
 ) -> tuple[int, int]:
     """Insert or update rows by their (key, date); answer (created, updated)."""
     key_a, key_b = key_fields
     existing = set(
         model.objects.filter(
-            **{f"{key_a}__in": {row[key_a] for row in rows}, f"{key_b}__in": {row[key_b] for row in rows}}
+            **{
+                f"{key_a}__in": {row[key_a] for row in rows},
+                f"{key_b}__in": {row[key_b] for row in rows},
+            }
         ).values_list(key_a, key_b)
     )
     model.objects.bulk_create(
@@ -118,7 +128,9 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
     errors: dict[int, dict[str, list[str]]] = {}
     for index, row in enumerate(rows):
         if row["instrument"] not in ids:
-            errors.setdefault(index, {})["instrument"] = [f"Unknown instrument {row['instrument']!r}."]
+            errors.setdefault(index, {})["instrument"] = [
+                f"Unknown instrument {row['instrument']!r}."
+            ]
     _reject_future_dates(rows, errors)
     _reject_duplicates([(row["instrument"], row["date"]) for row in rows], errors, "instrument")
     if errors:
@@ -127,7 +139,10 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
         Price,
         ("instrument_id", "date"),
         "price",
-        [{"instrument_id": ids[r["instrument"]], "date": r["date"], "price": r["price"]} for r in rows],
+        [
+            {"instrument_id": ids[r["instrument"]], "date": r["date"], "price": r["price"]}
+            for r in rows
+        ],
     )
     audit_record(
         actor=actor,
@@ -150,19 +165,23 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
     _reject_duplicates([(row["currency"], row["date"]) for row in rows], errors, "currency")
     if errors:
         raise RowErrors(errors)
-    created, updated = _upsert(
-        FxRate, ("currency", "date"), "rate", [dict(row) for row in rows]
-    )
+    created, updated = _upsert(FxRate, ("currency", "date"), "rate", [dict(row) for row in rows])
     audit_record(
         actor=actor,
         action="fx_rates.upsert",
-        after={"created": created, "updated": updated, "currencies": sorted({r["currency"] for r in rows})},
+        after={
+            "created": created,
+            "updated": updated,
+            "currencies": sorted({r["currency"] for r in rows}),
+        },
     )
     return created, updated
 
 
 @transaction.atomic
-def capital_flow_create(*, date: dt.date, amount: Decimal, note: str = "", actor: str) -> CapitalFlow:
+def capital_flow_create(
+    *, date: dt.date, amount: Decimal, note: str = "", actor: str
+) -> CapitalFlow:
     if amount == 0:
         raise ValidationError({"amount": ["A capital flow cannot be zero."]})
     flow = CapitalFlow.objects.create(date=date, amount=amount, note=note)
@@ -191,8 +210,10 @@ def _terms(instrument: Instrument) -> Terms:
 
 
 def _lock_instruments(**filters: Any) -> dict[int, Instrument]:
-    """Lock instruments (in id order, against deadlocks): serializes trades and marks per instrument."""
-    return {i.pk: i for i in Instrument.objects.select_for_update().filter(**filters).order_by("pk")}
+    """Lock instruments in id order (no deadlocks): trades and marks of one instrument queue."""
+    return {
+        i.pk: i for i in Instrument.objects.select_for_update().filter(**filters).order_by("pk")
+    }
 
 
 _POSITION_STATE = ("quantity", "avg_cost", "realized_pnl_base", "closed_at", *MARK_FIELDS)
@@ -206,12 +227,16 @@ def _position_state(position: Position) -> dict[str, Any]:
 def _remark(position: Position, terms: Terms) -> None:
     """Recompute base figures and daily P&L at the position's current mark."""
     assert position.last_price is not None and position.fx_rate is not None
-    figures = mark_figures(terms, position.quantity, position.avg_cost, position.last_price, position.fx_rate)
+    figures = mark_figures(
+        terms, position.quantity, position.avg_cost, position.last_price, position.fx_rate
+    )
     position.notional_base = figures.notional_base
     position.market_value_base = figures.market_value_base
     position.unrealized_pnl_base = figures.unrealized_pnl_base
     position.dv01_base = figures.dv01_base
-    position.daily_pnl_base = position.unrealized_pnl_base + position.realized_pnl_base - position.sod_pnl_base
+    position.daily_pnl_base = (
+        position.unrealized_pnl_base + position.realized_pnl_base - position.sod_pnl_base
+    )
 
 
 def _roll_day(position: Position, day: dt.date) -> None:
@@ -221,12 +246,21 @@ def _roll_day(position: Position, day: dt.date) -> None:
         position.pnl_date = day
 
 
-def _open_position(instrument: Instrument, strategy: Strategy, request: TradeRequest, fx_rate: Decimal) -> Position:
+def _open_position(
+    instrument: Instrument, strategy: Strategy, request: TradeRequest, fx_rate: Decimal
+) -> Position:
     # A new position is marked at its trade price until the next mark-to-market.
     return Position(
-        instrument=instrument, strategy=strategy, quantity=ZERO, avg_cost=ZERO,
-        last_price=request.price, price_date=request.trade_date, fx_rate=fx_rate,
-        pnl_date=request.trade_date, sod_pnl_base=ZERO, opened_at=request.trade_date,
+        instrument=instrument,
+        strategy=strategy,
+        quantity=ZERO,
+        avg_cost=ZERO,
+        last_price=request.price,
+        price_date=request.trade_date,
+        fx_rate=fx_rate,
+        pnl_date=request.trade_date,
+        sod_pnl_base=ZERO,
+        opened_at=request.trade_date,
     )
 
 
@@ -240,8 +274,13 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     """
     instruments = _lock_instruments(symbol__in={r.instrument for r in requests})
     by_symbol = {i.symbol: i for i in instruments.values()}
-    strategies = {s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})}
-    fx = FxHistory({i.currency for i in instruments.values()}, max((r.trade_date for r in requests), default=today()))
+    strategies = {
+        s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
+    }
+    fx = FxHistory(
+        {i.currency for i in instruments.values()},
+        max((r.trade_date for r in requests), default=today()),
+    )
     errors: dict[int, dict[str, list[str]]] = {}
     now = today()
     for index, request in enumerate(requests):
@@ -253,7 +292,8 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             problems["instrument"] = [f"{request.instrument} is not active."]
         elif fx.rate(instrument.currency, request.trade_date) is None:
             problems["trade_date"] = [
-                f"No {instrument.currency} FX rate on or before {request.trade_date}: load FX rates first."
+                f"No {instrument.currency} FX rate on or before {request.trade_date}: "
+                "load FX rates first."
             ]
         if request.strategy not in strategies:
             problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
@@ -297,12 +337,18 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
         elif position.pk is not None:
             touched[position.pk] = position
         _roll_day(position, request.trade_date)
-        effect = apply_trade(terms, position.quantity, position.avg_cost, request.quantity, request.price)
+        effect = apply_trade(
+            terms, position.quantity, position.avg_cost, request.quantity, request.price
+        )
         realized = to_cents(effect.realized_local * fx_rate) - request.fees
         position.realized_pnl_base += realized
         booked_on = position
         if effect.crossed_zero or effect.quantity == 0:
-            position.quantity, position.avg_cost, position.closed_at = ZERO, ZERO, request.trade_date
+            position.quantity, position.avg_cost, position.closed_at = (
+                ZERO,
+                ZERO,
+                request.trade_date,
+            )
             _remark(position, terms)
             del open_positions[key]
             if effect.crossed_zero:
@@ -315,10 +361,18 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
             _remark(position, terms)
         trade = Trade(
-            instrument=instrument, strategy=strategy, position=booked_on,
-            trade_date=request.trade_date, quantity=request.quantity, price=request.price,
-            fees=request.fees, fx_rate=fx_rate, realized_pnl_base=realized,
-            source=source, booked_by=actor, note=request.note,
+            instrument=instrument,
+            strategy=strategy,
+            position=booked_on,
+            trade_date=request.trade_date,
+            quantity=request.quantity,
+            price=request.price,
+            fees=request.fees,
+            fx_rate=fx_rate,
+            realized_pnl_base=realized,
+            source=source,
+            booked_by=actor,
+            note=request.note,
         )
         trades.append(trade)
         audits.append((trade, before, booked_on))
@@ -335,8 +389,12 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     AuditRecord.objects.bulk_create(
         [
             AuditRecord(
-                actor=actor, action="trade.book", object_type="Trade", object_id=str(trade.pk),
-                before=before, after={**_position_state(position), "trade": model_state(trade)},
+                actor=actor,
+                action="trade.book",
+                object_type="Trade",
+                object_id=str(trade.pk),
+                before=before,
+                after={**_position_state(position), "trade": model_state(trade)},
                 note=trade.note,
             )
             for trade, before, position in audits
@@ -367,8 +425,12 @@ def position_close(
         raise ValidationError({"quantity": [f"Cannot close {amount}: the position holds {held}."]})
     sign = 1 if position.quantity > 0 else -1
     request = TradeRequest(
-        instrument=position.instrument.symbol, strategy=position.strategy.code,
-        quantity=-sign * amount, price=price, trade_date=trade_date or today(), fees=fees,
+        instrument=position.instrument.symbol,
+        strategy=position.strategy.code,
+        quantity=-sign * amount,
+        price=price,
+        trade_date=trade_date or today(),
+        fees=fees,
     )
     [trade] = trades_book(requests=[request], actor=actor, source=source)
     return Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)
@@ -387,8 +449,14 @@ class MarkResult:
 
 
 _MTM_READ = (
-    "pk", "instrument_id", "quantity", "avg_cost", "unrealized_pnl_base", "realized_pnl_base",
-    "pnl_date", "sod_pnl_base",
+    "pk",
+    "instrument_id",
+    "quantity",
+    "avg_cost",
+    "unrealized_pnl_base",
+    "realized_pnl_base",
+    "pnl_date",
+    "sod_pnl_base",
 )
 
 
@@ -434,8 +502,19 @@ def mark_to_market(
         figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate)
         daily = figures.unrealized_pnl_base + realized - sod
         updates.append(
-            (pk, price, price_date, fx_rate, figures.notional_base, figures.market_value_base,
-             figures.unrealized_pnl_base, daily, figures.dv01_base, pnl_date, sod)
+            (
+                pk,
+                price,
+                price_date,
+                fx_rate,
+                figures.notional_base,
+                figures.market_value_base,
+                figures.unrealized_pnl_base,
+                daily,
+                figures.dv01_base,
+                pnl_date,
+                sod,
+            )
         )
         result.total_unrealized_pnl += figures.unrealized_pnl_base
     result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
@@ -444,8 +523,11 @@ def mark_to_market(
         actor=actor,
         action="book.mark_to_market",
         after={
-            "as_of": as_of, "positions_updated": result.positions_updated, "stale": result.stale,
-            "missing_fx": result.missing_fx, "total_unrealized_pnl": result.total_unrealized_pnl,
+            "as_of": as_of,
+            "positions_updated": result.positions_updated,
+            "stale": result.stale,
+            "missing_fx": result.missing_fx,
+            "total_unrealized_pnl": result.total_unrealized_pnl,
         },
     )
     return result

@@ -27,7 +27,8 @@ ON_REDIS = bool(settings.REDIS_URL)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    deselected, kept = [], []
+    deselected: list[pytest.Item] = []
+    kept: list[pytest.Item] = []
     for item in items:
         needs_pg = item.get_closest_marker("postgres") and not ON_POSTGRES
         needs_redis = item.get_closest_marker("redis") and not ON_REDIS
@@ -98,24 +99,32 @@ def usd(db: None) -> Callable[..., None]:
 @pytest.fixture
 def spx(db: None) -> Instrument:
     """An equity index future in USD, 50 per point."""
-    return InstrumentFactory(symbol="ESH4", asset_class="equity", currency="USD", multiplier=Decimal("50"))
+    return InstrumentFactory.create(
+        symbol="ESH4", asset_class="equity", currency="USD", multiplier=Decimal("50")
+    )
 
 
 @pytest.fixture
 def ibov(db: None) -> Instrument:
     """A price instrument in the base currency, 1 per point."""
-    return InstrumentFactory(symbol="INDJ24", asset_class="equity", currency="BRL", multiplier=Decimal("1"))
+    return InstrumentFactory.create(
+        symbol="INDJ24", asset_class="equity", currency="BRL", multiplier=Decimal("1")
+    )
 
 
 @pytest.fixture
 def di1(db: None) -> Instrument:
     """A DI1 future: yield-quoted, 100,000 BRL notional, DV01 25 BRL per contract."""
-    return InstrumentFactory(
-        symbol="DI1F27", asset_class="rates", currency="BRL", quote_type="yield",
-        multiplier=Decimal("100000"), dv01=Decimal("25"),
+    return InstrumentFactory.create(
+        symbol="DI1F27",
+        asset_class="rates",
+        currency="BRL",
+        quote_type="yield",
+        multiplier=Decimal("100000"),
+        dv01=Decimal("25"),
     )
 
 
 @pytest.fixture
 def macro(db: None) -> Strategy:
-    return StrategyFactory(code="MACRO")
+    return StrategyFactory.create(code="MACRO")

@@ -1,6 +1,5 @@
 """Serializers of the portfolio API: parse and validate input, describe output."""
 
-import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -10,7 +9,9 @@ from ..errors import RowErrors
 from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
 
 
-def validated_rows(serializer_class: type[serializers.Serializer], rows: list[Any]) -> list[dict[str, Any]]:
+def validated_rows(
+    serializer_class: type[serializers.Serializer], rows: list[Any]
+) -> list[dict[str, Any]]:
     """Validate a list of rows, raising RowErrors by row index for the bad ones."""
     parsed = serializer_class(data=rows, many=True)
     if parsed.is_valid():
@@ -26,10 +27,9 @@ def positive(value: Decimal) -> None:
         raise serializers.ValidationError("Must be positive.")
 
 
-def currency_code(value: str) -> str:
+def currency_code(value: str) -> None:
     if len(value) != 3 or not value.isalpha() or not value.isupper():
         raise serializers.ValidationError("A currency is a three-letter ISO code, e.g. USD.")
-    return value
 
 
 def quantity_field(**kwargs: Any) -> serializers.DecimalField:
@@ -37,7 +37,9 @@ def quantity_field(**kwargs: Any) -> serializers.DecimalField:
 
 
 def price_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=24, decimal_places=8, validators=[positive], **kwargs)
+    return serializers.DecimalField(
+        max_digits=24, decimal_places=8, validators=[positive], **kwargs
+    )
 
 
 def money_field(**kwargs: Any) -> serializers.DecimalField:
@@ -52,10 +54,20 @@ class InstrumentSerializer(serializers.ModelSerializer):
     class Meta:
         model = Instrument
         fields = [
-            "symbol", "name", "asset_class", "currency", "quote_type", "multiplier", "dv01",
-            "lot_size", "is_active",
+            "symbol",
+            "name",
+            "asset_class",
+            "currency",
+            "quote_type",
+            "multiplier",
+            "dv01",
+            "lot_size",
+            "is_active",
         ]
-        extra_kwargs = {"multiplier": {"validators": [positive]}, "lot_size": {"validators": [positive]}}
+        extra_kwargs = {
+            "multiplier": {"validators": [positive]},
+            "lot_size": {"validators": [positive]},
+        }
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         instance = self.instance
@@ -64,15 +76,21 @@ class InstrumentSerializer(serializers.ModelSerializer):
         if dv01 is not None and dv01 < 0:
             raise serializers.ValidationError({"dv01": ["Must not be negative."]})
         if quote_type == Instrument.QuoteType.YIELD and not dv01:
-            raise serializers.ValidationError({"dv01": ["A yield-quoted instrument needs a positive dv01."]})
+            raise serializers.ValidationError(
+                {"dv01": ["A yield-quoted instrument needs a positive dv01."]}
+            )
         if instance is not None and instance.trades.exists():
             changed = [
-                name for name in self.FIXED_ONCE_TRADED
+                name
+                for name in self.FIXED_ONCE_TRADED
                 if name in attrs and attrs[name] != getattr(instance, name)
             ]
             if changed:
                 raise serializers.ValidationError(
-                    {name: [f"Cannot change {name}: {instance.symbol} has trades."] for name in changed}
+                    {
+                        name: [f"Cannot change {name}: {instance.symbol} has trades."]
+                        for name in changed
+                    }
                 )
         return attrs
 
@@ -135,15 +153,28 @@ class PositionSerializer(serializers.ModelSerializer):
     class Meta:
         model = Position
         fields = [
-            "id", "instrument", "strategy", "quantity", "avg_cost", "last_price", "price_date",
-            "notional_base", "market_value_base", "unrealized_pnl_base", "realized_pnl_base",
-            "daily_pnl_base", "dv01_base", "status", "opened_at", "closed_at",
+            "id",
+            "instrument",
+            "strategy",
+            "quantity",
+            "avg_cost",
+            "last_price",
+            "price_date",
+            "notional_base",
+            "market_value_base",
+            "unrealized_pnl_base",
+            "realized_pnl_base",
+            "daily_pnl_base",
+            "dv01_base",
+            "status",
+            "opened_at",
+            "closed_at",
         ]
         read_only_fields = fields
 
 
 class PositionOpenSerializer(serializers.Serializer):
-    """Book a trade: opens a position or adds to the open one of the same instrument and strategy."""
+    """Book a trade: opens a position, or adds to the open one of its instrument and strategy."""
 
     instrument = serializers.CharField(max_length=32)
     strategy = serializers.CharField(max_length=32)
@@ -181,8 +212,20 @@ class TradeSerializer(serializers.ModelSerializer):
     class Meta:
         model = Trade
         fields = [
-            "id", "trade_date", "instrument", "strategy", "position", "quantity", "price", "fees",
-            "fx_rate", "realized_pnl_base", "source", "booked_by", "booked_at", "note",
+            "id",
+            "trade_date",
+            "instrument",
+            "strategy",
+            "position",
+            "quantity",
+            "price",
+            "fees",
+            "fx_rate",
+            "realized_pnl_base",
+            "source",
+            "booked_by",
+            "booked_at",
+            "note",
         ]
         read_only_fields = fields
 
@@ -194,8 +237,12 @@ class MarkToMarketRequestSerializer(serializers.Serializer):
 class MarkToMarketResultSerializer(serializers.Serializer):
     as_of = serializers.DateField()
     positions_updated = serializers.IntegerField()
-    stale = serializers.ListField(child=serializers.CharField(), help_text="Symbols priced before as_of or not at all.")
-    missing_fx = serializers.ListField(child=serializers.CharField(), help_text="Currencies without an FX rate.")
+    stale = serializers.ListField(
+        child=serializers.CharField(), help_text="Symbols priced before as_of or not at all."
+    )
+    missing_fx = serializers.ListField(
+        child=serializers.CharField(), help_text="Currencies without an FX rate."
+    )
     total_unrealized_pnl = money_field()
 
 

@@ -40,8 +40,10 @@ class ReferenceDataViewSet(
         with transaction.atomic():
             obj = serializer.save()
             services.audit_record(
-                actor=actor(self.request), action=f"{type(obj).__name__.lower()}.create",
-                obj=obj, after=services.model_state(obj),
+                actor=actor(self.request),
+                action=f"{type(obj).__name__.lower()}.create",
+                obj=obj,
+                after=services.model_state(obj),
             )
 
     def perform_update(self, serializer: BaseSerializer) -> None:
@@ -50,8 +52,11 @@ class ReferenceDataViewSet(
             before = services.model_state(serializer.instance)
             obj = serializer.save()
             services.audit_record(
-                actor=actor(self.request), action=f"{type(obj).__name__.lower()}.update",
-                obj=obj, before=before, after=services.model_state(obj),
+                actor=actor(self.request),
+                action=f"{type(obj).__name__.lower()}.update",
+                obj=obj,
+                before=before,
+                after=services.model_state(obj),
             )
 
 
@@ -77,13 +82,18 @@ class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def create(self, request: Request) -> Response:
         if not isinstance(request.data, list) or not request.data:
-            return Response({"detail": "Send a non-empty JSON list of rows."}, status=status.HTTP_400_BAD_REQUEST)
+            return Response(
+                {"detail": "Send a non-empty JSON list of rows."},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
         rows = s.validated_rows(self.row_serializer_class, request.data)
         created, updated = self.upsert(rows=rows, actor=actor(request))
         return Response({"created": created, "updated": updated})
 
 
-@extend_schema(methods=["POST"], request=s.PriceRowSerializer(many=True), responses=s.UpsertResultSerializer)
+@extend_schema(
+    methods=["POST"], request=s.PriceRowSerializer(many=True), responses=s.UpsertResultSerializer
+)
 class PriceViewSet(MarketDataViewSet):
     queryset = Price.objects.select_related("instrument").order_by("instrument__symbol", "date")
     serializer_class = s.PriceSerializer
@@ -92,7 +102,9 @@ class PriceViewSet(MarketDataViewSet):
     upsert = staticmethod(services.prices_upsert)
 
 
-@extend_schema(methods=["POST"], request=s.FxRateSerializer(many=True), responses=s.UpsertResultSerializer)
+@extend_schema(
+    methods=["POST"], request=s.FxRateSerializer(many=True), responses=s.UpsertResultSerializer
+)
 class FxRateViewSet(MarketDataViewSet):
     queryset = FxRate.objects.order_by("currency", "date")
     serializer_class = s.FxRateSerializer
@@ -108,12 +120,12 @@ class CapitalFlowViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewset
     write_groups = (OPS,)
 
     def perform_create(self, serializer: BaseSerializer) -> None:
-        serializer.instance = services.capital_flow_create(**serializer.validated_data, actor=actor(self.request))
+        serializer.instance = services.capital_flow_create(
+            **serializer.validated_data, actor=actor(self.request)
+        )
 
 
-class PositionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = Position.objects.select_related("instrument", "strategy").order_by("id")
     serializer_class = s.PositionSerializer
     filterset_class = PositionFilter
@@ -125,7 +137,11 @@ class PositionViewSet(
         data.is_valid(raise_exception=True)
         values = data.validated_data
         [trade] = services.trades_book(
-            requests=[services.TradeRequest(**{**values, "trade_date": values.get("trade_date") or today()})],
+            requests=[
+                services.TradeRequest(
+                    **{**values, "trade_date": values.get("trade_date") or today()}
+                )
+            ],
             actor=actor(request),
             source=Trade.Source.API,
         )
@@ -138,7 +154,9 @@ class PositionViewSet(
         position = self.get_object()
         data = s.PositionCloseSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        closed = services.position_close(position=position, **data.validated_data, actor=actor(request))
+        closed = services.position_close(
+            position=position, **data.validated_data, actor=actor(request)
+        )
         return Response(s.PositionSerializer(closed).data)
 
 
@@ -159,9 +177,13 @@ class BookView(APIView):
 class MarkToMarketView(APIView):
     write_groups = (OPS,)
 
-    @extend_schema(request=s.MarkToMarketRequestSerializer, responses=s.MarkToMarketResultSerializer)
+    @extend_schema(
+        request=s.MarkToMarketRequestSerializer, responses=s.MarkToMarketResultSerializer
+    )
     def post(self, request: Request) -> Response:
         data = s.MarkToMarketRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.mark_to_market(as_of=data.validated_data.get("date") or today(), actor=actor(request))
+        result = services.mark_to_market(
+            as_of=data.validated_data.get("date") or today(), actor=actor(request)
+        )
         return Response(s.MarkToMarketResultSerializer(result).data)

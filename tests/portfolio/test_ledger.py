@@ -1,4 +1,4 @@
-"""Average cost and realized P&L, worked out by hand (DESIGN.md "Trades, positions, average cost")."""
+"""Average cost and realized P&L, worked out by hand (DESIGN.md "Trades, positions…")."""
 
 from decimal import Decimal as D
 
@@ -20,7 +20,11 @@ def test_long_open_then_add_averages_the_cost():
 def test_partial_close_of_a_long_realizes_and_keeps_the_cost():
     closed = apply_trade(PRICE_X2, D("40"), D("115"), D("-15"), D("130"))
     # −t × (p − C) × m = 15 × 15 × 2 = 450
-    assert (closed.quantity, closed.avg_cost, closed.realized_local) == (D("25"), D("115"), D("450"))
+    assert (closed.quantity, closed.avg_cost, closed.realized_local) == (
+        D("25"),
+        D("115"),
+        D("450"),
+    )
     assert not closed.crossed_zero
 
 
@@ -29,7 +33,11 @@ def test_short_then_buy_back_part_at_a_lower_price_gains():
     assert (short.quantity, short.avg_cost) == (D("-20"), D("50"))
     covered = apply_trade(PRICE, short.quantity, short.avg_cost, D("5"), D("45"))
     # −5 × (45 − 50) × 1 = 25
-    assert (covered.quantity, covered.avg_cost, covered.realized_local) == (D("-15"), D("50"), D("25"))
+    assert (covered.quantity, covered.avg_cost, covered.realized_local) == (
+        D("-15"),
+        D("50"),
+        D("25"),
+    )
 
 
 def test_adding_to_a_short_averages_the_cost():
@@ -42,7 +50,11 @@ def test_crossing_zero_closes_all_and_opens_the_remainder_at_the_trade_price():
     crossed = apply_trade(PRICE, D("-15"), D("50"), D("25"), D("40"))
     # The whole short of 15 is bought back 10 lower: 150; 10 remain long at 40.
     assert crossed.crossed_zero
-    assert (crossed.quantity, crossed.avg_cost, crossed.realized_local) == (D("10"), D("40"), D("150"))
+    assert (crossed.quantity, crossed.avg_cost, crossed.realized_local) == (
+        D("10"),
+        D("40"),
+        D("150"),
+    )
 
 
 def test_closing_exactly_leaves_zero():
@@ -55,7 +67,11 @@ def test_closing_exactly_leaves_zero():
 def test_yield_instrument_long_gains_when_the_yield_falls():
     reduced = apply_trade(DI1, D("100"), D("11.50"), D("-40"), D("11.30"))
     # t × dv01 × (p − C) × 100 = −40 × 25 × (−0.20) × 100 = 20,000
-    assert (reduced.quantity, reduced.avg_cost, reduced.realized_local) == (D("60"), D("11.50"), D("20000"))
+    assert (reduced.quantity, reduced.avg_cost, reduced.realized_local) == (
+        D("60"),
+        D("11.50"),
+        D("20000"),
+    )
     figures = mark_figures(DI1, D("60"), D("11.50"), D("11.20"), D("1"))
     # −q × dv01 × (y − C) × 100 = −60 × 25 × (−0.30) × 100 = 45,000; notional 60 × 100,000
     assert figures.unrealized_pnl_base == D("45000.00")
@@ -68,11 +84,17 @@ def test_yield_short_crossing_zero():
     crossed = apply_trade(DI1, D("-10"), D("12.00"), D("30"), D("12.10"))
     # A short gains when the yield rises: −(−10) × 25 × (12.10 − 12.00) × 100 = 2,500
     assert crossed.crossed_zero
-    assert (crossed.quantity, crossed.avg_cost, crossed.realized_local) == (D("20"), D("12.10"), D("2500"))
+    assert (crossed.quantity, crossed.avg_cost, crossed.realized_local) == (
+        D("20"),
+        D("12.10"),
+        D("2500"),
+    )
 
 
 def test_price_figures_in_a_foreign_currency_round_to_the_cent_once():
-    figures = mark_figures(Terms("price", D("50"), D("0")), D("3"), D("5000.333"), D("5010.10"), D("4.98765"))
+    figures = mark_figures(
+        Terms("price", D("50"), D("0")), D("3"), D("5000.333"), D("5010.10"), D("4.98765")
+    )
     # notional 751,515 × 4.98765 = 3,757,575 − 9,281.21025 = 3,748,293.78975
     assert figures.notional_base == D("3748293.79")
     # unrealized 3 × 9.767 × 50 = 1,465.05; × 4.98765 = 7,325.25 − 18.0933675 = 7,307.1566325

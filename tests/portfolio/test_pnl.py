@@ -22,7 +22,9 @@ def book(*requests: services.TradeRequest) -> list[Trade]:
     return services.trades_book(requests=list(requests), actor="tester", source=Trade.Source.API)
 
 
-def trade(symbol: str, quantity: str, price: str, day: dt.date, fees: str = "0", strategy: str = "MACRO"):
+def trade(
+    symbol: str, quantity: str, price: str, day: dt.date, fees: str = "0", strategy: str = "MACRO"
+):
     return services.TradeRequest(symbol, strategy, D(quantity), D(price), day, D(fees))
 
 
@@ -38,7 +40,10 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
     position = Position.objects.get()
     # Marked at its trade price: no unrealized P&L yet; the fees are realized at once.
     assert (position.unrealized_pnl_base, position.realized_pnl_base, position.daily_pnl_base) == (
-        D("0.00"), D("-100.00"), D("-100.00"))
+        D("0.00"),
+        D("-100.00"),
+        D("-100.00"),
+    )
 
     PriceFactory(instrument=spx, date=WED, price=D("5010"))
     mark(WED)
@@ -56,7 +61,7 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
     assert position.daily_pnl_base == D("20600.00")
 
     [sale] = book(trade("ESH4", "-6", "5040", FRI, fees="150"))
-    # Crosses zero: the 4 long close at 5,040: 4 × 40 × 50 = 8,000 USD × 4.90 = 39,200, less 150 fees
+    # Crosses zero; the 4 long close at 5,040: 4 × 40 × 50 = 8,000 USD × 4.90 = 39,200, less 150
     assert sale.realized_pnl_base == D("39050.00")
     assert sale.fx_rate == D("4.90")
     position.refresh_from_db()
@@ -125,12 +130,20 @@ def test_yield_instrument_marks_and_daily_pnl(di1, macro):
 def test_close_part_then_all_of_a_position(ibov, macro):
     book(trade("INDJ24", "10", "127000", THU))
     position = Position.objects.get()
-    position = services.position_close(position=position, price=D("127500"), quantity=D("4"), actor="pm")
+    position = services.position_close(
+        position=position, price=D("127500"), quantity=D("4"), actor="pm"
+    )
     # 4 × 500 × 1 = 2,000 realized; 6 left at the same cost
-    assert (position.quantity, position.avg_cost, position.realized_pnl_base) == (D("6"), D("127000"), D("2000.00"))
+    assert (position.quantity, position.avg_cost, position.realized_pnl_base) == (
+        D("6"),
+        D("127000"),
+        D("2000.00"),
+    )
     with pytest.raises(ValidationError):
         services.position_close(position=position, price=D("127500"), quantity=D("7"), actor="pm")
-    position = services.position_close(position=position, price=D("126000"), fees=D("10"), actor="pm")
+    position = services.position_close(
+        position=position, price=D("126000"), fees=D("10"), actor="pm"
+    )
     # 6 × (−1,000) − 10 = −6,010 more: 2,000 − 6,010 = −4,010
     assert position.status == Position.CLOSED
     assert (position.quantity, position.realized_pnl_base) == (D("0"), D("-4010.00"))
@@ -145,10 +158,16 @@ def test_mark_reports_stale_unpriced_and_missing_fx_positions(ibov, spx, macro, 
     PriceFactory(instrument=ibov, date=THU, price=D("127000"))
     PriceFactory(instrument=spx, date=FRI, price=D("5000"))
     PriceFactory(instrument=eur, date=FRI, price=D("4900"))
-    book(trade("INDJ24", "1", "126000", THU), trade("ESH4", "1", "4990", THU), trade(unpriced.symbol, "1", "10", THU))
+    book(
+        trade("INDJ24", "1", "126000", THU),
+        trade("ESH4", "1", "4990", THU),
+        trade(unpriced.symbol, "1", "10", THU),
+    )
     with pytest.raises(RowErrors) as no_fx:
         book(trade("FESXH4", "1", "4900", THU))
-    assert no_fx.value.errors == {0: {"trade_date": ["No EUR FX rate on or before 2024-03-14: load FX rates first."]}}
+    assert no_fx.value.errors == {
+        0: {"trade_date": ["No EUR FX rate on or before 2024-03-14: load FX rates first."]}
+    }
 
     result = mark(FRI)
     assert result.stale == ["INDJ24", "NEWCO"]
@@ -174,7 +193,10 @@ def test_bad_trades_write_nothing(ibov, macro):
         )
     assert errors.value.errors == {
         1: {"instrument": ["Unknown instrument 'NOPE'."]},
-        2: {"strategy": ["Unknown strategy 'NOSUCH'."], "trade_date": ["2024-03-16 is in the future."]},
+        2: {
+            "strategy": ["Unknown strategy 'NOSUCH'."],
+            "trade_date": ["2024-03-16 is in the future."],
+        },
     }
     assert not Trade.objects.exists() and not Position.objects.exists()
 
@@ -186,7 +208,10 @@ def test_mark_to_market_queries_do_not_grow_with_positions(ibov, macro):
     def queries_to_mark(n: int) -> int:
         book(*(trade("INDJ24", "1", "126000", THU, strategy=s.code) for s in strategies[:n]))
         with CaptureQueriesContext(connection) as queries:
-            assert mark(FRI).positions_updated == Position.objects.filter(closed_at__isnull=True).count()
+            assert (
+                mark(FRI).positions_updated
+                == Position.objects.filter(closed_at__isnull=True).count()
+            )
         return len(queries)
 
     assert queries_to_mark(3) == queries_to_mark(30)

@@ -23,8 +23,11 @@ def test_concurrent_first_trades_make_one_position(ibov, macro):
         try:
             barrier.wait()
             services.trades_book(
-                requests=[services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), dt.date(2024, 3, 14))],
-                actor="thread", source=Trade.Source.API,
+                requests=[
+                    services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), dt.date(2024, 3, 14))
+                ],
+                actor="thread",
+                source=Trade.Source.API,
             )
         except BaseException as exc:  # collected and asserted below
             failures.append(exc)
@@ -47,13 +50,20 @@ def test_set_based_mark_writes_every_column_on_postgres(ibov, macro):
     from tests.factories import PriceFactory
 
     services.trades_book(
-        requests=[services.TradeRequest("INDJ24", "MACRO", D("3"), D("100.5"), dt.date(2024, 3, 14))],
-        actor="t", source=Trade.Source.API,
+        requests=[
+            services.TradeRequest("INDJ24", "MACRO", D("3"), D("100.5"), dt.date(2024, 3, 14))
+        ],
+        actor="t",
+        source=Trade.Source.API,
     )
     PriceFactory(instrument=ibov, date=dt.date(2024, 3, 15), price=D("101.25"))
     assert services.mark_to_market(as_of=dt.date(2024, 3, 15), actor="t").positions_updated == 1
     position = Position.objects.get()
-    assert (position.last_price, position.price_date, position.fx_rate) == (D("101.25"), dt.date(2024, 3, 15), D("1"))
+    assert (position.last_price, position.price_date, position.fx_rate) == (
+        D("101.25"),
+        dt.date(2024, 3, 15),
+        D("1"),
+    )
     assert position.unrealized_pnl_base == D("2.25")  # 3 × 0.75
     assert position.notional_base == D("303.75")
 

@@ -10,7 +10,7 @@ from portfolio.csv_import import run_import
 
 
 class Command(BaseCommand):
-    help = "Import prices from a CSV file with columns instrument,date,price (upsert per instrument and date)."
+    help = "Import prices from a CSV file with columns instrument,date,price (upsert by date)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
@@ -19,7 +19,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Reading {options['file']} …")
         created, updated = run_import(
-            options["file"], PriceRowSerializer, {"instrument", "date", "price"},
+            options["file"],
+            PriceRowSerializer,
+            {"instrument", "date", "price"},
             lambda rows: services.prices_upsert(rows=rows, actor=options["actor"]),
         )
-        self.stdout.write(self.style.SUCCESS(f"Prices imported: {created} created, {updated} updated."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Prices imported: {created} created, {updated} updated.")
+        )

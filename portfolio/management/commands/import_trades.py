@@ -25,10 +25,14 @@ class Command(BaseCommand):
 
         def book(rows: list[dict[str, Any]]) -> list[Trade]:
             requests = [services.TradeRequest(**row) for row in rows]
-            return services.trades_book(requests=requests, actor=options["actor"], source=Trade.Source.IMPORT)
+            return services.trades_book(
+                requests=requests, actor=options["actor"], source=Trade.Source.IMPORT
+            )
 
         trades = run_import(
-            options["file"], TradeRowSerializer,
-            {"trade_date", "instrument", "strategy", "quantity", "price"}, book,
+            options["file"],
+            TradeRowSerializer,
+            {"trade_date", "instrument", "strategy", "quantity", "price"},
+            book,
         )
         self.stdout.write(self.style.SUCCESS(f"Trades imported: {len(trades)} booked."))

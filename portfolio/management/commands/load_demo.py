@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
 from portfolio.calendar import is_business_day, previous_business_day, today
 from portfolio.models import (
@@ -20,7 +21,6 @@ from portfolio.models import (
     Strategy,
     Trade,
 )
-from pms_site.permissions import ALL_GROUPS
 
 ACTOR = "load_demo"
 
@@ -29,13 +29,21 @@ class Command(BaseCommand):
     help = "Load a seeded demo fund (about 30 instruments, 6+ strategies, two years of history)."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--positions", type=int, default=40, help="Open positions to build (default 40).")
-        parser.add_argument("--seed", type=int, default=7, help="Random seed (same seed, same fund).")
+        parser.add_argument(
+            "--positions", type=int, default=40, help="Open positions to build (default 40)."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=7, help="Random seed (same seed, same fund)."
+        )
         parser.add_argument("--reset", action="store_true", help="Delete the existing book first.")
         parser.add_argument(
-            "--if-empty", action="store_true", help="Only reset the demo logins when data is already loaded."
+            "--if-empty",
+            action="store_true",
+            help="Only reset the demo logins when data is already loaded.",
         )
-        parser.add_argument("--password", default="", help="Password of the demo users (default: random).")
+        parser.add_argument(
+            "--password", default="", help="Password of the demo users (default: random)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["positions"] < 1:
@@ -47,7 +55,9 @@ class Command(BaseCommand):
                 self.users(password)
                 return
             if not options["reset"]:
-                raise CommandError("The database already has instruments: use --reset to replace them.")
+                raise CommandError(
+                    "The database already has instruments: use --reset to replace them."
+                )
         with transaction.atomic():
             if options["reset"]:
                 self.reset()
@@ -65,18 +75,34 @@ class Command(BaseCommand):
         from django.db import connection
 
         with connection.cursor() as cursor:
-            for model in (AuditRecord, Trade, Position, Price, FxRate, CapitalFlow, Instrument, Strategy):
+            for model in (
+                AuditRecord,
+                Trade,
+                Position,
+                Price,
+                FxRate,
+                CapitalFlow,
+                Instrument,
+                Strategy,
+            ):
                 cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
 
     def load(self, n_positions: int, seed: int) -> None:
         end = today() if is_business_day(today()) else previous_business_day(today())
         dates = demo.demo_dates(end)
-        self.stdout.write(f"Loading the demo fund: {len(dates)} business days to {end}, seed {seed}")
+        self.stdout.write(
+            f"Loading the demo fund: {len(dates)} business days to {end}, seed {seed}"
+        )
 
         instruments = Instrument.objects.bulk_create(
             Instrument(
-                symbol=s.symbol, name=s.name, asset_class=s.asset_class, currency=s.currency,
-                quote_type=s.quote_type, multiplier=Decimal(s.multiplier), dv01=Decimal(s.dv01),
+                symbol=s.symbol,
+                name=s.name,
+                asset_class=s.asset_class,
+                currency=s.currency,
+                quote_type=s.quote_type,
+                multiplier=Decimal(s.multiplier),
+                dv01=Decimal(s.dv01),
                 lot_size=Decimal(s.lot_size),
             )
             for s in demo.INSTRUMENTS
@@ -85,9 +111,17 @@ class Command(BaseCommand):
         strategies = list(demo.STRATEGIES)
         per_strategy = len(demo.INSTRUMENTS)
         for n in range(max(0, -(-n_positions // per_strategy) - len(strategies))):
-            strategies.append((f"SLEEVE{n + 1:03d}", f"Sleeve {n + 1}", "A scaled sleeve for benchmarks."))
+            strategies.append(
+                (f"SLEEVE{n + 1:03d}", f"Sleeve {n + 1}", "A scaled sleeve for benchmarks.")
+            )
         Strategy.objects.bulk_create(
-            Strategy(code=code, name=name, description=text, risk_budget=Decimal("1500000"), min_trade_fraction=Decimal("0.10"))
+            Strategy(
+                code=code,
+                name=name,
+                description=text,
+                risk_budget=Decimal("1500000"),
+                min_trade_fraction=Decimal("0.10"),
+            )
             for code, name, text in strategies
         )
         self.step(f"{len(strategies)} strategies")
@@ -95,20 +129,37 @@ class Command(BaseCommand):
         paths = demo.simulate_markets(len(dates), seed)
         fx = demo.fx_paths(paths)
         FxRate.objects.bulk_create(
-            (FxRate(currency=c, date=d, rate=demo.quote(float(path[i]), 10)) for c, path in fx.items() for i, d in enumerate(dates)),
+            (
+                FxRate(currency=c, date=d, rate=demo.quote(float(path[i]), 10))
+                for c, path in fx.items()
+                for i, d in enumerate(dates)
+            ),
             batch_size=5000,
         )
         self.step(f"{len(fx) * len(dates)} FX rates")
         by_symbol = {i.symbol: i for i in instruments}
         Price.objects.bulk_create(
-            (Price(instrument=by_symbol[s], date=d, price=demo.quote(float(path[i]))) for s, path in paths.items() for i, d in enumerate(dates)),
+            (
+                Price(instrument=by_symbol[s], date=d, price=demo.quote(float(path[i])))
+                for s, path in paths.items()
+                for i, d in enumerate(dates)
+            ),
             batch_size=5000,
         )
         self.step(f"{len(paths) * len(dates)} prices")
 
-        services.capital_flow_create(date=dates[0], amount=Decimal("1000000000.00"), note="Launch capital", actor=ACTOR)
-        services.capital_flow_create(date=dates[len(dates) // 2], amount=Decimal("150000000.00"), note="Subscription", actor=ACTOR)
-        services.capital_flow_create(date=dates[-40], amount=Decimal("-80000000.00"), note="Redemption", actor=ACTOR)
+        services.capital_flow_create(
+            date=dates[0], amount=Decimal("1000000000.00"), note="Launch capital", actor=ACTOR
+        )
+        services.capital_flow_create(
+            date=dates[len(dates) // 2],
+            amount=Decimal("150000000.00"),
+            note="Subscription",
+            actor=ACTOR,
+        )
+        services.capital_flow_create(
+            date=dates[-40], amount=Decimal("-80000000.00"), note="Redemption", actor=ACTOR
+        )
         self.step("3 capital flows")
 
         def x_rate(currency: str, day: int) -> float:
@@ -117,11 +168,16 @@ class Command(BaseCommand):
         def unit_value(spec: demo.DemoInstrument, day: int) -> float:
             if spec.quote_type == "yield":
                 return float(spec.dv01) * x_rate(spec.currency, day)
-            return float(paths[spec.symbol][day]) * float(spec.multiplier) * x_rate(spec.currency, day)
+            return (
+                float(paths[spec.symbol][day]) * float(spec.multiplier) * x_rate(spec.currency, day)
+            )
 
         pairs = [(spec, spec.strategy) for spec in demo.INSTRUMENTS]
         extra = [
-            (spec, code) for code, _, _ in strategies for spec in demo.INSTRUMENTS if code != spec.strategy
+            (spec, code)
+            for code, _, _ in strategies
+            for spec in demo.INSTRUMENTS
+            if code != spec.strategy
         ]
         pairs = (pairs + extra)[:n_positions]
         plan = demo.plan_trades(pairs, len(dates), unit_value, seed)
@@ -132,8 +188,12 @@ class Command(BaseCommand):
             notional = Decimal(unit_value(spec, t.day_index)) * t.quantity
             requests.append(
                 services.TradeRequest(
-                    instrument=t.symbol, strategy=t.strategy, quantity=t.quantity, price=price,
-                    trade_date=dates[t.day_index], fees=demo.fees_for(notional),
+                    instrument=t.symbol,
+                    strategy=t.strategy,
+                    quantity=t.quantity,
+                    price=price,
+                    trade_date=dates[t.day_index],
+                    fees=demo.fees_for(notional),
                 )
             )
         services.trades_book(requests=requests, actor=ACTOR, source=Trade.Source.DEMO)
@@ -148,7 +208,9 @@ class Command(BaseCommand):
         )
 
     def users(self, password: str) -> None:
-        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin, _ = User.objects.get_or_create(
+            username="admin", defaults={"email": "admin@example.com"}
+        )
         admin.is_staff = admin.is_superuser = True
         admin.set_password(password)
         admin.save()
@@ -163,5 +225,3 @@ class Command(BaseCommand):
                 + ", ".join(f"{g} (group {g})" for g in ALL_GROUPS)
             )
         )
-
-
