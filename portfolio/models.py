@@ -41,6 +41,8 @@ class AppendOnlyQuerySet(models.QuerySet):
 
 
 class AppendOnlyModel(models.Model):
+    """A model whose rows are written once: saving an existing row or deleting one raises."""
+
     objects = AppendOnlyQuerySet.as_manager()
 
     class Meta:
