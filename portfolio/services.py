@@ -216,8 +216,8 @@ def _lock_instruments(**filters: Any) -> dict[int, Instrument]:
     }
 
 
+# What a trade changes on a position: written back, and recorded in the audit trail.
 _POSITION_STATE = ("quantity", "avg_cost", "realized_pnl_base", "closed_at", *MARK_FIELDS)
-_POSITION_WRITE = ("quantity", "avg_cost", "realized_pnl_base", "closed_at", *MARK_FIELDS)
 
 
 def _position_state(position: Position) -> dict[str, Any]:
@@ -381,8 +381,8 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     # for the new position that the same batch may open.
     bulk_update_rows(
         Position,
-        _POSITION_WRITE,
-        [(p.pk, *(getattr(p, name) for name in _POSITION_WRITE)) for p in touched.values()],
+        _POSITION_STATE,
+        [(p.pk, *(getattr(p, name) for name in _POSITION_STATE)) for p in touched.values()],
     )
     Position.objects.bulk_create(created, batch_size=2000)
     Trade.objects.bulk_create(trades, batch_size=2000)

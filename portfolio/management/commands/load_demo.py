@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 
 from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
@@ -72,8 +72,6 @@ class Command(BaseCommand):
         self.step("deleting the existing book …")
         # The ledger and the audit trail refuse deletes through the ORM: a demo reset is
         # the one place allowed to wipe them, with raw SQL.
-        from django.db import connection
-
         with connection.cursor() as cursor:
             for model in (
                 AuditRecord,
@@ -181,9 +179,10 @@ class Command(BaseCommand):
         ]
         pairs = (pairs + extra)[:n_positions]
         plan = demo.plan_trades(pairs, len(dates), unit_value, seed)
+        specs = {spec.symbol: spec for spec in demo.INSTRUMENTS}
         requests = []
         for t in plan:
-            spec = next(s for s in demo.INSTRUMENTS if s.symbol == t.symbol)
+            spec = specs[t.symbol]
             price = demo.quote(float(paths[t.symbol][t.day_index]))
             notional = Decimal(unit_value(spec, t.day_index)) * t.quantity
             requests.append(
