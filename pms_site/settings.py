@@ -182,6 +182,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "PositionStatusEnum": ["open", "closed"],
+        "RiskAlertStatusEnum": "risk.models.RiskAlert.Status",
+        "LimitStatusEnum": "risk.selectors.LIMIT_STATUSES",
+    },
 }
 
 # --- The fund -----------------------------------------------------------------------------

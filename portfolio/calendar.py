@@ -36,6 +36,17 @@ def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
     return days
 
 
+def business_days_ending(end: dt.date, count: int) -> list[dt.date]:
+    """The last `count` business days on or before `end`, oldest first."""
+    days: list[dt.date] = []
+    day = end
+    while len(days) < count:
+        if is_business_day(day):
+            days.append(day)
+        day -= dt.timedelta(days=1)
+    return days[::-1]
+
+
 def today() -> dt.date:
     """Today in the fund's time zone (São Paulo)."""
     return timezone.localdate()

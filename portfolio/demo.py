@@ -522,3 +522,56 @@ def plan_trades(
 def fees_for(notional_base: Decimal) -> Decimal:
     """Demo execution costs: 0.2 bp of notional."""
     return to_cents(abs(notional_base) * Decimal("0.00002"))
+
+
+# Risk limits of the demo fund (NAV about 1bn BRL): (name, metric, scope_type, scope_value,
+# limit). Units as in risk.models.RiskLimit.
+RISK_LIMITS = [
+    ("Fund VaR 95%", "var_95", "", "", "5000000"),
+    ("Fund VaR 99%", "var_99", "", "", "4500000"),
+    ("Fund ES 99%", "es_99", "", "", "6000000"),
+    ("Gross leverage", "gross_leverage", "", "", "3"),
+    ("Net leverage", "net_leverage", "", "", "0.5"),
+    ("Largest position", "concentration", "", "", "0.6"),
+    ("Rates gross notional", "asset_class_gross", "asset_class", "rates", "2500000000"),
+    ("Brazil rates VaR 95%", "var_95", "strategy", "BRL_RATES", "3000000"),
+    ("Brazil rates DV01", "dv01", "strategy", "BRL_RATES", "150000"),
+    ("Daily loss", "daily_loss", "", "", "10000000"),
+    ("Drawdown", "drawdown", "", "", "0.05"),
+]
+
+BRL_SELL_OFF = str(round(1 / 0.9 - 1, 4))  # BRL −10%: one foreign unit buys 11.11% more BRL
+
+
+def stress_scenarios(dates: list[dt.date], paths: dict[str, np.ndarray]) -> list[dict[str, object]]:
+    """Two shock scenarios and the worst 10-day BRL sell-off of the history, replayed."""
+    brl = [{"target_type": "currency", "target": c, "shock": BRL_SELL_OFF} for c in FX_FROM_SPOT]
+    brl += [
+        {"target_type": "instrument", "target": s, "shock": BRL_SELL_OFF}
+        for s in ("USDBRL", "EURBRL")
+    ]
+    brl += [
+        {"target_type": "instrument", "target": spec.symbol, "shock": "200"}
+        for spec in INSTRUMENTS
+        if spec.symbol.startswith("DI1")
+    ]
+    usdbrl = paths["USDBRL"]
+    start = int(np.argmax(usdbrl[10:] / usdbrl[:-10]))
+    return [
+        {
+            "name": "BRL -10% with DI +200bp",
+            "description": "The real loses 10% against every currency; DI1 yields +200 bp.",
+            "shocks": brl,
+        },
+        {
+            "name": "Global equity -15%",
+            "description": "Every equity index future falls 15%.",
+            "shocks": [{"target_type": "asset_class", "target": "equity", "shock": "-0.15"}],
+        },
+        {
+            "name": "Worst 10-day BRL sell-off, replayed",
+            "description": "The largest 10-day rise of USDBRL in the stored history.",
+            "historical_start": dates[start],
+            "historical_end": dates[start + 10],
+        },
+    ]

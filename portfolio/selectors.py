@@ -3,6 +3,7 @@
 import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -103,8 +104,10 @@ POSITION_VALUES = {
 }
 # Extra columns the book reads but does not show per position.
 _BOOK_EXTRA = {
+    "instrument_id": "instrument_id",
     "asset_class": "instrument__asset_class",
     "currency": "instrument__currency",
+    "quote_type": "instrument__quote_type",
     "pnl_date": "pnl_date",
 }
 
@@ -129,15 +132,51 @@ def _sum(queryset: Any, field: str) -> Decimal:
     return to_cents(queryset.aggregate(total=Sum(field))["total"] or ZERO)
 
 
-def book() -> dict[str, Any]:
-    """The open book with its totals and NAV, in five queries whatever its size.
+@dataclass(frozen=True)
+class BookState:
+    """The open book as raw values, what the book, risk and proposals are computed from.
 
-    `as_of` is the latest date the book was marked or traded on. Totals: exposures and
-    unrealized P&L of the open positions; realized P&L of every position since inception;
-    daily P&L of every position (open, or closed that day) whose P&L date is `as_of`.
+    `positions`: one dict per open position (POSITION_VALUES and the extra columns);
+    `closed_today`: (strategy, asset_class, daily_pnl_base) of the positions closed with
+    P&L on `as_of`, whose daily P&L still counts that day.
+    """
+
+    as_of: dt.date
+    positions: list[dict[str, Any]]
+    closed_today: list[tuple[str, str, Decimal]]
+    realized_closed: Decimal
+    flows: Decimal
+
+    @property
+    def unrealized(self) -> Decimal:
+        return sum((row["unrealized_pnl_base"] for row in self.positions), ZERO)
+
+    @property
+    def realized(self) -> Decimal:
+        return self.realized_closed + sum(
+            (row["realized_pnl_base"] for row in self.positions), ZERO
+        )
+
+    @property
+    def nav(self) -> Decimal:
+        return to_cents(self.flows + self.realized + self.unrealized)
+
+    @property
+    def daily_pnl(self) -> Decimal:
+        return sum((pnl for _, _, pnl in self.closed_today), ZERO) + sum(
+            (row["daily_pnl_base"] for row in self.positions if row["pnl_date"] == self.as_of),
+            ZERO,
+        )
+
+
+def book_state() -> BookState:
+    """The open book in four queries whatever its size.
+
+    `as_of` is the latest date the book was marked or traded on. NAV = capital flows to
+    `as_of` + realized P&L of every position since inception + unrealized P&L.
     """
     columns = {**POSITION_VALUES, **_BOOK_EXTRA}
-    values = [
+    positions = [
         dict(zip(columns, row, strict=True))
         for row in Position.objects.filter(closed_at__isnull=True)
         .order_by("instrument__symbol", "strategy__code")
@@ -145,43 +184,53 @@ def book() -> dict[str, Any]:
     ]
     closed = Position.objects.filter(closed_at__isnull=False)
     last_closed = closed.aggregate(day=Max("pnl_date"))["day"]
-    pnl_dates = [row["pnl_date"] for row in values] + ([last_closed] if last_closed else [])
+    pnl_dates = [row["pnl_date"] for row in positions] + ([last_closed] if last_closed else [])
     as_of = max(pnl_dates, default=today())
-    closed_daily = _sum(closed.filter(pnl_date=as_of), "daily_pnl_base")
-    flows = _sum(CapitalFlow.objects.filter(date__lte=as_of), "amount")
+    closed_today = list(
+        closed.filter(pnl_date=as_of).values_list(
+            "strategy__code", "instrument__asset_class", "daily_pnl_base"
+        )
+    )
+    return BookState(
+        as_of=as_of,
+        positions=positions,
+        closed_today=closed_today,
+        realized_closed=_sum(closed, "realized_pnl_base"),
+        flows=_sum(CapitalFlow.objects.filter(date__lte=as_of), "amount"),
+    )
 
-    notionals = [row["notional_base"] for row in values]
+
+def book() -> dict[str, Any]:
+    """The open book with its totals and NAV. Totals: exposures and unrealized P&L of the
+    open positions; realized P&L of every position since inception; daily P&L of every
+    position (open, or closed that day) whose P&L date is `as_of`.
+    """
+    state = book_state()
+    notionals = [row["notional_base"] for row in state.positions]
     long_exposure = sum((n for n in notionals if n > 0), ZERO)
     short_exposure = sum((n for n in notionals if n < 0), ZERO)
-    unrealized = sum((row["unrealized_pnl_base"] for row in values), ZERO)
-    realized = sum((row["realized_pnl_base"] for row in values), ZERO) + _sum(
-        closed, "realized_pnl_base"
-    )
-    daily = closed_daily + sum(
-        (row["daily_pnl_base"] for row in values if row["pnl_date"] == as_of), ZERO
-    )
     stale = sorted(
         {
             row["instrument"]
-            for row in values
-            if row["price_date"] is None or row["price_date"] < as_of
+            for row in state.positions
+            if row["price_date"] is None or row["price_date"] < state.as_of
         }
     )
     totals = {
-        "positions": len(values),
+        "positions": len(state.positions),
         "gross_exposure": long_exposure - short_exposure,
         "net_exposure": long_exposure + short_exposure,
         "long_exposure": long_exposure,
         "short_exposure": short_exposure,
-        "unrealized_pnl": unrealized,
-        "realized_pnl": realized,
-        "daily_pnl": daily,
+        "unrealized_pnl": state.unrealized,
+        "realized_pnl": state.realized,
+        "daily_pnl": state.daily_pnl,
     }
     return {
-        "as_of": as_of.isoformat(),
+        "as_of": state.as_of.isoformat(),
         "base_currency": base_currency(),
-        "nav": decimal_str(to_cents(flows + realized + unrealized)),
-        "positions": [_position_row(row) for row in values],
+        "nav": decimal_str(state.nav),
+        "positions": [_position_row(row) for row in state.positions],
         "totals": {
             key: value if isinstance(value, int) else decimal_str(to_cents(value))
             for key, value in totals.items()

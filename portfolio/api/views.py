@@ -24,7 +24,40 @@ def actor(request: Request) -> str:
     return str(request.user.get_username())
 
 
+class AuditedWritesMixin:
+    """Creates, updates and deletes through a ModelSerializer, each audited in the same
+    transaction as `<model>.create|update|delete`."""
+
+    request: Any
+
+    def _audit(self, obj: Any, verb: str, **states: Any) -> None:
+        services.audit_record(
+            actor=actor(self.request),
+            action=f"{type(obj).__name__.lower()}.{verb}",
+            obj=obj,
+            **states,
+        )
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        with transaction.atomic():
+            obj = serializer.save()
+            self._audit(obj, "create", after=services.model_state(obj))
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        with transaction.atomic():
+            assert serializer.instance is not None
+            before = services.model_state(serializer.instance)
+            obj = serializer.save()
+            self._audit(obj, "update", before=before, after=services.model_state(obj))
+
+    def perform_destroy(self, instance: Any) -> None:
+        with transaction.atomic():
+            self._audit(instance, "delete", before=services.model_state(instance))
+            instance.delete()
+
+
 class ReferenceDataViewSet(
+    AuditedWritesMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -35,29 +68,6 @@ class ReferenceDataViewSet(
 
     http_method_names = ["get", "post", "patch", "head", "options"]
     write_groups = (OPS,)
-
-    def perform_create(self, serializer: BaseSerializer) -> None:
-        with transaction.atomic():
-            obj = serializer.save()
-            services.audit_record(
-                actor=actor(self.request),
-                action=f"{type(obj).__name__.lower()}.create",
-                obj=obj,
-                after=services.model_state(obj),
-            )
-
-    def perform_update(self, serializer: BaseSerializer) -> None:
-        with transaction.atomic():
-            assert serializer.instance is not None
-            before = services.model_state(serializer.instance)
-            obj = serializer.save()
-            services.audit_record(
-                actor=actor(self.request),
-                action=f"{type(obj).__name__.lower()}.update",
-                obj=obj,
-                before=before,
-                after=services.model_state(obj),
-            )
 
 
 class InstrumentViewSet(ReferenceDataViewSet):

@@ -21,6 +21,8 @@ from portfolio.models import (
     Strategy,
     Trade,
 )
+from risk import services as risk_services
+from risk.models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTOR = "load_demo"
 
@@ -74,6 +76,10 @@ class Command(BaseCommand):
         # the one place allowed to wipe them, with raw SQL.
         with connection.cursor() as cursor:
             for model in (
+                RiskAlert,
+                RiskLimit,
+                RiskSnapshot,
+                StressScenario,
                 AuditRecord,
                 Trade,
                 Position,
@@ -204,6 +210,31 @@ class Command(BaseCommand):
         self.step(
             f"marked {result.positions_updated} positions as of {result.as_of}; "
             f"{Position.objects.filter(closed_at__isnull=True).count()} open"
+        )
+        self.load_risk(dates, paths)
+
+    def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
+        RiskLimit.objects.bulk_create(
+            RiskLimit(
+                name=name,
+                metric=metric,
+                scope_type=scope_type,
+                scope_value=scope_value,
+                limit=Decimal(limit),
+            )
+            for name, metric, scope_type, scope_value, limit in demo.RISK_LIMITS
+        )
+        scenarios = demo.stress_scenarios(dates, paths)
+        StressScenario.objects.bulk_create(
+            StressScenario(created_by=ACTOR, **spec)  # type: ignore[arg-type]
+            for spec in scenarios
+        )
+        self.step(f"{len(demo.RISK_LIMITS)} risk limits, {len(scenarios)} stress scenarios")
+        snapshot = risk_services.risk_snapshot_take(actor=ACTOR)
+        statuses = [row["status"] for row in snapshot.limits]
+        self.step(
+            f"risk snapshot {snapshot.date}: VaR 95% {snapshot.var_95:,.2f}; limits "
+            + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "warning", "breach"))
         )
 
     def users(self, password: str) -> None:

@@ -1,0 +1,265 @@
+"""Serializers of the risk API: parse and validate input, describe output."""
+
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from django.db import models
+from rest_framework import serializers
+
+from portfolio.api.serializers import currency_code, positive
+from portfolio.models import Instrument
+
+from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
+from ..selectors import LIMIT_STATUSES
+
+M = TypeVar("M", bound=models.Model)
+
+
+def model_instance(model: type[M], instance: M | None, attrs: dict[str, Any]) -> M:
+    """The object as it would be saved, to run the model's own `clean()` on it."""
+    if instance is None:
+        return model(**attrs)
+    saved = {f.attname: getattr(instance, f.attname) for f in model._meta.concrete_fields}
+    return model(**{**saved, **attrs})
+
+
+class RiskLimitSerializer(serializers.ModelSerializer):
+    scope = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = RiskLimit
+        fields = [
+            "id",
+            "name",
+            "metric",
+            "scope_type",
+            "scope_value",
+            "scope",
+            "limit",
+            "warning_fraction",
+            "is_active",
+        ]
+        extra_kwargs = {
+            "limit": {"validators": [positive]},
+            "warning_fraction": {"min_value": Decimal("0.0001"), "max_value": Decimal("1")},
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The model's rules, on the limit as it would be saved.
+        model_instance(RiskLimit, self.instance, attrs).clean()
+        return attrs
+
+
+class RiskAlertSerializer(serializers.ModelSerializer):
+    limit_name = serializers.CharField(source="limit.name", read_only=True)
+    metric = serializers.CharField(source="limit.metric", read_only=True)
+    scope = serializers.CharField(source="limit.scope", read_only=True)
+    threshold = serializers.DecimalField(
+        source="limit.limit", max_digits=24, decimal_places=6, read_only=True
+    )
+
+    class Meta:
+        model = RiskAlert
+        fields = [
+            "id",
+            "limit",
+            "limit_name",
+            "metric",
+            "scope",
+            "threshold",
+            "date",
+            "status",
+            "value",
+            "utilization",
+            "opened_at",
+            "acknowledged_by",
+            "acknowledged_at",
+            "note",
+            "resolved_at",
+        ]
+        read_only_fields = fields
+
+
+class AcknowledgeSerializer(serializers.Serializer):
+    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class ShockSerializer(serializers.Serializer):
+    """A relative move for price instruments and currencies, a move in bp for yields."""
+
+    target_type = serializers.ChoiceField(choices=["instrument", "asset_class", "currency"])
+    target = serializers.CharField(max_length=32)
+    shock = serializers.DecimalField(max_digits=18, decimal_places=8)
+    quote_type = serializers.ChoiceField(
+        choices=Instrument.QuoteType.choices,
+        required=False,
+        help_text="Asset-class shocks: only the price (relative) or yield (bp) instruments.",
+    )
+
+
+def validate_shocks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Targets must exist, and a relative move cannot take a price to zero or below.
+
+    Two queries whatever the number of shocks: the instruments named, and the quote types
+    held in each asset class named (an asset class holding both needs `quote_type`).
+    """
+    if not rows:
+        raise serializers.ValidationError("Give at least one shock.")
+    symbols = {r["target"] for r in rows if r["target_type"] == "instrument"}
+    quote_of = dict(
+        Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "quote_type")
+    )
+    classes = {r["target"] for r in rows if r["target_type"] == "asset_class"}
+    held: dict[str, set[str]] = {}
+    for asset_class, quote_type in (
+        Instrument.objects.filter(asset_class__in=classes)
+        .values_list("asset_class", "quote_type")
+        .distinct()
+    ):
+        held.setdefault(asset_class, set()).add(quote_type)
+    errors: dict[str, dict[str, list[str]]] = {}
+    for index, row in enumerate(rows):
+        kind, target = row["target_type"], row["target"]
+        quote_types = {row.get("quote_type") or "price"}
+        problem = None
+        if kind == "instrument":
+            if target not in quote_of:
+                problem = ("target", f"Unknown instrument {target!r}.")
+            quote_types = {quote_of.get(target, "price")}
+        elif kind == "asset_class":
+            if target not in Instrument.AssetClass.values:
+                problem = ("target", f"Unknown asset class {target!r}.")
+            elif not row.get("quote_type"):
+                quote_types = held.get(target, {"price"})
+                if len(quote_types) > 1:
+                    problem = (
+                        "quote_type",
+                        f"{target} holds price and yield instruments: say which this shock "
+                        "moves (quote_type price: relative move; yield: bp).",
+                    )
+        else:
+            try:
+                currency_code(target)
+            except serializers.ValidationError as exc:
+                problem = ("target", " ".join(str(m) for m in exc.detail))
+        if problem is None and "price" in quote_types and row["shock"] <= -1:
+            problem = ("shock", "A relative move must be above -1 (-100%).")
+        if problem:
+            errors[str(index)] = {problem[0]: [problem[1]]}
+    if errors:
+        raise serializers.ValidationError(errors)
+    return rows
+
+
+class ShocksField(serializers.ListField):
+    child = ShockSerializer()
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        return validate_shocks(super().run_validation(data))
+
+
+class StressScenarioSerializer(serializers.ModelSerializer):
+    shocks = ShocksField(required=False)
+
+    class Meta:
+        model = StressScenario
+        fields = [
+            "id",
+            "name",
+            "description",
+            "shocks",
+            "historical_start",
+            "historical_end",
+            "created_by",
+            "created_at",
+        ]
+        read_only_fields = ["created_by", "created_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "shocks" in attrs:  # JSON-safe
+            attrs["shocks"] = [{**row, "shock": str(row["shock"])} for row in attrs["shocks"]]
+        model_instance(StressScenario, self.instance, attrs).clean()
+        return attrs
+
+
+class StressRequestSerializer(serializers.Serializer):
+    scenario = serializers.PrimaryKeyRelatedField(
+        queryset=StressScenario.objects.all(), required=False
+    )
+    shocks = ShocksField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("scenario" in attrs) == ("shocks" in attrs):
+            raise serializers.ValidationError("Send either scenario (an id) or shocks.")
+        return attrs
+
+
+class StressPositionSerializer(serializers.Serializer):
+    instrument = serializers.CharField()
+    strategy = serializers.CharField()
+    pnl = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
+class StressResultSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    scenario = serializers.IntegerField(required=False)
+    name = serializers.CharField(required=False)
+    pnl = serializers.DecimalField(max_digits=24, decimal_places=2)
+    by_position = StressPositionSerializer(many=True)
+    missing_history = serializers.ListField(child=serializers.CharField())
+
+
+class LiveRiskQuerySerializer(serializers.Serializer):
+    window = serializers.IntegerField(required=False, default=250)
+    method = serializers.CharField(required=False, default="historical")
+
+
+class LimitStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    metric = serializers.CharField()
+    scope = serializers.CharField()
+    limit = serializers.DecimalField(max_digits=24, decimal_places=6)
+    value = serializers.DecimalField(max_digits=28, decimal_places=6, allow_null=True)
+    utilization = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+    status = serializers.ChoiceField(choices=LIMIT_STATUSES)
+
+
+class LiveRiskSerializer(serializers.Serializer):
+    """The schema of GET /api/risk/live/ (the view returns a plain dict)."""
+
+    as_of = serializers.DateField()
+    nav = serializers.DecimalField(max_digits=24, decimal_places=2)
+    method = serializers.CharField()
+    window = serializers.IntegerField()
+    var = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
+    expected_shortfall = serializers.DictField(
+        child=serializers.DecimalField(max_digits=24, decimal_places=2)
+    )
+    exposures = serializers.DictField()
+    dv01_by_currency = serializers.DictField(
+        child=serializers.DecimalField(max_digits=24, decimal_places=2)
+    )
+    limits = LimitStatusSerializer(many=True)
+    missing_history = serializers.ListField(child=serializers.CharField())
+    cached = serializers.BooleanField()
+    cache_age_seconds = serializers.IntegerField(allow_null=True)
+
+
+class RiskSnapshotSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskSnapshot
+        fields = [
+            "date",
+            "nav",
+            "window",
+            "var_95",
+            "var_99",
+            "es_95",
+            "es_99",
+            "exposures",
+            "dv01_by_currency",
+            "limits",
+            "missing_history",
+            "computed_at",
+        ]

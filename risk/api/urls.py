@@ -1,0 +1,18 @@
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+app_name = "risk-api"
+
+router = DefaultRouter(trailing_slash=True)
+router.register("snapshots", views.RiskSnapshotViewSet)
+router.register("limits", views.RiskLimitViewSet)
+router.register("alerts", views.RiskAlertViewSet)
+router.register("scenarios", views.StressScenarioViewSet)
+
+urlpatterns = [
+    path("live/", views.LiveRiskView.as_view(), name="live"),
+    path("stress/", views.StressView.as_view(), name="stress"),
+    path("", include(router.urls)),
+]

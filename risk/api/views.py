@@ -1,0 +1,93 @@
+"""Views of the risk API: parse, call one service or selector, render."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pms_site.permissions import ALL_GROUPS, PM, RISK
+from portfolio.api.views import AuditedWritesMixin, actor
+
+from .. import selectors, services
+from ..filtersets import RiskAlertFilter, RiskSnapshotFilter
+from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
+from . import serializers as s
+
+
+class LiveRiskView(APIView):
+    @extend_schema(parameters=[s.LiveRiskQuerySerializer], responses=s.LiveRiskSerializer)
+    def get(self, request: Request) -> Response:
+        query = s.LiveRiskQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        report = selectors.live_risk(**query.validated_data)
+        return Response({**report, "cached": False, "cache_age_seconds": None})
+
+
+class RiskSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = RiskSnapshot.objects.order_by("date")
+    serializer_class = s.RiskSnapshotSerializer
+    filterset_class = RiskSnapshotFilter
+    lookup_field = "date"
+
+
+class RiskLimitViewSet(AuditedWritesMixin, viewsets.ModelViewSet):
+    queryset = RiskLimit.objects.order_by("name")
+    serializer_class = s.RiskLimitSerializer
+    filterset_fields = ["metric", "scope_type", "is_active"]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    write_groups = (RISK,)
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.limit_delete(limit=instance, actor=actor(self.request))
+
+
+class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = RiskAlert.objects.select_related("limit").order_by("-date", "limit__name")
+    serializer_class = s.RiskAlertSerializer
+    filterset_class = RiskAlertFilter
+    write_groups = (RISK, PM)
+
+    @extend_schema(request=s.AcknowledgeSerializer, responses=s.RiskAlertSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        alert = self.get_object()
+        data = s.AcknowledgeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        alert = services.alert_acknowledge(
+            alert_id=alert.pk, actor=actor(request), note=data.validated_data["note"]
+        )
+        return Response(s.RiskAlertSerializer(alert).data)
+
+
+class StressScenarioViewSet(AuditedWritesMixin, viewsets.ModelViewSet):
+    queryset = StressScenario.objects.order_by("name")
+    serializer_class = s.StressScenarioSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    write_groups = (RISK,)
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.validated_data["created_by"] = actor(self.request)
+        super().perform_create(serializer)
+
+
+class StressView(APIView):
+    """Runs a stress on the current book. It changes nothing, so every group may run it."""
+
+    write_groups = ALL_GROUPS
+
+    @extend_schema(request=s.StressRequestSerializer, responses=s.StressResultSerializer)
+    def post(self, request: Request) -> Response:
+        data = s.StressRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        scenario = data.validated_data.get("scenario")
+        if scenario is not None:
+            result = selectors.scenario_run(scenario)
+        else:
+            result = selectors.stress_run(
+                shocks=selectors.shocks_from(data.validated_data["shocks"])
+            )
+        return Response(result, status=status.HTTP_200_OK)

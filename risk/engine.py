@@ -1,0 +1,236 @@
+"""The risk maths of DESIGN.md "Risk", on numpy arrays: no Django, no database.
+
+Everything works on the portfolio P&L vector `S` (one entry per historical scenario),
+built as `moves @ exposure` — W × M market moves times M instrument exposures — so no
+N×N covariance matrix is ever formed.
+
+Units. A *level* is what a scenario moves: `P × X(c)` for a price instrument, the yield in
+percent for a yield instrument. A *move* is a simple return (price) or a change in bp
+(yield). An *exposure* is the P&L of a unit move: `notional_base` for a price position,
+`−q × dv01 × X(c, as_of)` = `−dv01_base` for a yield position. So P&L = exposure × move for
+both, in historical scenarios and in stress shocks alike.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+EWMA_LAMBDA = 0.94
+BP_PER_PERCENT = 100.0
+METHODS = ("historical", "parametric", "ewma")
+
+
+def position_exposure(
+    notional_base: np.ndarray, dv01_base: np.ndarray, is_yield: np.ndarray
+) -> np.ndarray:
+    """P&L of a unit move per position: notional for price, −DV01 (per +1 bp) for yield."""
+    return np.where(is_yield, -dv01_base, notional_base).astype(float)
+
+
+def carried_levels(
+    rows: np.ndarray,
+    columns: np.ndarray,
+    values: np.ndarray,
+    shape: tuple[int, int],
+    max_carry: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levels on a date grid from observations, carried forward across missing dates.
+
+    `rows[k]` is the grid row of observation k (the first grid date on or after its date),
+    `columns[k]` its series; observations come in date order, so a later one on the same
+    row wins. Returns (levels, complete): a column is complete when row 0 has an
+    observation and no level is carried more than `max_carry` rows.
+    """
+    n_rows, n_columns = shape
+    levels = np.full(shape, np.nan)
+    keys = rows * n_columns + columns
+    # The last observation per cell: unique() on the reversed keys finds each key's last.
+    _, last = np.unique(keys[::-1], return_index=True)
+    keep = len(keys) - 1 - last
+    levels[rows[keep], columns[keep]] = values[keep]
+
+    row_numbers = np.arange(n_rows)[:, None]
+    seen = np.where(np.isnan(levels), -1, row_numbers)
+    np.maximum.accumulate(seen, axis=0, out=seen)
+    carried = levels[np.maximum(seen, 0), np.arange(n_columns)]
+    complete = (seen[0] >= 0) & ((row_numbers - seen).max(axis=0, initial=0) <= max_carry)
+    return carried, complete
+
+
+def instrument_moves(levels: np.ndarray, is_yield: np.ndarray) -> np.ndarray:
+    """(W+1) × M levels → W × M moves: simple returns for price columns, bp for yield ones."""
+    change = levels[1:] - levels[:-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(is_yield, BP_PER_PERCENT, 1.0 / levels[:-1])
+    return np.nan_to_num(change * scale, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def column_exposure(column: np.ndarray, exposure: np.ndarray, n_columns: int) -> np.ndarray:
+    """Sum position exposures onto their instrument columns (several strategies, one column)."""
+    return np.bincount(column, weights=exposure, minlength=n_columns)
+
+
+def scenario_pnl(moves: np.ndarray, exposure_by_column: np.ndarray) -> np.ndarray:
+    """The portfolio P&L vector S (length W): one matrix-vector product."""
+    return moves @ exposure_by_column  # type: ignore[no-any-return]
+
+
+# --- VaR and expected shortfall ---------------------------------------------------------
+
+
+def historical_var(pnl: np.ndarray, confidence: float) -> float:
+    """−quantile(S, 1 − a), numpy's linear interpolation; a positive number is a loss."""
+    return float(-np.quantile(pnl, 1.0 - confidence))
+
+
+def historical_es(pnl: np.ndarray, confidence: float) -> float:
+    """−mean(S[S ≤ −VaR]): the average loss in the scenarios at or beyond the VaR."""
+    var = historical_var(pnl, confidence)
+    return float(-pnl[pnl <= -var].mean())
+
+
+def ewma_std(pnl: np.ndarray, decay: float = EWMA_LAMBDA) -> float:
+    """RiskMetrics volatility of S: zero mean, weight λ^k on the k-th latest scenario.
+
+    The weights are normalized to sum to one over the window, so a short window is not
+    biased low: σ² = Σ λ^k S²_{W−1−k} / Σ λ^k.
+    """
+    weights = decay ** np.arange(len(pnl))[::-1]
+    return float(np.sqrt(weights @ (pnl * pnl) / weights.sum()))
+
+
+def normal_var(sigma: float, confidence: float) -> float:
+    return NormalDist().inv_cdf(confidence) * sigma
+
+
+def normal_es(sigma: float, confidence: float) -> float:
+    """Expected shortfall of a zero-mean normal: σ × φ(z_a) / (1 − a)."""
+    z = NormalDist().inv_cdf(confidence)
+    return sigma * NormalDist().pdf(z) / (1.0 - confidence)
+
+
+@dataclass(frozen=True)
+class VarResult:
+    var: dict[float, float]
+    expected_shortfall: dict[float, float]
+
+
+def var_es(pnl: np.ndarray, method: str, confidences: Iterable[float]) -> VarResult:
+    """VaR and ES of S at each confidence by `method` (historical, parametric or ewma).
+
+    Parametric and EWMA are normal models with σ = std(S, ddof=1) or the EWMA σ; their ES
+    is the normal ES of the same σ. With fewer than two scenarios every figure is 0.
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    levels = list(confidences)
+    if len(pnl) < 2:
+        zeros = dict.fromkeys(levels, 0.0)
+        return VarResult(zeros, dict(zeros))
+    if method == "historical":
+        return VarResult(
+            {a: historical_var(pnl, a) for a in levels},
+            {a: historical_es(pnl, a) for a in levels},
+        )
+    sigma = float(np.std(pnl, ddof=1)) if method == "parametric" else ewma_std(pnl)
+    return VarResult(
+        {a: normal_var(sigma, a) for a in levels}, {a: normal_es(sigma, a) for a in levels}
+    )
+
+
+# --- Stress -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Shock:
+    """A stress shock. `value` is a relative move for price instruments and currencies, a
+    move in bp for yield instruments. `quote_type` limits an asset-class shock to price or
+    to yield instruments; a currency shock moves the price instruments in that currency."""
+
+    target_type: str  # "instrument", "asset_class" or "currency"
+    target: str
+    value: float
+    quote_type: str | None = None
+
+
+def shock_vector(
+    shocks: Sequence[Shock],
+    *,
+    instrument: np.ndarray,
+    asset_class: np.ndarray,
+    currency: np.ndarray,
+    is_yield: np.ndarray,
+) -> np.ndarray:
+    """The move each position takes in a scenario: the sum of the shocks that hit it."""
+    moves = np.zeros(len(instrument))
+    labels = {"instrument": instrument, "asset_class": asset_class, "currency": currency}
+    for shock in shocks:
+        hit = labels[shock.target_type] == shock.target
+        if shock.target_type == "currency":
+            hit &= ~is_yield
+        elif shock.quote_type is not None:
+            hit &= is_yield == (shock.quote_type == "yield")
+        moves[hit] += shock.value
+    return moves
+
+
+# --- Exposures ----------------------------------------------------------------------------
+
+
+def group_sums(keys: np.ndarray, values: np.ndarray) -> dict[str, tuple[int, int]]:
+    """(gross, net) of integer `values` (cents) per key: exact, whatever the book's size."""
+    names, index = np.unique(keys, return_inverse=True)
+    gross = np.zeros(len(names), dtype=np.int64)
+    net = np.zeros(len(names), dtype=np.int64)
+    np.add.at(gross, index, np.abs(values))
+    np.add.at(net, index, values)
+    return {str(k): (int(g), int(n)) for k, g, n in zip(names, gross, net, strict=True)}
+
+
+@dataclass(frozen=True)
+class Exposures:
+    """Exposures in integer cents of base currency (exact sums), by dimension."""
+
+    long: int
+    short: int
+    by_asset_class: dict[str, tuple[int, int]]
+    by_currency: dict[str, tuple[int, int]]
+    by_strategy: dict[str, tuple[int, int]]
+    dv01_by_currency: dict[str, int]
+
+    @property
+    def gross(self) -> int:
+        return self.long - self.short
+
+    @property
+    def net(self) -> int:
+        return self.long + self.short
+
+
+def exposures(
+    notional_cents: np.ndarray,
+    dv01_cents: np.ndarray,
+    *,
+    asset_class: np.ndarray,
+    currency: np.ndarray,
+    strategy: np.ndarray,
+) -> Exposures:
+    """Long/short/gross/net notional and its split by asset class, currency and strategy;
+    net DV01 (base currency per bp) by currency, for the currencies that carry any."""
+    dv01 = group_sums(currency, dv01_cents)
+    return Exposures(
+        long=int(notional_cents[notional_cents > 0].sum()),
+        short=int(notional_cents[notional_cents < 0].sum()),
+        by_asset_class=group_sums(asset_class, notional_cents),
+        by_currency=group_sums(currency, notional_cents),
+        by_strategy=group_sums(strategy, notional_cents),
+        dv01_by_currency={c: net for c, (gross, net) in dv01.items() if gross},
+    )
+
+
+def top_concentrations(notional_cents: np.ndarray, count: int) -> np.ndarray:
+    """Indices of the `count` largest |notional| positions, largest first (ties by index)."""
+    order = np.argsort(-np.abs(notional_cents), kind="stable")
+    return order[:count]

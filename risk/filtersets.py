@@ -1,0 +1,23 @@
+"""Query filters of the risk API (django-filter): bad values answer 400."""
+
+import django_filters as filters
+
+from .models import RiskAlert, RiskSnapshot
+
+
+class RiskSnapshotFilter(filters.FilterSet):
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = RiskSnapshot
+        fields = ["start", "end"]
+
+
+class RiskAlertFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=RiskAlert.Status.choices)
+    date = filters.DateFilter()
+
+    class Meta:
+        model = RiskAlert
+        fields = ["status", "date", "limit"]

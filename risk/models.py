@@ -1,0 +1,207 @@
+"""Risk limits and their alerts, stress scenarios, and the daily risk snapshot."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from portfolio.calendar import today
+from portfolio.models import Instrument, Strategy
+
+
+class RiskLimit(models.Model):
+    """A limit on a risk metric of the fund, or of one strategy or asset class.
+
+    Units: VaR, ES, asset-class gross, DV01 and daily loss in base currency (DV01 per bp);
+    gross/net leverage and single-position concentration as multiples of NAV; drawdown as
+    a fraction of the peak NAV.
+    """
+
+    class Metric(models.TextChoices):
+        VAR_95 = "var_95", "VaR 95%"
+        VAR_99 = "var_99", "VaR 99%"
+        ES_95 = "es_95", "Expected shortfall 95%"
+        ES_99 = "es_99", "Expected shortfall 99%"
+        GROSS_LEVERAGE = "gross_leverage", "Gross leverage (× NAV)"
+        NET_LEVERAGE = "net_leverage", "Net leverage (|net| × NAV)"
+        CONCENTRATION = "concentration", "Largest position (|notional| / NAV)"
+        ASSET_CLASS_GROSS = "asset_class_gross", "Asset-class gross notional"
+        DV01 = "dv01", "DV01 (|net|, per bp)"
+        DAILY_LOSS = "daily_loss", "Daily loss"
+        DRAWDOWN = "drawdown", "Drawdown from peak NAV"
+
+    class ScopeType(models.TextChoices):
+        FUND = "", "Fund"
+        STRATEGY = "strategy", "Strategy"
+        ASSET_CLASS = "asset_class", "Asset class"
+
+    name = models.CharField(max_length=120, unique=True)
+    metric = models.CharField(max_length=24, choices=Metric.choices)
+    scope_type = models.CharField(max_length=16, choices=ScopeType.choices, blank=True)
+    scope_value = models.CharField(
+        max_length=32, blank=True, help_text="Strategy code or asset class; blank for the fund."
+    )
+    limit = models.DecimalField(max_digits=24, decimal_places=6)
+    warning_fraction = models.DecimalField(
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.8"),
+        help_text="Warn when the value reaches this fraction of the limit.",
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(limit__gt=0), name="risklimit_limit_positive"),
+            models.CheckConstraint(
+                condition=Q(warning_fraction__gt=0, warning_fraction__lte=1),
+                name="risklimit_warning_fraction_in_unit_interval",
+            ),
+            models.CheckConstraint(
+                condition=(Q(scope_type="") & Q(scope_value=""))
+                | (~Q(scope_type="") & ~Q(scope_value="")),
+                name="risklimit_scope_value_iff_scope_type",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope(self) -> str:
+        return f"{self.scope_type}:{self.scope_value}" if self.scope_type else "fund"
+
+    def clean(self) -> None:
+        """The scope must exist and suit the metric (used by the admin and the API)."""
+        metric, scope_type, value = self.metric, self.scope_type, self.scope_value
+        kind = self.ScopeType
+        if scope_type == kind.FUND and value:
+            raise ValidationError(
+                {"scope_value": "A fund-wide limit has no scope_value; set scope_type."}
+            )
+        if scope_type != kind.FUND and not value:
+            raise ValidationError({"scope_value": f"Name the {scope_type} this limit is on."})
+        if scope_type == kind.STRATEGY and not Strategy.objects.filter(code=value).exists():
+            raise ValidationError({"scope_value": f"Unknown strategy {value!r}."})
+        if scope_type == kind.ASSET_CLASS and value not in Instrument.AssetClass.values:
+            choices = ", ".join(Instrument.AssetClass.values)
+            raise ValidationError(
+                {"scope_value": f"Unknown asset class {value!r}: one of {choices}."}
+            )
+        if metric == self.Metric.ASSET_CLASS_GROSS and scope_type != kind.ASSET_CLASS:
+            raise ValidationError(
+                {"scope_type": "An asset_class_gross limit is scoped to an asset class."}
+            )
+        if metric == self.Metric.DRAWDOWN and scope_type != kind.FUND:
+            raise ValidationError(
+                {"scope_type": "A drawdown limit is fund-wide (scope_type blank)."}
+            )
+
+
+class RiskAlert(models.Model):
+    """A limit breach on a business date: open → acknowledged → resolved.
+
+    One per limit and date. It resolves itself when the limit is back under.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        ACKNOWLEDGED = "acknowledged"
+        RESOLVED = "resolved"
+
+    limit = models.ForeignKey(RiskLimit, on_delete=models.PROTECT, related_name="alerts")
+    date = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    value = models.DecimalField(
+        max_digits=28, decimal_places=6, null=True, help_text="Null: undefined (NAV ≤ 0)."
+    )
+    utilization = models.DecimalField(max_digits=16, decimal_places=6, null=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date", "limit__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["limit", "date"], name="riskalert_one_per_limit_date"),
+        ]
+        indexes = [models.Index(fields=["status", "date"], name="riskalert_status_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.limit} {self.status}"
+
+
+class StressScenario(models.Model):
+    """Either a set of shocks or a historical window (start, end) replayed from prices.
+
+    A shock is `{target_type: instrument|asset_class|currency, target, shock, quote_type?}`:
+    a relative move for price instruments and currencies, a move in bp for yields.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    shocks = models.JSONField(default=list, blank=True)
+    historical_start = models.DateField(null=True, blank=True)
+    historical_end = models.DateField(null=True, blank=True)
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(historical_start__isnull=True) & Q(historical_end__isnull=True))
+                | Q(historical_start__lt=models.F("historical_end")),
+                name="stressscenario_window_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_historical(self) -> bool:
+        return self.historical_start is not None
+
+    def clean(self) -> None:
+        """Shocks or a past window, not both (the shocks themselves are checked on input)."""
+        start, end = self.historical_start, self.historical_end
+        if self.shocks and (start or end):
+            raise ValidationError("A scenario is shocks or a historical window, not both.")
+        if not self.shocks and not (start and end):
+            raise ValidationError("Give shocks, or historical_start and historical_end.")
+        if start and end and start >= end:
+            raise ValidationError({"historical_end": "Must be after historical_start."})
+        if end and end > today():
+            raise ValidationError({"historical_end": f"{end} is in the future."})
+
+
+class RiskSnapshot(models.Model):
+    """The risk of the book at a business date's close (historical method, default window).
+
+    One per date: computing a date again replaces it.
+    """
+
+    date = models.DateField(unique=True)
+    nav = models.DecimalField(max_digits=24, decimal_places=2)
+    window = models.PositiveIntegerField()
+    var_95 = models.DecimalField(max_digits=24, decimal_places=2)
+    var_99 = models.DecimalField(max_digits=24, decimal_places=2)
+    es_95 = models.DecimalField(max_digits=24, decimal_places=2)
+    es_99 = models.DecimalField(max_digits=24, decimal_places=2)
+    exposures = models.JSONField()
+    dv01_by_currency = models.JSONField()
+    limits = models.JSONField(help_text="Each limit's value, utilization and status.")
+    missing_history = models.JSONField(default=list)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date"]
+
+    def __str__(self) -> str:
+        return f"{self.date} VaR95 {self.var_95}"

@@ -1,0 +1,492 @@
+"""Reads of risk: the live risk of the book, limit evaluation, stress runs, snapshots.
+
+The book comes from one query and its market history from one query for prices and one for
+FX rates over the window; everything after that is numpy (`risk.engine`).
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db.models import FloatField, Max
+from django.db.models.functions import Cast
+
+from portfolio.calendar import business_days_ending
+from portfolio.ledger import to_cents
+from portfolio.models import FxRate, Price
+from portfolio.selectors import BookState, base_currency, book_state, decimal_str
+
+from . import engine
+from .models import RiskLimit, RiskSnapshot, StressScenario
+
+DEFAULT_WINDOW = 250
+MIN_WINDOW, MAX_WINDOW = 20, 2520
+CONFIDENCES = (0.95, 0.99)
+# A price or rate is carried across up to this many business days without a quote (a
+# market holiday abroad); an observation up to LOOKBACK_DAYS before the window's first day
+# stands for that day.
+MAX_CARRY = 5
+LOOKBACK_DAYS = 7
+TOP_CONCENTRATIONS = 10
+LIMIT_STATUSES = ("ok", "warning", "breach")
+RATIO = Decimal("0.000001")
+
+
+def ratio(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(RATIO)
+
+
+def money(value: float) -> Decimal:
+    return to_cents(Decimal(repr(value)))
+
+
+def cents(values: Iterable[Decimal]) -> np.ndarray:
+    return np.fromiter((int(v * 100) for v in values), dtype=np.int64)
+
+
+def labels(values: Iterable[str]) -> np.ndarray:
+    return np.array(list(values), dtype=object).astype(str)
+
+
+def from_cents(value: int) -> str:
+    return decimal_str(Decimal(value).scaleb(-2)) or "0.00"
+
+
+@dataclass
+class Book:
+    """The open positions as arrays, one entry per position, and their instrument columns."""
+
+    state: BookState
+    symbols: np.ndarray
+    strategy: np.ndarray
+    asset_class: np.ndarray
+    currency: np.ndarray
+    is_yield: np.ndarray
+    column: np.ndarray  # index into `instrument_ids`
+    instrument_ids: list[int]
+    notional_cents: np.ndarray
+    dv01_cents: np.ndarray
+    daily_pnl_cents: np.ndarray  # 0 unless the position's P&L date is the book's as-of
+    closed_strategy: np.ndarray  # the positions closed on as-of, whose daily P&L counts
+    closed_asset_class: np.ndarray
+    closed_daily_pnl_cents: np.ndarray
+
+    @classmethod
+    def load(cls) -> "Book":
+        state = book_state()
+        rows = state.positions
+        instrument_ids = sorted({row["instrument_id"] for row in rows})
+        index = {pk: i for i, pk in enumerate(instrument_ids)}
+
+        def column(name: str) -> np.ndarray:
+            return labels(row[name] for row in rows)
+
+        closed = state.closed_today
+
+        return cls(
+            state=state,
+            symbols=column("instrument"),
+            strategy=column("strategy"),
+            asset_class=column("asset_class"),
+            currency=column("currency"),
+            is_yield=np.array([row["quote_type"] == "yield" for row in rows], dtype=bool),
+            column=np.array([index[row["instrument_id"]] for row in rows], dtype=np.intp),
+            instrument_ids=instrument_ids,
+            notional_cents=cents(row["notional_base"] for row in rows),
+            dv01_cents=cents(row["dv01_base"] for row in rows),
+            daily_pnl_cents=cents(
+                row["daily_pnl_base"] if row["pnl_date"] == state.as_of else Decimal(0)
+                for row in rows
+            ),
+            closed_strategy=labels(strategy for strategy, _, _ in closed),
+            closed_asset_class=labels(asset_class for _, asset_class, _ in closed),
+            closed_daily_pnl_cents=cents(pnl for _, _, pnl in closed),
+        )
+
+    @cached_property
+    def exposure(self) -> np.ndarray:
+        return engine.position_exposure(
+            self.notional_cents / 100.0, self.dv01_cents / 100.0, self.is_yield
+        )
+
+    @cached_property
+    def column_is_yield(self) -> np.ndarray:
+        is_yield = np.zeros(len(self.instrument_ids), dtype=bool)
+        is_yield[self.column] = self.is_yield
+        return is_yield
+
+    @cached_property
+    def column_currency(self) -> np.ndarray:
+        currency = np.full(len(self.instrument_ids), base_currency(), dtype=object)
+        currency[self.column] = self.currency
+        return currency.astype(str)
+
+    def scope_mask(self, limit: RiskLimit, *, closed: bool = False) -> np.ndarray:
+        """The open positions (or those closed today) in a limit's scope."""
+        strategy, asset_class = (
+            (self.closed_strategy, self.closed_asset_class)
+            if closed
+            else (self.strategy, self.asset_class)
+        )
+        if limit.scope_type == RiskLimit.ScopeType.STRATEGY:
+            return strategy == limit.scope_value  # type: ignore[no-any-return]
+        if limit.scope_type == RiskLimit.ScopeType.ASSET_CLASS:
+            return asset_class == limit.scope_value  # type: ignore[no-any-return]
+        return np.ones(len(strategy), dtype=bool)
+
+
+def _observations(
+    rows: Sequence[tuple[Any, dt.date, float]],
+    key_column: dict[Any, int],
+    day_row: dict[dt.date, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    count = len(rows)
+    grid_rows = np.fromiter((day_row[day] for _, day, _ in rows), dtype=np.intp, count=count)
+    columns = np.fromiter((key_column[key] for key, _, _ in rows), dtype=np.intp, count=count)
+    values = np.fromiter((value for _, _, value in rows), dtype=float, count=count)
+    return grid_rows, columns, values
+
+
+def market_levels(
+    book: Book, dates: list[dt.date], *, max_carry: int = MAX_CARRY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levels (len(dates) × M) of the book's instruments on `dates`, and which are complete.
+
+    Price columns are `P × X(c)`, yield columns the yield; each carried across up to
+    `max_carry` dates without a quote. Two queries: prices, then FX rates.
+    """
+    first = dates[0] - dt.timedelta(days=LOOKBACK_DAYS)
+    # Each calendar day maps to the first grid date on or after it: a quote stands for
+    # that grid date (the latest one wins) and is carried to the next ones.
+    day_row: dict[dt.date, int] = {}
+    row, day = 0, first
+    while day <= dates[-1]:
+        while dates[row] < day:
+            row += 1
+        day_row[day] = row
+        day += dt.timedelta(days=1)
+    shape = (len(dates), len(book.instrument_ids))
+    prices = list(
+        Price.objects.filter(
+            instrument_id__in=book.instrument_ids, date__gte=first, date__lte=dates[-1]
+        )
+        .order_by("date")
+        .values_list("instrument_id", "date", Cast("price", FloatField()))
+    )
+    levels, complete = engine.carried_levels(
+        *_observations(prices, {pk: i for i, pk in enumerate(book.instrument_ids)}, day_row),
+        shape=shape,
+        max_carry=max_carry,
+    )
+    foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
+    if foreign:
+        rates = list(
+            FxRate.objects.filter(currency__in=foreign, date__gte=first, date__lte=dates[-1])
+            .order_by("date")
+            .values_list("currency", "date", Cast("rate", FloatField()))
+        )
+        fx, fx_complete = engine.carried_levels(
+            *_observations(rates, {c: i for i, c in enumerate(foreign)}, day_row),
+            shape=(len(dates), len(foreign)),
+            max_carry=max_carry,
+        )
+        # Price columns in a foreign currency move with P × X(c).
+        where = {c: i for i, c in enumerate(foreign)}
+        priced_abroad = np.flatnonzero(
+            ~book.column_is_yield & (book.column_currency != base_currency())
+        )
+        fx_column = np.array([where[c] for c in book.column_currency[priced_abroad]], dtype=int)
+        levels[:, priced_abroad] *= fx[:, fx_column]
+        complete[priced_abroad] &= fx_complete[fx_column]
+    return levels, complete
+
+
+@dataclass
+class Risk:
+    """The book, its scenario moves over the window and its P&L vector S."""
+
+    book: Book
+    window: int
+    method: str
+    moves: np.ndarray  # W × M
+    complete: np.ndarray  # per position: it has W+1 observations
+
+    @cached_property
+    def pnl(self) -> np.ndarray:
+        return self.scenario_pnl(np.ones(len(self.book.symbols), dtype=bool))
+
+    def scenario_pnl(self, mask: np.ndarray) -> np.ndarray:
+        """S for the positions in `mask` (those lacking history contribute nothing)."""
+        take = mask & self.complete
+        by_column = engine.column_exposure(
+            self.book.column[take], self.book.exposure[take], len(self.book.instrument_ids)
+        )
+        return engine.scenario_pnl(self.moves, by_column)
+
+    @cached_property
+    def figures(self) -> engine.VarResult:
+        return engine.var_es(self.pnl, self.method, CONFIDENCES)
+
+    @property
+    def missing_history(self) -> list[str]:
+        return sorted(set(self.book.symbols[~self.complete].tolist()))
+
+
+def validate_request(window: int, method: str) -> None:
+    errors = {}
+    if method not in engine.METHODS:
+        errors["method"] = [f"Unknown method {method!r}: use one of {', '.join(engine.METHODS)}."]
+    if not MIN_WINDOW <= window <= MAX_WINDOW:
+        errors["window"] = [f"The window is {MIN_WINDOW} to {MAX_WINDOW} daily returns."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def risk_compute(*, window: int = DEFAULT_WINDOW, method: str = "historical") -> Risk:
+    """The risk of the current book over `window` daily returns ending at its as-of date.
+
+    Raises ValidationError for an unknown method, a window out of bounds, or a window the
+    stored history cannot fill for any position of the book.
+    """
+    validate_request(window, method)
+    book = Book.load()
+    dates = business_days_ending(book.state.as_of, window + 1)
+    levels, complete = market_levels(book, dates)
+    if len(book.symbols) and not np.isfinite(levels[0]).any():
+        raise ValidationError(
+            {
+                "window": [
+                    f"window={window} needs prices from {dates[0]}; none of the book's "
+                    "instruments has prices that old. Use a shorter window."
+                ]
+            }
+        )
+    return Risk(
+        book=book,
+        window=window,
+        method=method,
+        moves=engine.instrument_moves(levels, book.column_is_yield),
+        complete=complete[book.column],
+    )
+
+
+# --- Limits -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LimitValue:
+    limit: RiskLimit
+    value: Decimal | None  # None: undefined (a ratio to a NAV that is not positive)
+
+    @property
+    def utilization(self) -> Decimal | None:
+        if self.value is None:
+            return None
+        return (self.value / self.limit.limit).quantize(RATIO)
+
+    @property
+    def status(self) -> str:
+        if self.value is None or self.value > self.limit.limit:
+            return "breach"
+        if self.value >= self.limit.limit * self.limit.warning_fraction:
+            return "warning"
+        return "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.limit.pk,
+            "name": self.limit.name,
+            "metric": self.limit.metric,
+            "scope": self.limit.scope,
+            "limit": decimal_str(self.limit.limit),
+            "value": decimal_str(self.value),
+            "utilization": decimal_str(self.utilization),
+            "status": self.status,
+        }
+
+
+def peak_nav(before: dt.date) -> Decimal | None:
+    """The highest NAV of the stored risk snapshots before a date."""
+    return RiskSnapshot.objects.filter(date__lt=before).aggregate(peak=Max("nav"))["peak"]
+
+
+def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValue:
+    """The value of a limit's metric on its scope of the book."""
+    book, nav = risk.book, risk.book.state.nav
+    mask = book.scope_mask(limit)
+    notional = book.notional_cents[mask]
+    metric = limit.metric
+    M = RiskLimit.Metric
+    value: Decimal | None
+    if metric in (M.VAR_95, M.VAR_99, M.ES_95, M.ES_99):
+        confidence = 0.95 if metric.endswith("95") else 0.99
+        figures = (
+            risk.figures
+            if mask.all()
+            else engine.var_es(risk.scenario_pnl(mask), risk.method, [confidence])
+        )
+        table = figures.var if metric.startswith("var") else figures.expected_shortfall
+        value = money(table[confidence])
+    elif metric == M.ASSET_CLASS_GROSS:
+        value = Decimal(int(np.abs(notional).sum())).scaleb(-2)
+    elif metric == M.DV01:
+        value = Decimal(abs(int(book.dv01_cents[mask].sum()))).scaleb(-2)
+    elif metric == M.DAILY_LOSS:
+        pnl = int(book.daily_pnl_cents[mask].sum())
+        pnl += int(book.closed_daily_pnl_cents[book.scope_mask(limit, closed=True)].sum())
+        value = Decimal(max(-pnl, 0)).scaleb(-2)
+    elif metric == M.DRAWDOWN:
+        top = max(peak or nav, nav)
+        value = (1 - nav / top).quantize(RATIO) if top > 0 else None
+    elif nav <= 0:
+        value = None
+    else:
+        cents_value = {
+            M.GROSS_LEVERAGE: int(np.abs(notional).sum()),
+            M.NET_LEVERAGE: abs(int(notional.sum())),
+            M.CONCENTRATION: int(np.abs(notional).max(initial=0)),
+        }[M(metric)]
+        value = (Decimal(cents_value).scaleb(-2) / nav).quantize(RATIO)
+    return LimitValue(limit, value)
+
+
+def limits_evaluate(risk: Risk) -> list[LimitValue]:
+    """Every active limit's value, utilization and status on the book."""
+    limits = list(RiskLimit.objects.filter(is_active=True).order_by("name"))
+    peak = (
+        peak_nav(risk.book.state.as_of) if any(lim.metric == "drawdown" for lim in limits) else None
+    )
+    return [limit_value(risk, limit, peak) for limit in limits]
+
+
+# --- The live report ----------------------------------------------------------------------
+
+
+def exposures_report(book: Book) -> dict[str, Any]:
+    exposures = engine.exposures(
+        book.notional_cents,
+        book.dv01_cents,
+        asset_class=book.asset_class,
+        currency=book.currency,
+        strategy=book.strategy,
+    )
+    nav = book.state.nav
+
+    def share(cents_value: int) -> str | None:
+        return (
+            decimal_str((Decimal(cents_value).scaleb(-2) / nav).quantize(RATIO))
+            if nav > 0
+            else None
+        )
+
+    def split(groups: dict[str, tuple[int, int]]) -> dict[str, dict[str, str]]:
+        return {k: {"gross": from_cents(g), "net": from_cents(n)} for k, (g, n) in groups.items()}
+
+    top = engine.top_concentrations(book.notional_cents, TOP_CONCENTRATIONS)
+    return {
+        "gross": from_cents(exposures.gross),
+        "net": from_cents(exposures.net),
+        "long": from_cents(exposures.long),
+        "short": from_cents(exposures.short),
+        "leverage": share(exposures.gross),
+        "by_asset_class": split(exposures.by_asset_class),
+        "by_currency": split(exposures.by_currency),
+        "by_strategy": split(exposures.by_strategy),
+        "top_concentrations": [
+            {
+                "instrument": str(book.symbols[i]),
+                "strategy": str(book.strategy[i]),
+                "notional": from_cents(int(book.notional_cents[i])),
+                "weight": share(abs(int(book.notional_cents[i]))),
+            }
+            for i in top
+        ],
+        "dv01_by_currency": {c: from_cents(v) for c, v in exposures.dv01_by_currency.items()},
+    }
+
+
+def risk_report(risk: Risk, limits: list[LimitValue]) -> dict[str, Any]:
+    """The answer of GET /api/risk/live/ (without the cache fields)."""
+    exposures = exposures_report(risk.book)
+    dv01 = exposures.pop("dv01_by_currency")
+    return {
+        "as_of": risk.book.state.as_of.isoformat(),
+        "nav": decimal_str(risk.book.state.nav),
+        "method": risk.method,
+        "window": risk.window,
+        "var": {str(a): decimal_str(money(v)) for a, v in risk.figures.var.items()},
+        "expected_shortfall": {
+            str(a): decimal_str(money(v)) for a, v in risk.figures.expected_shortfall.items()
+        },
+        "exposures": exposures,
+        "dv01_by_currency": dv01,
+        "limits": [value.as_dict() for value in limits],
+        "missing_history": risk.missing_history,
+    }
+
+
+def live_risk(*, window: int = DEFAULT_WINDOW, method: str = "historical") -> dict[str, Any]:
+    risk = risk_compute(window=window, method=method)
+    return risk_report(risk, limits_evaluate(risk))
+
+
+# --- Stress -------------------------------------------------------------------------------
+
+
+def shocks_from(rows: Iterable[dict[str, Any]]) -> list[engine.Shock]:
+    return [
+        engine.Shock(
+            row["target_type"], row["target"], float(row["shock"]), row.get("quote_type") or None
+        )
+        for row in rows
+    ]
+
+
+def stress_run(
+    *,
+    shocks: Sequence[engine.Shock] = (),
+    window: tuple[dt.date, dt.date] | None = None,
+) -> dict[str, Any]:
+    """P&L of the current book under shocks, or under the moves of a historical window."""
+    book = Book.load()
+    missing: list[str] = []
+    if window is None:
+        moves = engine.shock_vector(
+            shocks,
+            instrument=book.symbols,
+            asset_class=book.asset_class,
+            currency=book.currency,
+            is_yield=book.is_yield,
+        )
+    else:
+        # The window's two ends as a two-row grid: one move from start to end.
+        levels, complete = market_levels(book, list(window), max_carry=0)
+        column_moves = engine.instrument_moves(levels, book.column_is_yield)[0]
+        has_history = complete[book.column]
+        moves = np.where(has_history, column_moves[book.column], 0.0)
+        missing = sorted(set(book.symbols[~has_history].tolist()))
+    # Rounded per position, and the total is the sum of the rounded rows: they add up.
+    pnl = [money(float(value)) for value in book.exposure * moves]
+    return {
+        "as_of": book.state.as_of.isoformat(),
+        "pnl": decimal_str(sum(pnl, Decimal("0.00"))),
+        "by_position": [
+            {"instrument": str(symbol), "strategy": str(strategy), "pnl": decimal_str(value)}
+            for symbol, strategy, value in zip(book.symbols, book.strategy, pnl, strict=True)
+        ],
+        "missing_history": missing,
+    }
+
+
+def scenario_run(scenario: StressScenario) -> dict[str, Any]:
+    if scenario.is_historical:
+        assert scenario.historical_end is not None
+        result = stress_run(window=(scenario.historical_start, scenario.historical_end))  # type: ignore[arg-type]
+    else:
+        result = stress_run(shocks=shocks_from(scenario.shocks))
+    return {"scenario": scenario.pk, "name": scenario.name, **result}
