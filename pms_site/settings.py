@@ -193,6 +193,8 @@ SPECTACULAR_SETTINGS = {
 PMS_BASE_CURRENCY = os.environ.get("PMS_BASE_CURRENCY", "BRL").upper()
 # Exchange calendar for business days: a `holidays.financial_holidays` market code.
 PMS_CALENDAR = os.environ.get("PMS_CALENDAR", "BVMF")
+# Daily returns in the risk snapshot's historical window.
+PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))
 
 LOGGING = {
     "version": 1,

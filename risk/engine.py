@@ -82,7 +82,8 @@ def scenario_pnl(moves: np.ndarray, exposure_by_column: np.ndarray) -> np.ndarra
 
 def historical_var(pnl: np.ndarray, confidence: float) -> float:
     """−quantile(S, 1 − a), numpy's linear interpolation; a positive number is a loss."""
-    return float(-np.quantile(pnl, 1.0 - confidence))
+    # round(): 1 − 0.8 is 0.19999999999999996 in floats, which would miss a sample point.
+    return float(-np.quantile(pnl, round(1.0 - confidence, 12)))
 
 
 def historical_es(pnl: np.ndarray, confidence: float) -> float:

@@ -24,7 +24,7 @@ from portfolio.selectors import BookState, base_currency, book_state, decimal_st
 from . import engine
 from .models import RiskLimit, RiskSnapshot, StressScenario
 
-DEFAULT_WINDOW = 250
+DEFAULT_WINDOW = 250  # the API's default; snapshots use settings.PMS_RISK_WINDOW
 MIN_WINDOW, MAX_WINDOW = 20, 2520
 CONFIDENCES = (0.95, 0.99)
 # A price or rate is carried across up to this many business days without a quote (a
@@ -247,14 +247,16 @@ def validate_request(window: int, method: str) -> None:
         raise ValidationError(errors)
 
 
-def risk_compute(*, window: int = DEFAULT_WINDOW, method: str = "historical") -> Risk:
+def risk_compute(
+    *, window: int = DEFAULT_WINDOW, method: str = "historical", book: Book | None = None
+) -> Risk:
     """The risk of the current book over `window` daily returns ending at its as-of date.
 
     Raises ValidationError for an unknown method, a window out of bounds, or a window the
     stored history cannot fill for any position of the book.
     """
     validate_request(window, method)
-    book = Book.load()
+    book = book or Book.load()
     dates = business_days_ending(book.state.as_of, window + 1)
     levels, complete = market_levels(book, dates)
     if len(book.symbols) and not np.isfinite(levels[0]).any():

@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -91,18 +92,22 @@ def limit_delete(*, limit: RiskLimit, actor: str) -> None:
 
 
 @transaction.atomic
-def risk_snapshot_take(*, date: dt.date | None = None, actor: str) -> RiskSnapshot:
+def risk_snapshot_take(
+    *, date: dt.date | None = None, window: int | None = None, actor: str
+) -> RiskSnapshot:
     """Store the risk of the book at its as-of date and raise or resolve the limit alerts.
 
     The snapshot is of the book as marked: `date`, when given, must be the book's as-of
     date (mark the book to that date first). Taking a date again replaces its snapshot.
+    The window defaults to the `PMS_RISK_WINDOW` setting.
     """
-    risk = selectors.risk_compute()
-    as_of = risk.book.state.as_of
+    book = selectors.Book.load()
+    as_of = book.state.as_of
     if date is not None and date != as_of:
         raise ValidationError(
             {"date": [f"The book is marked as of {as_of}: mark it to {date} first."]}
         )
+    risk = selectors.risk_compute(book=book, window=window or settings.PMS_RISK_WINDOW)
     values = selectors.limits_evaluate(risk)
     report = selectors.risk_report(risk, values)
     figures = risk.figures

@@ -66,19 +66,19 @@ def _fast_passwords(settings: Any) -> None:
 
 @pytest.fixture
 def api_client_for(db: None) -> Callable[[str | None], APIClient]:
-    """An API client authenticated by token as a user of `group` ('superuser' for one)."""
+    """An API client authenticated by token as the user of `group` ('superuser' for one)."""
 
     def make(group: str | None) -> APIClient:
         client = APIClient()
         if group is None:
             return client
-        user = User.objects.create_user(username=f"user-{group}", password="x")
+        user, _ = User.objects.get_or_create(username=f"user-{group}")
         if group == "superuser":
             user.is_superuser = user.is_staff = True
             user.save()
         elif group != "nogroup":
             user.groups.add(Group.objects.get(name=group))
-        token = Token.objects.create(user=user)
+        token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         return client
 
