@@ -2,26 +2,18 @@
 comparison) and GET /api/book/ with 1,000 positions, uncached. Run through benchmarks/run.sh."""
 
 import datetime as dt
-import os
 import statistics
-import sys
 import time
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pms_site.settings")
-import django
+from common import timed
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from rest_framework.test import APIClient
 
-django.setup()
-
-from django.contrib.auth.models import User  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-from rest_framework.test import APIClient  # noqa: E402
-
-from portfolio import services  # noqa: E402
-from portfolio.bulk import bulk_update_rows  # noqa: E402
-from portfolio.models import MARK_FIELDS, FxRate, Instrument, Position, Price, Strategy  # noqa: E402
+from portfolio import services
+from portfolio.bulk import bulk_update_rows
+from portfolio.models import MARK_FIELDS, FxRate, Instrument, Position, Price, Strategy
 
 AS_OF = dt.date(2024, 3, 15)
 PREVIOUS = dt.date(2024, 3, 14)
@@ -83,15 +75,6 @@ def load_positions(n: int, instruments: list[Instrument], strategies: list[Strat
         ),
         batch_size=5000,
     )
-
-
-def timed(fn, repeat: int = 3) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

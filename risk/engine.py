@@ -60,11 +60,14 @@ def carried_levels(
 
 
 def instrument_moves(levels: np.ndarray, is_yield: np.ndarray) -> np.ndarray:
-    """(W+1) × M levels → W × M moves: simple returns for price columns, bp for yield ones."""
-    change = levels[1:] - levels[:-1]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(is_yield, BP_PER_PERCENT, 1.0 / levels[:-1])
-    return np.nan_to_num(change * scale, nan=0.0, posinf=0.0, neginf=0.0)
+    """(W+1) × M levels → W × M moves: simple returns for price columns, bp for yield ones.
+
+    Levels must be finite, and positive in price columns.
+    """
+    # One pass each: the change, its divisor (the previous level, or 1/100 for bp), divide.
+    moves = np.subtract(levels[1:], levels[:-1])
+    moves /= np.where(is_yield, 1.0 / BP_PER_PERCENT, levels[:-1])
+    return moves
 
 
 def column_exposure(column: np.ndarray, exposure: np.ndarray, n_columns: int) -> np.ndarray:

@@ -9,11 +9,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
+from itertools import chain
 from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import FloatField, Max
+from django.db import connection
+from django.db.models import Case, FloatField, Max, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from portfolio.calendar import business_days_ending
@@ -140,16 +143,44 @@ class Book:
         return np.ones(len(strategy), dtype=bool)
 
 
-def _observations(
-    rows: Sequence[tuple[Any, dt.date, float]],
-    key_column: dict[Any, int],
-    day_row: dict[dt.date, int],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    count = len(rows)
-    grid_rows = np.fromiter((day_row[day] for _, day, _ in rows), dtype=np.intp, count=count)
-    columns = np.fromiter((key_column[key] for key, _, _ in rows), dtype=np.intp, count=count)
-    values = np.fromiter((value for _, _, value in rows), dtype=float, count=count)
-    return grid_rows, columns, values
+# Days from a reference date, computed by the database: no date objects to build per row.
+DAY_OFFSET_SQL = {
+    "postgresql": '("{table}"."date" - %s::date)',
+    "sqlite": 'CAST(julianday("{table}"."date") - julianday(%s) AS INTEGER)',
+}
+
+
+def quotes(queryset: QuerySet[Any], key: str, value: str, since: dt.date) -> np.ndarray:
+    """(key, days since `since`, value as float) per row, as an n × 3 float array.
+
+    The ORM writes the query; it runs on a plain cursor, because Django's per-row
+    converters would cost more than the database at a few hundred thousand rows.
+    """
+    offset = DAY_OFFSET_SQL[connection.vendor].format(table=queryset.model._meta.db_table)
+    sql, params = (
+        queryset.annotate(day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField()))
+        .values_list(key, "day", "level")
+        .query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=3 * len(rows))
+    return flat.reshape(len(rows), 3)
+
+
+def _levels(
+    observed: np.ndarray, keys: np.ndarray, day_row: np.ndarray, rows: int, max_carry: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carried levels from `quotes()` rows: keys sorted, columns in the order of `keys`."""
+    by_day = observed[np.argsort(observed[:, 1], kind="stable")]  # the latest quote wins
+    return engine.carried_levels(
+        day_row[by_day[:, 1].astype(np.intp)],
+        np.searchsorted(keys, by_day[:, 0]),
+        by_day[:, 2],
+        shape=(rows, len(keys)),
+        max_carry=max_carry,
+    )
 
 
 def market_levels(
@@ -161,39 +192,34 @@ def market_levels(
     `max_carry` dates without a quote. Two queries: prices, then FX rates.
     """
     first = dates[0] - dt.timedelta(days=LOOKBACK_DAYS)
-    # Each calendar day maps to the first grid date on or after it: a quote stands for
+    # Day k after `first` maps to the first grid date on or after it: a quote stands for
     # that grid date (the latest one wins) and is carried to the next ones.
-    day_row: dict[dt.date, int] = {}
-    row, day = 0, first
-    while day <= dates[-1]:
-        while dates[row] < day:
-            row += 1
-        day_row[day] = row
-        day += dt.timedelta(days=1)
-    shape = (len(dates), len(book.instrument_ids))
-    prices = list(
+    offsets = np.array([(day - first).days for day in dates])
+    day_row = np.searchsorted(offsets, np.arange(offsets[-1] + 1))
+    prices = quotes(
         Price.objects.filter(
             instrument_id__in=book.instrument_ids, date__gte=first, date__lte=dates[-1]
-        )
-        .order_by("date")
-        .values_list("instrument_id", "date", Cast("price", FloatField()))
+        ),
+        "instrument_id",
+        "price",
+        first,
     )
-    levels, complete = engine.carried_levels(
-        *_observations(prices, {pk: i for i, pk in enumerate(book.instrument_ids)}, day_row),
-        shape=shape,
-        max_carry=max_carry,
-    )
+    ids = np.array(book.instrument_ids, dtype=float)  # sorted, as quotes() keys come
+    levels, complete = _levels(prices, ids, day_row, len(dates), max_carry)
     foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
     if foreign:
-        rates = list(
-            FxRate.objects.filter(currency__in=foreign, date__gte=first, date__lte=dates[-1])
-            .order_by("date")
-            .values_list("currency", "date", Cast("rate", FloatField()))
+        # Rates keyed by the currency's index in `foreign`, to share the numeric path.
+        index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(foreign)))
+        rates = quotes(
+            FxRate.objects.filter(
+                currency__in=foreign, date__gte=first, date__lte=dates[-1]
+            ).annotate(index=index),
+            "index",
+            "rate",
+            first,
         )
-        fx, fx_complete = engine.carried_levels(
-            *_observations(rates, {c: i for i, c in enumerate(foreign)}, day_row),
-            shape=(len(dates), len(foreign)),
-            max_carry=max_carry,
+        fx, fx_complete = _levels(
+            rates, np.arange(len(foreign), dtype=float), day_row, len(dates), max_carry
         )
         # Price columns in a foreign currency move with P × X(c).
         where = {c: i for i, c in enumerate(foreign)}
@@ -268,6 +294,7 @@ def risk_compute(
                 ]
             }
         )
+    levels[:, ~complete] = 1.0  # no scenarios from an incomplete history: moves of 0
     return Risk(
         book=book,
         window=window,
@@ -468,6 +495,7 @@ def stress_run(
     else:
         # The window's two ends as a two-row grid: one move from start to end.
         levels, complete = market_levels(book, list(window), max_carry=0)
+        levels[:, ~complete] = 1.0
         column_moves = engine.instrument_moves(levels, book.column_is_yield)[0]
         has_history = complete[book.column]
         moves = np.where(has_history, column_moves[book.column], 0.0)

@@ -1,0 +1,172 @@
+"""Live risk end to end from the database, 1,000 positions and a 250-day window (on 1,000
+distinct instruments, and on 100 instruments held by 10 strategies), and the engine alone
+(10,000 positions × 500 days). Run through benchmarks/run.sh."""
+
+import datetime as dt
+import statistics
+import time
+from decimal import Decimal
+
+import numpy as np
+from common import timed
+from django.contrib.auth.models import User
+from django.db import connection
+from rest_framework.test import APIClient
+
+from portfolio import services
+from portfolio.calendar import business_days_ending
+from portfolio.models import FxRate, Instrument, Position, Price, Strategy
+from risk import engine, selectors
+from risk.models import RiskLimit
+
+AS_OF = dt.date(2024, 3, 15)
+POSITIONS, WINDOW = 1_000, 250
+
+
+def load_market() -> list[Instrument]:
+    """1,000 instruments (a quarter yield-quoted; BRL, USD, EUR), quoted on every business
+    day of the window and a few more, and the USD and EUR rates."""
+    rng = np.random.default_rng(1)
+    days = business_days_ending(AS_OF, WINDOW + 11)
+    currencies = ["BRL", "USD", "EUR"]
+    instruments = Instrument.objects.bulk_create(
+        Instrument(
+            symbol=f"I{n:05d}",
+            name=f"Instrument {n}",
+            asset_class=["rates", "equity", "fx", "commodity"][n % 4],
+            currency=currencies[n % 3],
+            quote_type="yield" if n % 4 == 0 else "price",
+            multiplier=Decimal("100000") if n % 4 == 0 else Decimal("50"),
+            dv01=Decimal("25") if n % 4 == 0 else Decimal("0"),
+        )
+        for n in range(POSITIONS)
+    )
+    paths = np.cumsum(rng.normal(0, 0.01, (len(days), POSITIONS)), axis=0)
+    Price.objects.bulk_create(
+        (
+            Price(
+                instrument=instrument,
+                date=day,
+                price=Decimal(f"{10.5 + paths[k, n] * 10:.4f}")
+                if instrument.quote_type == "yield"
+                else Decimal(f"{100 * np.exp(paths[k, n]):.4f}"),
+            )
+            for n, instrument in enumerate(instruments)
+            for k, day in enumerate(days)
+        ),
+        batch_size=10_000,
+    )
+    FxRate.objects.bulk_create(
+        FxRate(currency=c, date=day, rate=Decimal(f"{base * (1 + 0.001 * (k % 7)):.6f}"))
+        for c, base in (("USD", 5.0), ("EUR", 5.4))
+        for k, day in enumerate(days)
+    )
+    Strategy.objects.bulk_create(Strategy(code=f"S{n:02d}", name=f"S{n}") for n in range(10))
+    RiskLimit.objects.bulk_create(
+        [
+            RiskLimit(name="VaR 99", metric="var_99", limit=Decimal("1e7")),
+            RiskLimit(name="Gross", metric="gross_leverage", limit=Decimal("5")),
+            RiskLimit(
+                name="S01 VaR",
+                metric="var_95",
+                scope_type="strategy",
+                scope_value="S01",
+                limit=Decimal("1e6"),
+            ),
+        ]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")  # what autovacuum does after a bulk load
+    return instruments
+
+
+def load_book(instruments: list[Instrument], strategies: int) -> None:
+    """1,000 positions: `strategies` strategies each holding the same 1,000/`strategies`
+    instruments. Replaces the previous book."""
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE portfolio_trade, portfolio_position, portfolio_auditrecord")
+    held = POSITIONS // strategies
+    services.trades_book(
+        requests=[
+            services.TradeRequest(
+                instrument=instruments[n % held].symbol,
+                strategy=f"S{n // held:02d}",
+                quantity=Decimal((n % 50 + 1) * (1 if n % 3 else -1)),
+                price=Decimal("100"),
+                trade_date=AS_OF,
+            )
+            for n in range(POSITIONS)
+        ],
+        actor="bench",
+        source="api",
+    )
+    services.mark_to_market(as_of=AS_OF, actor="bench")
+
+
+def bench_engine(n_positions: int = 10_000, days: int = 500) -> float:
+    rng = np.random.default_rng(2)
+    is_yield = np.arange(n_positions) % 4 == 0
+    levels = np.where(
+        is_yield,
+        10.5 + np.cumsum(rng.normal(0, 0.05, (days + 1, n_positions)), axis=0),
+        100 * np.exp(np.cumsum(rng.normal(0, 0.01, (days + 1, n_positions)), axis=0)),
+    )
+    notional = rng.normal(0, 1e6, n_positions)
+    dv01 = np.where(is_yield, rng.normal(0, 1e3, n_positions), 0.0)
+    column = np.arange(n_positions)
+    labels = np.array(["BRL", "USD", "EUR"])[column % 3]
+    cents = (notional * 100).astype(np.int64)
+
+    def run() -> None:
+        moves = engine.instrument_moves(levels, is_yield)
+        exposure = engine.position_exposure(notional, dv01, is_yield)
+        pnl = engine.scenario_pnl(moves, engine.column_exposure(column, exposure, n_positions))
+        for method in engine.METHODS:
+            engine.var_es(pnl, method, (0.95, 0.99))
+        engine.exposures(
+            cents,
+            (dv01 * 100).astype(np.int64),
+            asset_class=labels,
+            currency=labels,
+            strategy=labels,
+        )
+
+    return timed(run, repeat=7)
+
+
+def main() -> None:
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print("loading 1,000 instruments × 261 business days of prices …", flush=True)
+    instruments = load_market()
+    for strategies in (1, 10):
+        load_book(instruments, strategies)
+        assert Position.objects.filter(closed_at__isnull=True).count() == POSITIONS
+        report = selectors.live_risk(window=WINDOW)
+        assert report["missing_history"] == [], report["missing_history"]
+        held = POSITIONS // strategies
+        for method in engine.METHODS:
+            seconds = timed(lambda m=method: selectors.live_risk(window=WINDOW, method=m), repeat=7)
+            print(
+                f"live risk, {POSITIONS:,} positions on {held:,} instruments × {WINDOW}-day "
+                f"window, {method:<10}: {seconds * 1000:7.1f} ms (median of 7)"
+            )
+    user = User.objects.create_superuser("bench", password="x")
+    client = APIClient()
+    client.force_authenticate(user)
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        assert client.get(f"/api/risk/live/?window={WINDOW}").status_code == 200
+        times.append(time.perf_counter() - start)
+    print(
+        f"GET /api/risk/live/ (uncached, {held:,} instruments): "
+        f"p50 {statistics.median(times) * 1000:7.1f} ms"
+    )
+    print(
+        f"engine alone, 10,000 positions × 500 days (moves, S, VaR/ES by 3 methods, "
+        f"exposures): {bench_engine() * 1000:6.1f} ms (median of 7)"
+    )
+
+
+if __name__ == "__main__":
+    main()
