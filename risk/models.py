@@ -164,10 +164,6 @@ class StressScenario(models.Model):
     def __str__(self) -> str:
         return self.name
 
-    @property
-    def is_historical(self) -> bool:
-        return self.historical_start is not None
-
     def clean(self) -> None:
         """Shocks or a past window, not both (the shocks themselves are checked on input)."""
         start, end = self.historical_start, self.historical_end

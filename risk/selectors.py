@@ -514,9 +514,9 @@ def stress_run(
 
 
 def scenario_run(scenario: StressScenario) -> dict[str, Any]:
-    if scenario.is_historical:
-        assert scenario.historical_end is not None
-        result = stress_run(window=(scenario.historical_start, scenario.historical_end))  # type: ignore[arg-type]
+    start, end = scenario.historical_start, scenario.historical_end
+    if start is not None and end is not None:
+        result = stress_run(window=(start, end))
     else:
         result = stress_run(shocks=shocks_from(scenario.shocks))
     return {"scenario": scenario.pk, "name": scenario.name, **result}

@@ -10,7 +10,7 @@ from portfolio.api.serializers import currency_code, positive
 from portfolio.models import Instrument
 
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-from ..selectors import LIMIT_STATUSES
+from ..selectors import DEFAULT_WINDOW, LIMIT_STATUSES
 
 M = TypeVar("M", bound=models.Model)
 
@@ -210,7 +210,7 @@ class StressResultSerializer(serializers.Serializer):
 
 
 class LiveRiskQuerySerializer(serializers.Serializer):
-    window = serializers.IntegerField(required=False, default=250)
+    window = serializers.IntegerField(required=False, default=DEFAULT_WINDOW)
     method = serializers.CharField(required=False, default="historical")
 
 

@@ -3,7 +3,7 @@
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import status, viewsets
+from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -90,4 +90,4 @@ class StressView(APIView):
             result = selectors.stress_run(
                 shocks=selectors.shocks_from(data.validated_data["shocks"])
             )
-        return Response(result, status=status.HTTP_200_OK)
+        return Response(result)
