@@ -118,10 +118,9 @@ class StressScenarioForm(forms.ModelForm):
         if not shocks:
             return []
         try:
-            rows = ShocksField().run_validation(shocks)
+            return ShocksField().run_validation(shocks)
         except DRFValidationError as exc:
             raise ValidationError(str(exc.detail)) from exc
-        return [{**row, "shock": str(row["shock"])} for row in rows]
 
 
 @admin.register(StressScenario)

@@ -222,11 +222,10 @@ def market_levels(
             rates, np.arange(len(foreign), dtype=float), day_row, len(dates), max_carry
         )
         # Price columns in a foreign currency move with P × X(c).
-        where = {c: i for i, c in enumerate(foreign)}
         priced_abroad = np.flatnonzero(
             ~book.column_is_yield & (book.column_currency != base_currency())
         )
-        fx_column = np.array([where[c] for c in book.column_currency[priced_abroad]], dtype=int)
+        fx_column = np.searchsorted(foreign, book.column_currency[priced_abroad])
         levels[:, priced_abroad] *= fx[:, fx_column]
         complete[priced_abroad] &= fx_complete[fx_column]
     return levels, complete
@@ -396,7 +395,8 @@ def limits_evaluate(risk: Risk) -> list[LimitValue]:
 # --- The live report ----------------------------------------------------------------------
 
 
-def exposures_report(book: Book) -> dict[str, Any]:
+def exposures_report(book: Book) -> tuple[dict[str, Any], dict[str, str]]:
+    """The `exposures` block of the report, and DV01 by currency."""
     exposures = engine.exposures(
         book.notional_cents,
         book.dv01_cents,
@@ -435,14 +435,12 @@ def exposures_report(book: Book) -> dict[str, Any]:
             }
             for i in top
         ],
-        "dv01_by_currency": {c: from_cents(v) for c, v in exposures.dv01_by_currency.items()},
-    }
+    }, {c: from_cents(v) for c, v in exposures.dv01_by_currency.items()}
 
 
 def risk_report(risk: Risk, limits: list[LimitValue]) -> dict[str, Any]:
     """The answer of GET /api/risk/live/ (without the cache fields)."""
-    exposures = exposures_report(risk.book)
-    dv01 = exposures.pop("dv01_by_currency")
+    exposures, dv01 = exposures_report(risk.book)
     return {
         "as_of": risk.book.state.as_of.isoformat(),
         "nav": decimal_str(risk.book.state.nav),

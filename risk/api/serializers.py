@@ -155,7 +155,9 @@ class ShocksField(serializers.ListField):
     child = ShockSerializer()
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
-        return validate_shocks(super().run_validation(data))
+        """Valid shocks, JSON-safe as a scenario stores them (the move as a string)."""
+        rows = validate_shocks(super().run_validation(data))
+        return [{**row, "shock": str(row["shock"])} for row in rows]
 
 
 class StressScenarioSerializer(serializers.ModelSerializer):
@@ -176,8 +178,6 @@ class StressScenarioSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_by", "created_at"]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if "shocks" in attrs:  # JSON-safe
-            attrs["shocks"] = [{**row, "shock": str(row["shock"])} for row in attrs["shocks"]]
         model_instance(StressScenario, self.instance, attrs).clean()
         return attrs
 

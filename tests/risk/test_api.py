@@ -10,8 +10,10 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from portfolio.models import AuditRecord
+from risk import services
 from risk.models import RiskAlert, RiskLimit, StressScenario
 from tests.conftest import TODAY
+from tests.factories import InstrumentFactory
 
 from .conftest import DAYS
 
@@ -268,8 +270,6 @@ def test_bad_scenarios_are_400(
     book: Any, api_client_for: Client, body: dict[str, Any], expected: str
 ) -> None:
     # `rates` holds DI1F27 (yield); a price-quoted bond future makes it mixed.
-    from tests.factories import InstrumentFactory
-
     InstrumentFactory.create(symbol="TYM4", asset_class="rates", currency="USD")
     response = api_client_for("risk").post("/api/risk/scenarios/", body, format="json")
     assert response.status_code == 400
@@ -284,8 +284,6 @@ def test_stress_request_needs_one_of_scenario_or_shocks(book: Any, api_client_fo
 
 
 def test_snapshots_list_by_date(book: Any, api_client_for: Client) -> None:
-    from risk import services
-
     services.risk_snapshot_take(actor="eod", window=20)
     client = api_client_for("viewer")
     [row] = client.get("/api/risk/snapshots/?start=2024-03-15&end=2024-03-15").json()["results"]
