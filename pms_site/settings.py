@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "pms_site",
     "portfolio",
     "risk",
+    "trading",
     "attribution",
     "briefing",
 ]
@@ -186,6 +187,7 @@ SPECTACULAR_SETTINGS = {
         "PositionStatusEnum": ["open", "closed"],
         "RiskAlertStatusEnum": "risk.models.RiskAlert.Status",
         "LimitStatusEnum": "risk.selectors.LIMIT_STATUSES",
+        "TradeProposalStatusEnum": "trading.models.TradeProposal.Status",
     },
 }
 

@@ -524,6 +524,26 @@ def fees_for(notional_base: Decimal) -> Decimal:
     return to_cents(abs(notional_base) * Decimal("0.00002"))
 
 
+SIGNAL_LOOKBACK = 20  # days of trend behind a demo signal
+
+
+def signal_scores(paths: dict[str, np.ndarray], day: int) -> dict[str, Decimal]:
+    """A trend model's scores on `day` for each instrument: the last 20 days' move in
+    units of its expected 20-day volatility, halved and capped to [−1, 1]. For a yield
+    instrument a fall in yield is the long position's gain, so it scores positive."""
+    scores = {}
+    for spec in INSTRUMENTS:
+        path = paths[spec.symbol]
+        if spec.quote_type == "yield":
+            move = -(path[day] - path[day - SIGNAL_LOOKBACK]) * 100 / spec.vol
+            trend = move / math.sqrt(SIGNAL_LOOKBACK)
+        else:
+            move = math.log(path[day] / path[day - SIGNAL_LOOKBACK])
+            trend = move / (spec.vol * math.sqrt(SIGNAL_LOOKBACK / 252))
+        scores[spec.symbol] = Decimal(f"{max(-1.0, min(1.0, trend / 2)):.2f}")
+    return scores
+
+
 # Risk limits of the demo fund (NAV about 1bn BRL): (name, metric, scope_type, scope_value,
 # limit). Units as in risk.models.RiskLimit.
 RISK_LIMITS = [

@@ -3,7 +3,7 @@
 import django_filters as filters
 from django.db.models import QuerySet
 
-from .models import CapitalFlow, FxRate, Position, Price, Trade
+from .models import AuditRecord, CapitalFlow, FxRate, Position, Price, Trade
 
 
 class PriceFilter(filters.FilterSet):
@@ -61,3 +61,16 @@ class TradeFilter(filters.FilterSet):
     class Meta:
         model = Trade
         fields = ["instrument", "strategy", "start", "end"]
+
+
+class AuditRecordFilter(filters.FilterSet):
+    action = filters.CharFilter()
+    actor = filters.CharFilter()
+    object_type = filters.CharFilter()
+    object_id = filters.CharFilter()
+    start = filters.DateFilter(field_name="at", lookup_expr="date__gte", label="From (date)")
+    end = filters.DateFilter(field_name="at", lookup_expr="date__lte", label="To (date)")
+
+    class Meta:
+        model = AuditRecord
+        fields = ["action", "actor", "object_type", "object_id", "start", "end"]

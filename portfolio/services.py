@@ -69,42 +69,58 @@ def model_state(obj: models.Model) -> dict[str, Any]:
 # --- Market data --------------------------------------------------------------------------
 
 
-def _reject_future_dates(
-    rows: Sequence[Mapping[str, Any]], errors: dict[int, dict[str, list[str]]]
-) -> None:
+RowErrorMap = dict[int, dict[str, list[str]]]
+
+
+def resolve_references(
+    rows: Sequence[Mapping[str, Any]],
+    field_name: str,
+    model: type[models.Model],
+    key: str,
+    errors: RowErrorMap,
+) -> dict[Any, int]:
+    """Ids of the objects the rows name in `field_name` (by `key`); unknown ones are errors."""
+    ids = dict(
+        model._default_manager.filter(
+            **{f"{key}__in": {row[field_name] for row in rows}}
+        ).values_list(key, "pk")
+    )
+    for index, row in enumerate(rows):
+        if row[field_name] not in ids:
+            errors.setdefault(index, {})[field_name] = [
+                f"Unknown {model._meta.verbose_name} {row[field_name]!r}."
+            ]
+    return ids
+
+
+def reject_future_dates(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
     now = today()
     for index, row in enumerate(rows):
         if row["date"] > now:
             errors.setdefault(index, {})["date"] = [f"{row['date']} is in the future."]
 
 
-def _reject_duplicates(
-    keys: Sequence[tuple[Any, ...]], errors: dict[int, dict[str, list[str]]], field_name: str
+def reject_duplicates(
+    rows: Sequence[Mapping[str, Any]], key_fields: Sequence[str], errors: RowErrorMap
 ) -> None:
+    """A batch names each key once: a later row with the same key is an error."""
     seen: dict[tuple[Any, ...], int] = {}
-    for index, key in enumerate(keys):
+    label = " and ".join(", ".join(key_fields).rsplit(", ", 1))
+    for index, row in enumerate(rows):
+        key = tuple(row[name] for name in key_fields)
         if key in seen:
-            errors.setdefault(index, {})[field_name] = [
-                f"Same {field_name} and date as row {seen[key]}."
-            ]
+            errors.setdefault(index, {})[key_fields[0]] = [f"Same {label} as row {seen[key]}."]
         seen.setdefault(key, index)
 
 
-def _upsert(
-    model: Any,
-    key_fields: tuple[str, str],
-    value_field: str,
-    rows: list[dict[str, Any]],
+def rows_upsert(
+    model: Any, key_fields: Sequence[str], value_field: str, rows: list[dict[str, Any]]
 ) -> tuple[int, int]:
-    """Insert or update rows by their (key, date); answer (created, updated)."""
-    key_a, key_b = key_fields
+    """Insert or update rows by their key; answer (created, updated)."""
     existing = set(
         model.objects.filter(
-            **{
-                f"{key_a}__in": {row[key_a] for row in rows},
-                f"{key_b}__in": {row[key_b] for row in rows},
-            }
-        ).values_list(key_a, key_b)
+            **{f"{name}__in": {row[name] for row in rows} for name in key_fields}
+        ).values_list(*key_fields)
     )
     model.objects.bulk_create(
         [model(**row) for row in rows],
@@ -113,7 +129,7 @@ def _upsert(
         update_fields=[value_field],
         batch_size=2000,
     )
-    updated = sum((row[key_a], row[key_b]) in existing for row in rows)
+    updated = sum(tuple(row[name] for name in key_fields) in existing for row in rows)
     return len(rows) - updated, updated
 
 
@@ -123,19 +139,13 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
 
     Every row is checked before anything is written; one bad row rejects the batch.
     """
-    symbols = {row["instrument"] for row in rows}
-    ids = dict(Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "pk"))
-    errors: dict[int, dict[str, list[str]]] = {}
-    for index, row in enumerate(rows):
-        if row["instrument"] not in ids:
-            errors.setdefault(index, {})["instrument"] = [
-                f"Unknown instrument {row['instrument']!r}."
-            ]
-    _reject_future_dates(rows, errors)
-    _reject_duplicates([(row["instrument"], row["date"]) for row in rows], errors, "instrument")
+    errors: RowErrorMap = {}
+    ids = resolve_references(rows, "instrument", Instrument, "symbol", errors)
+    reject_future_dates(rows, errors)
+    reject_duplicates(rows, ("instrument", "date"), errors)
     if errors:
         raise RowErrors(errors)
-    created, updated = _upsert(
+    created, updated = rows_upsert(
         Price,
         ("instrument_id", "date"),
         "price",
@@ -147,7 +157,7 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
     audit_record(
         actor=actor,
         action="prices.upsert",
-        after={"created": created, "updated": updated, "instruments": sorted(symbols)},
+        after={"created": created, "updated": updated, "instruments": sorted(ids)},
     )
     return created, updated
 
@@ -155,17 +165,19 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
 @transaction.atomic
 def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
     """Upsert FX rates per (currency, date). Rows: {currency, date, rate > 0} (base per unit)."""
-    errors: dict[int, dict[str, list[str]]] = {}
+    errors: RowErrorMap = {}
     for index, row in enumerate(rows):
         if row["currency"] == base_currency():
             errors.setdefault(index, {})["currency"] = [
                 f"{row['currency']} is the base currency; its rate is always 1."
             ]
-    _reject_future_dates(rows, errors)
-    _reject_duplicates([(row["currency"], row["date"]) for row in rows], errors, "currency")
+    reject_future_dates(rows, errors)
+    reject_duplicates(rows, ("currency", "date"), errors)
     if errors:
         raise RowErrors(errors)
-    created, updated = _upsert(FxRate, ("currency", "date"), "rate", [dict(row) for row in rows])
+    created, updated = rows_upsert(
+        FxRate, ("currency", "date"), "rate", [dict(row) for row in rows]
+    )
     audit_record(
         actor=actor,
         action="fx_rates.upsert",
@@ -281,7 +293,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
         {i.currency for i in instruments.values()},
         max((r.trade_date for r in requests), default=today()),
     )
-    errors: dict[int, dict[str, list[str]]] = {}
+    errors: RowErrorMap = {}
     now = today()
     for index, request in enumerate(requests):
         problems: dict[str, list[str]] = {}

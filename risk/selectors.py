@@ -6,7 +6,7 @@ FX rates over the window; everything after that is numpy (`risk.engine`).
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import cached_property
 from itertools import chain
@@ -80,9 +80,11 @@ class Book:
     closed_daily_pnl_cents: np.ndarray
 
     @classmethod
-    def load(cls) -> "Book":
-        state = book_state()
-        rows = state.positions
+    def load(cls, state: BookState | None = None, extra: Sequence[dict[str, Any]] = ()) -> "Book":
+        """The open book, or `state`'s, with `extra` rows appended (e.g. positions a
+        what-if opens, with zero notional)."""
+        state = state or book_state()
+        rows = [*state.positions, *extra]
         instrument_ids = sorted({row["instrument_id"] for row in rows})
         index = {pk: i for i, pk in enumerate(instrument_ids)}
 
@@ -383,13 +385,59 @@ def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValu
     return LimitValue(limit, value)
 
 
+def active_limits(as_of: dt.date) -> tuple[list[RiskLimit], Decimal | None]:
+    """The active limits, and the peak NAV before `as_of` when a drawdown limit needs it."""
+    limits = list(RiskLimit.objects.filter(is_active=True).order_by("name"))
+    peak = peak_nav(as_of) if any(lim.metric == "drawdown" for lim in limits) else None
+    return limits, peak
+
+
 def limits_evaluate(risk: Risk) -> list[LimitValue]:
     """Every active limit's value, utilization and status on the book."""
-    limits = list(RiskLimit.objects.filter(is_active=True).order_by("name"))
-    peak = (
-        peak_nav(risk.book.state.as_of) if any(lim.metric == "drawdown" for lim in limits) else None
-    )
+    limits, peak = active_limits(risk.book.state.as_of)
     return [limit_value(risk, limit, peak) for limit in limits]
+
+
+class WhatIf:
+    """VaR 95% and limit statuses of the book before a trade, and after it.
+
+    A trade at the mark changes a position's notional and DV01, not NAV or the day's P&L,
+    so the book after it is the same arrays with one position's entries moved. Each trade
+    is judged alone against the current book.
+    """
+
+    def __init__(self, risk: Risk):
+        self.risk = risk
+        self.limits, self.peak = active_limits(risk.book.state.as_of)
+        self.before = self._report(risk)
+
+    def _report(self, risk: Risk) -> dict[str, Any]:
+        return {
+            "var_95": decimal_str(money(risk.figures.var[0.95])),
+            "limits": [limit_value(risk, limit, self.peak).as_dict() for limit in self.limits],
+        }
+
+    def after(self, position: int, notional_cents: int, dv01_cents: int) -> dict[str, Any]:
+        """The what-if of a trade on row `position` of the book, by its base-currency
+        notional and DV01 in cents."""
+        book = self.risk.book
+        notional, dv01 = book.notional_cents.copy(), book.dv01_cents.copy()
+        notional[position] += notional_cents
+        dv01[position] += dv01_cents
+        after = self._report(
+            replace(self.risk, book=replace(book, notional_cents=notional, dv01_cents=dv01))
+        )
+        return {
+            "as_of": book.state.as_of.isoformat(),
+            "method": self.risk.method,
+            "window": self.risk.window,
+            "var_95_before": self.before["var_95"],
+            "var_95_after": after["var_95"],
+            "limits_before": self.before["limits"],
+            "limits_after": after["limits"],
+            # Without the window's history the instrument adds nothing to the VaR.
+            "missing_history": not bool(self.risk.complete[position]),
+        }
 
 
 # --- The live report ----------------------------------------------------------------------

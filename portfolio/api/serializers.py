@@ -6,7 +6,16 @@ from typing import Any
 from rest_framework import serializers
 
 from ..errors import RowErrors
-from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+from ..models import (
+    AuditRecord,
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    Position,
+    Price,
+    Strategy,
+    Trade,
+)
 
 
 def validated_rows(
@@ -20,6 +29,20 @@ def validated_rows(
     # DRF gives a list with an empty dict per good row, or a dict by index.
     by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
     raise RowErrors({int(i): dict(e) for i, e in by_index if e})
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input where an unknown field is an error, not silently ignored: a misspelt `price`
+    on an approval must not book at the last price."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        data = self.initial_data if isinstance(self.initial_data, dict) else {}
+        unknown = sorted(set(data) - set(self.fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [f"Unknown field; expected {', '.join(self.fields)}."] for name in unknown}
+            )
+        return attrs
 
 
 def positive(value: Decimal) -> None:
@@ -277,3 +300,20 @@ class BookSerializer(serializers.Serializer):
     stale_prices = serializers.ListField(child=serializers.CharField())
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+
+class AuditRecordSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditRecord
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "note",
+        ]
+        read_only_fields = fields

@@ -13,6 +13,7 @@ router.register("fx-rates", views.FxRateViewSet)
 router.register("capital-flows", views.CapitalFlowViewSet)
 router.register("positions", views.PositionViewSet)
 router.register("trades", views.TradeViewSet)
+router.register("audit", views.AuditRecordViewSet)
 
 urlpatterns = [
     path("book/", views.BookView.as_view(), name="book"),

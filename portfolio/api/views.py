@@ -15,8 +15,24 @@ from pms_site.permissions import OPS, PM
 
 from .. import selectors, services
 from ..calendar import today
-from ..filtersets import CapitalFlowFilter, FxRateFilter, PositionFilter, PriceFilter, TradeFilter
-from ..models import CapitalFlow, FxRate, Instrument, Position, Price, Strategy, Trade
+from ..filtersets import (
+    AuditRecordFilter,
+    CapitalFlowFilter,
+    FxRateFilter,
+    PositionFilter,
+    PriceFilter,
+    TradeFilter,
+)
+from ..models import (
+    AuditRecord,
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    Position,
+    Price,
+    Strategy,
+    Trade,
+)
 from . import serializers as s
 
 
@@ -176,6 +192,14 @@ class TradeViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Trade.objects.select_related("instrument", "strategy").order_by("trade_date", "id")
     serializer_class = s.TradeSerializer
     filterset_class = TradeFilter
+
+
+class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail: read-only, newest first."""
+
+    queryset = AuditRecord.objects.order_by("-at", "-id")
+    serializer_class = s.AuditRecordSerializer
+    filterset_class = AuditRecordFilter
 
 
 class BookView(APIView):

@@ -23,6 +23,8 @@ from portfolio.models import (
 )
 from risk import services as risk_services
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
+from trading import services as trading_services
+from trading.models import Signal, TradeProposal
 
 ACTOR = "load_demo"
 
@@ -72,10 +74,13 @@ class Command(BaseCommand):
 
     def reset(self) -> None:
         self.step("deleting the existing book …")
-        # The ledger and the audit trail refuse deletes through the ORM: a demo reset is
-        # the one place allowed to wipe them, with raw SQL.
-        with connection.cursor() as cursor:
+        # The ledger and the audit trail refuse deletes (the ORM, and on PostgreSQL a
+        # trigger): a demo reset is the one place allowed to wipe them, by TRUNCATE there.
+        tables = [
+            connection.ops.quote_name(model._meta.db_table)
             for model in (
+                TradeProposal,
+                Signal,
                 RiskAlert,
                 RiskLimit,
                 RiskSnapshot,
@@ -88,8 +93,14 @@ class Command(BaseCommand):
                 CapitalFlow,
                 Instrument,
                 Strategy,
-            ):
-                cursor.execute(f"DELETE FROM {connection.ops.quote_name(model._meta.db_table)}")
+            )
+        ]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(f"TRUNCATE {', '.join(tables)}")
+            else:
+                for table in tables:
+                    cursor.execute(f"DELETE FROM {table}")
 
     def load(self, n_positions: int, seed: int) -> None:
         end = today() if is_business_day(today()) else previous_business_day(today())
@@ -123,7 +134,7 @@ class Command(BaseCommand):
                 code=code,
                 name=name,
                 description=text,
-                risk_budget=Decimal("1500000"),
+                risk_budget=Decimal("400000"),
                 min_trade_fraction=Decimal("0.10"),
             )
             for code, name, text in strategies
@@ -212,6 +223,7 @@ class Command(BaseCommand):
             f"{Position.objects.filter(closed_at__isnull=True).count()} open"
         )
         self.load_risk(dates, paths)
+        self.load_signals(dates, paths)
 
     def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
         RiskLimit.objects.bulk_create(
@@ -235,6 +247,22 @@ class Command(BaseCommand):
         self.step(
             f"risk snapshot {snapshot.date}: VaR 95% {snapshot.var_95:,.2f}; limits "
             + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "warning", "breach"))
+        )
+
+    def load_signals(self, dates: list[Any], paths: dict[str, Any]) -> None:
+        """A week of trend signals for each instrument in its own strategy, then the day's
+        proposals: the PM finds them pending."""
+        owner = {spec.symbol: spec.strategy for spec in demo.INSTRUMENTS}
+        rows = [
+            {"instrument": symbol, "strategy": owner[symbol], "date": dates[day], "score": score}
+            for day in range(len(dates) - 5, len(dates))
+            for symbol, score in demo.signal_scores(paths, day).items()
+        ]
+        trading_services.signals_upsert(rows=rows, actor=ACTOR)
+        generation = trading_services.proposal_generate(date=dates[-1], actor=ACTOR)
+        self.step(
+            f"{len(rows)} signals; {len(generation.created)} pending proposals for "
+            f"{generation.date} ({len(generation.skipped)} signals gave no trade)"
         )
 
     def users(self, password: str) -> None:

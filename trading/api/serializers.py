@@ -1,0 +1,136 @@
+"""Serializers of the trade workflow API: parse and validate input, describe output."""
+
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from portfolio.api.serializers import (
+    AuditRecordSerializer,
+    PositionSerializer,
+    StrictSerializer,
+    TradeSerializer,
+    price_field,
+    quantity_field,
+)
+
+from ..models import Signal, TradeProposal
+
+
+def score_field(**kwargs: object) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=7,
+        decimal_places=6,
+        min_value=Decimal("-1"),
+        max_value=Decimal("1"),
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+class SignalSerializer(serializers.ModelSerializer):
+    instrument = serializers.CharField(source="instrument.symbol")
+    strategy = serializers.CharField(source="strategy.code")
+    score = score_field()
+
+    class Meta:
+        model = Signal
+        fields = ["instrument", "strategy", "date", "score", "created_at"]
+        read_only_fields = ["created_at"]
+
+
+class SignalRowSerializer(serializers.Serializer):
+    """One row of a signal upload (API or CSV)."""
+
+    instrument = serializers.CharField(max_length=32)
+    strategy = serializers.CharField(max_length=32)
+    date = serializers.DateField()
+    score = score_field(help_text="−1 (full short) to +1 (full long).")
+
+
+class TradeProposalSerializer(serializers.ModelSerializer):
+    """A proposal as the API shows it: nothing of it is written through the API."""
+
+    instrument = serializers.CharField(source="instrument.symbol")
+    strategy = serializers.CharField(source="strategy.code")
+    direction = serializers.ChoiceField(choices=["buy", "sell"])
+    rationale = serializers.JSONField(
+        help_text="Sizing inputs: score, sigma (per return or per bp), price, fx_rate, "
+        "unit_value, risk_budget, target, current, lot_size, min_trade_fraction."
+    )
+    what_if = serializers.JSONField(
+        help_text="var_95_before, var_95_after, limits_before, limits_after (id, name, "
+        "metric, scope, limit, value, utilization, status), missing_history."
+    )
+
+    class Meta:
+        model = TradeProposal
+        fields = [
+            "id",
+            "date",
+            "instrument",
+            "strategy",
+            "quantity",
+            "direction",
+            "status",
+            "score",
+            "rationale",
+            "what_if",
+            "decided_by",
+            "decided_at",
+            "decision_note",
+            "executed_quantity",
+            "executed_price",
+            "trade",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class TradeProposalDetailSerializer(TradeProposalSerializer):
+    decisions = AuditRecordSerializer(
+        many=True, read_only=True, help_text="The proposal's audit trail, oldest first."
+    )
+
+    class Meta(TradeProposalSerializer.Meta):
+        fields = [*TradeProposalSerializer.Meta.fields, "decisions"]
+        read_only_fields = fields
+
+
+class GenerateRequestSerializer(StrictSerializer):
+    date = serializers.DateField(required=False, help_text="Proposal date; default today.")
+
+
+class SkippedSerializer(serializers.Serializer):
+    instrument = serializers.CharField()
+    strategy = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class GenerateResultSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    created = serializers.IntegerField()
+    expired = serializers.IntegerField()
+    proposals = TradeProposalSerializer(many=True, help_text="Every proposal of the date.")
+    skipped = SkippedSerializer(many=True, help_text="Signals that gave no proposal, and why.")
+
+
+class ApproveSerializer(StrictSerializer):
+    price = price_field(required=False, help_text="Execution price; default the last price.")
+    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+
+
+class ModifyApproveSerializer(ApproveSerializer):
+    quantity = quantity_field(help_text="Signed quantity to book instead of the proposed one.")
+
+
+class RejectSerializer(StrictSerializer):
+    reason = serializers.CharField(max_length=2000)
+
+
+class ApprovalSerializer(serializers.Serializer):
+    proposal = TradeProposalSerializer()
+    trade = TradeSerializer()
+    position = PositionSerializer()
+
+
+class RejectionSerializer(serializers.Serializer):
+    proposal = TradeProposalSerializer()

@@ -1,0 +1,108 @@
+"""Views of the trade workflow API: parse, call one service, render."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from pms_site.permissions import OPS, PM
+from portfolio.api.serializers import UpsertResultSerializer
+from portfolio.api.views import MarketDataViewSet, actor
+from portfolio.calendar import today
+from portfolio.models import AuditRecord
+
+from .. import services
+from ..filtersets import SignalFilter, TradeProposalFilter
+from ..models import Signal, TradeProposal
+from . import serializers as s
+
+
+@extend_schema(
+    methods=["POST"], request=s.SignalRowSerializer(many=True), responses=UpsertResultSerializer
+)
+class SignalViewSet(MarketDataViewSet):
+    queryset = Signal.objects.select_related("instrument", "strategy").order_by(
+        "date", "strategy__code", "instrument__symbol"
+    )
+    serializer_class = s.SignalSerializer
+    row_serializer_class = s.SignalRowSerializer
+    filterset_class = SignalFilter
+    upsert = staticmethod(services.signals_upsert)
+
+
+class TradeProposalViewSet(viewsets.ReadOnlyModelViewSet):
+    """Proposals to read; `pm` decides them, `pm` or `ops` generates them."""
+
+    queryset = TradeProposal.objects.select_related("instrument", "strategy").order_by(
+        "-date", "strategy__code", "instrument__symbol"
+    )
+    serializer_class = s.TradeProposalSerializer
+    filterset_class = TradeProposalFilter
+
+    @property
+    def write_groups(self) -> tuple[str, ...]:
+        return (PM, OPS) if self.action == "generate" else (PM,)
+
+    def get_serializer_class(self) -> Any:
+        return (
+            s.TradeProposalDetailSerializer
+            if self.action == "retrieve"
+            else super().get_serializer_class()
+        )
+
+    def get_object(self) -> TradeProposal:
+        proposal: TradeProposal = super().get_object()
+        if self.action == "retrieve":
+            proposal.decisions = AuditRecord.objects.filter(  # type: ignore[attr-defined]
+                object_type=TradeProposal.__name__, object_id=str(proposal.pk)
+            ).order_by("at", "id")
+        return proposal
+
+    @extend_schema(request=s.GenerateRequestSerializer, responses=s.GenerateResultSerializer)
+    @action(detail=False, methods=["post"])
+    def generate(self, request: Request) -> Response:
+        data = s.GenerateRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        day = data.validated_data.get("date") or today()
+        result = services.proposal_generate(date=day, actor=actor(request))
+        body = {
+            "date": day,
+            "created": len(result.created),
+            "expired": result.expired,
+            "proposals": self.get_queryset().filter(date=day),
+            "skipped": result.skipped,
+        }
+        return Response(s.GenerateResultSerializer(body).data)
+
+    @extend_schema(request=s.ApproveSerializer, responses=s.ApprovalSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str | None = None) -> Response:
+        data = s.ApproveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        approval = services.proposal_approve(
+            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
+        )
+        return Response(s.ApprovalSerializer(approval).data)
+
+    @extend_schema(request=s.ModifyApproveSerializer, responses=s.ApprovalSerializer)
+    @action(detail=True, methods=["post"], url_path="modify-approve")
+    def modify_approve(self, request: Request, pk: str | None = None) -> Response:
+        data = s.ModifyApproveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        approval = services.proposal_modify_approve(
+            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
+        )
+        return Response(s.ApprovalSerializer(approval).data)
+
+    @extend_schema(request=s.RejectSerializer, responses=s.RejectionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str | None = None) -> Response:
+        data = s.RejectSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        proposal = services.proposal_reject(
+            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
+        )
+        return Response(s.RejectionSerializer({"proposal": proposal}).data)

@@ -1,0 +1,27 @@
+"""Query filters of the trade workflow API (django-filter): bad values answer 400."""
+
+import django_filters as filters
+
+from .models import Signal, TradeProposal
+
+
+class SignalFilter(filters.FilterSet):
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+    strategy = filters.CharFilter(field_name="strategy__code")
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Signal
+        fields = ["instrument", "strategy", "start", "end"]
+
+
+class TradeProposalFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=TradeProposal.Status.choices)
+    date = filters.DateFilter()
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+    strategy = filters.CharFilter(field_name="strategy__code")
+
+    class Meta:
+        model = TradeProposal
+        fields = ["status", "date", "instrument", "strategy"]

@@ -1,0 +1,472 @@
+"""Writes of the trade workflow: signals in, proposals generated, proposals decided.
+
+One call, one transaction. A decision locks its proposal row, so a proposal is decided
+once however many people press the button; approving books the trade in the same
+transaction. Every decision is an audit record.
+"""
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, OuterRef, Subquery
+from django.utils import timezone
+
+from portfolio.calendar import business_days_ending, today
+from portfolio.errors import Conflict, RowErrors
+from portfolio.ledger import Terms, mark_figures
+from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
+from portfolio.selectors import book_state, fx_rates_on, latest_prices
+from portfolio.services import (
+    RowErrorMap,
+    TradeRequest,
+    audit_record,
+    jsonable,
+    model_state,
+    reject_duplicates,
+    reject_future_dates,
+    resolve_references,
+    rows_upsert,
+    trades_book,
+)
+from risk.engine import instrument_moves
+from risk.selectors import Book, WhatIf, market_levels, risk_compute
+
+from . import sizing
+from .models import Signal, TradeProposal
+
+SIGMA_RETURNS = 60  # daily returns in a proposal's volatility estimate
+
+
+# --- Signals ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Upsert scores per (instrument, strategy, date): {instrument, strategy, date, score}.
+
+    Every row is checked before anything is written; one bad row rejects the batch.
+    """
+    errors: RowErrorMap = {}
+    instruments = resolve_references(rows, "instrument", Instrument, "symbol", errors)
+    strategies = resolve_references(rows, "strategy", Strategy, "code", errors)
+    for index, row in enumerate(rows):
+        if not -1 <= row["score"] <= 1:
+            errors.setdefault(index, {})["score"] = ["A score is between -1 and 1."]
+    reject_future_dates(rows, errors)
+    reject_duplicates(rows, ("instrument", "strategy", "date"), errors)
+    if errors:
+        raise RowErrors(errors)
+    created, updated = rows_upsert(
+        Signal,
+        ("instrument_id", "strategy_id", "date"),
+        "score",
+        [
+            {
+                "instrument_id": instruments[row["instrument"]],
+                "strategy_id": strategies[row["strategy"]],
+                "date": row["date"],
+                "score": row["score"],
+            }
+            for row in rows
+        ],
+    )
+    audit_record(
+        actor=actor,
+        action="signals.upsert",
+        after={"created": created, "updated": updated, "strategies": sorted(strategies)},
+    )
+    return created, updated
+
+
+# --- Generation ---------------------------------------------------------------------------
+
+
+@dataclass
+class Generation:
+    """What `proposal_generate` did for a date."""
+
+    date: dt.date
+    created: list[TradeProposal] = field(default_factory=list)
+    expired: int = 0
+    skipped: list[dict[str, str]] = field(default_factory=list)  # {instrument, strategy, reason}
+
+
+def latest_signals(day: dt.date) -> list[Signal]:
+    """Each strategy's signals of its latest signal date on or before `day`."""
+    latest = (
+        Signal.objects.filter(strategy=OuterRef("strategy"), date__lte=day)
+        .order_by("-date")
+        .values("date")[:1]
+    )
+    return list(
+        Signal.objects.filter(date__lte=day, date=Subquery(latest))
+        .select_related("instrument", "strategy")
+        .order_by("strategy__code", "instrument__symbol")
+    )
+
+
+def _expire(day: dt.date, actor: str) -> int:
+    """Pending proposals of dates before `day` expire; each gets its audit record."""
+    ids = list(
+        TradeProposal.objects.select_for_update()
+        .filter(status=TradeProposal.Status.PENDING, date__lt=day)
+        .values_list("pk", flat=True)
+    )
+    TradeProposal.objects.filter(pk__in=ids).update(status=TradeProposal.Status.EXPIRED)
+    AuditRecord.objects.bulk_create(
+        [
+            AuditRecord(
+                actor=actor,
+                action="proposal.expire",
+                object_type="TradeProposal",
+                object_id=str(pk),
+                before={"status": TradeProposal.Status.PENDING},
+                after={"status": TradeProposal.Status.EXPIRED},
+                note=f"Not decided before the proposals of {day} were generated.",
+            )
+            for pk in ids
+        ],
+        batch_size=2000,
+    )
+    return len(ids)
+
+
+def _placeholder(signal: Signal) -> dict[str, Any]:
+    """A book row for a position the trade would open: nothing held yet."""
+    instrument = signal.instrument
+    return {
+        "instrument_id": instrument.pk,
+        "instrument": instrument.symbol,
+        "strategy": signal.strategy.code,
+        "asset_class": instrument.asset_class,
+        "currency": instrument.currency,
+        "quote_type": instrument.quote_type,
+        "quantity": Decimal(0),
+        "notional_base": Decimal(0),
+        "dv01_base": Decimal(0),
+        "daily_pnl_base": Decimal(0),
+        "pnl_date": None,
+    }
+
+
+def _volatilities(book: Book, market_date: dt.date) -> tuple[np.ndarray, np.ndarray]:
+    """σ per instrument column of the book over the last SIGMA_RETURNS daily moves
+    (ddof = 1), and whether the column has that history."""
+    levels, complete = market_levels(book, business_days_ending(market_date, SIGMA_RETURNS + 1))
+    levels[:, ~complete] = 1.0
+    moves = instrument_moves(levels, book.column_is_yield)
+    return moves.std(axis=0, ddof=1), complete
+
+
+@transaction.atomic
+def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -> Generation:
+    """Size a proposal for each strategy's latest signals on or before `date`.
+
+    For each signal: target = score × risk_budget / (σ × unit value) with σ over the last
+    60 daily moves and the unit value at the latest price on or before `date`; the trade
+    is target − current, rounded to the lot, dropped when zero or below the strategy's
+    `min_trade_fraction` of |target|. Each proposal carries its rationale and a what-if
+    (VaR 95% and limits before and after it, over `window` days, by default the
+    `PMS_RISK_WINDOW` setting). Pairs that already have a proposal for `date` are left as
+    they are, so generating twice creates nothing new. Pending proposals of earlier dates
+    expire.
+    """
+    if date > today():
+        raise ValidationError({"date": [f"{date} is in the future."]})
+    # Generations queue here: two at once would size against the same book.
+    list(Strategy.objects.select_for_update().order_by("pk").values_list("pk"))
+    result = Generation(date=date, expired=_expire(date, actor))
+
+    existing = set(
+        TradeProposal.objects.filter(date=date).values_list("instrument_id", "strategy_id")
+    )
+    signals = [s for s in latest_signals(date) if (s.instrument_id, s.strategy_id) not in existing]
+
+    def skip(signal: Signal, reason: str) -> None:
+        result.skipped.append(
+            {
+                "instrument": signal.instrument.symbol,
+                "strategy": signal.strategy.code,
+                "reason": reason,
+            }
+        )
+
+    for signal in [s for s in signals if not s.instrument.is_active]:
+        skip(signal, "the instrument is not active")
+    signals = [s for s in signals if s.instrument.is_active]
+    instrument_ids = {s.instrument_id for s in signals}
+    market_date = Price.objects.filter(instrument_id__in=instrument_ids, date__lte=date).aggregate(
+        day=Max("date")
+    )["day"]
+    if not signals or market_date is None:
+        for signal in signals:
+            skip(signal, f"no price on or before {date}")
+        _audit_generation(result, actor)
+        return result
+
+    state = book_state()
+    row_of = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
+    extra: list[dict[str, Any]] = []
+    for signal in signals:
+        key = (signal.instrument_id, signal.strategy.code)
+        if key not in row_of:
+            row_of[key] = len(state.positions) + len(extra)
+            extra.append(_placeholder(signal))
+    book = Book.load(state, extra)
+    rows = [*state.positions, *extra]
+    sigma, has_history = _volatilities(book, market_date)
+    column = dict(zip(book.instrument_ids, range(len(book.instrument_ids)), strict=True))
+    prices = latest_prices(market_date, instrument_ids)
+    fx_rates = fx_rates_on(market_date, {s.instrument.currency for s in signals})
+
+    sized: list[tuple[Signal, int, sizing.Sizing, dict[str, Any], Decimal, Decimal]] = []
+    for signal in signals:
+        instrument, strategy = signal.instrument, signal.strategy
+        terms = Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
+        priced, fx_rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
+        col = column[instrument.pk]
+        if priced is None or fx_rate is None:
+            skip(signal, f"no {'price' if priced is None else instrument.currency + ' FX rate'}")
+            continue
+        if not has_history[col]:
+            skip(signal, f"fewer than {SIGMA_RETURNS} daily moves to {market_date}")
+            continue
+        if sigma[col] == 0:
+            skip(signal, f"no movement in the last {SIGMA_RETURNS} days (σ = 0)")
+            continue
+        price_date, price = priced
+        sigma_value = Decimal(repr(float(sigma[col])))
+        unit = sizing.unit_value(terms, price, fx_rate)
+        row = row_of[(instrument.pk, strategy.code)]
+        current = rows[row]["quantity"]
+        size = sizing.size_trade(
+            target=sizing.target_quantity(signal.score, strategy.risk_budget, sigma_value, unit),
+            current=current,
+            lot_size=instrument.lot_size,
+            min_trade_fraction=strategy.min_trade_fraction,
+        )
+        if size.reason:
+            skip(signal, size.reason)
+            continue
+        rationale = {
+            "signal_date": signal.date,
+            "score": signal.score,
+            "sigma": sigma_value,
+            "sigma_unit": "bp" if terms.is_yield else "return",
+            "sigma_days": SIGMA_RETURNS,
+            "price": price,
+            "price_date": price_date,
+            "fx_rate": fx_rate,
+            "unit_value": unit,
+            "risk_budget": strategy.risk_budget,
+            "target": size.target,
+            "current": current,
+            "lot_size": instrument.lot_size,
+            "min_trade_fraction": strategy.min_trade_fraction,
+        }
+        # The trade's own figures at the price it was sized at: what it adds to the book.
+        figures = mark_figures(terms, size.trade, price, price, fx_rate)
+        sized.append((signal, row, size, rationale, figures.notional_base, figures.dv01_base))
+
+    if sized:
+        try:
+            risk = risk_compute(window=window or settings.PMS_RISK_WINDOW, book=book)
+        except ValidationError as error:
+            raise ValidationError(
+                {"detail": [f"The what-if cannot be computed: {' '.join(error.messages)}"]}
+            ) from None
+        what_if = WhatIf(risk)
+        result.created = TradeProposal.objects.bulk_create(
+            [
+                TradeProposal(
+                    date=date,
+                    instrument=signal.instrument,
+                    strategy=signal.strategy,
+                    signal=signal,
+                    quantity=size.trade,
+                    score=signal.score,
+                    rationale=jsonable(rationale),
+                    what_if=what_if.after(row, int(notional * 100), int(dv01 * 100)),
+                )
+                for signal, row, size, rationale, notional, dv01 in sized
+            ],
+            batch_size=1000,
+        )
+    _audit_generation(result, actor)
+    return result
+
+
+def _audit_generation(result: Generation, actor: str) -> None:
+    audit_record(
+        actor=actor,
+        action="proposals.generate",
+        after={
+            "date": result.date,
+            "created": len(result.created),
+            "expired": result.expired,
+            "skipped": len(result.skipped),
+        },
+    )
+
+
+# --- Decisions ----------------------------------------------------------------------------
+
+# What a decision changes on a proposal, recorded before and after in the audit trail.
+_DECISION_FIELDS = (
+    "status",
+    "decided_by",
+    "decided_at",
+    "decision_note",
+    "executed_quantity",
+    "executed_price",
+    "trade_id",
+)
+
+
+def _decision_state(proposal: TradeProposal) -> dict[str, Any]:
+    state = model_state(proposal)
+    return {name: state[name] for name in ("id", "quantity", *_DECISION_FIELDS)}
+
+
+def _lock_pending(proposal_id: int) -> TradeProposal:
+    """The proposal, its row locked until the decision commits; 409 unless pending."""
+    proposal = (
+        TradeProposal.objects.select_for_update(of=("self",))
+        .select_related("instrument", "strategy")
+        .get(pk=proposal_id)
+    )
+    if proposal.status != TradeProposal.Status.PENDING:
+        by = f" by {proposal.decided_by} at {proposal.decided_at:%Y-%m-%d %H:%M:%S} UTC"
+        raise Conflict(
+            f"Proposal {proposal.pk} is {proposal.status}"
+            + (by if proposal.decided_at else "")
+            + ": only a pending proposal can be decided."
+        )
+    return proposal
+
+
+def _decide(
+    proposal: TradeProposal, status: str, note: str, actor: str, action: str, before: dict[str, Any]
+) -> None:
+    proposal.status = status
+    proposal.decided_by = actor
+    proposal.decided_at = timezone.now()
+    proposal.decision_note = note
+    proposal.save(update_fields=list(_DECISION_FIELDS))
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=proposal,
+        before=before,
+        after=_decision_state(proposal),
+        note=note,
+    )
+
+
+@dataclass(frozen=True)
+class Approval:
+    proposal: TradeProposal
+    trade: Trade
+    position: Position
+
+
+def _approve(
+    proposal_id: int, quantity: Decimal | None, price: Decimal | None, note: str, actor: str
+) -> Approval:
+    proposal = _lock_pending(proposal_id)
+    before = _decision_state(proposal)
+    instrument = proposal.instrument
+    errors: dict[str, list[str]] = {}
+    if quantity is not None:
+        if quantity == 0:
+            errors["quantity"] = ["A trade's quantity cannot be zero."]
+        elif quantity % instrument.lot_size:
+            errors["quantity"] = [
+                f"{quantity} is not a multiple of {instrument.symbol}'s lot size "
+                f"{instrument.lot_size}."
+            ]
+    trade_date = today()
+    if price is None:
+        priced = latest_prices(trade_date, [instrument.pk]).get(instrument.pk)
+        if priced is None:
+            errors["price"] = [f"{instrument.symbol} has no price yet: give the execution price."]
+        else:
+            price = priced[1]
+    if errors:
+        raise ValidationError(errors)
+    assert price is not None
+    executed = proposal.quantity if quantity is None else quantity
+    try:
+        [trade] = trades_book(
+            requests=[
+                TradeRequest(
+                    instrument=instrument.symbol,
+                    strategy=proposal.strategy.code,
+                    quantity=executed,
+                    price=price,
+                    trade_date=trade_date,
+                    note=f"Proposal {proposal.pk}" + (f": {note}" if note else ""),
+                )
+            ],
+            actor=actor,
+            source=Trade.Source.PROPOSAL,
+        )
+    except RowErrors as row_errors:
+        raise ValidationError(row_errors.errors[0]) from None
+    proposal.executed_quantity, proposal.executed_price, proposal.trade = executed, price, trade
+    modified = quantity is not None
+    _decide(
+        proposal,
+        TradeProposal.Status.MODIFIED if modified else TradeProposal.Status.APPROVED,
+        note,
+        actor,
+        "proposal.modify_approve" if modified else "proposal.approve",
+        before,
+    )
+    position = Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)
+    return Approval(proposal, trade, position)
+
+
+@transaction.atomic
+def proposal_approve(
+    *, proposal_id: int, price: Decimal | None = None, note: str = "", actor: str
+) -> Approval:
+    """Book the proposed trade at `price` (default: the last price) and close the proposal."""
+    return _approve(proposal_id, None, price, note, actor)
+
+
+@transaction.atomic
+def proposal_modify_approve(
+    *,
+    proposal_id: int,
+    quantity: Decimal,
+    price: Decimal | None = None,
+    note: str = "",
+    actor: str,
+) -> Approval:
+    """Book the PM's quantity (signed, a multiple of the lot) instead of the proposed one."""
+    return _approve(proposal_id, quantity, price, note, actor)
+
+
+@transaction.atomic
+def proposal_reject(*, proposal_id: int, reason: str, actor: str) -> TradeProposal:
+    """Decline the proposal; the reason is required and kept in the audit trail."""
+    if not reason.strip():
+        raise ValidationError({"reason": ["Say why the proposal is rejected."]})
+    proposal = _lock_pending(proposal_id)
+    _decide(
+        proposal,
+        TradeProposal.Status.REJECTED,
+        reason.strip(),
+        actor,
+        "proposal.reject",
+        _decision_state(proposal),
+    )
+    return proposal
