@@ -43,9 +43,13 @@ def size_trade(
     `min_trade_fraction` of |target|."""
     trade = round_to_lot(target - current, lot_size)
     if trade == 0:
-        return Sizing(target, trade, "at target (the trade rounds to zero lots)")
-    if abs(trade) < min_trade_fraction * abs(target):
+        return Sizing(target, Decimal(0), "at target (the trade rounds to zero lots)")
+    minimum = min_trade_fraction * abs(target)
+    if abs(trade) < minimum:
         return Sizing(
-            target, Decimal(0), f"trade {trade} is below {min_trade_fraction} of |target|"
+            target,
+            Decimal(0),
+            f"trade of {trade.normalize():f} is below the minimum "
+            f"{min_trade_fraction.normalize():f} × |target| = {minimum.quantize(QUANTITY):f}",
         )
     return Sizing(target, trade)

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from portfolio import selectors
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
+from trading.models import Signal, TradeProposal
 
 pytestmark = pytest.mark.django_db
 
@@ -112,6 +113,11 @@ def test_load_demo_builds_a_consistent_fund():
         book["totals"]["unrealized_pnl"]
     )
     assert "password 'pw'" in out.getvalue()
+    # A week of signals, one per instrument and day, and the last day's proposals pending.
+    assert Signal.objects.count() == 30 * 5
+    last_day = Signal.objects.latest("date").date
+    pending = TradeProposal.objects.filter(status="pending")
+    assert pending.exists() and set(pending.values_list("date", flat=True)) == {last_day}
     # The same seed gives the same fund.
     first_prices = list(
         Price.objects.order_by("instrument__symbol", "date").values_list("price", flat=True)[:50]

@@ -97,6 +97,9 @@ class Command(BaseCommand):
         ]
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
+                # Deferred foreign-key checks of this transaction run first: TRUNCATE
+                # refuses tables with pending trigger events.
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
                 cursor.execute(f"TRUNCATE {', '.join(tables)}")
             else:
                 for table in tables:

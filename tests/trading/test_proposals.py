@@ -1,0 +1,216 @@
+"""Proposal generation: sizing worked by hand on the `fund` fixture (see conftest)."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from portfolio import services as book_services
+from portfolio.models import AuditRecord, Position, Price
+from risk import selectors as risk_selectors
+from risk.models import RiskLimit
+from tests.conftest import TODAY
+from trading import services
+from trading.models import TradeProposal
+
+from .conftest import DAYS, SIGMA_BP, SIGMA_PRICE, signal
+
+YESTERDAY = DAYS[-2]
+
+
+def generate(day: dt.date = TODAY) -> services.Generation:
+    return services.proposal_generate(date=day, actor="pm")
+
+
+def proposal(symbol: str, strategy: str = "MACRO", day: dt.date = TODAY) -> TradeProposal:
+    return TradeProposal.objects.get(instrument__symbol=symbol, strategy__code=strategy, date=day)
+
+
+def test_sizing_a_price_instrument_in_a_foreign_currency(fund):
+    signal("ESH4", "MACRO", "0.5")
+    result = generate()
+    assert len(result.created) == 1 and result.skipped == []
+    esh4 = proposal("ESH4")
+    # unit value = P × m × X = 5000 × 50 × 5.00 = 1,250,000 BRL per unit return
+    # target = 0.5 × 1,000,000 / (0.0100344670 × 1,250,000) = 500,000 / 12,543.08 = 39.8626
+    # trade = 39.8626 − 0 → 40 contracts (lot 1), a buy
+    assert (esh4.quantity, esh4.direction, esh4.status) == (D("40"), "buy", "pending")
+    rationale = esh4.rationale
+    assert D(rationale["sigma"]) == pytest.approx(SIGMA_PRICE, rel=D("1e-12"))
+    assert rationale["sigma_unit"] == "return"
+    assert D(rationale["unit_value"]) == D("1250000")
+    assert D(rationale["fx_rate"]) == D("5") and D(rationale["price"]) == D("5000")
+    target = D("0.5") * D("1000000") / (SIGMA_PRICE * D("1250000"))
+    assert abs(D(rationale["target"]) - target) < D("0.000002")
+    assert D(rationale["current"]) == 0 and rationale["score"] == "0.500000"
+
+
+def test_sizing_a_yield_instrument_against_the_current_position(fund):
+    signal("DI1F27", "MACRO", "-0.8")
+    generate()
+    di = proposal("DI1F27")
+    # unit value = DV01 × X = 25 BRL per bp
+    # target = −0.8 × 1,000,000 / (10.0843897 × 25) = −800,000 / 252.1097 = −3,173.2213
+    # trade = −3,173.2213 − (−100) = −3,073.2213 → −3,073 contracts, a sell
+    assert (di.quantity, di.direction) == (D("-3073"), "sell")
+    assert D(di.rationale["sigma"]) == pytest.approx(SIGMA_BP, rel=D("1e-12"))
+    assert di.rationale["sigma_unit"] == "bp"
+    assert D(di.rationale["unit_value"]) == D("25")
+    assert D(di.rationale["current"]) == D("-100")
+    assert abs(D(di.rationale["target"]) - D("-3173.221287")) < D("0.000002")
+
+
+def test_trade_is_rounded_to_the_lot(fund):
+    signal("INDJ24", "MACRO", "0.3")
+    generate()
+    # target = 0.3 × 1,000,000 / (0.0100344670 × 100,000) = 298.9695; lots of 5:
+    # 298.9695 / 5 = 59.79 → 60 lots = 300
+    assert proposal("INDJ24").quantity == D("300")
+
+
+def test_no_proposal_below_the_minimum_trade(fund):
+    book_services.trades_book(
+        requests=[book_services.TradeRequest("INDJ24", "RV", D("290"), D("100000"), TODAY)],
+        actor="test",
+        source="api",
+    )
+    signal("INDJ24", "RV", "0.3")
+    result = generate()
+    # target 298.9695 − 290 = 8.97 → 2 lots = 10, below 0.1 × 298.9695 = 29.9
+    assert result.created == []
+    assert result.skipped == [
+        {
+            "instrument": "INDJ24",
+            "strategy": "RV",
+            "reason": "trade of 10 is below the minimum 0.1 × |target| = 29.896954",
+        }
+    ]
+
+
+def test_a_trade_that_rounds_to_nothing_is_not_proposed(fund):
+    book_services.trades_book(
+        requests=[book_services.TradeRequest("ESH4", "MACRO", D("40"), D("5000"), TODAY)],
+        actor="test",
+        source="api",
+    )
+    signal("ESH4", "MACRO", "0.5")
+    result = generate()
+    # target 39.8626 − 40 = −0.14 → 0 lots
+    assert result.created == [] and "rounds to zero" in result.skipped[0]["reason"]
+
+
+def test_generating_twice_creates_nothing_new(fund):
+    signal("ESH4", "MACRO", "0.5")
+    signal("DI1F27", "MACRO", "-0.8")
+    first = generate()
+    before = list(TradeProposal.objects.order_by("pk").values())
+    second = generate()
+    assert (len(first.created), len(second.created), second.expired) == (2, 0, 0)
+    assert list(TradeProposal.objects.order_by("pk").values()) == before
+
+
+def test_only_each_strategys_latest_signals_count(fund):
+    signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)  # superseded by today's MACRO signals
+    signal("ESH4", "MACRO", "0.5")
+    signal("INDJ24", "RV", "0.3", day=YESTERDAY)  # RV's latest
+    signal("ESH4", "RV", "0.5", day=TODAY + dt.timedelta(days=3))  # after the date: ignored
+    generate()
+    assert set(TradeProposal.objects.values_list("instrument__symbol", "strategy__code")) == {
+        ("ESH4", "MACRO"),
+        ("INDJ24", "RV"),
+    }
+
+
+def test_older_pending_proposals_expire(fund):
+    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
+    signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)
+    generate(YESTERDAY)
+    approved = proposal("INDJ24", day=YESTERDAY)
+    services.proposal_approve(proposal_id=approved.pk, actor="pm")
+    result = generate(TODAY)
+    assert result.expired == 1
+    assert proposal("ESH4", day=YESTERDAY).status == "expired"
+    assert proposal("INDJ24", day=YESTERDAY).status == "approved"
+    # Today's proposals are sized again from the same (latest) signals, against today's
+    # book: INDJ24 is already at 300, so only ESH4 is proposed again.
+    assert [p.instrument.symbol for p in result.created] == ["ESH4"]
+    trail = AuditRecord.objects.get(action="proposal.expire")
+    assert trail.object_id == str(proposal("ESH4", day=YESTERDAY).pk)
+    assert (trail.before, trail.after) == ({"status": "pending"}, {"status": "expired"})
+
+
+def test_what_if_by_hand_and_the_book_after_approval_agrees(fund):
+    RiskLimit.objects.create(name="VaR", metric="var_95", limit=D("600000"))
+    RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("5"))
+    signal("ESH4", "MACRO", "0.5")
+    generate()
+    esh4 = proposal("ESH4")
+    what_if = esh4.what_if
+    # Before: DI1F27 −100 has exposure −DV01 = +2,500 per bp; Δy = ±10 bp → S = ±25,000.
+    # VaR 95% = 25,000. Gross leverage 10,000,000 / 10,000,000 = 1.
+    assert what_if["var_95_before"] == "25000.00"
+    # After: + 40 × 5000 × 50 × 5.00 = 50,000,000 notional, moves with P × X returns in
+    # phase with Δy: up days 25,000 + 500,000 = 525,000; down days
+    # −25,000 − 50,000,000 / 101 = −520,049.50. VaR 95% = 520,049.50.
+    assert what_if["var_95_after"] == "520049.50"
+    before = {row["name"]: row for row in what_if["limits_before"]}
+    after = {row["name"]: row for row in what_if["limits_after"]}
+    assert (before["VaR"]["status"], after["VaR"]["status"]) == ("ok", "warning")  # 0.867
+    assert after["VaR"]["utilization"] == "0.866749"  # 520,049.50 / 600,000
+    # Gross 60,000,000 / NAV 10,000,000 = 6 > 5
+    assert (before["Gross"]["value"], after["Gross"]["value"]) == ("1.000000", "6.000000")
+    assert (before["Gross"]["status"], after["Gross"]["status"]) == ("ok", "breach")
+    assert what_if["missing_history"] is False
+
+    # Booked at the price it was sized at, the book is the what-if's "after".
+    services.proposal_approve(proposal_id=esh4.pk, price=D("5000"), actor="pm")
+    risk = risk_selectors.risk_compute(window=60)
+    live = {v.limit.name: v for v in risk_selectors.limits_evaluate(risk)}
+    assert risk_selectors.money(risk.figures.var[0.95]) == D("520049.50")
+    assert (live["VaR"].status, live["Gross"].status) == ("warning", "breach")
+
+
+def test_signals_without_history_or_movement_are_reported(fund, usd):
+    flat = Price.objects.filter(instrument__symbol="ESH4")
+    flat.filter(date__lt=DAYS[10]).delete()  # 50 moves only
+    signal("ESH4", "MACRO", "0.5")
+    Price.objects.filter(instrument__symbol="INDJ24").update(price=D("100000"))  # σ = 0
+    signal("INDJ24", "MACRO", "0.3")
+    result = generate()
+    assert result.created == []
+    reasons = {row["instrument"]: row["reason"] for row in result.skipped}
+    assert reasons == {
+        "ESH4": f"fewer than 60 daily moves to {TODAY}",
+        "INDJ24": "no movement in the last 60 days (σ = 0)",
+    }
+
+
+def test_generation_for_a_future_date_is_refused(fund):
+    with pytest.raises(ValidationError) as error:
+        generate(TODAY + dt.timedelta(days=1))
+    assert "future" in error.value.message_dict["date"][0]
+    assert not AuditRecord.objects.filter(action="proposals.generate").exists()
+
+
+def test_approval_books_the_trade_in_the_same_transaction(fund):
+    signal("ESH4", "MACRO", "0.5")
+    generate()
+    esh4 = proposal("ESH4")
+    approval = services.proposal_approve(proposal_id=esh4.pk, actor="pm", note="go")
+    # At the last price: 5000 on Mar 15, X = 5.00
+    assert (approval.trade.quantity, approval.trade.price) == (D("40"), D("5000"))
+    assert approval.trade.source == "proposal" and approval.trade.booked_by == "pm"
+    assert approval.position == Position.objects.get(instrument__symbol="ESH4")
+    assert approval.position.notional_base == D("50000000.00")  # 40 × 5000 × 50 × 5.00
+    esh4.refresh_from_db()
+    assert (esh4.status, esh4.executed_quantity, esh4.executed_price, esh4.trade_id) == (
+        "approved",
+        D("40"),
+        D("5000"),
+        approval.trade.pk,
+    )
+    decision = AuditRecord.objects.get(action="proposal.approve")
+    assert decision.object_id == str(esh4.pk) and decision.note == "go"
+    assert decision.before["status"] == "pending" and decision.after["status"] == "approved"
+    assert decision.after["trade_id"] == approval.trade.pk
