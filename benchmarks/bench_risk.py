@@ -24,9 +24,9 @@ AS_OF = dt.date(2024, 3, 15)
 POSITIONS, WINDOW = 1_000, 250
 
 
-def load_market() -> list[Instrument]:
-    """1,000 instruments (a quarter yield-quoted; BRL, USD, EUR), quoted on every business
-    day of the window and a few more, and the USD and EUR rates."""
+def load_market(n_instruments: int = POSITIONS) -> list[Instrument]:
+    """Instruments (a quarter yield-quoted; BRL, USD, EUR), quoted on every business day
+    of the window and a few more, the USD and EUR rates, 10 strategies, 3 limits."""
     rng = np.random.default_rng(1)
     days = business_days_ending(AS_OF, WINDOW + 11)
     currencies = ["BRL", "USD", "EUR"]
@@ -40,9 +40,9 @@ def load_market() -> list[Instrument]:
             multiplier=Decimal("100000") if n % 4 == 0 else Decimal("50"),
             dv01=Decimal("25") if n % 4 == 0 else Decimal("0"),
         )
-        for n in range(POSITIONS)
+        for n in range(n_instruments)
     )
-    paths = np.cumsum(rng.normal(0, 0.01, (len(days), POSITIONS)), axis=0)
+    paths = np.cumsum(rng.normal(0, 0.01, (len(days), n_instruments)), axis=0)
     Price.objects.bulk_create(
         (
             Price(
@@ -85,7 +85,10 @@ def load_book(instruments: list[Instrument], strategies: int) -> None:
     """1,000 positions: `strategies` strategies each holding the same 1,000/`strategies`
     instruments. Replaces the previous book."""
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE portfolio_trade, portfolio_position, portfolio_auditrecord")
+        cursor.execute(
+            "TRUNCATE trading_tradeproposal, portfolio_trade, portfolio_position, "
+            "portfolio_auditrecord"
+        )
     held = POSITIONS // strategies
     services.trades_book(
         requests=[

@@ -5,6 +5,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
@@ -147,21 +148,21 @@ class BookState:
     realized_closed: Decimal
     flows: Decimal
 
-    @property
+    @cached_property
     def unrealized(self) -> Decimal:
         return sum((row["unrealized_pnl_base"] for row in self.positions), ZERO)
 
-    @property
+    @cached_property
     def realized(self) -> Decimal:
         return self.realized_closed + sum(
             (row["realized_pnl_base"] for row in self.positions), ZERO
         )
 
-    @property
+    @cached_property
     def nav(self) -> Decimal:
         return to_cents(self.flows + self.realized + self.unrealized)
 
-    @property
+    @cached_property
     def daily_pnl(self) -> Decimal:
         return sum((pnl for _, _, pnl in self.closed_today), ZERO) + sum(
             (row["daily_pnl_base"] for row in self.positions if row["pnl_date"] == self.as_of),
