@@ -2,11 +2,11 @@
 
 import threading
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from portfolio.errors import Conflict
 from portfolio.models import AuditRecord, Position, Trade
 from tests.conftest import TODAY
 from trading import services
@@ -18,33 +18,33 @@ pytestmark = pytest.mark.postgres
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_book_exactly_one_trade(fund):
+def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for):
+    """Six PMs press "approve" on the same proposal at once: one 200, five 409."""
     signal("ESH4", "MACRO", "0.5")
     [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
     clients = 6
+    pms = [api_client_for("pm") for _ in range(clients)]  # one client per thread
     barrier = threading.Barrier(clients)
-    outcomes: list[str] = []
+    statuses: list[int] = []
     errors: list[BaseException] = []
 
-    def approve(n: int) -> None:
+    def approve(pm: Any) -> None:
         try:
             barrier.wait()
-            services.proposal_approve(proposal_id=proposal.pk, actor=f"pm-{n}")
-            outcomes.append("approved")
-        except Conflict:
-            outcomes.append("conflict")
+            answer = pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
+            statuses.append(answer.status_code)
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=approve, args=(n,)) for n in range(clients)]
+    threads = [threading.Thread(target=approve, args=(pm,)) for pm in pms]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
-    assert sorted(outcomes) == ["approved"] + ["conflict"] * (clients - 1)
+    assert sorted(statuses) == [200] + [409] * (clients - 1)
     assert Trade.objects.filter(source="proposal").count() == 1
     assert Position.objects.get(instrument__symbol="ESH4").quantity == D("40")
     assert AuditRecord.objects.filter(action="proposal.approve").count() == 1
