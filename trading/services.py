@@ -6,16 +6,17 @@ transaction. Every decision is an audit record.
 """
 
 import datetime as dt
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import reduce
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, OuterRef, Subquery
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from portfolio.calendar import business_days_ending, today
@@ -101,12 +102,16 @@ class Generation:
 def latest_signals(day: dt.date) -> list[Signal]:
     """Each strategy's signals of its latest signal date on or before `day`."""
     latest = (
-        Signal.objects.filter(strategy=OuterRef("strategy"), date__lte=day)
-        .order_by("-date")
-        .values("date")[:1]
+        Signal.objects.filter(date__lte=day)
+        .values_list("strategy_id")
+        .annotate(latest=Max("date"))
+        .values_list("strategy_id", "latest")
     )
+    wanted = [Q(strategy_id=strategy, date=last) for strategy, last in latest]
+    if not wanted:
+        return []
     return list(
-        Signal.objects.filter(date__lte=day, date=Subquery(latest))
+        Signal.objects.filter(reduce(operator.or_, wanted))
         .select_related("instrument", "strategy")
         .order_by("strategy__code", "instrument__symbol")
     )
@@ -156,13 +161,98 @@ def _placeholder(signal: Signal) -> dict[str, Any]:
     }
 
 
-def _volatilities(book: Book, market_date: dt.date) -> tuple[np.ndarray, np.ndarray]:
-    """σ per instrument column of the book over the last SIGMA_RETURNS daily moves
-    (ddof = 1), and whether the column has that history."""
-    levels, complete = market_levels(book, business_days_ending(market_date, SIGMA_RETURNS + 1))
-    levels[:, ~complete] = 1.0
-    moves = instrument_moves(levels, book.column_is_yield)
-    return moves.std(axis=0, ddof=1), complete
+@dataclass(frozen=True)
+class Sized:
+    """A signal sized into a trade: where it lands in the book and what it adds to it."""
+
+    signal: Signal
+    row: int  # the position's row in the what-if book
+    quantity: Decimal
+    rationale: dict[str, Any]
+    notional_cents: int
+    dv01_cents: int
+
+
+class Sizer:
+    """The market and the book that signals are sized against, loaded once for all of them:
+    the book with a zero row for each position a signal would open, σ over the last
+    SIGMA_RETURNS moves, and the latest prices and FX rates on or before `market_date`."""
+
+    def __init__(self, signals: list[Signal], market_date: dt.date):
+        state = book_state()
+        self.row_of = {
+            (r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)
+        }
+        extra: list[dict[str, Any]] = []
+        for signal in signals:
+            key = (signal.instrument_id, signal.strategy.code)
+            if key not in self.row_of:
+                self.row_of[key] = len(state.positions) + len(extra)
+                extra.append(_placeholder(signal))
+        self.rows = [*state.positions, *extra]
+        self.book = Book.load(state, extra)
+        self.market_date = market_date
+        grid = business_days_ending(market_date, SIGMA_RETURNS + 1)
+        levels, self.has_history = market_levels(self.book, grid)
+        levels[:, ~self.has_history] = 1.0
+        self.sigma = instrument_moves(levels, self.book.column_is_yield).std(axis=0, ddof=1)
+        self.column = {pk: i for i, pk in enumerate(self.book.instrument_ids)}
+        self.prices = latest_prices(market_date, self.column)
+        self.fx_rates = fx_rates_on(market_date, {s.instrument.currency for s in signals})
+
+    def size(self, signal: Signal) -> Sized | str:
+        """The signal's trade, or why there is none."""
+        instrument, strategy = signal.instrument, signal.strategy
+        terms = Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
+        priced, fx_rate = self.prices.get(instrument.pk), self.fx_rates.get(instrument.currency)
+        col = self.column[instrument.pk]
+        if priced is None:
+            return f"no price on or before {self.market_date}"
+        if fx_rate is None:
+            return f"no {instrument.currency} FX rate on or before {self.market_date}"
+        if not self.has_history[col]:
+            return f"fewer than {SIGMA_RETURNS} daily moves to {self.market_date}"
+        if self.sigma[col] == 0:
+            return f"no movement in the last {SIGMA_RETURNS} days (σ = 0)"
+        price_date, price = priced
+        sigma = Decimal(repr(float(self.sigma[col])))
+        unit = sizing.unit_value(terms, price, fx_rate)
+        row = self.row_of[(instrument.pk, strategy.code)]
+        current = self.rows[row]["quantity"]
+        size = sizing.size_trade(
+            target=sizing.target_quantity(signal.score, strategy.risk_budget, sigma, unit),
+            current=current,
+            lot_size=instrument.lot_size,
+            min_trade_fraction=strategy.min_trade_fraction,
+        )
+        if size.reason:
+            return size.reason
+        # The trade's own figures at the price it was sized at: what it adds to the book.
+        figures = mark_figures(terms, size.trade, price, price, fx_rate)
+        rationale = {
+            "signal_date": signal.date,
+            "score": signal.score,
+            "sigma": sigma,
+            "sigma_unit": "bp" if terms.is_yield else "return",
+            "sigma_days": SIGMA_RETURNS,
+            "price": price,
+            "price_date": price_date,
+            "fx_rate": fx_rate,
+            "unit_value": unit.normalize(),
+            "risk_budget": strategy.risk_budget,
+            "target": size.target,
+            "current": current,
+            "lot_size": instrument.lot_size,
+            "min_trade_fraction": strategy.min_trade_fraction,
+        }
+        return Sized(
+            signal,
+            row,
+            size.trade,
+            jsonable(rationale),
+            int(figures.notional_base * 100),
+            int(figures.dv01_base * 100),
+        )
 
 
 @transaction.atomic
@@ -184,11 +274,6 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     list(Strategy.objects.select_for_update().order_by("pk").values_list("pk"))
     result = Generation(date=date, expired=_expire(date, actor))
 
-    existing = set(
-        TradeProposal.objects.filter(date=date).values_list("instrument_id", "strategy_id")
-    )
-    signals = [s for s in latest_signals(date) if (s.instrument_id, s.strategy_id) not in existing]
-
     def skip(signal: Signal, reason: str) -> None:
         result.skipped.append(
             {
@@ -198,86 +283,37 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
             }
         )
 
-    for signal in [s for s in signals if not s.instrument.is_active]:
-        skip(signal, "the instrument is not active")
-    signals = [s for s in signals if s.instrument.is_active]
-    instrument_ids = {s.instrument_id for s in signals}
-    market_date = Price.objects.filter(instrument_id__in=instrument_ids, date__lte=date).aggregate(
-        day=Max("date")
-    )["day"]
-    if not signals or market_date is None:
+    existing = set(
+        TradeProposal.objects.filter(date=date).values_list("instrument_id", "strategy_id")
+    )
+    signals = []
+    for signal in latest_signals(date):
+        if (signal.instrument_id, signal.strategy_id) in existing:
+            continue
+        if signal.instrument.is_active:
+            signals.append(signal)
+        else:
+            skip(signal, "the instrument is not active")
+    market_date = Price.objects.filter(
+        instrument_id__in={s.instrument_id for s in signals}, date__lte=date
+    ).aggregate(day=Max("date"))["day"]
+    if market_date is None:
         for signal in signals:
             skip(signal, f"no price on or before {date}")
         _audit_generation(result, actor)
         return result
 
-    state = book_state()
-    row_of = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
-    extra: list[dict[str, Any]] = []
+    sizer = Sizer(signals, market_date)
+    sized: list[Sized] = []
     for signal in signals:
-        key = (signal.instrument_id, signal.strategy.code)
-        if key not in row_of:
-            row_of[key] = len(state.positions) + len(extra)
-            extra.append(_placeholder(signal))
-    book = Book.load(state, extra)
-    rows = [*state.positions, *extra]
-    sigma, has_history = _volatilities(book, market_date)
-    column = dict(zip(book.instrument_ids, range(len(book.instrument_ids)), strict=True))
-    prices = latest_prices(market_date, instrument_ids)
-    fx_rates = fx_rates_on(market_date, {s.instrument.currency for s in signals})
-
-    sized: list[tuple[Signal, int, sizing.Sizing, dict[str, Any], Decimal, Decimal]] = []
-    for signal in signals:
-        instrument, strategy = signal.instrument, signal.strategy
-        terms = Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
-        priced, fx_rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
-        col = column[instrument.pk]
-        if priced is None or fx_rate is None:
-            skip(signal, f"no {'price' if priced is None else instrument.currency + ' FX rate'}")
-            continue
-        if not has_history[col]:
-            skip(signal, f"fewer than {SIGMA_RETURNS} daily moves to {market_date}")
-            continue
-        if sigma[col] == 0:
-            skip(signal, f"no movement in the last {SIGMA_RETURNS} days (σ = 0)")
-            continue
-        price_date, price = priced
-        sigma_value = Decimal(repr(float(sigma[col])))
-        unit = sizing.unit_value(terms, price, fx_rate)
-        row = row_of[(instrument.pk, strategy.code)]
-        current = rows[row]["quantity"]
-        size = sizing.size_trade(
-            target=sizing.target_quantity(signal.score, strategy.risk_budget, sigma_value, unit),
-            current=current,
-            lot_size=instrument.lot_size,
-            min_trade_fraction=strategy.min_trade_fraction,
-        )
-        if size.reason:
-            skip(signal, size.reason)
-            continue
-        rationale = {
-            "signal_date": signal.date,
-            "score": signal.score,
-            "sigma": sigma_value,
-            "sigma_unit": "bp" if terms.is_yield else "return",
-            "sigma_days": SIGMA_RETURNS,
-            "price": price,
-            "price_date": price_date,
-            "fx_rate": fx_rate,
-            "unit_value": unit,
-            "risk_budget": strategy.risk_budget,
-            "target": size.target,
-            "current": current,
-            "lot_size": instrument.lot_size,
-            "min_trade_fraction": strategy.min_trade_fraction,
-        }
-        # The trade's own figures at the price it was sized at: what it adds to the book.
-        figures = mark_figures(terms, size.trade, price, price, fx_rate)
-        sized.append((signal, row, size, rationale, figures.notional_base, figures.dv01_base))
-
+        outcome = sizer.size(signal)
+        if isinstance(outcome, str):
+            skip(signal, outcome)
+        else:
+            sized.append(outcome)
     if sized:
         try:
-            risk = risk_compute(window=window or settings.PMS_RISK_WINDOW, book=book)
+            risk = risk_compute(window=window or settings.PMS_RISK_WINDOW, book=sizer.book)
         except ValidationError as error:
             raise ValidationError(
                 {"detail": [f"The what-if cannot be computed: {' '.join(error.messages)}"]}
@@ -287,15 +323,15 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
             [
                 TradeProposal(
                     date=date,
-                    instrument=signal.instrument,
-                    strategy=signal.strategy,
-                    signal=signal,
-                    quantity=size.trade,
-                    score=signal.score,
-                    rationale=jsonable(rationale),
-                    what_if=what_if.after(row, int(notional * 100), int(dv01 * 100)),
+                    instrument=s.signal.instrument,
+                    strategy=s.signal.strategy,
+                    signal=s.signal,
+                    quantity=s.quantity,
+                    score=s.signal.score,
+                    rationale=s.rationale,
+                    what_if=what_if.after(s.row, s.notional_cents, s.dv01_cents),
                 )
-                for signal, row, size, rationale, notional, dv01 in sized
+                for s in sized
             ],
             batch_size=1000,
         )

@@ -214,3 +214,17 @@ def test_approval_books_the_trade_in_the_same_transaction(fund):
     assert decision.object_id == str(esh4.pk) and decision.note == "go"
     assert decision.before["status"] == "pending" and decision.after["status"] == "approved"
     assert decision.after["trade_id"] == approval.trade.pk
+
+
+def test_a_what_if_without_enough_history_refuses_the_whole_generation(fund, settings):
+    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
+    generate(YESTERDAY)
+    settings.PMS_RISK_WINDOW = 100  # the quotes cover 61 days
+    signal("INDJ24", "MACRO", "0.3")
+    with pytest.raises(ValidationError) as error:
+        generate()
+    assert "what-if cannot be computed" in error.value.message_dict["detail"][0]
+    assert "window=100 needs prices from" in error.value.message_dict["detail"][0]
+    # Nothing written: yesterday's proposal is still pending, none for today.
+    assert proposal("ESH4", day=YESTERDAY).status == "pending"
+    assert not TradeProposal.objects.filter(date=TODAY).exists()
