@@ -7,6 +7,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 
 from pms_site.permissions import OPS, PM
 from portfolio.api.serializers import UpsertResultSerializer
@@ -77,32 +78,28 @@ class TradeProposalViewSet(viewsets.ReadOnlyModelViewSet):
         }
         return Response(s.GenerateResultSerializer(body).data)
 
+    def _decide(self, request: Request, parser: type[Serializer], decide: Any) -> Any:
+        """Parse the decision, then call the service on this proposal (locked there)."""
+        data = parser(data=request.data)
+        data.is_valid(raise_exception=True)
+        return decide(proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request))
+
     @extend_schema(request=s.ApproveSerializer, responses=s.ApprovalSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request: Request, pk: str | None = None) -> Response:
-        data = s.ApproveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        approval = services.proposal_approve(
-            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
-        )
+        approval = self._decide(request, s.ApproveSerializer, services.proposal_approve)
         return Response(s.ApprovalSerializer(approval).data)
 
     @extend_schema(request=s.ModifyApproveSerializer, responses=s.ApprovalSerializer)
     @action(detail=True, methods=["post"], url_path="modify-approve")
     def modify_approve(self, request: Request, pk: str | None = None) -> Response:
-        data = s.ModifyApproveSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        approval = services.proposal_modify_approve(
-            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
+        approval = self._decide(
+            request, s.ModifyApproveSerializer, services.proposal_modify_approve
         )
         return Response(s.ApprovalSerializer(approval).data)
 
     @extend_schema(request=s.RejectSerializer, responses=s.RejectionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request: Request, pk: str | None = None) -> Response:
-        data = s.RejectSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        proposal = services.proposal_reject(
-            proposal_id=self.get_object().pk, **data.validated_data, actor=actor(request)
-        )
+        proposal = self._decide(request, s.RejectSerializer, services.proposal_reject)
         return Response(s.RejectionSerializer({"proposal": proposal}).data)
