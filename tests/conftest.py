@@ -77,7 +77,8 @@ def api_client_for(db: None) -> Callable[[str | None], APIClient]:
             user.is_superuser = user.is_staff = True
             user.save()
         elif group != "nogroup":
-            user.groups.add(Group.objects.get(name=group))
+            # get_or_create: a transactional test before this one flushed the migrated groups.
+            user.groups.add(Group.objects.get_or_create(name=group)[0])
         token, _ = Token.objects.get_or_create(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
         return client
