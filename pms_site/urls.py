@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),
+    path("api/", include("attribution.api.urls")),
     path("api/", include("portfolio.api.urls")),
 ]

@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
+from attribution import services as attribution_services
+from attribution.models import PortfolioSnapshot, PositionSnapshot
 from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
 from portfolio.calendar import is_business_day, previous_business_day, today
@@ -79,6 +81,8 @@ class Command(BaseCommand):
         tables = [
             connection.ops.quote_name(model._meta.db_table)
             for model in (
+                PositionSnapshot,
+                PortfolioSnapshot,
                 TradeProposal,
                 Signal,
                 RiskAlert,
@@ -225,6 +229,8 @@ class Command(BaseCommand):
             f"marked {result.positions_updated} positions as of {result.as_of}; "
             f"{Position.objects.filter(closed_at__isnull=True).count()} open"
         )
+        built = attribution_services.snapshots_build(start=dates[0], end=dates[-1], actor=ACTOR)
+        self.step(f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}")
         self.load_risk(dates, paths)
         self.load_signals(dates, paths)
 

@@ -1,0 +1,54 @@
+"""Rebuild the daily snapshots of a range of business days from the ledger."""
+
+import datetime as dt
+import time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from attribution import services
+from portfolio.calendar import is_business_day, previous_business_day, today
+
+
+class Command(BaseCommand):
+    help = (
+        "Rebuild position and portfolio snapshots for every business day from --start to "
+        "--end (default: from the fund's first trade or flow to the last business day). "
+        "Stored snapshots in the range are replaced."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--start", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+        parser.add_argument("--end", type=dt.date.fromisoformat, help="YYYY-MM-DD")
+        parser.add_argument("--actor", default="backfill_snapshots")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = today()
+        end = options["end"] or (now if is_business_day(now) else previous_business_day(now))
+        start = options["start"] or services.history_start()
+        if start is None:
+            raise CommandError("No trades or capital flows yet: nothing to snapshot.")
+        started = time.perf_counter()
+        months: set[tuple[int, int]] = set()
+
+        def progress(day: dt.date, done: int, total: int) -> None:
+            if (day.year, day.month) not in months or done == total:
+                months.add((day.year, day.month))
+                self.stdout.write(f"  {day} … {done}/{total} days")
+                self.stdout.flush()
+
+        self.stdout.write(f"Building snapshots from {start} to {end} …")
+        try:
+            built = services.snapshots_build(
+                start=start, end=end, actor=options["actor"], progress=progress
+            )
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
+        last = built[-1]
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(built)} days in {time.perf_counter() - started:.1f} s; "
+                f"NAV {last.nav:,.2f} on {last.date}."
+            )
+        )

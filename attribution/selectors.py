@@ -1,0 +1,167 @@
+"""Reads of performance: the periods, P&L and return attribution, the NAV history.
+
+One query for the fund's days and one grouped query for the P&L by key, whatever the
+book's size; the linking is numpy (`attribution.engine`).
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import ValidationError
+from django.db.models import BigIntegerField, F, Max, Min, Sum
+from django.db.models.functions import Cast, Round
+
+from portfolio.calendar import business_days
+from portfolio.selectors import decimal_str
+
+from . import engine
+from .models import PortfolioSnapshot, PositionSnapshot
+
+PERIODS = ("daily", "mtd", "qtd", "ytd", "itd", "custom")
+DIMENSIONS = {
+    "strategy": "strategy__code",
+    "asset_class": "instrument__asset_class",
+    "instrument": "instrument__symbol",
+    "currency": "instrument__currency",
+}
+RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 1e-12
+
+
+def return_str(value: float) -> str:
+    return f"{value:.{RETURN_PLACES}f}"
+
+
+def cents_str(value: int) -> str:
+    return decimal_str(Decimal(value).scaleb(-2)) or "0.00"
+
+
+def _period_start(period: str, end: dt.date) -> dt.date:
+    if period == "daily":
+        return end
+    if period == "mtd":
+        return end.replace(day=1)
+    if period == "qtd":
+        return end.replace(month=3 * ((end.month - 1) // 3) + 1, day=1)
+    if period == "ytd":
+        return end.replace(month=1, day=1)
+    return dt.date.min  # itd
+
+
+@dataclass(frozen=True)
+class Period:
+    name: str
+    start: dt.date  # first snapshot date of the period
+    end: dt.date  # last
+
+
+def period_resolve(
+    period: str,
+    *,
+    as_of: dt.date | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> Period:
+    """The snapshot dates a period covers; ValidationError names the bad parameter.
+
+    Named periods end at the last snapshot on or before `as_of` (default: the latest);
+    `custom` runs from the first snapshot on or after `start` to the last on or before
+    `end`. Every business day in between must have its snapshot.
+    """
+    if period not in PERIODS:
+        raise ValidationError({"period": [f"Unknown period {period!r}: use {', '.join(PERIODS)}."]})
+    snapshots = PortfolioSnapshot.objects.all()
+    if period == "custom":
+        errors = {
+            name: ["Required for period=custom."]
+            for name, v in (("start", start), ("end", end))
+            if v is None
+        }
+        if errors:
+            raise ValidationError(errors)
+        assert start is not None and end is not None
+        if start > end:
+            raise ValidationError({"start": [f"start {start} is after end {end}."]})
+        bounds = snapshots.filter(date__gte=start, date__lte=end).aggregate(
+            first=Min("date"), last=Max("date")
+        )
+        first, last = bounds["first"], bounds["last"]
+    else:
+        if start is not None or end is not None:
+            raise ValidationError({"period": ["start and end go with period=custom; use as_of."]})
+        latest = snapshots.filter(date__lte=as_of) if as_of else snapshots
+        last = latest.aggregate(last=Max("date"))["last"]
+        first = (
+            snapshots.filter(date__gte=_period_start(period, last), date__lte=last).aggregate(
+                first=Min("date")
+            )["first"]
+            if last
+            else None
+        )
+    if first is None or last is None:
+        where = (
+            f"from {start} to {end}" if period == "custom" else f"on or before {as_of or 'today'}"
+        )
+        raise ValidationError(
+            {"detail": [f"No snapshots {where}: run `manage.py backfill_snapshots`."]}
+        )
+    stored = set(snapshots.filter(date__range=(first, last)).values_list("date", flat=True))
+    missing = [day for day in business_days(first, last) if day not in stored]
+    if missing:
+        raise ValidationError(
+            {
+                "detail": [
+                    f"{len(missing)} business day(s) from {first} to {last} have no snapshot "
+                    f"(first {missing[0]}): run `manage.py backfill_snapshots --start "
+                    f"{missing[0]} --end {missing[-1]}`."
+                ]
+            }
+        )
+    return Period(period, first, last)
+
+
+def _cents(field: str) -> Sum:
+    """Sum of a money column in integer cents, exact on every database."""
+    return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
+
+
+def attribution_report(period: Period, by: str) -> dict[str, Any]:
+    """P&L and Carino-linked return attribution of `period` by a dimension."""
+    if by not in DIMENSIONS:
+        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
+    days = list(
+        PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
+        .order_by("date")
+        .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
+        .values_list("date", "nav_cents", "pnl_cents")
+    )
+    column = {day: t for t, (day, _, _) in enumerate(days)}
+    nav = np.array([row[1] for row in days], dtype=np.int64)
+    fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
+    grouped = (
+        PositionSnapshot.objects.filter(date__range=(period.start, period.end))
+        .values_list(DIMENSIONS[by], "date")
+        .annotate(pnl=_cents("daily_pnl_base"))
+        .values_list(DIMENSIONS[by], "date", "pnl")
+    )
+    keys = sorted({key for key, _, _ in grouped})
+    row = {key: k for k, key in enumerate(keys)}
+    key_pnl = np.zeros((len(keys), len(days)), dtype=np.int64)
+    for key, day, pnl in grouped:
+        key_pnl[row[key], column[day]] += pnl
+    result = engine.attribute(key_pnl, fund_pnl, (nav - fund_pnl).astype(float))
+    return {
+        "period": period.name,
+        "by": by,
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "total_pnl": cents_str(result.total_pnl),
+        "total_return": return_str(result.total_return),
+        "linking": "carino",
+        "rows": [
+            {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
+            for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
+        ],
+    }
