@@ -36,6 +36,7 @@ def attribute(key_pnl: np.ndarray, fund_pnl: np.ndarray, capital: np.ndarray) ->
     C_k = Σ_t (k_t / k) c_{k,t} with k_t = ln(1 + r_t)/r_t and k = ln(1 + R)/R, so that
     Σ_k C_k = Σ_t ln(1 + r_t) / k = R. Days without capital (≤ 0) contribute no return.
     """
+    fund_pnl, capital = np.asarray(fund_pnl, dtype=float), np.asarray(capital, dtype=float)
     key_pnl = np.asarray(key_pnl, dtype=np.int64).reshape(-1, len(fund_pnl))
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(capital > 0, 1.0 / capital, 0.0)

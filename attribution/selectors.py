@@ -66,47 +66,39 @@ def period_resolve(
 ) -> Period:
     """The snapshot dates a period covers; ValidationError names the bad parameter.
 
-    Named periods end at the last snapshot on or before `as_of` (default: the latest);
-    `custom` runs from the first snapshot on or after `start` to the last on or before
-    `end`. Every business day in between must have its snapshot.
+    Named periods end at the last snapshot on or before `as_of` (default: the latest) and
+    start at the first business day of the month, quarter or year (`itd`: of the history);
+    `custom` runs from `start` to the last snapshot on or before `end`. A period starts no
+    earlier than the first snapshot, and every business day in it must have its snapshot.
     """
     if period not in PERIODS:
         raise ValidationError({"period": [f"Unknown period {period!r}: use {', '.join(PERIODS)}."]})
     snapshots = PortfolioSnapshot.objects.all()
     if period == "custom":
-        errors = {
-            name: ["Required for period=custom."]
-            for name, v in (("start", start), ("end", end))
-            if v is None
-        }
+        bounds_given = {"start": start, "end": end}
+        errors = {k: ["Required for period=custom."] for k, v in bounds_given.items() if v is None}
         if errors:
             raise ValidationError(errors)
         assert start is not None and end is not None
         if start > end:
             raise ValidationError({"start": [f"start {start} is after end {end}."]})
-        bounds = snapshots.filter(date__gte=start, date__lte=end).aggregate(
-            first=Min("date"), last=Max("date")
-        )
-        first, last = bounds["first"], bounds["last"]
+        begin, last = start, snapshots.filter(date__lte=end).aggregate(last=Max("date"))["last"]
     else:
         if start is not None or end is not None:
             raise ValidationError({"period": ["start and end go with period=custom; use as_of."]})
         latest = snapshots.filter(date__lte=as_of) if as_of else snapshots
         last = latest.aggregate(last=Max("date"))["last"]
-        first = (
-            snapshots.filter(date__gte=_period_start(period, last), date__lte=last).aggregate(
-                first=Min("date")
-            )["first"]
-            if last
-            else None
-        )
-    if first is None or last is None:
+        begin = _period_start(period, last) if last else dt.date.min
+    # Before the first snapshot there is no history; after it, every business day counts.
+    origin = snapshots.aggregate(first=Min("date"))["first"]
+    if origin is None or last is None or last < max(begin, origin):
         where = (
             f"from {start} to {end}" if period == "custom" else f"on or before {as_of or 'today'}"
         )
         raise ValidationError(
             {"detail": [f"No snapshots {where}: run `manage.py backfill_snapshots`."]}
         )
+    first = max(begin, origin)
     stored = set(snapshots.filter(date__range=(first, last)).values_list("date", flat=True))
     missing = [day for day in business_days(first, last) if day not in stored]
     if missing:
@@ -119,7 +111,7 @@ def period_resolve(
                 ]
             }
         )
-    return Period(period, first, last)
+    return Period(period, min(stored), last)
 
 
 def _cents(field: str) -> Sum:
