@@ -24,11 +24,11 @@ AS_OF = dt.date(2024, 3, 15)
 POSITIONS, WINDOW = 1_000, 250
 
 
-def load_market(n_instruments: int = POSITIONS) -> list[Instrument]:
+def load_market(n_instruments: int = POSITIONS, as_of: dt.date = AS_OF) -> list[Instrument]:
     """Instruments (a quarter yield-quoted; BRL, USD, EUR), quoted on every business day
     of the window and a few more, the USD and EUR rates, 10 strategies, 3 limits."""
     rng = np.random.default_rng(1)
-    days = business_days_ending(AS_OF, WINDOW + 11)
+    days = business_days_ending(as_of, WINDOW + 11)
     currencies = ["BRL", "USD", "EUR"]
     instruments = Instrument.objects.bulk_create(
         Instrument(
@@ -81,12 +81,13 @@ def load_market(n_instruments: int = POSITIONS) -> list[Instrument]:
     return instruments
 
 
-def load_book(instruments: list[Instrument], strategies: int) -> None:
+def load_book(instruments: list[Instrument], strategies: int, as_of: dt.date = AS_OF) -> None:
     """1,000 positions: `strategies` strategies each holding the same 1,000/`strategies`
     instruments. Replaces the previous book."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE trading_tradeproposal, portfolio_trade, portfolio_position, "
+            "TRUNCATE attribution_positionsnapshot, trading_tradeproposal, portfolio_trade, "
+            "portfolio_position, "
             "portfolio_auditrecord"
         )
     held = POSITIONS // strategies
@@ -97,14 +98,14 @@ def load_book(instruments: list[Instrument], strategies: int) -> None:
                 strategy=f"S{n // held:02d}",
                 quantity=Decimal((n % 50 + 1) * (1 if n % 3 else -1)),
                 price=Decimal("100"),
-                trade_date=AS_OF,
+                trade_date=as_of,
             )
             for n in range(POSITIONS)
         ],
         actor="bench",
         source="api",
     )
-    services.mark_to_market(as_of=AS_OF, actor="bench")
+    services.mark_to_market(as_of=as_of, actor="bench")
 
 
 def bench_engine(n_positions: int = 10_000, days: int = 500) -> float:
