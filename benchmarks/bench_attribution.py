@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from decimal import Decimal
 from functools import partial
+from typing import Any
 
 from bench_risk import POSITIONS, load_book, load_market
 from common import timed
@@ -20,7 +21,7 @@ YEAR_END = dt.date(2024, 12, 27)  # a Friday; the ~250 business days of 2024 bef
 INSTRUMENTS = 100
 
 
-def ytd(by: str) -> dict[str, object]:
+def ytd(by: str) -> dict[str, Any]:
     return selectors.attribution_report(selectors.period_resolve("ytd"), by)
 
 
