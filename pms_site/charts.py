@@ -59,7 +59,7 @@ def bar_chart(
     labels: Sequence[str], values: Sequence[float], *, width: int = 640, bar: int = 18
 ) -> SafeString:
     """Horizontal bars from a zero line: positive to the right (green), negative to the left."""
-    label_width, value_width, gap = 140, 80, 4
+    label_width, value_width, gap = min(140, width // 3), 64, 4
     height = max(len(values), 1) * (bar + gap) + gap
     plot = width - label_width - value_width
     reach = max((abs(v) for v in values), default=1.0) or 1.0
@@ -84,4 +84,45 @@ def bar_chart(
             f"{escape(_number(value))}</text>"
         )
     parts.append(f'<line x1="{zero}" x2="{zero}" y1="0" y2="{height}" stroke="#555"/></svg>')
+    return mark_safe("".join(parts))  # every value above is a number or escaped
+
+
+STATUS_COLOURS = {"ok": "#2a7d3f", "warning": "#d08a00", "breach": "#b8322a"}
+
+
+def utilization_chart(
+    labels: Sequence[str],
+    utilizations: Sequence[float | None],
+    statuses: Sequence[str],
+    *,
+    width: int = 640,
+    bar: int = 14,
+) -> SafeString:
+    """Limit utilization as bars from 0, coloured by status, with the limit (100%) marked."""
+    label_width, value_width, gap = 180, 60, 4
+    height = max(len(labels), 1) * (bar + gap) + gap + 14
+    plot = width - label_width - value_width
+    top_value = max([1.2, *(u for u in utilizations if u is not None)])
+    scale = plot / top_value
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img">'
+    ]
+    for i, (label, value, status) in enumerate(zip(labels, utilizations, statuses, strict=True)):
+        top = gap + i * (bar + gap)
+        length = (value or 0.0) * scale
+        shown = "n/a" if value is None else f"{value:.0%}"
+        parts.append(
+            f'<text x="{label_width - 6}" y="{top + bar - 3}" text-anchor="end" {FONT}>'
+            f"{escape(label)}</text>"
+            f'<rect x="{label_width}" y="{top}" width="{max(length, 0.5):.1f}" height="{bar}" '
+            f'fill="{STATUS_COLOURS.get(status, "#888")}"/>'
+            f'<text x="{width - 4}" y="{top + bar - 3}" text-anchor="end" {FONT}>{shown}</text>'
+        )
+    limit_x = label_width + scale
+    parts.append(
+        f'<line x1="{limit_x:.1f}" x2="{limit_x:.1f}" y1="0" y2="{height - 14}" stroke="#555" '
+        f'stroke-dasharray="4,2"/><text x="{limit_x:.1f}" y="{height - 2}" text-anchor="middle" '
+        f"{FONT}>limit</text></svg>"
+    )
     return mark_safe("".join(parts))  # every value above is a number or escaped

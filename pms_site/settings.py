@@ -198,6 +198,21 @@ PMS_CALENDAR = os.environ.get("PMS_CALENDAR", "BVMF")
 # Daily returns in the risk snapshot's historical window.
 PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))
 
+
+# The morning pack: who receives it, and the instruments of its market overview (default:
+# the book's largest exposures).
+PMS_MORNING_PACK_RECIPIENTS = env_list("PMS_MORNING_PACK_RECIPIENTS")
+PMS_MORNING_PACK_INSTRUMENTS = env_list("PMS_MORNING_PACK_INSTRUMENTS")
+
+# --- Email (the console by default: a message is printed, not sent) -----------------------
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "pms@localhost")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

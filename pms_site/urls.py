@@ -13,5 +13,6 @@ urlpatterns = [
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),
     path("api/", include("attribution.api.urls")),
+    path("api/", include("briefing.api.urls")),
     path("api/", include("portfolio.api.urls")),
 ]

@@ -95,7 +95,7 @@ class TradeProposalDetailSerializer(TradeProposalSerializer):
         read_only_fields = fields
 
 
-class GenerateRequestSerializer(StrictSerializer):
+class ProposalGenerateSerializer(StrictSerializer):
     date = serializers.DateField(required=False, help_text="Proposal date; default today.")
 
 
@@ -105,7 +105,7 @@ class SkippedSerializer(serializers.Serializer):
     reason = serializers.CharField()
 
 
-class GenerateResultSerializer(serializers.Serializer):
+class ProposalGenerationSerializer(serializers.Serializer):
     date = serializers.DateField()
     created = serializers.IntegerField()
     expired = serializers.IntegerField()

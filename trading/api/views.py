@@ -62,10 +62,10 @@ class TradeProposalViewSet(viewsets.ReadOnlyModelViewSet):
             ).order_by("at", "id")
         return proposal
 
-    @extend_schema(request=s.GenerateRequestSerializer, responses=s.GenerateResultSerializer)
+    @extend_schema(request=s.ProposalGenerateSerializer, responses=s.ProposalGenerationSerializer)
     @action(detail=False, methods=["post"])
     def generate(self, request: Request) -> Response:
-        data = s.GenerateRequestSerializer(data=request.data)
+        data = s.ProposalGenerateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         day = data.validated_data.get("date") or today()
         result = services.proposal_generate(date=day, actor=actor(request))
@@ -76,7 +76,7 @@ class TradeProposalViewSet(viewsets.ReadOnlyModelViewSet):
             "proposals": self.get_queryset().filter(date=day),
             "skipped": result.skipped,
         }
-        return Response(s.GenerateResultSerializer(body).data)
+        return Response(s.ProposalGenerationSerializer(body).data)
 
     def _decide(self, request: Request, parser: type[Serializer], decide: Any) -> Any:
         """Parse the decision, then call the service on this proposal (locked there)."""

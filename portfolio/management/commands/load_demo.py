@@ -10,6 +10,8 @@ from django.db import connection, transaction
 
 from attribution import services as attribution_services
 from attribution.models import PortfolioSnapshot, PositionSnapshot
+from briefing import services as briefing_services
+from briefing.models import MorningPack
 from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
 from portfolio.calendar import is_business_day, previous_business_day, today
@@ -81,6 +83,7 @@ class Command(BaseCommand):
         tables = [
             connection.ops.quote_name(model._meta.db_table)
             for model in (
+                MorningPack,
                 PositionSnapshot,
                 PortfolioSnapshot,
                 TradeProposal,
@@ -233,6 +236,10 @@ class Command(BaseCommand):
         self.step(f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}")
         self.load_risk(dates, paths)
         self.load_signals(dates, paths)
+        pack = briefing_services.morning_pack_generate(
+            date=briefing_services.next_business_day(dates[-1]), actor=ACTOR
+        )
+        self.step(f"morning pack for {pack.date} (close of {pack.data_date})")
 
     def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
         RiskLimit.objects.bulk_create(

@@ -1,0 +1,75 @@
+"""Views of the morning pack API: the latest pack, a date's pack (JSON or page), generate."""
+
+import datetime as dt
+from typing import Any
+
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from pms_site.permissions import OPS, PM
+from portfolio.api.views import actor
+
+from .. import render, services
+from ..models import MorningPack
+from . import serializers as s
+
+
+def pack_for(day: str | None) -> MorningPack:
+    """The pack of a date (`YYYY-MM-DD`), or the latest: 404 when there is none."""
+    packs = MorningPack.objects.all()
+    if day is not None:
+        try:
+            packs = packs.filter(date=dt.date.fromisoformat(day))
+        except ValueError:
+            raise ValidationError({"date": [f"{day!r} is not a date (YYYY-MM-DD)."]}) from None
+    pack = packs.order_by("-date").first()
+    if pack is None:
+        raise NotFound(
+            "No morning pack yet: POST /api/morning-pack/generate/."
+            if day is None
+            else f"No morning pack for {day}."
+        )
+    return pack
+
+
+def answer(pack: MorningPack, **extra: Any) -> Response:
+    return Response(s.CachedMorningPackSerializer(pack).data, **extra)
+
+
+class LatestPackView(APIView):
+    @extend_schema(responses=s.CachedMorningPackSerializer)
+    def get(self, request: Request) -> Response:
+        return answer(pack_for(None))
+
+
+class PackView(APIView):
+    @extend_schema(responses=s.CachedMorningPackSerializer)
+    def get(self, request: Request, day: str) -> Response:
+        return answer(pack_for(day))
+
+
+class PackPageView(APIView):
+    """The pack as the page a PM reads (and prints), `text/html`."""
+
+    @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
+    def get(self, request: Request, day: str) -> HttpResponse:
+        return HttpResponse(render.html(pack_for(day)), content_type="text/html; charset=utf-8")
+
+
+class GenerateView(APIView):
+    write_groups = (PM, OPS)
+
+    @extend_schema(
+        request=s.PackRequestSerializer, responses={201: s.CachedMorningPackSerializer}
+    )
+    def post(self, request: Request) -> Response:
+        data = s.PackRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        pack = services.morning_pack_generate(**data.validated_data, actor=actor(request))
+        return answer(pack, status=status.HTTP_201_CREATED)

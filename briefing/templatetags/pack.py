@@ -1,0 +1,23 @@
+"""Filters of the morning pack page: figures as a PM reads them."""
+
+from django import template
+
+from .. import render
+
+register = template.Library()
+register.filter("money", render.money)
+register.filter("percent", render.percent)
+register.filter("move", render.move)
+register.filter("share", render.share)
+
+
+@register.filter
+def get_item(mapping: dict[str, object] | None, key: str) -> object:
+    """`{{ var|get_item:"0.95" }}`: a key the template language cannot spell."""
+    return (mapping or {}).get(key)
+
+
+@register.filter
+def unsigned(value: str | None) -> str | None:
+    """A signed quantity shown beside its direction (sell 762, not sell −762)."""
+    return None if value is None else value.lstrip("-")
