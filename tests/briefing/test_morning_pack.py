@@ -1,0 +1,207 @@
+"""The morning pack: each section's figures (worked out in tests/attribution/conftest.py),
+the page, the email, the API and the command."""
+
+import datetime as dt
+from io import StringIO
+
+import pytest
+from django.contrib.auth.models import User
+from django.core import mail
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.utils import timezone
+from django_q.models import Task
+
+from attribution import services as attribution_services
+from attribution.models import PortfolioSnapshot, PositionSnapshot
+from briefing import render, services
+from briefing.models import MorningPack
+from portfolio.models import Price
+
+from .conftest import D3, PACK_DATE
+
+
+def generate(**kwargs):
+    return services.morning_pack_generate(date=PACK_DATE, actor="test", **kwargs)
+
+
+def test_each_section_holds_the_figures(briefed):
+    sections = generate().sections
+    headline = sections["headline"]
+    assert (headline["date"], headline["data_date"]) == ("2024-03-18", "2024-03-15")
+    assert headline["nav"] == "11065200.00"
+    assert (headline["day_pnl"], headline["day_return"]) == ("10200.00", "0.000922659430122")
+    # The history starts on Mar 12: MTD = YTD = 35,500 + 19,500 + 10,200, and
+    # 1.00355 × 1.0017670 × 1.0009227 − 1 = 0.0062509
+    assert headline["mtd_pnl"] == headline["ytd_pnl"] == "65200.00"
+    assert headline["mtd_return"].startswith("0.006250")
+    assert [row[0] for row in headline["nav_curve"]] == [
+        "2024-03-12",
+        "2024-03-13",
+        "2024-03-14",
+        "2024-03-15",
+    ]
+
+    assert sections["pnl_by_strategy"] == [
+        {"strategy": "MACRO", "day": "-4800.00", "mtd": "45200.00", "ytd": "45200.00"},
+        {"strategy": "RV", "day": "15000.00", "mtd": "20000.00", "ytd": "20000.00"},
+    ]
+
+    portfolio = sections["portfolio"]
+    # ESH4 1 × 5080 × 50 × 5.05 = 1,282,700; INDJ24 10 × 102,000 = 1,020,000
+    assert portfolio["positions"] == 2
+    assert portfolio["exposures"]["gross"] == "2302700.00"
+    assert portfolio["exposures"]["short"] == "0"
+    assert portfolio["exposures"]["leverage"] == "0.208103"  # 2,302,700 / 11,065,200
+    assert [(p["instrument"], p["daily_pnl"]) for p in portfolio["top_winners"]] == [
+        ("INDJ24", "15000.00")
+    ]
+    assert [(p["instrument"], p["daily_pnl"]) for p in portfolio["top_losers"]] == [
+        ("ESH4", "-4800.00")
+    ]
+
+    # Key instruments: the largest exposures. 1d: 5080 / 5100 − 1; 102,000 / 100,500 − 1.
+    market = {row["instrument"]: row for row in sections["market_overview"]["instruments"]}
+    assert list(market) == ["ESH4", "INDJ24"]
+    assert (market["ESH4"]["close"], market["ESH4"]["move_1d"]) == ("5080", "-0.003922")
+    assert market["INDJ24"]["move_1d"] == "0.014925"
+    assert market["ESH4"]["move_1w"] is None  # no close a week before the history starts
+
+    risk = sections["risk"]
+    assert (risk["source"], risk["var"]["0.95"], risk["expected_shortfall"]["0.99"]) == (
+        "snapshot",
+        "41000.00",
+        "66000.00",
+    )
+    assert [(a["limit"], a["status"]) for a in risk["alerts"]] == [("Gross", "open")]
+
+    [proposal] = sections["proposals"]
+    assert (proposal["direction"], proposal["quantity"], proposal["new_breaches"]) == (
+        "sell",
+        "-3.000000",
+        ["Gross"],
+    )
+
+    attribution = sections["attribution"]
+    assert (attribution["start"], attribution["total_pnl"]) == ("2024-03-12", "65200.00")
+    assert [(r["key"], r["pnl"]) for r in attribution["by_asset_class"]] == [("equity", "65200.00")]
+    assert sections["data_quality"] == {
+        "stale_prices": [],
+        "missing_fx": [],
+        "failed_runs": [],
+        "issues": [],
+    }
+
+
+def test_data_quality_reports_what_is_wrong(briefed):
+    Price.objects.filter(instrument__symbol="INDJ24", date=dt.date(2024, 3, 15)).delete()
+    Task.objects.create(
+        id="a" * 32,
+        name="eod-2024-03-15",
+        func="pipelines.run",
+        started=timezone.now(),
+        stopped=timezone.now(),
+        success=False,
+        result="Step snapshots failed",
+    )
+    quality = generate().sections["data_quality"]
+    assert quality["failed_runs"][0]["name"] == "eod-2024-03-15"
+    assert "snapshots failed" in quality["failed_runs"][0]["error"]
+    assert quality["stale_prices"] == []  # the snapshots were built with the close
+    attribution_services.snapshots_build(start=D3, end=D3, actor="test")  # now without it
+    assert generate().sections["data_quality"]["stale_prices"] == ["INDJ24"]
+    PortfolioSnapshot.objects.filter(date=D3).delete()
+    PositionSnapshot.objects.filter(date=D3).delete()
+    sections = generate().sections
+    assert "No snapshot of 2024-03-15" in sections["data_quality"]["issues"][0]
+    assert sections["headline"]["nav"] is None and sections["attribution"] is None
+
+
+def test_regenerating_replaces(briefed):
+    first = generate()
+    second = generate()
+    assert MorningPack.objects.count() == 1
+    assert second.pk == first.pk and second.generated_at > first.generated_at
+
+
+def test_the_page_has_the_figures_and_the_charts(briefed):
+    page = render.html(generate())
+    assert "11,065,200" in page and "+0.09%" in page and "+0.63%" in page  # NAV, day, MTD
+    assert page.count("<svg") == 3  # NAV curve, P&L by strategy, limit utilization
+    assert "<polyline" in page and "limit</text>" in page
+    assert "Limits in breach: Gross" in page and "sell 3 ESH4" in page
+    assert "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
+
+
+def test_the_email_has_both_parts(briefed, settings, django_capture_on_commit_callbacks):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PMS_MORNING_PACK_RECIPIENTS = ["pm@fund.example", "risk@fund.example"]
+    with django_capture_on_commit_callbacks(execute=True):
+        generate(send=True)
+    [message] = mail.outbox
+    assert message.to == ["pm@fund.example", "risk@fund.example"]
+    assert message.subject.startswith("PMS morning pack 2024-03-18: NAV 11,065,200")
+    assert "NAV 11,065,200" in message.body and "<" not in message.body
+    [(html, kind)] = message.alternatives
+    assert kind == "text/html" and "<svg" in html
+    assert MorningPack.objects.get().sent_to == "pm@fund.example, risk@fund.example"
+
+
+def test_sending_without_recipients_is_refused_and_stores_nothing(briefed, settings):
+    settings.PMS_MORNING_PACK_RECIPIENTS = []
+    with pytest.raises(CommandError, match="PMS_MORNING_PACK_RECIPIENTS"):
+        call_command("morning_pack", "--date", "2024-03-18", "--send")
+    assert not MorningPack.objects.exists()
+    out = StringIO()
+    call_command("morning_pack", "--date", "2024-03-18", stdout=out)
+    assert "Morning pack 2024-03-18 (close of 2024-03-15)" in out.getvalue()
+
+
+def test_api(briefed, api_client_for):
+    viewer = api_client_for("viewer")
+    assert viewer.get("/api/morning-pack/latest/").status_code == 404
+    assert viewer.get("/api/morning-pack/2024-03-18/").status_code == 404
+    assert viewer.get("/api/morning-pack/2024-03-18/html/").status_code == 404
+    assert viewer.post("/api/morning-pack/generate/", {}).status_code == 403
+    ops = api_client_for("ops")
+    for body in ({"date": "2024-03-16"}, {"date": "2024-03-20"}, {"when": "now"}):
+        answer = ops.post("/api/morning-pack/generate/", body, format="json")
+        assert answer.status_code == 400, body
+    assert not MorningPack.objects.exists()
+    # Without a date: today (a Friday, a business day), from Thursday's close.
+    created = ops.post("/api/morning-pack/generate/", {}, format="json")
+    assert created.status_code == 201 and created.data["date"] == "2024-03-15"
+    created = ops.post("/api/morning-pack/generate/", {"date": "2024-03-18"}, format="json")
+    assert created.status_code == 201
+    latest = viewer.get("/api/morning-pack/latest/").data
+    assert (latest["date"], latest["cached"], latest["cache_age_seconds"]) == (
+        "2024-03-18",
+        False,
+        None,
+    )
+    assert set(latest["sections"]) == {
+        "headline",
+        "market_overview",
+        "portfolio",
+        "pnl_by_strategy",
+        "risk",
+        "proposals",
+        "attribution",
+        "data_quality",
+    }
+    assert viewer.get("/api/morning-pack/2024-03-15/").data["data_date"] == "2024-03-14"
+    page = viewer.get("/api/morning-pack/2024-03-18/html/")
+    assert page["Content-Type"].startswith("text/html") and b"<svg" in page.content
+    assert viewer.get("/api/morning-pack/18-03-2024/").status_code == 400
+
+
+def test_admin_links_each_pack_to_its_page(briefed):
+    pack = generate()
+    client = Client()
+    client.force_login(User.objects.create_superuser("pm-admin", "p@example.com", "pw"))
+    listing = client.get("/admin/briefing/morningpack/").content.decode()
+    assert f"/admin/briefing/morningpack/{pack.pk}/page/" in listing
+    page = client.get(f"/admin/briefing/morningpack/{pack.pk}/page/")
+    assert page.status_code == 200 and b"Morning pack" in page.content
