@@ -24,11 +24,13 @@ AS_OF = dt.date(2024, 3, 15)
 POSITIONS, WINDOW = 1_000, 250
 
 
-def load_market(n_instruments: int = POSITIONS, as_of: dt.date = AS_OF) -> list[Instrument]:
+def load_market(
+    n_instruments: int = POSITIONS, as_of: dt.date = AS_OF, n_days: int = WINDOW + 11
+) -> list[Instrument]:
     """Instruments (a quarter yield-quoted; BRL, USD, EUR), quoted on every business day
     of the window and a few more, the USD and EUR rates, 10 strategies, 3 limits."""
     rng = np.random.default_rng(1)
-    days = business_days_ending(as_of, WINDOW + 11)
+    days = business_days_ending(as_of, n_days)
     currencies = ["BRL", "USD", "EUR"]
     instruments = Instrument.objects.bulk_create(
         Instrument(

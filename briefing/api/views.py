@@ -65,9 +65,7 @@ class PackPageView(APIView):
 class GenerateView(APIView):
     write_groups = (PM, OPS)
 
-    @extend_schema(
-        request=s.PackRequestSerializer, responses={201: s.CachedMorningPackSerializer}
-    )
+    @extend_schema(request=s.PackRequestSerializer, responses={201: s.CachedMorningPackSerializer})
     def post(self, request: Request) -> Response:
         data = s.PackRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
