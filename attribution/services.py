@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
+from pms_site.signals import data_changed
 from portfolio.calendar import business_days, is_business_day, previous_business_day, today
 from portfolio.ledger import ZERO, Terms, apply_trade, mark_figures
 from portfolio.models import CapitalFlow, FxRate, Instrument, Price, Trade
@@ -243,6 +244,7 @@ def snapshots_build(
         if progress:
             progress(day, done, len(days))
     PortfolioSnapshot.objects.bulk_create(portfolio, batch_size=5000)
+    data_changed.send(sender=PortfolioSnapshot, event="snapshots")
     audit_record(
         actor=actor,
         action="snapshots.build",

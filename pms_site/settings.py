@@ -111,7 +111,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Cache ------------------------------------------------------------------------------
+# --- Cache ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -120,16 +120,23 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("PMS_CACHE_PREFIX", "pms"),
             "OPTIONS": {
-                # A down or hung Redis must cost milliseconds, not a request timeout.
+                # A down or hung Redis must cost milliseconds, not a request timeout. Errors
+                # reach pms_site.cache, whose breaker answers from the database.
                 "SOCKET_CONNECT_TIMEOUT": 0.2,
                 "SOCKET_TIMEOUT": 0.2,
-                "IGNORE_EXCEPTIONS": True,
             },
         }
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Seconds each data set stays cached: "book=30,risk=60,morning_pack=300,attribution=300".
+PMS_CACHE_TTLS = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300} | {
+    name: int(seconds) for name, seconds in (item.split("=") for item in env_list("PMS_CACHE_TTLS"))
+}
+# How long a process trusts an API token it has looked up (a revoked token is refused
+# by the other processes within this many seconds, by the one that revoked it at once).
+PMS_AUTH_CACHE_SECONDS = int(os.environ.get("PMS_AUTH_CACHE_SECONDS", "30"))
 
 # --- django-q2 (ORM broker: the same database, no extra service) ---------------------------
 Q_CLUSTER = {
@@ -163,7 +170,7 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT", str(VAR_DIR / "static"))
 REST_FRAMEWORK = {
     # Token first, so that an anonymous request is answered 401 with WWW-Authenticate.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "pms_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pms_site.permissions.GroupPermission"],

@@ -9,6 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
+from pms_site.signals import data_changed
+
 from .bulk import bulk_update_rows
 from .calendar import today
 from .errors import RowErrors
@@ -154,6 +156,7 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
             for r in rows
         ],
     )
+    data_changed.send(sender=Price, event="book")
     audit_record(
         actor=actor,
         action="prices.upsert",
@@ -178,6 +181,7 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
     created, updated = rows_upsert(
         FxRate, ("currency", "date"), "rate", [dict(row) for row in rows]
     )
+    data_changed.send(sender=FxRate, event="book")
     audit_record(
         actor=actor,
         action="fx_rates.upsert",
@@ -398,6 +402,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     )
     Position.objects.bulk_create(created, batch_size=2000)
     Trade.objects.bulk_create(trades, batch_size=2000)
+    data_changed.send(sender=Trade, event="book")
     AuditRecord.objects.bulk_create(
         [
             AuditRecord(
@@ -530,6 +535,7 @@ def mark_to_market(
         )
         result.total_unrealized_pnl += figures.unrealized_pnl_base
     result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
+    data_changed.send(sender=Position, event="book")
     result.stale, result.missing_fx = sorted(stale), sorted(missing_fx)
     audit_record(
         actor=actor,

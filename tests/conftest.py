@@ -60,6 +60,44 @@ def _fixed_clock() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with an empty cache and a closed breaker. Tests that never commit
+    (all but the transactional ones) invalidate at once instead of after the commit."""
+    from django.core.cache import cache as default_cache
+
+    from pms_site import authentication, cache
+
+    if not _is_transactional(request):
+        monkeypatch.setattr(cache, "on_commit", lambda callback: callback())
+    cache.reset()
+    authentication.forget()
+    default_cache.clear()
+    yield
+    cache.reset()
+
+
+def _is_transactional(request: pytest.FixtureRequest) -> bool:
+    marker = request.node.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("transaction")) or (
+        "transactional_db" in request.fixturenames
+    )
+
+
+def queries_of(client: APIClient, url: str, params: Any = None) -> tuple[int, Any]:
+    """The queries one GET makes, and its answer: by a client whose token is already known
+    (it is looked up once per process, at a warm-up request), on a cold cache."""
+    from django.core.cache import cache as default_cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url, params)
+    default_cache.clear()
+    with CaptureQueriesContext(connection) as queries:
+        answer = client.get(url, params)
+    return len(queries), answer
+
+
+@pytest.fixture(autouse=True)
 def _fast_passwords(settings: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

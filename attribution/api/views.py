@@ -1,10 +1,14 @@
 """Views of the performance API: parse, call one selector, render."""
 
+from typing import Any
+
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from pms_site import cache
 
 from .. import selectors
 from ..filtersets import PortfolioSnapshotFilter, PositionSnapshotFilter
@@ -14,14 +18,18 @@ from . import serializers as s
 
 class AttributionView(APIView):
     @extend_schema(parameters=[s.AttributionQuerySerializer], responses=s.AttributionSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = s.AttributionQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         params = dict(query.validated_data)
-        by = params.pop("by")
-        period = selectors.period_resolve(params.pop("period"), **params)
-        report = selectors.attribution_report(period, by)
-        return Response({**report, "cached": False, "cache_age_seconds": None})
+
+        def report() -> dict[str, Any]:
+            by, bounds = params["by"], {k: v for k, v in params.items() if k != "by"}
+            return selectors.attribution_report(
+                selectors.period_resolve(bounds.pop("period"), **bounds), by
+            )
+
+        return cache.cached_json("attribution", cache.attribution_key(**params), report)
 
 
 class NavView(generics.ListAPIView):

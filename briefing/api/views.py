@@ -1,7 +1,6 @@
 """Views of the morning pack API: the latest pack, a date's pack (JSON or page), generate."""
 
 import datetime as dt
-from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -12,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pms_site import cache
 from pms_site.permissions import OPS, PM
 from portfolio.api.views import actor
 
@@ -38,20 +38,24 @@ def pack_for(day: str | None) -> MorningPack:
     return pack
 
 
-def answer(pack: MorningPack, **extra: Any) -> Response:
-    return Response(s.CachedMorningPackSerializer(pack).data, **extra)
+def cached_pack(day: str | None) -> HttpResponse:
+    return cache.cached_json(
+        "morning_pack",
+        cache.morning_pack_key(day),
+        lambda: s.MorningPackSerializer(pack_for(day)).data,
+    )
 
 
 class LatestPackView(APIView):
     @extend_schema(responses=s.CachedMorningPackSerializer)
-    def get(self, request: Request) -> Response:
-        return answer(pack_for(None))
+    def get(self, request: Request) -> HttpResponse:
+        return cached_pack(None)
 
 
 class PackView(APIView):
     @extend_schema(responses=s.CachedMorningPackSerializer)
-    def get(self, request: Request, day: str) -> Response:
-        return answer(pack_for(day))
+    def get(self, request: Request, day: str) -> HttpResponse:
+        return cached_pack(day)
 
 
 class PackPageView(APIView):
@@ -70,4 +74,4 @@ class GenerateView(APIView):
         data = s.PackRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pack = services.morning_pack_generate(**data.validated_data, actor=actor(request))
-        return answer(pack, status=status.HTTP_201_CREATED)
+        return Response(s.CachedMorningPackSerializer(pack).data, status=status.HTTP_201_CREATED)

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -11,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, Serializer
 from rest_framework.views import APIView
 
+from pms_site import cache
 from pms_site.permissions import OPS, PM
 
 from .. import selectors, services
@@ -204,8 +206,8 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
 
 class BookView(APIView):
     @extend_schema(responses=s.BookSerializer)
-    def get(self, request: Request) -> Response:
-        return Response({**selectors.book(), "cached": False, "cache_age_seconds": None})
+    def get(self, request: Request) -> HttpResponse:
+        return cache.cached_json("book", cache.book_key(), selectors.book)
 
 
 class MarkToMarketView(APIView):

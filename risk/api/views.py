@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -9,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from pms_site import cache
 from pms_site.permissions import ALL_GROUPS, PM, RISK
 from portfolio.api.views import AuditedWritesMixin, actor
 
@@ -20,11 +22,13 @@ from . import serializers as s
 
 class LiveRiskView(APIView):
     @extend_schema(parameters=[s.LiveRiskQuerySerializer], responses=s.LiveRiskSerializer)
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> HttpResponse:
         query = s.LiveRiskQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        report = selectors.live_risk(**query.validated_data)
-        return Response({**report, "cached": False, "cache_age_seconds": None})
+        params = query.validated_data
+        return cache.cached_json(
+            "risk", cache.risk_key(**params), lambda: selectors.live_risk(**params)
+        )
 
 
 class RiskSnapshotViewSet(viewsets.ReadOnlyModelViewSet):

@@ -175,7 +175,7 @@ def test_api(briefed, api_client_for):
     assert created.status_code == 201 and created.data["date"] == "2024-03-15"
     created = ops.post("/api/morning-pack/generate/", {"date": "2024-03-18"}, format="json")
     assert created.status_code == 201
-    latest = viewer.get("/api/morning-pack/latest/").data
+    latest = viewer.get("/api/morning-pack/latest/").json()
     assert (latest["date"], latest["cached"], latest["cache_age_seconds"]) == (
         "2024-03-18",
         False,
@@ -191,7 +191,7 @@ def test_api(briefed, api_client_for):
         "attribution",
         "data_quality",
     }
-    assert viewer.get("/api/morning-pack/2024-03-15/").data["data_date"] == "2024-03-14"
+    assert viewer.get("/api/morning-pack/2024-03-15/").json()["data_date"] == "2024-03-14"
     page = viewer.get("/api/morning-pack/2024-03-18/html/")
     assert page["Content-Type"].startswith("text/html") and b"<svg" in page.content
     assert viewer.get("/api/morning-pack/18-03-2024/").status_code == 400

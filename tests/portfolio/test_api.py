@@ -4,10 +4,9 @@ import datetime as dt
 from decimal import Decimal as D
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from portfolio.models import AuditRecord, CapitalFlow, FxRate, Instrument, Position, Price, Trade
+from tests.conftest import queries_of
 from tests.factories import PriceFactory, StrategyFactory
 
 pytestmark = pytest.mark.django_db
@@ -323,9 +322,8 @@ def test_book_answers_the_contract_and_its_queries_do_not_grow(viewer, ibov, mac
             actor="t",
             source="api",
         )
-        with CaptureQueriesContext(connection) as queries:
-            answer = viewer.get("/api/book/")
-        return len(queries), answer.json()
+        count, answer = queries_of(viewer, "/api/book/")
+        return count, answer.json()
 
     few, _ = queries_for_book(2)
     many, body = queries_for_book(40)
@@ -358,9 +356,9 @@ def test_positions_list_queries_do_not_grow(viewer, ibov):
             actor="t",
             source="api",
         )
-        with CaptureQueriesContext(connection) as queries:
-            assert viewer.get("/api/positions/").json()["count"] == Position.objects.count()
-        return len(queries)
+        count, answer = queries_of(viewer, "/api/positions/")
+        assert answer.json()["count"] == Position.objects.count()
+        return count
 
     assert queries_for_list(2) == queries_for_list(30)
 

@@ -5,14 +5,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from portfolio.models import AuditRecord
 from risk import services
 from risk.models import RiskAlert, RiskLimit, StressScenario
-from tests.conftest import TODAY
+from tests.conftest import TODAY, queries_of
 from tests.factories import InstrumentFactory
 
 from .conftest import DAYS
@@ -170,14 +168,12 @@ def test_alert_list_queries_do_not_grow(book: Any, api_client_for: Client) -> No
         RiskLimit.objects.create(name=f"L{n}", metric="dv01", limit=Decimal(1)) for n in range(6)
     ]
     RiskAlert.objects.create(limit=limits[0], date=TODAY, value=2, utilization=2)
-    with CaptureQueriesContext(connection) as one:
-        assert client.get("/api/risk/alerts/").status_code == 200
+    one, _ = queries_of(client, "/api/risk/alerts/")
     for lim in limits[1:]:
         for day in DAYS[-3:]:
             RiskAlert.objects.create(limit=lim, date=day, value=2, utilization=2)
-    with CaptureQueriesContext(connection) as many:
-        assert client.get("/api/risk/alerts/").json()["count"] == 16
-    assert len(many) == len(one)
+    many, answer = queries_of(client, "/api/risk/alerts/")
+    assert answer.json()["count"] == 16 and many == one
 
 
 def test_scenarios_and_stress_runs(book: Any, api_client_for: Client) -> None:

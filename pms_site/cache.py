@@ -1,0 +1,269 @@
+"""The read cache of the hot endpoints: the book, live risk, attribution, the morning pack.
+
+- One key function per data set; each data set has a tier (`PMS_CACHE_TTLS`, seconds).
+- Invalidation by generation: each data set has a generation number in the cache, and a
+  payload is valid only if it was computed under the current one. A change sets a new
+  generation (one SET, no key scan); a payload computed while a change commits carries the
+  old generation and is never served.
+- A payload is stored ready to send: the JSON bytes of the answer, its generation and the
+  time it was computed. A hit is one MGET (generation + payload) and no database query.
+- A cold key is computed once: the first request takes a lock (SET NX), the others wait
+  for its result, then compute themselves if it does not come.
+- The cache never fails a request. Any cache error opens a breaker for a few seconds:
+  requests go to the database without touching the cache, the error is logged once, and
+  the cache is tried again afterwards. Invalidations that could not be written are
+  retried first when the cache is back.
+"""
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection, transaction
+from django.http import HttpResponse
+from rest_framework.renderers import JSONRenderer
+
+logger = logging.getLogger("pms.cache")
+
+DATASETS = ("book", "risk", "attribution", "morning_pack")
+# What a change of each kind makes stale.
+CASCADE = {
+    "book": ("book", "risk", "attribution"),  # trades, positions, prices, FX, flows, marks
+    "limits": ("risk",),
+    "snapshots": ("attribution", "risk"),  # the risk snapshots give the drawdown's peak
+    "morning_pack": ("morning_pack",),
+}
+BREAKER_SECONDS = 5.0
+LOCK_SECONDS = 30
+WAIT_SECONDS = 5.0
+POLL_SECONDS = 0.02
+
+
+def ttl(dataset: str) -> int:
+    return int(settings.PMS_CACHE_TTLS[dataset])
+
+
+# --- One key function per data set ---------------------------------------------------------
+
+
+def book_key() -> str:
+    return "book"
+
+
+def risk_key(*, method: str, window: int) -> str:
+    return f"risk:{method}:{window}"
+
+
+def morning_pack_key(date: str | None) -> str:
+    return f"morning_pack:{date or 'latest'}"
+
+
+def attribution_key(
+    *, period: str, by: str, as_of: Any = None, start: Any = None, end: Any = None
+) -> str:
+    return f"attribution:{period}:{by}:{as_of or '-'}:{start or '-'}:{end or '-'}"
+
+
+def _generation_key(dataset: str) -> str:
+    return f"generation:{dataset}"
+
+
+# --- The breaker: a cache that is down costs nothing after the first error ---------------
+
+
+class Breaker:
+    """Every cache call goes through `call`: an error opens the breaker for
+    BREAKER_SECONDS, during which calls return `default` at once; the first error and
+    the recovery are logged, not each request."""
+
+    def __init__(self) -> None:
+        self.open_until = 0.0
+        self.failing = False
+        self.lost: set[str] = set()  # data sets whose invalidation could not be written
+        self.lock = threading.Lock()
+
+    def call(self, operation: Callable[[], Any], default: Any = None) -> Any:
+        if time.monotonic() < self.open_until:
+            return default
+        try:
+            result = operation()
+        except Exception as error:  # any backend error: the database answers instead
+            with self.lock:
+                self.open_until = time.monotonic() + BREAKER_SECONDS
+                if not self.failing:
+                    self.failing = True
+                    logger.warning(
+                        "Cache unavailable (%s: %s); serving from the database, retrying "
+                        "every %.0f s.",
+                        type(error).__name__,
+                        error,
+                        BREAKER_SECONDS,
+                    )
+            return default
+        if self.failing:
+            with self.lock:
+                self.failing = False
+            logger.warning("Cache available again.")
+            self._replay_lost()
+        return result
+
+    def _replay_lost(self) -> None:
+        lost, self.lost = self.lost, set()
+        if lost:
+            _bump(lost)
+
+    @property
+    def available(self) -> bool:
+        return time.monotonic() >= self.open_until
+
+
+breaker = Breaker()
+
+
+def reset() -> None:
+    """Forget the breaker's state (tests switch cache servers)."""
+    global breaker
+    breaker = Breaker()
+
+
+# --- Generations and payloads ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Payload:
+    generation: int
+    computed_at: float  # time.time()
+    body: bytes  # the JSON answer without its cache fields, ready to send
+
+
+def _bump(datasets: Iterable[str]) -> None:
+    datasets = set(datasets)
+    values = {_generation_key(d): secrets.randbits(62) for d in datasets}
+
+    def write() -> bool:
+        cache.set_many(values, timeout=None)
+        return True
+
+    if not breaker.call(write, default=False):
+        breaker.lost.update(datasets)
+
+
+def _generation(dataset: str, current: Any) -> int | None:
+    """The data set's generation, created if the cache has none (new, evicted, restarted)."""
+    if current is not None:
+        return int(current)
+    key = _generation_key(dataset)
+    breaker.call(lambda: cache.add(key, secrets.randbits(62), timeout=None))
+    value = breaker.call(lambda: cache.get(key))
+    return None if value is None else int(value)
+
+
+def _read(dataset: str, key: str) -> tuple[int | None, Payload | None]:
+    """(current generation, payload if valid) in one round trip."""
+    found = breaker.call(lambda: cache.get_many([_generation_key(dataset), key]), default=None)
+    if found is None:
+        return None, None
+    generation = found.get(_generation_key(dataset))
+    payload = found.get(key)
+    if payload is not None and generation is not None and payload.generation == int(generation):
+        return int(generation), payload
+    return _generation(dataset, generation), None
+
+
+def _store(dataset: str, key: str, generation: int, body: bytes) -> None:
+    payload = Payload(generation, time.time(), body)
+    breaker.call(lambda: cache.set(key, payload, timeout=ttl(dataset)))
+
+
+def render(data: Any) -> bytes:
+    return JSONRenderer().render(data)
+
+
+def _respond(body: bytes, computed_at: float | None) -> HttpResponse:
+    """The stored bytes with the cache fields spliced in: no parse, no re-serialization."""
+    if computed_at is None:
+        fields = b'"cached":false,"cache_age_seconds":null'
+    else:
+        age = json.dumps(round(max(time.time() - computed_at, 0.0), 3))
+        fields = b'"cached":true,"cache_age_seconds":' + age.encode()
+    return HttpResponse(body[:-1] + b"," + fields + b"}", content_type="application/json")
+
+
+def cached_json(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
+    """Answer from the cache when the payload is current, else compute it once and store."""
+    generation, payload = _read(dataset, key)
+    if payload is not None:
+        return _respond(payload.body, payload.computed_at)
+    if generation is None:  # no cache: straight to the database
+        return _respond(render(compute()), None)
+    lock = f"lock:{key}"
+    if breaker.call(lambda: cache.add(lock, 1, timeout=LOCK_SECONDS), default=False):
+        try:
+            body = render(compute())
+            _store(dataset, key, generation, body)
+        finally:
+            breaker.call(lambda: cache.delete(lock))
+        return _respond(body, None)
+    # Another request is computing it: wait for its result rather than compute again.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while time.monotonic() < deadline and breaker.available:
+        time.sleep(POLL_SECONDS)
+        _, payload = _read(dataset, key)
+        if payload is not None:
+            return _respond(payload.body, payload.computed_at)
+    return _respond(render(compute()), None)
+
+
+# --- Invalidation, after commit ------------------------------------------------------------
+
+
+class _Flush:
+    """The data sets a transaction made stale, invalidated once when it commits."""
+
+    def __init__(self, datasets: Iterable[str]) -> None:
+        self.datasets = set(datasets)
+
+    def __call__(self) -> None:
+        invalidate(self.datasets)
+
+
+# How a flush waits for the commit (outside a transaction it runs at once). The test suite,
+# whose tests never commit, swaps it for an immediate call.
+on_commit: Callable[[Callable[[], None]], None] = transaction.on_commit
+
+
+def changed(event: str) -> None:
+    """A change of kind `event` (a key of CASCADE) is being written: once the transaction
+    commits, the data sets it feeds are invalidated and the book refreshed. Several
+    changes in one transaction invalidate once."""
+    datasets = CASCADE[event]
+    # Django keeps the transaction's callbacks (and drops them on rollback): join ours.
+    for entry in connection.run_on_commit:  # (savepoint ids, callback, robust)
+        callback = entry[1]
+        if isinstance(callback, _Flush):
+            callback.datasets.update(datasets)
+            return
+    on_commit(_Flush(datasets))
+
+
+def invalidate(datasets: Iterable[str]) -> None:
+    datasets = set(datasets)
+    _bump(datasets)
+    if "book" in datasets:
+        refresh_book()
+
+
+def refresh_book() -> None:
+    """Write-through: the next GET /api/book/ is a hit with the figures just committed."""
+    from portfolio.selectors import book  # the cache sits below the apps it serves
+
+    generation, _ = _read("book", book_key())
+    if generation is not None:
+        _store("book", book_key(), generation, render(book()))
