@@ -152,6 +152,7 @@ class FxRateSerializer(serializers.ModelSerializer):
     class Meta:
         model = FxRate
         fields = ["currency", "date", "rate"]
+        validators: list[Any] = []  # rows are upserted by (currency, date), not refused
 
 
 class UpsertResultSerializer(serializers.Serializer):

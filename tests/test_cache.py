@@ -1,0 +1,369 @@
+"""The read cache: hits and misses, tiers, invalidation by every kind of write, zero-query
+hits, a single computation under concurrent cold requests, and Redis down or hung.
+
+The fund is the risk tests' book (tests/risk/conftest.py: 21 business days of quotes, five
+positions) with its snapshots and a morning pack.
+"""
+
+import json
+import logging
+import signal
+import socket
+import subprocess
+import threading
+import time
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+from django.core.cache import cache as default_cache
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from attribution import services as attribution_services
+from briefing import services as briefing_services
+from pms_site import cache
+from portfolio import selectors as book_selectors
+from portfolio import services as book_services
+from risk.models import RiskLimit
+from tests.conftest import ON_REDIS, TODAY
+from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+
+BOOK = "/api/book/"
+RISK = "/api/risk/live/?window=20"
+ATTRIBUTION = "/api/attribution/?period=mtd&by=strategy"
+PACK = "/api/morning-pack/latest/"
+PACK_DATE = "/api/morning-pack/2024-03-18/"
+ENDPOINTS = (BOOK, RISK, ATTRIBUTION, PACK, PACK_DATE)
+
+
+@pytest.fixture
+def cached_fund(book: Any, api_client_for: Any) -> Any:  # noqa: F811
+    attribution_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
+    briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="test")
+    client = api_client_for("viewer")
+    client.get(BOOK)  # the token is looked up once, here
+    default_cache.clear()
+    return client
+
+
+def get(client: Any, url: str) -> dict[str, Any]:
+    answer = client.get(url)
+    assert answer.status_code == 200, (url, answer.content[:300])
+    return json.loads(answer.content)
+
+
+def without_cache_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in ("cached", "cache_age_seconds")}
+
+
+def test_a_miss_then_hits(cached_fund):
+    for url in ENDPOINTS:
+        first = get(cached_fund, url)
+        assert (first["cached"], first["cache_age_seconds"]) == (False, None), url
+        second = get(cached_fund, url)
+        assert second["cached"] is True and 0 <= second["cache_age_seconds"] < 5, url
+        assert without_cache_fields(second) == without_cache_fields(first), url
+
+
+def test_a_hit_makes_no_database_query(cached_fund):
+    for url in ENDPOINTS:
+        get(cached_fund, url)
+        with CaptureQueriesContext(connection) as queries:
+            assert get(cached_fund, url)["cached"] is True
+        assert len(queries) == 0, (url, [q["sql"] for q in queries])
+
+
+@pytest.mark.redis
+def test_each_tier_has_its_timeout_in_redis(cached_fund):
+    for url in ENDPOINTS:
+        get(cached_fund, url)
+    keys = {
+        cache.book_key(): 30,
+        cache.risk_key(method="historical", window=20): 60,
+        cache.attribution_key(period="mtd", by="strategy"): 300,
+        cache.morning_pack_key(None): 300,
+        cache.morning_pack_key("2024-03-18"): 300,
+    }
+    for key, seconds in keys.items():
+        assert seconds - 3 <= default_cache.ttl(key) <= seconds, key
+
+
+def warm(client: Any) -> None:
+    for url in (BOOK, RISK, ATTRIBUTION):
+        get(client, url)
+        assert get(client, url)["cached"] is True
+
+
+def write_kinds(api_client_for: Any) -> dict[str, Any]:
+    """Every kind of write that feeds the book, as the API or a service makes it."""
+    pm, ops, risk = api_client_for("pm"), api_client_for("ops"), api_client_for("risk")
+    return {
+        "trade": lambda: pm.post(
+            "/api/positions/",
+            {"instrument": "INDJ24", "strategy": "RV", "quantity": "5", "price": "102000"},
+            format="json",
+        ),
+        "close": lambda: pm.post(
+            f"/api/positions/{book_selectors.book()['positions'][0]['id']}/close/",
+            {"price": "5100"},
+            format="json",
+        ),
+        "price": lambda: ops.post(
+            "/api/prices/",
+            [{"instrument": "INDJ24", "date": "2024-03-15", "price": "103000"}],
+            format="json",
+        ),
+        "fx": lambda: ops.post(
+            "/api/fx-rates/",
+            [{"currency": "USD", "date": "2024-03-15", "rate": "5.2"}],
+            format="json",
+        ),
+        "capital flow": lambda: ops.post(
+            "/api/capital-flows/", {"date": "2024-03-15", "amount": "500000"}, format="json"
+        ),
+        "mark-to-market": lambda: ops.post(
+            "/api/book/mark-to-market/", {"date": "2024-03-15"}, format="json"
+        ),
+        "snapshots": lambda: attribution_services.snapshots_build(
+            start=TODAY, end=TODAY, actor="test"
+        ),
+        "limit": lambda: risk.post(
+            "/api/risk/limits/",
+            {"name": "Gross", "metric": "gross_leverage", "limit": "3"},
+            format="json",
+        ),
+    }
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["trade", "close", "price", "fx", "capital flow", "mark-to-market", "snapshots", "limit"],
+)
+def test_every_write_is_seen_by_the_next_read(cached_fund, api_client_for, kind):
+    warm(cached_fund)
+    written = write_kinds(api_client_for)[kind]()
+    assert getattr(written, "status_code", 200) in (200, 201), getattr(written, "content", "")
+    fresh = get(cached_fund, BOOK)
+    # The book is written through: already cached again, with the committed figures.
+    assert without_cache_fields(fresh) == json.loads(json.dumps(book_selectors.book()))
+    risk, attribution = get(cached_fund, RISK), get(cached_fund, ATTRIBUTION)
+    if kind == "limit":
+        assert fresh["cached"] is True  # a limit feeds risk only
+        assert attribution["cached"] is True
+        assert "Gross" in [row["name"] for row in risk["limits"]]
+    else:
+        assert attribution["cached"] is False, kind
+    assert risk["cached"] is False, kind
+
+
+def test_a_decision_cascades_to_book_risk_and_attribution(cached_fund, api_client_for):
+    from trading.models import TradeProposal
+
+    warm(cached_fund)
+    proposal = _pending_proposal()
+    answer = api_client_for("pm").post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
+    assert answer.status_code == 200
+    fresh = get(cached_fund, BOOK)
+    assert D(fresh["totals"]["gross_exposure"]) == D(
+        book_selectors.book()["totals"]["gross_exposure"]
+    )
+    assert get(cached_fund, RISK)["cached"] is False
+    assert get(cached_fund, ATTRIBUTION)["cached"] is False
+    assert TradeProposal.objects.get().status == "approved"
+
+
+def _pending_proposal() -> Any:
+    from portfolio.models import Instrument, Strategy
+    from trading.models import Signal, TradeProposal
+
+    spx, macro = Instrument.objects.get(symbol="ESH4"), Strategy.objects.get(code="MACRO")
+    signal_row = Signal.objects.create(instrument=spx, strategy=macro, date=TODAY, score=D("-0.5"))
+    return TradeProposal.objects.create(
+        date=TODAY,
+        instrument=spx,
+        strategy=macro,
+        signal=signal_row,
+        quantity=D("-1"),
+        score=D("-0.5"),
+        rationale={},
+        what_if={},
+    )
+
+
+# --- After commit, once -------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_invalidation_waits_for_the_commit_and_skips_a_rollback(ibov, macro, monkeypatch):
+    flushed: list[set[str]] = []
+    monkeypatch.setattr(cache, "invalidate", lambda datasets: flushed.append(set(datasets)))
+    request = book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)
+    with transaction.atomic():
+        book_services.trades_book(requests=[request], actor="t", source="api")
+        book_services.mark_to_market(as_of=TODAY, actor="t")
+        RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("3"))
+        assert flushed == []  # nothing before the commit
+    assert flushed == [{"book", "risk", "attribution"}]  # three changes, one flush
+    with pytest.raises(RuntimeError), transaction.atomic():
+        book_services.trades_book(requests=[request], actor="t", source="api")
+        raise RuntimeError("rolled back")
+    assert len(flushed) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monkeypatch):
+    book_services.trades_book(
+        requests=[book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)],
+        actor="t",
+        source="api",
+    )
+    default_cache.clear()
+    computed: list[int] = []
+    real_book = book_selectors.book
+
+    def slow_book() -> dict[str, Any]:
+        computed.append(1)
+        time.sleep(0.3)  # long enough for every client to arrive while it computes
+        return real_book()
+
+    monkeypatch.setattr(book_selectors, "book", slow_book)
+    clients = [api_client_for("viewer") for _ in range(6)]
+    for client in clients:
+        client.get("/api/positions/")  # tokens looked up before the race
+    barrier = threading.Barrier(len(clients))
+    answers: list[dict[str, Any]] = []
+
+    def read(client: Any) -> None:
+        try:
+            barrier.wait()
+            answers.append(get(client, BOOK))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=read, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(computed) == 1
+    assert len(answers) == 6 and sum(a["cached"] for a in answers) == 5
+    assert len({json.dumps(without_cache_fields(a), sort_keys=True) for a in answers}) == 1
+
+
+# --- Redis down or hung --------------------------------------------------------------------
+
+SPARE_PORT = 6391
+
+
+def start_redis() -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(SPARE_PORT),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", SPARE_PORT), timeout=0.1).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("the spare redis-server did not start")
+
+
+@pytest.fixture
+def spare_redis(settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A second Redis of the test's own, which it may stop, hang and restart."""
+    servers = [start_redis()]
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "LOCATION": f"redis://127.0.0.1:{SPARE_PORT}/0",
+        }
+    }
+    monkeypatch.setattr(cache, "BREAKER_SECONDS", 0.5)
+    cache.reset()
+    yield servers
+    for server in servers:
+        server.send_signal(signal.SIGCONT)
+        server.kill()
+        server.wait()
+
+
+def every_endpoint_answers_within_a_second(client: Any) -> list[dict[str, Any]]:
+    bodies = []
+    for url in ENDPOINTS:
+        started = time.monotonic()
+        bodies.append(get(client, url))
+        assert time.monotonic() - started < 1.0, url
+    return bodies
+
+
+def hits_resume(client: Any) -> None:
+    time.sleep(0.6)  # the breaker tries the cache again
+    for url in ENDPOINTS:
+        get(client, url)
+        assert get(client, url)["cached"] is True, url
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
+def test_redis_hung_then_back(cached_fund, spare_redis, caplog):
+    hits_resume(cached_fund)
+    spare_redis[0].send_signal(signal.SIGSTOP)
+    with caplog.at_level(logging.WARNING, logger="pms.cache"):
+        for _ in range(3):
+            bodies = every_endpoint_answers_within_a_second(cached_fund)
+            assert all(body["cached"] is False for body in bodies)
+    unavailable = [r for r in caplog.records if "unavailable" in r.getMessage()]
+    assert len(unavailable) == 1  # logged once, not per request
+    spare_redis[0].send_signal(signal.SIGCONT)
+    hits_resume(cached_fund)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
+def test_redis_stopped_then_restarted(cached_fund, spare_redis):
+    hits_resume(cached_fund)
+    spare_redis[0].kill()
+    spare_redis[0].wait()
+    for body in every_endpoint_answers_within_a_second(cached_fund):
+        assert body["cached"] is False
+    spare_redis.append(start_redis())
+    hits_resume(cached_fund)
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
+def test_a_change_made_while_redis_hung_is_not_served_stale(
+    cached_fund, spare_redis, api_client_for
+):
+    hits_resume(cached_fund)
+    spare_redis[0].send_signal(signal.SIGSTOP)
+    ops = api_client_for("ops")
+    answer = ops.post(
+        "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
+    )
+    assert answer.status_code == 201
+    spare_redis[0].send_signal(signal.SIGCONT)
+    time.sleep(0.6)
+    fresh = get(cached_fund, BOOK)
+    assert D(fresh["nav"]) == D(book_selectors.book()["nav"])  # the lost invalidation, replayed
+
+
+def test_a_deleted_token_is_refused_at_once(cached_fund):
+    from rest_framework.authtoken.models import Token
+
+    assert cached_fund.get(BOOK).status_code == 200
+    Token.objects.filter(user__username="user-viewer").delete()
+    assert cached_fund.get(BOOK).status_code == 401
