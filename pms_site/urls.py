@@ -10,9 +10,10 @@ urlpatterns = [
     path("api/auth/token/", obtain_auth_token, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    # The book first: URLs resolve in order, and GET /api/book/ is the hottest path.
+    path("api/", include("portfolio.api.urls")),
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),
     path("api/", include("attribution.api.urls")),
     path("api/", include("briefing.api.urls")),
-    path("api/", include("portfolio.api.urls")),
 ]

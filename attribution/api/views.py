@@ -6,7 +6,6 @@ from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, viewsets
 from rest_framework.request import Request
-from rest_framework.views import APIView
 
 from pms_site import cache
 
@@ -16,7 +15,7 @@ from ..models import PortfolioSnapshot, PositionSnapshot
 from . import serializers as s
 
 
-class AttributionView(APIView):
+class AttributionView(cache.CachedJSONView):
     @extend_schema(parameters=[s.AttributionQuerySerializer], responses=s.AttributionSerializer)
     def get(self, request: Request) -> HttpResponse:
         query = s.AttributionQuerySerializer(data=request.query_params)

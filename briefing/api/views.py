@@ -46,13 +46,13 @@ def cached_pack(day: str | None) -> HttpResponse:
     )
 
 
-class LatestPackView(APIView):
+class LatestPackView(cache.CachedJSONView):
     @extend_schema(responses=s.CachedMorningPackSerializer)
     def get(self, request: Request) -> HttpResponse:
         return cached_pack(None)
 
 
-class PackView(APIView):
+class PackView(cache.CachedJSONView):
     @extend_schema(responses=s.CachedMorningPackSerializer)
     def get(self, request: Request, day: str) -> HttpResponse:
         return cached_pack(day)

@@ -204,7 +204,7 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = AuditRecordFilter
 
 
-class BookView(APIView):
+class BookView(cache.CachedJSONView):
     @extend_schema(responses=s.BookSerializer)
     def get(self, request: Request) -> HttpResponse:
         return cache.cached_json("book", cache.book_key(), selectors.book)

@@ -20,7 +20,7 @@ from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from . import serializers as s
 
 
-class LiveRiskView(APIView):
+class LiveRiskView(cache.CachedJSONView):
     @extend_schema(parameters=[s.LiveRiskQuerySerializer], responses=s.LiveRiskSerializer)
     def get(self, request: Request) -> HttpResponse:
         query = s.LiveRiskQuerySerializer(data=request.query_params)
