@@ -34,7 +34,6 @@ from rest_framework.views import APIView
 
 logger = logging.getLogger("pms.cache")
 
-DATASETS = ("book", "risk", "attribution", "morning_pack")
 # What a change of each kind makes stale.
 CASCADE = {
     "book": ("book", "risk", "attribution"),  # trades, positions, prices, FX, flows, marks
