@@ -11,11 +11,11 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django_q.models import Failure
 
 from attribution import selectors as performance
 from attribution.models import PortfolioSnapshot, PositionSnapshot
+from pms_site.models import PipelineRun
 from portfolio.calendar import business_days_ending
 from portfolio.models import FxRate, Instrument, Price
 from portfolio.selectors import base_currency, decimal_str
@@ -258,7 +258,8 @@ class Sections:
     def _alerts(self) -> list[dict[str, Any]]:
         return [
             {
-                "limit": a.limit.name,
+                "limit": a.subject,
+                "message": a.message,
                 "date": a.date.isoformat(),
                 "status": a.status,
                 "value": decimal_str(a.value),
@@ -323,11 +324,24 @@ class Sections:
             )
         )
         since = dt.datetime.combine(self.data_date, dt.time.min, tzinfo=dt.UTC)
-        failures = Failure.objects.filter(Q(stopped__gte=since)).order_by("-stopped")[:20]
+        runs = PipelineRun.objects.filter(
+            status=PipelineRun.Status.FAILED, business_date__gte=self.data_date
+        ).order_by("business_date", "pipeline")
+        # Tasks that died outside a pipeline's own record (a crash, a timeout).
+        failures = Failure.objects.filter(stopped__gte=since).order_by("-stopped")[:20]
         return {
             "stale_prices": stale,
             "missing_fx": sorted(currencies - quoted),
             "failed_runs": [
+                {
+                    "name": f"{run.pipeline} {run.business_date}",
+                    "task": run.pipeline,
+                    "stopped": (run.finished_at or run.requested_at).isoformat(),
+                    "error": run.error[:500],
+                }
+                for run in runs
+            ]
+            + [
                 {
                     "name": f.name,
                     "task": f.func,

@@ -266,13 +266,18 @@ def invalidate(datasets: Iterable[str]) -> None:
         refresh_book()
 
 
+def warm(dataset: str, key: str, compute: Callable[[], Any]) -> None:
+    """Compute and store a key now, so that its first reader hits (the pipelines' steps)."""
+    generation, _ = _read(dataset, key)
+    if generation is not None:
+        _store(dataset, key, generation, render(compute()))
+
+
 def refresh_book() -> None:
     """Write-through: the next GET /api/book/ is a hit with the figures just committed."""
     from portfolio.selectors import book  # the cache sits below the apps it serves
 
-    generation, _ = _read("book", book_key())
-    if generation is not None:
-        _store("book", book_key(), generation, render(book()))
+    warm("book", book_key(), book)
 
 
 class CachedJSONView(APIView):

@@ -147,6 +147,7 @@ Q_CLUSTER = {
     "retry": 2100,  # ... and is handed out again only after it surely died
     "max_attempts": 1,
     "catch_up": False,
+    "time_zone": "UTC",  # schedules' crons are in UTC
     "save_limit": 1000,
 }
 
@@ -195,6 +196,7 @@ SPECTACULAR_SETTINGS = {
         "RiskAlertStatusEnum": "risk.models.RiskAlert.Status",
         "LimitStatusEnum": "risk.selectors.LIMIT_STATUSES",
         "TradeProposalStatusEnum": "trading.models.TradeProposal.Status",
+        "PipelineRunStatusEnum": "pms_site.models.PipelineRun.Status",
     },
 }
 
@@ -210,6 +212,15 @@ PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))
 # the book's largest exposures).
 PMS_MORNING_PACK_RECIPIENTS = env_list("PMS_MORNING_PACK_RECIPIENTS")
 PMS_MORNING_PACK_INSTRUMENTS = env_list("PMS_MORNING_PACK_INSTRUMENTS")
+
+# The pipelines: a failed step is tried again this many times, this many seconds apart;
+# schedules (crons in UTC, weekdays; a holiday run records itself as skipped).
+PMS_PIPELINE_RETRIES = int(os.environ.get("PMS_PIPELINE_RETRIES", "2"))
+PMS_PIPELINE_RETRY_SECONDS = float(os.environ.get("PMS_PIPELINE_RETRY_SECONDS", "30"))
+PMS_SCHEDULES = {
+    "eod": os.environ.get("PMS_EOD_CRON", "0 21 * * 1-5"),  # 18:00 in São Paulo
+    "preopen": os.environ.get("PMS_PREOPEN_CRON", "30 9 * * 1-5"),  # 06:30 in São Paulo
+}
 
 # --- Email (the console by default: a message is printed, not sent) -----------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")

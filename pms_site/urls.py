@@ -3,6 +3,12 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
+from rest_framework.routers import SimpleRouter
+
+from pms_site import api
+
+pipeline_runs = SimpleRouter(trailing_slash=True)
+pipeline_runs.register("pipelines/runs", api.PipelineRunViewSet)
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
@@ -16,4 +22,6 @@ urlpatterns = [
     path("api/", include("trading.api.urls")),
     path("api/", include("attribution.api.urls")),
     path("api/", include("briefing.api.urls")),
+    path("api/pipelines/<str:pipeline>/run/", api.PipelineRunView.as_view(), name="pipeline-run"),
+    path("api/", include(pipeline_runs.urls)),
 ]

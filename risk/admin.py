@@ -77,7 +77,7 @@ class RiskLimitAdmin(admin.ModelAdmin):
 class RiskAlertAdmin(ReadOnlyAdmin):
     list_display = (
         "date",
-        "limit",
+        "subject",
         "status",
         "value",
         "utilization",
@@ -87,7 +87,7 @@ class RiskAlertAdmin(ReadOnlyAdmin):
         "resolved_at",
     )
     list_filter = ("status", "limit__metric")
-    search_fields = ("limit__name", "acknowledged_by", "note")
+    search_fields = ("limit__name", "source", "message", "acknowledged_by", "note")
     date_hierarchy = "date"
     list_select_related = ("limit",)
     actions = ["acknowledge"]

@@ -102,9 +102,11 @@ class RiskLimit(models.Model):
 
 
 class RiskAlert(models.Model):
-    """A limit breach on a business date: open → acknowledged → resolved.
+    """A limit breach, or a failure of the daily data (a pipeline that failed), on a
+    business date: open → acknowledged → resolved.
 
-    One per limit and date. It resolves itself when the limit is back under.
+    One per limit and date, or per source and date. A limit's alert resolves itself when
+    the limit is back under; a pipeline's when the pipeline succeeds for that date.
     """
 
     class Status(models.TextChoices):
@@ -112,7 +114,13 @@ class RiskAlert(models.Model):
         ACKNOWLEDGED = "acknowledged"
         RESOLVED = "resolved"
 
-    limit = models.ForeignKey(RiskLimit, on_delete=models.PROTECT, related_name="alerts")
+    limit = models.ForeignKey(
+        RiskLimit, on_delete=models.PROTECT, related_name="alerts", null=True, blank=True
+    )
+    source = models.CharField(
+        max_length=64, blank=True, help_text='Without a limit, what raised it: "pipeline:eod".'
+    )
+    message = models.TextField(blank=True)
     date = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     value = models.DecimalField(
@@ -129,11 +137,24 @@ class RiskAlert(models.Model):
         ordering = ["-date", "limit__name"]
         constraints = [
             models.UniqueConstraint(fields=["limit", "date"], name="riskalert_one_per_limit_date"),
+            models.UniqueConstraint(
+                fields=["source", "date"],
+                condition=Q(limit__isnull=True),
+                name="riskalert_one_per_source_date",
+            ),
+            models.CheckConstraint(
+                condition=Q(limit__isnull=False) | ~Q(source=""), name="riskalert_has_a_cause"
+            ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="riskalert_status_date_idx")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.limit} {self.status}"
+        return f"{self.date} {self.limit or self.source} {self.status}"
+
+    @property
+    def subject(self) -> str:
+        """What the alert is about: the limit's name, or its source."""
+        return self.limit.name if self.limit else self.source
 
 
 class StressScenario(models.Model):

@@ -51,11 +51,11 @@ class RiskLimitSerializer(serializers.ModelSerializer):
 
 
 class RiskAlertSerializer(serializers.ModelSerializer):
-    limit_name = serializers.CharField(source="limit.name", read_only=True)
-    metric = serializers.CharField(source="limit.metric", read_only=True)
-    scope = serializers.CharField(source="limit.scope", read_only=True)
+    limit_name = serializers.CharField(source="limit.name", read_only=True, allow_null=True)
+    metric = serializers.CharField(source="limit.metric", read_only=True, allow_null=True)
+    scope = serializers.CharField(source="limit.scope", read_only=True, allow_null=True)
     threshold = serializers.DecimalField(
-        source="limit.limit", max_digits=24, decimal_places=6, read_only=True
+        source="limit.limit", max_digits=24, decimal_places=6, read_only=True, allow_null=True
     )
 
     class Meta:
@@ -67,6 +67,8 @@ class RiskAlertSerializer(serializers.ModelSerializer):
             "metric",
             "scope",
             "threshold",
+            "source",
+            "message",
             "date",
             "status",
             "value",

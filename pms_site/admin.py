@@ -1,0 +1,81 @@
+"""Admin of the pipelines: the runs with their steps, and "run now"."""
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
+
+from portfolio.admin import ReadOnlyAdmin
+from portfolio.errors import Conflict
+
+from . import pipelines
+from .models import PipelineRun
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "business_date",
+        "pipeline",
+        "status",
+        "step_statuses",
+        "attempts",
+        "seconds",
+        "trigger",
+        "requested_by",
+        "requested_at",
+        "error",
+    )
+    list_filter = ("pipeline", "status", "trigger")
+    date_hierarchy = "business_date"
+    readonly_fields = ("step_table",)
+    exclude = ("steps",)
+    actions = ["run_now"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Actions need change permission; a run has no field to edit by hand.
+        return obj is None and request.user.has_perm("pms_site.change_pipelinerun")
+
+    @admin.display(description="steps")
+    def step_statuses(self, run: PipelineRun) -> str:
+        return " → ".join(f"{s['name']} {s['status']}" for s in run.steps) or "—"
+
+    @admin.display(description="steps")
+    def step_table(self, run: PipelineRun) -> SafeString:
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    s["name"],
+                    s["status"],
+                    s.get("attempts", 0),
+                    s.get("seconds", ""),
+                    s.get("summary") or s.get("error", ""),
+                )
+                for s in run.steps
+            ),
+        )
+        return format_html_join(
+            "",
+            "<table><tr><th>step</th><th>status</th><th>attempts</th><th>seconds</th>"
+            "<th>result</th></tr>{}</table>",
+            [(rows,)],
+        )
+
+    @admin.action(description="Run now on the cluster (same pipeline and date)")
+    def run_now(self, request: HttpRequest, queryset: QuerySet[PipelineRun]) -> None:
+        for run in queryset:
+            try:
+                pipelines.pipeline_enqueue(
+                    pipeline=run.pipeline,
+                    date=run.business_date,
+                    actor=request.user.get_username(),
+                    trigger="admin",
+                )
+                self.message_user(request, f"{run.pipeline} {run.business_date} enqueued.")
+            except Conflict as conflict:
+                self.message_user(request, str(conflict), messages.WARNING)

@@ -1,0 +1,89 @@
+"""The pipelines' API: the runs with their steps, and running one on the cluster."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from portfolio.api.serializers import StrictSerializer
+from portfolio.calendar import today
+
+from . import pipelines
+from .models import PipelineRun
+from .permissions import OPS
+
+
+class PipelineRunSerializer(serializers.ModelSerializer):
+    steps = serializers.JSONField(
+        help_text="Per step, in order: name, status, attempts, started_at, finished_at, "
+        "seconds, summary, error."
+    )
+    attempts = serializers.IntegerField()
+
+    class Meta:
+        model = PipelineRun
+        fields = [
+            "id",
+            "pipeline",
+            "business_date",
+            "status",
+            "steps",
+            "attempts",
+            "trigger",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "seconds",
+            "error",
+        ]
+        read_only_fields = fields
+
+
+class RunRequestSerializer(StrictSerializer):
+    date = serializers.DateField(required=False, help_text="Business date; default today.")
+    force = serializers.BooleanField(
+        default=False, help_text="Take over a run recorded as queued or running."
+    )
+
+
+class RunQueuedSerializer(serializers.Serializer):
+    run_id = serializers.IntegerField()
+    status = serializers.CharField()
+
+
+class PipelineRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    queryset = PipelineRun.objects.order_by("-requested_at", "-id")
+    serializer_class = PipelineRunSerializer
+    filterset_fields = ["pipeline", "status", "business_date"]
+
+
+class PipelineRunView(APIView):
+    """Reserve the run and enqueue it on the django-q2 cluster (`manage.py qcluster`)."""
+
+    write_groups = (OPS,)
+
+    @extend_schema(request=RunRequestSerializer, responses={202: RunQueuedSerializer})
+    def post(self, request: Request, pipeline: str) -> Response:
+        if pipeline not in pipelines.PIPELINES:
+            return Response(
+                {
+                    "pipeline": [
+                        f"Unknown pipeline {pipeline!r}: use {', '.join(pipelines.PIPELINES)}."
+                    ]
+                },
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        data = RunRequestSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values: dict[str, Any] = data.validated_data
+        run = pipelines.pipeline_enqueue(
+            pipeline=pipeline,
+            date=values.get("date") or today(),
+            actor=request.user.get_username(),
+            force=values["force"],
+        )
+        return Response({"run_id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,46 @@
+"""The record of each pipeline run (end of day, pre-open) for a business date."""
+
+from django.db import models
+from django.utils import timezone
+
+
+class PipelineRun(models.Model):
+    """One per pipeline and business date: running it again replaces its steps' record.
+
+    `steps`: one entry per step, in order: {name, status, attempts, started_at,
+    finished_at, seconds, error}.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    pipeline = models.CharField(max_length=32)
+    business_date = models.DateField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    steps = models.JSONField(default=list)
+    trigger = models.CharField(max_length=16, help_text="schedule, api, command or admin")
+    requested_by = models.CharField(max_length=150)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-business_date", "pipeline"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pipeline", "business_date"], name="pipelinerun_one_per_date"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pipeline} {self.business_date} {self.status}"
+
+    @property
+    def attempts(self) -> int:
+        return sum(step.get("attempts", 0) for step in self.steps)

@@ -1,0 +1,312 @@
+"""The scheduled pipelines: end of day and pre-open, run on the django-q2 cluster.
+
+A pipeline is an ordered list of steps; a step calls one domain service (which persists
+its results, replacing those of the same date) and then warms the cache keys it feeds.
+A step is tried again `PMS_PIPELINE_RETRIES` times, `PMS_PIPELINE_RETRY_SECONDS` apart;
+a step that still fails stops the steps after it, fails the run and opens a risk alert
+(source `pipeline:<name>`), which the morning pack shows. A run of a date that is not a
+business day records itself as skipped.
+"""
+
+import datetime as dt
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from portfolio.calendar import is_business_day, previous_business_day, today
+from portfolio.errors import Conflict
+
+from . import cache
+from .models import PipelineRun
+
+logger = logging.getLogger("pms.pipelines")
+Progress = Callable[[str, str], None]  # (step, message)
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    run: Callable[[dt.date, str], str]  # (business date, actor) → a one-line summary
+
+
+# --- The steps -------------------------------------------------------------------------------
+
+
+def _mark(as_of: dt.date, actor: str) -> str:
+    from portfolio.services import mark_to_market
+
+    result = mark_to_market(as_of=as_of, actor=actor)
+    cache.refresh_book()
+    stale = f"; stale: {', '.join(result.stale)}" if result.stale else ""
+    return f"{result.positions_updated} positions marked as of {as_of}{stale}"
+
+
+def eod_mark(date: dt.date, actor: str) -> str:
+    return _mark(date, actor)
+
+
+def eod_snapshots(date: dt.date, actor: str) -> str:
+    from attribution.services import snapshots_build
+
+    [fund] = snapshots_build(start=date, end=date, actor=actor)
+    return f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"
+
+
+def eod_risk(date: dt.date, actor: str) -> str:
+    from risk import selectors
+    from risk.services import risk_snapshot_take
+
+    snapshot = risk_snapshot_take(date=date, actor=actor)
+    method, window = "historical", selectors.DEFAULT_WINDOW
+    cache.warm(
+        "risk",
+        cache.risk_key(method=method, window=window),
+        lambda: selectors.live_risk(window=window, method=method),
+    )
+    breaches = [row["name"] for row in snapshot.limits if row["status"] == "breach"]
+    return f"VaR 95% {snapshot.var_95:,.2f}; breaches: {', '.join(breaches) or 'none'}"
+
+
+ATTRIBUTION_PERIODS = ("daily", "mtd", "ytd")
+
+
+def eod_attribution(date: dt.date, actor: str) -> str:
+    from attribution import selectors
+
+    for period in ATTRIBUTION_PERIODS:
+        resolved = selectors.period_resolve(period)
+        for by in selectors.DIMENSIONS:
+            cache.warm(
+                "attribution",
+                cache.attribution_key(period=period, by=by),
+                partial(selectors.attribution_report, resolved, by),
+            )
+    mtd = selectors.attribution_report(selectors.period_resolve("mtd"), "strategy")
+    return f"MTD P&L {float(mtd['total_pnl']):,.2f}, return {float(mtd['total_return']):.4%}"
+
+
+def preopen_mark(date: dt.date, actor: str) -> str:
+    return _mark(previous_business_day(date), actor)  # the pack reads the previous close
+
+
+def preopen_proposals(date: dt.date, actor: str) -> str:
+    from trading.services import proposal_generate
+
+    result = proposal_generate(date=date, actor=actor)
+    return (
+        f"{len(result.created)} proposals, {result.expired} expired, "
+        f"{len(result.skipped)} signals without a trade"
+    )
+
+
+def preopen_pack(date: dt.date, actor: str) -> str:
+    from briefing.api.serializers import MorningPackSerializer
+    from briefing.services import morning_pack_generate
+
+    send = bool(settings.PMS_MORNING_PACK_RECIPIENTS)
+    pack = morning_pack_generate(date=date, actor=actor, send=send)
+    for key in (None, date.isoformat()):
+        cache.warm(
+            "morning_pack", cache.morning_pack_key(key), lambda: MorningPackSerializer(pack).data
+        )
+    return f"morning pack {pack.date}" + (" emailed" if send else " (no recipients set)")
+
+
+PIPELINES: dict[str, list[Step]] = {
+    "eod": [
+        Step("mark_to_market", eod_mark),
+        Step("snapshots", eod_snapshots),
+        Step("risk", eod_risk),
+        Step("attribution", eod_attribution),
+    ],
+    "preopen": [
+        Step("mark_to_market", preopen_mark),
+        Step("proposals", preopen_proposals),
+        Step("morning_pack", preopen_pack),
+    ],
+}
+
+
+# --- Running --------------------------------------------------------------------------------
+
+ACTIVE = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
+
+
+def run_request(
+    *, pipeline: str, date: dt.date, trigger: str, actor: str, force: bool = False
+) -> PipelineRun:
+    """Reserve the run of `pipeline` for `date`: its record is reset to queued. A run of the
+    same pipeline and date that is queued or running answers Conflict (unless `force`,
+    for a run whose worker died)."""
+    if pipeline not in PIPELINES:
+        raise ValueError(f"Unknown pipeline {pipeline!r}: use {', '.join(PIPELINES)}.")
+    _, created = PipelineRun.objects.get_or_create(
+        pipeline=pipeline, business_date=date, defaults={"trigger": trigger, "requested_by": actor}
+    )
+    with transaction.atomic():
+        run = PipelineRun.objects.select_for_update().get(pipeline=pipeline, business_date=date)
+        if not created and run.status in ACTIVE and not force:
+            raise Conflict(
+                f"The {pipeline} run of {date} is already {run.status} (requested by "
+                f"{run.requested_by} at {run.requested_at:%Y-%m-%d %H:%M:%S} UTC)."
+            )
+        run.status, run.steps, run.error = PipelineRun.Status.QUEUED, [], ""
+        run.trigger, run.requested_by, run.requested_at = trigger, actor, timezone.now()
+        run.started_at = run.finished_at = run.seconds = None
+        run.save()
+    return run
+
+
+def _claim(run_id: int) -> PipelineRun | None:
+    """Take a queued run; None when another worker took it already."""
+    with transaction.atomic():
+        run = PipelineRun.objects.select_for_update().get(pk=run_id)
+        if run.status != PipelineRun.Status.QUEUED:
+            return None
+        steps = PIPELINES[run.pipeline]
+        run.status, run.started_at = PipelineRun.Status.RUNNING, timezone.now()
+        run.steps = [{"name": s.name, "status": "pending", "attempts": 0} for s in steps]
+        run.save(update_fields=["status", "started_at", "steps"])
+    return run
+
+
+def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
+    """Run a queued run's steps in order, recording each; see the module's docstring."""
+    say = progress or (lambda step, message: logger.info("%s: %s", step, message))
+    run = _claim(run_id)
+    if run is None:
+        return PipelineRun.objects.get(pk=run_id)
+    started = time.monotonic()
+    if not is_business_day(run.business_date):
+        run.status, run.error = PipelineRun.Status.SKIPPED, ""
+        for record in run.steps:
+            record["status"] = "skipped"
+        say(run.pipeline, f"{run.business_date} is not a business day: skipped")
+        return _finish(run, started)
+    retries = int(settings.PMS_PIPELINE_RETRIES)
+    for step, record in zip(PIPELINES[run.pipeline], run.steps, strict=True):
+        record.update(status="running", started_at=timezone.now().isoformat())
+        run.save(update_fields=["steps"])
+        step_started = time.monotonic()
+        for attempt in range(1, retries + 2):
+            record["attempts"] = attempt
+            try:
+                record["summary"] = step.run(run.business_date, f"pipeline:{run.pipeline}")
+                record.update(status="succeeded", error="")
+                say(step.name, record["summary"])
+                break
+            except Exception as error:  # a step's failure is recorded, never lost
+                record.update(status="failed", error=_describe(error))
+                say(step.name, f"attempt {attempt} failed: {record['error']}")
+                if attempt <= retries:
+                    run.save(update_fields=["steps"])
+                    time.sleep(float(settings.PMS_PIPELINE_RETRY_SECONDS))
+        record.update(
+            finished_at=timezone.now().isoformat(),
+            seconds=round(time.monotonic() - step_started, 3),
+        )
+        if record["status"] == "failed":
+            run.status = PipelineRun.Status.FAILED
+            run.error = f"{step.name}: {record['error']}"
+            later = run.steps[run.steps.index(record) + 1 :]
+            for skipped in later:
+                skipped["status"] = "not run"
+            _alert(run)
+            return _finish(run, started)
+        run.save(update_fields=["steps"])
+    run.status = PipelineRun.Status.SUCCEEDED
+    _resolve_alert(run)
+    return _finish(run, started)
+
+
+def _describe(error: Exception) -> str:
+    where = traceback.extract_tb(error.__traceback__)[-1]
+    return f"{type(error).__name__}: {error} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+
+
+def _finish(run: PipelineRun, started: float) -> PipelineRun:
+    run.finished_at = timezone.now()
+    run.seconds = round(time.monotonic() - started, 3)
+    run.save()
+    return run
+
+
+def _source(run: PipelineRun) -> str:
+    return f"pipeline:{run.pipeline}"
+
+
+def _alert(run: PipelineRun) -> None:
+    from risk.models import RiskAlert
+
+    RiskAlert.objects.update_or_create(
+        limit=None,
+        source=_source(run),
+        date=run.business_date,
+        defaults={
+            "status": RiskAlert.Status.OPEN,
+            "message": f"The {run.pipeline} pipeline failed at {run.error}",
+            "opened_at": timezone.now(),
+            "resolved_at": None,
+        },
+    )
+
+
+def _resolve_alert(run: PipelineRun) -> None:
+    from risk.models import RiskAlert
+
+    RiskAlert.objects.filter(
+        limit=None, source=_source(run), date=run.business_date, resolved_at__isnull=True
+    ).update(status=RiskAlert.Status.RESOLVED, resolved_at=timezone.now())
+
+
+# --- Entry points ------------------------------------------------------------------------------
+
+
+def pipeline_run(
+    *,
+    pipeline: str,
+    date: dt.date,
+    actor: str,
+    trigger: str = "command",
+    force: bool = False,
+    progress: Progress | None = None,
+) -> PipelineRun:
+    """Run in this process (the command, the tests)."""
+    run = run_request(pipeline=pipeline, date=date, trigger=trigger, actor=actor, force=force)
+    return execute(run.pk, progress=progress)
+
+
+def pipeline_enqueue(
+    *, pipeline: str, date: dt.date, actor: str, trigger: str = "api", force: bool = False
+) -> PipelineRun:
+    """Reserve the run and hand it to the cluster, once the reservation is committed."""
+    from django_q.tasks import async_task
+
+    run = run_request(pipeline=pipeline, date=date, trigger=trigger, actor=actor, force=force)
+    transaction.on_commit(
+        lambda: async_task("pms_site.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
+    )
+    return run
+
+
+def run_task(run_id: int) -> str:
+    """The cluster's task: run a reserved run."""
+    run = execute(run_id)
+    return f"{run.pipeline} {run.business_date}: {run.status}"
+
+
+def scheduled(pipeline: str) -> str:
+    """What a schedule calls: the pipeline for today's business date (São Paulo)."""
+    try:
+        run = pipeline_run(pipeline=pipeline, date=today(), actor="scheduler", trigger="schedule")
+    except Conflict as conflict:
+        logger.warning("%s", conflict)
+        return str(conflict)
+    return f"{run.pipeline} {run.business_date}: {run.status}"
