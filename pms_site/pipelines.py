@@ -64,7 +64,7 @@ def eod_risk(date: dt.date, actor: str) -> str:
     from risk.services import risk_snapshot_take
 
     snapshot = risk_snapshot_take(date=date, actor=actor)
-    method, window = "historical", selectors.DEFAULT_WINDOW
+    method, window = "historical", settings.PMS_RISK_WINDOW
     cache.warm(
         "risk",
         cache.risk_key(method=method, window=window),

@@ -1,0 +1,234 @@
+"""The pipelines on the risk tests' book (tests/risk/conftest.py): end to end, twice, with a
+failing step, on holidays, their schedules, the API, and a real cluster on PostgreSQL."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django_q.models import Schedule
+
+from attribution.models import PortfolioSnapshot, PositionSnapshot
+from briefing.models import MorningPack
+from pms_site import pipelines
+from pms_site.models import PipelineRun
+from risk.models import RiskAlert, RiskSnapshot
+from tests.conftest import TODAY
+from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
+
+MONDAY = dt.date(2024, 3, 18)
+CARNIVAL = dt.date(2024, 2, 13)  # a B3 holiday
+
+
+@pytest.fixture
+def fund(book: Any, settings: Any) -> Any:  # noqa: F811
+    settings.PMS_RISK_WINDOW = 20  # the book has 21 days of quotes
+    settings.PMS_PIPELINE_RETRIES = 2
+    settings.PMS_PIPELINE_RETRY_SECONDS = 0
+    return book
+
+
+def run(pipeline: str, date: dt.date, **kwargs: Any) -> PipelineRun:
+    return pipelines.pipeline_run(pipeline=pipeline, date=date, actor="test", **kwargs)
+
+
+def body(client: Any, url: str) -> dict[str, Any]:
+    answer = client.get(url)
+    assert answer.status_code == 200, answer.content[:300]
+    return json.loads(answer.content)
+
+
+def test_eod_end_to_end_warms_the_cache(fund, api_client_for):
+    eod = run("eod", TODAY)
+    assert eod.status == "succeeded" and eod.seconds is not None
+    assert [(s["name"], s["status"], s["attempts"]) for s in eod.steps] == [
+        ("mark_to_market", "succeeded", 1),
+        ("snapshots", "succeeded", 1),
+        ("risk", "succeeded", 1),
+        ("attribution", "succeeded", 1),
+    ]
+    assert PortfolioSnapshot.objects.filter(date=TODAY).exists()
+    assert PositionSnapshot.objects.filter(date=TODAY).count() == 5
+    assert RiskSnapshot.objects.filter(date=TODAY, window=20).exists()
+    viewer = api_client_for("viewer")
+    for url in (
+        "/api/book/",
+        "/api/risk/live/?window=20",
+        "/api/attribution/?period=mtd&by=strategy",
+        "/api/attribution/?period=ytd&by=currency",
+    ):
+        assert body(viewer, url)["cached"] is True, url  # warm: the first reader hits
+
+
+def test_preopen_end_to_end(fund, api_client_for):
+    run("eod", TODAY)
+    with time_machine.travel(dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC), tick=True):
+        preopen = run("preopen", MONDAY)
+        assert preopen.status == "succeeded", preopen.error
+        assert [s["name"] for s in preopen.steps] == ["mark_to_market", "proposals", "morning_pack"]
+        pack = MorningPack.objects.get(date=MONDAY)
+        assert pack.data_date == TODAY
+        assert pack.sections["headline"]["nav"] == str(
+            PortfolioSnapshot.objects.get(date=TODAY).nav
+        )
+        assert body(api_client_for("viewer"), "/api/morning-pack/latest/")["cached"] is True
+
+
+def test_running_a_date_twice_duplicates_nothing(fund):
+    tables = (PipelineRun, PortfolioSnapshot, PositionSnapshot, RiskSnapshot, RiskAlert)
+
+    def counts() -> list[int]:
+        return [model.objects.count() for model in tables]
+
+    run("eod", TODAY)
+    first = counts()
+    again = run("eod", TODAY)
+    assert again.status == "succeeded" and counts() == first
+    assert PipelineRun.objects.get().steps == again.steps
+
+
+def test_a_failing_step_is_retried_then_fails_the_run(fund, monkeypatch):
+    calls: list[int] = []
+
+    def broken(date: dt.date, actor: str) -> str:
+        calls.append(1)
+        raise RuntimeError("price feed unreachable")
+
+    eod = list(pipelines.PIPELINES["eod"])
+    monkeypatch.setitem(
+        pipelines.PIPELINES, "eod", [eod[0], pipelines.Step("snapshots", broken), *eod[2:]]
+    )
+    failed = run("eod", TODAY)
+    assert len(calls) == 3  # once, then retried twice
+    assert failed.status == "failed" and "price feed unreachable" in failed.error
+    assert [(s["name"], s["status"]) for s in failed.steps] == [
+        ("mark_to_market", "succeeded"),
+        ("snapshots", "failed"),
+        ("risk", "not run"),
+        ("attribution", "not run"),
+    ]
+    assert not RiskSnapshot.objects.exists()
+    alert = RiskAlert.objects.get(source="pipeline:eod", date=TODAY)
+    assert alert.status == "open" and "snapshots" in alert.message
+
+    monkeypatch.setitem(pipelines.PIPELINES, "eod", eod)  # the cause fixed
+    assert run("eod", TODAY).status == "succeeded"
+    alert.refresh_from_db()
+    assert alert.status == "resolved"
+
+
+def test_the_command_reports_a_failure_and_a_busy_run(fund, monkeypatch):
+    out = StringIO()
+    call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=out)
+    assert "snapshots: NAV" in out.getvalue() and "eod 2024-03-15: succeeded" in out.getvalue()
+    PipelineRun.objects.update(status="running")
+    with pytest.raises(CommandError, match="already running"):
+        call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=StringIO())
+    call_command("run_pipeline", "eod", "--date", "2024-03-15", "--force", stdout=StringIO())
+    monkeypatch.setitem(
+        pipelines.PIPELINES,
+        "eod",
+        [pipelines.Step("mark_to_market", lambda date, actor: 1 / 0)],
+    )
+    with pytest.raises(CommandError, match="ZeroDivisionError"):
+        call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=StringIO())
+
+
+def test_a_holiday_is_skipped(fund):
+    skipped = run("eod", CARNIVAL)
+    assert skipped.status == "skipped" and {s["status"] for s in skipped.steps} == {"skipped"}
+    assert not PortfolioSnapshot.objects.exists()
+    with time_machine.travel(dt.datetime(2024, 3, 16, 21, 0, tzinfo=dt.UTC)):  # a Saturday
+        pipelines.scheduled("eod")
+    assert PipelineRun.objects.get(business_date=dt.date(2024, 3, 16)).status == "skipped"
+
+
+def test_setup_schedules_is_idempotent(db):
+    call_command("setup_schedules", stdout=StringIO())
+    first = list(
+        Schedule.objects.order_by("name").values("name", "func", "args", "cron", "next_run")
+    )
+    call_command("setup_schedules", stdout=StringIO())
+    again = list(
+        Schedule.objects.order_by("name").values("name", "func", "args", "cron", "next_run")
+    )
+    assert again == first
+    assert [(s["name"], s["cron"], s["args"]) for s in first] == [
+        ("pms-eod", "0 21 * * 1-5", "'eod'"),
+        ("pms-preopen", "30 9 * * 1-5", "'preopen'"),
+    ]
+    # Friday Mar 15, 18:00 UTC: the next eod slot is 21:00 today, the next preopen Monday.
+    assert first[0]["next_run"] == dt.datetime(2024, 3, 15, 21, 0, tzinfo=dt.UTC)
+    assert first[1]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
+
+
+def test_api(fund, api_client_for):
+    ops = api_client_for("ops")
+    answer = ops.post("/api/pipelines/eod/run/", {"date": "2024-03-15"}, format="json")
+    assert answer.status_code == 202
+    queued = PipelineRun.objects.get(pk=answer.json()["run_id"])
+    assert (queued.status, queued.trigger, queued.requested_by) == ("queued", "api", "user-ops")
+    busy = ops.post("/api/pipelines/eod/run/", {"date": "2024-03-15"}, format="json")
+    assert busy.status_code == 409 and "already queued" in busy.json()["detail"]
+    assert api_client_for("viewer").post("/api/pipelines/eod/run/", {}).status_code == 403
+    assert ops.post("/api/pipelines/lunch/run/", {}).status_code == 404
+    assert ops.post("/api/pipelines/eod/run/", {"date": "soon"}, format="json").status_code == 400
+    pipelines.execute(queued.pk)
+    runs = api_client_for("viewer").get("/api/pipelines/runs/", {"pipeline": "eod"}).json()
+    [listed] = runs["results"]
+    assert (listed["status"], listed["attempts"], len(listed["steps"])) == ("succeeded", 4, 4)
+
+
+# --- A real cluster -----------------------------------------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for):
+    settings_db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{settings_db['USER']}@{settings_db['HOST']}:"
+        f"{settings_db['PORT']}/{settings_db['NAME']}",
+        "PMS_RISK_WINDOW": "20",
+        "PMS_PIPELINE_RETRY_SECONDS": "0",
+        "PMS_Q_WORKERS": "1",
+    }
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        answer = api_client_for("ops").post(
+            "/api/pipelines/eod/run/", {"date": "2024-03-15"}, format="json"
+        )
+        assert answer.status_code == 202
+        run_id = answer.json()["run_id"]
+        deadline = time.monotonic() + 120
+        status = "queued"
+        while time.monotonic() < deadline and status in ("queued", "running"):
+            time.sleep(0.5)
+            status = PipelineRun.objects.get(pk=run_id).status
+        done = PipelineRun.objects.get(pk=run_id)
+        assert done.status == "succeeded", (done.status, done.error, done.steps)
+        assert PortfolioSnapshot.objects.filter(date=TODAY).exists()
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
