@@ -35,7 +35,9 @@ def alerts_update(*, as_of: dt.date, values: Sequence[selectors.LimitValue]) -> 
     )
     existing = {
         alert.limit_id: alert
-        for alert in RiskAlert.objects.select_for_update().filter(date=as_of, limit_id__in=breached)
+        for alert in RiskAlert.objects.select_for_update(of=("self",))
+        .filter(date=as_of, limit_id__in=breached)
+        .order_by()
     }
     opened = []
     for limit_id, value in breached.items():
@@ -54,7 +56,10 @@ def alerts_update(*, as_of: dt.date, values: Sequence[selectors.LimitValue]) -> 
 @transaction.atomic
 def alert_acknowledge(*, alert_id: int, actor: str, note: str = "") -> RiskAlert:
     """A person takes note of an open alert; only once."""
-    alert = RiskAlert.objects.select_for_update().select_related("limit").get(pk=alert_id)
+    # Only the alert's row is locked: its limit may be none (a pipeline's alert).
+    alert = (
+        RiskAlert.objects.select_for_update(of=("self",)).select_related("limit").get(pk=alert_id)
+    )
     if alert.status != RiskAlert.Status.OPEN:
         detail = (
             f"by {alert.acknowledged_by} at {alert.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC"

@@ -97,7 +97,7 @@ def test_running_a_date_twice_duplicates_nothing(fund):
     assert PipelineRun.objects.get().steps == again.steps
 
 
-def test_a_failing_step_is_retried_then_fails_the_run(fund, monkeypatch):
+def test_a_failing_step_is_retried_then_fails_the_run(fund, monkeypatch, api_client_for):
     calls: list[int] = []
 
     def broken(date: dt.date, actor: str) -> str:
@@ -120,11 +120,15 @@ def test_a_failing_step_is_retried_then_fails_the_run(fund, monkeypatch):
     assert not RiskSnapshot.objects.exists()
     alert = RiskAlert.objects.get(source="pipeline:eod", date=TODAY)
     assert alert.status == "open" and "snapshots" in alert.message
+    risk = api_client_for("risk")
+    listed = risk.get("/api/risk/alerts/", {"status": "open"}).json()["results"]
+    assert [(a["source"], a["limit_name"]) for a in listed] == [("pipeline:eod", None)]
+    assert risk.post(f"/api/risk/alerts/{alert.pk}/acknowledge/", {}).status_code == 200
 
     monkeypatch.setitem(pipelines.PIPELINES, "eod", eod)  # the cause fixed
     assert run("eod", TODAY).status == "succeeded"
     alert.refresh_from_db()
-    assert alert.status == "resolved"
+    assert alert.status == "resolved"  # acknowledged, then resolved by the successful run
 
 
 def test_the_command_reports_a_failure_and_a_busy_run(fund, monkeypatch):
