@@ -1,0 +1,62 @@
+"""The end-of-day pipeline on 10,000 positions (1,000 instruments × 10 strategies), with
+four weeks of snapshots before it, on PostgreSQL + Redis: each step's time. Run through
+benchmarks/run.sh."""
+
+import time
+from decimal import Decimal
+
+from bench_risk import AS_OF, load_market
+from django.conf import settings
+from django.db import connection
+
+from attribution.services import snapshots_build
+from pms_site import pipelines
+from portfolio import services
+from portfolio.calendar import business_days_ending
+from portfolio.models import Position, Strategy
+
+STRATEGIES, HISTORY = 10, 20
+
+
+def main() -> None:
+    backend = settings.CACHES["default"]["BACKEND"]
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}; cache: {backend}")
+    print("loading 1,000 instruments × 261 days and 10,000 positions …", flush=True)
+    instruments = load_market()
+    days = business_days_ending(AS_OF, HISTORY + 1)
+    Strategy.objects.bulk_create(
+        Strategy(code=f"X{n:02d}", name=f"X{n}", risk_budget=Decimal("1e6"))
+        for n in range(STRATEGIES)
+    )
+    services.trades_book(
+        requests=[
+            services.TradeRequest(
+                instrument=instrument.symbol,
+                strategy=f"X{s:02d}",
+                quantity=Decimal((n % 40 + 1) * (1 if (n + s) % 3 else -1)),
+                price=Decimal("100"),
+                trade_date=days[0],
+            )
+            for s in range(STRATEGIES)
+            for n, instrument in enumerate(instruments)
+        ],
+        actor="bench",
+        source="api",
+    )
+    services.capital_flow_create(date=days[0], amount=Decimal("5e9"), actor="bench")
+    positions = Position.objects.filter(closed_at__isnull=True).count()
+    started = time.perf_counter()
+    snapshots_build(start=days[0], end=days[-2], actor="bench")
+    print(f"  {HISTORY} days of snapshots before it: {time.perf_counter() - started:.0f} s")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    run = pipelines.pipeline_run(pipeline="eod", date=AS_OF, actor="bench", trigger="command")
+    assert run.status == "succeeded", run.error
+    print(f"eod pipeline {AS_OF}, {positions:,} positions, window {settings.PMS_RISK_WINDOW}:")
+    for step in run.steps:
+        print(f"  {step['name']:<15} {step['seconds']:7.2f} s   {step['summary']}")
+    print(f"  {'total':<15} {run.seconds:7.2f} s (target ≤ 30 s)")
+
+
+if __name__ == "__main__":
+    main()
