@@ -222,6 +222,10 @@ PMS_SCHEDULES = {
     "preopen": os.environ.get("PMS_PREOPEN_CRON", "30 9 * * 1-5"),  # 06:30 in São Paulo
 }
 
+# Backups: where `manage.py backup` writes, and the age past which verify_system fails.
+PMS_BACKUP_DIR = Path(os.environ.get("PMS_BACKUP_DIR", VAR_DIR / "backups"))
+PMS_BACKUP_MAX_AGE_HOURS = float(os.environ.get("PMS_BACKUP_MAX_AGE_HOURS", "26"))
+
 # --- Email (the console by default: a message is printed, not sent) -----------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

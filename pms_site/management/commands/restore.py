@@ -1,0 +1,72 @@
+"""Restore a backup written by `manage.py backup`, after checking it."""
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from pms_site.backups import BackupError, backup_read, backup_restore, unapplied_migrations
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore the database from a backup folder: the archive is checked against its "
+        "manifest first, restored in one transaction, then every table's row count is "
+        "compared with the manifest. Stop the web servers and the cluster first."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", type=Path, help="The backup folder (or its manifest.json).")
+        parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.perf_counter()
+        try:
+            backup = backup_read(options["path"])
+        except (BackupError, OSError, ValueError) as error:
+            raise CommandError(str(error)) from None
+        manifest = backup.manifest
+        self.stdout.write(
+            f"Backup {backup.folder.name}: taken {manifest['created_at']}, version "
+            f"{manifest['app_version']}, {sum(manifest['tables'].values()):,} rows; archive "
+            "checked against its manifest."
+        )
+        if not options["yes"]:
+            if not sys.stdin.isatty():
+                raise CommandError(
+                    "Restoring replaces the whole database: confirm at a terminal, or pass --yes."
+                )
+            answer = input("Replace the current database with this backup? Type 'restore': ")
+            if answer.strip() != "restore":
+                raise CommandError("Not confirmed: nothing was changed.")
+
+        def say(message: str) -> None:
+            self.stdout.write(f"  {message}")
+            self.stdout.flush()
+
+        try:
+            differences = backup_restore(backup, say)
+        except BackupError as error:
+            raise CommandError(f"{error} The database was left as it was.") from None
+        if differences:
+            raise CommandError(
+                "Restored, but row counts differ from the manifest: "
+                + ", ".join(f"{t} {e} expected, {f} found" for t, (e, f) in differences.items())
+            )
+        pending = unapplied_migrations()
+        if pending:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The backup predates {len(pending)} migration(s) of this code "
+                    f"({', '.join(pending[:5])}{' …' if len(pending) > 5 else ''}): "
+                    "run `manage.py migrate` before starting the servers."
+                )
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Restored {len(manifest['tables'])} tables, row counts as in the manifest, in "
+                f"{time.perf_counter() - started:.1f} s."
+            )
+        )

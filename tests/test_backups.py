@@ -1,0 +1,166 @@
+"""Backup and restore on the risk tests' book (tests/risk/conftest.py), on SQLite and on
+PostgreSQL: every table comes back as it was (rows and content), a damaged archive or an
+unconfirmed restore changes nothing, and the cache forgets what it held."""
+
+import hashlib
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from pms_site import backups
+from portfolio import services
+from portfolio.models import Price, Strategy
+from tests.conftest import TODAY
+from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
+
+pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump sees committed rows only
+
+
+def table_state() -> dict[str, tuple[int, str]]:
+    """Every table's row count and a hash of its rows' content (in a fixed order)."""
+    state = {}
+    with connection.cursor() as cursor:
+        for table in sorted(connection.introspection.table_names(cursor)):
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            rows = sorted(repr(row) for row in cursor.fetchall())
+            state[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+    return state
+
+
+def make_backup(tmp_path: Path) -> Path:
+    out = io.StringIO()
+    call_command("backup", "--output-dir", str(tmp_path), stdout=out)
+    [folder] = tmp_path.glob("pms-*")
+    assert "counting rows" in out.getvalue() and str(folder) in out.getvalue()
+    return folder
+
+
+def change_the_fund() -> None:
+    """A trade booked (new rows in the ledger, the positions, the audit), a price
+    corrected, a strategy and a day of prices deleted."""
+    services.trades_book(
+        requests=[
+            services.TradeRequest(
+                instrument="INDJ24",
+                strategy="MACRO",
+                quantity=Decimal("5"),
+                price=Decimal("101000"),
+                trade_date=TODAY,
+            )
+        ],
+        actor="test",
+        source="api",
+    )
+    Price.objects.filter(instrument__symbol="ESH4", date=TODAY).update(price=Decimal("4000"))
+    Strategy.objects.create(code="NEW", name="New")
+    Price.objects.filter(date=TODAY, instrument__symbol="USDBRL").delete()
+
+
+def test_the_manifest_describes_the_archive(book, tmp_path):  # noqa: F811
+    folder = make_backup(tmp_path)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    archive = folder / manifest["archive"]
+    assert manifest["sha256"] == hashlib.sha256(archive.read_bytes()).hexdigest()
+    assert manifest["size"] == archive.stat().st_size
+    assert manifest["database"] == connection.vendor
+    assert manifest["tables"] == {table: n for table, (n, _) in table_state().items()}
+    assert manifest["tables"]["portfolio_trade"] == 5
+    assert manifest["tables"]["portfolio_price"] == 4 * 21
+    assert "0001_groups" in manifest["migrations"]["pms_site"]
+    assert manifest["app_version"]
+
+
+def test_restore_brings_back_every_row(book, tmp_path, api_client_for):  # noqa: F811
+    viewer = api_client_for("viewer")
+    before_book = viewer.get("/api/book/").json()
+    folder = make_backup(tmp_path)
+    before = table_state()  # the viewer's token is in the backup too
+
+    change_the_fund()
+    assert viewer.get("/api/book/").json()["totals"] != before_book["totals"]
+    changed = table_state()
+    assert changed != before
+    assert changed["portfolio_trade"][0] == 6 and changed["portfolio_price"][0] == 4 * 21 - 1
+
+    out = io.StringIO()
+    call_command("restore", str(folder), "--yes", stdout=out)
+    assert "row counts as in the manifest" in out.getvalue()
+    assert table_state() == before
+    # The cache held the changed book: the restore made it stale (and wrote the book through).
+    assert viewer.get("/api/book/").json()["totals"] == before_book["totals"]
+
+
+def damage(folder: Path, *, manifest_too: bool) -> None:
+    """Cut the archive to half; with `manifest_too`, rewrite the manifest to match it
+    (so that only the restore itself can find the damage)."""
+    manifest_file = folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    archive = folder / manifest["archive"]
+    data = archive.read_bytes()
+    archive.write_bytes(data[: len(data) // 2])
+    if manifest_too:
+        manifest["size"] = archive.stat().st_size
+        manifest["sha256"] = hashlib.sha256(archive.read_bytes()).hexdigest()
+        manifest_file.write_text(json.dumps(manifest))
+
+
+@pytest.mark.parametrize("manifest_too", [False, True], ids=["checksum", "restore"])
+def test_a_truncated_archive_changes_nothing(book, tmp_path, manifest_too):  # noqa: F811
+    folder = make_backup(tmp_path)
+    change_the_fund()
+    changed = table_state()
+    damage(folder, manifest_too=manifest_too)
+    with pytest.raises(CommandError) as refused:
+        call_command("restore", str(folder), "--yes", stdout=io.StringIO())
+    if manifest_too:  # found by pg_restore or SQLite, in the one transaction
+        assert "database was left as it was" in str(refused.value)
+    else:  # found before anything is touched
+        assert "truncated or altered" in str(refused.value)
+    assert table_state() == changed
+
+
+def test_no_confirmation_no_restore(book, tmp_path, monkeypatch):  # noqa: F811
+    folder = make_backup(tmp_path)
+    change_the_fund()
+    changed = table_state()
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("restore\n"))  # not a terminal
+    with pytest.raises(CommandError, match="confirm at a terminal, or pass --yes"):
+        call_command("restore", str(folder), stdout=io.StringIO())
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr("sys.stdin", Terminal("no\n"))
+    with pytest.raises(CommandError, match="Not confirmed: nothing was changed"):
+        call_command("restore", str(folder), stdout=io.StringIO())
+    assert table_state() == changed
+
+
+def test_bad_paths_are_refused(db, tmp_path):
+    with pytest.raises(CommandError, match=r"no manifest\.json"):
+        call_command("restore", str(tmp_path), "--yes")
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(CommandError, match=r"manifest\.json: not a backup manifest"):
+        call_command("restore", str(tmp_path), "--yes")
+
+
+@pytest.mark.postgres
+def test_backup_without_pg_dump_fails_and_keeps_nothing(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(CommandError, match="pg_dump was not found on PATH"):
+        call_command("backup", "--output-dir", str(tmp_path / "out"), stdout=io.StringIO())
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_latest_backup(book, tmp_path):  # noqa: F811
+    assert backups.latest_backup(tmp_path) is None
+    folder = make_backup(tmp_path)
+    found = backups.latest_backup(tmp_path)
+    assert found is not None and found[0] == folder
