@@ -156,6 +156,8 @@ def _dump_postgres(archive: Path, say: Say) -> dict[str, int]:
 
 
 def _dump_sqlite(archive: Path, say: Say) -> dict[str, int]:
+    if connection.in_atomic_block:  # SQLite's backup would wait for ever on our own lock
+        raise BackupError("A SQLite backup must run outside a transaction.")
     connection.ensure_connection()
     say("SQLite online backup …")
     target = sqlite3.connect(archive)

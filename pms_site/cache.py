@@ -32,6 +32,8 @@ from django.http import HttpResponse
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
+from .metrics import CACHE_READS
+
 logger = logging.getLogger("pms.cache")
 
 # What a change of each kind makes stale.
@@ -206,11 +208,14 @@ def cached_json(dataset: str, key: str, compute: Callable[[], Any]) -> HttpRespo
     """Answer from the cache when the payload is current, else compute it once and store."""
     generation, payload = _read(dataset, key)
     if payload is not None:
+        CACHE_READS.labels(dataset, "hit").inc()
         return PreparedResponse(payload.head, payload.computed_at)
     if generation is None:  # no cache: straight to the database
+        CACHE_READS.labels(dataset, "bypass").inc()
         return PreparedResponse(render(compute()), None)
     lock = f"lock:{key}"
     if breaker.call(lambda: cache.add(lock, 1, timeout=LOCK_SECONDS), default=False):
+        CACHE_READS.labels(dataset, "miss").inc()
         try:
             head = render(compute())
             _store(dataset, key, generation, head)
@@ -223,7 +228,9 @@ def cached_json(dataset: str, key: str, compute: Callable[[], Any]) -> HttpRespo
         time.sleep(POLL_SECONDS)
         _, payload = _read(dataset, key)
         if payload is not None:
+            CACHE_READS.labels(dataset, "hit").inc()
             return PreparedResponse(payload.head, payload.computed_at)
+    CACHE_READS.labels(dataset, "miss").inc()
     return PreparedResponse(render(compute()), None)
 
 

@@ -21,3 +21,11 @@ def pre_fork(server: Any, worker: Any) -> None:
     # garbage collector's scans, a full collection no longer walks them at every request
     # burst (and the workers share those pages with the master).
     gc.freeze()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    # Metrics in multiprocess mode (PROMETHEUS_MULTIPROC_DIR): a dead worker's gauges go.
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

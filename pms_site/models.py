@@ -44,3 +44,14 @@ class PipelineRun(models.Model):
     @property
     def attempts(self) -> int:
         return sum(step.get("attempts", 0) for step in self.steps)
+
+
+class Heartbeat(models.Model):
+    """The last time a process showed it was alive: the django-q2 cluster writes "cluster"
+    every minute (schedule `pms-heartbeat`), which proves its scheduler and a worker run."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.seen_at:%Y-%m-%d %H:%M:%S}"

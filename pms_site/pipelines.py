@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from croniter import croniter
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -300,6 +301,30 @@ def run_task(run_id: int) -> str:
     """The cluster's task: run a reserved run."""
     run = execute(run_id)
     return f"{run.pipeline} {run.business_date}: {run.status}"
+
+
+def due_date(pipeline: str, now: dt.datetime) -> dt.date | None:
+    """The business date of the pipeline's last scheduled slot that is more than
+    PMS_PIPELINE_LATE_MINUTES old at `now`; None when that slot fell on a holiday."""
+    grace = dt.timedelta(minutes=settings.PMS_PIPELINE_LATE_MINUTES)
+    slot = croniter(settings.PMS_SCHEDULES[pipeline], now - grace).get_prev(dt.datetime)
+    day = timezone.localdate(slot)  # the schedules' business date: today in São Paulo
+    return day if is_business_day(day) else None
+
+
+def late_pipelines(now: dt.datetime | None = None) -> dict[str, dt.date]:
+    """The pipelines that have not succeeded for the date of their last due slot, with
+    that date (one query)."""
+    now = now or timezone.now()
+    due = {p: d for p in PIPELINES if (d := due_date(p, now)) is not None}
+    done = set(
+        PipelineRun.objects.filter(
+            pipeline__in=due,
+            business_date__in=set(due.values()),
+            status=PipelineRun.Status.SUCCEEDED,
+        ).values_list("pipeline", "business_date")
+    )
+    return {p: d for p, d in due.items() if (p, d) not in done}
 
 
 def scheduled(pipeline: str) -> str:

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "pms_site.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several processes (server, qcluster) share the file: wait for locks instead of failing.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+else:
+    # A database that does not answer fails a request (and /health/) in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------------
@@ -217,10 +221,18 @@ PMS_MORNING_PACK_INSTRUMENTS = env_list("PMS_MORNING_PACK_INSTRUMENTS")
 # schedules (crons in UTC, weekdays; a holiday run records itself as skipped).
 PMS_PIPELINE_RETRIES = int(os.environ.get("PMS_PIPELINE_RETRIES", "2"))
 PMS_PIPELINE_RETRY_SECONDS = float(os.environ.get("PMS_PIPELINE_RETRY_SECONDS", "30"))
+# A pipeline not succeeded this long after its slot is late (metrics, verify_system).
+PMS_PIPELINE_LATE_MINUTES = int(os.environ.get("PMS_PIPELINE_LATE_MINUTES", "60"))
 PMS_SCHEDULES = {
     "eod": os.environ.get("PMS_EOD_CRON", "0 21 * * 1-5"),  # 18:00 in São Paulo
     "preopen": os.environ.get("PMS_PREOPEN_CRON", "30 9 * * 1-5"),  # 06:30 in São Paulo
 }
+
+# The cluster's heartbeat (every minute) older than this: /health/ reports the scheduler down.
+PMS_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("PMS_HEARTBEAT_MAX_AGE_SECONDS", "180"))
+
+# /metrics asks for `Authorization: Bearer <this>` when it is set.
+PMS_METRICS_TOKEN = os.environ.get("PMS_METRICS_TOKEN", "")
 
 # Backups: where `manage.py backup` writes, and the age past which verify_system fails.
 PMS_BACKUP_DIR = Path(os.environ.get("PMS_BACKUP_DIR", VAR_DIR / "backups"))

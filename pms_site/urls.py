@@ -5,12 +5,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
-from pms_site import api
+from pms_site import api, health, metrics
 
 pipeline_runs = SimpleRouter(trailing_slash=True)
 pipeline_runs.register("pipelines/runs", api.PipelineRunViewSet)
 
 urlpatterns = [
+    path("health/", health.health_view, name="health"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/auth/token/", obtain_auth_token, name="api-token"),

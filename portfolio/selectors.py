@@ -238,3 +238,15 @@ def book() -> dict[str, Any]:
         },
         "stale_prices": stale,
     }
+
+
+def stale_instruments(as_of: dt.date) -> list[str]:
+    """Symbols of the instruments held open without a close on or after `as_of` (one
+    aggregate query): the monitors' and verify_system's stale prices."""
+    return sorted(
+        Instrument.objects.filter(positions__closed_at__isnull=True)
+        .annotate(last_close=Max("prices__date"))
+        .exclude(last_close__gte=as_of)
+        .values_list("symbol", flat=True)
+        .distinct()
+    )

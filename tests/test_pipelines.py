@@ -16,12 +16,13 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 from django_q.models import Schedule
 
 from attribution.models import PortfolioSnapshot, PositionSnapshot
 from briefing.models import MorningPack
-from pms_site import pipelines
-from pms_site.models import PipelineRun
+from pms_site import health, pipelines
+from pms_site.models import Heartbeat, PipelineRun
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
@@ -169,11 +170,14 @@ def test_setup_schedules_is_idempotent(db):
     assert again == first
     assert [(s["name"], s["cron"], s["args"]) for s in first] == [
         ("pms-eod", "0 21 * * 1-5", "'eod'"),
+        ("pms-heartbeat", "* * * * *", ""),
         ("pms-preopen", "30 9 * * 1-5", "'preopen'"),
     ]
-    # Friday Mar 15, 18:00 UTC: the next eod slot is 21:00 today, the next preopen Monday.
+    # Friday Mar 15, 18:00 UTC: the next eod slot is 21:00 today, the next preopen Monday,
+    # the next heartbeat in a minute.
     assert first[0]["next_run"] == dt.datetime(2024, 3, 15, 21, 0, tzinfo=dt.UTC)
-    assert first[1]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
+    assert first[1]["next_run"] == dt.datetime(2024, 3, 15, 18, 1, tzinfo=dt.UTC)
+    assert first[2]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
 
 
 def test_api(fund, api_client_for):
@@ -208,6 +212,14 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
         "PMS_PIPELINE_RETRY_SECONDS": "0",
         "PMS_Q_WORKERS": "1",
     }
+    # The heartbeat, due now: the cluster's scheduler takes it on its first pass (~30 s).
+    Schedule.objects.create(
+        name=health.HEARTBEAT_SCHEDULE,
+        func="pms_site.health.heartbeat",
+        schedule_type=Schedule.MINUTES,
+        minutes=1,
+        next_run=timezone.now(),
+    )
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=Path(__file__).resolve().parent.parent,
@@ -229,6 +241,9 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
         done = PipelineRun.objects.get(pk=run_id)
         assert done.status == "succeeded", (done.status, done.error, done.steps)
         assert PortfolioSnapshot.objects.filter(date=TODAY).exists()
+        while time.monotonic() < deadline and not Heartbeat.objects.exists():
+            time.sleep(0.5)
+        assert Heartbeat.objects.filter(name=health.CLUSTER).exists()
     finally:
         cluster.send_signal(signal.SIGTERM)
         try:

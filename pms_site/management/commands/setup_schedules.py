@@ -8,24 +8,33 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 from django_q.models import Schedule
 
-from pms_site import pipelines
+from pms_site import health, pipelines
 
 
 class Command(BaseCommand):
     help = (
-        "Create or update one schedule per pipeline (crons in UTC, PMS_SCHEDULES); "
-        "running it again changes nothing."
+        "Create or update one schedule per pipeline (crons in UTC, PMS_SCHEDULES) and the "
+        "cluster's heartbeat (every minute); running it again changes nothing."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
-        for pipeline in pipelines.PIPELINES:
-            cron = settings.PMS_SCHEDULES[pipeline]
+        schedules = [
+            (f"pms-{pipeline}", "pms_site.pipelines.scheduled", repr(pipeline), "", cron)
+            for pipeline, cron in ((p, settings.PMS_SCHEDULES[p]) for p in pipelines.PIPELINES)
+        ]
+        # The heartbeat's results are not kept: they would push the pipelines' out of the
+        # cluster's task history (Q_CLUSTER save_limit).
+        schedules.append(
+            (health.HEARTBEAT_SCHEDULE, "pms_site.health.heartbeat", "", _NOT_SAVED, "* * * * *")
+        )
+        for name, func, call_args, call_kwargs, cron in schedules:
             schedule, created = Schedule.objects.update_or_create(
-                name=f"pms-{pipeline}",
+                name=name,
                 defaults={
-                    "func": "pms_site.pipelines.scheduled",
-                    "args": repr(pipeline),
+                    "func": func,
+                    "args": call_args,
+                    "kwargs": call_kwargs,
                     "schedule_type": Schedule.CRON,
                     "cron": cron,
                     "repeats": -1,
@@ -38,3 +47,6 @@ class Command(BaseCommand):
                 f"{'created' if created else 'updated'} {schedule.name}: {cron} (UTC), "
                 f"next run {schedule.next_run:%Y-%m-%d %H:%M} UTC"
             )
+
+
+_NOT_SAVED = "q_options={'save': False}"
