@@ -66,7 +66,7 @@ def cache_round_trip() -> tuple[bool, str]:
     cache.set(key, token, timeout=10)
     if cache.get(key) != token:
         return False, "a value written to the cache was not read back"
-    backend: str = settings.CACHES["default"]["BACKEND"]
+    backend = str(settings.CACHES["default"]["BACKEND"])
     return True, f"{backend.rsplit('.', 1)[-1]} round trip"
 
 
