@@ -13,7 +13,7 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
 from django.db.models import Case, FloatField, Max, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
@@ -45,7 +45,7 @@ def ratio(value: float) -> Decimal:
 
 
 def money(value: float) -> Decimal:
-    return to_cents(Decimal(repr(value)))
+    return to_cents(Decimal(repr(value + 0.0)))  # + 0.0: −0.0 (−VaR of no moves) is 0.00
 
 
 def cents(values: Iterable[Decimal]) -> np.ndarray:
@@ -159,11 +159,16 @@ def quotes(queryset: QuerySet[Any], key: str, value: str, since: dt.date) -> np.
     converters would cost more than the database at a few hundred thousand rows.
     """
     offset = DAY_OFFSET_SQL[connection.vendor].format(table=queryset.model._meta.db_table)
-    sql, params = (
-        queryset.annotate(day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField()))
-        .values_list(key, "day", "level")
-        .query.sql_with_params()
-    )
+    try:
+        sql, params = (
+            queryset.annotate(
+                day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField())
+            )
+            .values_list(key, "day", "level")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # `__in` an empty list (an empty book): no query to run
+        return np.empty((0, 3))
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

@@ -287,3 +287,13 @@ def test_snapshots_list_by_date(book: Any, api_client_for: Client) -> None:
     assert row["exposures"]["gross"] == "15228410.00"
     assert client.get("/api/risk/snapshots/?end=2024-03-14").json()["count"] == 0
     assert client.get("/api/risk/snapshots/?start=nope").status_code == 400
+
+
+def test_live_risk_of_an_empty_book(api_client_for):
+    """No positions, no prices: VaR and ES are zero, nothing fails (it was a 500)."""
+    answer = api_client_for("viewer").get("/api/risk/live/")
+    assert answer.status_code == 200, answer.content[:300]
+    body = answer.json()
+    assert body["var"] == {"0.95": "0.00", "0.99": "0.00"}
+    assert body["expected_shortfall"] == {"0.95": "0.00", "0.99": "0.00"}
+    assert body["exposures"]["gross"] == "0.00" and body["limits"] == []
