@@ -12,7 +12,7 @@ from portfolio.admin import ReadOnlyAdmin
 from portfolio.errors import Conflict
 
 from . import pipelines
-from .models import PipelineRun
+from .models import Heartbeat, PipelineRun
 
 
 @admin.register(PipelineRun)
@@ -79,3 +79,10 @@ class PipelineRunAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"{run.pipeline} {run.business_date} enqueued.")
             except Conflict as conflict:
                 self.message_user(request, str(conflict), messages.WARNING)
+
+
+@admin.register(Heartbeat)
+class HeartbeatAdmin(ReadOnlyAdmin):
+    """When the django-q2 cluster was last seen (the `pms-heartbeat` schedule)."""
+
+    list_display = ("name", "seen_at")

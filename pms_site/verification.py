@@ -1,0 +1,421 @@
+"""`manage.py verify_system`: every component of a running PMS checked on its live data.
+
+Each check answers ok, warn (works, but not as production wants it) or fail, with a detail
+an operator can act on. Checks that exercise a write (the mark-to-market dry run) run in a
+transaction that is rolled back: verifying changes nothing.
+"""
+
+import logging
+import re
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache as default_cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+
+from . import health
+
+OK, WARN, FAIL = "ok", "warn", "fail"
+DOCS = ("GOLIVE_CHECKLIST.md", "OPERATIONAL_RUNBOOK.md", "DR_PLAYBOOK.md")
+DOCS_DIR = Path(settings.BASE_DIR) / "docs"
+DOMAIN_APPS = ("pms_site", "portfolio", "risk", "trading", "attribution", "briefing")
+Outcome = tuple[str, str]  # (status, detail)
+
+
+@dataclass(frozen=True)
+class Result:
+    component: str
+    check: str
+    status: str
+    detail: str
+    ms: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DryRun(Exception):
+    """Raised to roll back a check's writes."""
+
+
+# --- settings ---------------------------------------------------------------------------------
+
+
+def production_guard() -> Outcome:
+    if settings.DEBUG:
+        return (
+            WARN,
+            "DEBUG on: development settings (production: DEBUG=0, SECRET_KEY, ALLOWED_HOSTS)",
+        )
+    return OK, f"DEBUG off; SECRET_KEY set; ALLOWED_HOSTS {', '.join(settings.ALLOWED_HOSTS)}"
+
+
+def system_checks() -> Outcome:
+    from django.core import checks
+
+    found = checks.run_checks(include_deployment_checks=not settings.DEBUG)
+    serious = [m for m in found if m.level >= checks.WARNING and not m.is_silenced()]
+    if serious:
+        return FAIL, "; ".join(f"{m.id}: {m.msg}" for m in serious)[:500]
+    kind = "with the deployment checks" if not settings.DEBUG else "(DEBUG: no deployment checks)"
+    return OK, f"manage.py check passes {kind}"
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def database_connection() -> Outcome:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+        else:
+            cursor.execute("SELECT sqlite_version()")
+        version = cursor.fetchone()[0]
+    status = OK if connection.vendor == "postgresql" else WARN
+    return status, f"{connection.vendor} {version}, database {connection.settings_dict['NAME']}"
+
+
+def migrations() -> Outcome:
+    from .backups import unapplied_migrations
+
+    pending = unapplied_migrations()
+    if pending:
+        return FAIL, f"unapplied: {', '.join(pending)}; run `manage.py migrate`"
+    return OK, "all applied"
+
+
+# --- cache -------------------------------------------------------------------------------------
+
+
+def cache_round_trip() -> Outcome:
+    ok, detail = health.cache_round_trip()
+    status = (OK if settings.REDIS_URL else WARN) if ok else FAIL
+    return status, detail if settings.REDIS_URL else f"{detail} (no REDIS_URL: per-process cache)"
+
+
+def cache_tiers() -> Outcome:
+    from .cache import ttl
+
+    expected = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
+    tiers = {name: ttl(name) for name in expected}
+    bad = [name for name, seconds in tiers.items() if seconds <= 0]
+    if bad:
+        return FAIL, f"tiers without a positive timeout: {', '.join(bad)} (PMS_CACHE_TTLS)"
+    if hasattr(default_cache, "ttl"):  # django-redis: Redis itself keeps each tier's timeout
+        for name, seconds in tiers.items():
+            key = f"verify:tier:{name}"
+            default_cache.set(key, 1, timeout=seconds)
+            kept = default_cache.ttl(key)
+            default_cache.delete(key)
+            if not seconds - 2 <= kept <= seconds:
+                return FAIL, f"{name}: Redis kept the key {kept} s, not {seconds} s"
+    shown = ", ".join(f"{name} {seconds} s" for name, seconds in tiers.items())
+    changed = [name for name in tiers if tiers[name] != expected[name]]
+    return OK, shown + (f" (changed by PMS_CACHE_TTLS: {', '.join(changed)})" if changed else "")
+
+
+# --- scheduler and pipelines -----------------------------------------------------------------
+
+
+def schedules() -> Outcome:
+    from django_q.models import Schedule
+
+    from . import pipelines
+
+    wanted = {f"pms-{p}": settings.PMS_SCHEDULES[p] for p in pipelines.PIPELINES}
+    wanted[health.HEARTBEAT_SCHEDULE] = "* * * * *"
+    found = dict(Schedule.objects.filter(name__in=wanted).values_list("name", "cron"))
+    wrong = [name for name, cron in wanted.items() if found.get(name) != cron]
+    if wrong:
+        return (
+            FAIL,
+            f"missing or changed: {', '.join(sorted(wrong))}; run `manage.py setup_schedules`",
+        )
+    return OK, ", ".join(f"{name} {cron}" for name, cron in sorted(wanted.items()))
+
+
+def cluster() -> Outcome:
+    ok, detail = health.scheduler()
+    return (OK if ok else FAIL), detail
+
+
+def pipeline_runs() -> Outcome:
+    from . import pipelines
+    from .models import PipelineRun
+
+    late = pipelines.late_pipelines()
+    failed = [
+        f"{run.pipeline} {run.business_date}: {run.error[:120]}"
+        for run in (
+            PipelineRun.objects.filter(pipeline=p).order_by("-business_date").first()
+            for p in pipelines.PIPELINES
+        )
+        if run is not None and run.status == PipelineRun.Status.FAILED
+    ]
+    problems = failed + [
+        f"{p} has not succeeded for {day}: `manage.py run_pipeline {p} --date {day}`"
+        for p, day in late.items()
+    ]
+    if problems:
+        return FAIL, "; ".join(problems)
+    return OK, "the latest runs succeeded, none late"
+
+
+# --- domain services on the live data ----------------------------------------------------------
+
+
+def book() -> Outcome:
+    from portfolio.selectors import book as book_report
+
+    report = book_report()
+    totals = report["totals"]
+    notionals = [Decimal(row["notional_base"]) for row in report["positions"]]
+    gross = sum((abs(n) for n in notionals), Decimal(0))
+    if Decimal(totals["gross_exposure"]) != gross.quantize(Decimal("0.01")):
+        return FAIL, f"gross exposure {totals['gross_exposure']} ≠ Σ|notional| {gross}"
+    stale = report["stale_prices"]
+    detail = f"{totals['positions']} positions, NAV {report['nav']} as of {report['as_of']}"
+    if stale:
+        return WARN, f"{detail}; stale prices: {', '.join(stale[:10])}"
+    return OK, detail
+
+
+def mark_to_market_dry_run() -> Outcome:
+    from portfolio.calendar import previous_business_day, today
+    from portfolio.services import mark_to_market
+
+    as_of = previous_business_day(today())
+    try:
+        with transaction.atomic():
+            result = mark_to_market(as_of=as_of, actor="verify_system")
+            raise DryRun
+    except DryRun:
+        pass
+    detail = f"{result.positions_updated} positions as of {as_of} (rolled back)"
+    if result.stale or result.missing_fx:
+        missing = result.stale + [f"FX {c}" for c in result.missing_fx]
+        return WARN, f"{detail}; without a close of {as_of}: {', '.join(missing[:10])}"
+    return OK, detail
+
+
+def risk() -> Outcome:
+    from risk.selectors import live_risk
+
+    report = live_risk(window=settings.PMS_RISK_WINDOW, method="historical")
+    var, es = Decimal(report["var"]["0.99"]), Decimal(report["expected_shortfall"]["0.99"])
+    if not (var.is_finite() and var >= 0 and es >= var):
+        return FAIL, f"VaR 99% {var}, ES 99% {es}: expected 0 ≤ VaR ≤ ES"
+    breaches = [row["name"] for row in report["limits"] if row["status"] == "breach"]
+    detail = f"VaR 95% {report['var']['0.95']}, ES 99% {es}, {len(report['limits'])} limits"
+    if breaches:
+        return WARN, f"{detail}; in breach: {', '.join(breaches)}"
+    return OK, detail
+
+
+def attribution() -> Outcome:
+    from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
+
+    period = period_resolve("mtd")
+    totals = set()
+    for by in DIMENSIONS:
+        report = attribution_report(period, by)
+        rows = sum(Decimal(row["pnl"]) for row in report["rows"])
+        if rows != Decimal(report["total_pnl"]):
+            return FAIL, f"MTD by {by}: rows add up to {rows}, total {report['total_pnl']}"
+        totals.add(report["total_pnl"])
+    if len(totals) != 1:
+        return FAIL, f"MTD totals differ between dimensions: {sorted(totals)}"
+    return (
+        OK,
+        f"MTD {period.start}–{period.end}: P&L {totals.pop()}, rows add up by every dimension",
+    )
+
+
+def morning_pack() -> Outcome:
+    from briefing import render
+    from briefing.models import MorningPack
+
+    pack = MorningPack.objects.order_by("-date").first()
+    if pack is None:
+        return WARN, "no morning pack yet: `manage.py morning_pack`"
+    page = render.html(pack)
+    if "<svg" not in page:
+        return FAIL, f"the pack of {pack.date} rendered without its charts"
+    return OK, f"pack of {pack.date} rendered ({len(page):,} bytes of HTML)"
+
+
+# --- API and admin -------------------------------------------------------------------------------
+
+
+def api_schema() -> Outcome:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return OK, f"OpenAPI {schema['openapi']}, {len(schema['paths'])} paths"
+
+
+def api_routes() -> Outcome:
+    """GET every route of the schema that takes no path parameter, as a superuser: a 5xx
+    fails; a 4xx (no data yet: no pack, no snapshots) is a warning naming the route."""
+    from django.contrib.auth.models import User
+    from drf_spectacular.generators import SchemaGenerator
+    from rest_framework.test import APIClient
+
+    paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
+    routes = sorted(path for path, ops in paths.items() if "get" in ops and "{" not in path)
+    host = next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", ".")), "localhost")
+    client = APIClient(SERVER_NAME=host)
+    client.force_authenticate(User(username="verify_system", is_superuser=True, is_active=True))
+    answers = {}
+    request_log = logging.getLogger("django.request")
+    level, request_log.level = request_log.level, logging.CRITICAL  # the table tells
+    try:
+        for route in routes:
+            answers[route] = client.get(route, secure=True).status_code
+    finally:
+        request_log.level = level
+    broken = [f"{route} {status}" for route, status in answers.items() if status >= 500]
+    refused = [f"{route} {status}" for route, status in answers.items() if 300 <= status < 500]
+    if broken:
+        return FAIL, f"{len(broken)} of {len(routes)} routes failed: {', '.join(broken)}"
+    if refused:
+        return (
+            WARN,
+            f"{len(routes) - len(refused)} of {len(routes)} routes 200; {', '.join(refused)}",
+        )
+    return OK, f"{len(routes)} GET routes answered 200"
+
+
+def admin_registrations() -> Outcome:
+    from django.apps import apps
+    from django.contrib import admin
+    from django.urls import reverse
+
+    missing = [
+        model._meta.label
+        for label in DOMAIN_APPS
+        for model in apps.get_app_config(label).get_models()
+        if model not in admin.site._registry
+    ]
+    for model in admin.site._registry:
+        reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+    if missing:
+        return FAIL, f"not in the admin: {', '.join(missing)}"
+    return OK, f"{len(admin.site._registry)} models registered, each with its list page"
+
+
+# --- docs and backups ----------------------------------------------------------------------------
+
+MANAGE_LINE = re.compile(r"manage\.py\s+([^`\n|]+)")
+
+
+def doc_commands(text: str) -> Iterator[list[str]]:
+    """Each `manage.py …` command line written in a document, as its words."""
+    for match in MANAGE_LINE.finditer(text):
+        words = shlex.split(match.group(1).split(" #")[0].split(";")[0].split("&&")[0])
+        if words:
+            yield words
+
+
+def command_problem(words: list[str]) -> str | None:
+    """Why `manage.py <words>` would not run; None if its command's parser takes it."""
+    from django.core.management import get_commands, load_command_class
+
+    name, *arguments = words
+    commands = get_commands()
+    if name not in commands:
+        return f"no command {name!r}"
+    parser = load_command_class(commands[name], name).create_parser("manage.py", name)
+    parser.exit = _refuse  # type: ignore[method-assign]
+    parser.error = lambda message: _refuse(message=message)  # type: ignore[method-assign]
+    try:
+        parser.parse_args(arguments)
+    except ValueError as error:
+        return f"manage.py {' '.join(words)}: {error}"
+    return None
+
+
+def _refuse(status: int = 0, message: str | None = None) -> None:
+    raise ValueError(message or "exits while parsing")
+
+
+def docs() -> Outcome:
+    problems, count = [], 0
+    for name in DOCS:
+        path = DOCS_DIR / name
+        if not path.is_file():
+            problems.append(f"{name} missing")
+            continue
+        for words in doc_commands(path.read_text()):
+            count += 1
+            problem = command_problem(words)
+            if problem:
+                problems.append(f"{name}: {problem}")
+    if problems:
+        return FAIL, "; ".join(problems)
+    return OK, f"{len(DOCS)} documents in docs/; their {count} manage.py commands parse"
+
+
+def backup_age() -> Outcome:
+    from django.utils import timezone
+
+    from .backups import backup_read, latest_backup
+
+    directory = Path(settings.PMS_BACKUP_DIR)
+    found = latest_backup(directory)
+    if found is None:
+        return FAIL, f"no backup under {directory}: run `manage.py backup`"
+    folder, created = found
+    hours = (timezone.now() - created).total_seconds() / 3600
+    backup_read(folder)  # its archive still matches its manifest
+    limit = settings.PMS_BACKUP_MAX_AGE_HOURS
+    detail = f"{folder.name}: {hours:.1f} h old (limit {limit:g} h), archive checked"
+    return (OK if hours <= limit else FAIL), detail
+
+
+CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
+    ("settings", "production guard", production_guard),
+    ("settings", "system checks", system_checks),
+    ("database", "connection", database_connection),
+    ("database", "migrations", migrations),
+    ("cache", "round trip", cache_round_trip),
+    ("cache", "tiers", cache_tiers),
+    ("scheduler", "schedules", schedules),
+    ("scheduler", "cluster heartbeat", cluster),
+    ("pipelines", "last runs", pipeline_runs),
+    ("services", "book", book),
+    ("services", "mark-to-market dry run", mark_to_market_dry_run),
+    ("services", "risk", risk),
+    ("services", "attribution", attribution),
+    ("services", "morning pack", morning_pack),
+    ("api", "schema", api_schema),
+    ("api", "routes", api_routes),
+    ("admin", "registrations", admin_registrations),
+    ("docs", "documents", docs),
+    ("backups", "latest backup", backup_age),
+]
+
+
+def verify(progress: Callable[[str, str], None] | None = None) -> list[Result]:
+    """Run every check; a check that raises fails with the error, the others still run."""
+    results = []
+    for component, name, check in CHECKS:
+        if progress:
+            progress(component, name)
+        started = time.perf_counter()
+        try:
+            status, detail = check()
+        except ValidationError as error:  # a selector's refusal says what to do
+            status, detail = FAIL, "; ".join(error.messages)[:500]
+        except Exception as error:  # a check reports, it never stops the others
+            status, detail = FAIL, f"{type(error).__name__}: {error}"[:500]
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        results.append(Result(component, name, status, detail, ms))
+    return results
