@@ -84,12 +84,11 @@ def main() -> None:
         manifest = (folder / "manifest.json").read_text()
         rows = sum(json.loads(manifest)["tables"].values())
         print(f"database {size}, {rows:,} rows; archive {archive.stat().st_size / 2**20:.1f} MiB")
-        print(
-            f"  backup  (pg_dump -Fc, row counts, SHA-256):                  {backup_seconds:6.1f} s"
-        )
-        print(
-            f"  restore (archive check, pg_restore in one transaction, counts): {restore_seconds:6.1f} s"
-        )
+        for label, seconds in (
+            ("backup  (pg_dump -Fc, row counts, SHA-256)", backup_seconds),
+            ("restore (archive check, pg_restore in one transaction, counts)", restore_seconds),
+        ):
+            print(f"  {label:<64} {seconds:6.1f} s")
 
 
 if __name__ == "__main__":
