@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Sets everything up on the embedded defaults (SQLite, local-memory cache, ORM broker),
-# loads the demo fund once, prints the logins and serves http://127.0.0.1:8000.
+# loads the demo fund once, prints the logins, starts the cluster and serves
+# http://127.0.0.1:8000.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py load_demo --if-empty
-echo "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/"
-exec .venv/bin/python manage.py runserver "${PMS_ADDRESS:-127.0.0.1:8000}"
+.venv/bin/python manage.py setup_schedules
+# The django-q2 cluster beside the server (pipelines on schedule, the heartbeat /health/
+# reads); stopped with it.
+.venv/bin/python manage.py qcluster &
+cluster=$!
+trap 'kill "$cluster" 2>/dev/null; wait "$cluster" 2>/dev/null' EXIT
+echo "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/   Health: /health/"
+.venv/bin/python manage.py runserver "${PMS_ADDRESS:-127.0.0.1:8000}"
