@@ -12,14 +12,14 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from bench_pipelines import book_every_instrument
 from bench_risk import AS_OF, load_market
 from django.core.management import call_command
 from django.db import connection
 
 from attribution.services import snapshots_build
-from portfolio import services
 from portfolio.calendar import business_days_ending
-from portfolio.models import Position, Strategy
+from portfolio.models import Position
 
 STRATEGIES = 100
 DAYS = int(os.environ.get("BENCH_SNAPSHOT_DAYS", "5"))
@@ -34,27 +34,8 @@ def load_fund() -> None:
     instruments = load_market()
     step("1,000 instruments × 261 days of prices", started)
     days = business_days_ending(AS_OF, DAYS)
-    Strategy.objects.bulk_create(
-        Strategy(code=f"X{n:03d}", name=f"X{n}", risk_budget=Decimal("1e6"))
-        for n in range(STRATEGIES)
-    )
     started = time.perf_counter()
-    services.trades_book(
-        requests=[
-            services.TradeRequest(
-                instrument=instrument.symbol,
-                strategy=f"X{s:03d}",
-                quantity=Decimal((n % 40 + 1) * (1 if (n + s) % 3 else -1)),
-                price=Decimal("100"),
-                trade_date=days[0],
-            )
-            for s in range(STRATEGIES)
-            for n, instrument in enumerate(instruments)
-        ],
-        actor="bench",
-        source="api",
-    )
-    services.capital_flow_create(date=days[0], amount=Decimal("5e10"), actor="bench")
+    book_every_instrument(instruments, STRATEGIES, days[0], capital=Decimal("5e10"))
     step(f"{Position.objects.count():,} positions booked", started)
     started = time.perf_counter()
     snapshots_build(start=days[0], end=days[-1], actor="bench")

@@ -2,6 +2,7 @@
 four weeks of snapshots before it, on PostgreSQL + Redis: each step's time. Run through
 benchmarks/run.sh."""
 
+import datetime as dt
 import time
 from decimal import Decimal
 
@@ -13,9 +14,36 @@ from attribution.services import snapshots_build
 from pms_site import pipelines
 from portfolio import services
 from portfolio.calendar import business_days_ending
-from portfolio.models import Position, Strategy
+from portfolio.models import Instrument, Position, Strategy
 
 STRATEGIES, HISTORY = 10, 20
+
+
+def book_every_instrument(
+    instruments: list[Instrument], strategies: int, day: dt.date, *, capital: Decimal
+) -> None:
+    """Each of `strategies` new strategies (X000, X001, …) holds every instrument, long or
+    short; the fund's capital flows in the same day."""
+    Strategy.objects.bulk_create(
+        Strategy(code=f"X{n:03d}", name=f"X{n}", risk_budget=Decimal("1e6"))
+        for n in range(strategies)
+    )
+    services.trades_book(
+        requests=[
+            services.TradeRequest(
+                instrument=instrument.symbol,
+                strategy=f"X{s:03d}",
+                quantity=Decimal((n % 40 + 1) * (1 if (n + s) % 3 else -1)),
+                price=Decimal("100"),
+                trade_date=day,
+            )
+            for s in range(strategies)
+            for n, instrument in enumerate(instruments)
+        ],
+        actor="bench",
+        source="api",
+    )
+    services.capital_flow_create(date=day, amount=capital, actor="bench")
 
 
 def main() -> None:
@@ -24,26 +52,7 @@ def main() -> None:
     print("loading 1,000 instruments × 261 days and 10,000 positions …", flush=True)
     instruments = load_market()
     days = business_days_ending(AS_OF, HISTORY + 1)
-    Strategy.objects.bulk_create(
-        Strategy(code=f"X{n:02d}", name=f"X{n}", risk_budget=Decimal("1e6"))
-        for n in range(STRATEGIES)
-    )
-    services.trades_book(
-        requests=[
-            services.TradeRequest(
-                instrument=instrument.symbol,
-                strategy=f"X{s:02d}",
-                quantity=Decimal((n % 40 + 1) * (1 if (n + s) % 3 else -1)),
-                price=Decimal("100"),
-                trade_date=days[0],
-            )
-            for s in range(STRATEGIES)
-            for n, instrument in enumerate(instruments)
-        ],
-        actor="bench",
-        source="api",
-    )
-    services.capital_flow_create(date=days[0], amount=Decimal("5e9"), actor="bench")
+    book_every_instrument(instruments, STRATEGIES, days[0], capital=Decimal("5e9"))
     positions = Position.objects.filter(closed_at__isnull=True).count()
     started = time.perf_counter()
     snapshots_build(start=days[0], end=days[-2], actor="bench")

@@ -189,10 +189,14 @@ def backup_read(path: Path) -> Backup:
         raise BackupError(f"{folder}: no {MANIFEST}; give the folder `backup` wrote.")
     try:
         manifest = json.loads(manifest_file.read_text())
-        archive = folder / manifest["archive"]
-        manifest["size"], manifest["sha256"], manifest["tables"], manifest["database"]
-    except (ValueError, KeyError, TypeError) as error:
-        raise BackupError(f"{manifest_file}: not a backup manifest ({error!r}).") from None
+        missing = {"archive", "size", "sha256", "tables", "database"} - set(manifest)
+    except (ValueError, TypeError) as error:
+        raise BackupError(f"{manifest_file}: not a backup manifest ({error}).") from None
+    if missing:
+        raise BackupError(
+            f"{manifest_file}: not a backup manifest (no {', '.join(sorted(missing))})."
+        )
+    archive = folder / manifest["archive"]
     if not archive.is_file():
         raise BackupError(f"{archive}: missing.")
     if archive.stat().st_size != manifest["size"] or sha256(archive) != manifest["sha256"]:

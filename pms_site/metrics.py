@@ -132,10 +132,7 @@ def _database_metrics() -> Iterator[Metric]:
         "whether it failed.",
         labels=["pipeline", "field"],
     )
-    for pipeline in pipelines.PIPELINES:
-        run = PipelineRun.objects.filter(pipeline=pipeline).order_by("-business_date").first()
-        if run is None:
-            continue
+    for pipeline, run in pipelines.latest_runs().items():
         day = dt.datetime.combine(run.business_date, dt.time.min, tzinfo=dt.UTC)
         last.add_metric([pipeline, "business_date"], day.timestamp())
         last.add_metric([pipeline, "seconds"], run.seconds or 0.0)

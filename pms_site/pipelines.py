@@ -312,6 +312,14 @@ def due_date(pipeline: str, now: dt.datetime) -> dt.date | None:
     return day if is_business_day(day) else None
 
 
+def latest_runs() -> dict[str, PipelineRun]:
+    """The run of the latest business date of each pipeline that has run."""
+    runs = (
+        PipelineRun.objects.filter(pipeline=p).order_by("-business_date").first() for p in PIPELINES
+    )
+    return {run.pipeline: run for run in runs if run is not None}
+
+
 def late_pipelines(now: dt.datetime | None = None) -> dict[str, dt.date]:
     """The pipelines that have not succeeded for the date of their last due slot, with
     that date (one query)."""

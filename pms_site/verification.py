@@ -153,11 +153,8 @@ def pipeline_runs() -> Outcome:
     late = pipelines.late_pipelines()
     failed = [
         f"{run.pipeline} {run.business_date}: {run.error[:120]}"
-        for run in (
-            PipelineRun.objects.filter(pipeline=p).order_by("-business_date").first()
-            for p in pipelines.PIPELINES
-        )
-        if run is not None and run.status == PipelineRun.Status.FAILED
+        for run in pipelines.latest_runs().values()
+        if run.status == PipelineRun.Status.FAILED
     ]
     problems = failed + [
         f"{p} has not succeeded for {day}: `manage.py run_pipeline {p} --date {day}`"
@@ -326,24 +323,19 @@ def doc_commands(text: str) -> Iterator[list[str]]:
 
 def command_problem(words: list[str]) -> str | None:
     """Why `manage.py <words>` would not run; None if its command's parser takes it."""
-    from django.core.management import get_commands, load_command_class
+    from django.core.management import CommandError, get_commands, load_command_class
 
     name, *arguments = words
     commands = get_commands()
     if name not in commands:
         return f"no command {name!r}"
+    # Not called from a command line, Django's parser raises CommandError instead of exiting.
     parser = load_command_class(commands[name], name).create_parser("manage.py", name)
-    parser.exit = _refuse  # type: ignore[method-assign]
-    parser.error = lambda message: _refuse(message=message)  # type: ignore[method-assign]
     try:
         parser.parse_args(arguments)
-    except ValueError as error:
+    except CommandError as error:
         return f"manage.py {' '.join(words)}: {error}"
     return None
-
-
-def _refuse(status: int = 0, message: str | None = None) -> None:
-    raise ValueError(message or "exits while parsing")
 
 
 def docs() -> Outcome:
