@@ -40,3 +40,26 @@ def test_check_deploy_passes_with_production_variables():
         ALLOWED_HOSTS="pms.example.com",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_production_answers_health_and_metrics_over_plain_http(tmp_path):
+    """Load balancers and Prometheus reach a node directly: /health/ and /metrics answer
+    over HTTP; everything else is redirected to HTTPS. (An empty database here: /health/
+    answers 503, which is the point, not a 301.)"""
+    probe = (
+        "from django.test import Client; c = Client(HTTP_HOST='pms.example.com'); "
+        "print(c.get('/health/').status_code, c.get('/metrics').status_code, "
+        "c.get('/api/book/').status_code)"
+    )
+    result = run_manage(
+        "shell",
+        "-c",
+        probe,
+        DEBUG="0",
+        SECRET_KEY="a-long-random-production-secret-" + "x7Qp" * 10,
+        ALLOWED_HOSTS="pms.example.com",
+        PMS_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-3:] == ["503", "200", "301"]
