@@ -1,6 +1,6 @@
 """Backup and restore of a fund with 100,000 positions and their history, on PostgreSQL:
 1,000 instruments × 100 strategies, a year of prices, the trade ledger and its audit,
-BENCH_SNAPSHOT_DAYS (default 5) days of position snapshots. Prints the time of each;
+BENCH_SNAPSHOT_DAYS (default 20: a month) days of position snapshots. Prints the time of each;
 the restore's is the recovery-time figure of docs/DR_PLAYBOOK.md. Run through
 benchmarks/run.sh."""
 
@@ -22,7 +22,7 @@ from portfolio.calendar import business_days_ending
 from portfolio.models import Position
 
 STRATEGIES = 100
-DAYS = int(os.environ.get("BENCH_SNAPSHOT_DAYS", "5"))
+DAYS = int(os.environ.get("BENCH_SNAPSHOT_DAYS", "20"))
 
 
 def step(label: str, started: float) -> None:

@@ -2,11 +2,15 @@
 stale heartbeat, an unreachable cache; counters, the fund's gauges, pipeline lateness."""
 
 import datetime as dt
+import re
+import shutil
+import subprocess
 from io import StringIO
 from typing import Any
 
 import pytest
 import time_machine
+import yaml
 from django.core.cache import cache
 from django.core.management import call_command
 from django.test import Client
@@ -19,6 +23,7 @@ from portfolio.models import Price
 from risk.models import RiskAlert
 from tests.conftest import TODAY
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
+from tests.test_settings import ROOT
 
 UNREACHABLE_REDIS = {
     "default": {
@@ -207,3 +212,35 @@ def test_metrics_token(db, settings):
 def test_late_pipelines(db, now: dt.datetime, late: dict[str, Any]):
     found = pipelines.late_pipelines(now)
     assert {p: d.isoformat() for p, d in found.items()} == late
+
+
+def test_the_alert_rules_read_metrics_that_exist(book, alive):  # noqa: F811
+    """Every pms_* series an alert rule reads is one /metrics exports (a renamed metric
+    would silence its alert)."""
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "pms-alerts.yml").read_text())
+    [group] = rules["groups"]
+    alerts = {rule["alert"]: rule for rule in group["rules"]}
+    assert {"PMSPipelineFailed", "PMSPipelineLate", "PMSStalePrices", "PMSLimitBreach"} <= set(
+        alerts
+    )
+    assert {"PMSCacheDown", "PMSBackupTooOld", "PMSClusterDown"} <= set(alerts)
+    Client().get("/health/")  # a request, so that the request counters have a sample
+    families = list(text_string_to_metric_families(Client().get("/metrics").content.decode()))
+    exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    for rule in alerts.values():
+        for name in re.findall(r"\b(pms_[a-z_]+)", rule["expr"]):
+            assert name in exported, (rule["alert"], name)
+        assert rule["labels"]["severity"] in {"page", "ticket"}
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) absent")
+def test_promtool_checks_and_tests_the_rules():
+    """The rules parse, and each alert fires on its condition after its grace and not
+    before (deploy/prometheus/pms-alerts.test.yml)."""
+    folder = ROOT / "deploy" / "prometheus"
+    for command in (["check", "rules", "pms-alerts.yml"], ["test", "rules", "pms-alerts.test.yml"]):
+        done = subprocess.run(
+            ["promtool", *command], cwd=folder, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "SUCCESS" in done.stdout
