@@ -54,6 +54,17 @@ def test_health_ok(alive):
     assert "no-cache" in answer["Cache-Control"]
 
 
+def test_health_is_three_queries_and_metrics_nine(alive, book, django_assert_num_queries):  # noqa: F811
+    """A load balancer polls /health/ every few seconds: the cluster's heartbeat (for the
+    database and the scheduler checks) and the schedules. The scrape's count does not grow
+    with the book (one aggregate per gauge)."""
+    client = Client()
+    with django_assert_num_queries(3):
+        assert client.get("/health/").status_code == 200
+    with django_assert_num_queries(9):
+        assert client.get("/metrics").status_code == 200
+
+
 def test_health_degraded_when_the_cluster_is_silent(alive):
     with time_machine.travel(dt.datetime(2024, 3, 15, 18, 4, tzinfo=dt.UTC)):  # 4 min later
         answer = Client().get("/health/")
