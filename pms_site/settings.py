@@ -137,7 +137,8 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Seconds each data set stays cached: "book=30,risk=60,morning_pack=300,attribution=300".
-PMS_CACHE_TTLS = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300} | {
+PMS_CACHE_TTL_DEFAULTS = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
+PMS_CACHE_TTLS = PMS_CACHE_TTL_DEFAULTS | {
     name: int(seconds) for name, seconds in (item.split("=") for item in env_list("PMS_CACHE_TTLS"))
 }
 # How long a process trusts an API token it has looked up (a revoked token is refused

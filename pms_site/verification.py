@@ -41,10 +41,6 @@ class Result:
         return asdict(self)
 
 
-class DryRun(Exception):
-    """Raised to roll back a check's writes."""
-
-
 # --- settings ---------------------------------------------------------------------------------
 
 
@@ -103,7 +99,7 @@ def cache_round_trip() -> Outcome:
 def cache_tiers() -> Outcome:
     from .cache import ttl
 
-    expected = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
+    expected = settings.PMS_CACHE_TTL_DEFAULTS
     tiers = {name: ttl(name) for name in expected}
     bad = [name for name, seconds in tiers.items() if seconds <= 0]
     if bad:
@@ -189,12 +185,9 @@ def mark_to_market_dry_run() -> Outcome:
     from portfolio.services import mark_to_market
 
     as_of = previous_business_day(today())
-    try:
-        with transaction.atomic():
-            result = mark_to_market(as_of=as_of, actor="verify_system")
-            raise DryRun
-    except DryRun:
-        pass
+    with transaction.atomic():
+        result = mark_to_market(as_of=as_of, actor="verify_system")
+        transaction.set_rollback(True)  # and its after-commit cache refreshes are dropped
     detail = f"{result.positions_updated} positions as of {as_of} (rolled back)"
     if result.stale or result.missing_fx:
         missing = result.stale + [f"FX {c}" for c in result.missing_fx]

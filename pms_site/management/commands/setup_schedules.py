@@ -20,8 +20,14 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         now = timezone.now()
         schedules = [
-            (f"pms-{pipeline}", "pms_site.pipelines.scheduled", repr(pipeline), "", cron)
-            for pipeline, cron in ((p, settings.PMS_SCHEDULES[p]) for p in pipelines.PIPELINES)
+            (
+                f"pms-{pipeline}",
+                "pms_site.pipelines.scheduled",
+                repr(pipeline),
+                "",
+                settings.PMS_SCHEDULES[pipeline],
+            )
+            for pipeline in pipelines.PIPELINES
         ]
         # The heartbeat's results are not kept: they would push the pipelines' out of the
         # cluster's task history (Q_CLUSTER save_limit).
