@@ -4,12 +4,14 @@ Rendering reads only the stored sections, so the page, the email and the API alw
 show the same figures.
 """
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
 
 from pms_site import charts
+from portfolio.calendar import fund_time_zone
 
 from .models import MorningPack
 
@@ -28,6 +30,14 @@ def percent(value: str | None, places: int = 2) -> str:
 def share(value: str | None) -> str:
     """A ratio as a whole percentage, unsigned: utilization 1.11 → 111%."""
     return "—" if value is None else f"{Decimal(value) * 100:.0f}%"
+
+
+def brt(value: dt.datetime | str | None) -> str:
+    """A moment (a datetime, or the API's ISO string) in São Paulo time, labelled BRT."""
+    if value is None or value == "":
+        return "—"
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(fund_time_zone()):%Y-%m-%d %H:%M} BRT"
 
 
 def move(value: str | None, unit: str = "%") -> str:

@@ -16,7 +16,7 @@ from django_q.models import Failure
 from attribution import selectors as performance
 from attribution.models import PortfolioSnapshot, PositionSnapshot
 from pms_site.models import PipelineRun
-from portfolio.calendar import business_days_ending
+from portfolio.calendar import business_days_ending, utc_iso
 from portfolio.models import FxRate, Instrument, Price
 from portfolio.selectors import base_currency, decimal_str
 from risk import selectors as risk_selectors
@@ -336,7 +336,7 @@ class Sections:
                 {
                     "name": f"{run.pipeline} {run.business_date}",
                     "task": run.pipeline,
-                    "stopped": (run.finished_at or run.requested_at).isoformat(),
+                    "stopped": utc_iso(run.finished_at or run.requested_at),
                     "error": run.error[:500],
                 }
                 for run in runs
@@ -345,7 +345,7 @@ class Sections:
                 {
                     "name": f.name,
                     "task": f.func,
-                    "stopped": f.stopped.isoformat(),
+                    "stopped": utc_iso(f.stopped),
                     "error": str(f.result)[:500],
                 }
                 for f in failures

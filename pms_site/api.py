@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolio.api.serializers import StrictSerializer
+from portfolio.api.serializers import ModelSerializer, StrictSerializer
 from portfolio.calendar import today
 
 from . import pipelines
@@ -16,7 +16,7 @@ from .models import PipelineRun
 from .permissions import OPS
 
 
-class PipelineRunSerializer(serializers.ModelSerializer):
+class PipelineRunSerializer(ModelSerializer):
     steps = serializers.JSONField(
         help_text="Per step, in order: name, status, attempts, started_at, finished_at, "
         "seconds, summary, error."

@@ -21,7 +21,13 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portfolio.calendar import is_business_day, previous_business_day, today
+from portfolio.calendar import (
+    fund_time_zone,
+    is_business_day,
+    previous_business_day,
+    today,
+    utc_iso,
+)
 from portfolio.errors import Conflict
 
 from . import cache
@@ -193,7 +199,7 @@ def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
         return _finish(run, started)
     retries = int(settings.PMS_PIPELINE_RETRIES)
     for step, record in zip(PIPELINES[run.pipeline], run.steps, strict=True):
-        record.update(status="running", started_at=timezone.now().isoformat())
+        record.update(status="running", started_at=utc_iso(timezone.now()))
         run.save(update_fields=["steps"])
         step_started = time.monotonic()
         for attempt in range(1, retries + 2):
@@ -210,7 +216,7 @@ def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
                     run.save(update_fields=["steps"])
                     time.sleep(float(settings.PMS_PIPELINE_RETRY_SECONDS))
         record.update(
-            finished_at=timezone.now().isoformat(),
+            finished_at=utc_iso(timezone.now()),
             seconds=round(time.monotonic() - step_started, 3),
         )
         if record["status"] == "failed":
@@ -308,7 +314,7 @@ def due_date(pipeline: str, now: dt.datetime) -> dt.date | None:
     PMS_PIPELINE_LATE_MINUTES old at `now`; None when that slot fell on a holiday."""
     grace = dt.timedelta(minutes=settings.PMS_PIPELINE_LATE_MINUTES)
     slot = croniter(settings.PMS_SCHEDULES[pipeline], now - grace).get_prev(dt.datetime)
-    day = timezone.localdate(slot)  # the schedules' business date: today in São Paulo
+    day = timezone.localdate(slot, fund_time_zone())  # the slot's business date in São Paulo
     return day if is_business_day(day) else None
 
 

@@ -168,8 +168,10 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True
-USE_TZ = True  # stored in UTC ...
-TIME_ZONE = "America/Sao_Paulo"  # ... shown in São Paulo time
+USE_TZ = True  # stored in UTC, and the API answers in UTC ...
+TIME_ZONE = "America/Sao_Paulo"  # ... pages and the admin show São Paulo time, as BRT
+# The admin's date and time formats (pms_site/formats): ISO dates, times labelled BRT.
+FORMAT_MODULE_PATH = ["pms_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT", str(VAR_DIR / "static"))
@@ -187,7 +189,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pms_site.exceptions.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
+    # Datetimes are ISO 8601 in UTC with `Z`: the serializers' UTCDateTimeField (the
+    # active time zone, São Paulo's, is for pages and the admin).
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "PMS API",

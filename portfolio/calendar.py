@@ -2,6 +2,7 @@
 
 import datetime as dt
 from functools import cache
+from zoneinfo import ZoneInfo
 
 import holidays
 from django.conf import settings
@@ -47,6 +48,16 @@ def business_days_ending(end: dt.date, count: int) -> list[dt.date]:
     return days[::-1]
 
 
+def fund_time_zone() -> ZoneInfo:
+    """São Paulo's: the fund's business dates, and the times pages show (labelled BRT)."""
+    return ZoneInfo(settings.TIME_ZONE)
+
+
 def today() -> dt.date:
-    """Today in the fund's time zone (São Paulo)."""
-    return timezone.localdate()
+    """Today in the fund's time zone (São Paulo), whatever time zone is active."""
+    return timezone.localdate(timezone=fund_time_zone())
+
+
+def utc_iso(moment: dt.datetime) -> str:
+    """A moment as the API shows it: UTC, ISO 8601, with `Z`."""
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import money_field
+from portfolio.api.serializers import ModelSerializer, money_field
 
 from ..models import PositionSnapshot
 from ..selectors import DIMENSIONS, PERIODS
@@ -54,7 +54,7 @@ class NavSerializer(serializers.Serializer):
     positions = serializers.IntegerField()
 
 
-class PositionSnapshotSerializer(serializers.ModelSerializer):
+class PositionSnapshotSerializer(ModelSerializer):
     instrument = serializers.CharField(source="instrument.symbol")
     strategy = serializers.CharField(source="strategy.code")
 

@@ -2,12 +2,12 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import StrictSerializer
+from portfolio.api.serializers import ModelSerializer, StrictSerializer
 
 from ..models import MorningPack
 
 
-class MorningPackSerializer(serializers.ModelSerializer):
+class MorningPackSerializer(ModelSerializer):
     sections = serializers.JSONField(
         help_text="headline, market_overview, portfolio, pnl_by_strategy, risk, proposals, "
         "attribution, data_quality"

@@ -9,6 +9,7 @@ register.filter("money", render.money)
 register.filter("percent", render.percent)
 register.filter("move", render.move)
 register.filter("share", render.share)
+register.filter("brt", render.brt)
 
 
 @register.filter

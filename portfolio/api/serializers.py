@@ -1,8 +1,10 @@
 """Serializers of the portfolio API: parse and validate input, describe output."""
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+from django.db import models
 from rest_framework import serializers
 
 from ..errors import RowErrors
@@ -29,6 +31,23 @@ def validated_rows(
     # DRF gives a list with an empty dict per good row, or a dict by index.
     by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
     raise RowErrors({int(i): dict(e) for i, e in by_index if e})
+
+
+class UTCDateTimeField(serializers.DateTimeField):
+    """A datetime as the API shows it: UTC, ISO 8601 with `Z`, whatever time zone is active
+    (São Paulo's, for pages and the admin)."""
+
+    def default_timezone(self) -> dt.tzinfo:
+        return dt.UTC
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """The base of every model serializer of the API: its datetimes are UTC."""
+
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: UTCDateTimeField,
+    }
 
 
 class StrictSerializer(serializers.Serializer):
@@ -69,7 +88,7 @@ def money_field(**kwargs: Any) -> serializers.DecimalField:
     return serializers.DecimalField(max_digits=24, decimal_places=2, **kwargs)
 
 
-class InstrumentSerializer(serializers.ModelSerializer):
+class InstrumentSerializer(ModelSerializer):
     currency = serializers.CharField(max_length=3, validators=[currency_code])
     # Once traded, these define the P&L of booked trades: changing them would rewrite history.
     FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
@@ -118,7 +137,7 @@ class InstrumentSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class StrategySerializer(serializers.ModelSerializer):
+class StrategySerializer(ModelSerializer):
     class Meta:
         model = Strategy
         fields = ["code", "name", "description", "risk_budget", "min_trade_fraction"]
@@ -128,7 +147,7 @@ class StrategySerializer(serializers.ModelSerializer):
         }
 
 
-class PriceSerializer(serializers.ModelSerializer):
+class PriceSerializer(ModelSerializer):
     instrument = serializers.CharField(max_length=32, source="instrument.symbol")
     price = price_field()
 
@@ -145,7 +164,7 @@ class PriceRowSerializer(serializers.Serializer):
     price = price_field()
 
 
-class FxRateSerializer(serializers.ModelSerializer):
+class FxRateSerializer(ModelSerializer):
     currency = serializers.CharField(max_length=3, validators=[currency_code])
     rate = serializers.DecimalField(max_digits=24, decimal_places=10, validators=[positive])
 
@@ -160,7 +179,7 @@ class UpsertResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
 
 
-class CapitalFlowSerializer(serializers.ModelSerializer):
+class CapitalFlowSerializer(ModelSerializer):
     amount = money_field()
 
     class Meta:
@@ -169,7 +188,7 @@ class CapitalFlowSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class PositionSerializer(serializers.ModelSerializer):
+class PositionSerializer(ModelSerializer):
     instrument = serializers.CharField(source="instrument.symbol", read_only=True)
     strategy = serializers.CharField(source="strategy.code", read_only=True)
     status = serializers.ChoiceField(choices=[Position.OPEN, Position.CLOSED], read_only=True)
@@ -229,7 +248,7 @@ class PositionCloseSerializer(serializers.Serializer):
     fees = money_field(required=False, min_value=Decimal("0"), default=Decimal("0"))
 
 
-class TradeSerializer(serializers.ModelSerializer):
+class TradeSerializer(ModelSerializer):
     instrument = serializers.CharField(source="instrument.symbol", read_only=True)
     strategy = serializers.CharField(source="strategy.code", read_only=True)
 
@@ -303,7 +322,7 @@ class BookSerializer(serializers.Serializer):
     cache_age_seconds = serializers.FloatField(allow_null=True)
 
 
-class AuditRecordSerializer(serializers.ModelSerializer):
+class AuditRecordSerializer(ModelSerializer):
     class Meta:
         model = AuditRecord
         fields = [

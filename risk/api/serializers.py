@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 from django.db import models
 from rest_framework import serializers
 
-from portfolio.api.serializers import currency_code, positive
+from portfolio.api.serializers import ModelSerializer, currency_code, positive
 from portfolio.models import Instrument
 
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
@@ -23,7 +23,7 @@ def model_instance(model: type[M], instance: M | None, attrs: dict[str, Any]) ->
     return model(**{**saved, **attrs})
 
 
-class RiskLimitSerializer(serializers.ModelSerializer):
+class RiskLimitSerializer(ModelSerializer):
     scope = serializers.CharField(read_only=True)
 
     class Meta:
@@ -50,7 +50,7 @@ class RiskLimitSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class RiskAlertSerializer(serializers.ModelSerializer):
+class RiskAlertSerializer(ModelSerializer):
     limit_name = serializers.CharField(source="limit.name", read_only=True, allow_null=True)
     metric = serializers.CharField(source="limit.metric", read_only=True, allow_null=True)
     scope = serializers.CharField(source="limit.scope", read_only=True, allow_null=True)
@@ -162,7 +162,7 @@ class ShocksField(serializers.ListField):
         return [{**row, "shock": str(row["shock"])} for row in rows]
 
 
-class StressScenarioSerializer(serializers.ModelSerializer):
+class StressScenarioSerializer(ModelSerializer):
     shocks = ShocksField(required=False)
 
     class Meta:
@@ -248,7 +248,7 @@ class LiveRiskSerializer(serializers.Serializer):
     cache_age_seconds = serializers.IntegerField(allow_null=True)
 
 
-class RiskSnapshotSerializer(serializers.ModelSerializer):
+class RiskSnapshotSerializer(ModelSerializer):
     class Meta:
         model = RiskSnapshot
         fields = [

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from portfolio.api.serializers import (
     AuditRecordSerializer,
+    ModelSerializer,
     PositionSerializer,
     StrictSerializer,
     TradeSerializer,
@@ -26,7 +27,7 @@ def score_field(**kwargs: object) -> serializers.DecimalField:
     )
 
 
-class SignalSerializer(serializers.ModelSerializer):
+class SignalSerializer(ModelSerializer):
     instrument = serializers.CharField(source="instrument.symbol")
     strategy = serializers.CharField(source="strategy.code")
     score = score_field()
@@ -46,7 +47,7 @@ class SignalRowSerializer(serializers.Serializer):
     score = score_field(help_text="−1 (full short) to +1 (full long).")
 
 
-class TradeProposalSerializer(serializers.ModelSerializer):
+class TradeProposalSerializer(ModelSerializer):
     """A proposal as the API shows it: nothing of it is written through the API."""
 
     instrument = serializers.CharField(source="instrument.symbol")
