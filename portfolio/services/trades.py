@@ -1,0 +1,266 @@
+"""Trades into the ledger and the positions they change, all or nothing, audited."""
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from pms_site.signals import data_changed
+
+from ..bulk import bulk_update_rows
+from ..calendar import today
+from ..errors import RowErrors
+from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents
+from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
+from ..selectors import FxHistory
+from .audit import jsonable, model_state
+from .market_data import RowErrorMap
+
+
+@dataclass(frozen=True)
+class TradeRequest:
+    """A trade to book: instrument by symbol, strategy by code, signed quantity."""
+
+    instrument: str
+    strategy: str
+    quantity: Decimal
+    price: Decimal
+    trade_date: dt.date
+    fees: Decimal = ZERO
+    note: str = ""
+
+
+def instrument_terms(instrument: Instrument) -> Terms:
+    return Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
+
+
+def lock_instruments(**filters: Any) -> dict[int, Instrument]:
+    """Lock instruments in id order (no deadlocks): trades and marks of one instrument queue."""
+    return {
+        i.pk: i for i in Instrument.objects.select_for_update().filter(**filters).order_by("pk")
+    }
+
+
+# What a trade changes on a position: written back, and recorded in the audit trail.
+_POSITION_STATE = ("quantity", "avg_cost", "realized_pnl_base", "closed_at", *MARK_FIELDS)
+
+
+def _position_state(position: Position) -> dict[str, Any]:
+    return jsonable({name: getattr(position, name) for name in ("id", *_POSITION_STATE)})
+
+
+def _remark(position: Position, terms: Terms) -> None:
+    """Recompute base figures and daily P&L at the position's current mark."""
+    assert position.last_price is not None and position.fx_rate is not None
+    figures = mark_figures(
+        terms, position.quantity, position.avg_cost, position.last_price, position.fx_rate
+    )
+    position.notional_base = figures.notional_base
+    position.market_value_base = figures.market_value_base
+    position.unrealized_pnl_base = figures.unrealized_pnl_base
+    position.dv01_base = figures.dv01_base
+    position.daily_pnl_base = (
+        position.unrealized_pnl_base + position.realized_pnl_base - position.sod_pnl_base
+    )
+
+
+def _roll_day(position: Position, day: dt.date) -> None:
+    """On a new P&L date, yesterday's close becomes the start of the day."""
+    if day > position.pnl_date:
+        position.sod_pnl_base = position.unrealized_pnl_base + position.realized_pnl_base
+        position.pnl_date = day
+
+
+def _open_position(
+    instrument: Instrument, strategy: Strategy, request: TradeRequest, fx_rate: Decimal
+) -> Position:
+    # A new position is marked at its trade price until the next mark-to-market.
+    return Position(
+        instrument=instrument,
+        strategy=strategy,
+        quantity=ZERO,
+        avg_cost=ZERO,
+        last_price=request.price,
+        price_date=request.trade_date,
+        fx_rate=fx_rate,
+        pnl_date=request.trade_date,
+        sod_pnl_base=ZERO,
+        opened_at=request.trade_date,
+    )
+
+
+@transaction.atomic
+def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) -> list[Trade]:
+    """Book trades into the ledger and update their positions, all or nothing.
+
+    Average cost, realized P&L and crossing zero follow DESIGN.md; realized P&L is
+    converted at X(c, trade date) and fees (base) are subtracted. Trades are applied in
+    trade-date order (ties in the given order). Row errors name the request's index.
+    """
+    instruments = lock_instruments(symbol__in={r.instrument for r in requests})
+    by_symbol = {i.symbol: i for i in instruments.values()}
+    strategies = {
+        s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
+    }
+    fx = FxHistory(
+        {i.currency for i in instruments.values()},
+        max((r.trade_date for r in requests), default=today()),
+    )
+    errors: RowErrorMap = {}
+    now = today()
+    for index, request in enumerate(requests):
+        problems: dict[str, list[str]] = {}
+        instrument = by_symbol.get(request.instrument)
+        if instrument is None:
+            problems["instrument"] = [f"Unknown instrument {request.instrument!r}."]
+        elif not instrument.is_active:
+            problems["instrument"] = [f"{request.instrument} is not active."]
+        elif fx.rate(instrument.currency, request.trade_date) is None:
+            problems["trade_date"] = [
+                f"No {instrument.currency} FX rate on or before {request.trade_date}: "
+                "load FX rates first."
+            ]
+        if request.strategy not in strategies:
+            problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
+        if request.quantity == 0:
+            problems["quantity"] = ["A trade's quantity cannot be zero."]
+        if request.price <= 0:
+            problems["price"] = ["A trade's price must be positive."]
+        if request.fees < 0:
+            problems["fees"] = ["Fees cannot be negative."]
+        if request.trade_date > now:
+            problems["trade_date"] = [f"{request.trade_date} is in the future."]
+        if problems:
+            errors[index] = problems
+    if errors:
+        raise RowErrors(errors)
+
+    open_positions = {
+        (p.instrument_id, p.strategy_id): p
+        for p in Position.objects.filter(
+            closed_at__isnull=True,
+            instrument_id__in=[by_symbol[r.instrument].pk for r in requests],
+            strategy_id__in=[strategies[r.strategy].pk for r in requests],
+        )
+    }
+    touched: dict[int, Position] = {}  # existing positions, by id
+    created: list[Position] = []  # new positions, in creation order
+    trades: list[Trade] = []
+    audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
+    for request in sorted(requests, key=lambda r: r.trade_date):
+        instrument, strategy = by_symbol[request.instrument], strategies[request.strategy]
+        terms = instrument_terms(instrument)
+        fx_rate = fx.rate(instrument.currency, request.trade_date)
+        assert fx_rate is not None
+        key = (instrument.pk, strategy.pk)
+        position = open_positions.get(key)
+        before = _position_state(position) if position is not None else None
+        if position is None:
+            position = _open_position(instrument, strategy, request, fx_rate)
+            open_positions[key] = position
+            created.append(position)
+        elif position.pk is not None:
+            touched[position.pk] = position
+        _roll_day(position, request.trade_date)
+        effect = apply_trade(
+            terms, position.quantity, position.avg_cost, request.quantity, request.price
+        )
+        realized = to_cents(effect.realized_local * fx_rate) - request.fees
+        position.realized_pnl_base += realized
+        booked_on = position
+        if effect.crossed_zero or effect.quantity == 0:
+            position.quantity, position.avg_cost, position.closed_at = (
+                ZERO,
+                ZERO,
+                request.trade_date,
+            )
+            _remark(position, terms)
+            del open_positions[key]
+            if effect.crossed_zero:
+                booked_on = _open_position(instrument, strategy, request, fx_rate)
+                booked_on.quantity, booked_on.avg_cost = effect.quantity, effect.avg_cost
+                _remark(booked_on, terms)
+                open_positions[key] = booked_on
+                created.append(booked_on)
+        else:
+            position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
+            _remark(position, terms)
+        trade = Trade(
+            instrument=instrument,
+            strategy=strategy,
+            position=booked_on,
+            trade_date=request.trade_date,
+            quantity=request.quantity,
+            price=request.price,
+            fees=request.fees,
+            fx_rate=fx_rate,
+            realized_pnl_base=realized,
+            source=source,
+            booked_by=actor,
+            note=request.note,
+        )
+        trades.append(trade)
+        audits.append((trade, before, booked_on))
+
+    # Existing positions first: one that closed frees its (instrument, strategy) slot
+    # for the new position that the same batch may open.
+    bulk_update_rows(
+        Position,
+        _POSITION_STATE,
+        [(p.pk, *(getattr(p, name) for name in _POSITION_STATE)) for p in touched.values()],
+    )
+    Position.objects.bulk_create(created, batch_size=2000)
+    Trade.objects.bulk_create(trades, batch_size=2000)
+    data_changed.send(sender=Trade, event="book")
+    AuditRecord.objects.bulk_create(
+        [
+            AuditRecord(
+                actor=actor,
+                action="trade.book",
+                object_type="Trade",
+                object_id=str(trade.pk),
+                before=before,
+                after={**_position_state(position), "trade": model_state(trade)},
+                note=trade.note,
+            )
+            for trade, before, position in audits
+        ],
+        batch_size=2000,
+    )
+    return trades
+
+
+def position_close(
+    *,
+    position: Position,
+    price: Decimal,
+    quantity: Decimal | None = None,
+    trade_date: dt.date | None = None,
+    fees: Decimal = ZERO,
+    actor: str,
+    source: str = Trade.Source.API,
+) -> Position:
+    """Close all of an open position, or `quantity` (positive) of it, by booking a trade."""
+    if position.closed_at is not None:
+        raise ValidationError({"detail": [f"Position {position.pk} is already closed."]})
+    held = abs(position.quantity)
+    amount = held if quantity is None else quantity
+    if amount <= 0:
+        raise ValidationError({"quantity": ["The quantity to close must be positive."]})
+    if amount > held:
+        raise ValidationError({"quantity": [f"Cannot close {amount}: the position holds {held}."]})
+    sign = 1 if position.quantity > 0 else -1
+    request = TradeRequest(
+        instrument=position.instrument.symbol,
+        strategy=position.strategy.code,
+        quantity=-sign * amount,
+        price=price,
+        trade_date=trade_date or today(),
+        fees=fees,
+    )
+    [trade] = trades_book(requests=[request], actor=actor, source=source)
+    return Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)
