@@ -15,10 +15,10 @@ from django.db.models import BigIntegerField, F, Max, Min, Sum
 from django.db.models.functions import Cast, Round
 
 from portfolio.calendar import business_days
+from portfolio.models import PortfolioSnapshot, PositionSnapshot
 from portfolio.selectors import decimal_str
 
 from . import engine
-from .models import PortfolioSnapshot, PositionSnapshot
 
 PERIODS = ("daily", "mtd", "qtd", "ytd", "itd", "custom")
 DIMENSIONS = {

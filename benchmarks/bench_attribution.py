@@ -12,10 +12,10 @@ from bench_risk import POSITIONS, load_book, load_market
 from common import timed
 from django.db import connection
 
-from attribution import selectors, services
-from attribution.models import PortfolioSnapshot, PositionSnapshot
+from attribution import selectors
 from portfolio import services as book_services
 from portfolio.calendar import business_days
+from portfolio.models import PortfolioSnapshot, PositionSnapshot
 
 YEAR_END = dt.date(2024, 12, 27)  # a Friday; the ~250 business days of 2024 before it
 INSTRUMENTS = 100
@@ -34,7 +34,7 @@ def main() -> None:
     book_services.capital_flow_create(date=first, amount=Decimal("1e9"), actor="bench")
 
     started = time.perf_counter()
-    built = services.snapshots_build(start=first, end=YEAR_END, actor="bench")
+    built = book_services.snapshots_build(start=first, end=YEAR_END, actor="bench")
     seconds = time.perf_counter() - started
     rows = PositionSnapshot.objects.count()
     print(
@@ -44,7 +44,8 @@ def main() -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")  # what autovacuum does after a bulk load
     one_day = timed(
-        partial(services.snapshots_build, start=YEAR_END, end=YEAR_END, actor="bench"), repeat=5
+        partial(book_services.snapshots_build, start=YEAR_END, end=YEAR_END, actor="bench"),
+        repeat=5,
     )
     print(
         f"backfill of one day ({YEAR_END}), {POSITIONS:,} positions: {one_day * 1000:7.1f} ms "

@@ -17,9 +17,9 @@ from bench_risk import AS_OF, load_market
 from django.core.management import call_command
 from django.db import connection
 
-from attribution.services import snapshots_build
 from portfolio.calendar import business_days_ending
 from portfolio.models import Position
+from portfolio.services import snapshots_build
 
 STRATEGIES = 100
 DAYS = int(os.environ.get("BENCH_SNAPSHOT_DAYS", "20"))

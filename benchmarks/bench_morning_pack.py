@@ -12,7 +12,6 @@ from bench_risk import POSITIONS, WINDOW, load_book, load_market
 from common import timed
 from django.db import connection
 
-from attribution import services as attribution_services
 from briefing import services
 from portfolio import services as book_services
 from portfolio.calendar import business_days_ending
@@ -35,7 +34,7 @@ def main() -> None:
     book_services.capital_flow_create(date=days[0], amount=Decimal("1e9"), actor="bench")
     book_services.mark_to_market(as_of=END, actor="bench")
     started = time.perf_counter()
-    attribution_services.snapshots_build(start=days[0], end=END, actor="bench")
+    book_services.snapshots_build(start=days[0], end=END, actor="bench")
     print(f"  {HISTORY} days of snapshots built in {time.perf_counter() - started:.0f} s")
     risk_services.risk_snapshot_take(actor="bench", window=WINDOW)
     Strategy.objects.update(risk_budget=Decimal("1000000"), min_trade_fraction=Decimal("0.05"))

@@ -10,11 +10,11 @@ from bench_risk import AS_OF, load_market
 from django.conf import settings
 from django.db import connection
 
-from attribution.services import snapshots_build
 from pms_site import pipelines
 from portfolio import services
 from portfolio.calendar import business_days_ending
 from portfolio.models import Instrument, Position, Strategy
+from portfolio.services import snapshots_build
 
 STRATEGIES, HISTORY = 10, 20
 

@@ -14,10 +14,9 @@ from django.core.exceptions import ValidationError
 from django_q.models import Failure
 
 from attribution import selectors as performance
-from attribution.models import PortfolioSnapshot, PositionSnapshot
 from pms_site.models import PipelineRun
 from portfolio.calendar import business_days_ending, utc_iso
-from portfolio.models import FxRate, Instrument, Price
+from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
 from portfolio.selectors import base_currency, decimal_str
 from risk import selectors as risk_selectors
 from risk.models import RiskAlert, RiskSnapshot

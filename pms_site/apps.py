@@ -14,13 +14,14 @@ class PmsSiteConfig(AppConfig):
         from django.db.models.signals import m2m_changed, post_delete, post_save
         from rest_framework.authtoken.models import Token
 
-        from attribution.models import PortfolioSnapshot, PositionSnapshot
         from briefing.models import MorningPack
         from portfolio.models import (
             CapitalFlow,
             FxRate,
             Instrument,
+            PortfolioSnapshot,
             Position,
+            PositionSnapshot,
             Price,
             Strategy,
             Trade,

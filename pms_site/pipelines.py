@@ -60,7 +60,7 @@ def eod_mark(date: dt.date, actor: str) -> str:
 
 
 def eod_snapshots(date: dt.date, actor: str) -> str:
-    from attribution.services import snapshots_build
+    from portfolio.services import snapshots_build
 
     [fund] = snapshots_build(start=date, end=date, actor=actor)
     return f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"

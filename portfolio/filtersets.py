@@ -3,7 +3,16 @@
 import django_filters as filters
 from django.db.models import QuerySet
 
-from .models import AuditRecord, CapitalFlow, FxRate, Position, Price, Trade
+from .models import (
+    AuditRecord,
+    CapitalFlow,
+    FxRate,
+    PortfolioSnapshot,
+    Position,
+    PositionSnapshot,
+    Price,
+    Trade,
+)
 
 
 class PriceFilter(filters.FilterSet):
@@ -74,3 +83,22 @@ class AuditRecordFilter(filters.FilterSet):
     class Meta:
         model = AuditRecord
         fields = ["action", "actor", "object_type", "object_id", "start", "end"]
+
+
+class PortfolioSnapshotFilter(filters.FilterSet):
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = PortfolioSnapshot
+        fields = ["start", "end"]
+
+
+class PositionSnapshotFilter(PortfolioSnapshotFilter):
+    date = filters.DateFilter()
+    strategy = filters.CharFilter(field_name="strategy__code")
+    instrument = filters.CharFilter(field_name="instrument__symbol")
+
+    class Meta:
+        model = PositionSnapshot
+        fields = ["date", "start", "end", "strategy", "instrument"]

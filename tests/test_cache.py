@@ -20,7 +20,6 @@ from django.core.cache import cache as default_cache
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from attribution import services as attribution_services
 from briefing import services as briefing_services
 from pms_site import cache
 from portfolio import selectors as book_selectors
@@ -39,7 +38,7 @@ ENDPOINTS = (BOOK, RISK, ATTRIBUTION, PACK, PACK_DATE)
 
 @pytest.fixture
 def cached_fund(book: Any, api_client_for: Any) -> Any:  # noqa: F811
-    attribution_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
+    book_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
     briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="test")
     client = api_client_for("viewer")
     client.get(BOOK)  # the token is looked up once, here
@@ -125,9 +124,7 @@ def write_kinds(api_client_for: Any) -> dict[str, Any]:
         "mark-to-market": lambda: ops.post(
             "/api/book/mark-to-market/", {"date": "2024-03-15"}, format="json"
         ),
-        "snapshots": lambda: attribution_services.snapshots_build(
-            start=TODAY, end=TODAY, actor="test"
-        ),
+        "snapshots": lambda: book_services.snapshots_build(start=TODAY, end=TODAY, actor="test"),
         "limit": lambda: risk.post(
             "/api/risk/limits/",
             {"name": "Gross", "metric": "gross_leverage", "limit": "3"},

@@ -19,10 +19,10 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
-from attribution.models import PortfolioSnapshot, PositionSnapshot
 from briefing.models import MorningPack
 from pms_site import health, pipelines
 from pms_site.models import Heartbeat, PipelineRun
+from portfolio.models import PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused

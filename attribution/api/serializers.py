@@ -2,9 +2,8 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import ModelSerializer, money_field
+from portfolio.api.serializers import money_field
 
-from ..models import PositionSnapshot
 from ..selectors import DIMENSIONS, PERIODS
 
 
@@ -35,46 +34,3 @@ class AttributionSerializer(serializers.Serializer):
     rows = AttributionRowSerializer(many=True)
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
-
-
-class NavSerializer(serializers.Serializer):
-    """A day of the fund. NAV = previous NAV + flow + pnl; return = pnl / (previous NAV +
-    flow)."""
-
-    date = serializers.DateField()
-    nav = money_field()
-    pnl = money_field()
-    flow = money_field()
-    # `return` is a Python keyword: declared through the class namespace.
-    vars()["return"] = serializers.DecimalField(
-        max_digits=24, decimal_places=16, source="daily_return", help_text="The day's return."
-    )
-    gross_exposure = money_field()
-    net_exposure = money_field()
-    positions = serializers.IntegerField()
-
-
-class PositionSnapshotSerializer(ModelSerializer):
-    instrument = serializers.CharField(source="instrument.symbol")
-    strategy = serializers.CharField(source="strategy.code")
-
-    class Meta:
-        model = PositionSnapshot
-        fields = [
-            "date",
-            "instrument",
-            "strategy",
-            "position",
-            "quantity",
-            "avg_cost",
-            "price",
-            "price_date",
-            "fx_rate",
-            "notional_base",
-            "market_value_base",
-            "unrealized_pnl_base",
-            "realized_pnl_base",
-            "daily_pnl_base",
-            "dv01_base",
-        ]
-        read_only_fields = fields

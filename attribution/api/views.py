@@ -4,14 +4,11 @@ from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, viewsets
 from rest_framework.request import Request
 
 from pms_site import cache
 
 from .. import selectors
-from ..filtersets import PortfolioSnapshotFilter, PositionSnapshotFilter
-from ..models import PortfolioSnapshot, PositionSnapshot
 from . import serializers as s
 
 
@@ -29,19 +26,3 @@ class AttributionView(cache.CachedJSONView):
             )
 
         return cache.cached_json("attribution", cache.attribution_key(**params), report)
-
-
-class NavView(generics.ListAPIView):
-    """The fund's daily NAV, P&L, flows and returns, oldest first."""
-
-    queryset = PortfolioSnapshot.objects.order_by("date")
-    serializer_class = s.NavSerializer
-    filterset_class = PortfolioSnapshotFilter
-
-
-class PositionSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = PositionSnapshot.objects.select_related("instrument", "strategy").order_by(
-        "date", "instrument__symbol", "strategy__code"
-    )
-    serializer_class = s.PositionSnapshotSerializer
-    filterset_class = PositionSnapshotFilter

@@ -14,6 +14,7 @@ from ..models import (
     FxRate,
     Instrument,
     Position,
+    PositionSnapshot,
     Price,
     Strategy,
     Trade,
@@ -335,5 +336,48 @@ class AuditRecordSerializer(ModelSerializer):
             "before",
             "after",
             "note",
+        ]
+        read_only_fields = fields
+
+
+class NavSerializer(serializers.Serializer):
+    """A day of the fund. NAV = previous NAV + flow + pnl; return = pnl / (previous NAV +
+    flow)."""
+
+    date = serializers.DateField()
+    nav = money_field()
+    pnl = money_field()
+    flow = money_field()
+    # `return` is a Python keyword: declared through the class namespace.
+    vars()["return"] = serializers.DecimalField(
+        max_digits=24, decimal_places=16, source="daily_return", help_text="The day's return."
+    )
+    gross_exposure = money_field()
+    net_exposure = money_field()
+    positions = serializers.IntegerField()
+
+
+class PositionSnapshotSerializer(ModelSerializer):
+    instrument = serializers.CharField(source="instrument.symbol")
+    strategy = serializers.CharField(source="strategy.code")
+
+    class Meta:
+        model = PositionSnapshot
+        fields = [
+            "date",
+            "instrument",
+            "strategy",
+            "position",
+            "quantity",
+            "avg_cost",
+            "price",
+            "price_date",
+            "fx_rate",
+            "notional_base",
+            "market_value_base",
+            "unrealized_pnl_base",
+            "realized_pnl_base",
+            "daily_pnl_base",
+            "dv01_base",
         ]
         read_only_fields = fields

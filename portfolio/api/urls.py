@@ -14,9 +14,11 @@ router.register("capital-flows", views.CapitalFlowViewSet)
 router.register("positions", views.PositionViewSet)
 router.register("trades", views.TradeViewSet)
 router.register("audit", views.AuditRecordViewSet)
+router.register("position-snapshots", views.PositionSnapshotViewSet)
 
 urlpatterns = [
     path("book/", views.BookView.as_view(), name="book"),
     path("book/mark-to-market/", views.MarkToMarketView.as_view(), name="mark-to-market"),
+    path("nav/", views.NavView.as_view(), name="nav"),
     path("", include(router.urls)),
 ]

@@ -5,7 +5,7 @@ from typing import Any
 from django.db import transaction
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -21,7 +21,9 @@ from ..filtersets import (
     AuditRecordFilter,
     CapitalFlowFilter,
     FxRateFilter,
+    PortfolioSnapshotFilter,
     PositionFilter,
+    PositionSnapshotFilter,
     PriceFilter,
     TradeFilter,
 )
@@ -30,7 +32,9 @@ from ..models import (
     CapitalFlow,
     FxRate,
     Instrument,
+    PortfolioSnapshot,
     Position,
+    PositionSnapshot,
     Price,
     Strategy,
     Trade,
@@ -223,3 +227,19 @@ class MarkToMarketView(APIView):
             as_of=data.validated_data.get("date") or today(), actor=actor(request)
         )
         return Response(s.MarkToMarketResultSerializer(result).data)
+
+
+class NavView(generics.ListAPIView):
+    """The fund's daily NAV, P&L, flows and returns, oldest first."""
+
+    queryset = PortfolioSnapshot.objects.order_by("date")
+    serializer_class = s.NavSerializer
+    filterset_class = PortfolioSnapshotFilter
+
+
+class PositionSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = PositionSnapshot.objects.select_related("instrument", "strategy").order_by(
+        "date", "instrument__symbol", "strategy__code"
+    )
+    serializer_class = s.PositionSnapshotSerializer
+    filterset_class = PositionSnapshotFilter

@@ -1,7 +1,8 @@
 """Writes of the position book. One call, one transaction; every book change is audited.
 
 By concern: `audit`, `market_data` (prices, FX, capital flows), `trades` (the ledger and
-its positions), `marking` (mark-to-market); the names callers use are exported here.
+its positions), `marking` (mark-to-market), `timeline` (the daily snapshots); the names
+callers use are exported here.
 """
 
 from .audit import audit_record, jsonable, model_state
@@ -16,6 +17,7 @@ from .market_data import (
     rows_upsert,
 )
 from .marking import MarkResult, mark_to_market
+from .timeline import history_start, snapshots_build
 from .trades import TradeRequest, position_close, trades_book
 
 __all__ = [
@@ -25,6 +27,7 @@ __all__ = [
     "audit_record",
     "capital_flow_create",
     "fx_rates_upsert",
+    "history_start",
     "jsonable",
     "mark_to_market",
     "model_state",
@@ -34,5 +37,6 @@ __all__ = [
     "reject_future_dates",
     "resolve_references",
     "rows_upsert",
+    "snapshots_build",
     "trades_book",
 ]

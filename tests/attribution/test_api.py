@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from attribution import services
+from portfolio import services
 from tests.conftest import queries_of
 
 from .conftest import D0, D3
@@ -92,8 +92,8 @@ def test_nav_rows(built, api_client_for):
 def test_admin_nav_history_has_its_chart(built):
     client = Client()
     client.force_login(User.objects.create_superuser("ops-admin", "o@example.com", "pw"))
-    page = client.get("/admin/attribution/portfoliosnapshot/")
+    page = client.get("/admin/portfolio/portfoliosnapshot/")
     html = page.content.decode()
     assert page.status_code == 200 and "<svg" in html and "<polyline" in html
     assert "11065200.00" in html  # D3's NAV in the table
-    assert client.get("/admin/attribution/portfoliosnapshot/add/").status_code == 403
+    assert client.get("/admin/portfolio/portfoliosnapshot/add/").status_code == 403

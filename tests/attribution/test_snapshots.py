@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
-from attribution import engine, selectors, services
-from attribution.models import PortfolioSnapshot, PositionSnapshot
+from attribution import engine, selectors
 from portfolio import selectors as book_selectors
+from portfolio import services
 from portfolio import services as book_services
+from portfolio.models import PortfolioSnapshot, PositionSnapshot
 
 from .conftest import D0, D1, D2, D3
 

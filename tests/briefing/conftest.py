@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from attribution import services
+from portfolio import services
 from portfolio.models import Instrument, Strategy
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from tests.attribution.conftest import D0, D3, fund  # noqa: F401 — the fixture, reused

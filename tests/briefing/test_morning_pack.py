@@ -12,11 +12,10 @@ from django.test import Client
 from django.utils import timezone
 from django_q.models import Task
 
-from attribution import services as attribution_services
-from attribution.models import PortfolioSnapshot, PositionSnapshot
 from briefing import render, services
 from briefing.models import MorningPack
-from portfolio.models import Price
+from portfolio import services as book_services
+from portfolio.models import PortfolioSnapshot, PositionSnapshot, Price
 
 from .conftest import D3, PACK_DATE
 
@@ -108,7 +107,7 @@ def test_data_quality_reports_what_is_wrong(briefed):
     assert quality["failed_runs"][0]["name"] == "eod-2024-03-15"
     assert "snapshots failed" in quality["failed_runs"][0]["error"]
     assert quality["stale_prices"] == []  # the snapshots were built with the close
-    attribution_services.snapshots_build(start=D3, end=D3, actor="test")  # now without it
+    book_services.snapshots_build(start=D3, end=D3, actor="test")  # now without it
     assert generate().sections["data_quality"]["stale_prices"] == ["INDJ24"]
     PortfolioSnapshot.objects.filter(date=D3).delete()
     PositionSnapshot.objects.filter(date=D3).delete()

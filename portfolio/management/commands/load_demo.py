@@ -8,8 +8,6 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
-from attribution import services as attribution_services
-from attribution.models import PortfolioSnapshot, PositionSnapshot
 from briefing import services as briefing_services
 from briefing.models import MorningPack
 from pms_site.permissions import ALL_GROUPS
@@ -20,7 +18,9 @@ from portfolio.models import (
     CapitalFlow,
     FxRate,
     Instrument,
+    PortfolioSnapshot,
     Position,
+    PositionSnapshot,
     Price,
     Strategy,
     Trade,
@@ -232,7 +232,7 @@ class Command(BaseCommand):
             f"marked {result.positions_updated} positions as of {result.as_of}; "
             f"{Position.objects.filter(closed_at__isnull=True).count()} open"
         )
-        built = attribution_services.snapshots_build(start=dates[0], end=dates[-1], actor=ACTOR)
+        built = services.snapshots_build(start=dates[0], end=dates[-1], actor=ACTOR)
         self.step(f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}")
         self.load_risk(dates, paths)
         self.load_signals(dates, paths)

@@ -18,13 +18,20 @@ from django.db import transaction
 from django.db.models import Sum
 
 from pms_site.signals import data_changed
-from portfolio.calendar import business_days, is_business_day, previous_business_day, today
-from portfolio.ledger import ZERO, Terms, apply_trade, mark_figures
-from portfolio.models import CapitalFlow, FxRate, Instrument, Price, Trade
-from portfolio.selectors import fx_rates_on, latest_prices
-from portfolio.services import audit_record
 
-from .models import PortfolioSnapshot, PositionSnapshot
+from ..calendar import business_days, is_business_day, previous_business_day, today
+from ..ledger import ZERO, Terms, apply_trade, mark_figures
+from ..models import (
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    PortfolioSnapshot,
+    PositionSnapshot,
+    Price,
+    Trade,
+)
+from ..selectors import fx_rates_on, latest_prices
+from .audit import audit_record
 
 RETURN_PLACES = Decimal("1e-16")
 

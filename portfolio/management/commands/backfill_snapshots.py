@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from attribution import services
+from portfolio import services
 from portfolio.calendar import is_business_day, previous_business_day, today
 
 
