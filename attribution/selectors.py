@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
-from django.db.models import BigIntegerField, F, Max, Min, Sum
+from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
 from portfolio.calendar import business_days
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
-from portfolio.selectors import decimal_str
+from portfolio.selectors import decimal_str, inception
 
 from . import engine
 
@@ -67,12 +67,18 @@ def period_resolve(
     """The snapshot dates a period covers; ValidationError names the bad parameter.
 
     Named periods end at the last snapshot on or before `as_of` (default: the latest) and
-    start at the first business day of the month, quarter or year (`itd`: of the history);
-    `custom` runs from `start` to the last snapshot on or before `end`. A period starts no
-    earlier than the first snapshot, and every business day in it must have its snapshot.
+    start at the first business day of the month, quarter or year (`itd`: the fund's
+    inception); `custom` runs from `start` to the last snapshot on or before `end`. Nothing
+    exists before the inception (a custom period starting earlier is refused), and every
+    business day of the period must have its snapshot.
     """
     if period not in PERIODS:
         raise ValidationError({"period": [f"Unknown period {period!r}: use {', '.join(PERIODS)}."]})
+    origin = inception()
+    if origin is None:
+        raise ValidationError(
+            {"detail": ["The fund has no capital flow yet: it has no history to report."]}
+        )
     snapshots = PortfolioSnapshot.objects.all()
     if period == "custom":
         bounds_given = {"start": start, "end": end}
@@ -82,36 +88,44 @@ def period_resolve(
         assert start is not None and end is not None
         if start > end:
             raise ValidationError({"start": [f"start {start} is after end {end}."]})
+        if start < origin:
+            raise ValidationError({"start": [before_inception(start, origin)]})
         begin, last = start, snapshots.filter(date__lte=end).aggregate(last=Max("date"))["last"]
     else:
         if start is not None or end is not None:
             raise ValidationError({"period": ["start and end go with period=custom; use as_of."]})
+        if as_of is not None and as_of < origin:
+            raise ValidationError({"as_of": [before_inception(as_of, origin)]})
         latest = snapshots.filter(date__lte=as_of) if as_of else snapshots
         last = latest.aggregate(last=Max("date"))["last"]
-        begin = _period_start(period, last) if last else dt.date.min
-    # Before the first snapshot there is no history; after it, every business day counts.
-    origin = snapshots.aggregate(first=Min("date"))["first"]
-    if origin is None or last is None or last < max(begin, origin):
+        begin = max(_period_start(period, last), origin) if last else origin
+    if last is None or last < begin:
         where = (
             f"from {start} to {end}" if period == "custom" else f"on or before {as_of or 'today'}"
         )
         raise ValidationError(
             {"detail": [f"No snapshots {where}: run `manage.py backfill_snapshots`."]}
         )
-    first = max(begin, origin)
-    stored = set(snapshots.filter(date__range=(first, last)).values_list("date", flat=True))
-    missing = [day for day in business_days(first, last) if day not in stored]
+    stored = set(snapshots.filter(date__range=(begin, last)).values_list("date", flat=True))
+    missing = [day for day in business_days(begin, last) if day not in stored]
     if missing:
         raise ValidationError(
             {
                 "detail": [
-                    f"{len(missing)} business day(s) from {first} to {last} have no snapshot "
+                    f"{len(missing)} business day(s) from {begin} to {last} have no snapshot "
                     f"(first {missing[0]}): run `manage.py backfill_snapshots --start "
                     f"{missing[0]} --end {missing[-1]}`."
                 ]
             }
         )
     return Period(period, min(stored), last)
+
+
+def before_inception(day: dt.date, origin: dt.date) -> str:
+    return (
+        f"{day} is before the fund's inception {origin} (its first capital flow): "
+        "nothing exists before it."
+    )
 
 
 def _cents(field: str) -> Sum:

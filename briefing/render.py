@@ -32,6 +32,11 @@ def share(value: str | None) -> str:
     return "—" if value is None else f"{Decimal(value) * 100:.0f}%"
 
 
+def share_precise(value: str | None) -> str:
+    """A small ratio as a percentage with two decimals: drawdown 0.046123 → 4.61%."""
+    return "—" if value is None else f"{Decimal(value) * 100:.2f}%"
+
+
 def brt(value: dt.datetime | str | None) -> str:
     """A moment (a datetime, or the API's ISO string) in São Paulo time, labelled BRT."""
     if value is None or value == "":

@@ -17,7 +17,7 @@ from attribution import selectors as performance
 from pms_site.models import PipelineRun
 from portfolio.calendar import business_days_ending, utc_iso
 from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
-from portfolio.selectors import base_currency, decimal_str
+from portfolio.selectors import base_currency, decimal_str, drawdown
 from risk import selectors as risk_selectors
 from risk.models import RiskAlert, RiskSnapshot
 from trading.models import TradeProposal
@@ -224,33 +224,39 @@ class Sections:
         ]
 
     def risk(self) -> dict[str, Any]:
+        """The risk snapshot of the data date; without one, the same figures computed from
+        that date's timeline (never from the live book, which may be of a later day)."""
         snapshot = RiskSnapshot.objects.filter(date=self.data_date).first()
         if snapshot is not None:
-            source, as_of = "snapshot", snapshot.date.isoformat()
-            var = {"0.95": snapshot.var_95, "0.99": snapshot.var_99}
-            es = {"0.95": snapshot.es_95, "0.99": snapshot.es_99}
-            figures = {k: decimal_str(v) for k, v in var.items()}
-            shortfall = {k: decimal_str(v) for k, v in es.items()}
-            limits = snapshot.limits
+            report = {
+                "as_of": snapshot.date.isoformat(),
+                "var": {"0.95": snapshot.var_95, "0.99": snapshot.var_99},
+                "expected_shortfall": {"0.95": snapshot.es_95, "0.99": snapshot.es_99},
+                "var_unavailable": snapshot.var_unavailable or None,
+                "window_used": snapshot.window_used,
+                "limits": snapshot.limits,
+                "drawdown": snapshot.drawdown or drawdown(self.data_date).as_dict(),
+            }
+            for table in ("var", "expected_shortfall"):
+                report[table] = {k: decimal_str(v) for k, v in report[table].items()}
+            source = "snapshot"
         else:
-            self.issues.append(f"No risk snapshot of {self.data_date}: risk computed live.")
-            try:
-                report = risk_selectors.live_risk(window=settings.PMS_RISK_WINDOW)
-            except ValidationError as error:
-                self.issues.append(f"Live risk unavailable: {' '.join(error.messages)}")
-                return {"source": None, "limits": [], "alerts": self._alerts()}
-            source, as_of = "live", report["as_of"]
-            figures, shortfall, limits = (
-                report["var"],
-                report["expected_shortfall"],
-                report["limits"],
+            self.issues.append(
+                f"No risk snapshot of {self.data_date}: risk computed from its timeline "
+                f"(`manage.py run_pipeline eod --date {self.data_date}` stores it)."
             )
+            try:
+                report = risk_selectors.risk_on(self.data_date)
+            except ValidationError as error:
+                self.issues.append(f"Risk unavailable: {' '.join(error.messages)}")
+                return {"source": None, "limits": [], "alerts": self._alerts()}
+            source = "timeline"
+        keys = ("as_of", "var", "expected_shortfall", "var_unavailable", "window_used")
         return {
             "source": source,
-            "as_of": as_of,
-            "var": figures,
-            "expected_shortfall": shortfall,
-            "limits": limits,
+            **{key: report[key] for key in keys},
+            "drawdown": report["drawdown"],
+            "limits": report["limits"],
             "alerts": self._alerts(),
         }
 

@@ -8,7 +8,13 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from portfolio.calendar import is_business_day, previous_business_day, today
+from portfolio.calendar import (
+    is_business_day,
+    next_business_day,
+    on_or_after,
+    previous_business_day,
+    today,
+)
 from portfolio.services import audit_record
 
 from . import render
@@ -16,17 +22,10 @@ from .models import MorningPack
 from .selectors import Sections
 
 
-def next_business_day(day: dt.date) -> dt.date:
-    day += dt.timedelta(days=1)
-    while not is_business_day(day):
-        day += dt.timedelta(days=1)
-    return day
-
-
 def pack_date(day: dt.date | None = None) -> dt.date:
     """The business date a pack is for: `day`, or today, or the next business day."""
     day = day or today()
-    return day if is_business_day(day) else next_business_day(day)
+    return on_or_after(day)
 
 
 @transaction.atomic

@@ -15,9 +15,11 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from croniter import croniter
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -47,8 +49,14 @@ class Step:
 
 
 def _mark(as_of: dt.date, actor: str) -> str:
+    """Mark the live book forward to `as_of`; a book already marked later is left as it
+    is (it never moves back): that past date is computed from the timeline instead."""
+    from portfolio.selectors import last_mark
     from portfolio.services import mark_to_market
 
+    mark = last_mark()
+    if mark is not None and mark > as_of:
+        return f"the live book is marked as of {mark}: left as it is ({as_of} is in the past)"
     result = mark_to_market(as_of=as_of, actor=actor)
     cache.refresh_book()
     stale = f"; stale: {', '.join(result.stale)}" if result.stale else ""
@@ -59,43 +67,83 @@ def eod_mark(date: dt.date, actor: str) -> str:
     return _mark(date, actor)
 
 
-def eod_snapshots(date: dt.date, actor: str) -> str:
+def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
+    """Build the snapshots of `day` (again, with `rebuild`; else only if missing) and of the
+    business days before it back to the last stored one, or the inception, that are
+    missing: the fund's history has no holes. Returns what was built."""
+    from portfolio.calendar import next_business_day
+    from portfolio.models import PortfolioSnapshot
+    from portfolio.selectors import inception
     from portfolio.services import snapshots_build
 
-    [fund] = snapshots_build(start=date, end=date, actor=actor)
-    return f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"
+    first = inception()
+    if first is None or day < first:
+        return []  # before the fund started there is nothing to build
+    stored = PortfolioSnapshot.objects.filter(date__lte=day).order_by("-date").first()
+    if stored is not None and stored.date == day and not rebuild:
+        return []
+    before = PortfolioSnapshot.objects.filter(date__lt=day).order_by("-date").first()
+    start = next_business_day(before.date) if before else first
+    return snapshots_build(start=min(start, day), end=day, actor=actor)
+
+
+def eod_snapshots(date: dt.date, actor: str) -> str:
+    built = _timeline_through(date, actor, rebuild=True)
+    fund = built[-1]
+    summary = f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"
+    if len(built) > 1:
+        summary += f"; the {len(built) - 1} missing day(s) before it built from {built[0].date}"
+    return summary
 
 
 def eod_risk(date: dt.date, actor: str) -> str:
+    """The risk snapshot and limit check of `date`, from its timeline; the live risk is
+    warmed when the live book is of that date."""
+    from portfolio.selectors import last_mark
     from risk import selectors
     from risk.services import risk_snapshot_take
 
     snapshot = risk_snapshot_take(date=date, actor=actor)
-    method, window = "historical", settings.PMS_RISK_WINDOW
-    cache.warm(
-        "risk",
-        cache.risk_key(method=method, window=window),
-        lambda: selectors.live_risk(window=window, method=method),
-    )
+    if last_mark() == date:
+        method, window = "historical", selectors.default_window()
+        cache.warm(
+            "risk",
+            cache.risk_key(method=method, window=window),
+            lambda: selectors.live_risk(window=window, method=method),
+        )
     breaches = [row["name"] for row in snapshot.limits if row["status"] == "breach"]
-    return f"VaR 95% {snapshot.var_95:,.2f}; breaches: {', '.join(breaches) or 'none'}"
+    var = (
+        f"VaR 95% {snapshot.var_95:,.2f}"
+        if snapshot.var_95 is not None
+        else f"no VaR ({snapshot.var_unavailable})"
+    )
+    short = snapshot.window_used != snapshot.window
+    used = f" over {snapshot.window_used} days of history" if short else ""
+    return f"{var}{used}; breaches: {', '.join(breaches) or 'none'}"
 
 
 ATTRIBUTION_PERIODS = ("daily", "mtd", "ytd")
 
 
 def eod_attribution(date: dt.date, actor: str) -> str:
+    """The attribution of the periods ending at `date`, warmed for `?as_of=<date>` and,
+    when `date` is the latest snapshot, for the default (latest) query too."""
     from attribution import selectors
+    from portfolio.selectors import fund
 
+    as_ofs: list[dt.date | None] = [date]
+    if fund()["last_snapshot"] == date:
+        as_ofs.append(None)
     for period in ATTRIBUTION_PERIODS:
-        resolved = selectors.period_resolve(period)
+        resolved = selectors.period_resolve(period, as_of=date)
         for by in selectors.DIMENSIONS:
-            cache.warm(
-                "attribution",
-                cache.attribution_key(period=period, by=by),
-                partial(selectors.attribution_report, resolved, by),
-            )
-    mtd = selectors.attribution_report(selectors.period_resolve("mtd"), "strategy")
+            for as_of in as_ofs:
+                cache.warm(
+                    "attribution",
+                    cache.attribution_key(period=period, by=by, as_of=as_of),
+                    partial(selectors.attribution_report, resolved, by),
+                )
+    mtd = selectors.attribution_report(selectors.period_resolve("mtd", as_of=date), "strategy")
     return f"MTD P&L {float(mtd['total_pnl']):,.2f}, return {float(mtd['total_return']):.4%}"
 
 
@@ -104,22 +152,29 @@ def preopen_mark(date: dt.date, actor: str) -> str:
 
 
 def preopen_proposals(date: dt.date, actor: str) -> str:
+    """The proposals of `date`: a past date's are sized on the timeline of the business
+    day before it (built first if it is missing), today's on the live book."""
     from trading.services import proposal_generate
 
+    past = date < today()
+    built = _timeline_through(previous_business_day(date), actor, rebuild=False) if past else []
     result = proposal_generate(date=date, actor=actor)
     return (
         f"{len(result.created)} proposals, {result.expired} expired, "
         f"{len(result.skipped)} signals without a trade"
+        + (f"; {len(built)} missing day(s) of the timeline built first" if built else "")
     )
 
 
 def preopen_pack(date: dt.date, actor: str) -> str:
     from briefing.api.serializers import MorningPackSerializer
+    from briefing.models import MorningPack
     from briefing.services import morning_pack_generate
 
     send = bool(settings.PMS_MORNING_PACK_RECIPIENTS)
     pack = morning_pack_generate(date=date, actor=actor, send=send)
-    for key in (None, date.isoformat()):
+    latest = MorningPack.objects.order_by("-date").values_list("date", flat=True).first()
+    for key in [date.isoformat()] + ([None] if latest == date else []):
         cache.warm(
             "morning_pack", cache.morning_pack_key(key), lambda: MorningPackSerializer(pack).data
         )
@@ -151,9 +206,15 @@ def run_request(
 ) -> PipelineRun:
     """Reserve the run of `pipeline` for `date`: its record is reset to queued. A run of the
     same pipeline and date that is queued or running answers Conflict (unless `force`,
-    for a run whose worker died)."""
+    for a run whose worker died). A date in the future or before the fund's inception is a
+    ValidationError: any business date between them can run, in any order."""
+    from portfolio.services import fund_inception_or_error
+
     if pipeline not in PIPELINES:
         raise ValueError(f"Unknown pipeline {pipeline!r}: use {', '.join(PIPELINES)}.")
+    if date > today():
+        raise ValidationError({"date": [f"{date} is in the future."]})
+    fund_inception_or_error(date, "date")
     _, created = PipelineRun.objects.get_or_create(
         pipeline=pipeline, business_date=date, defaults={"trigger": trigger, "requested_by": actor}
     )
@@ -345,7 +406,7 @@ def scheduled(pipeline: str) -> str:
     """What a schedule calls: the pipeline for today's business date (São Paulo)."""
     try:
         run = pipeline_run(pipeline=pipeline, date=today(), actor="scheduler", trigger="schedule")
-    except Conflict as conflict:
-        logger.warning("%s", conflict)
-        return str(conflict)
+    except (Conflict, ValidationError) as refused:
+        logger.warning("%s %s not run: %s", pipeline, today(), refused)
+        return str(refused)
     return f"{run.pipeline} {run.business_date}: {run.status}"

@@ -214,8 +214,10 @@ SPECTACULAR_SETTINGS = {
 PMS_BASE_CURRENCY = os.environ.get("PMS_BASE_CURRENCY", "BRL").upper()
 # Exchange calendar for business days: a `holidays.financial_holidays` market code.
 PMS_CALENDAR = os.environ.get("PMS_CALENDAR", "BVMF")
-# Daily returns in the risk snapshot's historical window.
+# Daily returns in the risk window (the API's default and the risk snapshot's); a young
+# fund's shrinks to its history, down to PMS_RISK_MIN_WINDOW, below which there is no VaR.
 PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))
+PMS_RISK_MIN_WINDOW = int(os.environ.get("PMS_RISK_MIN_WINDOW", "20"))
 
 
 # The morning pack: who receives it, and the instruments of its market overview (default:

@@ -181,10 +181,13 @@ def book() -> Outcome:
 
 
 def mark_to_market_dry_run() -> Outcome:
-    from portfolio.calendar import previous_business_day, today
+    from portfolio.calendar import on_or_before, today
+    from portfolio.selectors import last_mark
     from portfolio.services import mark_to_market
 
-    as_of = previous_business_day(today())
+    # The next mark the pipelines make: today's (the latest business day), or the book's
+    # own date if it is marked later (it never moves back).
+    as_of = max(on_or_before(today()), last_mark() or on_or_before(today()))
     with transaction.atomic():
         result = mark_to_market(as_of=as_of, actor="verify_system")
         transaction.set_rollback(True)  # and its after-commit cache refreshes are dropped
@@ -198,12 +201,15 @@ def mark_to_market_dry_run() -> Outcome:
 def risk() -> Outcome:
     from risk.selectors import live_risk
 
-    report = live_risk(window=settings.PMS_RISK_WINDOW, method="historical")
+    report = live_risk(method="historical")
+    breaches = [row["name"] for row in report["limits"] if row["status"] == "breach"]
+    if report["var_unavailable"]:
+        return WARN, f"no VaR yet: {report['var_unavailable']}; {len(report['limits'])} limits"
     var, es = Decimal(report["var"]["0.99"]), Decimal(report["expected_shortfall"]["0.99"])
     if not (var.is_finite() and var >= 0 and es >= var):
         return FAIL, f"VaR 99% {var}, ES 99% {es}: expected 0 ≤ VaR ≤ ES"
-    breaches = [row["name"] for row in report["limits"] if row["status"] == "breach"]
-    detail = f"VaR 95% {report['var']['0.95']}, ES 99% {es}, {len(report['limits'])} limits"
+    window = f" over {report['window_used']} days" if report["short_history"] else ""
+    detail = f"VaR 95% {report['var']['0.95']}, ES 99% {es}{window}, {len(report['limits'])} limits"
     if breaches:
         return WARN, f"{detail}; in breach: {', '.join(breaches)}"
     return OK, detail

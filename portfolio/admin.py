@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 
 from pms_site.charts import line_chart
 
-from . import services
+from . import selectors, services
 from .calendar import today
 from .models import (
     AuditRecord,
@@ -188,6 +188,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
         "pnl",
         "flow",
         "return_pct",
+        "drawdown_pct",
         "gross_exposure",
         "net_exposure",
         "positions",
@@ -199,7 +200,16 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     def return_pct(self, snapshot: PortfolioSnapshot) -> str:
         return f"{snapshot.daily_return:.4%}"
 
+    @admin.display(description="drawdown (peak)")
+    def drawdown_pct(self, snapshot: PortfolioSnapshot) -> str:
+        found = getattr(self, "_drawdowns", {}).get(snapshot.date)
+        if found is None:
+            return "—"
+        return f"{found.value:.2%} ({found.peak_date})" if found.value else "0.00%"
+
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        # The drawdown of the time-weighted NAV index, over the whole timeline, once a page.
+        self._drawdowns = selectors.drawdown_history()
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page

@@ -26,6 +26,24 @@ def previous_business_day(day: dt.date) -> dt.date:
     return day
 
 
+def next_business_day(day: dt.date) -> dt.date:
+    """The first business day strictly after `day`."""
+    day += dt.timedelta(days=1)
+    while not is_business_day(day):
+        day += dt.timedelta(days=1)
+    return day
+
+
+def on_or_after(day: dt.date) -> dt.date:
+    """`day` if it is a business day, else the next one (a flow on a holiday counts then)."""
+    return day if is_business_day(day) else next_business_day(day)
+
+
+def on_or_before(day: dt.date) -> dt.date:
+    """`day` if it is a business day, else the last one before it."""
+    return day if is_business_day(day) else previous_business_day(day)
+
+
 def business_days(start: dt.date, end: dt.date) -> list[dt.date]:
     """Business days from `start` to `end`, both included."""
     days = []

@@ -76,6 +76,20 @@ class Figures:
     dv01_base: Decimal
 
 
+def value_at(
+    terms: Terms,
+    quantity: Decimal,
+    avg_cost: Decimal,
+    realized: Decimal,
+    quote: Decimal,
+    fx_rate: Decimal,
+) -> Decimal:
+    """Unrealized + cumulative realized P&L (base) of a position marked at (quote, fx_rate):
+    at the previous business day's close, the start of a day whose daily P&L is
+    `(U_t + R_t) − (U_{t−1} + R_{t−1})`."""
+    return to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate) + realized
+
+
 def mark_figures(
     terms: Terms, quantity: Decimal, avg_cost: Decimal, quote: Decimal, fx_rate: Decimal
 ) -> Figures:

@@ -1,4 +1,4 @@
-"""Reads of the position book: FX and prices as of a date, the book, NAV."""
+"""Reads of the position book: FX and prices as of a date, the book, NAV, the fund."""
 
 import datetime as dt
 from bisect import bisect_right
@@ -8,12 +8,22 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery, Sum
 
-from .calendar import today
+from .calendar import on_or_after, today
 from .ledger import to_cents
-from .models import CapitalFlow, FxRate, Instrument, Position, Price
+from .models import (
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    PortfolioSnapshot,
+    Position,
+    PositionSnapshot,
+    Price,
+)
 
 ONE = Decimal("1")
 ZERO = Decimal("0")
@@ -26,6 +36,32 @@ def base_currency() -> str:
 def decimal_str(value: Decimal | None) -> str | None:
     """A Decimal as the API shows it: plain notation, never exponents."""
     return None if value is None else f"{value:f}"
+
+
+def inception() -> dt.date | None:
+    """The fund's first business day: that of its first capital flow (a flow dated on a
+    holiday counts from the next business day). No snapshot, NAV or return exists before
+    it; None while the fund has no capital."""
+    first = CapitalFlow.objects.order_by("date").values_list("date", flat=True).first()
+    return None if first is None else on_or_after(first)
+
+
+def last_mark() -> dt.date | None:
+    """The date the live book is marked (or traded) to: the latest P&L date of its
+    positions. The live book is never marked to an earlier date."""
+    return Position.objects.aggregate(day=Max("pnl_date"))["day"]
+
+
+def fund() -> dict[str, Any]:
+    """The fund as GET /api/fund/ shows it."""
+    return {
+        "base_currency": base_currency(),
+        "inception": inception(),
+        "calendar": settings.PMS_CALENDAR,
+        "time_zone": settings.TIME_ZONE,
+        "last_mark": last_mark(),
+        "last_snapshot": PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"],
+    }
 
 
 def fx_rates_on(as_of: dt.date, currencies: Iterable[str]) -> dict[str, Decimal]:
@@ -135,32 +171,25 @@ def _sum(queryset: Any, field: str) -> Decimal:
 
 @dataclass(frozen=True)
 class BookState:
-    """The open book as raw values, what the book, risk and proposals are computed from.
+    """A book as raw values: what the book, risk and proposals are computed from.
 
-    `positions`: one dict per open position (POSITION_VALUES and the extra columns);
-    `closed_today`: (strategy, asset_class, daily_pnl_base) of the positions closed with
-    P&L on `as_of`, whose daily P&L still counts that day.
+    The live book (`book_state()`), or the book at a past close from the timeline
+    (`book_state_on()`). `positions`: one dict per open position (POSITION_VALUES and the
+    extra columns); `closed_today`: (strategy, asset_class, daily_pnl_base) of the
+    positions closed on `as_of`, whose daily P&L still counts that day; `realized`: the
+    cumulative realized P&L of every position since the inception.
     """
 
     as_of: dt.date
     positions: list[dict[str, Any]]
     closed_today: list[tuple[str, str, Decimal]]
-    realized_closed: Decimal
-    flows: Decimal
+    nav: Decimal
+    realized: Decimal
+    live: bool = True
 
     @cached_property
     def unrealized(self) -> Decimal:
         return sum((row["unrealized_pnl_base"] for row in self.positions), ZERO)
-
-    @cached_property
-    def realized(self) -> Decimal:
-        return self.realized_closed + sum(
-            (row["realized_pnl_base"] for row in self.positions), ZERO
-        )
-
-    @cached_property
-    def nav(self) -> Decimal:
-        return to_cents(self.flows + self.realized + self.unrealized)
 
     @cached_property
     def daily_pnl(self) -> Decimal:
@@ -171,7 +200,7 @@ class BookState:
 
 
 def book_state() -> BookState:
-    """The open book in four queries whatever its size.
+    """The live book in four queries whatever its size.
 
     `as_of` is the latest date the book was marked or traded on. NAV = capital flows to
     `as_of` + realized P&L of every position since inception + unrealized P&L.
@@ -192,12 +221,77 @@ def book_state() -> BookState:
             "strategy__code", "instrument__asset_class", "daily_pnl_base"
         )
     )
+    realized = _sum(closed, "realized_pnl_base") + sum(
+        (row["realized_pnl_base"] for row in positions), ZERO
+    )
+    unrealized = sum((row["unrealized_pnl_base"] for row in positions), ZERO)
+    flows = _sum(CapitalFlow.objects.filter(date__lte=as_of), "amount")
     return BookState(
         as_of=as_of,
         positions=positions,
         closed_today=closed_today,
-        realized_closed=_sum(closed, "realized_pnl_base"),
-        flows=_sum(CapitalFlow.objects.filter(date__lte=as_of), "amount"),
+        nav=to_cents(flows + realized + unrealized),
+        realized=realized,
+    )
+
+
+# A timeline row as a book row: the snapshot's columns under the book's names.
+_SNAPSHOT_VALUES = {
+    "id": "position_id",
+    "instrument": "instrument__symbol",
+    "strategy": "strategy__code",
+    "quantity": "quantity",
+    "avg_cost": "avg_cost",
+    "last_price": "price",
+    "price_date": "price_date",
+    "notional_base": "notional_base",
+    "market_value_base": "market_value_base",
+    "unrealized_pnl_base": "unrealized_pnl_base",
+    "realized_pnl_base": "realized_pnl_base",
+    "daily_pnl_base": "daily_pnl_base",
+    "dv01_base": "dv01_base",
+    "instrument_id": "instrument_id",
+    "asset_class": "instrument__asset_class",
+    "currency": "instrument__currency",
+    "quote_type": "instrument__quote_type",
+}
+
+
+def book_state_on(day: dt.date) -> BookState:
+    """The book at the close of `day` from the fund's timeline (its position and fund
+    snapshots), in three queries: what a past date's risk, limits and proposals are
+    computed from, without reading the live book. Before the inception the book is empty;
+    ValidationError when a day since then has no snapshot."""
+    fund = PortfolioSnapshot.objects.filter(date=day).values_list("nav", flat=True).first()
+    first = inception()
+    if fund is None and (first is None or day < first):  # before the fund: an empty book
+        return BookState(day, [], [], ZERO, ZERO, live=False)
+    if fund is None:
+        raise ValidationError(
+            {
+                "date": [
+                    f"No snapshot of {day}: run `manage.py backfill_snapshots --start {day} "
+                    f"--end {day}` (or the eod pipeline of that date) first."
+                ]
+            }
+        )
+    rows = [
+        {**dict(zip(_SNAPSHOT_VALUES, row, strict=True)), "pnl_date": day}
+        for row in PositionSnapshot.objects.filter(date=day)
+        .order_by("instrument__symbol", "strategy__code")
+        .values_list(*_SNAPSHOT_VALUES.values())
+    ]
+    return BookState(
+        as_of=day,
+        positions=[row for row in rows if row["quantity"]],
+        closed_today=[
+            (row["strategy"], row["asset_class"], row["daily_pnl_base"])
+            for row in rows
+            if not row["quantity"]
+        ],
+        nav=fund,
+        realized=sum((row["realized_pnl_base"] for row in rows), ZERO),
+        live=False,
     )
 
 
@@ -252,3 +346,79 @@ def stale_instruments(as_of: dt.date) -> list[str]:
         .order_by("symbol")
         .values_list("symbol", flat=True)
     )
+
+
+# --- The fund's timeline ------------------------------------------------------------------
+
+RATIO = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Drawdown:
+    """How far the fund's time-weighted NAV index stands below its running peak on
+    `as_of`: `1 − I_t / max_{s ≤ t} I_s` with `I_t = Π(1 + r_s)` over the whole timeline,
+    so that subscriptions and redemptions are neither gains nor losses. `peak_date` is the
+    date of that peak (the inception when the index never rose above its start)."""
+
+    as_of: dt.date
+    value: Decimal
+    peak_date: dt.date | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "value": decimal_str(self.value),
+            "peak_date": self.peak_date.isoformat() if self.peak_date else None,
+        }
+
+
+def _drawdowns(dates: list[dt.date], returns: list[float]) -> list[Drawdown]:
+    """The drawdown after each day of a run of daily returns from the inception."""
+    # The index starts at 1 on the morning of the first day, then moves with each return.
+    index = np.concatenate([[1.0], np.cumprod(1.0 + np.asarray(returns, dtype=float))])
+    peak = np.maximum.accumulate(index)
+    at_peak = np.where(index >= peak, np.arange(len(index)), 0)
+    peak_at = np.maximum.accumulate(at_peak)  # the latest day at the running peak
+    values = np.maximum(1.0 - index / peak, 0.0)
+    return [
+        Drawdown(
+            day, Decimal(repr(float(values[t]))).quantize(RATIO), dates[max(peak_at[t] - 1, 0)]
+        )
+        for t, day in enumerate(dates, start=1)
+    ]
+
+
+def drawdown_history(until: dt.date | None = None) -> dict[dt.date, Drawdown]:
+    """The fund's drawdown on every day of its timeline (to `until`), in one query."""
+    rows = PortfolioSnapshot.objects.order_by("date")
+    if until is not None:
+        rows = rows.filter(date__lte=until)
+    days = list(rows.values_list("date", "daily_return"))
+    found = _drawdowns([day for day, _ in days], [float(r) for _, r in days])
+    return {d.as_of: d for d in found}
+
+
+def drawdown(as_of: dt.date, *, nav: Decimal | None = None) -> Drawdown:
+    """The fund's drawdown on `as_of`, from its daily returns since the inception (one
+    query; two with `nav`).
+
+    `nav` is the live book's NAV on `as_of` for a date the timeline has no snapshot of yet:
+    its return is then taken against the last snapshot's NAV and the flows since.
+    """
+    rows = list(
+        PortfolioSnapshot.objects.filter(date__lte=as_of)
+        .order_by("date")
+        .values_list("date", "daily_return", "nav")
+    )
+    dates = [day for day, _, _ in rows]
+    returns = [float(r) for _, r, _ in rows]
+    if nav is not None and (not rows or dates[-1] < as_of):
+        flows = CapitalFlow.objects.filter(date__lte=as_of)
+        if rows:
+            flows = flows.filter(date__gt=dates[-1])
+        capital = (rows[-1][2] if rows else ZERO) + _sum(flows, "amount")
+        returns.append(float((nav - capital) / capital) if capital > 0 else 0.0)
+        dates.append(as_of)
+    if not returns:
+        return Drawdown(as_of, ZERO.quantize(RATIO), None)
+    return _drawdowns(dates, returns)[-1]

@@ -199,20 +199,30 @@ class StressScenario(models.Model):
 
 
 class RiskSnapshot(models.Model):
-    """The risk of the book at a business date's close (historical method, default window).
+    """The risk of the book at a business date's close (historical method, default window),
+    computed from the fund's timeline of that date.
 
-    One per date: computing a date again replaces it.
+    One per date: computing a date again replaces it. On a young fund the window used is
+    shorter than the window; below the minimum there is no VaR or ES (null, and
+    `var_unavailable` says why).
     """
 
     date = models.DateField(unique=True)
     nav = models.DecimalField(max_digits=24, decimal_places=2)
-    window = models.PositiveIntegerField()
-    var_95 = models.DecimalField(max_digits=24, decimal_places=2)
-    var_99 = models.DecimalField(max_digits=24, decimal_places=2)
-    es_95 = models.DecimalField(max_digits=24, decimal_places=2)
-    es_99 = models.DecimalField(max_digits=24, decimal_places=2)
+    window = models.PositiveIntegerField(help_text="The window asked for (PMS_RISK_WINDOW).")
+    window_used = models.PositiveIntegerField(
+        null=True, help_text="Daily returns the history gave (none recorded before it was kept)."
+    )
+    var_unavailable = models.TextField(blank=True, help_text="Why there is no VaR, if none.")
+    var_95 = models.DecimalField(max_digits=24, decimal_places=2, null=True)
+    var_99 = models.DecimalField(max_digits=24, decimal_places=2, null=True)
+    es_95 = models.DecimalField(max_digits=24, decimal_places=2, null=True)
+    es_99 = models.DecimalField(max_digits=24, decimal_places=2, null=True)
     exposures = models.JSONField()
     dv01_by_currency = models.JSONField()
+    drawdown = models.JSONField(
+        default=dict, help_text="The fund's drawdown from its peak: value, peak_date."
+    )
     limits = models.JSONField(help_text="Each limit's value, utilization and status.")
     missing_history = models.JSONField(default=list)
     computed_at = models.DateTimeField(default=timezone.now)

@@ -13,22 +13,30 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ValidationError
 from django.db import connection
-from django.db.models import Case, FloatField, Max, QuerySet, Value, When
+from django.db.models import Case, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from portfolio.calendar import business_days_ending
 from portfolio.ledger import to_cents
 from portfolio.models import FxRate, Price
-from portfolio.selectors import BookState, base_currency, book_state, decimal_str
+from portfolio.selectors import (
+    BookState,
+    Drawdown,
+    base_currency,
+    book_state,
+    book_state_on,
+    decimal_str,
+    drawdown,
+)
 
 from . import engine
-from .models import RiskLimit, RiskSnapshot, StressScenario
+from .models import RiskLimit, StressScenario
 
-DEFAULT_WINDOW = 250  # the API's default; snapshots use settings.PMS_RISK_WINDOW
-MIN_WINDOW, MAX_WINDOW = 20, 2520
+MAX_WINDOW = 2520  # ten years of daily returns
 CONFIDENCES = (0.95, 0.99)
 # A price or rate is carried across up to this many business days without a quote (a
 # market holiday abroad); an observation up to LOOKBACK_DAYS before the window's first day
@@ -36,7 +44,7 @@ CONFIDENCES = (0.95, 0.99)
 MAX_CARRY = 5
 LOOKBACK_DAYS = 7
 TOP_CONCENTRATIONS = 10
-LIMIT_STATUSES = ("ok", "warning", "breach")
+LIMIT_STATUSES = ("ok", "warning", "breach", "unavailable")
 RATIO = Decimal("0.000001")
 
 
@@ -190,63 +198,103 @@ def _levels(
     )
 
 
-def market_levels(
-    book: Book, dates: list[dt.date], *, max_carry: int = MAX_CARRY
-) -> tuple[np.ndarray, np.ndarray]:
-    """Levels (len(dates) × M) of the book's instruments on `dates`, and which are complete.
+class MarketHistory:
+    """The stored quotes of a book's instruments from `start` (less LOOKBACK_DAYS) to
+    `end`, read in two queries (prices, then FX rates), from which levels on any grid of
+    dates inside that span are built without reading again."""
 
-    Price columns are `P × X(c)`, yield columns the yield; each carried across up to
-    `max_carry` dates without a quote. Two queries: prices, then FX rates.
-    """
-    first = dates[0] - dt.timedelta(days=LOOKBACK_DAYS)
-    # Day k after `first` maps to the first grid date on or after it: a quote stands for
-    # that grid date (the latest one wins) and is carried to the next ones.
-    offsets = np.array([(day - first).days for day in dates])
-    day_row = np.searchsorted(offsets, np.arange(offsets[-1] + 1))
-    prices = quotes(
-        Price.objects.filter(
-            instrument_id__in=book.instrument_ids, date__gte=first, date__lte=dates[-1]
-        ),
-        "instrument_id",
-        "price",
-        first,
-    )
-    ids = np.array(book.instrument_ids, dtype=float)  # sorted, as quotes() keys come
-    levels, complete = _levels(prices, ids, day_row, len(dates), max_carry)
-    foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
-    if foreign:
-        # Rates keyed by the currency's index in `foreign`, to share the numeric path.
-        index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(foreign)))
-        rates = quotes(
-            FxRate.objects.filter(
-                currency__in=foreign, date__gte=first, date__lte=dates[-1]
-            ).annotate(index=index),
-            "index",
-            "rate",
-            first,
+    def __init__(self, book: Book, start: dt.date, end: dt.date):
+        self.book = book
+        self.since = start - dt.timedelta(days=LOOKBACK_DAYS)
+        self.prices = quotes(
+            Price.objects.filter(
+                instrument_id__in=book.instrument_ids, date__gte=self.since, date__lte=end
+            ),
+            "instrument_id",
+            "price",
+            self.since,
         )
-        fx, fx_complete = _levels(
-            rates, np.arange(len(foreign), dtype=float), day_row, len(dates), max_carry
-        )
-        # Price columns in a foreign currency move with P × X(c).
-        priced_abroad = np.flatnonzero(
-            ~book.column_is_yield & (book.column_currency != base_currency())
-        )
-        fx_column = np.searchsorted(foreign, book.column_currency[priced_abroad])
-        levels[:, priced_abroad] *= fx[:, fx_column]
-        complete[priced_abroad] &= fx_complete[fx_column]
-    return levels, complete
+        self.foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
+        self.rates = np.empty((0, 3))
+        if self.foreign:
+            # Rates keyed by the currency's index in `foreign`, to share the numeric path.
+            index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(self.foreign)))
+            self.rates = quotes(
+                FxRate.objects.filter(
+                    currency__in=self.foreign, date__gte=self.since, date__lte=end
+                ).annotate(index=index),
+                "index",
+                "rate",
+                self.since,
+            )
+
+    def levels(
+        self, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Levels (len(dates) × M) of the book's instruments on `dates`, and which columns
+        are complete. Price columns are `P × X(c)`, yield columns the yield; each carried
+        across up to `max_carry` dates without a quote; a quote up to LOOKBACK_DAYS before
+        the first date stands for it."""
+        book = self.book
+        # Day k after `since` maps to the first grid date on or after it: a quote stands
+        # for that grid date (the latest one wins) and is carried to the next ones.
+        offsets = np.array([(day - self.since).days for day in dates])
+        day_row = np.searchsorted(offsets, np.arange(offsets[-1] + 1))
+        earliest = offsets[0] - LOOKBACK_DAYS
+
+        def grid(observed: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            inside = observed[(observed[:, 1] >= earliest) & (observed[:, 1] <= offsets[-1])]
+            return _levels(inside, keys, day_row, len(dates), max_carry)
+
+        ids = np.array(book.instrument_ids, dtype=float)  # sorted, as quotes() keys come
+        levels, complete = grid(self.prices, ids)
+        if self.foreign:
+            fx, fx_complete = grid(self.rates, np.arange(len(self.foreign), dtype=float))
+            # Price columns in a foreign currency move with P × X(c).
+            priced_abroad = np.flatnonzero(
+                ~book.column_is_yield & (book.column_currency != base_currency())
+            )
+            fx_column = np.searchsorted(self.foreign, book.column_currency[priced_abroad])
+            levels[:, priced_abroad] *= fx[:, fx_column]
+            complete[priced_abroad] &= fx_complete[fx_column]
+        return levels, complete
+
+
+def market_levels(
+    book: Book, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levels of the book's instruments on `dates` and which are complete (two queries)."""
+    return MarketHistory(book, dates[0], dates[-1]).levels(dates, max_carry=max_carry)
 
 
 @dataclass
 class Risk:
-    """The book, its scenario moves over the window and its P&L vector S."""
+    """The book, its scenario moves over the window used and its P&L vector S.
+
+    `window` is the window asked for; `window_used` the returns the history gives, up to
+    it (a young fund or book has fewer). Below `min_window()` there is no VaR: `figures`
+    is None and `var_unavailable` says why.
+    """
 
     book: Book
     window: int
+    window_used: int
     method: str
-    moves: np.ndarray  # W × M
-    complete: np.ndarray  # per position: it has W+1 observations
+    moves: np.ndarray  # window_used × M
+    complete: np.ndarray  # per position: it has window_used + 1 observations
+
+    @property
+    def short_history(self) -> bool:
+        return self.window_used < self.window
+
+    @property
+    def var_unavailable(self) -> str | None:
+        if self.window_used >= min_window() or not len(self.book.symbols):
+            return None
+        return (
+            f"{self.window_used} daily returns of history to {self.book.state.as_of}; VaR "
+            f"needs at least {min_window()} (PMS_RISK_MIN_WINDOW)."
+        )
 
     @cached_property
     def pnl(self) -> np.ndarray:
@@ -261,49 +309,76 @@ class Risk:
         return engine.scenario_pnl(self.moves, by_column)
 
     @cached_property
-    def figures(self) -> engine.VarResult:
+    def figures(self) -> engine.VarResult | None:
+        if self.var_unavailable:
+            return None
         return engine.var_es(self.pnl, self.method, CONFIDENCES)
+
+    def var_table(self, confidence: float, mask: np.ndarray | None = None) -> dict[str, float]:
+        """{"var": …, "es": …} at `confidence`, of the positions in `mask` (default all)."""
+        figures = (
+            self.figures
+            if mask is None or mask.all()
+            else engine.var_es(self.scenario_pnl(mask), self.method, [confidence])
+        )
+        assert figures is not None, "var_table() needs a VaR: check var_unavailable first"
+        return {
+            "var": figures.var[confidence],
+            "es": figures.expected_shortfall[confidence],
+        }
 
     @property
     def missing_history(self) -> list[str]:
         return sorted(set(self.book.symbols[~self.complete].tolist()))
 
 
+def default_window() -> int:
+    """The risk window when none is asked for: `PMS_RISK_WINDOW`, read here only."""
+    return int(settings.PMS_RISK_WINDOW)
+
+
+def min_window() -> int:
+    """The fewest daily returns a VaR is computed from: `PMS_RISK_MIN_WINDOW`."""
+    return int(settings.PMS_RISK_MIN_WINDOW)
+
+
 def validate_request(window: int, method: str) -> None:
     errors = {}
     if method not in engine.METHODS:
         errors["method"] = [f"Unknown method {method!r}: use one of {', '.join(engine.METHODS)}."]
-    if not MIN_WINDOW <= window <= MAX_WINDOW:
-        errors["window"] = [f"The window is {MIN_WINDOW} to {MAX_WINDOW} daily returns."]
+    if not min_window() <= window <= MAX_WINDOW:
+        errors["window"] = [f"The window is {min_window()} to {MAX_WINDOW} daily returns."]
     if errors:
         raise ValidationError(errors)
 
 
 def risk_compute(
-    *, window: int = DEFAULT_WINDOW, method: str = "historical", book: Book | None = None
+    *, window: int | None = None, method: str = "historical", book: Book | None = None
 ) -> Risk:
-    """The risk of the current book over `window` daily returns ending at its as-of date.
+    """The risk of a book (default: the live one) over `window` daily returns (default
+    `PMS_RISK_WINDOW`) ending at its as-of date.
 
-    Raises ValidationError for an unknown method, a window out of bounds, or a window the
-    stored history cannot fill for any position of the book.
+    The window shrinks to the history the book's instruments have (from the first date
+    any of them is quoted); an instrument quoted later is in `missing_history` and adds no
+    scenario. Raises ValidationError only for an unknown method or a window out of bounds.
     """
+    window = window or default_window()
     validate_request(window, method)
     book = book or Book.load()
     dates = business_days_ending(book.state.as_of, window + 1)
-    levels, complete = market_levels(book, dates)
-    if len(book.symbols) and not np.isfinite(levels[0]).any():
-        raise ValidationError(
-            {
-                "window": [
-                    f"window={window} needs prices from {dates[0]}; none of the book's "
-                    "instruments has prices that old. Use a shorter window."
-                ]
-            }
-        )
+    history = MarketHistory(book, dates[0], dates[-1])
+    levels, complete = history.levels(dates)
+    if len(book.symbols):
+        quoted = np.flatnonzero(np.isfinite(levels).any(axis=1))
+        first = int(quoted[0]) if len(quoted) else len(dates) - 1
+        if first:  # a young history: the longest window it fills
+            dates = dates[first:]
+            levels, complete = history.levels(dates)
     levels[:, ~complete] = 1.0  # no scenarios from an incomplete history: moves of 0
     return Risk(
         book=book,
         window=window,
+        window_used=len(dates) - 1,
         method=method,
         moves=engine.instrument_moves(levels, book.column_is_yield),
         complete=complete[book.column],
@@ -312,11 +387,19 @@ def risk_compute(
 
 # --- Limits -------------------------------------------------------------------------------
 
+VAR_METRICS = {
+    RiskLimit.Metric.VAR_95: ("var", 0.95),
+    RiskLimit.Metric.VAR_99: ("var", 0.99),
+    RiskLimit.Metric.ES_95: ("es", 0.95),
+    RiskLimit.Metric.ES_99: ("es", 0.99),
+}
+
 
 @dataclass(frozen=True)
 class LimitValue:
     limit: RiskLimit
     value: Decimal | None  # None: undefined (a ratio to a NAV that is not positive)
+    unavailable: str = ""  # why there is no value to judge (a VaR without the history)
 
     @property
     def utilization(self) -> Decimal | None:
@@ -326,6 +409,10 @@ class LimitValue:
 
     @property
     def status(self) -> str:
+        """ok, warning or breach; unavailable (neither a breach nor a clean bill) when the
+        metric cannot be computed yet."""
+        if self.unavailable:
+            return "unavailable"
         if self.value is None or self.value > self.limit.limit:
             return "breach"
         if self.value >= self.limit.limit * self.limit.warning_fraction:
@@ -345,12 +432,14 @@ class LimitValue:
         }
 
 
-def peak_nav(before: dt.date) -> Decimal | None:
-    """The highest NAV of the stored risk snapshots before a date."""
-    return RiskSnapshot.objects.filter(date__lt=before).aggregate(peak=Max("nav"))["peak"]
+def book_drawdown(book: Book) -> Drawdown:
+    """The fund's drawdown on the book's date: from the timeline, and the live NAV for a
+    live book's day that has no snapshot yet."""
+    state = book.state
+    return drawdown(state.as_of, nav=state.nav if state.live else None)
 
 
-def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValue:
+def limit_value(risk: Risk, limit: RiskLimit, fund_drawdown: Drawdown | None) -> LimitValue:
     """The value of a limit's metric on its scope of the book."""
     book, nav = risk.book, risk.book.state.nav
     mask = book.scope_mask(limit)
@@ -358,15 +447,11 @@ def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValu
     metric = limit.metric
     M = RiskLimit.Metric
     value: Decimal | None
-    if metric in (M.VAR_95, M.VAR_99, M.ES_95, M.ES_99):
-        confidence = 0.95 if metric.endswith("95") else 0.99
-        figures = (
-            risk.figures
-            if mask.all()
-            else engine.var_es(risk.scenario_pnl(mask), risk.method, [confidence])
-        )
-        table = figures.var if metric.startswith("var") else figures.expected_shortfall
-        value = money(table[confidence])
+    if metric in VAR_METRICS:
+        if risk.var_unavailable:
+            return LimitValue(limit, None, risk.var_unavailable)
+        figure, confidence = VAR_METRICS[M(metric)]
+        value = money(risk.var_table(confidence, mask)[figure])
     elif metric == M.ASSET_CLASS_GROSS:
         value = Decimal(int(np.abs(notional).sum())).scaleb(-2)
     elif metric == M.DV01:
@@ -376,8 +461,8 @@ def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValu
         pnl += int(book.closed_daily_pnl_cents[book.scope_mask(limit, closed=True)].sum())
         value = Decimal(max(-pnl, 0)).scaleb(-2)
     elif metric == M.DRAWDOWN:
-        top = max(peak or nav, nav)
-        value = (1 - nav / top).quantize(RATIO) if top > 0 else None
+        assert fund_drawdown is not None
+        value = fund_drawdown.value
     elif nav <= 0:
         value = None
     else:
@@ -390,17 +475,16 @@ def limit_value(risk: Risk, limit: RiskLimit, peak: Decimal | None) -> LimitValu
     return LimitValue(limit, value)
 
 
-def active_limits(as_of: dt.date) -> tuple[list[RiskLimit], Decimal | None]:
-    """The active limits, and the peak NAV before `as_of` when a drawdown limit needs it."""
-    limits = list(RiskLimit.objects.filter(is_active=True).order_by("name"))
-    peak = peak_nav(as_of) if any(lim.metric == "drawdown" for lim in limits) else None
-    return limits, peak
+def active_limits() -> list[RiskLimit]:
+    return list(RiskLimit.objects.filter(is_active=True).order_by("name"))
 
 
-def limits_evaluate(risk: Risk) -> list[LimitValue]:
+def limits_evaluate(risk: Risk, fund_drawdown: Drawdown | None = None) -> list[LimitValue]:
     """Every active limit's value, utilization and status on the book."""
-    limits, peak = active_limits(risk.book.state.as_of)
-    return [limit_value(risk, limit, peak) for limit in limits]
+    limits = active_limits()
+    if fund_drawdown is None and any(lim.metric == RiskLimit.Metric.DRAWDOWN for lim in limits):
+        fund_drawdown = book_drawdown(risk.book)
+    return [limit_value(risk, limit, fund_drawdown) for limit in limits]
 
 
 class WhatIf:
@@ -408,18 +492,22 @@ class WhatIf:
 
     A trade at the mark changes a position's notional and DV01, not NAV or the day's P&L,
     so the book after it is the same arrays with one position's entries moved. Each trade
-    is judged alone against the current book.
+    is judged alone against the current book. Without the history for a VaR, the what-if
+    says why (`unavailable`) and still judges the limits that need none.
     """
 
     def __init__(self, risk: Risk):
         self.risk = risk
-        self.limits, self.peak = active_limits(risk.book.state.as_of)
+        self.limits = active_limits()
+        needs_drawdown = any(lim.metric == RiskLimit.Metric.DRAWDOWN for lim in self.limits)
+        self.drawdown = book_drawdown(risk.book) if needs_drawdown else None
         self.before = self._report(risk)
 
     def _report(self, risk: Risk) -> dict[str, Any]:
+        figures = risk.figures
         return {
-            "var_95": decimal_str(money(risk.figures.var[0.95])),
-            "limits": [limit_value(risk, limit, self.peak).as_dict() for limit in self.limits],
+            "var_95": decimal_str(money(figures.var[0.95])) if figures else None,
+            "limits": [limit_value(risk, limit, self.drawdown).as_dict() for limit in self.limits],
         }
 
     def after(self, position: int, notional_cents: int, dv01_cents: int) -> dict[str, Any]:
@@ -436,6 +524,9 @@ class WhatIf:
             "as_of": book.state.as_of.isoformat(),
             "method": self.risk.method,
             "window": self.risk.window,
+            "window_used": self.risk.window_used,
+            "short_history": self.risk.short_history,
+            "unavailable": self.risk.var_unavailable,
             "var_95_before": self.before["var_95"],
             "var_95_after": after["var_95"],
             "limits_before": self.before["limits"],
@@ -491,28 +582,54 @@ def exposures_report(book: Book) -> tuple[dict[str, Any], dict[str, str]]:
     }, {c: from_cents(v) for c, v in exposures.dv01_by_currency.items()}
 
 
-def risk_report(risk: Risk, limits: list[LimitValue]) -> dict[str, Any]:
-    """The answer of GET /api/risk/live/ (without the cache fields)."""
+def risk_report(risk: Risk, limits: list[LimitValue], fund_drawdown: Drawdown) -> dict[str, Any]:
+    """The answer of GET /api/risk/live/ (without the cache fields), and the risk
+    snapshot's content. VaR and ES are null when the history is too short for them."""
     exposures, dv01 = exposures_report(risk.book)
+    figures = risk.figures
+
+    def table(values: dict[float, float] | None) -> dict[str, str | None]:
+        return {
+            str(a): decimal_str(money(values[a])) if values is not None else None
+            for a in CONFIDENCES
+        }
+
     return {
         "as_of": risk.book.state.as_of.isoformat(),
         "nav": decimal_str(risk.book.state.nav),
         "method": risk.method,
         "window": risk.window,
-        "var": {str(a): decimal_str(money(v)) for a, v in risk.figures.var.items()},
-        "expected_shortfall": {
-            str(a): decimal_str(money(v)) for a, v in risk.figures.expected_shortfall.items()
-        },
+        "window_used": risk.window_used,
+        "short_history": risk.short_history,
+        "var_unavailable": risk.var_unavailable,
+        "var": table(figures.var if figures else None),
+        "expected_shortfall": table(figures.expected_shortfall if figures else None),
         "exposures": exposures,
         "dv01_by_currency": dv01,
+        "drawdown": fund_drawdown.as_dict(),
         "limits": [value.as_dict() for value in limits],
         "missing_history": risk.missing_history,
     }
 
 
-def live_risk(*, window: int = DEFAULT_WINDOW, method: str = "historical") -> dict[str, Any]:
-    risk = risk_compute(window=window, method=method)
-    return risk_report(risk, limits_evaluate(risk))
+def risk_of(
+    book: Book, *, window: int | None = None, method: str = "historical"
+) -> tuple[Risk, list[LimitValue], dict[str, Any]]:
+    """A book's risk, its limits and the report of both."""
+    risk = risk_compute(window=window, method=method, book=book)
+    fund_drawdown = book_drawdown(book)
+    limits = limits_evaluate(risk, fund_drawdown)
+    return risk, limits, risk_report(risk, limits, fund_drawdown)
+
+
+def live_risk(*, window: int | None = None, method: str = "historical") -> dict[str, Any]:
+    """GET /api/risk/live/: the live book's risk."""
+    return risk_of(Book.load(), window=window, method=method)[2]
+
+
+def risk_on(day: dt.date, *, window: int | None = None) -> dict[str, Any]:
+    """The risk of the book at the close of a past business day, from the timeline."""
+    return risk_of(Book.load(book_state_on(day)), window=window)[2]
 
 
 # --- Stress -------------------------------------------------------------------------------

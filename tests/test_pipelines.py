@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from decimal import Decimal
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from django_q.models import Schedule
 from briefing.models import MorningPack
 from pms_site import health, pipelines
 from pms_site.models import Heartbeat, PipelineRun
-from portfolio.models import PortfolioSnapshot, PositionSnapshot
+from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
@@ -150,6 +151,8 @@ def test_the_command_reports_a_failure_and_a_busy_run(fund, monkeypatch):
 
 
 def test_a_holiday_is_skipped(fund):
+    # A fund launched before Carnival (a run before the inception is refused).
+    CapitalFlow.objects.create(date=dt.date(2024, 2, 1), amount=Decimal("1000000.00"))
     skipped = run("eod", CARNIVAL)
     assert skipped.status == "skipped" and {s["status"] for s in skipped.steps} == {"skipped"}
     assert not PortfolioSnapshot.objects.exists()

@@ -78,11 +78,11 @@ def test_the_dry_run_changes_nothing(running_fund):
     from portfolio.models import Position
 
     before = list(Position.objects.order_by("pk").values())
-    # Tuesday: the dry run marks Monday, which has no closes (the day rolls, prices stale).
+    # Tuesday: the dry run marks Tuesday, which has no closes (the day rolls, prices stale).
     with time_machine.travel(EVENING + dt.timedelta(days=4), tick=True):
         status, detail = verification.mark_to_market_dry_run()
     assert status == "warn"
-    assert detail.startswith("5 positions as of 2024-03-18 (rolled back); without a close")
+    assert detail.startswith("5 positions as of 2024-03-19 (rolled back); without a close")
     assert list(Position.objects.order_by("pk").values()) == before
 
 

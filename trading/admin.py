@@ -86,9 +86,13 @@ class TradeProposalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="VaR 95% before → after")
     def var_95_change(self, proposal: TradeProposal) -> str:
-        return f"{float(proposal.what_if['var_95_before']):,.0f} → " + (
-            f"{float(proposal.what_if['var_95_after']):,.0f}"
-        )
+        what_if = proposal.what_if
+
+        def shown(value: str | None) -> str:
+            return "—" if value is None else f"{float(value):,.0f}"
+
+        change = f"{shown(what_if['var_95_before'])} → {shown(what_if['var_95_after'])}"
+        return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
 
     @admin.display(description="limits breached after")
     def breaches_after(self, proposal: TradeProposal) -> str:
@@ -102,7 +106,8 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     @admin.display(description="what-if (this trade alone)")
     def what_if_table(self, proposal: TradeProposal) -> SafeString:
         what_if = proposal.what_if
-        rows = [("VaR 95%", "", what_if["var_95_before"], what_if["var_95_after"], "", "")]
+        var_note = what_if.get("unavailable") or ""
+        rows = [("VaR 95%", "", what_if["var_95_before"], what_if["var_95_after"], var_note, "")]
         rows += [
             (b["name"], b["limit"], b["value"], a["value"], b["status"], a["status"])
             for b, a in zip(what_if["limits_before"], what_if["limits_after"], strict=True)

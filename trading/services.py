@@ -13,21 +13,27 @@ from decimal import Decimal
 from functools import reduce
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from portfolio.calendar import business_days_ending, today
+from portfolio.calendar import business_days_ending, previous_business_day, today
 from portfolio.errors import Conflict, RowErrors
 from portfolio.ledger import Terms, mark_figures
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
-from portfolio.selectors import book_state, fx_rates_on, latest_prices
+from portfolio.selectors import (
+    BookState,
+    book_state,
+    book_state_on,
+    fx_rates_on,
+    latest_prices,
+)
 from portfolio.services import (
     RowErrorMap,
     TradeRequest,
     audit_record,
+    fund_inception_or_error,
     jsonable,
     model_state,
     reject_duplicates,
@@ -178,8 +184,7 @@ class Sizer:
     the book with a zero row for each position a signal would open, σ over the last
     SIGMA_RETURNS moves, and the latest prices and FX rates on or before `market_date`."""
 
-    def __init__(self, signals: list[Signal], market_date: dt.date):
-        state = book_state()
+    def __init__(self, signals: list[Signal], state: BookState, market_date: dt.date):
         self.row_of = {
             (r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)
         }
@@ -255,21 +260,35 @@ class Sizer:
         )
 
 
+def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:
+    """The book and the last market date proposals of `date` are sized from: the close
+    before `date`. Today's are sized against the live book and the latest prices (the
+    pre-open, which marked the book to the previous close, or the PM during the day); a
+    past date's against the timeline of the business day before it and the prices up to
+    that day, so that running it later gives what its pre-open gave."""
+    if date >= today():
+        return book_state(), date
+    before = previous_business_day(date)
+    return book_state_on(before), before
+
+
 @transaction.atomic
 def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -> Generation:
     """Size a proposal for each strategy's latest signals on or before `date`.
 
     For each signal: target = score × risk_budget / (σ × unit value) with σ over the last
-    60 daily moves and the unit value at the latest price on or before `date`; the trade
-    is target − current, rounded to the lot, dropped when zero or below the strategy's
-    `min_trade_fraction` of |target|. Each proposal carries its rationale and a what-if
-    (VaR 95% and limits before and after it, over `window` days, by default the
-    `PMS_RISK_WINDOW` setting). Pairs that already have a proposal for `date` are left as
-    they are, so generating twice creates nothing new. Pending proposals of earlier dates
-    expire.
+    60 daily moves and the unit value at the latest price of the sizing basis
+    (`sizing_basis`); the trade is target − current, rounded to the lot, dropped when zero
+    or below the strategy's `min_trade_fraction` of |target|. Each proposal carries its
+    rationale and a what-if (VaR 95% and limits before and after it, over `window` days,
+    by default `PMS_RISK_WINDOW`; when the history is too short for a VaR the what-if says
+    so and still judges the other limits). Pairs that already have a proposal for `date`
+    are left as they are, so generating twice creates nothing new. Pending proposals of
+    earlier dates expire.
     """
     if date > today():
         raise ValidationError({"date": [f"{date} is in the future."]})
+    fund_inception_or_error(date, "date")
     # Generations queue here: two at once would size against the same book.
     list(Strategy.objects.select_for_update().order_by("pk").values_list("pk"))
     result = Generation(date=date, expired=_expire(date, actor))
@@ -294,16 +313,17 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
             signals.append(signal)
         else:
             skip(signal, "the instrument is not active")
+    state, last_market_day = sizing_basis(date)
     market_date = Price.objects.filter(
-        instrument_id__in={s.instrument_id for s in signals}, date__lte=date
+        instrument_id__in={s.instrument_id for s in signals}, date__lte=last_market_day
     ).aggregate(day=Max("date"))["day"]
     if market_date is None:
         for signal in signals:
-            skip(signal, f"no price on or before {date}")
+            skip(signal, f"no price on or before {last_market_day}")
         _audit_generation(result, actor)
         return result
 
-    sizer = Sizer(signals, market_date)
+    sizer = Sizer(signals, state, market_date)
     sized: list[Sized] = []
     for signal in signals:
         outcome = sizer.size(signal)
@@ -312,13 +332,7 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
         else:
             sized.append(outcome)
     if sized:
-        try:
-            risk = risk_compute(window=window or settings.PMS_RISK_WINDOW, book=sizer.book)
-        except ValidationError as error:
-            raise ValidationError(
-                {"detail": [f"The what-if cannot be computed: {' '.join(error.messages)}"]}
-            ) from None
-        what_if = WhatIf(risk)
+        what_if = WhatIf(risk_compute(window=window, book=sizer.book))
         result.created = TradeProposal.objects.bulk_create(
             [
                 TradeProposal(

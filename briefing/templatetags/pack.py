@@ -10,6 +10,7 @@ register.filter("percent", render.percent)
 register.filter("move", render.move)
 register.filter("share", render.share)
 register.filter("brt", render.brt)
+register.filter("share_precise", render.share_precise)
 
 
 @register.filter

@@ -274,6 +274,21 @@ class TradeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+class FundSerializer(serializers.Serializer):
+    base_currency = serializers.CharField()
+    inception = serializers.DateField(
+        allow_null=True, help_text="The first business day: that of the first capital flow."
+    )
+    calendar = serializers.CharField(help_text="The exchange calendar of business days.")
+    time_zone = serializers.CharField(help_text="Of business dates; times are UTC.")
+    last_mark = serializers.DateField(
+        allow_null=True, help_text="The date the live book is marked to; it only moves forward."
+    )
+    last_snapshot = serializers.DateField(
+        allow_null=True, help_text="The latest business date of the timeline."
+    )
+
+
 class MarkToMarketRequestSerializer(serializers.Serializer):
     date = serializers.DateField(required=False, help_text="As-of date; default today.")
 

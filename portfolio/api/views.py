@@ -214,6 +214,15 @@ class BookView(cache.CachedJSONView):
         return cache.cached_json("book", cache.book_key(), selectors.book)
 
 
+class FundView(APIView):
+    """The fund: base currency, inception, calendar, and how far the book and the
+    timeline reach."""
+
+    @extend_schema(responses=s.FundSerializer)
+    def get(self, request: Request) -> Response:
+        return Response(s.FundSerializer(selectors.fund()).data)
+
+
 class MarkToMarketView(APIView):
     write_groups = (OPS,)
 

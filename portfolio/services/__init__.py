@@ -17,7 +17,7 @@ from .market_data import (
     rows_upsert,
 )
 from .marking import MarkResult, mark_to_market
-from .timeline import history_start, snapshots_build
+from .timeline import fund_inception_or_error, snapshots_build
 from .trades import TradeRequest, position_close, trades_book
 
 __all__ = [
@@ -26,8 +26,8 @@ __all__ = [
     "TradeRequest",
     "audit_record",
     "capital_flow_create",
+    "fund_inception_or_error",
     "fx_rates_upsert",
-    "history_start",
     "jsonable",
     "mark_to_market",
     "model_state",

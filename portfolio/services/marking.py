@@ -12,11 +12,12 @@ from pms_site.signals import data_changed
 
 from ..bulk import bulk_update_rows
 from ..calendar import today
+from ..errors import Conflict
 from ..ledger import ZERO, mark_figures
 from ..models import MARK_FIELDS, Position
-from ..selectors import fx_rates_on, latest_prices
+from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
-from .trades import instrument_terms, lock_instruments
+from .trades import DayStart, instrument_terms, lock_instruments
 
 
 @dataclass
@@ -48,7 +49,9 @@ def mark_to_market(
 
     Positions priced before `as_of` are marked at that older price and reported stale;
     positions with no price at all, or whose currency has no FX rate, keep their last mark
-    and are reported too (stale, missing_fx) — never silently skipped.
+    and are reported too (stale, missing_fx) — never silently skipped. The book only moves
+    forward: a date before its last mark is a Conflict. A position's first mark on a new
+    day starts the day at the previous business day's close (`DayStart`).
     """
     if as_of > today():
         raise ValidationError({"date": [f"{as_of} is in the future."]})
@@ -56,6 +59,13 @@ def mark_to_market(
     if position_ids is not None:
         positions = positions.filter(pk__in=list(position_ids))
     instruments = lock_instruments(pk__in=positions.values("instrument_id"))
+    mark = last_mark()
+    if mark is not None and as_of < mark:
+        raise Conflict(
+            f"The book is marked as of {mark}: it is never marked back to {as_of}. A past "
+            f"date is computed from the timeline: `manage.py run_pipeline eod --date {as_of}`."
+        )
+    day_start = DayStart(instruments)
     rows = list(positions.values_list(*_MTM_READ))
     prices = latest_prices(as_of, instruments)
     fx_rates = fx_rates_on(as_of, {i.currency for i in instruments.values()})
@@ -77,7 +87,9 @@ def mark_to_market(
             result.total_unrealized_pnl += unrealized
             continue
         if as_of > pnl_date:
-            sod, pnl_date = unrealized + realized, as_of
+            current = unrealized + realized
+            sod = day_start.value(as_of, instrument_id, quantity, avg_cost, realized, current)
+            pnl_date = as_of
         price_date, price = priced
         figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate)
         daily = figures.unrealized_pnl_base + realized - sod

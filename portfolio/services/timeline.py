@@ -30,7 +30,7 @@ from ..models import (
     Price,
     Trade,
 )
-from ..selectors import fx_rates_on, latest_prices
+from ..selectors import fx_rates_on, inception, latest_prices
 from .audit import audit_record
 
 RETURN_PLACES = Decimal("1e-16")
@@ -209,17 +209,23 @@ def _replay(
         )
 
 
-def history_start() -> dt.date | None:
-    """The first business day of the fund: its first trade or capital flow."""
-    firsts = [
-        model.objects.order_by(field).values_list(field, flat=True).first()
-        for model, field in ((Trade, "trade_date"), (CapitalFlow, "date"))
-    ]
-    known = [day for day in firsts if day is not None]
-    if not known:
-        return None
-    first = min(known)
-    return first if is_business_day(first) else business_days(first, first + dt.timedelta(10))[0]
+def fund_inception_or_error(day: dt.date, field: str = "end") -> dt.date:
+    """The fund's inception, which `day` must not precede (ValidationError on `field`)."""
+    first = inception()
+    if first is None:
+        raise ValidationError(
+            {
+                "detail": [
+                    "The fund has no capital flow yet: it starts with its first one "
+                    "(POST /api/capital-flows/)."
+                ]
+            }
+        )
+    if day < first:
+        raise ValidationError(
+            {field: [f"{day} is before the fund's inception {first} (its first capital flow)."]}
+        )
+    return first
 
 
 Progress = Callable[[dt.date, int, int], None]
@@ -229,8 +235,9 @@ Progress = Callable[[dt.date, int, int], None]
 def snapshots_build(
     *, start: dt.date, end: dt.date, actor: str, progress: Progress | None = None
 ) -> list[PortfolioSnapshot]:
-    """Rebuild the position and portfolio snapshots of every business day from `start` to
-    `end`: the stored ones in that range are replaced, so running it again changes nothing.
+    """Rebuild the position and portfolio snapshots of every business day from `start` (or
+    the fund's inception, if later: nothing exists before it) to `end`: the stored ones in
+    that range are replaced, so running it again changes nothing.
 
     `progress(day, done, total)` is called after each day.
     """
@@ -238,6 +245,7 @@ def snapshots_build(
         raise ValidationError({"start": [f"start {start} is after end {end}."]})
     if end > today():
         raise ValidationError({"end": [f"{end} is in the future."]})
+    start = max(start, fund_inception_or_error(end))
     days = business_days(start, end)
     if not days:
         raise ValidationError({"start": [f"No business day from {start} to {end}."]})

@@ -1,7 +1,7 @@
 """Trades into the ledger and the positions they change, all or nothing, audited."""
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -12,11 +12,11 @@ from django.db import transaction
 from pms_site.signals import data_changed
 
 from ..bulk import bulk_update_rows
-from ..calendar import today
+from ..calendar import previous_business_day, today
 from ..errors import RowErrors
-from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents
+from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
-from ..selectors import FxHistory
+from ..selectors import FxHistory, fx_rates_on, latest_prices
 from .audit import jsonable, model_state
 from .market_data import RowErrorMap
 
@@ -68,11 +68,64 @@ def _remark(position: Position, terms: Terms) -> None:
     )
 
 
-def _roll_day(position: Position, day: dt.date) -> None:
-    """On a new P&L date, yesterday's close becomes the start of the day."""
-    if day > position.pnl_date:
-        position.sod_pnl_base = position.unrealized_pnl_base + position.realized_pnl_base
-        position.pnl_date = day
+class DayStart:
+    """The start-of-day roll, the one rule of trades and marks alike.
+
+    On a new P&L date `day`, a position's start-of-day value becomes its unrealized +
+    realized P&L at the close of the business day before `day` (the latest close and FX
+    rate on or before it), so that its daily P&L is the move of `day` however long ago it
+    was last marked, as in the fund's timeline. Without such a close (no price or FX rate
+    yet) it is the value at its last mark. Two queries per distinct day, on first use.
+    """
+
+    def __init__(self, instruments: Mapping[int, Instrument]):
+        self.instruments = instruments
+        self.closes: dict[dt.date, tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]]
+        self.closes = {}
+
+    def _closes_before(
+        self, day: dt.date
+    ) -> tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]:
+        if day not in self.closes:
+            before = previous_business_day(day)
+            currencies = {i.currency for i in self.instruments.values()}
+            self.closes[day] = (
+                latest_prices(before, self.instruments),
+                fx_rates_on(before, currencies),
+            )
+        return self.closes[day]
+
+    def value(
+        self,
+        day: dt.date,
+        instrument_id: int,
+        quantity: Decimal,
+        avg_cost: Decimal,
+        realized: Decimal,
+        current: Decimal,
+    ) -> Decimal:
+        """The start-of-day value on `day` of a position (quantity, avg_cost, realized)
+        whose value at its last mark is `current`."""
+        prices, fx_rates = self._closes_before(day)
+        instrument = self.instruments[instrument_id]
+        close, fx_rate = prices.get(instrument_id), fx_rates.get(instrument.currency)
+        if close is None or fx_rate is None:
+            return current
+        terms = instrument_terms(instrument)
+        return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate)
+
+    def roll(self, position: Position, day: dt.date) -> None:
+        """Start `day` on `position` if its P&L date is earlier."""
+        if day > position.pnl_date:
+            position.sod_pnl_base = self.value(
+                day,
+                position.instrument_id,
+                position.quantity,
+                position.avg_cost,
+                position.realized_pnl_base,
+                position.unrealized_pnl_base + position.realized_pnl_base,
+            )
+            position.pnl_date = day
 
 
 def _open_position(
@@ -103,6 +156,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     """
     instruments = lock_instruments(symbol__in={r.instrument for r in requests})
     by_symbol = {i.symbol: i for i in instruments.values()}
+    day_start = DayStart(instruments)
     strategies = {
         s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
     }
@@ -165,7 +219,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             created.append(position)
         elif position.pk is not None:
             touched[position.pk] = position
-        _roll_day(position, request.trade_date)
+        day_start.roll(position, request.trade_date)
         effect = apply_trade(
             terms, position.quantity, position.avg_cost, request.quantity, request.price
         )

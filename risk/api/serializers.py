@@ -10,7 +10,7 @@ from portfolio.api.serializers import ModelSerializer, currency_code, positive
 from portfolio.models import Instrument
 
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-from ..selectors import DEFAULT_WINDOW, LIMIT_STATUSES
+from ..selectors import LIMIT_STATUSES, default_window
 
 M = TypeVar("M", bound=models.Model)
 
@@ -212,7 +212,9 @@ class StressResultSerializer(serializers.Serializer):
 
 
 class LiveRiskQuerySerializer(serializers.Serializer):
-    window = serializers.IntegerField(required=False, default=DEFAULT_WINDOW)
+    window = serializers.IntegerField(
+        required=False, default=default_window, help_text="Daily returns; default PMS_RISK_WINDOW."
+    )
     method = serializers.CharField(required=False, default="historical")
 
 
@@ -227,21 +229,39 @@ class LimitStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=LIMIT_STATUSES)
 
 
+class DrawdownSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    value = serializers.DecimalField(
+        max_digits=16, decimal_places=6, help_text="1 − I / peak I, I the time-weighted NAV index."
+    )
+    peak_date = serializers.DateField(allow_null=True)
+
+
 class LiveRiskSerializer(serializers.Serializer):
     """The schema of GET /api/risk/live/ (the view returns a plain dict)."""
 
     as_of = serializers.DateField()
     nav = serializers.DecimalField(max_digits=24, decimal_places=2)
     method = serializers.CharField()
-    window = serializers.IntegerField()
-    var = serializers.DictField(child=serializers.DecimalField(max_digits=24, decimal_places=2))
+    window = serializers.IntegerField(help_text="The window asked for.")
+    window_used = serializers.IntegerField(
+        help_text="Daily returns the history gives, up to the window (a young fund has fewer)."
+    )
+    short_history = serializers.BooleanField(help_text="window_used < window.")
+    var_unavailable = serializers.CharField(
+        allow_null=True, help_text="Why VaR and ES are null (too little history), else null."
+    )
+    var = serializers.DictField(
+        child=serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
+    )
     expected_shortfall = serializers.DictField(
-        child=serializers.DecimalField(max_digits=24, decimal_places=2)
+        child=serializers.DecimalField(max_digits=24, decimal_places=2, allow_null=True)
     )
     exposures = serializers.DictField()
     dv01_by_currency = serializers.DictField(
         child=serializers.DecimalField(max_digits=24, decimal_places=2)
     )
+    drawdown = DrawdownSerializer()
     limits = LimitStatusSerializer(many=True)
     missing_history = serializers.ListField(child=serializers.CharField())
     cached = serializers.BooleanField()
@@ -255,12 +275,15 @@ class RiskSnapshotSerializer(ModelSerializer):
             "date",
             "nav",
             "window",
+            "window_used",
+            "var_unavailable",
             "var_95",
             "var_99",
             "es_95",
             "es_99",
             "exposures",
             "dv01_by_currency",
+            "drawdown",
             "limits",
             "missing_history",
             "computed_at",

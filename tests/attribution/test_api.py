@@ -58,12 +58,16 @@ def test_attribution_answers_the_contract(built, api_client_for):
         ({"period": "custom", "start": "2024-03-15", "end": "2024-03-13"}, "start"),
         ({"period": "custom", "start": "13/03/2024", "end": "2024-03-15"}, "start"),
         ({"period": "ytd", "start": "2024-03-13"}, "period"),
-        ({"period": "ytd", "as_of": "2024-01-05"}, "detail"),
+        # Before the inception (D0 = Mar 12, the first capital flow) nothing exists.
+        ({"period": "ytd", "as_of": "2024-01-05"}, "as_of"),
+        ({"period": "custom", "start": "2024-03-11", "end": "2024-03-15"}, "start"),
     ],
 )
 def test_bad_attribution_queries_are_400(built, api_client_for, query, field):
     answer = api_client_for("viewer").get("/api/attribution/", query)
     assert answer.status_code == 400 and field in answer.data, answer.data
+    if "2024-03-11" in query.values() or "2024-01-05" in query.values():
+        assert "before the fund's inception 2024-03-12" in answer.data[field][0]
 
 
 def test_attribution_query_count_does_not_grow(built, api_client_for):

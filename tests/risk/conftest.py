@@ -90,3 +90,10 @@ def book(db: None, ibov: Any, spx: Any, di1: Any, macro: Any) -> dict[str, Any]:
     )
     services.mark_to_market(as_of=TODAY, actor="test")
     return instruments
+
+
+@pytest.fixture
+def timeline(book: dict[str, Any]) -> dict[str, Any]:
+    """The book with its timeline: the snapshots of every business day from the capital."""
+    services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
+    return book

@@ -27,16 +27,25 @@ def test_live_risk_answers_the_contract(book: Any, api_client_for: Client) -> No
         "nav",
         "method",
         "window",
+        "window_used",
+        "short_history",
+        "var_unavailable",
         "var",
         "expected_shortfall",
         "exposures",
         "dv01_by_currency",
+        "drawdown",
         "limits",
         "missing_history",
         "cached",
         "cache_age_seconds",
     }
     assert (body["method"], body["window"], body["cached"]) == ("ewma", 20, False)
+    assert (body["window_used"], body["short_history"], body["var_unavailable"]) == (
+        20,
+        False,
+        None,
+    )
     assert set(body["var"]) == set(body["expected_shortfall"]) == {"0.95", "0.99"}
     assert set(body["exposures"]) == {
         "gross",
@@ -55,7 +64,6 @@ def test_live_risk_answers_the_contract(book: Any, api_client_for: Client) -> No
     ("query", "field", "message"),
     [
         ("method=montecarlo&window=20", "method", "Unknown method 'montecarlo'"),
-        ("window=250", "window", "needs prices from 2023-03-14"),
         ("window=5", "window", "The window is 20 to 2520"),
         ("window=abc", "window", "valid integer"),
     ],
@@ -279,11 +287,24 @@ def test_stress_request_needs_one_of_scenario_or_shocks(book: Any, api_client_fo
     assert client.post("/api/risk/stress/", {"scenario": 999}, format="json").status_code == 400
 
 
-def test_snapshots_list_by_date(book: Any, api_client_for: Client) -> None:
+def test_a_young_fund_gets_the_window_its_history_fills(book: Any, api_client_for: Client) -> None:
+    """21 days of quotes: window=250 runs on the 20 returns there are, and says so."""
+    body = api_client_for("viewer").get("/api/risk/live/?window=250").json()
+    assert (body["window"], body["window_used"], body["short_history"]) == (250, 20, True)
+    assert body["var"] == api_client_for("viewer").get("/api/risk/live/?window=20").json()["var"]
+
+
+def test_snapshots_list_by_date(timeline: Any, api_client_for: Client) -> None:
     services.risk_snapshot_take(actor="eod", window=20)
     client = api_client_for("viewer")
     [row] = client.get("/api/risk/snapshots/?start=2024-03-15&end=2024-03-15").json()["results"]
     assert (row["date"], row["nav"], row["window"]) == ("2024-03-15", "10000000.00", 20)
+    assert (row["window_used"], row["var_unavailable"]) == (20, "")
+    assert row["drawdown"] == {
+        "as_of": "2024-03-15",
+        "value": "0.000000",
+        "peak_date": "2024-03-15",
+    }
     assert row["exposures"]["gross"] == "15228410.00"
     assert client.get("/api/risk/snapshots/?end=2024-03-14").json()["count"] == 0
     assert client.get("/api/risk/snapshots/?start=nope").status_code == 400

@@ -154,10 +154,32 @@ def test_a_quote_missing_on_a_foreign_holiday_is_carried(book: Any) -> None:
     assert pnl != hand_pnl()
 
 
-def test_window_longer_than_the_history_is_refused(book: Any) -> None:
-    with pytest.raises(ValidationError) as error:
-        selectors.live_risk(window=250)
-    assert "needs prices from" in error.value.message_dict["window"][0]
+def test_a_window_longer_than_the_history_shrinks_to_it(book: Any) -> None:
+    """21 days of quotes give 20 returns: a 250-day window uses those 20, and says so."""
+    report = selectors.live_risk(window=250)
+    assert (report["window"], report["window_used"], report["short_history"]) == (250, 20, True)
+    assert report["var"] == selectors.live_risk(window=20)["var"]
+    assert report["var_unavailable"] is None and report["missing_history"] == []
+
+
+def test_below_the_minimum_window_there_is_no_var_but_everything_else(
+    book: Any, settings: Any
+) -> None:
+    """A floor of 25 returns on a history of 20: VaR and ES null with the reason; the
+    exposures and the limits that need no VaR are still reported."""
+    settings.PMS_RISK_MIN_WINDOW = 25
+    limit("var", "var_95", "1000000")
+    limit("gross", "gross_leverage", "1.6")
+    report = selectors.live_risk(window=250)
+    assert report["var"] == {"0.95": None, "0.99": None}
+    assert report["expected_shortfall"] == {"0.95": None, "0.99": None}
+    assert report["var_unavailable"] == (
+        "20 daily returns of history to 2024-03-15; VaR needs at least 25 (PMS_RISK_MIN_WINDOW)."
+    )
+    assert report["exposures"]["gross"] == "15228410.00"
+    rows = {row["name"]: row for row in report["limits"]}
+    assert (rows["var"]["value"], rows["var"]["status"]) == (None, "unavailable")
+    assert (rows["gross"]["value"], rows["gross"]["status"]) == ("1.522841", "warning")
 
 
 def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> None:
@@ -183,7 +205,9 @@ def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> N
     )
     with CaptureQueriesContext(connection) as large:
         selectors.live_risk(window=20)
-    assert len(large) == len(small) <= 8
+    # The book 5, the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and
+    # the flows since its last day).
+    assert len(large) == len(small) == 10
 
 
 # --- Stress ------------------------------------------------------------------------------
@@ -278,26 +302,25 @@ def test_scoped_var_is_the_var_of_that_strategy_alone(book: Any) -> None:
     assert row["value"] == cents(-linear_quantile(hand_pnl(with_macro=False), 0.01))
 
 
-def test_drawdown_from_the_peak_of_stored_snapshots(book: Any) -> None:
-    limit("drawdown", "drawdown", "0.05")
-    RiskSnapshot.objects.create(
-        date=DAYS[10],
-        nav=Decimal("10500000.00"),
-        window=20,
-        var_95=0,
-        var_99=0,
-        es_95=0,
-        es_99=0,
-        exposures={},
-        dv01_by_currency={},
-        limits=[],
+def test_a_snapshot_of_a_past_date_comes_from_its_timeline(timeline: Any) -> None:
+    """The live book is of Mar 15 (positions bought that day); Mar 14's close, from the
+    timeline, held nothing: its risk is that of an empty book, whatever the live one is."""
+    limit("dv01", "dv01", "2000")
+    past = services.risk_snapshot_take(date=DAYS[-2], actor="eod", window=20)
+    assert (past.date, past.nav, past.var_95, past.window_used) == (
+        DAYS[-2],
+        Decimal("10000000.00"),
+        Decimal("0.00"),
+        20,
     )
-    [row] = selectors.live_risk(window=20)["limits"]
-    # 1 − 10,000,000 / 10,500,000 = 0.0476190… → warning (≥ 0.04).
-    assert (row["value"], row["status"]) == ("0.047619", "warning")
+    assert past.exposures["gross"] == "0.00" and not RiskAlert.objects.exists()
+    today = services.risk_snapshot_take(date=TODAY, actor="eod", window=20)
+    assert today.exposures["gross"] == "15228410.00"
+    assert today.var_95 == Decimal(selectors.live_risk(window=20)["var"]["0.95"])
+    assert RiskAlert.objects.get().date == TODAY  # DV01 2,500 > 2,000 on Mar 15 only
 
 
-def test_snapshot_opens_one_alert_per_limit_and_day_and_resolves_it(book: Any) -> None:
+def test_snapshot_opens_one_alert_per_limit_and_day_and_resolves_it(timeline: Any) -> None:
     dv01 = limit("dv01", "dv01", "2000")
     first = services.risk_snapshot_take(actor="eod", window=20)
     services.risk_snapshot_take(
@@ -336,8 +359,30 @@ def test_a_breach_persisting_the_next_day_gets_that_days_alert(book: Any) -> Non
     assert set(RiskAlert.objects.values_list("status", flat=True)) == {"resolved"}
 
 
-def test_a_snapshot_is_for_the_date_the_book_is_marked_to(book: Any) -> None:
+def test_a_snapshot_needs_the_timeline_of_its_date(book: Any) -> None:
     with pytest.raises(ValidationError) as error:
         services.risk_snapshot_take(date=DAYS[-2], actor="eod", window=20)
-    assert "mark it to 2024-03-14 first" in error.value.message_dict["date"][0]
+    assert "backfill_snapshots --start 2024-03-14 --end 2024-03-14" in str(error.value)
     assert not RiskSnapshot.objects.exists()
+
+
+def test_a_past_check_does_not_resolve_a_later_alert_nor_reopen_one(book: Any) -> None:
+    """Checks in any order: Mar 13 is checked after Mar 15; it leaves Mar 15's alert
+    alone, and its own alert is born resolved when a later check found the limit under."""
+    dv01 = limit("dv01", "dv01", "2000")
+    breach, under = Decimal("2500.00"), Decimal("1900.00")
+    services.alerts_update(as_of=DAYS[-1], values=[selectors.LimitValue(dv01, breach)])
+    services.alerts_update(as_of=DAYS[-3], values=[selectors.LimitValue(dv01, under)])
+    assert RiskAlert.objects.get(date=DAYS[-1]).status == "open"
+    RiskSnapshot.objects.create(
+        date=DAYS[-2],
+        nav=Decimal("10000000.00"),
+        window=20,
+        exposures={},
+        dv01_by_currency={},
+        limits=[{"id": dv01.pk, "status": "ok"}],
+    )
+    services.alerts_update(as_of=DAYS[-3], values=[selectors.LimitValue(dv01, breach)])
+    born = RiskAlert.objects.get(date=DAYS[-3])
+    assert born.status == "resolved" and born.resolved_at is not None
+    assert RiskAlert.objects.get(date=DAYS[-1]).status == "open"

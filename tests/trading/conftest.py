@@ -31,9 +31,9 @@ from tests.factories import StrategyFactory
 from trading.models import Signal
 
 DAYS = business_days_ending(TODAY, 61)
-# One day more of quotes (k = −1, an "up" day), so that a proposal dated the day before
-# TODAY has its 60 moves too.
-HISTORY = business_days_ending(TODAY, 62)
+# Two days more of quotes (k = −2, −1), so that a proposal dated the day before TODAY,
+# sized on the close before it, has its 60 moves too.
+HISTORY = business_days_ending(TODAY, 63)
 H = (Decimal("0.01") + Decimal(1) / Decimal(101)) / 2
 SIGMA_PRICE = H * (Decimal(60) / Decimal(59)).sqrt()  # 0.0100344670…
 SIGMA_BP = 10 * (Decimal(60) / Decimal(59)).sqrt()  # 10.0843896818… bp
@@ -66,11 +66,11 @@ def fund(db: None, settings: Any, spx: Instrument, ibov: Instrument, di1: Instru
     Price.objects.bulk_create(
         Price(instrument=instruments[symbol], date=day, price=path(k))
         for symbol, path in PATHS.items()
-        for k, day in enumerate(HISTORY, start=-1)
+        for k, day in enumerate(HISTORY, start=-2)
     )
     FxRate.objects.bulk_create(
         FxRate(currency="USD", date=day, rate=Decimal("5.05") if up(k) else Decimal("5.00"))
-        for k, day in enumerate(HISTORY, start=-1)
+        for k, day in enumerate(HISTORY, start=-2)
     )
     services.capital_flow_create(
         date=DAYS[0], amount=Decimal("10000000.00"), note="capital", actor="test"

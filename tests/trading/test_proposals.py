@@ -125,6 +125,8 @@ def test_only_each_strategys_latest_signals_count(fund):
 def test_older_pending_proposals_expire(fund):
     signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
     signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)
+    # A past date is sized on the timeline of the close before it.
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
     generate(YESTERDAY)
     approved = proposal("INDJ24", day=YESTERDAY)
     services.proposal_approve(proposal_id=approved.pk, actor="pm")
@@ -216,15 +218,35 @@ def test_approval_books_the_trade_in_the_same_transaction(fund):
     assert decision.after["trade_id"] == approval.trade.pk
 
 
-def test_a_what_if_without_enough_history_refuses_the_whole_generation(fund, settings):
-    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
-    generate(YESTERDAY)
-    settings.PMS_RISK_WINDOW = 100  # the quotes cover 61 days
-    signal("INDJ24", "MACRO", "0.3")
-    with pytest.raises(ValidationError) as error:
-        generate()
-    assert "what-if cannot be computed" in error.value.message_dict["detail"][0]
-    assert "window=100 needs prices from" in error.value.message_dict["detail"][0]
-    # Nothing written: yesterday's proposal is still pending, none for today.
-    assert proposal("ESH4", day=YESTERDAY).status == "pending"
-    assert not TradeProposal.objects.filter(date=TODAY).exists()
+def test_a_short_history_shrinks_the_what_if_window(fund, settings):
+    settings.PMS_RISK_WINDOW = 100  # the quotes cover 63 days: 62 returns
+    signal("ESH4", "MACRO", "0.5")
+    generate()
+    what_if = proposal("ESH4").what_if
+    assert (what_if["window"], what_if["window_used"], what_if["short_history"]) == (100, 62, True)
+    # The DI1F27 moves are ±10 bp every day, whatever the window: VaR 95% is unchanged.
+    assert (what_if["var_95_before"], what_if["unavailable"]) == ("25000.00", None)
+
+
+def test_without_the_history_for_a_var_proposals_are_still_made(fund, settings):
+    """The minimum window above the history: no VaR before or after, the reason given, the
+    other limits still judged, and the proposal made."""
+    settings.PMS_RISK_WINDOW = 100
+    settings.PMS_RISK_MIN_WINDOW = 70
+    RiskLimit.objects.create(name="VaR", metric="var_95", limit=D("600000"))
+    RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("5"))
+    signal("ESH4", "MACRO", "0.5")
+    [created] = generate().created
+    what_if = created.what_if
+    assert (created.quantity, what_if["var_95_before"], what_if["var_95_after"]) == (
+        D("40"),
+        None,
+        None,
+    )
+    assert what_if["unavailable"] == (
+        "62 daily returns of history to 2024-03-15; VaR needs at least 70 (PMS_RISK_MIN_WINDOW)."
+    )
+    after = {row["name"]: row for row in what_if["limits_after"]}
+    assert (after["VaR"]["status"], after["VaR"]["value"]) == ("unavailable", None)
+    # Gross after: (10,000,000 + 50,000,000) / 10,000,000 = 6 > 5.
+    assert (after["Gross"]["value"], after["Gross"]["status"]) == ("6.000000", "breach")

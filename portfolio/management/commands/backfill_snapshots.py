@@ -8,14 +8,16 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from portfolio import services
-from portfolio.calendar import is_business_day, previous_business_day, today
+from portfolio.calendar import on_or_before, today
+from portfolio.selectors import inception
 
 
 class Command(BaseCommand):
     help = (
         "Rebuild position and portfolio snapshots for every business day from --start to "
-        "--end (default: from the fund's first trade or flow to the last business day). "
-        "Stored snapshots in the range are replaced."
+        "--end (default: from the fund's inception, its first capital flow, to the last "
+        "business day). Stored snapshots in the range are replaced; nothing is built "
+        "before the inception."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,11 +26,15 @@ class Command(BaseCommand):
         parser.add_argument("--actor", default="backfill_snapshots")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        now = today()
-        end = options["end"] or (now if is_business_day(now) else previous_business_day(now))
-        start = options["start"] or services.history_start()
-        if start is None:
-            raise CommandError("No trades or capital flows yet: nothing to snapshot.")
+        end = options["end"] or on_or_before(today())
+        first = inception()
+        start = options["start"] or first or end
+        if first is not None and first <= end and start < first:
+            self.stdout.write(
+                f"The fund's inception is {first} (its first capital flow): nothing is "
+                f"built before it."
+            )
+            start = first
         started = time.perf_counter()
         months: set[tuple[int, int]] = set()
 
@@ -44,7 +50,7 @@ class Command(BaseCommand):
                 start=start, end=end, actor=options["actor"], progress=progress
             )
         except ValidationError as error:
-            raise CommandError(" ".join(error.messages)) from None
+            raise CommandError(f"Nothing built: {' '.join(error.messages)}") from None
         last = built[-1]
         self.stdout.write(
             self.style.SUCCESS(

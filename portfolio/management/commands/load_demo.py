@@ -7,12 +7,14 @@ from typing import Any
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
+from django.utils import timezone
 
 from briefing import services as briefing_services
 from briefing.models import MorningPack
+from pms_site import pipelines
 from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
-from portfolio.calendar import is_business_day, previous_business_day, today
+from portfolio.calendar import is_business_day, next_business_day, previous_business_day, today
 from portfolio.models import (
     AuditRecord,
     CapitalFlow,
@@ -70,6 +72,7 @@ class Command(BaseCommand):
             if options["reset"]:
                 self.reset()
             self.load(options["positions"], options["seed"])
+        self.run_due_pipelines()
         self.users(password)
 
     def step(self, message: str) -> None:
@@ -225,9 +228,8 @@ class Command(BaseCommand):
         services.trades_book(requests=requests, actor=ACTOR, source=Trade.Source.DEMO)
         self.step(f"{len(requests)} trades booked")
 
-        # Mark the day before first, so that the last day's P&L is that day's move.
-        for as_of in (dates[-2], dates[-1]):
-            result = services.mark_to_market(as_of=as_of, actor=ACTOR)
+        # The day starts at the previous close (DayStart): the last day's P&L is its move.
+        result = services.mark_to_market(as_of=dates[-1], actor=ACTOR)
         self.step(
             f"marked {result.positions_updated} positions as of {result.as_of}; "
             f"{Position.objects.filter(closed_at__isnull=True).count()} open"
@@ -237,9 +239,25 @@ class Command(BaseCommand):
         self.load_risk(dates, paths)
         self.load_signals(dates, paths)
         pack = briefing_services.morning_pack_generate(
-            date=briefing_services.next_business_day(dates[-1]), actor=ACTOR
+            date=next_business_day(dates[-1]), actor=ACTOR
         )
         self.step(f"morning pack for {pack.date} (close of {pack.data_date})")
+
+    def run_due_pipelines(self) -> None:
+        """The runs the schedules would have made by now (`verify_system` checks them): the
+        latest due eod and preopen, each for its business date."""
+        now = timezone.now()
+        for name in pipelines.PIPELINES:
+            due = pipelines.due_date(name, now)
+            if due is None:
+                continue
+            run = pipelines.pipeline_run(
+                pipeline=name,
+                date=due,
+                actor=ACTOR,
+                progress=lambda step, message: self.step(f"  {step}: {message}"),
+            )
+            self.step(f"{name} {due}: {run.status}" + (f" ({run.error})" if run.error else ""))
 
     def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
         RiskLimit.objects.bulk_create(
