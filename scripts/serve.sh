@@ -13,5 +13,6 @@ source scripts/setup.sh
 .venv/bin/python manage.py qcluster &
 cluster=$!
 trap 'kill "$cluster" 2>/dev/null; wait "$cluster" 2>/dev/null' EXIT
-echo "Admin: http://127.0.0.1:8000/admin/   API docs: http://127.0.0.1:8000/api/docs/   Health: /health/"
-.venv/bin/python manage.py runserver "${PMS_ADDRESS:-127.0.0.1:8000}"
+address=${PMS_ADDRESS:-127.0.0.1:8000}
+echo "Admin: http://$address/admin/   API docs: http://$address/api/docs/   Health: http://$address/health/"
+.venv/bin/python manage.py runserver "$address"

@@ -284,7 +284,7 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     by default `PMS_RISK_WINDOW`; when the history is too short for a VaR the what-if says
     so and still judges the other limits). Pairs that already have a proposal for `date`
     are left as they are, so generating twice creates nothing new. Pending proposals of
-    earlier dates expire.
+    earlier dates expire; a past date's, generated after a later date's, are born expired.
     """
     if date > today():
         raise ValidationError({"date": [f"{date} is in the future."]})
@@ -333,6 +333,10 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
             sized.append(outcome)
     if sized:
         what_if = WhatIf(risk_compute(window=window, book=sizer.book))
+        # A past date re-run after later proposals exist: its proposals are born expired,
+        # as they would have been when the later ones were generated on time.
+        superseded = TradeProposal.objects.filter(date__gt=date).exists()
+        status = TradeProposal.Status.EXPIRED if superseded else TradeProposal.Status.PENDING
         result.created = TradeProposal.objects.bulk_create(
             [
                 TradeProposal(
@@ -344,6 +348,7 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
                     score=s.signal.score,
                     rationale=s.rationale,
                     what_if=what_if.after(s.row, s.notional_cents, s.dv01_cents),
+                    status=status,
                 )
                 for s in sized
             ],

@@ -250,3 +250,14 @@ def test_without_the_history_for_a_var_proposals_are_still_made(fund, settings):
     assert (after["VaR"]["status"], after["VaR"]["value"]) == ("unavailable", None)
     # Gross after: (10,000,000 + 50,000,000) / 10,000,000 = 6 > 5.
     assert (after["Gross"]["value"], after["Gross"]["status"]) == ("6.000000", "breach")
+
+
+def test_a_past_date_generated_after_a_later_one_is_born_expired(fund):
+    """Today's proposals are out; yesterday's, generated afterwards (a repair), cannot be
+    left pending beside them: they are created expired, as they would have been."""
+    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
+    generate()
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    [late] = generate(YESTERDAY).created
+    assert (late.date, late.status) == (YESTERDAY, "expired")
+    assert proposal("ESH4").status == "pending"
