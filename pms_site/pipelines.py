@@ -21,6 +21,7 @@ from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from portfolio.calendar import (
@@ -79,11 +80,10 @@ def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
     first = inception()
     if first is None or day < first:
         return []  # before the fund started there is nothing to build
-    stored = PortfolioSnapshot.objects.filter(date__lte=day).order_by("-date").first()
-    if stored is not None and stored.date == day and not rebuild:
+    if not rebuild and PortfolioSnapshot.objects.filter(date=day).exists():
         return []
-    before = PortfolioSnapshot.objects.filter(date__lt=day).order_by("-date").first()
-    start = next_business_day(before.date) if before else first
+    before = PortfolioSnapshot.objects.filter(date__lt=day).aggregate(last=Max("date"))["last"]
+    start = next_business_day(before) if before else first
     return snapshots_build(start=min(start, day), end=day, actor=actor)
 
 
@@ -134,16 +134,15 @@ def eod_attribution(date: dt.date, actor: str) -> str:
     as_ofs: list[dt.date | None] = [date]
     if fund()["last_snapshot"] == date:
         as_ofs.append(None)
+    reports = {}
     for period in ATTRIBUTION_PERIODS:
         resolved = selectors.period_resolve(period, as_of=date)
         for by in selectors.DIMENSIONS:
+            reports[period, by] = report = selectors.attribution_report(resolved, by)
             for as_of in as_ofs:
-                cache.warm(
-                    "attribution",
-                    cache.attribution_key(period=period, by=by, as_of=as_of),
-                    partial(selectors.attribution_report, resolved, by),
-                )
-    mtd = selectors.attribution_report(selectors.period_resolve("mtd", as_of=date), "strategy")
+                key = cache.attribution_key(period=period, by=by, as_of=as_of)
+                cache.warm("attribution", key, partial(dict, report))
+    mtd = reports["mtd", "strategy"]
     return f"MTD P&L {float(mtd['total_pnl']):,.2f}, return {float(mtd['total_return']):.4%}"
 
 

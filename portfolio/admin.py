@@ -205,7 +205,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
         found = getattr(self, "_drawdowns", {}).get(snapshot.date)
         if found is None:
             return "—"
-        return f"{found.value:.2%} ({found.peak_date})" if found.value else "0.00%"
+        return f"{found.value:.4%} (peak {found.peak_date})" if found.value else "0.0000%"
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The drawdown of the time-weighted NAV index, over the whole timeline, once a page.

@@ -372,20 +372,19 @@ class Drawdown:
         }
 
 
-def _drawdowns(dates: list[dt.date], returns: list[float]) -> list[Drawdown]:
-    """The drawdown after each day of a run of daily returns from the inception."""
+def _drawdowns(returns: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """After each day of a run of daily returns from the inception: the drawdown, and the
+    index of the day of its peak (−1: the morning of the first day)."""
     # The index starts at 1 on the morning of the first day, then moves with each return.
     index = np.concatenate([[1.0], np.cumprod(1.0 + np.asarray(returns, dtype=float))])
     peak = np.maximum.accumulate(index)
-    at_peak = np.where(index >= peak, np.arange(len(index)), 0)
-    peak_at = np.maximum.accumulate(at_peak)  # the latest day at the running peak
-    values = np.maximum(1.0 - index / peak, 0.0)
-    return [
-        Drawdown(
-            day, Decimal(repr(float(values[t]))).quantize(RATIO), dates[max(peak_at[t] - 1, 0)]
-        )
-        for t, day in enumerate(dates, start=1)
-    ]
+    peak_at = np.maximum.accumulate(np.where(index >= peak, np.arange(len(index)), 0))
+    return np.maximum(1.0 - index / peak, 0.0)[1:], peak_at[1:] - 1
+
+
+def _drawdown(dates: list[dt.date], values: np.ndarray, peak_at: np.ndarray, t: int) -> Drawdown:
+    value = Decimal(repr(float(values[t]))).quantize(RATIO)
+    return Drawdown(dates[t], value, dates[max(int(peak_at[t]), 0)])
 
 
 def drawdown_history(until: dt.date | None = None) -> dict[dt.date, Drawdown]:
@@ -394,8 +393,9 @@ def drawdown_history(until: dt.date | None = None) -> dict[dt.date, Drawdown]:
     if until is not None:
         rows = rows.filter(date__lte=until)
     days = list(rows.values_list("date", "daily_return"))
-    found = _drawdowns([day for day, _ in days], [float(r) for _, r in days])
-    return {d.as_of: d for d in found}
+    dates = [day for day, _ in days]
+    values, peak_at = _drawdowns([float(r) for _, r in days])
+    return {day: _drawdown(dates, values, peak_at, t) for t, day in enumerate(dates)}
 
 
 def drawdown(as_of: dt.date, *, nav: Decimal | None = None) -> Drawdown:
@@ -421,4 +421,4 @@ def drawdown(as_of: dt.date, *, nav: Decimal | None = None) -> Drawdown:
         dates.append(as_of)
     if not returns:
         return Drawdown(as_of, ZERO.quantize(RATIO), None)
-    return _drawdowns(dates, returns)[-1]
+    return _drawdown(dates, *_drawdowns(returns), len(dates) - 1)

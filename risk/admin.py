@@ -1,6 +1,7 @@
 """Admin screens of risk: limits with their live utilization, alerts with an acknowledge
 action, scenarios editable, snapshots read-only."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -139,5 +140,24 @@ class StressScenarioAdmin(admin.ModelAdmin):
 
 @admin.register(RiskSnapshot)
 class RiskSnapshotAdmin(ReadOnlyAdmin):
-    list_display = ("date", "nav", "var_95", "var_99", "es_95", "es_99", "window", "computed_at")
+    list_display = (
+        "date",
+        "nav",
+        "var_95",
+        "var_99",
+        "es_95",
+        "es_99",
+        "window",
+        "window_used",
+        "drawdown_pct",
+        "computed_at",
+    )
+
+    @admin.display(description="drawdown (peak)")
+    def drawdown_pct(self, snapshot: RiskSnapshot) -> str:
+        drawdown = snapshot.drawdown or {}
+        if not drawdown:
+            return "—"
+        return f"{Decimal(drawdown['value']):.4%} (peak {drawdown['peak_date']})"
+
     date_hierarchy = "date"

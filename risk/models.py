@@ -16,7 +16,7 @@ class RiskLimit(models.Model):
 
     Units: VaR, ES, asset-class gross, DV01 and daily loss in base currency (DV01 per bp);
     gross/net leverage and single-position concentration as multiples of NAV; drawdown as
-    a fraction of the peak NAV.
+    a fraction of the peak of the time-weighted NAV index (flows are not gains or losses).
     """
 
     class Metric(models.TextChoices):
@@ -30,7 +30,7 @@ class RiskLimit(models.Model):
         ASSET_CLASS_GROSS = "asset_class_gross", "Asset-class gross notional"
         DV01 = "dv01", "DV01 (|net|, per bp)"
         DAILY_LOSS = "daily_loss", "Daily loss"
-        DRAWDOWN = "drawdown", "Drawdown from peak NAV"
+        DRAWDOWN = "drawdown", "Drawdown from the peak (time-weighted NAV index)"
 
     class ScopeType(models.TextChoices):
         FUND = "", "Fund"

@@ -124,7 +124,7 @@ def forget(days: list[dt.date]) -> None:
         model.objects.filter(date__in=days).delete()
 
 
-def live_book() -> list[dict[str, Any]]:
+def live_book() -> list[Any]:
     return list(Position.objects.order_by("pk").values())
 
 
