@@ -11,6 +11,7 @@ from bench_risk import AS_OF, POSITIONS, WINDOW, load_book, load_market
 from django.db import connection
 
 from portfolio.models import Position, Strategy
+from portfolio.services import capital_flow_create
 from risk.models import RiskLimit
 from trading import services
 from trading.models import Signal, TradeProposal
@@ -34,6 +35,7 @@ def main() -> None:
     print(f"loading {INSTRUMENTS} instruments, {POSITIONS:,} positions …", flush=True)
     instruments = load_market(INSTRUMENTS)
     load_book(instruments, strategies=10)
+    capital_flow_create(date=AS_OF, amount=Decimal("1e9"), actor="bench")  # the inception
     assert Position.objects.filter(closed_at__isnull=True).count() == POSITIONS
     Strategy.objects.update(risk_budget=Decimal("1000000"), min_trade_fraction=Decimal("0.05"))
     RiskLimit.objects.bulk_create(

@@ -58,8 +58,10 @@ class TradeProposalSerializer(ModelSerializer):
         "unit_value, risk_budget, target, current, lot_size, min_trade_fraction."
     )
     what_if = serializers.JSONField(
-        help_text="var_95_before, var_95_after, limits_before, limits_after (id, name, "
-        "metric, scope, limit, value, utilization, status), missing_history."
+        help_text="as_of, method, window, window_used, short_history, unavailable (why "
+        "there is no VaR, else null), var_95_before, var_95_after (null without a VaR), "
+        "limits_before, limits_after (id, name, metric, scope, limit, value, utilization, "
+        "status), missing_history."
     )
 
     class Meta:
