@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolio.api.serializers import ModelSerializer, StrictSerializer
+from portfolio.api.serializers import FundDateField, ModelSerializer, StrictSerializer
 from portfolio.calendar import today
 
 from . import pipelines
@@ -44,7 +44,7 @@ class PipelineRunSerializer(ModelSerializer):
 
 
 class RunRequestSerializer(StrictSerializer):
-    date = serializers.DateField(required=False, help_text="Business date; default today.")
+    date = FundDateField(required=False, help_text="Business date; default today.")
     force = serializers.BooleanField(
         default=False, help_text="Take over a run recorded as queued or running."
     )

@@ -1,8 +1,10 @@
 """Health of the running system: the database, the cache and the scheduler.
 
-`GET /health/` answers these three for load balancers and monitors (200, or 503 with
-"degraded" when one fails); `verify_system` and `/metrics` use the same checks. They are
-cheap: two indexed queries and one cache round trip.
+`GET /health/` answers these three for load balancers and monitors: 200 "ok"; 200
+"degraded" when the cache or the cluster fails (the API still answers from the database);
+503 "down" only when the database does, within the web requests' connect timeout.
+`verify_system` and `/metrics` use the same checks. They are cheap: two indexed queries
+and one cache round trip.
 
 The scheduler is alive when the cluster's heartbeat is recent: the `pms-heartbeat`
 schedule runs `heartbeat` every minute, so a recent row proves that the cluster's
@@ -87,26 +89,34 @@ def scheduler() -> tuple[bool, str]:
     return True, f"cluster seen {age.total_seconds():.0f} s ago; pipelines scheduled"
 
 
-PROBES: dict[str, Callable[[], tuple[bool, str]]] = {
-    "database": database,
-    "cache": cache_round_trip,
-    "scheduler": scheduler,
-}
-
-
 def system_health() -> dict[str, Check]:
-    return {name: timed(probe) for name, probe in PROBES.items()}
+    """Every probe; when the database fails, the scheduler (read from it) is not asked."""
+    checks = {"database": timed(database)}
+    checks["cache"] = timed(cache_round_trip)
+    if checks["database"].ok:
+        checks["scheduler"] = timed(scheduler)
+    else:
+        checks["scheduler"] = Check(False, "not checked: the database is unavailable", 0.0)
+    return checks
+
+
+def status_of(checks: dict[str, Check]) -> str:
+    """ok; degraded when the cache or the cluster fails (the API still serves, so a load
+    balancer keeps the node); down only when the database does."""
+    if not checks["database"].ok:
+        return "down"
+    return "ok" if all(check.ok for check in checks.values()) else "degraded"
 
 
 @never_cache
 @require_GET
 def health_view(request: HttpRequest) -> JsonResponse:
     checks = system_health()
-    healthy = all(check.ok for check in checks.values())
-    return JsonResponse(
-        {
-            "status": "ok" if healthy else "degraded",
-            "checks": {name: asdict(check) for name, check in checks.items()},
-        },
-        status=200 if healthy else 503,
+    status = status_of(checks)
+    response = JsonResponse(
+        {"status": status, "checks": {name: asdict(check) for name, check in checks.items()}},
+        status=503 if status == "down" else 200,
     )
+    if status == "down":
+        response["Retry-After"] = "5"
+    return response

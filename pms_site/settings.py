@@ -6,6 +6,7 @@ local-memory cache and django-q2's ORM broker. Production switches by variables 
 """
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -80,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: it sees the views' exceptions first (the database down is a 503 for all).
+    "pms_site.errors.ApiErrorsMiddleware",
 ]
 
 ROOT_URLCONF = "pms_site.urls"
@@ -113,8 +116,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 else:
-    # A database that does not answer fails a request (and /health/) in seconds, not minutes.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # A database that does not answer fails a connection in seconds, not minutes: /health/
+    # answers within 3 s, a web request with a 503 within 5 s (pms_site.database).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("PMS_DB_CONNECT_TIMEOUT", "2"))
+    )
+# The web processes' bound on one statement (or on a wait for SQLite's write lock).
+PMS_WEB_STATEMENT_TIMEOUT_SECONDS = float(os.environ.get("PMS_WEB_STATEMENT_TIMEOUT", "4"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------------
@@ -185,6 +193,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["pms_site.permissions.GroupPermission"],
     "DEFAULT_PAGINATION_CLASS": "pms_site.pagination.LimitOffsetPagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "pms_site.errors.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "pms_site.exceptions.exception_handler",
@@ -218,6 +231,11 @@ PMS_CALENDAR = os.environ.get("PMS_CALENDAR", "BVMF")
 # fund's shrinks to its history, down to PMS_RISK_MIN_WINDOW, below which there is no VaR.
 PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))
 PMS_RISK_MIN_WINDOW = int(os.environ.get("PMS_RISK_MIN_WINDOW", "20"))
+# A trade, close, approval or price row further than this from the last close needs
+# `confirm` ("price=0.25,yield=300": 25% for price-quoted instruments, 300 bp for yields).
+PMS_PRICE_BAND = {"price": Decimal("0.25"), "yield": Decimal("300")} | {
+    kind: Decimal(value) for kind, value in (item.split("=") for item in env_list("PMS_PRICE_BAND"))
+}
 
 
 # The morning pack: who receives it, and the instruments of its market overview (default:

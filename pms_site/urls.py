@@ -1,11 +1,28 @@
+import datetime as dt
+
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
 from pms_site import api, health, metrics
+
+
+class IsoDateConverter:
+    """`YYYY-MM-DD` in a path, as a date: anything else is no match (404)."""
+
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def to_python(self, value: str) -> dt.date:
+        return dt.date.fromisoformat(value)  # ValueError: no match
+
+    def to_url(self, value: dt.date | str) -> str:
+        return value.isoformat() if isinstance(value, dt.date) else value
+
+
+register_converter(IsoDateConverter, "isodate")
 
 pipeline_runs = SimpleRouter(trailing_slash=True)
 pipeline_runs.register("pipelines/runs", api.PipelineRunViewSet)

@@ -1,6 +1,12 @@
-"""CSV files into the services: a file is parsed whole, then written whole or not at all."""
+"""CSV files into the services: a file is parsed whole, then written whole or not at all.
+
+A file is UTF-8 text with a header naming each column once; a column the import does not
+know is an error (a misspelt `fees` must not be dropped in silence), and so is a line with
+more values than the header has names.
+"""
 
 import csv
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,25 +20,52 @@ from .errors import RowErrors
 FIRST_DATA_LINE = 2  # line 1 is the header
 
 
-def read_rows(path: str, required: set[str]) -> list[dict[str, str]]:
+def read_rows(path: str, required: set[str], known: set[str]) -> list[dict[str, str]]:
     file = Path(path)
     if not file.is_file():
         raise CommandError(f"{path}: no such file.")
-    with file.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        missing = required - set(reader.fieldnames or [])
-        if missing:
-            raise CommandError(
-                f"{path}: missing column(s) {', '.join(sorted(missing))}; "
-                f"the header must name {', '.join(sorted(required))}."
-            )
-        rows = [
-            {k: v.strip() for k, v in row.items() if k and v is not None and v.strip() != ""}
-            for row in reader
-        ]
+    try:
+        with file.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [name.strip() for name in reader.fieldnames or []]
+            _check_header(path, header, required, known)
+            reader.fieldnames = header
+            rows = []
+            for line, row in enumerate(reader, start=FIRST_DATA_LINE):
+                if None in row:
+                    raise CommandError(
+                        f"{path}: line {line} has more values than the header has columns."
+                    )
+                rows.append(
+                    {k: v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
+                )
+    except UnicodeDecodeError as error:
+        raise CommandError(
+            f"{path}: not UTF-8 text (byte {error.start}): save it as CSV in UTF-8 and run again."
+        ) from None
+    except csv.Error as error:
+        raise CommandError(f"{path}: not a CSV file ({error}).") from None
     if not rows:
         raise CommandError(f"{path}: no rows.")
     return rows
+
+
+def _check_header(path: str, header: list[str], required: set[str], known: set[str]) -> None:
+    twice = sorted(name for name, count in Counter(header).items() if count > 1)
+    if twice:
+        raise CommandError(f"{path}: column(s) named twice in the header: {', '.join(twice)}.")
+    missing = required - set(header)
+    if missing:
+        raise CommandError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))}; "
+            f"the header must name {', '.join(sorted(required))}."
+        )
+    unknown = sorted(set(header) - known)
+    if unknown:
+        raise CommandError(
+            f"{path}: unknown column(s) {', '.join(unknown)}; the columns are "
+            f"{', '.join(sorted(known))}."
+        )
 
 
 def import_file(
@@ -40,16 +73,29 @@ def import_file(
     serializer_class: type[Serializer],
     required: set[str],
     write: Callable[[list[dict[str, Any]]], Any],
+    *,
+    confirm: bool = False,
 ) -> Any:
-    """Validate every row, then write; any bad row raises CommandError naming its lines."""
-    return write(validated_rows(serializer_class, read_rows(path, required)))
+    """Validate every row, then write; any bad row raises CommandError naming its lines.
+    With `confirm`, prices outside PMS_PRICE_BAND of the last close are accepted."""
+    known = {name for name, field in serializer_class().fields.items() if not field.read_only}
+    known.discard("confirm")  # a file confirms its outliers with --confirm-outliers
+    rows = read_rows(path, required, known)
+    if confirm:
+        rows = [{**row, "confirm": "true"} for row in rows]
+    return write(validated_rows(serializer_class, rows))
 
 
-def run_import(path: str, *args: Any) -> Any:
+def run_import(path: str, *args: Any, confirm: bool = False) -> Any:
     try:
-        return import_file(path, *args)
+        return import_file(path, *args, confirm=confirm)
     except RowErrors as errors:
+        hint = (
+            " (a price outside PMS_PRICE_BAND is accepted with --confirm-outliers)"
+            if any("confirm" in str(fields) for fields in errors.errors.values())
+            else ""
+        )
         raise CommandError(
-            f"{path}: nothing imported. Fix these lines and run again: "
+            f"{path}: nothing imported. Fix these lines and run again{hint}: "
             + errors.describe(line_offset=FIRST_DATA_LINE, label="line")
         ) from None

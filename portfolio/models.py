@@ -8,9 +8,17 @@ append-only; a Position is the state the ledger produces.
 from decimal import Decimal
 from typing import Any
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+from . import inputs
+
+
+def at_most(bound: Decimal, *, signed: bool = False) -> list[Any]:
+    """Validators of a magnitude up to `bound` (`signed`: from −bound)."""
+    return [MaxValueValidator(bound), MinValueValidator(-bound if signed else Decimal(0))]
 
 
 def quantity_field(**kwargs: Any) -> models.DecimalField:
@@ -18,11 +26,18 @@ def quantity_field(**kwargs: Any) -> models.DecimalField:
 
 
 def price_field(**kwargs: Any) -> models.DecimalField:
+    kwargs.setdefault("validators", at_most(inputs.PRICE_MAX))
     return models.DecimalField(max_digits=24, decimal_places=8, **kwargs)
 
 
 def rate_field(**kwargs: Any) -> models.DecimalField:
+    kwargs.setdefault("validators", at_most(inputs.FX_RATE_MAX))
     return models.DecimalField(max_digits=24, decimal_places=10, **kwargs)
+
+
+def fund_date_field(**kwargs: Any) -> models.DateField:
+    """A business date of the fund's data: from 1990 to today."""
+    return models.DateField(validators=[inputs.validate_fund_date], **kwargs)
 
 
 def money_field(**kwargs: Any) -> models.DecimalField:
@@ -72,15 +87,16 @@ class Instrument(models.Model):
         PRICE = "price"
         YIELD = "yield"
 
-    symbol = models.CharField(max_length=32, unique=True)
+    symbol = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
     name = models.CharField(max_length=200)
     asset_class = models.CharField(max_length=16, choices=AssetClass.choices)
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, validators=[inputs.currency_validator])
     quote_type = models.CharField(max_length=8, choices=QuoteType.choices)
     multiplier = models.DecimalField(
         max_digits=24,
         decimal_places=8,
         default=Decimal("1"),
+        validators=at_most(inputs.MULTIPLIER_MAX),
         help_text="Price instruments: value of one price unit per contract. "
         "Yield instruments: notional per contract.",
     )
@@ -88,9 +104,10 @@ class Instrument(models.Model):
         max_digits=24,
         decimal_places=8,
         default=Decimal("0"),
+        validators=at_most(inputs.DV01_MAX),
         help_text="Value of 1 bp per contract, in the instrument's currency (yield instruments).",
     )
-    lot_size = quantity_field(default=Decimal("1"))
+    lot_size = quantity_field(default=Decimal("1"), validators=at_most(inputs.QUANTITY_MAX))
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -115,10 +132,13 @@ class Instrument(models.Model):
 class Strategy(models.Model):
     """A strategy (book) of the fund; positions are held per instrument and strategy."""
 
-    code = models.CharField(max_length=32, unique=True)
+    code = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
     name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    risk_budget = money_field(help_text="Daily P&L volatility target, in base currency.")
+    description = models.TextField(blank=True, max_length=4000)
+    risk_budget = money_field(
+        validators=at_most(inputs.BUDGET_MAX),
+        help_text="Daily P&L volatility target, in base currency.",
+    )
     min_trade_fraction = models.DecimalField(
         max_digits=6,
         decimal_places=4,
@@ -147,7 +167,7 @@ class Price(models.Model):
     """The close of an instrument on a date (a yield in percent for yield instruments)."""
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
-    date = models.DateField()
+    date = fund_date_field()
     price = price_field()
 
     class Meta:
@@ -166,8 +186,8 @@ class Price(models.Model):
 class FxRate(models.Model):
     """Units of base currency per one unit of `currency` on `date`."""
 
-    currency = models.CharField(max_length=3)
-    date = models.DateField()
+    currency = models.CharField(max_length=3, validators=[inputs.currency_validator])
+    date = fund_date_field()
     rate = rate_field()
 
     class Meta:
@@ -187,8 +207,8 @@ class FxRate(models.Model):
 class CapitalFlow(models.Model):
     """A subscription (+) or redemption (−) in base currency, effective at the start of `date`."""
 
-    date = models.DateField()
-    amount = money_field()
+    date = fund_date_field()
+    amount = money_field(validators=at_most(inputs.FLOW_MAX, signed=True))
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

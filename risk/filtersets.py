@@ -15,9 +15,13 @@ class RiskSnapshotFilter(filters.FilterSet):
 
 
 class RiskAlertFilter(filters.FilterSet):
+    """`limit` is the page size of every list: the alert's limit is `risk_limit` (an id)."""
+
     status = filters.ChoiceFilter(choices=RiskAlert.Status.choices)
     date = filters.DateFilter()
+    risk_limit = filters.NumberFilter(field_name="limit_id")
+    source = filters.CharFilter()
 
     class Meta:
         model = RiskAlert
-        fields = ["status", "date", "limit"]
+        fields = ["status", "date", "risk_limit", "source"]

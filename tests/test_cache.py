@@ -103,9 +103,9 @@ def write_kinds(api_client_for: Any) -> dict[str, Any]:
             {"instrument": "INDJ24", "strategy": "RV", "quantity": "5", "price": "102000"},
             format="json",
         ),
-        "close": lambda: pm.post(
+        "close": lambda: pm.post(  # the first position: DI1F27, a yield, last 10.40
             f"/api/positions/{book_selectors.book()['positions'][0]['id']}/close/",
-            {"price": "5100"},
+            {"price": "10.45"},
             format="json",
         ),
         "price": lambda: ops.post(

@@ -68,7 +68,7 @@ def test_health_is_three_queries_and_metrics_nine(alive, book, django_assert_num
 def test_health_degraded_when_the_cluster_is_silent(alive):
     with time_machine.travel(dt.datetime(2024, 3, 15, 18, 4, tzinfo=dt.UTC)):  # 4 min later
         answer = Client().get("/health/")
-    assert answer.status_code == 503
+    assert answer.status_code == 200  # the API still serves: the node stays in the pool
     body = answer.json()
     assert body["status"] == "degraded"
     assert body["checks"]["database"]["ok"] and body["checks"]["cache"]["ok"]
@@ -81,7 +81,7 @@ def test_health_degraded_without_a_cluster_or_schedules(db):
     assert "start `manage.py qcluster`" in body["checks"]["scheduler"]["detail"]
     health.heartbeat()
     answer = Client().get("/health/")
-    assert answer.status_code == 503
+    assert (answer.status_code, answer.json()["status"]) == (200, "degraded")
     detail = answer.json()["checks"]["scheduler"]["detail"]
     assert detail == "schedules missing: pms-eod, pms-preopen; run setup_schedules"
 
@@ -89,7 +89,7 @@ def test_health_degraded_without_a_cluster_or_schedules(db):
 def test_health_degraded_when_the_cache_is_unreachable(alive, settings):
     settings.CACHES = UNREACHABLE_REDIS
     answer = Client().get("/health/")
-    assert answer.status_code == 503
+    assert (answer.status_code, answer.json()["status"]) == (200, "degraded")
     checks = answer.json()["checks"]
     assert not checks["cache"]["ok"] and "ConnectionError" in checks["cache"]["detail"]
     assert checks["database"]["ok"] and checks["scheduler"]["ok"]

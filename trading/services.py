@@ -36,8 +36,8 @@ from portfolio.services import (
     fund_inception_or_error,
     jsonable,
     model_state,
+    reject_dates_outside,
     reject_duplicates,
-    reject_future_dates,
     resolve_references,
     rows_upsert,
     trades_book,
@@ -66,7 +66,7 @@ def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[in
     for index, row in enumerate(rows):
         if not -1 <= row["score"] <= 1:
             errors.setdefault(index, {})["score"] = ["A score is between -1 and 1."]
-    reject_future_dates(rows, errors)
+    reject_dates_outside(rows, errors)
     reject_duplicates(rows, ("instrument", "strategy", "date"), errors)
     if errors:
         raise RowErrors(errors)
@@ -433,7 +433,12 @@ class Approval:
 
 
 def _approve(
-    proposal_id: int, quantity: Decimal | None, price: Decimal | None, note: str, actor: str
+    proposal_id: int,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    note: str,
+    actor: str,
+    confirm: bool = False,
 ) -> Approval:
     proposal = _lock_pending(proposal_id)
     before = _decision_state(proposal)
@@ -468,6 +473,7 @@ def _approve(
                     price=price,
                     trade_date=trade_date,
                     note=f"Proposal {proposal.pk}" + (f": {note}" if note else ""),
+                    confirm=confirm,
                 )
             ],
             actor=actor,
@@ -491,10 +497,16 @@ def _approve(
 
 @transaction.atomic
 def proposal_approve(
-    *, proposal_id: int, price: Decimal | None = None, note: str = "", actor: str
+    *,
+    proposal_id: int,
+    price: Decimal | None = None,
+    note: str = "",
+    confirm: bool = False,
+    actor: str,
 ) -> Approval:
-    """Book the proposed trade at `price` (default: the last price) and close the proposal."""
-    return _approve(proposal_id, None, price, note, actor)
+    """Book the proposed trade at `price` (default: the last price) and close the proposal.
+    A price outside PMS_PRICE_BAND of the last close needs `confirm`."""
+    return _approve(proposal_id, None, price, note, actor, confirm)
 
 
 @transaction.atomic
@@ -504,10 +516,11 @@ def proposal_modify_approve(
     quantity: Decimal,
     price: Decimal | None = None,
     note: str = "",
+    confirm: bool = False,
     actor: str,
 ) -> Approval:
     """Book the PM's quantity (signed, a multiple of the lot) instead of the proposed one."""
-    return _approve(proposal_id, quantity, price, note, actor)
+    return _approve(proposal_id, quantity, price, note, actor, confirm)
 
 
 @transaction.atomic

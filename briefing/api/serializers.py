@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import ModelSerializer, StrictSerializer
+from portfolio.api.serializers import FundDateField, ModelSerializer, StrictSerializer
+from portfolio.calendar import next_business_day, today
 
 from ..models import MorningPack
 
@@ -29,8 +30,10 @@ class CachedMorningPackSerializer(MorningPackSerializer):
 
 
 class PackRequestSerializer(StrictSerializer):
-    date = serializers.DateField(
-        required=False, help_text="Business date; default today (or the next business day)."
+    date = FundDateField(
+        required=False,
+        latest=lambda: next_business_day(today()),
+        help_text="Business date; default today (or the next business day).",
     )
     send = serializers.BooleanField(
         default=False, help_text="Email it to PMS_MORNING_PACK_RECIPIENTS."

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,14 +20,11 @@ from ..models import MorningPack
 from . import serializers as s
 
 
-def pack_for(day: str | None) -> MorningPack:
-    """The pack of a date (`YYYY-MM-DD`), or the latest: 404 when there is none."""
+def pack_for(day: dt.date | None) -> MorningPack:
+    """The pack of a date, or the latest: 404 when there is none."""
     packs = MorningPack.objects.all()
     if day is not None:
-        try:
-            packs = packs.filter(date=dt.date.fromisoformat(day))
-        except ValueError:
-            raise ValidationError({"date": [f"{day!r} is not a date (YYYY-MM-DD)."]}) from None
+        packs = packs.filter(date=day)
     pack = packs.order_by("-date").first()
     if pack is None:
         raise NotFound(
@@ -38,10 +35,10 @@ def pack_for(day: str | None) -> MorningPack:
     return pack
 
 
-def cached_pack(day: str | None) -> HttpResponse:
+def cached_pack(day: dt.date | None) -> HttpResponse:
     return cache.cached_json(
         "morning_pack",
-        cache.morning_pack_key(day),
+        cache.morning_pack_key(day.isoformat() if day else None),
         lambda: s.MorningPackSerializer(pack_for(day)).data,
     )
 
@@ -54,7 +51,7 @@ class LatestPackView(cache.CachedJSONView):
 
 class PackView(cache.CachedJSONView):
     @extend_schema(responses=s.CachedMorningPackSerializer)
-    def get(self, request: Request, day: str) -> HttpResponse:
+    def get(self, request: Request, day: dt.date) -> HttpResponse:
         return cached_pack(day)
 
 
@@ -62,7 +59,7 @@ class PackPageView(APIView):
     """The pack as the page a PM reads (and prints), `text/html`."""
 
     @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
-    def get(self, request: Request, day: str) -> HttpResponse:
+    def get(self, request: Request, day: dt.date) -> HttpResponse:
         return HttpResponse(render.html(pack_for(day)), content_type="text/html; charset=utf-8")
 
 

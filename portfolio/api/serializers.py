@@ -1,12 +1,19 @@
-"""Serializers of the portfolio API: parse and validate input, describe output."""
+"""Serializers of the portfolio API: parse and validate input, describe output.
+
+Every input is strict (`portfolio.inputs` holds the rules): an unknown field is a 400
+naming it, numbers are ASCII decimals within their column's digits and bounds, dates are
+in the fund's range, symbols, codes and currencies match their patterns, notes are bounded.
+"""
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.db import models
 from rest_framework import serializers
 
+from .. import inputs
 from ..errors import RowErrors
 from ..models import (
     AuditRecord,
@@ -29,9 +36,16 @@ def validated_rows(
     if parsed.is_valid():
         return parsed.validated_data  # type: ignore[return-value]
     errors: Any = parsed.errors
-    # DRF gives a list with an empty dict per good row, or a dict by index.
+    # DRF gives a list with an empty dict per good row, or a dict by index; a row that is
+    # not an object (null, a number) has a list of messages.
     by_index = errors.items() if isinstance(errors, dict) else enumerate(errors)
-    raise RowErrors({int(i): dict(e) for i, e in by_index if e})
+    raise RowErrors(
+        {
+            int(i): dict(e) if isinstance(e, Mapping) else {"non_field_errors": list(e)}
+            for i, e in by_index
+            if e
+        }
+    )
 
 
 class UTCDateTimeField(serializers.DateTimeField):
@@ -42,27 +56,64 @@ class UTCDateTimeField(serializers.DateTimeField):
         return dt.UTC
 
 
-class ModelSerializer(serializers.ModelSerializer):
-    """The base of every model serializer of the API: its datetimes are UTC."""
+class StrictDecimalField(serializers.DecimalField):
+    """A decimal written in ASCII digits: "١٢٣" is refused, not read as 123."""
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        if isinstance(data, str) and not inputs.is_ascii_decimal(data.strip()):
+            self.fail("invalid")
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)  # type: ignore[no-any-return]
+
+
+class FundDateField(serializers.DateField):
+    """A date of the fund's data: from 1990-01-01 to today (São Paulo), or to the latest
+    date `latest()` allows."""
+
+    def __init__(self, *, latest: Any = None, **kwargs: Any) -> None:
+        self.latest = latest
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, value: Any) -> dt.date:
+        day: dt.date = super().to_internal_value(value)
+        problem = inputs.date_problem(day, latest=self.latest() if self.latest else None)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return day
+
+
+class RejectUnknownFields:
+    """An unknown field is an error, not silently ignored: a misspelt `quantity` on a close
+    must not close the whole position."""
+
+    fields: Any
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                expected = ", ".join(sorted(writable)) or "no fields"
+                raise serializers.ValidationError(
+                    {name: [f"Unknown field; expected {expected}."] for name in unknown}
+                )
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+
+class ModelSerializer(RejectUnknownFields, serializers.ModelSerializer):
+    """The base of every model serializer of the API: its datetimes are UTC, its decimals
+    ASCII, its dates in the fund's range, and unknown fields refused."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DateTimeField: UTCDateTimeField,
+        models.DecimalField: StrictDecimalField,
     }
 
 
-class StrictSerializer(serializers.Serializer):
-    """Input where an unknown field is an error, not silently ignored: a misspelt `price`
-    on an approval must not book at the last price."""
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        data = self.initial_data if isinstance(self.initial_data, dict) else {}
-        unknown = sorted(set(data) - set(self.fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: [f"Unknown field; expected {', '.join(self.fields)}."] for name in unknown}
-            )
-        return attrs
+class StrictSerializer(RejectUnknownFields, serializers.Serializer):
+    """An input serializer that refuses unknown fields."""
 
 
 def positive(value: Decimal) -> None:
@@ -70,27 +121,57 @@ def positive(value: Decimal) -> None:
         raise serializers.ValidationError("Must be positive.")
 
 
-def currency_code(value: str) -> None:
-    if len(value) != 3 or not value.isalpha() or not value.isupper():
-        raise serializers.ValidationError("A currency is a three-letter ISO code, e.g. USD.")
+def code_field(**kwargs: Any) -> serializers.CharField:
+    """A symbol or a strategy code."""
+    return serializers.CharField(max_length=32, validators=[inputs.code_validator], **kwargs)
 
 
-def quantity_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=24, decimal_places=6, **kwargs)
+def currency_field(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(max_length=3, validators=[inputs.currency_validator], **kwargs)
 
 
-def price_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(
-        max_digits=24, decimal_places=8, validators=[positive], **kwargs
+def note_field(**kwargs: Any) -> serializers.CharField:
+    kwargs.setdefault("required", False)
+    kwargs.setdefault("default", "")
+    return serializers.CharField(max_length=inputs.NOTE_MAX, allow_blank=True, **kwargs)
+
+
+def bounded(
+    max_digits: int, places: int, bound: Decimal, *, signed: bool = False, **kwargs: Any
+) -> StrictDecimalField:
+    return StrictDecimalField(
+        max_digits=max_digits,
+        decimal_places=places,
+        max_value=bound,
+        min_value=-bound if signed else Decimal(0),
+        **kwargs,
     )
 
 
-def money_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=24, decimal_places=2, **kwargs)
+def quantity_field(**kwargs: Any) -> StrictDecimalField:
+    return bounded(24, 6, inputs.QUANTITY_MAX, signed=True, **kwargs)
+
+
+def price_field(**kwargs: Any) -> StrictDecimalField:
+    return bounded(24, 8, inputs.PRICE_MAX, validators=[positive], **kwargs)
+
+
+def money_field(**kwargs: Any) -> StrictDecimalField:
+    return StrictDecimalField(max_digits=24, decimal_places=2, **kwargs)
+
+
+def fees_field(**kwargs: Any) -> StrictDecimalField:
+    return bounded(24, 2, inputs.FEES_MAX, required=False, default=Decimal("0"), **kwargs)
+
+
+def confirm_field() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        default=False,
+        help_text="Confirms a price outside PMS_PRICE_BAND of the last close.",
+    )
 
 
 class InstrumentSerializer(ModelSerializer):
-    currency = serializers.CharField(max_length=3, validators=[currency_code])
     # Once traded, these define the P&L of booked trades: changing them would rewrite history.
     FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
 
@@ -157,17 +238,17 @@ class PriceSerializer(ModelSerializer):
         fields = ["instrument", "date", "price"]
 
 
-class PriceRowSerializer(serializers.Serializer):
-    """One row of a price upload."""
+class PriceRowSerializer(StrictSerializer):
+    """One row of a price upload; `confirm` accepts a close outside PMS_PRICE_BAND."""
 
-    instrument = serializers.CharField(max_length=32)
-    date = serializers.DateField()
+    instrument = code_field()
+    date = FundDateField()
     price = price_field()
+    confirm = confirm_field()
 
 
 class FxRateSerializer(ModelSerializer):
-    currency = serializers.CharField(max_length=3, validators=[currency_code])
-    rate = serializers.DecimalField(max_digits=24, decimal_places=10, validators=[positive])
+    rate = bounded(24, 10, inputs.FX_RATE_MAX, validators=[positive])
 
     class Meta:
         model = FxRate
@@ -181,8 +262,6 @@ class UpsertResultSerializer(serializers.Serializer):
 
 
 class CapitalFlowSerializer(ModelSerializer):
-    amount = money_field()
-
     class Meta:
         model = CapitalFlow
         fields = ["id", "date", "amount", "note", "created_at"]
@@ -217,16 +296,17 @@ class PositionSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class PositionOpenSerializer(serializers.Serializer):
+class PositionOpenSerializer(StrictSerializer):
     """Book a trade: opens a position, or adds to the open one of its instrument and strategy."""
 
-    instrument = serializers.CharField(max_length=32)
-    strategy = serializers.CharField(max_length=32)
+    instrument = code_field()
+    strategy = code_field()
     quantity = quantity_field(help_text="Signed: positive buys, negative sells.")
     price = price_field()
-    trade_date = serializers.DateField(required=False)
-    fees = money_field(required=False, min_value=Decimal("0"), default=Decimal("0"))
-    note = serializers.CharField(max_length=500, required=False, default="", allow_blank=True)
+    trade_date = FundDateField(required=False)
+    fees = fees_field()
+    note = note_field()
+    confirm = confirm_field()
 
     def validate_quantity(self, value: Decimal) -> Decimal:
         if value == 0:
@@ -237,16 +317,17 @@ class PositionOpenSerializer(serializers.Serializer):
 class TradeRowSerializer(PositionOpenSerializer):
     """One row of a trade import: the trade date is required."""
 
-    trade_date = serializers.DateField()
+    trade_date = FundDateField()
 
 
-class PositionCloseSerializer(serializers.Serializer):
+class PositionCloseSerializer(StrictSerializer):
     price = price_field()
     quantity = quantity_field(
         required=False, validators=[positive], help_text="Amount to close (positive); default all."
     )
-    trade_date = serializers.DateField(required=False)
-    fees = money_field(required=False, min_value=Decimal("0"), default=Decimal("0"))
+    trade_date = FundDateField(required=False)
+    fees = fees_field()
+    confirm = confirm_field()
 
 
 class TradeSerializer(ModelSerializer):
@@ -289,8 +370,8 @@ class FundSerializer(serializers.Serializer):
     )
 
 
-class MarkToMarketRequestSerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text="As-of date; default today.")
+class MarkToMarketRequestSerializer(StrictSerializer):
+    date = FundDateField(required=False, help_text="As-of date; default today.")
 
 
 class MarkToMarketResultSerializer(serializers.Serializer):

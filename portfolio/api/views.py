@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from pms_site import cache
 from pms_site.permissions import OPS, PM
 
-from .. import selectors, services
+from .. import inputs, selectors, services
 from ..calendar import today
 from ..filtersets import (
     AuditRecordFilter,
@@ -96,6 +96,7 @@ class InstrumentViewSet(ReferenceDataViewSet):
     queryset = Instrument.objects.all()
     serializer_class = s.InstrumentSerializer
     lookup_field = "symbol"
+    lookup_value_regex = inputs.CODE_PATTERN  # anything else (a NUL, a slash) is a 404
     filterset_fields = ["asset_class", "currency", "quote_type", "is_active"]
 
 
@@ -103,6 +104,7 @@ class StrategyViewSet(ReferenceDataViewSet):
     queryset = Strategy.objects.all()
     serializer_class = s.StrategySerializer
     lookup_field = "code"
+    lookup_value_regex = inputs.CODE_PATTERN
 
 
 class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

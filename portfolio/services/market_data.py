@@ -2,6 +2,7 @@
 written all or nothing."""
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
@@ -11,10 +12,11 @@ from django.db import models, transaction
 
 from pms_site.signals import data_changed
 
+from .. import inputs
 from ..calendar import today
 from ..errors import RowErrors
 from ..models import CapitalFlow, FxRate, Instrument, Price
-from ..selectors import base_currency
+from ..selectors import base_currency, latest_prices
 from .audit import audit_record, model_state
 
 RowErrorMap = dict[int, dict[str, list[str]]]
@@ -41,11 +43,55 @@ def resolve_references(
     return ids
 
 
-def reject_future_dates(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
+def reject_dates_outside(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
+    """Dates the fund accepts: from 1990 to today (São Paulo)."""
     now = today()
     for index, row in enumerate(rows):
-        if row["date"] > now:
-            errors.setdefault(index, {})["date"] = [f"{row['date']} is in the future."]
+        problem = inputs.date_problem(row["date"], latest=now)
+        if problem:
+            errors.setdefault(index, {})["date"] = [problem]
+
+
+def reject_out_of_bounds(
+    rows: Sequence[Mapping[str, Any]], field: str, bound: Decimal, errors: RowErrorMap
+) -> None:
+    """Values above 0 and at most `bound`."""
+    for index, row in enumerate(rows):
+        if not 0 < row[field] <= bound:
+            errors.setdefault(index, {})[field] = [f"Above 0 and at most {bound:,.0f}."]
+
+
+def reject_outlier_prices(
+    rows: Sequence[Mapping[str, Any]], ids: Mapping[str, int], errors: RowErrorMap
+) -> None:
+    """A close further than PMS_PRICE_BAND from the previous close of its instrument (the
+    latest before its date, stored or in the same batch) needs `confirm`. Three queries."""
+    known = [row for row in rows if row["instrument"] in ids]
+    if not known:
+        return
+    wanted = {ids[row["instrument"]] for row in known}
+    first, last = min(row["date"] for row in known), max(row["date"] for row in known)
+    quote_type = dict(Instrument.objects.filter(pk__in=wanted).values_list("pk", "quote_type"))
+    series: dict[int, dict[dt.date, Decimal]] = {pk: {} for pk in wanted}
+    for pk, (day, price) in latest_prices(first - dt.timedelta(days=1), wanted).items():
+        series[pk][day] = price
+    for pk, day, price in Price.objects.filter(
+        instrument_id__in=wanted, date__range=(first, last)
+    ).values_list("instrument_id", "date", "price"):
+        series[pk][day] = price
+    for row in known:  # the batch replaces what is stored for its dates
+        series[ids[row["instrument"]]][row["date"]] = row["price"]
+    for index, row in enumerate(rows):
+        if row["instrument"] not in ids or row.get("confirm"):
+            continue
+        closes = series[ids[row["instrument"]]]
+        before = [day for day in closes if day < row["date"]]
+        if not before:
+            continue
+        kind = quote_type[ids[row["instrument"]]]
+        problem = inputs.band_problem(kind, row["price"], closes[max(before)])
+        if problem:
+            errors.setdefault(index, {})["price"] = [f"{problem}: confirm it if it is right."]
 
 
 def reject_duplicates(
@@ -83,14 +129,18 @@ def rows_upsert(
 
 @transaction.atomic
 def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
-    """Upsert closes per (instrument, date). Rows: {instrument: symbol, date, price > 0}.
+    """Upsert closes per (instrument, date). Rows: {instrument: symbol, date, price > 0,
+    confirm?}; a close outside PMS_PRICE_BAND of the previous one needs `confirm`.
 
     Every row is checked before anything is written; one bad row rejects the batch.
     """
     errors: RowErrorMap = {}
     ids = resolve_references(rows, "instrument", Instrument, "symbol", errors)
-    reject_future_dates(rows, errors)
+    reject_dates_outside(rows, errors)
+    reject_out_of_bounds(rows, "price", inputs.PRICE_MAX, errors)
     reject_duplicates(rows, ("instrument", "date"), errors)
+    if not errors:
+        reject_outlier_prices(rows, ids, errors)
     if errors:
         raise RowErrors(errors)
     created, updated = rows_upsert(
@@ -120,12 +170,18 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
             errors.setdefault(index, {})["currency"] = [
                 f"{row['currency']} is the base currency; its rate is always 1."
             ]
-    reject_future_dates(rows, errors)
+        elif not re.fullmatch(inputs.CURRENCY_PATTERN, row["currency"]):
+            errors.setdefault(index, {})["currency"] = ["A three-letter ISO code, e.g. USD."]
+    reject_dates_outside(rows, errors)
+    reject_out_of_bounds(rows, "rate", inputs.FX_RATE_MAX, errors)
     reject_duplicates(rows, ("currency", "date"), errors)
     if errors:
         raise RowErrors(errors)
     created, updated = rows_upsert(
-        FxRate, ("currency", "date"), "rate", [dict(row) for row in rows]
+        FxRate,
+        ("currency", "date"),
+        "rate",
+        [{"currency": r["currency"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
     data_changed.send(sender=FxRate, event="book")
     audit_record(
@@ -146,6 +202,11 @@ def capital_flow_create(
 ) -> CapitalFlow:
     if amount == 0:
         raise ValidationError({"amount": ["A capital flow cannot be zero."]})
+    if abs(amount) > inputs.FLOW_MAX:
+        raise ValidationError({"amount": [f"At most {inputs.FLOW_MAX:,.0f} either way."]})
+    problem = inputs.date_problem(date)
+    if problem:
+        raise ValidationError({"date": [problem]})
     flow = CapitalFlow.objects.create(date=date, amount=amount, note=note)
     audit_record(actor=actor, action="capital_flow.create", obj=flow, after=model_state(flow))
     return flow

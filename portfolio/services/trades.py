@@ -11,6 +11,7 @@ from django.db import transaction
 
 from pms_site.signals import data_changed
 
+from .. import inputs
 from ..bulk import bulk_update_rows
 from ..calendar import previous_business_day, today
 from ..errors import RowErrors
@@ -32,6 +33,7 @@ class TradeRequest:
     trade_date: dt.date
     fees: Decimal = ZERO
     note: str = ""
+    confirm: bool = False  # accepts a price outside PMS_PRICE_BAND of the last close
 
 
 def instrument_terms(instrument: Instrument) -> Terms:
@@ -68,6 +70,31 @@ def _remark(position: Position, terms: Terms) -> None:
     )
 
 
+Closing = tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]
+
+
+class Closes:
+    """The latest close of some instruments, and FX rate of their currencies, on or before
+    a day: two queries per distinct day, on first use."""
+
+    def __init__(self, instruments: Mapping[int, Instrument]):
+        self.instruments = instruments
+        self.days: dict[dt.date, Closing] = {}
+
+    def on(self, day: dt.date) -> Closing:
+        if day not in self.days:
+            currencies = {i.currency for i in self.instruments.values()}
+            self.days[day] = (
+                latest_prices(day, self.instruments),
+                fx_rates_on(day, currencies),
+            )
+        return self.days[day]
+
+    def last_price(self, instrument_id: int, day: dt.date) -> Decimal | None:
+        close = self.on(day)[0].get(instrument_id)
+        return None if close is None else close[1]
+
+
 class DayStart:
     """The start-of-day roll, the one rule of trades and marks alike.
 
@@ -75,25 +102,15 @@ class DayStart:
     realized P&L at the close of the business day before `day` (the latest close and FX
     rate on or before it), so that its daily P&L is the move of `day` however long ago it
     was last marked, as in the fund's timeline. Without such a close (no price or FX rate
-    yet) it is the value at its last mark. Two queries per distinct day, on first use.
+    yet) it is the value at its last mark.
     """
 
-    def __init__(self, instruments: Mapping[int, Instrument]):
+    def __init__(self, instruments: Mapping[int, Instrument], closes: Closes | None = None):
         self.instruments = instruments
-        self.closes: dict[dt.date, tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]]
-        self.closes = {}
+        self.closes = closes or Closes(instruments)
 
-    def _closes_before(
-        self, day: dt.date
-    ) -> tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]:
-        if day not in self.closes:
-            before = previous_business_day(day)
-            currencies = {i.currency for i in self.instruments.values()}
-            self.closes[day] = (
-                latest_prices(before, self.instruments),
-                fx_rates_on(before, currencies),
-            )
-        return self.closes[day]
+    def _closes_before(self, day: dt.date) -> Closing:
+        return self.closes.on(previous_business_day(day))
 
     def value(
         self,
@@ -146,6 +163,27 @@ def _open_position(
     )
 
 
+def _size_and_band(
+    request: TradeRequest, instrument: Instrument, fx: FxHistory, closes: Closes
+) -> dict[str, list[str]]:
+    """A trade's own size in base currency, and its price beside the last close."""
+    fx_rate = fx.rate(instrument.currency, request.trade_date)
+    assert fx_rate is not None
+    quantity, rate = float(request.quantity), float(fx_rate)
+    if instrument.quote_type == Instrument.QuoteType.YIELD:
+        notional = quantity * float(instrument.multiplier) * rate
+    else:
+        notional = quantity * float(request.price) * float(instrument.multiplier) * rate
+    too_large = inputs.size_problem(notional, quantity * float(instrument.dv01) * rate)
+    if too_large:
+        return {"quantity": [too_large]}
+    last = closes.last_price(instrument.pk, request.trade_date)
+    outlier = last and inputs.band_problem(instrument.quote_type, request.price, last)
+    if outlier and not request.confirm:
+        return {"price": [f"{outlier}: send confirm: true if it is right."]}
+    return {}
+
+
 @transaction.atomic
 def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) -> list[Trade]:
     """Book trades into the ledger and update their positions, all or nothing.
@@ -156,7 +194,8 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     """
     instruments = lock_instruments(symbol__in={r.instrument for r in requests})
     by_symbol = {i.symbol: i for i in instruments.values()}
-    day_start = DayStart(instruments)
+    closes = Closes(instruments)
+    day_start = DayStart(instruments, closes)
     strategies = {
         s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
     }
@@ -182,12 +221,17 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
         if request.quantity == 0:
             problems["quantity"] = ["A trade's quantity cannot be zero."]
-        if request.price <= 0:
-            problems["price"] = ["A trade's price must be positive."]
-        if request.fees < 0:
-            problems["fees"] = ["Fees cannot be negative."]
-        if request.trade_date > now:
-            problems["trade_date"] = [f"{request.trade_date} is in the future."]
+        elif abs(request.quantity) > inputs.QUANTITY_MAX:
+            problems["quantity"] = [f"At most {inputs.QUANTITY_MAX:,.0f} in one trade."]
+        if not 0 < request.price <= inputs.PRICE_MAX:
+            problems["price"] = [f"A trade's price is above 0 and at most {inputs.PRICE_MAX:,.0f}."]
+        if not 0 <= request.fees <= inputs.FEES_MAX:
+            problems["fees"] = [f"Fees are from 0 to {inputs.FEES_MAX:,.0f}."]
+        day_problem = inputs.date_problem(request.trade_date, latest=now)
+        if day_problem:
+            problems["trade_date"] = [day_problem]
+        if instrument is not None and not problems:
+            problems.update(_size_and_band(request, instrument, fx, closes))
         if problems:
             errors[index] = problems
     if errors:
@@ -205,7 +249,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     created: list[Position] = []  # new positions, in creation order
     trades: list[Trade] = []
     audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
-    for request in sorted(requests, key=lambda r: r.trade_date):
+    for index, request in sorted(enumerate(requests), key=lambda item: item[1].trade_date):
         instrument, strategy = by_symbol[request.instrument], strategies[request.strategy]
         terms = instrument_terms(instrument)
         fx_rate = fx.rate(instrument.currency, request.trade_date)
@@ -243,6 +287,11 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
         else:
             position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
             _remark(position, terms)
+        too_large = inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
+        if too_large:
+            errors[index] = {
+                "quantity": [f"The position after this trade is too large: {too_large}"]
+            }
         trade = Trade(
             instrument=instrument,
             strategy=strategy,
@@ -260,6 +309,8 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
         trades.append(trade)
         audits.append((trade, before, booked_on))
 
+    if errors:
+        raise RowErrors(errors)
     # Existing positions first: one that closed frees its (instrument, strategy) slot
     # for the new position that the same batch may open.
     bulk_update_rows(
@@ -295,6 +346,7 @@ def position_close(
     quantity: Decimal | None = None,
     trade_date: dt.date | None = None,
     fees: Decimal = ZERO,
+    confirm: bool = False,
     actor: str,
     source: str = Trade.Source.API,
 ) -> Position:
@@ -315,6 +367,7 @@ def position_close(
         price=price,
         trade_date=trade_date or today(),
         fees=fees,
+        confirm=confirm,
     )
     [trade] = trades_book(requests=[request], actor=actor, source=source)
     return Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)

@@ -1,12 +1,20 @@
 """Serializers of the risk API: parse and validate input, describe output."""
 
+import re
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import models
 from rest_framework import serializers
 
-from portfolio.api.serializers import ModelSerializer, currency_code, positive
+from portfolio import inputs
+from portfolio.api.serializers import (
+    ModelSerializer,
+    StrictDecimalField,
+    StrictSerializer,
+    note_field,
+    positive,
+)
 from portfolio.models import Instrument
 
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
@@ -82,16 +90,23 @@ class RiskAlertSerializer(ModelSerializer):
         read_only_fields = fields
 
 
-class AcknowledgeSerializer(serializers.Serializer):
-    note = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+class AcknowledgeSerializer(StrictSerializer):
+    note = note_field()
 
 
-class ShockSerializer(serializers.Serializer):
-    """A relative move for price instruments and currencies, a move in bp for yields."""
+class ShockSerializer(StrictSerializer):
+    """A relative move for price instruments and currencies (−1 to +10), a move in bp for
+    yields (±10,000)."""
 
     target_type = serializers.ChoiceField(choices=["instrument", "asset_class", "currency"])
-    target = serializers.CharField(max_length=32)
-    shock = serializers.DecimalField(max_digits=18, decimal_places=8)
+    target = serializers.RegexField(
+        r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z",
+        max_length=32,
+        help_text="A symbol, an asset class or a currency code.",
+    )
+    shock = StrictDecimalField(
+        max_digits=18, decimal_places=8, min_value=Decimal("-10000"), max_value=Decimal("10000")
+    )
     quote_type = serializers.ChoiceField(
         choices=Instrument.QuoteType.choices,
         required=False,
@@ -139,13 +154,10 @@ def validate_shocks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         f"{target} holds price and yield instruments: say which this shock "
                         "moves (quote_type price: relative move; yield: bp).",
                     )
-        else:
-            try:
-                currency_code(target)
-            except serializers.ValidationError as exc:
-                problem = ("target", " ".join(str(m) for m in exc.detail))
-        if problem is None and "price" in quote_types and row["shock"] <= -1:
-            problem = ("shock", "A relative move must be above -1 (-100%).")
+        elif not re.fullmatch(inputs.CURRENCY_PATTERN, target):
+            problem = ("target", "A currency is a three-letter ISO code in capitals, e.g. USD.")
+        if problem is None and "price" in quote_types and not -1 < row["shock"] <= 10:
+            problem = ("shock", "A relative move must be above -1 (-100%) and at most 10.")
         if problem:
             errors[str(index)] = {problem[0]: [problem[1]]}
     if errors:
@@ -184,7 +196,7 @@ class StressScenarioSerializer(ModelSerializer):
         return attrs
 
 
-class StressRequestSerializer(serializers.Serializer):
+class StressRequestSerializer(StrictSerializer):
     scenario = serializers.PrimaryKeyRelatedField(
         queryset=StressScenario.objects.all(), required=False
     )
@@ -265,7 +277,7 @@ class LiveRiskSerializer(serializers.Serializer):
     limits = LimitStatusSerializer(many=True)
     missing_history = serializers.ListField(child=serializers.CharField())
     cached = serializers.BooleanField()
-    cache_age_seconds = serializers.IntegerField(allow_null=True)
+    cache_age_seconds = serializers.FloatField(allow_null=True)
 
 
 class RiskSnapshotSerializer(ModelSerializer):

@@ -1,11 +1,13 @@
 """Views of the risk API: parse, call one service or selector, render."""
 
+import datetime as dt
 from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +38,15 @@ class RiskSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.RiskSnapshotSerializer
     filterset_class = RiskSnapshotFilter
     lookup_field = "date"
+    lookup_value_regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def get_object(self) -> RiskSnapshot:
+        try:
+            dt.date.fromisoformat(self.kwargs["date"])
+        except ValueError:
+            raise NotFound(f"{self.kwargs['date']} is not a date.") from None
+        snapshot: RiskSnapshot = super().get_object()
+        return snapshot
 
 
 class RiskLimitViewSet(AuditedWritesMixin, viewsets.ModelViewSet):

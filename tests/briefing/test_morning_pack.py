@@ -193,7 +193,10 @@ def test_api(briefed, api_client_for):
     assert viewer.get("/api/morning-pack/2024-03-15/").json()["data_date"] == "2024-03-14"
     page = viewer.get("/api/morning-pack/2024-03-18/html/")
     assert page["Content-Type"].startswith("text/html") and b"<svg" in page.content
-    assert viewer.get("/api/morning-pack/18-03-2024/").status_code == 400
+    # Not a date: no such page (404, JSON), nor for a date that cannot exist.
+    for path in ("18-03-2024", "2024-13-45", "0001-01-01"):
+        answer = viewer.get(f"/api/morning-pack/{path}/")
+        assert answer.status_code == 404 and "detail" in answer.json(), path
 
 
 def test_admin_links_each_pack_to_its_page(briefed):

@@ -249,12 +249,15 @@ def test_signals_upsert_all_or_nothing(fund, api_client_for):
         {"instrument": "ESH4", "strategy": "MACRO", "date": "2024-03-14", "score": "0.2"},
     ]
     answer = ops.post("/api/signals/", bad, format="json")
+    assert answer.status_code == 400  # a date out of the fund's range fails the row first
+    assert answer.data == {"3": {"date": ["2024-03-18 is in the future."]}}
+    del bad[3]
+    answer = ops.post("/api/signals/", bad, format="json")
     assert answer.status_code == 400
     assert answer.data == {
         "1": {"instrument": ["Unknown instrument 'NOPE'."]},
         "2": {"strategy": ["Unknown strategy 'NOPE'."]},
-        "3": {"date": ["2024-03-18 is in the future."]},
-        "4": {"instrument": ["Same instrument, strategy and date as row 0."]},
+        "3": {"instrument": ["Same instrument, strategy and date as row 0."]},
     }
     assert Signal.objects.count() == 2
     assert api_client_for("pm").post("/api/signals/", rows, format="json").status_code == 403

@@ -4,12 +4,18 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from portfolio import inputs
 from portfolio.api.serializers import (
     AuditRecordSerializer,
+    FundDateField,
     ModelSerializer,
     PositionSerializer,
+    StrictDecimalField,
     StrictSerializer,
     TradeSerializer,
+    code_field,
+    confirm_field,
+    note_field,
     price_field,
     quantity_field,
 )
@@ -17,8 +23,8 @@ from portfolio.api.serializers import (
 from ..models import Signal, TradeProposal
 
 
-def score_field(**kwargs: object) -> serializers.DecimalField:
-    return serializers.DecimalField(
+def score_field(**kwargs: object) -> StrictDecimalField:
+    return StrictDecimalField(
         max_digits=7,
         decimal_places=6,
         min_value=Decimal("-1"),
@@ -38,12 +44,12 @@ class SignalSerializer(ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class SignalRowSerializer(serializers.Serializer):
+class SignalRowSerializer(StrictSerializer):
     """One row of a signal upload (API or CSV)."""
 
-    instrument = serializers.CharField(max_length=32)
-    strategy = serializers.CharField(max_length=32)
-    date = serializers.DateField()
+    instrument = code_field()
+    strategy = code_field()
+    date = FundDateField()
     score = score_field(help_text="−1 (full short) to +1 (full long).")
 
 
@@ -99,7 +105,7 @@ class TradeProposalDetailSerializer(TradeProposalSerializer):
 
 
 class ProposalGenerateSerializer(StrictSerializer):
-    date = serializers.DateField(required=False, help_text="Proposal date; default today.")
+    date = FundDateField(required=False, help_text="Proposal date; default today.")
 
 
 class SkippedSerializer(serializers.Serializer):
@@ -118,7 +124,8 @@ class ProposalGenerationSerializer(serializers.Serializer):
 
 class ApproveSerializer(StrictSerializer):
     price = price_field(required=False, help_text="Execution price; default the last price.")
-    note = serializers.CharField(required=False, default="", allow_blank=True, max_length=500)
+    note = note_field()
+    confirm = confirm_field()
 
 
 class ModifyApproveSerializer(ApproveSerializer):
@@ -126,7 +133,7 @@ class ModifyApproveSerializer(ApproveSerializer):
 
 
 class RejectSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=inputs.NOTE_MAX)
 
 
 class ApprovalSerializer(serializers.Serializer):

@@ -14,6 +14,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
+        parser.add_argument(
+            "--confirm-outliers",
+            action="store_true",
+            help="Accept prices further than PMS_PRICE_BAND from the last close.",
+        )
         parser.add_argument("--actor", default="import_prices")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -23,6 +28,7 @@ class Command(BaseCommand):
             PriceRowSerializer,
             {"instrument", "date", "price"},
             lambda rows: services.prices_upsert(rows=rows, actor=options["actor"]),
+            confirm=options["confirm_outliers"],
         )
         self.stdout.write(
             self.style.SUCCESS(f"Prices imported: {created} created, {updated} updated.")

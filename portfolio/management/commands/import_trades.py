@@ -18,6 +18,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
+        parser.add_argument(
+            "--confirm-outliers",
+            action="store_true",
+            help="Accept prices further than PMS_PRICE_BAND from the last close.",
+        )
         parser.add_argument("--actor", default="import_trades")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -34,5 +39,6 @@ class Command(BaseCommand):
             TradeRowSerializer,
             {"trade_date", "instrument", "strategy", "quantity", "price"},
             book,
+            confirm=options["confirm_outliers"],
         )
         self.stdout.write(self.style.SUCCESS(f"Trades imported: {len(trades)} booked."))

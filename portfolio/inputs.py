@@ -1,0 +1,103 @@
+"""The input the fund accepts: one rule each, used by every path (API serializers, CSV
+imports, admin forms, the services).
+
+Bounds are what a global-macro fund can mean, well inside the columns' digits and inside
+what the risk and attribution maths carry exactly (integer cents in int64, sums in Python
+integers): a price or a quantity past them is a typo or an attack, never a trade.
+"""
+
+import datetime as dt
+import re
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+
+from .calendar import today
+
+# Symbols and strategy codes: capitals, digits and `_ . -`, starting with a capital or a
+# digit (no lower case, no look-alike letters, no path separators, no control characters).
+CODE_PATTERN = r"[A-Z0-9][A-Z0-9_.-]{0,31}"
+CURRENCY_PATTERN = r"[A-Z]{3}"  # ISO 4217: three ASCII capitals
+
+code_validator = RegexValidator(
+    rf"\A{CODE_PATTERN}\Z",
+    "Use 1 to 32 characters: capitals A–Z, digits, and _ . - (starting with a capital or a "
+    "digit), e.g. CLF7 or BRL_RATES.",
+)
+currency_validator = RegexValidator(
+    rf"\A{CURRENCY_PATTERN}\Z", "A currency is a three-letter ISO code in capitals, e.g. USD."
+)
+
+EARLIEST_DATE = dt.date(1990, 1, 1)
+NOTE_MAX = 400  # notes and reasons: a trade's note holds "Proposal <id>: " + the note
+
+# Largest accepted magnitudes, by kind of number.
+PRICE_MAX = Decimal("1e9")  # a close or a trade price (a yield in percent)
+QUANTITY_MAX = Decimal("1e12")  # contracts, shares or units of currency
+MULTIPLIER_MAX = Decimal("1e9")  # value of a point, or notional per contract
+DV01_MAX = Decimal("1e7")  # value of 1 bp per contract
+FX_RATE_MAX = Decimal("1e6")  # units of base per unit of a currency
+FEES_MAX = Decimal("1e10")
+FLOW_MAX = Decimal("1e14")  # a subscription or redemption, base currency
+BUDGET_MAX = Decimal("1e12")  # a strategy's daily risk budget
+LIMIT_MAX = Decimal("1e15")
+NOTIONAL_MAX = 1e13  # a trade's or a position's notional in base currency
+DV01_BASE_MAX = 1e10  # a trade's or a position's DV01 in base currency per bp
+
+
+def date_problem(day: dt.date, *, latest: dt.date | None = None) -> str | None:
+    """Why `day` is outside the dates the fund accepts (from 1990 to today, São Paulo)."""
+    latest = latest or today()
+    if day < EARLIEST_DATE:
+        return f"{day} is before {EARLIEST_DATE}: the fund keeps no data that old."
+    if day > latest:
+        return f"{day} is in the future." if latest == today() else f"{day} is after {latest}."
+    return None
+
+
+def validate_fund_date(day: dt.date) -> None:
+    problem = date_problem(day)
+    if problem:
+        raise ValidationError(problem)
+
+
+ASCII_DECIMAL = re.compile(r"\A[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+
+
+def is_ascii_decimal(text: str) -> bool:
+    """A decimal written in ASCII digits ("١٢٣" is not 123 here)."""
+    return bool(ASCII_DECIMAL.match(text))
+
+
+def size_problem(notional_base: float, dv01_base: float) -> str | None:
+    """Why a trade's or a position's base-currency size is past what the fund accepts
+    (in floats, so that the check itself cannot overflow)."""
+    if abs(notional_base) > NOTIONAL_MAX:
+        return (
+            f"A notional of {notional_base:,.0f} in base currency is past the largest "
+            f"accepted, {NOTIONAL_MAX:,.0f}."
+        )
+    if abs(dv01_base) > DV01_BASE_MAX:
+        return (
+            f"A DV01 of {dv01_base:,.0f} per bp in base currency is past the largest "
+            f"accepted, {DV01_BASE_MAX:,.0f}."
+        )
+    return None
+
+
+def band_problem(quote_type: str, price: Decimal, last: Decimal) -> str | None:
+    """Why `price` is implausible beside the last close `last`: further from it than
+    PMS_PRICE_BAND (relative for price-quoted instruments, in bp for yield-quoted ones)."""
+    band = settings.PMS_PRICE_BAND
+    if quote_type == "yield":
+        move = abs(price - last) * 100
+        if move > band["yield"]:
+            limit = band["yield"]
+            return f"{price:f} is {move:,.0f} bp from the last close {last:f} (band {limit} bp)"
+        return None
+    move = abs(price / last - 1)
+    if move > band["price"]:
+        return f"{price:f} is {move:.0%} from the last close {last:f} (band {band['price']:.0%})"
+    return None
