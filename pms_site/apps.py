@@ -28,7 +28,7 @@ class PmsSiteConfig(AppConfig):
         )
         from risk.models import RiskLimit, RiskSnapshot
 
-        from . import authentication, cache
+        from . import authentication, cache, checks  # noqa: F401 — checks register themselves
         from .signals import data_changed
 
         events = {

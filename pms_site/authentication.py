@@ -1,9 +1,11 @@
-"""Token authentication that remembers, per process and for a short while, whose a token is.
+"""Token authentication, and the token endpoint.
 
 A cached read of the book must cost no database query, and looking a token up costs two
 (token and user, then the user's groups). A process keeps a token's user, groups
-included, for PMS_AUTH_CACHE_SECONDS; deleting the token or changing the user or its
-groups forgets it at once in that process, and the others within that time.
+included, for PMS_AUTH_CACHE_SECONDS (5 s) for reads; a write always looks the token up,
+so a deleted token or a deactivated user is refused at once for writes, in every
+process, and for reads within those seconds. Deleting the token or changing the user or
+its groups forgets it at once in the process that did it.
 """
 
 import threading
@@ -12,16 +14,22 @@ from typing import Any
 
 from django.conf import settings
 from rest_framework.authentication import TokenAuthentication
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.request import Request
 
 _known: dict[str, tuple[float, Any, Any]] = {}  # token key → (expires, user, token)
 _lock = threading.Lock()
 
 
 class CachedTokenAuthentication(TokenAuthentication):
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        self._fresh = request.method not in SAFE_METHODS
+        return super().authenticate(request)
+
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         now = time.monotonic()
         known = _known.get(key)
-        if known is not None and known[0] > now:
+        if known is not None and known[0] > now and not getattr(self, "_fresh", False):
             return known[1], known[2]
         user, token = super().authenticate_credentials(key)
         user._pms_groups = set(user.groups.values_list("name", flat=True))

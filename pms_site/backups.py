@@ -211,32 +211,92 @@ def backup_read(path: Path) -> Backup:
     return Backup(folder, manifest)
 
 
-def backup_restore(backup: Backup, say: Say = print) -> dict[str, tuple[int, int]]:
+def other_sessions() -> list[str]:
+    """The other sessions connected to this database (PostgreSQL): "pid user@address
+    application since"."""
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, usename, coalesce(host(client_addr), 'local'), application_name, "
+            "backend_start FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid"
+        )
+        return [
+            f"pid {pid} {user}@{address}" + (f" {app}" if app else "") + f" since {since:%H:%M:%S}"
+            for pid, user, address, app, since in cursor.fetchall()
+        ]
+
+
+def _end_other_sessions(say: Say) -> int:
+    """Keep new sessions out (a connection limit of 0: every role but superusers) and end
+    the others; answer the previous limit, to put back after the restore."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datconnlimit FROM pg_database WHERE datname = current_database()")
+        limit = int(cursor.fetchone()[0])
+        name = connection.ops.quote_name(connection.settings_dict["NAME"])
+        cursor.execute(f"ALTER DATABASE {name} CONNECTION LIMIT 0")
+        cursor.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+            "AND backend_type = 'client backend'"
+        )
+        say(f"ended {cursor.fetchone()[0]} other session(s); new ones kept out until done …")
+    return limit
+
+
+def _let_sessions_in(limit: int) -> None:
+    with connection.cursor() as cursor:
+        name = connection.ops.quote_name(connection.settings_dict["NAME"])
+        cursor.execute(f"ALTER DATABASE {name} CONNECTION LIMIT {limit}")
+
+
+def backup_restore(
+    backup: Backup, say: Say = print, *, terminate_sessions: bool = False
+) -> dict[str, tuple[int, int]]:
     """Restore a checked backup in one transaction; answer the tables whose row counts
-    differ from the manifest after it: {table: (expected, found)}."""
+    differ from the manifest after it: {table: (expected, found)}.
+
+    On PostgreSQL it refuses while other sessions are connected (a server or a worker
+    would write on top of the restored data), naming them, unless `terminate_sessions`:
+    then they are ended first and new ones kept out until the restore is done.
+    """
     archive = backup.folder / backup.manifest["archive"]
     if connection.vendor == "postgresql":
         pg_restore = _tool("pg_restore")
         args, env = _postgres_args()
         say("checking the archive's table of contents …")
         _run([pg_restore, "--list", str(archive)], env)
+        sessions = other_sessions()
+        if sessions and not terminate_sessions:
+            raise BackupError(
+                f"{len(sessions)} other session(s) are connected to the database: "
+                + "; ".join(sessions)
+                + ". Stop the web servers and the cluster, or pass --terminate-sessions to "
+                "end them (and keep new ones out) first."
+            )
+        limit = _end_other_sessions(say) if sessions else None
         connection.close()  # this process holds no lock on what is dropped
         # A session still holding a table (a server or a worker left running) makes the
         # restore fail after a minute instead of waiting for ever; it rolls back whole.
         env["PGOPTIONS"] = "-c lock_timeout=60s"
         say("pg_restore --single-transaction --clean --if-exists --no-owner …")
-        _run(
-            [
-                pg_restore,
-                "--single-transaction",
-                "--clean",
-                "--if-exists",
-                "--no-owner",
-                *args,
-                str(archive),
-            ],
-            env,
-        )
+        try:
+            _run(
+                [
+                    pg_restore,
+                    "--single-transaction",
+                    "--clean",
+                    "--if-exists",
+                    "--no-owner",
+                    *args,
+                    str(archive),
+                ],
+                env,
+            )
+        finally:
+            if limit is not None:
+                _let_sessions_in(limit)
     else:
         _restore_sqlite(archive, say)
     # Every cached answer describes the database as it was: all data sets go stale at once.

@@ -12,8 +12,9 @@
   for its result, then compute themselves if it does not come.
 - The cache never fails a request. Any cache error opens a breaker for a few seconds:
   requests go to the database without touching the cache, the error is logged once, and
-  the cache is tried again afterwards. Invalidations that could not be written are
-  retried first when the cache is back.
+  the cache is tried again afterwards. A process that sees the cache come back makes
+  every data set stale before it reads again: another process may have written during
+  the outage and lost its invalidation, so no payload older than that write is served.
 """
 
 import json
@@ -43,6 +44,7 @@ CASCADE = {
     "snapshots": ("attribution", "risk"),  # the risk snapshots give the drawdown's peak
     "morning_pack": ("morning_pack",),
 }
+ALL_DATASETS = frozenset(d for datasets in CASCADE.values() for d in datasets)
 BREAKER_SECONDS = 5.0
 LOCK_SECONDS = 30
 WAIT_SECONDS = 5.0
@@ -89,7 +91,6 @@ class Breaker:
     def __init__(self) -> None:
         self.open_until = 0.0
         self.failing = False
-        self.lost: set[str] = set()  # data sets whose invalidation could not be written
         self.lock = threading.Lock()
 
     def call(self, operation: Callable[[], Any], default: Any = None) -> Any:
@@ -97,6 +98,9 @@ class Breaker:
             return default
         try:
             result = operation()
+            if self.failing:
+                self._recover()
+                result = operation()  # what was read before the bump may be stale
         except Exception as error:  # any backend error: the database answers instead
             with self.lock:
                 self.open_until = time.monotonic() + BREAKER_SECONDS
@@ -110,17 +114,15 @@ class Breaker:
                         BREAKER_SECONDS,
                     )
             return default
-        if self.failing:
-            with self.lock:
-                self.failing = False
-            logger.warning("Cache available again.")
-            self._replay_lost()
         return result
 
-    def _replay_lost(self) -> None:
-        lost, self.lost = self.lost, set()
-        if lost:
-            _bump(lost)
+    def _recover(self) -> None:
+        """Back after an outage: any process may have written meanwhile, its invalidation
+        lost, so every data set is made stale before anything is read again."""
+        with self.lock:
+            self.failing = False
+        logger.warning("Cache available again: every cached data set made stale.")
+        _bump(ALL_DATASETS)
 
     @property
     def available(self) -> bool:
@@ -147,15 +149,15 @@ class Payload:
 
 
 def _bump(datasets: Iterable[str]) -> None:
-    datasets = set(datasets)
-    values = {_generation_key(d): secrets.randbits(62) for d in datasets}
+    """New generations: what was cached for `datasets` is stale. If the cache cannot be
+    written, nothing is remembered: the first process to reach it again bumps them all."""
+    values = {_generation_key(d): secrets.randbits(62) for d in set(datasets)}
 
     def write() -> bool:
         cache.set_many(values, timeout=None)
         return True
 
-    if not breaker.call(write, default=False):
-        breaker.lost.update(datasets)
+    breaker.call(write, default=False)
 
 
 def _generation(dataset: str, current: Any) -> int | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -174,6 +174,8 @@ def _authorized(request: HttpRequest) -> bool:
 
 
 def metrics_view(request: HttpRequest) -> HttpResponse:
+    if not settings.DEBUG and not settings.PMS_METRICS_TOKEN:
+        raise Http404("/metrics is off: set PMS_METRICS_TOKEN to serve it.")
     if not _authorized(request):
         return HttpResponse("Bearer token required (PMS_METRICS_TOKEN).\n", status=401)
     domain = CollectorRegistry(auto_describe=False)

@@ -29,6 +29,12 @@ class PipelineRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     seconds = models.FloatField(null=True, blank=True)
     error = models.TextField(blank=True)
+    worker = models.CharField(
+        max_length=120, blank=True, help_text="host:pid of the process that ran it last."
+    )
+    note = models.TextField(
+        blank=True, help_text="What befell the run besides its steps: a takeover, a shutdown."
+    )
 
     class Meta:
         ordering = ["-business_date", "pipeline"]

@@ -10,6 +10,8 @@ business day records itself as skipped.
 
 import datetime as dt
 import logging
+import os
+import socket
 import time
 import traceback
 from collections.abc import Callable
@@ -204,9 +206,10 @@ def run_request(
     *, pipeline: str, date: dt.date, trigger: str, actor: str, force: bool = False
 ) -> PipelineRun:
     """Reserve the run of `pipeline` for `date`: its record is reset to queued. A run of the
-    same pipeline and date that is queued or running answers Conflict (unless `force`,
-    for a run whose worker died). A date in the future or before the fund's inception is a
-    ValidationError: any business date between them can run, in any order."""
+    same pipeline and date that is queued or running answers Conflict, unless it is
+    abandoned (taken over, recorded in its note) or `force` is given. A date in the future
+    or before the fund's inception is a ValidationError: any business date between them
+    can run, in any order."""
     from portfolio.services import fund_inception_or_error
 
     if pipeline not in PIPELINES:
@@ -219,16 +222,58 @@ def run_request(
     )
     with transaction.atomic():
         run = PipelineRun.objects.select_for_update().get(pipeline=pipeline, business_date=date)
-        if not created and run.status in ACTIVE and not force:
-            raise Conflict(
-                f"The {pipeline} run of {date} is already {run.status} (requested by "
-                f"{run.requested_by} at {run.requested_at:%Y-%m-%d %H:%M:%S} UTC)."
-            )
+        if not created and run.status in ACTIVE:
+            reason = "with --force" if force else abandoned(run)
+            if reason is None:
+                raise Conflict(
+                    f"The {pipeline} run of {date} is already {run.status} (requested by "
+                    f"{run.requested_by} at {run.requested_at:%Y-%m-%d %H:%M:%S} UTC)."
+                )
+            run.note = (
+                f"{utc_iso(timezone.now())}: took over a {run.status} run ({reason}). " + run.note
+            )[:2000]
+            logger.warning("%s %s: took over a %s run (%s)", pipeline, date, run.status, reason)
         run.status, run.steps, run.error = PipelineRun.Status.QUEUED, [], ""
         run.trigger, run.requested_by, run.requested_at = trigger, actor, timezone.now()
         run.started_at = run.finished_at = run.seconds = None
         run.save()
     return run
+
+
+def this_worker() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def abandoned(run: PipelineRun) -> str | None:
+    """Why a queued or running run is abandoned and may be taken over, or None: running
+    longer than the cluster's task timeout, or by a process of this host that is gone;
+    queued longer than the broker's retry (no worker took it)."""
+    now = timezone.now()
+    cluster: dict[str, Any] = settings.Q_CLUSTER
+    timeout, retry = int(cluster["timeout"]), int(cluster["retry"])
+    if run.status == PipelineRun.Status.RUNNING:
+        started = run.started_at or run.requested_at
+        if (now - started).total_seconds() > timeout:
+            return (
+                f"running since {utc_iso(started)}, past the cluster's {timeout} s task "
+                "timeout: its worker died"
+            )
+        host, _, pid = run.worker.partition(":")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return f"its worker {run.worker} is gone"
+    elif (now - run.requested_at).total_seconds() > retry:
+        return f"queued since {utc_iso(run.requested_at)}, past the broker's {retry} s retry"
+    return None
 
 
 def _claim(run_id: int) -> PipelineRun | None:
@@ -240,7 +285,8 @@ def _claim(run_id: int) -> PipelineRun | None:
         steps = PIPELINES[run.pipeline]
         run.status, run.started_at = PipelineRun.Status.RUNNING, timezone.now()
         run.steps = [{"name": s.name, "status": "pending", "attempts": 0} for s in steps]
-        run.save(update_fields=["status", "started_at", "steps"])
+        run.worker = this_worker()
+        run.save(update_fields=["status", "started_at", "steps", "worker"])
     return run
 
 

@@ -1,7 +1,8 @@
 """PMS settings: one module, driven by environment variables, with embedded defaults.
 
-With no variables set it runs anywhere Python does: a SQLite file under ``var/``, the
-local-memory cache and django-q2's ORM broker. Production switches by variables alone:
+With no variables set it runs anywhere Python does: a SQLite file under ``var/``, a
+file cache under ``var/cache`` that every local process shares, and django-q2's ORM
+broker. Production switches by variables alone:
 ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=0``.
 """
 
@@ -63,8 +64,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "pms_site",  # before django_q: its `qcluster` (a bounded stop) replaces django_q's
     "django_q",
-    "pms_site",
     "portfolio",
     "risk",
     "trading",
@@ -142,16 +143,24 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Shared by every local process (the web server, the cluster, commands): a write in one
+    # is seen by the next read of the others, as with Redis.
+    CACHES = {
+        "default": {
+            "BACKEND": "pms_site.filecache.SharedFileCache",
+            "LOCATION": os.environ.get("PMS_CACHE_DIR", str(VAR_DIR / "cache")),
+            "OPTIONS": {"MAX_ENTRIES": 20000},
+        }
+    }
 
 # Seconds each data set stays cached: "book=30,risk=60,morning_pack=300,attribution=300".
 PMS_CACHE_TTL_DEFAULTS = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
 PMS_CACHE_TTLS = PMS_CACHE_TTL_DEFAULTS | {
     name: int(seconds) for name, seconds in (item.split("=") for item in env_list("PMS_CACHE_TTLS"))
 }
-# How long a process trusts an API token it has looked up (a revoked token is refused
-# by the other processes within this many seconds, by the one that revoked it at once).
-PMS_AUTH_CACHE_SECONDS = int(os.environ.get("PMS_AUTH_CACHE_SECONDS", "30"))
+# How long a process trusts an API token it has looked up, for reads (writes always look
+# it up): a revoked token reads for at most this many seconds more in the other processes.
+PMS_AUTH_CACHE_SECONDS = int(os.environ.get("PMS_AUTH_CACHE_SECONDS", "5"))
 
 # --- django-q2 (ORM broker: the same database, no extra service) ---------------------------
 Q_CLUSTER = {
@@ -165,6 +174,9 @@ Q_CLUSTER = {
     "time_zone": "UTC",  # schedules' crons are in UTC
     "save_limit": 1000,
 }
+# SIGTERM stops the cluster within this many seconds: a task still running then is ended,
+# and its pipeline run recorded as interrupted (`manage.py qcluster`, pms_site's).
+PMS_CLUSTER_STOP_SECONDS = float(os.environ.get("PMS_CLUSTER_STOP_SECONDS", "20"))
 
 # --- Auth, i18n, static -------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -199,8 +211,13 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "pms_site.schema.PMSAutoSchema",
     "EXCEPTION_HANDLER": "pms_site.exceptions.exception_handler",
+    # The token endpoint, per address and per username (429 with Retry-After).
+    "DEFAULT_THROTTLE_RATES": {
+        "login-address": os.environ.get("PMS_LOGIN_RATE_PER_ADDRESS", "30/min"),
+        "login-username": os.environ.get("PMS_LOGIN_RATE_PER_USERNAME", "10/min"),
+    },
     "COERCE_DECIMAL_TO_STRING": True,
     # Datetimes are ISO 8601 in UTC with `Z`: the serializers' UTCDateTimeField (the
     # active time zone, São Paulo's, is for pages and the admin).
@@ -214,6 +231,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "pms_site.schema.refuse_unknown_fields",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "PositionStatusEnum": ["open", "closed"],
         "RiskAlertStatusEnum": "risk.models.RiskAlert.Status",
@@ -257,7 +278,8 @@ PMS_SCHEDULES = {
 # The cluster's heartbeat (every minute) older than this: /health/ reports the scheduler down.
 PMS_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("PMS_HEARTBEAT_MAX_AGE_SECONDS", "180"))
 
-# /metrics asks for `Authorization: Bearer <this>` when it is set.
+# /metrics asks for `Authorization: Bearer <this>` when it is set. With DEBUG off it is
+# required: without it /metrics is off (404), and `check --deploy` warns.
 PMS_METRICS_TOKEN = os.environ.get("PMS_METRICS_TOKEN", "")
 
 # Backups: where `manage.py backup` writes, and the age past which verify_system fails.

@@ -4,10 +4,9 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import SimpleRouter
 
-from pms_site import api, health, metrics
+from pms_site import api, health, login, metrics
 
 
 class IsoDateConverter:
@@ -32,7 +31,7 @@ urlpatterns = [
     path("metrics", metrics.metrics_view, name="metrics"),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("admin/", admin.site.urls),
-    path("api/auth/token/", obtain_auth_token, name="api-token"),
+    path("api/auth/token/", login.token_view, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The book first: URLs resolve in order, and GET /api/book/ is the hottest path.

@@ -87,13 +87,40 @@ def migrations() -> Outcome:
     return OK, "all applied"
 
 
+LEDGER_TABLES = ("portfolio_trade", "portfolio_auditrecord")
+
+
+def database_role() -> Outcome:
+    """The servers should not connect as the owner of the append-only ledger (nor as a
+    superuser): that role could TRUNCATE it or disable its triggers."""
+    if connection.vendor != "postgresql":
+        return OK, f"{connection.vendor}: no roles (production runs on PostgreSQL)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user), "
+            "(SELECT count(*) FROM pg_tables WHERE tablename = ANY(%s) "
+            "AND tableowner = current_user)",
+            [list(LEDGER_TABLES)],
+        )
+        user, superuser, owned = cursor.fetchone()
+    if superuser or owned:
+        why = "a superuser" if superuser else "the owner of the ledger tables"
+        return (
+            WARN,
+            f"connected as {user}, {why}: it could TRUNCATE the ledger or disable its "
+            "append-only triggers; connect the servers and the cluster as pms_app "
+            "(deploy/postgres/roles.sql)",
+        )
+    return OK, f"connected as {user}: not the ledger's owner, no superuser"
+
+
 # --- cache -------------------------------------------------------------------------------------
 
 
 def cache_round_trip() -> Outcome:
     ok, detail = health.cache_round_trip()
     status = (OK if settings.REDIS_URL else WARN) if ok else FAIL
-    return status, detail if settings.REDIS_URL else f"{detail} (no REDIS_URL: per-process cache)"
+    return status, detail if settings.REDIS_URL else f"{detail} (no REDIS_URL: a local file cache)"
 
 
 def cache_tiers() -> Outcome:
@@ -376,6 +403,7 @@ CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
     ("settings", "system checks", system_checks),
     ("database", "connection", database_connection),
     ("database", "migrations", migrations),
+    ("database", "role", database_role),
     ("cache", "round trip", cache_round_trip),
     ("cache", "tiers", cache_tiers),
     ("scheduler", "schedules", schedules),

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Sets everything up on the embedded defaults (SQLite, local-memory cache, ORM broker),
+# Sets everything up on the embedded defaults (SQLite, a shared file cache, ORM broker),
 # loads the demo fund once, prints the logins, starts the cluster and serves
 # http://127.0.0.1:8000.
 set -euo pipefail
@@ -9,10 +9,19 @@ source scripts/setup.sh
 .venv/bin/python manage.py load_demo --if-empty
 .venv/bin/python manage.py setup_schedules
 # The django-q2 cluster beside the server (pipelines on schedule, the heartbeat /health/
-# reads); stopped with it.
+# reads). Ctrl-C, SIGTERM or the server's end stops both: the cluster within
+# PMS_CLUSTER_STOP_SECONDS, even with a pipeline running.
+address=${PMS_ADDRESS:-127.0.0.1:8000}
 .venv/bin/python manage.py qcluster &
 cluster=$!
-trap 'kill "$cluster" 2>/dev/null; wait "$cluster" 2>/dev/null' EXIT
-address=${PMS_ADDRESS:-127.0.0.1:8000}
+.venv/bin/python manage.py runserver --noreload "$address" &
+server=$!
+stop() {
+    trap - TERM INT EXIT
+    kill "$server" "$cluster" 2>/dev/null || true
+    wait "$server" "$cluster" 2>/dev/null || true
+}
+trap 'stop; exit 0' TERM INT
+trap stop EXIT
 echo "Admin: http://$address/admin/   API docs: http://$address/api/docs/   Health: http://$address/health/"
-.venv/bin/python manage.py runserver "$address"
+wait "$server"

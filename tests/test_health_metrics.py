@@ -34,6 +34,12 @@ UNREACHABLE_REDIS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _development(settings: Any) -> None:
+    """/metrics is open in development (DEBUG on, no token); see test_metrics_token."""
+    settings.DEBUG = True
+
+
 @pytest.fixture
 def alive(db: None) -> None:
     """The schedules set up and the cluster seen just now."""
@@ -201,6 +207,11 @@ def test_metrics_token(db, settings):
     assert Client().get("/metrics").status_code == 401
     assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
     assert scrape("Bearer s3cret")["pms_up", (("check", "database"),)] == 1
+    # In production (DEBUG off) the token is required: without one, /metrics is off.
+    settings.DEBUG = False
+    assert scrape("Bearer s3cret")["pms_up", (("check", "database"),)] == 1
+    settings.PMS_METRICS_TOKEN = ""
+    assert Client().get("/metrics").status_code == 404
 
 
 @pytest.mark.parametrize(

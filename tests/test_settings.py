@@ -29,37 +29,52 @@ def test_debug_off_without_secret_key_or_hosts_refuses_to_start():
     assert no_hosts.returncode != 0 and "ALLOWED_HOSTS must be set" in no_hosts.stderr
 
 
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "a-long-random-production-secret-" + "x7Qp" * 10,
+    "ALLOWED_HOSTS": "pms.example.com",
+}
+
+
 def test_check_deploy_passes_with_production_variables():
     result = run_manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="0",
-        SECRET_KEY="a-long-random-production-secret-" + "x7Qp" * 10,
-        ALLOWED_HOSTS="pms.example.com",
+        "check", "--deploy", "--fail-level", "WARNING", **PRODUCTION, PMS_METRICS_TOKEN="m" * 40
     )
     assert result.returncode == 0, result.stderr
+    # Without a metrics token /metrics is off, and the deploy check says so.
+    warned = run_manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert warned.returncode != 0 and "pms.W001" in warned.stderr
 
 
 def test_production_answers_health_and_metrics_over_plain_http(tmp_path):
     """Load balancers and Prometheus reach a node directly: /health/ and /metrics answer
     over HTTP; everything else is redirected to HTTPS. (An empty database here: /health/
-    answers 503, which is the point, not a 301.)"""
+    answers 503, not migrated, which is the point, not a 301.) Without its token
+    /metrics is off with DEBUG off: 404."""
     probe = (
         "from django.test import Client; c = Client(HTTP_HOST='pms.example.com'); "
-        "print(c.get('/health/').status_code, c.get('/metrics').status_code, "
-        "c.get('/api/book/').status_code)"
+        "print(c.get('/health/').status_code, "
+        "c.get('/metrics', headers={'Authorization': 'Bearer ' + 'm' * 40}).status_code, "
+        "c.get('/api/book/').status_code, c.get('/metrics').status_code)"
     )
     result = run_manage(
         "shell",
         "-c",
         probe,
-        DEBUG="0",
-        SECRET_KEY="a-long-random-production-secret-" + "x7Qp" * 10,
-        ALLOWED_HOSTS="pms.example.com",
+        **PRODUCTION,
+        PMS_METRICS_TOKEN="m" * 40,
         PMS_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split()[-3:] == ["503", "200", "301"]
+    assert result.stdout.split()[-4:] == ["503", "200", "301", "401"]
+    off = run_manage(
+        "shell",
+        "-c",
+        "from django.test import Client; "
+        "print(Client(HTTP_HOST='pms.example.com').get('/metrics').status_code)",
+        **PRODUCTION,
+        PMS_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+    )
+    assert off.stdout.split()[-1:] == ["404"], off.stderr

@@ -108,7 +108,7 @@ class StrategyViewSet(ReferenceDataViewSet):
 
 
 class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """GET lists; POST upserts a list of rows, all or nothing."""
+    """GET lists; POST upserts a list of rows, all or nothing (200: rows may be updated)."""
 
     write_groups = (OPS,)
     row_serializer_class: type[Serializer]
@@ -126,7 +126,9 @@ class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 @extend_schema(
-    methods=["POST"], request=s.PriceRowSerializer(many=True), responses=s.UpsertResultSerializer
+    methods=["POST"],
+    request=s.PriceRowSerializer(many=True),
+    responses={200: s.UpsertResultSerializer},
 )
 class PriceViewSet(MarketDataViewSet):
     queryset = Price.objects.select_related("instrument").order_by("instrument__symbol", "date")
@@ -137,7 +139,9 @@ class PriceViewSet(MarketDataViewSet):
 
 
 @extend_schema(
-    methods=["POST"], request=s.FxRateSerializer(many=True), responses=s.UpsertResultSerializer
+    methods=["POST"],
+    request=s.FxRateSerializer(many=True),
+    responses={200: s.UpsertResultSerializer},
 )
 class FxRateViewSet(MarketDataViewSet):
     queryset = FxRate.objects.order_by("currency", "date")

@@ -22,7 +22,9 @@ from . import serializers as s
 
 
 @extend_schema(
-    methods=["POST"], request=s.SignalRowSerializer(many=True), responses=UpsertResultSerializer
+    methods=["POST"],
+    request=s.SignalRowSerializer(many=True),
+    responses={200: UpsertResultSerializer},
 )
 class SignalViewSet(MarketDataViewSet):
     queryset = Signal.objects.select_related("instrument", "strategy").order_by(

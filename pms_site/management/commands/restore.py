@@ -14,12 +14,19 @@ class Command(BaseCommand):
     help = (
         "Restore the database from a backup folder: the archive is checked against its "
         "manifest first, restored in one transaction, then every table's row count is "
-        "compared with the manifest. Stop the web servers and the cluster first."
+        "compared with the manifest. It refuses while other sessions are connected: stop "
+        "the web servers and the cluster, or pass --terminate-sessions."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("path", type=Path, help="The backup folder (or its manifest.json).")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation.")
+        parser.add_argument(
+            "--terminate-sessions",
+            action="store_true",
+            help="End the other sessions on the database first (PostgreSQL), and keep new "
+            "ones out until the restore is done.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         started = time.perf_counter()
@@ -47,7 +54,9 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
-            differences = backup_restore(backup, say)
+            differences = backup_restore(
+                backup, say, terminate_sessions=options["terminate_sessions"]
+            )
         except BackupError as error:
             raise CommandError(f"{error} The database was left as it was.") from None
         if differences:
