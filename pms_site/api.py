@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -66,15 +66,17 @@ class PipelineRunView(APIView):
 
     write_groups = (OPS,)
 
-    @extend_schema(request=RunRequestSerializer, responses={202: RunQueuedSerializer})
+    @extend_schema(
+        request=RunRequestSerializer,
+        responses={202: RunQueuedSerializer},
+        parameters=[
+            OpenApiParameter("pipeline", str, OpenApiParameter.PATH, enum=list(pipelines.PIPELINES))
+        ],
+    )
     def post(self, request: Request, pipeline: str) -> Response:
         if pipeline not in pipelines.PIPELINES:
             return Response(
-                {
-                    "pipeline": [
-                        f"Unknown pipeline {pipeline!r}: use {', '.join(pipelines.PIPELINES)}."
-                    ]
-                },
+                {"detail": f"Unknown pipeline {pipeline!r}: use {', '.join(pipelines.PIPELINES)}."},
                 status=status.HTTP_404_NOT_FOUND,
             )
         data = RunRequestSerializer(data=request.data)

@@ -27,7 +27,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        now = time.monotonic()
+        now = time.time()
         known = _known.get(key)
         if known is not None and known[0] > now and not getattr(self, "_fresh", False):
             return known[1], known[2]

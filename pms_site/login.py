@@ -22,6 +22,8 @@ class LoginThrottle(SimpleRateThrottle):
     (logged) rather than refusing every login."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
+        if self.get_cache_key(request, view) is None:  # may raise ParseError: a 400
+            return True
         try:
             return super().allow_request(request, view)
         except Exception as error:  # the cache is down: no count, no refusal

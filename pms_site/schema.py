@@ -1,8 +1,8 @@
 """The OpenAPI schema, telling the truth about the errors too.
 
 - Every operation documents the error answers it can give: 400 (invalid input), 401,
-  403, 404, 409 (a state conflict), 429 (throttled) and 503 (the database unavailable),
-  each where it applies, all JSON.
+  403, 404, 409 (a state conflict), 415 (a body that is not JSON), 429 (throttled) and
+  503 (the database unavailable), each where it applies, all JSON.
 - A request body refuses unknown fields: its components say `additionalProperties: false`.
 """
 
@@ -44,10 +44,12 @@ class PMSAutoSchema(AutoSchema):
         takes_input = self.method in ("POST", "PUT", "PATCH") or self._get_parameters()
         if takes_input:
             errors["400"] = _json("Invalid input, unknown fields included.", FIELD_ERRORS)
+        if self.method in ("POST", "PUT", "PATCH"):
+            errors["415"] = _json("The body is not JSON (nor a form).", DETAIL)
         if self.get_auth():
             errors["401"] = _json("No credentials, or wrong ones.", DETAIL)
             errors["403"] = _json("The user's groups do not allow this.", DETAIL)
-        if "{" in self.path:
+        if "{" in self.path or self.path.endswith("/morning-pack/latest/"):
             errors["404"] = _json("No such object.", DETAIL)
         if any(self.path.endswith(end) and self.method == method for end, method in CONFLICTS):
             errors["409"] = _json("The object's state does not allow it.", DETAIL)

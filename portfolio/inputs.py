@@ -95,9 +95,15 @@ def band_problem(quote_type: str, price: Decimal, last: Decimal) -> str | None:
         move = abs(price - last) * 100
         if move > band["yield"]:
             limit = band["yield"]
-            return f"{price:f} is {move:,.0f} bp from the last close {last:f} (band {limit} bp)"
+            return (
+                f"{price.normalize():f} is {move:,.0f} bp from the last close "
+                f"{last.normalize():f} (band {limit} bp)"
+            )
         return None
     move = abs(price / last - 1)
     if move > band["price"]:
-        return f"{price:f} is {move:.0%} from the last close {last:f} (band {band['price']:.0%})"
+        return (
+            f"{price.normalize():f} is {move:.0%} from the last close {last.normalize():f} "
+            f"(band {band['price']:.0%})"
+        )
     return None

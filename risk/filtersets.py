@@ -2,7 +2,7 @@
 
 import django_filters as filters
 
-from .models import RiskAlert, RiskSnapshot
+from .models import RiskAlert, RiskLimit, RiskSnapshot
 
 
 class RiskSnapshotFilter(filters.FilterSet):
@@ -19,7 +19,7 @@ class RiskAlertFilter(filters.FilterSet):
 
     status = filters.ChoiceFilter(choices=RiskAlert.Status.choices)
     date = filters.DateFilter()
-    risk_limit = filters.NumberFilter(field_name="limit_id")
+    risk_limit = filters.ModelChoiceFilter(field_name="limit", queryset=RiskLimit.objects.all())
     source = filters.CharFilter()
 
     class Meta:

@@ -7,12 +7,14 @@ positions) with its snapshots and a morning pack.
 
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
 import threading
 import time
 from decimal import Decimal as D
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -364,3 +366,51 @@ def test_a_deleted_token_is_refused_at_once(cached_fund):
     assert cached_fund.get(BOOK).status_code == 200
     Token.objects.filter(user__username="user-viewer").delete()
     assert cached_fund.get(BOOK).status_code == 401
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
+def test_after_a_hang_no_process_serves_what_another_wrote_over(
+    cached_fund, spare_redis, api_client_for
+):
+    """Two processes, as two breakers: the reader saw Redis hang; the writer wrote during
+    the hang and lost its invalidation, then went away. Back, the reader makes every data
+    set stale before it reads: of 400 reads, none is older than the write."""
+    hits_resume(cached_fund)
+    reader = cache.breaker
+    spare_redis[0].send_signal(signal.SIGSTOP)
+    assert get(cached_fund, BOOK)["cached"] is False  # the reader sees the outage
+    cache.breaker = cache.Breaker()  # the writer, another process
+    ops = api_client_for("ops")
+    answer = ops.post(
+        "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
+    )
+    assert answer.status_code == 201
+    cache.breaker = reader
+    spare_redis[0].send_signal(signal.SIGCONT)
+    time.sleep(0.6)  # the reader's breaker tries Redis again
+    nav = D(book_selectors.book()["nav"])
+    bodies = [get(cached_fund, BOOK) for _ in range(400)]
+    stale = [body for body in bodies if D(body["nav"]) != nav]
+    assert stale == [] and sum(body["cached"] for body in bodies) >= 398
+
+
+def test_a_change_in_another_process_is_seen_by_the_next_read(cached_fund):
+    """The embedded default cache (a file cache) and Redis alike are shared: a process that
+    invalidates (a command, the cluster) makes this one's next read a miss."""
+    import sys
+
+    get(cached_fund, RISK)
+    assert get(cached_fund, RISK)["cached"] is True
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from pms_site import cache; cache.invalidate({'risk'})",
+        ],
+        check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "pms_site.settings"},
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
+    assert get(cached_fund, RISK)["cached"] is False

@@ -266,6 +266,7 @@ class CapitalFlowSerializer(ModelSerializer):
         model = CapitalFlow
         fields = ["id", "date", "amount", "note", "created_at"]
         read_only_fields = ["id", "created_at"]
+        extra_kwargs = {"amount": {"required": True}}
 
 
 class PositionSerializer(ModelSerializer):

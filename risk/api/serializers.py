@@ -18,7 +18,7 @@ from portfolio.api.serializers import (
 from portfolio.models import Instrument
 
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-from ..selectors import LIMIT_STATUSES, default_window
+from ..selectors import LIMIT_STATUSES, default_window, validate_request
 
 M = TypeVar("M", bound=models.Model)
 
@@ -228,6 +228,11 @@ class LiveRiskQuerySerializer(serializers.Serializer):
         required=False, default=default_window, help_text="Daily returns; default PMS_RISK_WINDOW."
     )
     method = serializers.CharField(required=False, default="historical")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # Here, before the answer's cache key is built from them.
+        validate_request(attrs["window"], attrs["method"])
+        return attrs
 
 
 class LimitStatusSerializer(serializers.Serializer):

@@ -1,0 +1,181 @@
+"""Operational faults on the real services: a database that hangs, a restore with sessions
+connected, the roles of production, the cluster's stop."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+
+from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def dsn(**overrides: Any) -> str:
+    settings = {**connection.settings_dict, **overrides}
+    return (
+        f"host={settings['HOST'] or '127.0.0.1'} port={settings['PORT'] or 5432} "
+        f"dbname={settings['NAME']} user={settings['USER']}"
+    )
+
+
+@pytest.fixture
+def silent_server() -> Any:
+    """A TCP server that accepts connections and never says a word: a hung database."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    thread.join()
+    for peer in held:
+        peer.close()
+    listener.close()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_hung_database_is_a_json_503_within_seconds(silent_server, api_client_for):
+    viewer = api_client_for("viewer")
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict.update(HOST="127.0.0.1", PORT=str(silent_server))
+    try:
+        started = time.monotonic()
+        health = Client().get("/health/")
+        health_seconds = time.monotonic() - started
+        started = time.monotonic()
+        book_answer = viewer.get("/api/book/")
+        book_seconds = time.monotonic() - started
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(original)
+    assert (health.status_code, health.json()["status"]) == (503, "down")
+    assert health_seconds < 3, health_seconds
+    assert book_answer.status_code == 503 and book_seconds < 5, book_seconds
+    assert book_answer["Content-Type"] == "application/json"
+    assert book_answer["Retry-After"] == "5" and "database is unavailable" in str(
+        book_answer.json()["detail"]
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_restore_refuses_other_sessions_unless_it_ends_them(book, tmp_path):  # noqa: F811
+    call_command("backup", "--output-dir", str(tmp_path), stdout=StringIO())
+    [folder] = tmp_path.glob("pms-*")
+    other = psycopg.connect(dsn(), application_name="a-web-worker")
+    try:
+        with pytest.raises(CommandError) as refused:
+            call_command("restore", str(folder), "--yes", stdout=StringIO())
+        assert "1 other session(s) are connected" in str(refused.value)
+        assert "a-web-worker" in str(refused.value) and "--terminate-sessions" in str(refused.value)
+        out = StringIO()
+        call_command("restore", str(folder), "--yes", "--terminate-sessions", stdout=out)
+        assert "ended 1 other session(s)" in out.getvalue()
+        with pytest.raises(psycopg.OperationalError):
+            other.execute("SELECT 1")
+    finally:
+        other.close()
+    # New sessions are let in again once it is done.
+    with psycopg.connect(dsn()) as again:
+        assert again.execute("SELECT 1").fetchone() == (1,)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_application_role_cannot_touch_the_ledger(book):  # noqa: F811
+    from pms_site import verification
+
+    with connection.cursor() as cursor:
+        cursor.execute((ROOT / "deploy/postgres/roles.sql").read_text())
+    status, detail = verification.database_role()
+    assert status == "warn" and "pms_app" in detail  # the tests connect as a superuser
+    with psycopg.connect(dsn(USER="pms_app"), autocommit=True) as app:
+        assert app.execute("SELECT count(*) FROM portfolio_trade").fetchone()[0] == 5
+        for statement in (
+            "TRUNCATE portfolio_trade",
+            "ALTER TABLE portfolio_trade DISABLE TRIGGER ALL",
+            "DROP TABLE portfolio_auditrecord",
+            "DELETE FROM portfolio_trade",
+        ):
+            with pytest.raises(psycopg.Error):
+                app.execute(statement)
+        assert app.execute("SELECT count(*) FROM portfolio_trade").fetchone()[0] == 5
+        app.execute(
+            "INSERT INTO portfolio_capitalflow (date, amount, note, created_at) "
+            "VALUES ('2024-03-15', 1, 'by the application role', now())"
+        )
+    with connection.cursor() as cursor:  # as in production: the servers as pms_app
+        cursor.execute("SET ROLE pms_app")
+        try:
+            assert verification.database_role()[0] == "ok"
+        finally:
+            cursor.execute("RESET ROLE")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_cluster_stops_within_its_bound_with_a_task_running(db):
+    settings_db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgresql://{settings_db['USER']}@{settings_db['HOST']}:"
+        f"{settings_db['PORT']}/{settings_db['NAME']}",
+        "PMS_Q_WORKERS": "1",
+        "PMS_CLUSTER_STOP_SECONDS": "3",
+    }
+    from django.utils import timezone
+    from django_q.models import OrmQ
+    from django_q.tasks import async_task
+
+    cluster = subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        enqueued = timezone.now()
+        async_task("time.sleep", 120)
+        deadline = time.monotonic() + 60
+        taken = OrmQ.objects.filter(lock__gte=enqueued)  # a worker locks what it takes
+        while time.monotonic() < deadline and not taken.exists():
+            time.sleep(0.2)
+        assert taken.exists(), "the cluster never took the task"
+        time.sleep(1)
+        started = time.monotonic()
+        cluster.send_signal(signal.SIGTERM)
+        cluster.wait(timeout=30)
+        assert time.monotonic() - started < 10
+    finally:
+        if cluster.poll() is None:
+            cluster.kill()
+            cluster.wait()
