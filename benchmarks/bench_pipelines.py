@@ -43,6 +43,7 @@ def book_every_instrument(
                 quantity=Decimal((n % 40 + 1) * (1 if (n + s) % 3 else -1)),
                 price=Decimal("100"),
                 trade_date=day,
+                confirm=True,  # booked at 100, whatever the market
             )
             for s in range(strategies)
             for n, instrument in enumerate(instruments)

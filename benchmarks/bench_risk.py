@@ -83,16 +83,21 @@ def load_market(
     return instruments
 
 
-def load_book(instruments: list[Instrument], strategies: int, as_of: dt.date = AS_OF) -> None:
-    """1,000 positions: `strategies` strategies each holding the same 1,000/`strategies`
-    instruments. Replaces the previous book."""
+def load_book(
+    instruments: list[Instrument],
+    strategies: int,
+    as_of: dt.date = AS_OF,
+    positions: int = POSITIONS,
+) -> None:
+    """`positions` positions (1,000): `strategies` strategies each holding the same
+    positions/`strategies` instruments. Replaces the previous book."""
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE attribution_positionsnapshot, trading_tradeproposal, portfolio_trade, "
             "portfolio_position, "
             "portfolio_auditrecord"
         )
-    held = POSITIONS // strategies
+    held = positions // strategies
     services.trades_book(
         requests=[
             services.TradeRequest(
@@ -101,8 +106,9 @@ def load_book(instruments: list[Instrument], strategies: int, as_of: dt.date = A
                 quantity=Decimal((n % 50 + 1) * (1 if n % 3 else -1)),
                 price=Decimal("100"),
                 trade_date=as_of,
+                confirm=True,  # booked at 100, whatever the market
             )
-            for n in range(POSITIONS)
+            for n in range(positions)
         ],
         actor="bench",
         source="api",
