@@ -213,6 +213,9 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "pms_site.schema.PMSAutoSchema",
     "EXCEPTION_HANDLER": "pms_site.exceptions.exception_handler",
+    # The address of a client: REMOTE_ADDR, or the one this many proxies in front of the
+    # nodes put in X-Forwarded-For (a client cannot choose it).
+    "NUM_PROXIES": int(os.environ.get("PMS_NUM_PROXIES", "0")),
     # The token endpoint, per address and per username (429 with Retry-After).
     "DEFAULT_THROTTLE_RATES": {
         "login-address": os.environ.get("PMS_LOGIN_RATE_PER_ADDRESS", "30/min"),

@@ -373,3 +373,17 @@ def test_the_login_is_throttled(db):
         "/api/auth/token/", {"username": "pm", "password": "right"}, "application/json"
     )
     assert refused.status_code == 429 and int(refused["Retry-After"]) > 0
+
+
+def test_the_login_throttle_per_address_ignores_a_forged_forwarded_for(db):
+    client = Client()
+    codes = [
+        client.post(
+            "/api/auth/token/",
+            {"username": f"guess{n}", "password": "x"},
+            "application/json",
+            headers={"X-Forwarded-For": f"10.0.0.{n}"},
+        ).status_code
+        for n in range(31)
+    ]
+    assert codes[:30] == [400] * 30 and codes[30] == 429
