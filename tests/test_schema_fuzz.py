@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -42,7 +44,24 @@ def token_of(api_client_for: Any, group: str) -> str:
 
 
 @pytest.fixture
-def api_schema(book: Any, api_client_for: Any, settings: Any) -> Any:  # noqa: F811
+def keep_the_test_connection() -> Any:
+    """As Django's test client does: the WSGI handler must not close the connection that
+    holds the test's transaction (it closes connections at each request's start)."""
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in signals:
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(
+    book: Any,  # noqa: F811
+    api_client_for: Any,
+    settings: Any,
+    keep_the_test_connection: None,
+) -> Any:
     settings.PMS_RISK_WINDOW = 20
     token = token_of(api_client_for, "superuser")
     return schemathesis.openapi.from_wsgi(
