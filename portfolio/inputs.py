@@ -34,15 +34,15 @@ EARLIEST_DATE = dt.date(1990, 1, 1)
 NOTE_MAX = 400  # notes and reasons: a trade's note holds "Proposal <id>: " + the note
 
 # Largest accepted magnitudes, by kind of number.
-PRICE_MAX = Decimal("1e9")  # a close or a trade price (a yield in percent)
-QUANTITY_MAX = Decimal("1e12")  # contracts, shares or units of currency
-MULTIPLIER_MAX = Decimal("1e9")  # value of a point, or notional per contract
-DV01_MAX = Decimal("1e7")  # value of 1 bp per contract
-FX_RATE_MAX = Decimal("1e6")  # units of base per unit of a currency
-FEES_MAX = Decimal("1e10")
-FLOW_MAX = Decimal("1e14")  # a subscription or redemption, base currency
-BUDGET_MAX = Decimal("1e12")  # a strategy's daily risk budget
-LIMIT_MAX = Decimal("1e15")
+PRICE_MAX = Decimal(10**9)  # a close or a trade price (a yield in percent)
+QUANTITY_MAX = Decimal(10**12)  # contracts, shares or units of currency
+MULTIPLIER_MAX = Decimal(10**9)  # value of a point, or notional per contract
+DV01_MAX = Decimal(10**7)  # value of 1 bp per contract
+FX_RATE_MAX = Decimal(10**6)  # units of base per unit of a currency
+FEES_MAX = Decimal(10**10)
+FLOW_MAX = Decimal(10**14)  # a subscription or redemption, base currency
+BUDGET_MAX = Decimal(10**12)  # a strategy's daily risk budget
+LIMIT_MAX = Decimal(10**15)
 NOTIONAL_MAX = 1e13  # a trade's or a position's notional in base currency
 DV01_BASE_MAX = 1e10  # a trade's or a position's DV01 in base currency per bp
 

@@ -78,3 +78,13 @@ def test_production_answers_health_and_metrics_over_plain_http(tmp_path):
         DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
     )
     assert off.stdout.split()[-1:] == ["404"], off.stderr
+
+
+def test_every_model_change_has_its_migration(db):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("makemigrations", "--check", "--dry-run", stdout=out)  # exits 1 otherwise
+    assert "No changes detected" in out.getvalue()
