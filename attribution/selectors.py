@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
-from portfolio.calendar import business_days
+from core.calendar import business_days
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
 from portfolio.selectors import decimal_str, inception
 

@@ -13,8 +13,8 @@ from common import timed
 from django.db import connection
 
 from attribution import selectors
+from core.calendar import business_days
 from portfolio import services as book_services
-from portfolio.calendar import business_days
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
 
 YEAR_END = dt.date(2024, 12, 27)  # a Friday; the ~250 business days of 2024 before it

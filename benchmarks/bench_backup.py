@@ -17,7 +17,7 @@ from bench_risk import AS_OF, load_market
 from django.core.management import call_command
 from django.db import connection
 
-from portfolio.calendar import business_days_ending
+from core.calendar import business_days_ending
 from portfolio.models import Position
 from portfolio.services import snapshots_build
 

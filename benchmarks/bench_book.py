@@ -11,8 +11,8 @@ from django.contrib.auth.models import User
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
+from core.bulk import bulk_update_rows
 from portfolio import services
-from portfolio.bulk import bulk_update_rows
 from portfolio.models import MARK_FIELDS, FxRate, Instrument, Position, Price, Strategy
 
 AS_OF = dt.date(2024, 3, 15)

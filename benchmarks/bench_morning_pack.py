@@ -13,8 +13,8 @@ from common import timed
 from django.db import connection
 
 from briefing import services
+from core.calendar import business_days_ending
 from portfolio import services as book_services
-from portfolio.calendar import business_days_ending
 from portfolio.models import Strategy
 from risk import services as risk_services
 from trading import services as trading_services

@@ -12,9 +12,9 @@ from bench_risk import AS_OF, load_market
 from django.conf import settings
 from django.db import connection
 
+from core.calendar import business_days_ending
 from pms_site import pipelines
 from portfolio import services
-from portfolio.calendar import business_days_ending
 from portfolio.models import Instrument, PortfolioSnapshot, Position, PositionSnapshot, Strategy
 from portfolio.services import snapshots_build
 from risk.models import RiskSnapshot

@@ -14,8 +14,8 @@ from django.contrib.auth.models import User
 from django.db import connection
 from rest_framework.test import APIClient
 
+from core.calendar import business_days_ending
 from portfolio import services
-from portfolio.calendar import business_days_ending
 from portfolio.models import FxRate, Instrument, Position, Price, Strategy
 from risk import engine, selectors
 from risk.models import RiskLimit

@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from portfolio.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin
 
 from . import render, services
 from .models import MorningPack

@@ -10,8 +10,8 @@ from typing import Any
 
 from django.template.loader import render_to_string
 
-from pms_site import charts
-from portfolio.calendar import fund_time_zone
+from core import charts
+from core.calendar import fund_time_zone
 
 from .models import MorningPack
 

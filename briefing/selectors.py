@@ -14,8 +14,8 @@ from django.core.exceptions import ValidationError
 from django_q.models import Failure
 
 from attribution import selectors as performance
+from core.calendar import business_days_ending, utc_iso
 from pms_site.models import PipelineRun
-from portfolio.calendar import business_days_ending, utc_iso
 from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
 from portfolio.selectors import base_currency, decimal_str, drawdown
 from risk import selectors as risk_selectors

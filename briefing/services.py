@@ -8,7 +8,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.utils import timezone
 
-from portfolio.calendar import (
+from core.calendar import (
     is_business_day,
     next_business_day,
     on_or_after,

@@ -8,8 +8,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from portfolio.admin import ReadOnlyAdmin
-from portfolio.errors import Conflict
+from core.admin import ReadOnlyAdmin
+from core.errors import Conflict
 
 from . import pipelines
 from .models import Heartbeat, PipelineRun

@@ -8,12 +8,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portfolio.api.serializers import FundDateField, ModelSerializer, StrictSerializer
-from portfolio.calendar import today
+from core.calendar import today
+from core.permissions import OPS
+from core.serializers import FundDateField, ModelSerializer, StrictSerializer
 
 from . import pipelines
 from .models import PipelineRun
-from .permissions import OPS
 
 
 class PipelineRunSerializer(ModelSerializer):

@@ -15,6 +15,7 @@ class PmsSiteConfig(AppConfig):
         from rest_framework.authtoken.models import Token
 
         from briefing.models import MorningPack
+        from core.signals import data_changed
         from portfolio.models import (
             CapitalFlow,
             FxRate,
@@ -29,7 +30,6 @@ class PmsSiteConfig(AppConfig):
         from risk.models import RiskLimit, RiskSnapshot
 
         from . import authentication, cache, checks  # noqa: F401 — checks register themselves
-        from .signals import data_changed
 
         events = {
             Instrument: "book",

@@ -7,7 +7,7 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from portfolio.errors import Conflict, RowErrors
+from core.errors import Conflict, RowErrors
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

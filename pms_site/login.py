@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from portfolio.api.serializers import RejectUnknownFields
+from core.serializers import RejectUnknownFields
 
 logger = logging.getLogger("pms.auth")
 

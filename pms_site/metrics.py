@@ -94,7 +94,7 @@ class DomainCollector(Collector):
 
 
 def _database_metrics() -> Iterator[Metric]:
-    from portfolio.calendar import previous_business_day, today
+    from core.calendar import previous_business_day, today
     from portfolio.selectors import stale_instruments
     from risk.models import RiskAlert
 

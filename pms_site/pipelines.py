@@ -26,14 +26,14 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from portfolio.calendar import (
+from core.calendar import (
     fund_time_zone,
     is_business_day,
     previous_business_day,
     today,
     utc_iso,
 )
-from portfolio.errors import Conflict
+from core.errors import Conflict
 
 from . import cache
 from .models import PipelineRun
@@ -74,7 +74,7 @@ def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
     """Build the snapshots of `day` (again, with `rebuild`; else only if missing) and of the
     business days before it back to the last stored one, or the inception, that are
     missing: the fund's history has no holes. Returns what was built."""
-    from portfolio.calendar import next_business_day
+    from core.calendar import next_business_day
     from portfolio.models import PortfolioSnapshot
     from portfolio.selectors import inception
     from portfolio.services import snapshots_build

@@ -203,7 +203,7 @@ REST_FRAMEWORK = {
         "pms_site.authentication.CachedTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["pms_site.permissions.GroupPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.GroupPermission"],
     "DEFAULT_PAGINATION_CLASS": "pms_site.pagination.LimitOffsetPagination",
     "DEFAULT_PARSER_CLASSES": [
         "pms_site.errors.BoundedJSONParser",

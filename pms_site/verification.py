@@ -208,7 +208,7 @@ def book() -> Outcome:
 
 
 def mark_to_market_dry_run() -> Outcome:
-    from portfolio.calendar import on_or_before, today
+    from core.calendar import on_or_before, today
     from portfolio.selectors import last_mark
     from portfolio.services import mark_to_market
 

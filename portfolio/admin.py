@@ -7,10 +7,11 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from pms_site.charts import line_chart
+from core.admin import ReadOnlyAdmin
+from core.calendar import today
+from core.charts import line_chart
 
 from . import selectors, services
-from .calendar import today
 from .models import (
     AuditRecord,
     CapitalFlow,
@@ -23,17 +24,6 @@ from .models import (
     Strategy,
     Trade,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Instrument)

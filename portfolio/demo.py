@@ -12,7 +12,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from .calendar import business_days
+from core.calendar import business_days
+
 from .ledger import to_cents
 
 # Factors: global risk-on, Brazil local, US rates, Europe, commodities.

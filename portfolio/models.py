@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from . import inputs
+from core import inputs
 
 
 def at_most(bound: Decimal, *, signed: bool = False) -> list[Any]:

@@ -13,7 +13,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery, Sum
 
-from .calendar import on_or_after, today
+from core.calendar import on_or_after, today
+
 from .ledger import to_cents
 from .models import (
     CapitalFlow,

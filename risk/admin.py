@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from portfolio.admin import ReadOnlyAdmin
-from portfolio.errors import Conflict
+from core.admin import ReadOnlyAdmin
+from core.errors import Conflict
 
 from . import selectors, services
 from .api.serializers import ShocksField

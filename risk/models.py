@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from portfolio.calendar import today
+from core.calendar import today
 from portfolio.models import Instrument, Strategy
 
 

@@ -20,7 +20,7 @@ from django.db.models import Case, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
-from portfolio.calendar import business_days_ending
+from core.calendar import business_days_ending
 from portfolio.ledger import to_cents
 from portfolio.models import FxRate, Price
 from portfolio.selectors import (

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from portfolio.errors import Conflict
+from core.errors import Conflict
 from portfolio.models import PortfolioSnapshot
 from portfolio.selectors import book_state_on
 from portfolio.services import audit_record, model_state

@@ -13,9 +13,9 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 
 from attribution import selectors as attribution
+from core.errors import Conflict
 from pms_site import health, verification
 from portfolio import services as book_services
-from portfolio.errors import Conflict
 from portfolio.models import PortfolioSnapshot
 from risk import services as risk_services
 from risk.models import RiskSnapshot

@@ -13,8 +13,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
 
+from core import inputs
 from pms_site.models import PipelineRun
-from portfolio import inputs
 from portfolio import services as book_services
 from portfolio.models import CapitalFlow, FxRate, Instrument, Position, Price, Trade
 from tests.conftest import TODAY

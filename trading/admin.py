@@ -13,8 +13,8 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from portfolio.admin import ReadOnlyAdmin
-from portfolio.errors import Conflict
+from core.admin import ReadOnlyAdmin
+from core.errors import Conflict
 
 from . import services
 from .models import Signal, TradeProposal

@@ -18,8 +18,8 @@ from django.db import transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from portfolio.calendar import business_days_ending, previous_business_day, today
-from portfolio.errors import Conflict, RowErrors
+from core.calendar import business_days_ending, previous_business_day, today
+from core.errors import Conflict, RowErrors
 from portfolio.ledger import Terms, mark_figures
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
 from portfolio.selectors import (

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import money_field
+from core.serializers import money_field
 
 from ..selectors import DIMENSIONS, PERIODS
 

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from portfolio.api.serializers import FundDateField, ModelSerializer, StrictSerializer
-from portfolio.calendar import next_business_day, today
+from core.calendar import next_business_day, today
+from core.serializers import FundDateField, ModelSerializer, StrictSerializer
 
 from ..models import MorningPack
 

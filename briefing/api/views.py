@@ -11,9 +11,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import actor
+from core.permissions import OPS, PM
 from pms_site import cache
-from pms_site.permissions import OPS, PM
-from portfolio.api.views import actor
 
 from .. import render, services
 from ..models import MorningPack

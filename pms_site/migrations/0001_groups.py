@@ -1,4 +1,4 @@
-"""The four API groups: viewer (read), pm, risk, ops. Their rights live in pms_site.permissions."""
+"""The four API groups: viewer (read), pm, risk, ops. Their rights live in core.permissions."""
 
 from django.db import migrations
 

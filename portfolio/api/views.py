@@ -9,14 +9,17 @@ from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer, Serializer
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
+from core import inputs
+from core.api import MarketDataViewSet, actor
+from core.calendar import today
+from core.permissions import OPS, PM
+from core.serializers import UpsertResultSerializer
 from pms_site import cache
-from pms_site.permissions import OPS, PM
 
-from .. import inputs, selectors, services
-from ..calendar import today
+from .. import selectors, services
 from ..filtersets import (
     AuditRecordFilter,
     CapitalFlowFilter,
@@ -40,10 +43,6 @@ from ..models import (
     Trade,
 )
 from . import serializers as s
-
-
-def actor(request: Request) -> str:
-    return str(request.user.get_username())
 
 
 class AuditedWritesMixin:
@@ -107,28 +106,10 @@ class StrategyViewSet(ReferenceDataViewSet):
     lookup_value_regex = inputs.CODE_PATTERN
 
 
-class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
-    """GET lists; POST upserts a list of rows, all or nothing (200: rows may be updated)."""
-
-    write_groups = (OPS,)
-    row_serializer_class: type[Serializer]
-    upsert: Any  # the service: (rows=..., actor=...) -> (created, updated)
-
-    def create(self, request: Request) -> Response:
-        if not isinstance(request.data, list) or not request.data:
-            return Response(
-                {"detail": "Send a non-empty JSON list of rows."},
-                status=status.HTTP_400_BAD_REQUEST,
-            )
-        rows = s.validated_rows(self.row_serializer_class, request.data)
-        created, updated = self.upsert(rows=rows, actor=actor(request))
-        return Response({"created": created, "updated": updated})
-
-
 @extend_schema(
     methods=["POST"],
     request=s.PriceRowSerializer(many=True),
-    responses={200: s.UpsertResultSerializer},
+    responses={200: UpsertResultSerializer},
 )
 class PriceViewSet(MarketDataViewSet):
     queryset = Price.objects.select_related("instrument").order_by("instrument__symbol", "date")
@@ -141,7 +122,7 @@ class PriceViewSet(MarketDataViewSet):
 @extend_schema(
     methods=["POST"],
     request=s.FxRateSerializer(many=True),
-    responses={200: s.UpsertResultSerializer},
+    responses={200: UpsertResultSerializer},
 )
 class FxRateViewSet(MarketDataViewSet):
     queryset = FxRate.objects.order_by("currency", "date")

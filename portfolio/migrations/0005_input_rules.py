@@ -5,7 +5,7 @@ from decimal import Decimal
 import django.core.validators
 from django.db import migrations, models
 
-import portfolio.inputs
+import core.inputs
 
 
 class Migration(migrations.Migration):
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="capitalflow",
             name="date",
-            field=models.DateField(validators=[portfolio.inputs.validate_fund_date]),
+            field=models.DateField(validators=[core.inputs.validate_fund_date]),
         ),
         migrations.AlterField(
             model_name="fxrate",
@@ -48,7 +48,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="fxrate",
             name="date",
-            field=models.DateField(validators=[portfolio.inputs.validate_fund_date]),
+            field=models.DateField(validators=[core.inputs.validate_fund_date]),
         ),
         migrations.AlterField(
             model_name="fxrate",
@@ -186,7 +186,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="price",
             name="date",
-            field=models.DateField(validators=[portfolio.inputs.validate_fund_date]),
+            field=models.DateField(validators=[core.inputs.validate_fund_date]),
         ),
         migrations.AlterField(
             model_name="price",

@@ -10,11 +10,11 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
-from pms_site.signals import data_changed
+from core import inputs
+from core.calendar import today
+from core.errors import RowErrors
+from core.signals import data_changed
 
-from .. import inputs
-from ..calendar import today
-from ..errors import RowErrors
 from ..models import CapitalFlow, FxRate, Instrument, Price
 from ..selectors import base_currency, latest_prices
 from .audit import audit_record, model_state

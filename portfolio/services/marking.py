@@ -8,11 +8,11 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from pms_site.signals import data_changed
+from core.bulk import bulk_update_rows
+from core.calendar import today
+from core.errors import Conflict
+from core.signals import data_changed
 
-from ..bulk import bulk_update_rows
-from ..calendar import today
-from ..errors import Conflict
 from ..ledger import ZERO, mark_figures
 from ..models import MARK_FIELDS, Position
 from ..selectors import fx_rates_on, last_mark, latest_prices

@@ -17,9 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
-from pms_site.signals import data_changed
+from core.calendar import business_days, is_business_day, previous_business_day, today
+from core.signals import data_changed
 
-from ..calendar import business_days, is_business_day, previous_business_day, today
 from ..ledger import ZERO, Terms, apply_trade, mark_figures
 from ..models import (
     CapitalFlow,

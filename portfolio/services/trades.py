@@ -9,12 +9,12 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from pms_site.signals import data_changed
+from core import inputs
+from core.bulk import bulk_update_rows
+from core.calendar import previous_business_day, today
+from core.errors import RowErrors
+from core.signals import data_changed
 
-from .. import inputs
-from ..bulk import bulk_update_rows
-from ..calendar import previous_business_day, today
-from ..errors import RowErrors
 from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, fx_rates_on, latest_prices

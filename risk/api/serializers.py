@@ -7,8 +7,8 @@ from typing import Any, TypeVar
 from django.db import models
 from rest_framework import serializers
 
-from portfolio import inputs
-from portfolio.api.serializers import (
+from core import inputs
+from core.serializers import (
     ModelSerializer,
     StrictDecimalField,
     StrictSerializer,

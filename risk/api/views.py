@@ -12,9 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import actor
+from core.permissions import ALL_GROUPS, PM, RISK
 from pms_site import cache
-from pms_site.permissions import ALL_GROUPS, PM, RISK
-from portfolio.api.views import AuditedWritesMixin, actor
+from portfolio.api.views import AuditedWritesMixin
 
 from .. import selectors, services
 from ..filtersets import RiskAlertFilter, RiskSnapshotFilter

@@ -7,8 +7,8 @@ from django.core.management import call_command
 from django.db.models import Sum
 
 from attribution import selectors
+from core.calendar import previous_business_day
 from portfolio import selectors as book_selectors
-from portfolio.calendar import previous_business_day
 from portfolio.ledger import to_cents
 from portfolio.models import PortfolioSnapshot, PositionSnapshot, Trade
 

@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.errors import RowErrors
 from portfolio import selectors, services
-from portfolio.errors import RowErrors
 from portfolio.models import AuditRecord, Position, Trade
 from tests.factories import InstrumentFactory, PriceFactory, StrategyFactory
 

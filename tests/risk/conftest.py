@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
+from core.calendar import business_days_ending
 from portfolio import services
-from portfolio.calendar import business_days_ending
 from portfolio.models import FxRate, Price
 from tests.conftest import TODAY
 from tests.factories import InstrumentFactory, StrategyFactory

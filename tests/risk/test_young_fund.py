@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from core.calendar import business_days_ending
 from pms_site import pipelines
 from portfolio import services
-from portfolio.calendar import business_days_ending
 from portfolio.models import Price
 from risk.models import RiskLimit, RiskSnapshot
 from tests.conftest import TODAY

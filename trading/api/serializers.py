@@ -4,21 +4,19 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from portfolio import inputs
-from portfolio.api.serializers import (
-    AuditRecordSerializer,
+from core import inputs
+from core.serializers import (
     FundDateField,
     ModelSerializer,
-    PositionSerializer,
     StrictDecimalField,
     StrictSerializer,
-    TradeSerializer,
     code_field,
     confirm_field,
     note_field,
     price_field,
     quantity_field,
 )
+from portfolio.api.serializers import AuditRecordSerializer, PositionSerializer, TradeSerializer
 
 from ..models import Signal, TradeProposal
 

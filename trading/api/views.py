@@ -9,10 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
-from pms_site.permissions import OPS, PM
-from portfolio.api.serializers import UpsertResultSerializer
-from portfolio.api.views import MarketDataViewSet, actor
-from portfolio.calendar import today
+from core.api import MarketDataViewSet, actor
+from core.calendar import today
+from core.permissions import OPS, PM
+from core.serializers import UpsertResultSerializer
 from portfolio.models import AuditRecord
 
 from .. import services

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
+from core.calendar import utc_iso
 from pms_site.models import PipelineRun
 from pms_site.pipelines import this_worker
-from portfolio.calendar import utc_iso
 
 
 def descendants(pid: int) -> list[int]:

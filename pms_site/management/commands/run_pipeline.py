@@ -6,10 +6,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.calendar import business_days, today
+from core.errors import Conflict
 from pms_site import pipelines
 from pms_site.models import PipelineRun
-from portfolio.calendar import business_days, today
-from portfolio.errors import Conflict
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from core.calendar import on_or_before, today
 from portfolio import services
-from portfolio.calendar import on_or_before, today
 from portfolio.selectors import inception
 
 

@@ -4,9 +4,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from core.csv_import import run_import
 from portfolio import services
 from portfolio.api.serializers import TradeRowSerializer
-from portfolio.csv_import import run_import
 from portfolio.models import Trade
 
 

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from briefing import services as briefing_services
 from briefing.models import MorningPack
+from core.calendar import is_business_day, next_business_day, previous_business_day, today
+from core.permissions import ALL_GROUPS
 from pms_site import pipelines
-from pms_site.permissions import ALL_GROUPS
 from portfolio import demo, services
-from portfolio.calendar import is_business_day, next_business_day, previous_business_day, today
 from portfolio.models import (
     AuditRecord,
     CapitalFlow,

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from portfolio.csv_import import run_import
+from core.csv_import import run_import
 from trading import services
 from trading.api.serializers import SignalRowSerializer
 

@@ -14,8 +14,9 @@ from typing import Any
 from django.core.management.base import CommandError
 from rest_framework.serializers import Serializer
 
-from .api.serializers import validated_rows
-from .errors import RowErrors
+from core.errors import RowErrors
+
+from .serializers import validated_rows
 
 FIRST_DATA_LINE = 2  # line 1 is the header
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from .calendar import today
+from core.calendar import today
 
 # Symbols and strategy codes: capitals, digits and `_ . -`, starting with a capital or a
 # digit (no lower case, no look-alike letters, no path separators, no control characters).
