@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "trading",
     "attribution",
     "briefing",
+    "demo",
 ]
 
 MIDDLEWARE = [

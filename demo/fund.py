@@ -13,8 +13,7 @@ from decimal import Decimal
 import numpy as np
 
 from core.calendar import business_days
-
-from .ledger import to_cents
+from portfolio.ledger import to_cents
 
 # Factors: global risk-on, Brazil local, US rates, Europe, commodities.
 FACTORS = ("risk", "brazil", "us_rates", "europe", "commodity")

@@ -13,8 +13,9 @@ from briefing import services as briefing_services
 from briefing.models import MorningPack
 from core.calendar import is_business_day, next_business_day, previous_business_day, today
 from core.permissions import ALL_GROUPS
+from demo import fund as demo
 from pms_site import pipelines
-from portfolio import demo, services
+from portfolio import services
 from portfolio.models import (
     AuditRecord,
     CapitalFlow,
