@@ -6,7 +6,6 @@ book's size; the linking is numpy (`attribution.engine`).
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -15,8 +14,9 @@ from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
 from core.calendar import business_days
+from core.formatting import cents_str
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
-from portfolio.selectors import decimal_str, inception
+from portfolio.selectors import inception
 
 from . import engine
 
@@ -32,10 +32,6 @@ RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 
 
 def return_str(value: float) -> str:
     return f"{value:.{RETURN_PLACES}f}"
-
-
-def cents_str(value: int) -> str:
-    return decimal_str(Decimal(value).scaleb(-2)) or "0.00"
 
 
 def _period_start(period: str, end: dt.date) -> dt.date:

@@ -15,9 +15,10 @@ from django_q.models import Failure
 
 from attribution import selectors as performance
 from core.calendar import business_days_ending, utc_iso
+from core.formatting import decimal_str
 from pms_site.models import PipelineRun
 from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
-from portfolio.selectors import base_currency, decimal_str, drawdown
+from portfolio.selectors import base_currency, drawdown
 from risk import selectors as risk_selectors
 from risk.models import RiskAlert, RiskSnapshot
 from trading.models import TradeProposal

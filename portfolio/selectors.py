@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery, Sum
 
 from core.calendar import on_or_after, today
+from core.formatting import decimal_str
 
 from .ledger import to_cents
 from .models import (
@@ -32,11 +33,6 @@ ZERO = Decimal("0")
 
 def base_currency() -> str:
     return str(settings.PMS_BASE_CURRENCY)
-
-
-def decimal_str(value: Decimal | None) -> str | None:
-    """A Decimal as the API shows it: plain notation, never exponents."""
-    return None if value is None else f"{value:f}"
 
 
 def inception() -> dt.date | None:

@@ -7,8 +7,9 @@ from typing import Any
 
 from django.db import models
 
+from core.formatting import decimal_str
+
 from ..models import AuditRecord
-from ..selectors import decimal_str
 
 
 def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,62 @@
+"""Reads of risk, one module per concern:
+
+- `book`: the open book as arrays;
+- `market`: its market history (one query for prices, one for FX), levels in numpy;
+- `var`: VaR and ES over the risk window (`risk.engine` does the maths);
+- `limits`: each limit's value and status;
+- `what_if`: a trade's effect on VaR and limits;
+- `report`: the live risk report;
+- `stress`: stress runs.
+"""
+
+from .book import Book, money
+from .limits import (
+    LIMIT_STATUSES,
+    LimitValue,
+    active_limits,
+    book_drawdown,
+    limit_value,
+    limits_evaluate,
+)
+from .market import MarketHistory, market_levels
+from .report import exposures_report, live_risk, risk_of, risk_on, risk_report
+from .stress import scenario_run, shocks_from, stress_run
+from .var import (
+    CONFIDENCES,
+    MAX_WINDOW,
+    Risk,
+    default_window,
+    min_window,
+    risk_compute,
+    validate_request,
+)
+from .what_if import WhatIf
+
+__all__ = [
+    "CONFIDENCES",
+    "LIMIT_STATUSES",
+    "MAX_WINDOW",
+    "Book",
+    "LimitValue",
+    "MarketHistory",
+    "Risk",
+    "WhatIf",
+    "active_limits",
+    "book_drawdown",
+    "default_window",
+    "exposures_report",
+    "limit_value",
+    "limits_evaluate",
+    "live_risk",
+    "market_levels",
+    "min_window",
+    "money",
+    "risk_compute",
+    "risk_of",
+    "risk_on",
+    "risk_report",
+    "scenario_run",
+    "shocks_from",
+    "stress_run",
+    "validate_request",
+]

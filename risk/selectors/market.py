@@ -1,0 +1,140 @@
+"""The market history of a book's instruments: prices and FX rates read in two queries,
+levels on any grid of dates built in numpy."""
+
+import datetime as dt
+from collections.abc import Sequence
+from itertools import chain
+from typing import Any
+
+import numpy as np
+from django.core.exceptions import EmptyResultSet
+from django.db import connection
+from django.db.models import Case, FloatField, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
+
+from portfolio.models import FxRate, Price
+from portfolio.selectors import base_currency
+
+from .. import engine
+from .book import Book
+
+# A price or rate is carried across up to this many business days without a quote (a
+# market holiday abroad); an observation up to LOOKBACK_DAYS before the window's first day
+# stands for that day.
+MAX_CARRY = 5
+LOOKBACK_DAYS = 7
+
+
+# Days from a reference date, computed by the database: no date objects to build per row.
+DAY_OFFSET_SQL = {
+    "postgresql": '("{table}"."date" - %s::date)',
+    "sqlite": 'CAST(julianday("{table}"."date") - julianday(%s) AS INTEGER)',
+}
+
+
+def quotes(queryset: QuerySet[Any], key: str, value: str, since: dt.date) -> np.ndarray:
+    """(key, days since `since`, value as float) per row, as an n × 3 float array.
+
+    The ORM writes the query; it runs on a plain cursor, because Django's per-row
+    converters would cost more than the database at a few hundred thousand rows.
+    """
+    offset = DAY_OFFSET_SQL[connection.vendor].format(table=queryset.model._meta.db_table)
+    try:
+        sql, params = (
+            queryset.annotate(
+                day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField())
+            )
+            .values_list(key, "day", "level")
+            .query.sql_with_params()
+        )
+    except EmptyResultSet:  # `__in` an empty list (an empty book): no query to run
+        return np.empty((0, 3))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=3 * len(rows))
+    return flat.reshape(len(rows), 3)
+
+
+def _levels(
+    observed: np.ndarray, keys: np.ndarray, day_row: np.ndarray, rows: int, max_carry: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Carried levels from `quotes()` rows: keys sorted, columns in the order of `keys`."""
+    by_day = observed[np.argsort(observed[:, 1], kind="stable")]  # the latest quote wins
+    return engine.carried_levels(
+        day_row[by_day[:, 1].astype(np.intp)],
+        np.searchsorted(keys, by_day[:, 0]),
+        by_day[:, 2],
+        shape=(rows, len(keys)),
+        max_carry=max_carry,
+    )
+
+
+class MarketHistory:
+    """The stored quotes of a book's instruments from `start` (less LOOKBACK_DAYS) to
+    `end`, read in two queries (prices, then FX rates), from which levels on any grid of
+    dates inside that span are built without reading again."""
+
+    def __init__(self, book: Book, start: dt.date, end: dt.date):
+        self.book = book
+        self.since = start - dt.timedelta(days=LOOKBACK_DAYS)
+        self.prices = quotes(
+            Price.objects.filter(
+                instrument_id__in=book.instrument_ids, date__gte=self.since, date__lte=end
+            ),
+            "instrument_id",
+            "price",
+            self.since,
+        )
+        self.foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
+        self.rates = np.empty((0, 3))
+        if self.foreign:
+            # Rates keyed by the currency's index in `foreign`, to share the numeric path.
+            index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(self.foreign)))
+            self.rates = quotes(
+                FxRate.objects.filter(
+                    currency__in=self.foreign, date__gte=self.since, date__lte=end
+                ).annotate(index=index),
+                "index",
+                "rate",
+                self.since,
+            )
+
+    def levels(
+        self, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Levels (len(dates) × M) of the book's instruments on `dates`, and which columns
+        are complete. Price columns are `P × X(c)`, yield columns the yield; each carried
+        across up to `max_carry` dates without a quote; a quote up to LOOKBACK_DAYS before
+        the first date stands for it."""
+        book = self.book
+        # Day k after `since` maps to the first grid date on or after it: a quote stands
+        # for that grid date (the latest one wins) and is carried to the next ones.
+        offsets = np.array([(day - self.since).days for day in dates])
+        day_row = np.searchsorted(offsets, np.arange(offsets[-1] + 1))
+        earliest = offsets[0] - LOOKBACK_DAYS
+
+        def grid(observed: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            inside = observed[(observed[:, 1] >= earliest) & (observed[:, 1] <= offsets[-1])]
+            return _levels(inside, keys, day_row, len(dates), max_carry)
+
+        ids = np.array(book.instrument_ids, dtype=float)  # sorted, as quotes() keys come
+        levels, complete = grid(self.prices, ids)
+        if self.foreign:
+            fx, fx_complete = grid(self.rates, np.arange(len(self.foreign), dtype=float))
+            # Price columns in a foreign currency move with P × X(c).
+            priced_abroad = np.flatnonzero(
+                ~book.column_is_yield & (book.column_currency != base_currency())
+            )
+            fx_column = np.searchsorted(self.foreign, book.column_currency[priced_abroad])
+            levels[:, priced_abroad] *= fx[:, fx_column]
+            complete[priced_abroad] &= fx_complete[fx_column]
+        return levels, complete
+
+
+def market_levels(
+    book: Book, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+) -> tuple[np.ndarray, np.ndarray]:
+    """Levels of the book's instruments on `dates` and which are complete (two queries)."""
+    return MarketHistory(book, dates[0], dates[-1]).levels(dates, max_carry=max_carry)

@@ -1,0 +1,164 @@
+"""Reads of the trade workflow: each strategy's latest signals, and the Sizer that turns a
+signal into a trade against the book."""
+
+import datetime as dt
+import operator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import reduce
+from typing import Any
+
+from django.db.models import Max, Q
+
+from core.calendar import business_days_ending, previous_business_day, today
+from portfolio.ledger import Terms, mark_figures
+from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
+from portfolio.services import jsonable
+from risk.engine import instrument_moves
+from risk.selectors import Book, market_levels
+
+from . import sizing
+from .models import Signal
+
+SIGMA_RETURNS = 60  # daily returns in a proposal's volatility estimate
+
+
+def latest_signals(day: dt.date) -> list[Signal]:
+    """Each strategy's signals of its latest signal date on or before `day`."""
+    latest = (
+        Signal.objects.filter(date__lte=day)
+        .values_list("strategy_id")
+        .annotate(latest=Max("date"))
+        .values_list("strategy_id", "latest")
+    )
+    wanted = [Q(strategy_id=strategy, date=last) for strategy, last in latest]
+    if not wanted:
+        return []
+    return list(
+        Signal.objects.filter(reduce(operator.or_, wanted))
+        .select_related("instrument", "strategy")
+        .order_by("strategy__code", "instrument__symbol")
+    )
+
+
+def _placeholder(signal: Signal) -> dict[str, Any]:
+    """A book row for a position the trade would open: nothing held yet."""
+    instrument = signal.instrument
+    return {
+        "instrument_id": instrument.pk,
+        "instrument": instrument.symbol,
+        "strategy": signal.strategy.code,
+        "asset_class": instrument.asset_class,
+        "currency": instrument.currency,
+        "quote_type": instrument.quote_type,
+        "quantity": Decimal(0),
+        "notional_base": Decimal(0),
+        "dv01_base": Decimal(0),
+        "daily_pnl_base": Decimal(0),
+        "pnl_date": None,
+    }
+
+
+@dataclass(frozen=True)
+class Sized:
+    """A signal sized into a trade: where it lands in the book and what it adds to it."""
+
+    signal: Signal
+    row: int  # the position's row in the what-if book
+    quantity: Decimal
+    rationale: dict[str, Any]
+    notional_cents: int
+    dv01_cents: int
+
+
+class Sizer:
+    """The market and the book that signals are sized against, loaded once for all of them:
+    the book with a zero row for each position a signal would open, σ over the last
+    SIGMA_RETURNS moves, and the latest prices and FX rates on or before `market_date`."""
+
+    def __init__(self, signals: list[Signal], state: BookState, market_date: dt.date):
+        self.row_of = {
+            (r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)
+        }
+        extra: list[dict[str, Any]] = []
+        for signal in signals:
+            key = (signal.instrument_id, signal.strategy.code)
+            if key not in self.row_of:
+                self.row_of[key] = len(state.positions) + len(extra)
+                extra.append(_placeholder(signal))
+        self.rows = [*state.positions, *extra]
+        self.book = Book.load(state, extra)
+        self.market_date = market_date
+        grid = business_days_ending(market_date, SIGMA_RETURNS + 1)
+        levels, self.has_history = market_levels(self.book, grid)
+        levels[:, ~self.has_history] = 1.0
+        self.sigma = instrument_moves(levels, self.book.column_is_yield).std(axis=0, ddof=1)
+        self.column = {pk: i for i, pk in enumerate(self.book.instrument_ids)}
+        self.prices = latest_prices(market_date, self.column)
+        self.fx_rates = fx_rates_on(market_date, {s.instrument.currency for s in signals})
+
+    def size(self, signal: Signal) -> Sized | str:
+        """The signal's trade, or why there is none."""
+        instrument, strategy = signal.instrument, signal.strategy
+        terms = Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
+        priced, fx_rate = self.prices.get(instrument.pk), self.fx_rates.get(instrument.currency)
+        col = self.column[instrument.pk]
+        if priced is None:
+            return f"no price on or before {self.market_date}"
+        if fx_rate is None:
+            return f"no {instrument.currency} FX rate on or before {self.market_date}"
+        if not self.has_history[col]:
+            return f"fewer than {SIGMA_RETURNS} daily moves to {self.market_date}"
+        if self.sigma[col] == 0:
+            return f"no movement in the last {SIGMA_RETURNS} days (σ = 0)"
+        price_date, price = priced
+        sigma = Decimal(repr(float(self.sigma[col])))
+        unit = sizing.unit_value(terms, price, fx_rate)
+        row = self.row_of[(instrument.pk, strategy.code)]
+        current = self.rows[row]["quantity"]
+        size = sizing.size_trade(
+            target=sizing.target_quantity(signal.score, strategy.risk_budget, sigma, unit),
+            current=current,
+            lot_size=instrument.lot_size,
+            min_trade_fraction=strategy.min_trade_fraction,
+        )
+        if size.reason:
+            return size.reason
+        # The trade's own figures at the price it was sized at: what it adds to the book.
+        figures = mark_figures(terms, size.trade, price, price, fx_rate)
+        rationale = {
+            "signal_date": signal.date,
+            "score": signal.score,
+            "sigma": sigma,
+            "sigma_unit": "bp" if terms.is_yield else "return",
+            "sigma_days": SIGMA_RETURNS,
+            "price": price,
+            "price_date": price_date,
+            "fx_rate": fx_rate,
+            "unit_value": unit.normalize(),
+            "risk_budget": strategy.risk_budget,
+            "target": size.target,
+            "current": current,
+            "lot_size": instrument.lot_size,
+            "min_trade_fraction": strategy.min_trade_fraction,
+        }
+        return Sized(
+            signal,
+            row,
+            size.trade,
+            jsonable(rationale),
+            int(figures.notional_base * 100),
+            int(figures.dv01_base * 100),
+        )
+
+
+def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:
+    """The book and the last market date proposals of `date` are sized from: the close
+    before `date`. Today's are sized against the live book and the latest prices (the
+    pre-open, which marked the book to the previous close, or the PM during the day); a
+    past date's against the timeline of the business day before it and the prices up to
+    that day, so that running it later gives what its pre-open gave."""
+    if date >= today():
+        return book_state(), date
+    before = previous_business_day(date)
+    return book_state_on(before), before
