@@ -27,6 +27,7 @@ DIMENSIONS = {
     "instrument": "instrument__symbol",
     "currency": "instrument__currency",
 }
+DEFAULT_PERIOD, DEFAULT_BY = "mtd", "strategy"  # of GET /api/attribution/
 RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 1e-12
 
 
@@ -167,3 +168,15 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
             for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
         ],
     }
+
+
+def attribution(
+    *,
+    period: str = DEFAULT_PERIOD,
+    by: str = DEFAULT_BY,
+    as_of: dt.date | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> dict[str, Any]:
+    """GET /api/attribution/: the attribution of a period by a dimension."""
+    return attribution_report(period_resolve(period, as_of=as_of, start=start, end=end), by)

@@ -23,6 +23,8 @@ from risk import selectors as risk_selectors
 from risk.models import RiskAlert, RiskSnapshot
 from trading.models import TradeProposal
 
+from .models import MorningPack
+
 NAV_CURVE_DAYS = 65  # about three months
 TOP_MOVERS = 5
 KEY_INSTRUMENTS = 10
@@ -358,3 +360,11 @@ class Sections:
             ],
             "issues": self.issues,
         }
+
+
+def morning_pack(day: dt.date | None = None) -> "MorningPack | None":
+    """The pack of a business date, or the latest one."""
+    packs = MorningPack.objects.all()
+    if day is not None:
+        packs = packs.filter(date=day)
+    return packs.order_by("-date").first()

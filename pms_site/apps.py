@@ -29,7 +29,7 @@ class PmsSiteConfig(AppConfig):
         )
         from risk.models import RiskLimit, RiskSnapshot
 
-        from . import authentication, cache, checks  # noqa: F401 — checks register themselves
+        from . import authentication, cache, checks, datasets  # noqa: F401 — they register themselves
 
         events = {
             Instrument: "book",

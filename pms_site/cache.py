@@ -24,18 +24,24 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import HttpResponse
+from prometheus_client import Counter
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from .metrics import CACHE_READS
-
 logger = logging.getLogger("pms.cache")
+
+CACHE_READS = Counter(
+    "pms_cache_reads",
+    "Reads of a cached data set: hit, miss (computed and stored) or bypass (cache down).",
+    ["dataset", "result"],
+)
 
 # What a change of each kind makes stale.
 CASCADE = {
@@ -55,25 +61,36 @@ def ttl(dataset: str) -> int:
     return int(settings.PMS_CACHE_TTLS[dataset])
 
 
-# --- One key function per data set ---------------------------------------------------------
+# --- The registry: one entry per data set -------------------------------------------------
 
 
-def book_key() -> str:
-    return "book"
+@dataclass(frozen=True)
+class DataSet:
+    """A cached data set: its parameters with their defaults filled in (the one place a
+    default is chosen), the key of a set of parameters, and the selector that computes it."""
+
+    params: Callable[..., dict[str, Any]]
+    key: Callable[..., str]
+    compute: Callable[..., Any]
 
 
-def risk_key(*, method: str, window: int) -> str:
-    return f"risk:{method}:{window}"
+REGISTRY: dict[str, DataSet] = {}
 
 
-def morning_pack_key(date: str | None) -> str:
-    return f"morning_pack:{date or 'latest'}"
+def register(
+    name: str,
+    *,
+    key: Callable[..., str],
+    compute: Callable[..., Any],
+    params: Callable[..., dict[str, Any]] = lambda **params: params,
+) -> None:
+    REGISTRY[name] = DataSet(params, key, compute)
 
 
-def attribution_key(
-    *, period: str, by: str, as_of: Any = None, start: Any = None, end: Any = None
-) -> str:
-    return f"attribution:{period}:{by}:{as_of or '-'}:{start or '-'}:{end or '-'}"
+def key(name: str, **params: Any) -> str:
+    """The cache key of data set `name` for `params` (defaults filled in)."""
+    dataset = REGISTRY[name]
+    return dataset.key(**dataset.params(**params))
 
 
 def _generation_key(dataset: str) -> str:
@@ -206,8 +223,15 @@ class PreparedResponse(HttpResponse):
         self.content = head + tail
 
 
-def cached_json(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
-    """Answer from the cache when the payload is current, else compute it once and store."""
+def read(name: str, **params: Any) -> HttpResponse:
+    """The answer of data set `name` for `params`: from the cache when the payload is
+    current, else computed once by its selector and stored."""
+    dataset = REGISTRY[name]
+    params = dataset.params(**params)
+    return _answer(name, dataset.key(**params), partial(dataset.compute, **params))
+
+
+def _answer(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
     generation, payload = _read(dataset, key)
     if payload is not None:
         CACHE_READS.labels(dataset, "hit").inc()
@@ -275,22 +299,24 @@ def invalidate(datasets: Iterable[str]) -> None:
         refresh_book()
 
 
-def warm(dataset: str, key: str, compute: Callable[[], Any]) -> None:
-    """Compute and store a key now, so that its first reader hits (the pipelines' steps)."""
-    generation, _ = _read(dataset, key)
+def warm(name: str, *, value: Any = None, **params: Any) -> None:
+    """Compute data set `name` for `params` now (or store `value`, already computed), so
+    that its first reader hits: the pipelines' steps, write-through."""
+    dataset = REGISTRY[name]
+    params = dataset.params(**params)
+    generation, _ = _read(name, dataset.key(**params))
     if generation is not None:
-        _store(dataset, key, generation, render(compute()))
+        data = dataset.compute(**params) if value is None else value
+        _store(name, dataset.key(**params), generation, render(data))
 
 
 def refresh_book() -> None:
     """Write-through: the next GET /api/book/ is a hit with the figures just committed."""
-    from portfolio.selectors import book  # the cache sits below the apps it serves
-
-    warm("book", book_key(), book)
+    warm("book")
 
 
 class CachedJSONView(APIView):
-    """A read answered by `cached_json`: JSON only (the stored bytes are JSON), so content
+    """A read answered by `read`: JSON only (the stored bytes are JSON), so content
     negotiation has one renderer to pick."""
 
     renderer_classes = (JSONRenderer,)

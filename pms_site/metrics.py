@@ -49,11 +49,6 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
-CACHE_READS = Counter(
-    "pms_cache_reads",
-    "Reads of a cached data set: hit, miss (computed and stored) or bypass (cache down).",
-    ["dataset", "result"],
-)
 
 
 class MetricsMiddleware:

@@ -16,7 +16,6 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from croniter import croniter
@@ -60,8 +59,7 @@ def _mark(as_of: dt.date, actor: str) -> str:
     mark = last_mark()
     if mark is not None and mark > as_of:
         return f"the live book is marked as of {mark}: left as it is ({as_of} is in the past)"
-    result = mark_to_market(as_of=as_of, actor=actor)
-    cache.refresh_book()
+    result = mark_to_market(as_of=as_of, actor=actor)  # its commit refreshes the cached book
     stale = f"; stale: {', '.join(result.stale)}" if result.stale else ""
     return f"{result.positions_updated} positions marked as of {as_of}{stale}"
 
@@ -102,17 +100,11 @@ def eod_risk(date: dt.date, actor: str) -> str:
     """The risk snapshot and limit check of `date`, from its timeline; the live risk is
     warmed when the live book is of that date."""
     from portfolio.selectors import last_mark
-    from risk import selectors
     from risk.services import risk_snapshot_take
 
     snapshot = risk_snapshot_take(date=date, actor=actor)
     if last_mark() == date:
-        method, window = "historical", selectors.default_window()
-        cache.warm(
-            "risk",
-            cache.risk_key(method=method, window=window),
-            lambda: selectors.live_risk(window=window, method=method),
-        )
+        cache.warm("risk")  # the default query's answer: method and window defaulted there
     breaches = [row["name"] for row in snapshot.limits if row["status"] == "breach"]
     var = (
         f"VaR 95% {snapshot.var_95:,.2f}"
@@ -142,8 +134,7 @@ def eod_attribution(date: dt.date, actor: str) -> str:
         for by in selectors.DIMENSIONS:
             reports[period, by] = report = selectors.attribution_report(resolved, by)
             for as_of in as_ofs:
-                key = cache.attribution_key(period=period, by=by, as_of=as_of)
-                cache.warm("attribution", key, partial(dict, report))
+                cache.warm("attribution", value=report, period=period, by=by, as_of=as_of)
     mtd = reports["mtd", "strategy"]
     return f"MTD P&L {float(mtd['total_pnl']):,.2f}, return {float(mtd['total_return']):.4%}"
 
@@ -175,10 +166,8 @@ def preopen_pack(date: dt.date, actor: str) -> str:
     send = bool(settings.PMS_MORNING_PACK_RECIPIENTS)
     pack = morning_pack_generate(date=date, actor=actor, send=send)
     latest = MorningPack.objects.order_by("-date").values_list("date", flat=True).first()
-    for key in [date.isoformat()] + ([None] if latest == date else []):
-        cache.warm(
-            "morning_pack", cache.morning_pack_key(key), lambda: MorningPackSerializer(pack).data
-        )
+    for day in [date] + ([None] if latest == date else []):
+        cache.warm("morning_pack", value=MorningPackSerializer(pack).data, date=day)
     return f"morning pack {pack.date}" + (" emailed" if send else " (no recipients set)")
 
 

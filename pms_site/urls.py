@@ -6,7 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
-from pms_site import api, health, login, metrics
+from pms_site import api, cached_api, health, login, metrics
 
 
 class IsoDateConverter:
@@ -34,11 +34,15 @@ urlpatterns = [
     path("api/auth/token/", login.token_view, name="api-token"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    # The book first: URLs resolve in order, and GET /api/book/ is the hottest path.
+    # The cached reads first: URLs resolve in order, and GET /api/book/ is the hottest path.
+    path("api/book/", cached_api.BookView.as_view(), name="book"),
+    path("api/risk/live/", cached_api.LiveRiskView.as_view(), name="risk-live"),
+    path("api/attribution/", cached_api.AttributionView.as_view(), name="attribution"),
+    path("api/morning-pack/latest/", cached_api.LatestPackView.as_view(), name="pack-latest"),
+    path("api/morning-pack/<isodate:day>/", cached_api.PackView.as_view(), name="pack"),
     path("api/", include("portfolio.api.urls")),
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),
-    path("api/", include("attribution.api.urls")),
     path("api/", include("briefing.api.urls")),
     path("api/pipelines/<str:pipeline>/run/", api.PipelineRunView.as_view(), name="pipeline-run"),
     path("api/", include(pipeline_runs.urls)),

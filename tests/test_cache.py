@@ -5,6 +5,8 @@ The fund is the risk tests' book (tests/risk/conftest.py: 21 business days of qu
 positions) with its snapshots and a morning pack.
 """
 
+import dataclasses
+import datetime as dt
 import json
 import logging
 import os
@@ -80,11 +82,11 @@ def test_each_tier_has_its_timeout_in_redis(cached_fund):
     for url in ENDPOINTS:
         get(cached_fund, url)
     keys = {
-        cache.book_key(): 30,
-        cache.risk_key(method="historical", window=20): 60,
-        cache.attribution_key(period="mtd", by="strategy"): 300,
-        cache.morning_pack_key(None): 300,
-        cache.morning_pack_key("2024-03-18"): 300,
+        cache.key("book"): 30,
+        cache.key("risk", window=20): 60,
+        cache.key("attribution"): 300,
+        cache.key("morning_pack"): 300,
+        cache.key("morning_pack", date=dt.date(2024, 3, 18)): 300,
     }
     for key, seconds in keys.items():
         assert seconds - 3 <= default_cache.ttl(key) <= seconds, key
@@ -226,7 +228,8 @@ def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monk
         time.sleep(0.3)  # long enough for every client to arrive while it computes
         return real_book()
 
-    monkeypatch.setattr(book_selectors, "book", slow_book)
+    book = cache.REGISTRY["book"]
+    monkeypatch.setitem(cache.REGISTRY, "book", dataclasses.replace(book, compute=slow_book))
     clients = [api_client_for("viewer") for _ in range(6)]
     for client in clients:
         client.get("/api/positions/")  # tokens looked up before the race
@@ -414,3 +417,14 @@ def test_a_change_in_another_process_is_seen_by_the_next_read(cached_fund):
         timeout=60,
     )
     assert get(cached_fund, RISK)["cached"] is False
+
+
+@pytest.mark.parametrize("window", [20, 25])
+def test_the_risk_the_pipeline_warms_is_the_one_the_api_reads(cached_fund, settings, window):
+    """One default per parameter: PMS_RISK_WINDOW decides both the API's default query and
+    the key the eod risk step warms."""
+    settings.PMS_RISK_WINDOW = window
+    cache.warm("risk")
+    answer = get(cached_fund, "/api/risk/live/")
+    assert (answer["cached"], answer["window"]) == (True, window)
+    assert cache.key("risk") == cache.key("risk", window=window, method="historical")

@@ -4,12 +4,12 @@ from rest_framework import serializers
 
 from core.serializers import money_field
 
-from ..selectors import DIMENSIONS, PERIODS
+from ..selectors import DEFAULT_BY, DEFAULT_PERIOD, DIMENSIONS, PERIODS
 
 
 class AttributionQuerySerializer(serializers.Serializer):
-    period = serializers.ChoiceField(choices=PERIODS, default="mtd")
-    by = serializers.ChoiceField(choices=list(DIMENSIONS), default="strategy")
+    period = serializers.ChoiceField(choices=PERIODS, default=DEFAULT_PERIOD)
+    by = serializers.ChoiceField(choices=list(DIMENSIONS), default=DEFAULT_BY)
     as_of = serializers.DateField(
         required=False, help_text="Named periods end here (default latest)."
     )

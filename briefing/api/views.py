@@ -13,46 +13,9 @@ from rest_framework.views import APIView
 
 from core.api import actor
 from core.permissions import OPS, PM
-from pms_site import cache
 
-from .. import render, services
-from ..models import MorningPack
+from .. import render, selectors, services
 from . import serializers as s
-
-
-def pack_for(day: dt.date | None) -> MorningPack:
-    """The pack of a date, or the latest: 404 when there is none."""
-    packs = MorningPack.objects.all()
-    if day is not None:
-        packs = packs.filter(date=day)
-    pack = packs.order_by("-date").first()
-    if pack is None:
-        raise NotFound(
-            "No morning pack yet: POST /api/morning-pack/generate/."
-            if day is None
-            else f"No morning pack for {day}."
-        )
-    return pack
-
-
-def cached_pack(day: dt.date | None) -> HttpResponse:
-    return cache.cached_json(
-        "morning_pack",
-        cache.morning_pack_key(day.isoformat() if day else None),
-        lambda: s.MorningPackSerializer(pack_for(day)).data,
-    )
-
-
-class LatestPackView(cache.CachedJSONView):
-    @extend_schema(responses=s.CachedMorningPackSerializer)
-    def get(self, request: Request) -> HttpResponse:
-        return cached_pack(None)
-
-
-class PackView(cache.CachedJSONView):
-    @extend_schema(responses=s.CachedMorningPackSerializer)
-    def get(self, request: Request, day: dt.date) -> HttpResponse:
-        return cached_pack(day)
 
 
 class PackPageView(APIView):
@@ -60,7 +23,10 @@ class PackPageView(APIView):
 
     @extend_schema(responses={(200, "text/html"): OpenApiTypes.STR})
     def get(self, request: Request, day: dt.date) -> HttpResponse:
-        return HttpResponse(render.html(pack_for(day)), content_type="text/html; charset=utf-8")
+        pack = selectors.morning_pack(day)
+        if pack is None:
+            raise NotFound(f"No morning pack for {day}.")
+        return HttpResponse(render.html(pack), content_type="text/html; charset=utf-8")
 
 
 class GenerateView(APIView):

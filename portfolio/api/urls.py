@@ -17,7 +17,6 @@ router.register("audit", views.AuditRecordViewSet)
 router.register("position-snapshots", views.PositionSnapshotViewSet)
 
 urlpatterns = [
-    path("book/", views.BookView.as_view(), name="book"),
     path("fund/", views.FundView.as_view(), name="fund"),
     path("book/mark-to-market/", views.MarkToMarketView.as_view(), name="mark-to-market"),
     path("nav/", views.NavView.as_view(), name="nav"),

@@ -3,7 +3,6 @@
 from typing import Any
 
 from django.db import transaction
-from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -17,7 +16,6 @@ from core.api import MarketDataViewSet, actor
 from core.calendar import today
 from core.permissions import OPS, PM
 from core.serializers import UpsertResultSerializer
-from pms_site import cache
 
 from .. import selectors, services
 from ..filtersets import (
@@ -193,12 +191,6 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = AuditRecord.objects.order_by("-at", "-id")
     serializer_class = s.AuditRecordSerializer
     filterset_class = AuditRecordFilter
-
-
-class BookView(cache.CachedJSONView):
-    @extend_schema(responses=s.BookSerializer)
-    def get(self, request: Request) -> HttpResponse:
-        return cache.cached_json("book", cache.book_key(), selectors.book)
 
 
 class FundView(APIView):

@@ -12,7 +12,6 @@ router.register("alerts", views.RiskAlertViewSet)
 router.register("scenarios", views.StressScenarioViewSet)
 
 urlpatterns = [
-    path("live/", views.LiveRiskView.as_view(), name="live"),
     path("stress/", views.StressView.as_view(), name="stress"),
     path("", include(router.urls)),
 ]

@@ -3,7 +3,6 @@
 import datetime as dt
 from typing import Any
 
-from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.decorators import action
@@ -14,24 +13,12 @@ from rest_framework.views import APIView
 
 from core.api import actor
 from core.permissions import ALL_GROUPS, PM, RISK
-from pms_site import cache
 from portfolio.api.views import AuditedWritesMixin
 
 from .. import selectors, services
 from ..filtersets import RiskAlertFilter, RiskSnapshotFilter
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from . import serializers as s
-
-
-class LiveRiskView(cache.CachedJSONView):
-    @extend_schema(parameters=[s.LiveRiskQuerySerializer], responses=s.LiveRiskSerializer)
-    def get(self, request: Request) -> HttpResponse:
-        query = s.LiveRiskQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        params = query.validated_data
-        return cache.cached_json(
-            "risk", cache.risk_key(**params), lambda: selectors.live_risk(**params)
-        )
 
 
 class RiskSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
