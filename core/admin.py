@@ -1,9 +1,16 @@
 """Base classes of the admin screens shared by the apps."""
 
+from collections.abc import Callable
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.db import models, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
+
+from .errors import Conflict
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -15,3 +22,91 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+def _form_errors(error: ValidationError, fields: Any) -> ValidationError:
+    """A service's errors on the form: by field where the form has it, else at the top."""
+    if not hasattr(error, "error_dict"):
+        return error
+    placed: dict[str, list[str]] = {}
+    for name, errors in error.message_dict.items():
+        key = name if name in fields else NON_FIELD_ERRORS
+        placed.setdefault(key, []).extend(
+            errors if key == name else [f"{name}: {e}" for e in errors]
+        )
+    return ValidationError(placed)
+
+
+class ServiceAdmin(admin.ModelAdmin):
+    """An admin whose writes go through the owning app's services: the same rules, audit
+    record and cache invalidation as the API. A subclass names its services, as the
+    viewset does: `create_service(actor=…, **fields)`, `update_service(obj, actor=…,
+    **changes)`, `delete_service(obj, actor=…)`; a write without a service is not offered.
+    `check_service(instance=…, changes=…)` runs the service's rules on the form, so that a
+    refused change shows there, next to its field."""
+
+    create_service: Callable[..., Any] | None = None
+    update_service: Callable[..., Any] | None = None
+    delete_service: Callable[..., Any] | None = None
+    check_service: Callable[..., None] | None = None
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.create_service is not None and super().has_add_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.update_service is not None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.delete_service is not None and super().has_delete_permission(request, obj)
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form: type[forms.ModelForm] = super().get_form(request, obj, change=change, **kwargs)
+        if type(self).check_service is None:
+            return form
+        check: Callable[..., None] = type(self).check_service  # type: ignore[assignment]
+
+        class CheckedForm(form):  # type: ignore[valid-type,misc]
+            def clean(self) -> dict[str, Any]:
+                data: dict[str, Any] = super().clean()
+                if not self.errors:
+                    stored = self.instance if self.instance.pk else None
+                    changes = data if stored is None else {k: data[k] for k in self.changed_data}
+                    try:
+                        check(instance=stored, changes=changes)
+                    except ValidationError as error:
+                        self.add_error(None, _form_errors(error, self.fields))
+                return data
+
+        return CheckedForm
+
+    def _changes(self, form: forms.ModelForm, change: bool) -> dict[str, Any]:
+        names = form.changed_data if change else list(form.cleaned_data)
+        return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        actor = request.user.get_username()
+        changes = self._changes(form, change)
+        if change:
+            saved = type(self).update_service(obj, actor=actor, **changes)  # type: ignore[misc]
+        else:
+            saved = type(self).create_service(actor=actor, **changes)  # type: ignore[misc]
+        obj.pk = saved.pk  # for the admin's own log entry and redirect
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        """No many-to-many fields or inlines: everything was written by the service."""
+
+    def delete_model(self, request: HttpRequest, obj: models.Model) -> None:
+        try:
+            type(self).delete_service(obj, actor=request.user.get_username())  # type: ignore[misc]
+        except Conflict as error:
+            self.message_user(request, str(error), messages.ERROR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        """The bulk "delete selected" action: each row through the service, each in its own
+        transaction, so that a refused one (a limit with alerts) keeps only itself."""
+        for obj in queryset:
+            with transaction.atomic():
+                self.delete_model(request, obj)

@@ -1,11 +1,12 @@
 """Base classes of the API views shared by the apps."""
 
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import Serializer
+from rest_framework.serializers import BaseSerializer, Serializer
 
 from .permissions import OPS
 from .serializers import validated_rows
@@ -13,6 +14,31 @@ from .serializers import validated_rows
 
 def actor(request: Request) -> str:
     return str(request.user.get_username())
+
+
+class ServiceWritesMixin:
+    """A model viewset whose writes go through the owning app's services, which check the
+    rules and write the audit record (the admin calls the same ones):
+    `create_service(actor=…, **fields)`, `update_service(obj, actor=…, **changes)`,
+    `delete_service(obj, actor=…)`. The serializer only parses the input."""
+
+    request: Any
+    create_service: Callable[..., Any]
+    update_service: Callable[..., Any]
+    delete_service: Callable[..., Any]
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = type(self).create_service(
+            actor=actor(self.request), **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        serializer.instance = type(self).update_service(
+            serializer.instance, actor=actor(self.request), **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Any) -> None:
+        type(self).delete_service(instance, actor=actor(self.request))
 
 
 class MarketDataViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -345,27 +345,20 @@ def _source(run: PipelineRun) -> str:
 
 
 def _alert(run: PipelineRun) -> None:
-    from risk.models import RiskAlert
+    from risk.services import pipeline_alert_open
 
-    RiskAlert.objects.update_or_create(
-        limit=None,
+    pipeline_alert_open(
         source=_source(run),
         date=run.business_date,
-        defaults={
-            "status": RiskAlert.Status.OPEN,
-            "message": f"The {run.pipeline} pipeline failed at {run.error}",
-            "opened_at": timezone.now(),
-            "resolved_at": None,
-        },
+        message=f"The {run.pipeline} pipeline failed at {run.error}",
+        actor=_source(run),
     )
 
 
 def _resolve_alert(run: PipelineRun) -> None:
-    from risk.models import RiskAlert
+    from risk.services import pipeline_alert_resolve
 
-    RiskAlert.objects.filter(
-        limit=None, source=_source(run), date=run.business_date, resolved_at__isnull=True
-    ).update(status=RiskAlert.Status.RESOLVED, resolved_at=timezone.now())
+    pipeline_alert_resolve(source=_source(run), date=run.business_date, actor=_source(run))
 
 
 # --- Entry points ------------------------------------------------------------------------------

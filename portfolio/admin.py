@@ -3,11 +3,12 @@ positions change only through trades and marks."""
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, ServiceAdmin
 from core.calendar import today
 from core.charts import line_chart
 
@@ -27,7 +28,7 @@ from .models import (
 
 
 @admin.register(Instrument)
-class InstrumentAdmin(admin.ModelAdmin):
+class InstrumentAdmin(ServiceAdmin):
     list_display = (
         "symbol",
         "name",
@@ -41,16 +42,47 @@ class InstrumentAdmin(admin.ModelAdmin):
     )
     list_filter = ("asset_class", "currency", "quote_type", "is_active")
     search_fields = ("symbol", "name")
+    create_service = staticmethod(services.instrument_create)
+    update_service = staticmethod(services.instrument_update)
+    check_service = staticmethod(services.instrument_check)
 
 
 @admin.register(Strategy)
-class StrategyAdmin(admin.ModelAdmin):
+class StrategyAdmin(ServiceAdmin):
     list_display = ("code", "name", "risk_budget", "min_trade_fraction")
     search_fields = ("code", "name")
+    create_service = staticmethod(services.strategy_create)
+    update_service = staticmethod(services.strategy_update)
+
+
+class KeyFixedOnChange:
+    """A row of market data is keyed by its date and instrument or currency: a change is to
+    its value (another key is another row, added as such). Nothing is deleted: a wrong
+    value is corrected, as through the API."""
+
+    key_fields: tuple[str, ...]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return self.key_fields if obj is not None else ()
+
+
+class PriceForm(forms.ModelForm):
+    confirm = forms.BooleanField(
+        required=False, help_text="Confirms a close outside PMS_PRICE_BAND of the previous one."
+    )
+
+    class Meta:
+        model = Price
+        fields = ["instrument", "date", "price"]
 
 
 @admin.register(Price)
-class PriceAdmin(admin.ModelAdmin):
+class PriceAdmin(KeyFixedOnChange, ServiceAdmin):
+    form = PriceForm
+    key_fields = ("instrument", "date")
+    create_service = staticmethod(services.price_save)
+    update_service = staticmethod(services.price_update)
+    check_service = staticmethod(services.price_check)
     list_display = ("instrument", "date", "price")
     list_filter = ("instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol",)
@@ -60,7 +92,11 @@ class PriceAdmin(admin.ModelAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(admin.ModelAdmin):
+class FxRateAdmin(KeyFixedOnChange, ServiceAdmin):
+    key_fields = ("currency", "date")
+    create_service = staticmethod(services.fx_rate_save)
+    update_service = staticmethod(services.fx_rate_update)
+    check_service = staticmethod(services.fx_rate_check)
     list_display = ("currency", "date", "rate")
     list_filter = ("currency",)
     search_fields = ("currency",)
@@ -68,7 +104,13 @@ class FxRateAdmin(admin.ModelAdmin):
 
 
 @admin.register(CapitalFlow)
-class CapitalFlowAdmin(admin.ModelAdmin):
+class CapitalFlowAdmin(ServiceAdmin):
+    """Flows are added, never edited or deleted (as through the API): a correction is a
+    flow of its own."""
+
+    fields = ("date", "amount", "note")
+    create_service = staticmethod(services.capital_flow_create)
+    check_service = staticmethod(services.capital_flow_check)
     list_display = ("date", "amount", "note", "created_at")
     date_hierarchy = "date"
     search_fields = ("note",)

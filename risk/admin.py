@@ -4,23 +4,20 @@ action, scenarios editable, snapshots read-only."""
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from rest_framework.exceptions import ValidationError as DRFValidationError
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, ServiceAdmin
 from core.errors import Conflict
 
 from . import selectors, services
-from .api.serializers import ShocksField
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 
 @admin.register(RiskLimit)
-class RiskLimitAdmin(admin.ModelAdmin):
+class RiskLimitAdmin(ServiceAdmin):
     list_display = (
         "name",
         "metric",
@@ -34,6 +31,10 @@ class RiskLimitAdmin(admin.ModelAdmin):
     )
     list_filter = ("metric", "scope_type", "is_active")
     search_fields = ("name", "scope_value")
+    create_service = staticmethod(services.limit_create)
+    update_service = staticmethod(services.limit_update)
+    delete_service = staticmethod(services.limit_delete)
+    check_service = staticmethod(services.limit_check)
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The live risk once per page, not once per row.
@@ -66,12 +67,6 @@ class RiskLimitAdmin(admin.ModelAdmin):
     def status(self, limit: RiskLimit) -> str:
         live = self._value(limit)
         return "—" if live is None else live.status
-
-    def delete_model(self, request: HttpRequest, obj: RiskLimit) -> None:
-        try:
-            services.limit_delete(limit=obj, actor=request.user.get_username())
-        except Conflict as exc:
-            self.message_user(request, str(exc), messages.ERROR)
 
 
 @admin.register(RiskAlert)
@@ -109,33 +104,15 @@ class RiskAlertAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Acknowledged {done} alert(s).")
 
 
-class StressScenarioForm(forms.ModelForm):
-    class Meta:
-        model = StressScenario
-        fields = ["name", "description", "shocks", "historical_start", "historical_end"]
-
-    def clean_shocks(self) -> Any:
-        shocks = self.cleaned_data.get("shocks") or []
-        if not shocks:
-            return []
-        try:
-            return ShocksField().run_validation(shocks)
-        except DRFValidationError as exc:
-            raise ValidationError(str(exc.detail)) from exc
-
-
 @admin.register(StressScenario)
-class StressScenarioAdmin(admin.ModelAdmin):
-    form = StressScenarioForm
+class StressScenarioAdmin(ServiceAdmin):
+    fields = ("name", "description", "shocks", "historical_start", "historical_end")
+    create_service = staticmethod(services.scenario_create)
+    update_service = staticmethod(services.scenario_update)
+    delete_service = staticmethod(services.scenario_delete)
+    check_service = staticmethod(services.scenario_check)
     list_display = ("name", "historical_start", "historical_end", "created_by", "created_at")
     search_fields = ("name", "description")
-
-    def save_model(
-        self, request: HttpRequest, obj: StressScenario, form: Any, change: bool
-    ) -> None:
-        if not change:
-            obj.created_by = request.user.get_username()
-        super().save_model(request, obj, form, change)
 
 
 @admin.register(RiskSnapshot)

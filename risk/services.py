@@ -1,22 +1,31 @@
-"""Writes of risk: the daily snapshot (from the fund's timeline), the alert lifecycle, limit
-removal."""
+"""Writes of risk: the daily snapshot (from the fund's timeline), the alert lifecycle
+(limits' and pipelines'), limits and stress scenarios with their rules; each audited."""
 
 import datetime as dt
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core import inputs
 from core.errors import Conflict
-from portfolio.models import PortfolioSnapshot
+from portfolio.models import Instrument, PortfolioSnapshot
 from portfolio.selectors import book_state_on
-from portfolio.services import audit_record, model_state
+from portfolio.services import (
+    audit_record,
+    audited_create,
+    audited_delete,
+    audited_update,
+    model_state,
+)
 
 from . import selectors
-from .models import RiskAlert, RiskLimit, RiskSnapshot
+from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTIVE = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
 
@@ -103,15 +112,14 @@ def alert_acknowledge(*, alert_id: int, actor: str, note: str = "") -> RiskAlert
 
 
 @transaction.atomic
-def limit_delete(*, limit: RiskLimit, actor: str) -> None:
+def limit_delete(limit: RiskLimit, /, *, actor: str) -> None:
     """Delete a limit that never raised an alert; one with alerts is deactivated instead."""
     if limit.alerts.exists():
         raise Conflict(
             f"Limit {limit.name!r} has alerts on record: deactivate it (is_active=false) "
             "instead of deleting it."
         )
-    audit_record(actor=actor, action="risklimit.delete", obj=limit, before=model_state(limit))
-    limit.delete()
+    audited_delete(limit, actor=actor)
 
 
 def money_or_none(value: str | None) -> Decimal | None:
@@ -167,3 +175,211 @@ def risk_snapshot_take(
         after={"date": date, "var_95": snapshot.var_95, "nav": snapshot.nav},
     )
     return snapshot
+
+
+# --- Stress scenarios -------------------------------------------------------------------------
+
+SHOCK_TARGET_PATTERN = r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z"
+SHOCK_MAX = Decimal("10000")  # bp for a yield; a relative move is at most 10
+SHOCK_FIELDS = ("target_type", "target", "shock", "quote_type")
+TARGET_TYPES = ("instrument", "asset_class", "currency")
+
+
+def _shock_row(raw: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """A shock as given (JSON from the API or the admin), parsed: the row and its errors."""
+    if not isinstance(raw, Mapping):
+        return {}, {"non_field_errors": [f"A shock is an object with {', '.join(SHOCK_FIELDS)}."]}
+    errors: dict[str, list[str]] = {
+        name: [f"Unknown field; expected {', '.join(SHOCK_FIELDS)}."]
+        for name in sorted(set(raw) - set(SHOCK_FIELDS))
+    }
+    row = {name: raw.get(name) for name in SHOCK_FIELDS}
+    if row["target_type"] not in TARGET_TYPES:
+        errors["target_type"] = [f"One of {', '.join(TARGET_TYPES)}."]
+    if not isinstance(row["target"], str) or not re.match(SHOCK_TARGET_PATTERN, row["target"]):
+        errors["target"] = ["A symbol, an asset class or a currency code."]
+    text = str(row["shock"]).strip()
+    if isinstance(row["shock"], bool) or not inputs.is_ascii_decimal(text):
+        errors["shock"] = ["A number."]
+    else:
+        row["shock"] = shock = Decimal(text)
+        if abs(shock) > SHOCK_MAX:
+            errors["shock"] = [f"At most {SHOCK_MAX:,.0f} either way."]
+    if row["quote_type"] not in (None, "", *Instrument.QuoteType.values):
+        errors["quote_type"] = [f"One of {', '.join(Instrument.QuoteType.values)}."]
+    return row, errors
+
+
+def shocks_clean(raw: Any) -> list[dict[str, Any]]:
+    """The shocks of a scenario or a stress run, parsed and checked (ValidationError, a
+    message per bad row and field), JSON-safe as a scenario stores them (the move as a
+    string)."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise ValidationError("Give at least one shock (a list of them).")
+    parsed = [_shock_row(row) for row in raw]
+    errors = {str(i): row_errors for i, (_, row_errors) in enumerate(parsed) if row_errors}
+    rows = [row for row, _ in parsed]
+    if not errors:
+        errors = _shock_rules(rows)
+    if errors:
+        raise ValidationError(
+            [
+                f"shock {index}: {field}: {' '.join(messages)}"
+                for index, fields in errors.items()
+                for field, messages in fields.items()
+            ]
+        )
+    return [
+        {**{k: v for k, v in row.items() if v not in (None, "")}, "shock": str(row["shock"])}
+        for row in rows
+    ]
+
+
+def _scenario_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    if fields.get("shocks"):
+        try:
+            fields["shocks"] = shocks_clean(fields["shocks"])
+        except ValidationError as error:
+            raise ValidationError({"shocks": error.messages}) from None
+    return fields
+
+
+def _saved(instance: Any) -> dict[str, Any]:
+    """A stored row's fields, to check changes on the row as it would be saved."""
+    if instance is None:
+        return {}
+    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields}
+
+
+def scenario_check(*, instance: StressScenario | None, changes: Mapping[str, Any]) -> None:
+    """The scenario as it would be saved: its shocks, and the model's rules."""
+    fields = _scenario_fields(dict(changes))
+    StressScenario(**{**_saved(instance), **fields}).clean()
+
+
+@transaction.atomic
+def scenario_create(*, actor: str, **fields: Any) -> StressScenario:
+    return audited_create(StressScenario, actor=actor, created_by=actor, **_scenario_fields(fields))
+
+
+@transaction.atomic
+def scenario_update(scenario: StressScenario, /, *, actor: str, **changes: Any) -> StressScenario:
+    locked = StressScenario.objects.select_for_update().get(pk=scenario.pk)
+    return audited_update(locked, actor=actor, **_scenario_fields(changes))
+
+
+@transaction.atomic
+def scenario_delete(scenario: StressScenario, /, *, actor: str) -> None:
+    audited_delete(scenario, actor=actor)
+
+
+# --- Limits -----------------------------------------------------------------------------------
+
+
+def limit_check(*, instance: RiskLimit | None, changes: Mapping[str, Any]) -> None:
+    """The limit as it would be saved: the model's rules (scope and metric)."""
+    RiskLimit(**{**_saved(instance), **changes}).clean()
+
+
+@transaction.atomic
+def limit_create(*, actor: str, **fields: Any) -> RiskLimit:
+    return audited_create(RiskLimit, actor=actor, **fields)
+
+
+@transaction.atomic
+def limit_update(limit: RiskLimit, /, *, actor: str, **changes: Any) -> RiskLimit:
+    return audited_update(
+        RiskLimit.objects.select_for_update().get(pk=limit.pk), actor=actor, **changes
+    )
+
+
+def _shock_rules(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
+    """Targets must exist, and a relative move cannot take a price to zero or below.
+
+    Two queries whatever the number of shocks: the instruments named, and the quote types
+    held in each asset class named (an asset class holding both needs `quote_type`).
+    """
+    symbols = {r["target"] for r in rows if r["target_type"] == "instrument"}
+    quote_of = dict(
+        Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "quote_type")
+    )
+    classes = {r["target"] for r in rows if r["target_type"] == "asset_class"}
+    held: dict[str, set[str]] = {}
+    for asset_class, quote_type in (
+        Instrument.objects.filter(asset_class__in=classes)
+        .values_list("asset_class", "quote_type")
+        .distinct()
+    ):
+        held.setdefault(asset_class, set()).add(quote_type)
+    errors: dict[str, dict[str, list[str]]] = {}
+    for index, row in enumerate(rows):
+        kind, target = row["target_type"], row["target"]
+        quote_types = {row.get("quote_type") or "price"}
+        problem = None
+        if kind == "instrument":
+            if target not in quote_of:
+                problem = ("target", f"Unknown instrument {target!r}.")
+            quote_types = {quote_of.get(target, "price")}
+        elif kind == "asset_class":
+            if target not in Instrument.AssetClass.values:
+                problem = ("target", f"Unknown asset class {target!r}.")
+            elif not row.get("quote_type"):
+                quote_types = held.get(target, {"price"})
+                if len(quote_types) > 1:
+                    problem = (
+                        "quote_type",
+                        f"{target} holds price and yield instruments: say which this shock "
+                        "moves (quote_type price: relative move; yield: bp).",
+                    )
+        elif not re.fullmatch(inputs.CURRENCY_PATTERN, target):
+            problem = ("target", "A currency is a three-letter ISO code in capitals, e.g. USD.")
+        if problem is None and "price" in quote_types and not -1 < row["shock"] <= 10:
+            problem = ("shock", "A relative move must be above -1 (-100%) and at most 10.")
+        if problem:
+            errors[str(index)] = {problem[0]: [problem[1]]}
+    return errors
+
+
+# --- The pipelines' alerts --------------------------------------------------------------------
+
+
+@transaction.atomic
+def pipeline_alert_open(*, source: str, date: dt.date, message: str, actor: str) -> RiskAlert:
+    """A failed pipeline run's alert (one per pipeline and business date, opened again if
+    it fails again), audited."""
+    alert, _ = RiskAlert.objects.update_or_create(
+        limit=None,
+        source=source,
+        date=date,
+        defaults={
+            "status": RiskAlert.Status.OPEN,
+            "message": message,
+            "opened_at": timezone.now(),
+            "resolved_at": None,
+        },
+    )
+    audit_record(actor=actor, action="riskalert.open", obj=alert, after=model_state(alert))
+    return alert
+
+
+@transaction.atomic
+def pipeline_alert_resolve(*, source: str, date: dt.date, actor: str) -> int:
+    """The run of that pipeline and date succeeded: its open alert is resolved, audited."""
+    alerts = list(
+        RiskAlert.objects.select_for_update().filter(
+            limit=None, source=source, date=date, resolved_at__isnull=True
+        )
+    )
+    now = timezone.now()
+    for alert in alerts:
+        before = model_state(alert)
+        alert.status, alert.resolved_at = RiskAlert.Status.RESOLVED, now
+        alert.save(update_fields=["status", "resolved_at"])
+        audit_record(
+            actor=actor,
+            action="riskalert.resolve",
+            obj=alert,
+            before=before,
+            after=model_state(alert),
+        )
+    return len(alerts)

@@ -228,8 +228,8 @@ def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monk
         time.sleep(0.3)  # long enough for every client to arrive while it computes
         return real_book()
 
-    book = cache.REGISTRY["book"]
-    monkeypatch.setitem(cache.REGISTRY, "book", dataclasses.replace(book, compute=slow_book))
+    registered = cache.REGISTRY["book"]
+    monkeypatch.setitem(cache.REGISTRY, "book", dataclasses.replace(registered, compute=slow_book))
     clients = [api_client_for("viewer") for _ in range(6)]
     for client in clients:
         client.get("/api/positions/")  # tokens looked up before the race

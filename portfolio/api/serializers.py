@@ -40,9 +40,6 @@ from ..models import (
 
 
 class InstrumentSerializer(ModelSerializer):
-    # Once traded, these define the P&L of booked trades: changing them would rewrite history.
-    FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
-
     class Meta:
         model = Instrument
         fields = [
@@ -60,31 +57,6 @@ class InstrumentSerializer(ModelSerializer):
             "multiplier": {"validators": [positive]},
             "lot_size": {"validators": [positive]},
         }
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        instance = self.instance
-        quote_type = attrs.get("quote_type", instance.quote_type if instance else None)
-        dv01 = attrs.get("dv01", instance.dv01 if instance else Decimal("0"))
-        if dv01 is not None and dv01 < 0:
-            raise serializers.ValidationError({"dv01": ["Must not be negative."]})
-        if quote_type == Instrument.QuoteType.YIELD and not dv01:
-            raise serializers.ValidationError(
-                {"dv01": ["A yield-quoted instrument needs a positive dv01."]}
-            )
-        if instance is not None and instance.trades.exists():
-            changed = [
-                name
-                for name in self.FIXED_ONCE_TRADED
-                if name in attrs and attrs[name] != getattr(instance, name)
-            ]
-            if changed:
-                raise serializers.ValidationError(
-                    {
-                        name: [f"Cannot change {name}: {instance.symbol} has trades."]
-                        for name in changed
-                    }
-                )
-        return attrs
 
 
 class StrategySerializer(ModelSerializer):

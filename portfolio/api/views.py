@@ -1,8 +1,5 @@
 """Views of the portfolio API: parse, call one service or selector, render."""
 
-from typing import Any
-
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -12,7 +9,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from core import inputs
-from core.api import MarketDataViewSet, actor
+from core.api import MarketDataViewSet, ServiceWritesMixin, actor
 from core.calendar import today
 from core.permissions import OPS, PM
 from core.serializers import UpsertResultSerializer
@@ -43,47 +40,15 @@ from ..models import (
 from . import serializers as s
 
 
-class AuditedWritesMixin:
-    """Creates, updates and deletes through a ModelSerializer, each audited in the same
-    transaction as `<model>.create|update|delete`."""
-
-    request: Any
-
-    def _audit(self, obj: Any, verb: str, **states: Any) -> None:
-        services.audit_record(
-            actor=actor(self.request),
-            action=f"{type(obj).__name__.lower()}.{verb}",
-            obj=obj,
-            **states,
-        )
-
-    def perform_create(self, serializer: BaseSerializer) -> None:
-        with transaction.atomic():
-            obj = serializer.save()
-            self._audit(obj, "create", after=services.model_state(obj))
-
-    def perform_update(self, serializer: BaseSerializer) -> None:
-        with transaction.atomic():
-            assert serializer.instance is not None
-            before = services.model_state(serializer.instance)
-            obj = serializer.save()
-            self._audit(obj, "update", before=before, after=services.model_state(obj))
-
-    def perform_destroy(self, instance: Any) -> None:
-        with transaction.atomic():
-            self._audit(instance, "delete", before=services.model_state(instance))
-            instance.delete()
-
-
 class ReferenceDataViewSet(
-    AuditedWritesMixin,
+    ServiceWritesMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.ListModelMixin,
     viewsets.GenericViewSet,
 ):
-    """List, create, read and PATCH reference data; every write is audited."""
+    """List, create, read and PATCH reference data, written by the services (audited)."""
 
     http_method_names = ["get", "post", "patch", "head", "options"]
     write_groups = (OPS,)
@@ -95,6 +60,8 @@ class InstrumentViewSet(ReferenceDataViewSet):
     lookup_field = "symbol"
     lookup_value_regex = inputs.CODE_PATTERN  # anything else (a NUL, a slash) is a 404
     filterset_fields = ["asset_class", "currency", "quote_type", "is_active"]
+    create_service = staticmethod(services.instrument_create)
+    update_service = staticmethod(services.instrument_update)
 
 
 class StrategyViewSet(ReferenceDataViewSet):
@@ -102,6 +69,8 @@ class StrategyViewSet(ReferenceDataViewSet):
     serializer_class = s.StrategySerializer
     lookup_field = "code"
     lookup_value_regex = inputs.CODE_PATTERN
+    create_service = staticmethod(services.strategy_create)
+    update_service = staticmethod(services.strategy_update)
 
 
 @extend_schema(

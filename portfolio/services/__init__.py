@@ -1,15 +1,30 @@
 """Writes of the position book. One call, one transaction; every book change is audited.
 
-By concern: `audit`, `market_data` (prices, FX, capital flows), `trades` (the ledger and
+By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
+capital flows), `trades` (the ledger and
 its positions), `marking` (mark-to-market), `timeline` (the daily snapshots); the names
 callers use are exported here.
 """
 
-from .audit import audit_record, jsonable, model_state
+from .audit import (
+    audit_record,
+    audited_create,
+    audited_delete,
+    audited_update,
+    jsonable,
+    model_state,
+)
 from .market_data import (
     RowErrorMap,
+    capital_flow_check,
     capital_flow_create,
+    fx_rate_check,
+    fx_rate_save,
+    fx_rate_update,
     fx_rates_upsert,
+    price_check,
+    price_save,
+    price_update,
     prices_upsert,
     reject_dates_outside,
     reject_duplicates,
@@ -17,6 +32,13 @@ from .market_data import (
     rows_upsert,
 )
 from .marking import MarkResult, mark_to_market
+from .reference import (
+    instrument_check,
+    instrument_create,
+    instrument_update,
+    strategy_create,
+    strategy_update,
+)
 from .timeline import fund_inception_or_error, snapshots_build
 from .trades import TradeRequest, position_close, trades_book
 
@@ -25,18 +47,33 @@ __all__ = [
     "RowErrorMap",
     "TradeRequest",
     "audit_record",
+    "audited_create",
+    "audited_delete",
+    "audited_update",
+    "capital_flow_check",
     "capital_flow_create",
     "fund_inception_or_error",
+    "fx_rate_check",
+    "fx_rate_save",
+    "fx_rate_update",
     "fx_rates_upsert",
+    "instrument_check",
+    "instrument_create",
+    "instrument_update",
     "jsonable",
     "mark_to_market",
     "model_state",
     "position_close",
+    "price_check",
+    "price_save",
+    "price_update",
     "prices_upsert",
     "reject_dates_outside",
     "reject_duplicates",
     "resolve_references",
     "rows_upsert",
     "snapshots_build",
+    "strategy_create",
+    "strategy_update",
     "trades_book",
 ]

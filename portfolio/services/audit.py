@@ -3,13 +3,15 @@
 import datetime as dt
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import models
 
 from core.formatting import decimal_str
 
 from ..models import AuditRecord
+
+M = TypeVar("M", bound=models.Model)
 
 
 def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,3 +49,38 @@ def audit_record(
 
 def model_state(obj: models.Model) -> dict[str, Any]:
     return jsonable({f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields})
+
+
+def _action(obj: models.Model, verb: str) -> str:
+    return f"{type(obj).__name__.lower()}.{verb}"
+
+
+def audited_create(model: type[M], *, actor: str, **fields: Any) -> M:
+    """Create a row after the model's own validation, and audit it (`<model>.create`)."""
+    obj = model(**fields)
+    obj.full_clean()
+    obj.save()
+    obj.refresh_from_db()  # the state as stored (decimals to their places)
+    audit_record(actor=actor, action=_action(obj, "create"), obj=obj, after=model_state(obj))
+    return obj
+
+
+def audited_update(obj: M, *, actor: str, **changes: Any) -> M:
+    """Change a row (read under lock by the caller) after the model's own validation, and
+    audit it with its state before and after (`<model>.update`)."""
+    before = model_state(obj)
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    obj.save()
+    obj.refresh_from_db()
+    audit_record(
+        actor=actor, action=_action(obj, "update"), obj=obj, before=before, after=model_state(obj)
+    )
+    return obj
+
+
+def audited_delete(obj: models.Model, *, actor: str) -> None:
+    """Delete a row, auditing its last state (`<model>.delete`)."""
+    audit_record(actor=actor, action=_action(obj, "delete"), obj=obj, before=model_state(obj))
+    obj.delete()

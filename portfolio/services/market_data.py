@@ -3,7 +3,7 @@ written all or nothing."""
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -127,13 +127,10 @@ def rows_upsert(
     return len(rows) - updated, updated
 
 
-@transaction.atomic
-def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
-    """Upsert closes per (instrument, date). Rows: {instrument: symbol, date, price > 0,
-    confirm?}; a close outside PMS_PRICE_BAND of the previous one needs `confirm`.
-
-    Every row is checked before anything is written; one bad row rejects the batch.
-    """
+def prices_check(rows: Sequence[Mapping[str, Any]]) -> dict[Any, int]:
+    """The rules of closes (RowErrors by row): a known instrument, a date the fund accepts,
+    a positive price within bounds, each (instrument, date) once, and a close outside
+    PMS_PRICE_BAND of the previous one confirmed. The instruments' ids by symbol."""
     errors: RowErrorMap = {}
     ids = resolve_references(rows, "instrument", Instrument, "symbol", errors)
     reject_dates_outside(rows, errors)
@@ -143,6 +140,17 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
         reject_outlier_prices(rows, ids, errors)
     if errors:
         raise RowErrors(errors)
+    return ids
+
+
+@transaction.atomic
+def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Upsert closes per (instrument, date). Rows: {instrument: symbol, date, price > 0,
+    confirm?}; a close outside PMS_PRICE_BAND of the previous one needs `confirm`.
+
+    Every row is checked before anything is written; one bad row rejects the batch.
+    """
+    ids = prices_check(rows)
     created, updated = rows_upsert(
         Price,
         ("instrument_id", "date"),
@@ -161,9 +169,9 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
     return created, updated
 
 
-@transaction.atomic
-def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
-    """Upsert FX rates per (currency, date). Rows: {currency, date, rate > 0} (base per unit)."""
+def fx_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rules of FX rates (RowErrors by row): a currency other than the base, a date
+    the fund accepts, a positive rate within bounds, each (currency, date) once."""
     errors: RowErrorMap = {}
     for index, row in enumerate(rows):
         if row["currency"] == base_currency():
@@ -177,6 +185,12 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
     reject_duplicates(rows, ("currency", "date"), errors)
     if errors:
         raise RowErrors(errors)
+
+
+@transaction.atomic
+def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Upsert FX rates per (currency, date). Rows: {currency, date, rate > 0} (base per unit)."""
+    fx_rates_check(rows)
     created, updated = rows_upsert(
         FxRate,
         ("currency", "date"),
@@ -196,17 +210,85 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
     return created, updated
 
 
+# --- One row at a time, as the admin writes them: through the batch services ----------------
+
+
+def _one_row(check: Callable[[list[dict[str, Any]]], Any], row: dict[str, Any]) -> None:
+    """A batch check on one row, its errors by field."""
+    try:
+        check([row])
+    except RowErrors as error:
+        raise ValidationError(error.errors[0]) from None
+
+
+def _price_row(price: Price | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    instrument = changes.get("instrument") or (price.instrument if price else None)
+    return {
+        "instrument": instrument.symbol if instrument else "",
+        "date": changes.get("date", price.date if price else None),
+        "price": changes.get("price", price.price if price else None),
+        "confirm": bool(changes.get("confirm")),
+    }
+
+
+def price_check(*, instance: Price | None, changes: Mapping[str, Any]) -> None:
+    _one_row(prices_check, _price_row(instance, changes))
+
+
+def price_save(*, actor: str, **fields: Any) -> Price:
+    """One close: {instrument, date, price, confirm?}, upserted by `prices_upsert`."""
+    row = _price_row(None, fields)
+    prices_upsert(rows=[row], actor=actor)
+    return Price.objects.get(instrument__symbol=row["instrument"], date=row["date"])
+
+
+def price_update(price: Price, /, *, actor: str, **changes: Any) -> Price:
+    return price_save(actor=actor, **{**_price_row(price, changes), "instrument": price.instrument})
+
+
+def _fx_row(rate: FxRate | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: changes.get(name, getattr(rate, name) if rate else None)
+        for name in ("currency", "date", "rate")
+    }
+
+
+def fx_rate_check(*, instance: FxRate | None, changes: Mapping[str, Any]) -> None:
+    _one_row(fx_rates_check, _fx_row(instance, changes))
+
+
+def fx_rate_save(*, actor: str, **fields: Any) -> FxRate:
+    """One FX rate: {currency, date, rate}, upserted by `fx_rates_upsert`."""
+    row = _fx_row(None, fields)
+    fx_rates_upsert(rows=[row], actor=actor)
+    return FxRate.objects.get(currency=row["currency"], date=row["date"])
+
+
+def fx_rate_update(rate: FxRate, /, *, actor: str, **changes: Any) -> FxRate:
+    return fx_rate_save(actor=actor, **_fx_row(rate, changes))
+
+
+def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[str, Any]) -> None:
+    """A flow is not zero, within bounds, and dated in the fund's range."""
+    amount, date = changes.get("amount"), changes.get("date")
+    errors: dict[str, list[str]] = {}
+    if amount == 0:
+        errors["amount"] = ["A capital flow cannot be zero."]
+    elif amount is not None and abs(amount) > inputs.FLOW_MAX:
+        errors["amount"] = [f"At most {inputs.FLOW_MAX:,.0f} either way."]
+    problem = inputs.date_problem(date) if date is not None else None
+    if problem:
+        errors["date"] = [problem]
+    if errors:
+        raise ValidationError(errors)
+
+
 @transaction.atomic
 def capital_flow_create(
     *, date: dt.date, amount: Decimal, note: str = "", actor: str
 ) -> CapitalFlow:
-    if amount == 0:
-        raise ValidationError({"amount": ["A capital flow cannot be zero."]})
-    if abs(amount) > inputs.FLOW_MAX:
-        raise ValidationError({"amount": [f"At most {inputs.FLOW_MAX:,.0f} either way."]})
-    problem = inputs.date_problem(date)
-    if problem:
-        raise ValidationError({"date": [problem]})
+    capital_flow_check(changes={"date": date, "amount": amount})
     flow = CapitalFlow.objects.create(date=date, amount=amount, note=note)
+    flow.refresh_from_db()  # the amount as stored, to the cent
     audit_record(actor=actor, action="capital_flow.create", obj=flow, after=model_state(flow))
     return flow

@@ -1,13 +1,10 @@
 """Serializers of the risk API: parse and validate input, describe output."""
 
-import re
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from django.db import models
 from rest_framework import serializers
 
-from core import inputs
 from core.serializers import (
     ModelSerializer,
     StrictDecimalField,
@@ -17,18 +14,10 @@ from core.serializers import (
 )
 from portfolio.models import Instrument
 
+from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from ..selectors import LIMIT_STATUSES, default_window, validate_request
-
-M = TypeVar("M", bound=models.Model)
-
-
-def model_instance(model: type[M], instance: M | None, attrs: dict[str, Any]) -> M:
-    """The object as it would be saved, to run the model's own `clean()` on it."""
-    if instance is None:
-        return model(**attrs)
-    saved = {f.attname: getattr(instance, f.attname) for f in model._meta.concrete_fields}
-    return model(**{**saved, **attrs})
+from ..services import SHOCK_MAX, SHOCK_TARGET_PATTERN
 
 
 class RiskLimitSerializer(ModelSerializer):
@@ -51,11 +40,6 @@ class RiskLimitSerializer(ModelSerializer):
             "limit": {"validators": [positive]},
             "warning_fraction": {"min_value": Decimal("0.0001"), "max_value": Decimal("1")},
         }
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The model's rules, on the limit as it would be saved.
-        model_instance(RiskLimit, self.instance, attrs).clean()
-        return attrs
 
 
 class RiskAlertSerializer(ModelSerializer):
@@ -100,12 +84,12 @@ class ShockSerializer(StrictSerializer):
 
     target_type = serializers.ChoiceField(choices=["instrument", "asset_class", "currency"])
     target = serializers.RegexField(
-        r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z",
+        SHOCK_TARGET_PATTERN,
         max_length=32,
         help_text="A symbol, an asset class or a currency code.",
     )
     shock = StrictDecimalField(
-        max_digits=18, decimal_places=8, min_value=Decimal("-10000"), max_value=Decimal("10000")
+        max_digits=18, decimal_places=8, min_value=-SHOCK_MAX, max_value=SHOCK_MAX
     )
     quote_type = serializers.ChoiceField(
         choices=Instrument.QuoteType.choices,
@@ -114,64 +98,12 @@ class ShockSerializer(StrictSerializer):
     )
 
 
-def validate_shocks(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Targets must exist, and a relative move cannot take a price to zero or below.
-
-    Two queries whatever the number of shocks: the instruments named, and the quote types
-    held in each asset class named (an asset class holding both needs `quote_type`).
-    """
-    if not rows:
-        raise serializers.ValidationError("Give at least one shock.")
-    symbols = {r["target"] for r in rows if r["target_type"] == "instrument"}
-    quote_of = dict(
-        Instrument.objects.filter(symbol__in=symbols).values_list("symbol", "quote_type")
-    )
-    classes = {r["target"] for r in rows if r["target_type"] == "asset_class"}
-    held: dict[str, set[str]] = {}
-    for asset_class, quote_type in (
-        Instrument.objects.filter(asset_class__in=classes)
-        .values_list("asset_class", "quote_type")
-        .distinct()
-    ):
-        held.setdefault(asset_class, set()).add(quote_type)
-    errors: dict[str, dict[str, list[str]]] = {}
-    for index, row in enumerate(rows):
-        kind, target = row["target_type"], row["target"]
-        quote_types = {row.get("quote_type") or "price"}
-        problem = None
-        if kind == "instrument":
-            if target not in quote_of:
-                problem = ("target", f"Unknown instrument {target!r}.")
-            quote_types = {quote_of.get(target, "price")}
-        elif kind == "asset_class":
-            if target not in Instrument.AssetClass.values:
-                problem = ("target", f"Unknown asset class {target!r}.")
-            elif not row.get("quote_type"):
-                quote_types = held.get(target, {"price"})
-                if len(quote_types) > 1:
-                    problem = (
-                        "quote_type",
-                        f"{target} holds price and yield instruments: say which this shock "
-                        "moves (quote_type price: relative move; yield: bp).",
-                    )
-        elif not re.fullmatch(inputs.CURRENCY_PATTERN, target):
-            problem = ("target", "A currency is a three-letter ISO code in capitals, e.g. USD.")
-        if problem is None and "price" in quote_types and not -1 < row["shock"] <= 10:
-            problem = ("shock", "A relative move must be above -1 (-100%) and at most 10.")
-        if problem:
-            errors[str(index)] = {problem[0]: [problem[1]]}
-    if errors:
-        raise serializers.ValidationError(errors)
-    return rows
-
-
 class ShocksField(serializers.ListField):
     child = ShockSerializer()
 
     def run_validation(self, data: Any = serializers.empty) -> Any:
         """Valid shocks, JSON-safe as a scenario stores them (the move as a string)."""
-        rows = validate_shocks(super().run_validation(data))
-        return [{**row, "shock": str(row["shock"])} for row in rows]
+        return services.shocks_clean(super().run_validation(data))
 
 
 class StressScenarioSerializer(ModelSerializer):
@@ -190,10 +122,6 @@ class StressScenarioSerializer(ModelSerializer):
             "created_at",
         ]
         read_only_fields = ["created_by", "created_at"]
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        model_instance(StressScenario, self.instance, attrs).clean()
-        return attrs
 
 
 class StressRequestSerializer(StrictSerializer):

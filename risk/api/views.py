@@ -1,7 +1,6 @@
 """Views of the risk API: parse, call one service or selector, render."""
 
 import datetime as dt
-from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
@@ -11,9 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import actor
+from core.api import ServiceWritesMixin, actor
 from core.permissions import ALL_GROUPS, PM, RISK
-from portfolio.api.views import AuditedWritesMixin
 
 from .. import selectors, services
 from ..filtersets import RiskAlertFilter, RiskSnapshotFilter
@@ -37,15 +35,16 @@ class RiskSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
         return snapshot
 
 
-class RiskLimitViewSet(AuditedWritesMixin, viewsets.ModelViewSet):
+class RiskLimitViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     queryset = RiskLimit.objects.order_by("name")
     serializer_class = s.RiskLimitSerializer
     filterset_fields = ["metric", "scope_type", "is_active"]
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     write_groups = (RISK,)
 
-    def perform_destroy(self, instance: Any) -> None:
-        services.limit_delete(limit=instance, actor=actor(self.request))
+    create_service = staticmethod(services.limit_create)
+    update_service = staticmethod(services.limit_update)
+    delete_service = staticmethod(services.limit_delete)
 
 
 class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
@@ -66,15 +65,15 @@ class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
         return Response(s.RiskAlertSerializer(alert).data)
 
 
-class StressScenarioViewSet(AuditedWritesMixin, viewsets.ModelViewSet):
+class StressScenarioViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     queryset = StressScenario.objects.order_by("name")
     serializer_class = s.StressScenarioSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
     write_groups = (RISK,)
 
-    def perform_create(self, serializer: Any) -> None:
-        serializer.validated_data["created_by"] = actor(self.request)
-        super().perform_create(serializer)
+    create_service = staticmethod(services.scenario_create)
+    update_service = staticmethod(services.scenario_update)
+    delete_service = staticmethod(services.scenario_delete)
 
 
 class StressView(APIView):

@@ -123,8 +123,9 @@ class Command(BaseCommand):
             f"Loading the demo fund: {len(dates)} business days to {end}, seed {seed}"
         )
 
-        instruments = Instrument.objects.bulk_create(
-            Instrument(
+        instruments = [
+            services.instrument_create(
+                actor=ACTOR,
                 symbol=s.symbol,
                 name=s.name,
                 asset_class=s.asset_class,
@@ -135,7 +136,7 @@ class Command(BaseCommand):
                 lot_size=Decimal(s.lot_size),
             )
             for s in demo.INSTRUMENTS
-        )
+        ]
         self.step(f"{len(instruments)} instruments")
         strategies = list(demo.STRATEGIES)
         per_strategy = len(demo.INSTRUMENTS)
@@ -143,37 +144,35 @@ class Command(BaseCommand):
             strategies.append(
                 (f"SLEEVE{n + 1:03d}", f"Sleeve {n + 1}", "A scaled sleeve for benchmarks.")
             )
-        Strategy.objects.bulk_create(
-            Strategy(
+        for code, name, text in strategies:
+            services.strategy_create(
+                actor=ACTOR,
                 code=code,
                 name=name,
                 description=text,
                 risk_budget=Decimal("400000"),
                 min_trade_fraction=Decimal("0.10"),
             )
-            for code, name, text in strategies
-        )
         self.step(f"{len(strategies)} strategies")
 
         paths = demo.simulate_markets(len(dates), seed)
         fx = demo.fx_paths(paths)
-        FxRate.objects.bulk_create(
-            (
-                FxRate(currency=c, date=d, rate=demo.quote(float(path[i]), 10))
+        services.fx_rates_upsert(
+            rows=[
+                {"currency": c, "date": d, "rate": demo.quote(float(path[i]), 10)}
                 for c, path in fx.items()
                 for i, d in enumerate(dates)
-            ),
-            batch_size=5000,
+            ],
+            actor=ACTOR,
         )
         self.step(f"{len(fx) * len(dates)} FX rates")
-        by_symbol = {i.symbol: i for i in instruments}
-        Price.objects.bulk_create(
-            (
-                Price(instrument=by_symbol[s], date=d, price=demo.quote(float(path[i])))
+        services.prices_upsert(
+            rows=[
+                {"instrument": s, "date": d, "price": demo.quote(float(path[i]))}
                 for s, path in paths.items()
                 for i, d in enumerate(dates)
-            ),
-            batch_size=5000,
+            ],
+            actor=ACTOR,
         )
         self.step(f"{len(paths) * len(dates)} prices")
 
@@ -261,21 +260,18 @@ class Command(BaseCommand):
             self.step(f"{name} {due}: {run.status}" + (f" ({run.error})" if run.error else ""))
 
     def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
-        RiskLimit.objects.bulk_create(
-            RiskLimit(
+        for name, metric, scope_type, scope_value, limit in demo.RISK_LIMITS:
+            risk_services.limit_create(
+                actor=ACTOR,
                 name=name,
                 metric=metric,
                 scope_type=scope_type,
                 scope_value=scope_value,
                 limit=Decimal(limit),
             )
-            for name, metric, scope_type, scope_value, limit in demo.RISK_LIMITS
-        )
         scenarios = demo.stress_scenarios(dates, paths)
-        StressScenario.objects.bulk_create(
-            StressScenario(created_by=ACTOR, **spec)  # type: ignore[arg-type]
-            for spec in scenarios
-        )
+        for spec in scenarios:
+            risk_services.scenario_create(actor=ACTOR, **spec)
         self.step(f"{len(demo.RISK_LIMITS)} risk limits, {len(scenarios)} stress scenarios")
         snapshot = risk_services.risk_snapshot_take(actor=ACTOR)
         statuses = [row["status"] for row in snapshot.limits]

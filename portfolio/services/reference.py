@@ -1,0 +1,60 @@
+"""Writes of reference data: instruments and strategies, each checked by its rules and
+audited. The API, the admin and the demo all write through these."""
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import Instrument, Strategy
+from .audit import audited_create, audited_update
+
+# Once traded, these define the P&L of booked trades: changing them would rewrite history.
+FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
+
+
+def instrument_check(*, instance: Instrument | None, changes: Mapping[str, Any]) -> None:
+    """The rules of an instrument's terms, on a new one (`instance` None) or on changes
+    to a stored one: a yield-quoted instrument needs a positive DV01, and the terms that
+    price booked trades are fixed once it has trades. ValidationError names the fields."""
+    quote_type = changes.get("quote_type", instance.quote_type if instance else None)
+    dv01 = changes.get("dv01", instance.dv01 if instance else Decimal("0"))
+    errors: dict[str, list[str]] = {}
+    if dv01 is not None and dv01 < 0:
+        errors["dv01"] = ["Must not be negative."]
+    elif quote_type == Instrument.QuoteType.YIELD and not dv01:
+        errors["dv01"] = ["A yield-quoted instrument needs a positive dv01."]
+    if instance is not None and instance.trades.exists():
+        for name in FIXED_ONCE_TRADED:
+            if name in changes and changes[name] != getattr(instance, name):
+                errors[name] = [f"Cannot change {name}: {instance.symbol} has trades."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def instrument_create(*, actor: str, **fields: Any) -> Instrument:
+    instrument_check(instance=None, changes=fields)
+    return audited_create(Instrument, actor=actor, **fields)
+
+
+@transaction.atomic
+def instrument_update(instrument: Instrument, /, *, actor: str, **changes: Any) -> Instrument:
+    """Change an instrument's fields; the row is locked, so a first trade booked meanwhile
+    is seen by the traded-instrument rule."""
+    locked = Instrument.objects.select_for_update().get(pk=instrument.pk)
+    instrument_check(instance=locked, changes=changes)
+    return audited_update(locked, actor=actor, **changes)
+
+
+@transaction.atomic
+def strategy_create(*, actor: str, **fields: Any) -> Strategy:
+    return audited_create(Strategy, actor=actor, **fields)
+
+
+@transaction.atomic
+def strategy_update(strategy: Strategy, /, *, actor: str, **changes: Any) -> Strategy:
+    locked = Strategy.objects.select_for_update().get(pk=strategy.pk)
+    return audited_update(locked, actor=actor, **changes)
