@@ -26,6 +26,16 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 ON_REDIS = bool(settings.REDIS_URL)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-query-counts",
+        action="store_true",
+        default=False,
+        help="tests/test_query_counts.py: rewrite tests/query_counts.json with the measured "
+        "query counts instead of comparing them with it.",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     deselected: list[pytest.Item] = []
     kept: list[pytest.Item] = []
