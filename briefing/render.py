@@ -12,6 +12,7 @@ from django.template.loader import render_to_string
 
 from core import charts
 from core.calendar import fund_time_zone
+from risk.selectors import breached
 
 from .models import MorningPack
 
@@ -62,7 +63,7 @@ def _context(pack: MorningPack) -> dict[str, Any]:
         "s": sections,
         "holdings": holdings[:HOLDINGS_SHOWN],
         "more_holdings": max(len(holdings) - HOLDINGS_SHOWN, 0),
-        "breaches": [row["name"] for row in limits if row["status"] == "breach"],
+        "breaches": breached(limits),
         "nav_chart": charts.line_chart([d for d, _ in curve], [float(v) for _, v in curve]),
         "strategy_chart": charts.bar_chart(
             [row["strategy"] for row in strategies],

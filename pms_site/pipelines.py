@@ -100,12 +100,13 @@ def eod_risk(date: dt.date, actor: str) -> str:
     """The risk snapshot and limit check of `date`, from its timeline; the live risk is
     warmed when the live book is of that date."""
     from portfolio.selectors import last_mark
+    from risk.selectors import breached
     from risk.services import risk_snapshot_take
 
     snapshot = risk_snapshot_take(date=date, actor=actor)
     if last_mark() == date:
         cache.warm("risk")  # the default query's answer: method and window defaulted there
-    breaches = [row["name"] for row in snapshot.limits if row["status"] == "breach"]
+    breaches = breached(snapshot.limits)
     var = (
         f"VaR 95% {snapshot.var_95:,.2f}"
         if snapshot.var_95 is not None

@@ -226,10 +226,10 @@ def mark_to_market_dry_run() -> Outcome:
 
 
 def risk() -> Outcome:
-    from risk.selectors import live_risk
+    from risk.selectors import breached, live_risk
 
     report = live_risk(method="historical")
-    breaches = [row["name"] for row in report["limits"] if row["status"] == "breach"]
+    breaches = breached(report["limits"])
     if report["var_unavailable"]:
         return WARN, f"no VaR yet: {report['var_unavailable']}; {len(report['limits'])} limits"
     var, es = Decimal(report["var"]["0.99"]), Decimal(report["expected_shortfall"]["0.99"])

@@ -1,11 +1,16 @@
-"""The P&L arithmetic of DESIGN.md, as pure functions on Decimals.
+"""The P&L arithmetic of DESIGN.md, as pure functions on Decimals (and, for exposures, on
+integer cents in numpy): each rule of the book's figures is defined here once.
 
 Local figures are exact; a figure is rounded once, to the cent, when it becomes a
 base-currency amount.
 """
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+
+import numpy as np
 
 CENT = Decimal("0.01")
 COST_PLACES = Decimal("1e-12")
@@ -106,3 +111,60 @@ def mark_figures(
         )
     notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
     return Figures(notional, notional, unrealized, dv01)
+
+
+# --- The fund's figures: one definition each ---------------------------------------------
+
+
+def nav(flows: Decimal, pnl: Decimal) -> Decimal:
+    """NAV: the capital flowed in (net of redemptions) plus the P&L made with it since
+    inception (realized + unrealized), to the cent."""
+    return to_cents(flows + pnl)
+
+
+def is_stale(price_date: dt.date | None, as_of: dt.date) -> bool:
+    """A position is marked at a stale price when its close is older than the day it is
+    marked for (or it has none)."""
+    return price_date is None or price_date < as_of
+
+
+@dataclass(frozen=True)
+class Exposure:
+    """Notional exposure in integer cents of the base currency (exact sums)."""
+
+    long: int
+    short: int  # negative or zero
+
+    @property
+    def gross(self) -> int:
+        return self.long - self.short
+
+    @property
+    def net(self) -> int:
+        return self.long + self.short
+
+
+def cents(values: Iterable[Decimal]) -> np.ndarray:
+    """Base-currency amounts (to the cent) as integer cents."""
+    return np.fromiter((int(v * 100) for v in values), dtype=np.int64)
+
+
+def exposure(notional_cents: np.ndarray) -> Exposure:
+    """Long, short, gross and net notional of a set of positions."""
+    return Exposure(
+        long=int(notional_cents[notional_cents > 0].sum()),
+        short=int(notional_cents[notional_cents < 0].sum()),
+    )
+
+
+def exposure_by(keys: np.ndarray, notional_cents: np.ndarray) -> dict[str, Exposure]:
+    """The exposure of each group of positions (by asset class, currency, strategy…), in
+    the order of the keys."""
+    names, index = np.unique(keys, return_inverse=True)
+    long = np.zeros(len(names), dtype=np.int64)
+    short = np.zeros(len(names), dtype=np.int64)
+    np.add.at(long, index, np.where(notional_cents > 0, notional_cents, 0))
+    np.add.at(short, index, np.where(notional_cents < 0, notional_cents, 0))
+    return {
+        str(k): Exposure(int(lo), int(sh)) for k, lo, sh in zip(names, long, short, strict=True)
+    }

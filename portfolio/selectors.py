@@ -16,7 +16,7 @@ from django.db.models import Exists, Max, OuterRef, Subquery, Sum
 from core.calendar import on_or_after, today
 from core.formatting import decimal_str
 
-from .ledger import to_cents
+from .ledger import cents, exposure, is_stale, nav, to_cents
 from .models import (
     CapitalFlow,
     FxRate,
@@ -227,7 +227,7 @@ def book_state() -> BookState:
         as_of=as_of,
         positions=positions,
         closed_today=closed_today,
-        nav=to_cents(flows + realized + unrealized),
+        nav=nav(flows, realized + unrealized),
         realized=realized,
     )
 
@@ -298,22 +298,16 @@ def book() -> dict[str, Any]:
     position (open, or closed that day) whose P&L date is `as_of`.
     """
     state = book_state()
-    notionals = [row["notional_base"] for row in state.positions]
-    long_exposure = sum((n for n in notionals if n > 0), ZERO)
-    short_exposure = sum((n for n in notionals if n < 0), ZERO)
+    held = exposure(cents(row["notional_base"] for row in state.positions))
     stale = sorted(
-        {
-            row["instrument"]
-            for row in state.positions
-            if row["price_date"] is None or row["price_date"] < state.as_of
-        }
+        {row["instrument"] for row in state.positions if is_stale(row["price_date"], state.as_of)}
     )
-    totals = {
+    totals: dict[str, int | Decimal] = {
         "positions": len(state.positions),
-        "gross_exposure": long_exposure - short_exposure,
-        "net_exposure": long_exposure + short_exposure,
-        "long_exposure": long_exposure,
-        "short_exposure": short_exposure,
+        **{
+            f"{name}_exposure": Decimal(getattr(held, name)).scaleb(-2)
+            for name in ("gross", "net", "long", "short")
+        },
         "unrealized_pnl": state.unrealized,
         "realized_pnl": state.realized,
         "daily_pnl": state.daily_pnl,

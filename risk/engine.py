@@ -17,6 +17,8 @@ from statistics import NormalDist
 
 import numpy as np
 
+from portfolio.ledger import Exposure, exposure, exposure_by
+
 EWMA_LAMBDA = 0.94
 BP_PER_PERCENT = 100.0
 METHODS = ("historical", "parametric", "ewma")
@@ -183,34 +185,16 @@ def shock_vector(
 # --- Exposures ----------------------------------------------------------------------------
 
 
-def group_sums(keys: np.ndarray, values: np.ndarray) -> dict[str, tuple[int, int]]:
-    """(gross, net) of integer `values` (cents) per key: exact, whatever the book's size."""
-    names, index = np.unique(keys, return_inverse=True)
-    gross = np.zeros(len(names), dtype=np.int64)
-    net = np.zeros(len(names), dtype=np.int64)
-    np.add.at(gross, index, np.abs(values))
-    np.add.at(net, index, values)
-    return {str(k): (int(g), int(n)) for k, g, n in zip(names, gross, net, strict=True)}
-
-
 @dataclass(frozen=True)
 class Exposures:
-    """Exposures in integer cents of base currency (exact sums), by dimension."""
+    """The book's exposure (`portfolio.ledger.exposure`) and its split by asset class,
+    currency and strategy; net DV01 (base currency per bp) by currency."""
 
-    long: int
-    short: int
-    by_asset_class: dict[str, tuple[int, int]]
-    by_currency: dict[str, tuple[int, int]]
-    by_strategy: dict[str, tuple[int, int]]
+    total: Exposure
+    by_asset_class: dict[str, Exposure]
+    by_currency: dict[str, Exposure]
+    by_strategy: dict[str, Exposure]
     dv01_by_currency: dict[str, int]
-
-    @property
-    def gross(self) -> int:
-        return self.long - self.short
-
-    @property
-    def net(self) -> int:
-        return self.long + self.short
 
 
 def exposures(
@@ -221,16 +205,14 @@ def exposures(
     currency: np.ndarray,
     strategy: np.ndarray,
 ) -> Exposures:
-    """Long/short/gross/net notional and its split by asset class, currency and strategy;
-    net DV01 (base currency per bp) by currency, for the currencies that carry any."""
-    dv01 = group_sums(currency, dv01_cents)
+    """Exposures in integer cents (exact sums); DV01 for the currencies that carry any."""
+    dv01 = exposure_by(currency, dv01_cents)
     return Exposures(
-        long=int(notional_cents[notional_cents > 0].sum()),
-        short=int(notional_cents[notional_cents < 0].sum()),
-        by_asset_class=group_sums(asset_class, notional_cents),
-        by_currency=group_sums(currency, notional_cents),
-        by_strategy=group_sums(strategy, notional_cents),
-        dv01_by_currency={c: net for c, (gross, net) in dv01.items() if gross},
+        total=exposure(notional_cents),
+        by_asset_class=exposure_by(asset_class, notional_cents),
+        by_currency=exposure_by(currency, notional_cents),
+        by_strategy=exposure_by(strategy, notional_cents),
+        dv01_by_currency={c: e.net for c, e in dv01.items() if e.gross},
     )
 
 

@@ -15,6 +15,7 @@ from django.utils.safestring import SafeString
 
 from core.admin import ReadOnlyAdmin
 from core.errors import Conflict
+from risk.selectors import breached
 
 from . import services
 from .models import Signal, TradeProposal
@@ -96,7 +97,7 @@ class TradeProposalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="limits breached after")
     def breaches_after(self, proposal: TradeProposal) -> str:
-        names = [r["name"] for r in proposal.what_if["limits_after"] if r["status"] == "breach"]
+        names = breached(proposal.what_if["limits_after"])
         return ", ".join(names) or "—"
 
     @admin.display(description="rationale")

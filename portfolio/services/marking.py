@@ -13,7 +13,7 @@ from core.calendar import today
 from core.errors import Conflict
 from core.signals import data_changed
 
-from ..ledger import ZERO, mark_figures
+from ..ledger import ZERO, is_stale, mark_figures
 from ..models import MARK_FIELDS, Position
 from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
@@ -79,17 +79,16 @@ def mark_to_market(
         instrument = instruments[instrument_id]
         priced = prices.get(instrument_id)
         fx_rate = fx_rates.get(instrument.currency)
-        if priced is None or priced[0] < as_of:
+        if is_stale(priced[0] if priced else None, as_of):
             stale.add(instrument.symbol)
         if fx_rate is None:
             missing_fx.add(instrument.currency)
         if priced is None or fx_rate is None:
             result.total_unrealized_pnl += unrealized
             continue
-        if as_of > pnl_date:
-            current = unrealized + realized
-            sod = day_start.value(as_of, instrument_id, quantity, avg_cost, realized, current)
-            pnl_date = as_of
+        sod, pnl_date = day_start.rolled(
+            as_of, instrument_id, quantity, avg_cost, unrealized, realized, pnl_date, sod
+        )
         price_date, price = priced
         figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate)
         daily = figures.unrealized_pnl_base + realized - sod

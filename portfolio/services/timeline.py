@@ -20,7 +20,7 @@ from django.db.models import Sum
 from core.calendar import business_days, is_business_day, previous_business_day, today
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, apply_trade, mark_figures
+from ..ledger import ZERO, Terms, apply_trade, cents, exposure, mark_figures, nav
 from ..models import (
     CapitalFlow,
     FxRate,
@@ -145,8 +145,8 @@ def _replay(
         flows_total += flow
 
         rows: list[PositionSnapshot] = []
-        pnl = gross = net = ZERO
-        open_count = 0
+        pnl = ZERO
+        notionals: list[Decimal] = []
         for key, holding in holdings.items():
             if not (holding.quantity or holding.open_at_last_close or key in touched):
                 continue
@@ -165,9 +165,7 @@ def _replay(
             holding.open_at_last_close = bool(holding.quantity)
             pnl += daily
             if holding.quantity:
-                open_count += 1
-                gross += abs(figures.notional_base)
-                net += figures.notional_base
+                notionals.append(figures.notional_base)
             rows.append(
                 PositionSnapshot(
                     date=day,
@@ -187,9 +185,10 @@ def _replay(
                     dv01_base=figures.dv01_base,
                 )
             )
-        nav = flows_total + value_total
-        capital = (nav_before if nav_before is not None else nav - pnl - flow) + flow
-        nav_before = nav
+        fund_nav = nav(flows_total, value_total)
+        held = exposure(cents(notionals))
+        capital = (nav_before if nav_before is not None else fund_nav - pnl - flow) + flow
+        nav_before = fund_nav
         if day < first_written:
             continue
         daily_return = (pnl / capital).quantize(RETURN_PLACES) if capital > 0 else ZERO
@@ -198,13 +197,13 @@ def _replay(
             rows,
             PortfolioSnapshot(
                 date=day,
-                nav=nav,
+                nav=fund_nav,
                 pnl=pnl,
                 flow=flow,
                 daily_return=daily_return,
-                gross_exposure=gross,
-                net_exposure=net,
-                positions=open_count,
+                gross_exposure=Decimal(held.gross).scaleb(-2),
+                net_exposure=Decimal(held.net).scaleb(-2),
+                positions=len(notionals),
             ),
         )
 

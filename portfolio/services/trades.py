@@ -131,18 +131,36 @@ class DayStart:
         terms = instrument_terms(instrument)
         return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate)
 
+    def rolled(
+        self,
+        day: dt.date,
+        instrument_id: int,
+        quantity: Decimal,
+        avg_cost: Decimal,
+        unrealized: Decimal,
+        realized: Decimal,
+        pnl_date: dt.date,
+        sod: Decimal,
+    ) -> tuple[Decimal, dt.date]:
+        """(start-of-day value, P&L date) of a position on `day`: rolled to `day` when its
+        P&L date is earlier, else as it is."""
+        if day <= pnl_date:
+            return sod, pnl_date
+        current = unrealized + realized
+        return self.value(day, instrument_id, quantity, avg_cost, realized, current), day
+
     def roll(self, position: Position, day: dt.date) -> None:
         """Start `day` on `position` if its P&L date is earlier."""
-        if day > position.pnl_date:
-            position.sod_pnl_base = self.value(
-                day,
-                position.instrument_id,
-                position.quantity,
-                position.avg_cost,
-                position.realized_pnl_base,
-                position.unrealized_pnl_base + position.realized_pnl_base,
-            )
-            position.pnl_date = day
+        position.sod_pnl_base, position.pnl_date = self.rolled(
+            day,
+            position.instrument_id,
+            position.quantity,
+            position.avg_cost,
+            position.unrealized_pnl_base,
+            position.realized_pnl_base,
+            position.pnl_date,
+            position.sod_pnl_base,
+        )
 
 
 def _open_position(

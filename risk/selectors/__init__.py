@@ -15,6 +15,7 @@ from .limits import (
     LimitValue,
     active_limits,
     book_drawdown,
+    breached,
     limit_value,
     limits_evaluate,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "WhatIf",
     "active_limits",
     "book_drawdown",
+    "breached",
     "default_window",
     "exposures_report",
     "limit_value",

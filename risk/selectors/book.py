@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from portfolio.ledger import to_cents
+from portfolio.ledger import cents, to_cents
 from portfolio.selectors import BookState, base_currency, book_state
 
 from .. import engine
@@ -18,10 +18,6 @@ from ..models import RiskLimit
 def money(value: float) -> Decimal:
     """A float figure (VaR, a stress P&L) in cents."""
     return to_cents(Decimal(repr(value + 0.0)))  # + 0.0: −0.0 (−VaR of no moves) is 0.00
-
-
-def cents(values: Iterable[Decimal]) -> np.ndarray:
-    return np.fromiter((int(v * 100) for v in values), dtype=np.int64)
 
 
 def labels(values: Iterable[str]) -> np.ndarray:

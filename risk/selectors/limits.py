@@ -1,5 +1,6 @@
 """Risk limits: each active limit's value, utilization and status on a book."""
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -112,3 +113,9 @@ def limits_evaluate(risk: Risk, fund_drawdown: Drawdown | None = None) -> list[L
     if fund_drawdown is None and any(lim.metric == RiskLimit.Metric.DRAWDOWN for lim in limits):
         fund_drawdown = book_drawdown(risk.book)
     return [limit_value(risk, limit, fund_drawdown) for limit in limits]
+
+
+def breached(limits: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The names of the limits in breach, from limit rows as reported (`LimitValue.as_dict`,
+    a risk snapshot's or a what-if's `limits`)."""
+    return [row["name"] for row in limits if row["status"] == "breach"]

@@ -5,6 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.formatting import RATIO, cents_str, decimal_str
+from portfolio.ledger import Exposure
 from portfolio.selectors import Drawdown, book_state_on
 
 from .. import engine
@@ -33,16 +34,18 @@ def exposures_report(book: Book) -> tuple[dict[str, Any], dict[str, str]]:
             else None
         )
 
-    def split(groups: dict[str, tuple[int, int]]) -> dict[str, dict[str, str]]:
-        return {k: {"gross": cents_str(g), "net": cents_str(n)} for k, (g, n) in groups.items()}
+    def split(groups: dict[str, Exposure]) -> dict[str, dict[str, str]]:
+        return {
+            k: {"gross": cents_str(e.gross), "net": cents_str(e.net)} for k, e in groups.items()
+        }
 
     top = engine.top_concentrations(book.notional_cents, TOP_CONCENTRATIONS)
     return {
-        "gross": cents_str(exposures.gross),
-        "net": cents_str(exposures.net),
-        "long": cents_str(exposures.long),
-        "short": cents_str(exposures.short),
-        "leverage": share(exposures.gross),
+        "gross": cents_str(exposures.total.gross),
+        "net": cents_str(exposures.total.net),
+        "long": cents_str(exposures.total.long),
+        "short": cents_str(exposures.total.short),
+        "leverage": share(exposures.total.gross),
         "by_asset_class": split(exposures.by_asset_class),
         "by_currency": split(exposures.by_currency),
         "by_strategy": split(exposures.by_strategy),

@@ -1,5 +1,7 @@
 """The risk engine on small arrays whose answers are worked out by hand."""
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -108,11 +110,16 @@ def test_exposures_in_cents_are_exact() -> None:
         currency=np.array(["BRL", "USD", "BRL", "BRL"]),
         strategy=np.array(["A", "B", "A", "A"]),
     )
-    assert (result.long, result.short) == (151_600_000, -1_123_747_000)
-    assert (result.gross, result.net) == (1_275_347_000, -972_147_000)
-    assert result.by_asset_class["equity"] == (225_247_000, -22_247_000)
-    assert result.by_currency["BRL"] == (1_151_600_000, -848_400_000)
-    assert result.by_strategy == {
+    total = result.total
+    assert (total.long, total.short) == (151_600_000, -1_123_747_000)
+    assert (total.gross, total.net) == (1_275_347_000, -972_147_000)
+
+    def gross_net(groups: dict[str, Any]) -> dict[str, tuple[int, int]]:
+        return {key: (e.gross, e.net) for key, e in groups.items()}
+
+    assert gross_net(result.by_asset_class)["equity"] == (225_247_000, -22_247_000)
+    assert gross_net(result.by_currency)["BRL"] == (1_151_600_000, -848_400_000)
+    assert gross_net(result.by_strategy) == {
         "A": (1_151_600_000, -848_400_000),
         "B": (123_747_000, -123_747_000),
     }
