@@ -87,10 +87,19 @@ def register(
     REGISTRY[name] = DataSet(params, key, compute)
 
 
-def key(name: str, **params: Any) -> str:
-    """The cache key of data set `name` for `params` (defaults filled in)."""
-    dataset = REGISTRY[name]
-    return dataset.key(**dataset.params(**params))
+def params(name: str, **given: Any) -> dict[str, Any]:
+    """The parameters of data set `name`: `given`, with the defaults filled in."""
+    return REGISTRY[name].params(**given)
+
+
+def compute(name: str, **given: Any) -> Any:
+    """Data set `name` computed now by its selector, without the cache."""
+    return REGISTRY[name].compute(**params(name, **given))
+
+
+def key(name: str, **given: Any) -> str:
+    """The cache key of data set `name` for `given` parameters (defaults filled in)."""
+    return REGISTRY[name].key(**params(name, **given))
 
 
 def _generation_key(dataset: str) -> str:

@@ -5,6 +5,7 @@ an operator can act on. Checks that exercise a write (the mark-to-market dry run
 transaction that is rolled back: verifying changes nothing.
 """
 
+import json
 import logging
 import re
 import shlex
@@ -142,6 +143,33 @@ def cache_tiers() -> Outcome:
     shown = ", ".join(f"{name} {seconds} s" for name, seconds in tiers.items())
     changed = [name for name in tiers if tiers[name] != expected[name]]
     return OK, shown + (f" (changed by PMS_CACHE_TTLS: {', '.join(changed)})" if changed else "")
+
+
+def cache_current() -> Outcome:
+    """The cached book and live risk, read as the API reads them, equal what the database
+    gives now: a process whose invalidations do not reach the others (another cache) shows
+    here."""
+
+    from . import cache
+
+    stale = []
+    for name in ("book", "risk"):
+        for _ in range(2):  # once more if a write committed between the read and the compute
+            served = json.loads(cache.read(name).content)
+            fresh = json.loads(
+                cache.render(cache.REGISTRY[name].compute(**cache.params(name))) + b"}"
+            )
+            if {k: v for k, v in served.items() if not k.startswith("cache")} == fresh:
+                break
+        else:
+            stale.append(name)
+    if stale:
+        return FAIL, (
+            f"the cache serves {', '.join(stale)} older than the database: the web servers, "
+            "the cluster and the commands must share one cache (the same REDIS_URL, or "
+            "PMS_CACHE_DIR on one machine)"
+        )
+    return OK, "the cached book and live risk equal the database's"
 
 
 # --- scheduler and pipelines -----------------------------------------------------------------
@@ -406,6 +434,7 @@ CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
     ("database", "role", database_role),
     ("cache", "round trip", cache_round_trip),
     ("cache", "tiers", cache_tiers),
+    ("cache", "answers current", cache_current),
     ("scheduler", "schedules", schedules),
     ("scheduler", "cluster heartbeat", cluster),
     ("pipelines", "last runs", pipeline_runs),

@@ -123,3 +123,20 @@ def test_a_doc_command_that_would_not_run_is_named():
         ["backup", "--output-dir", "/b"],
         ["verify_system"],
     ]
+
+
+def test_a_cache_that_missed_a_change_fails_the_check(book, settings):  # noqa: F811
+    """A write the cache never heard of (a process on another cache, say): the served book
+    is older than the database's, and verify_system says so."""
+    from pms_site import cache
+    from portfolio.models import Position
+
+    settings.PMS_RISK_WINDOW = 20
+    assert verification.cache_current() == (
+        verification.OK,
+        "the cached book and live risk equal the database's",
+    )
+    cache.read("book")  # cached now
+    Position.objects.filter(closed_at__isnull=True).update(notional_base=0)  # no signal
+    status, detail = verification.cache_current()
+    assert status == verification.FAIL and "the cache serves book" in detail
