@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.core.management.base import CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rest_framework.serializers import Serializer
 
 from core.errors import RowErrors
@@ -100,3 +100,39 @@ def run_import(path: str, *args: Any, confirm: bool = False) -> Any:
             f"{path}: nothing imported. Fix these lines and run again{hint}: "
             + errors.describe(line_offset=FIRST_DATA_LINE, label="line")
         ) from None
+
+
+class ImportCommand(BaseCommand):
+    """A command importing one CSV file through a service, all rows or none: `FILE`,
+    `--actor` (the audit trail's name, default the command's), and `--confirm-outliers`
+    when the rows carry prices."""
+
+    actor: str
+    confirmable = False
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file")
+        if self.confirmable:
+            parser.add_argument(
+                "--confirm-outliers",
+                action="store_true",
+                help="Accept prices further than PMS_PRICE_BAND from the last close.",
+            )
+        parser.add_argument("--actor", default=self.actor)
+
+    def read(
+        self,
+        options: dict[str, Any],
+        serializer_class: type[Serializer],
+        required: set[str],
+        write: Callable[[list[dict[str, Any]]], Any],
+    ) -> Any:
+        """Validate and write the file's rows (CommandError naming the bad lines)."""
+        self.stdout.write(f"Reading {options['file']} …")
+        return run_import(
+            options["file"],
+            serializer_class,
+            required,
+            write,
+            confirm=bool(options.get("confirm_outliers")),
+        )

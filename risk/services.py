@@ -94,18 +94,14 @@ def alert_acknowledge(*, alert_id: int, actor: str, note: str = "") -> RiskAlert
             else "the limit is back under"
         )
         raise Conflict(f"Alert {alert.pk} is already {alert.status} ({detail}).")
-    before = model_state(alert)
-    alert.status = RiskAlert.Status.ACKNOWLEDGED
-    alert.acknowledged_by = actor
-    alert.acknowledged_at = timezone.now()
-    alert.note = note
-    alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at", "note"])
-    audit_record(
+    audited_update(
+        alert,
         actor=actor,
-        action="riskalert.acknowledge",
-        obj=alert,
-        before=before,
-        after=model_state(alert),
+        verb="acknowledge",
+        audit_note=note,
+        status=RiskAlert.Status.ACKNOWLEDGED,
+        acknowledged_by=actor,
+        acknowledged_at=timezone.now(),
         note=note,
     )
     return alert
@@ -372,14 +368,7 @@ def pipeline_alert_resolve(*, source: str, date: dt.date, actor: str) -> int:
     )
     now = timezone.now()
     for alert in alerts:
-        before = model_state(alert)
-        alert.status, alert.resolved_at = RiskAlert.Status.RESOLVED, now
-        alert.save(update_fields=["status", "resolved_at"])
-        audit_record(
-            actor=actor,
-            action="riskalert.resolve",
-            obj=alert,
-            before=before,
-            after=model_state(alert),
+        audited_update(
+            alert, actor=actor, verb="resolve", status=RiskAlert.Status.RESOLVED, resolved_at=now
         )
     return len(alerts)

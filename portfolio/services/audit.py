@@ -65,17 +65,25 @@ def audited_create(model: type[M], *, actor: str, **fields: Any) -> M:
     return obj
 
 
-def audited_update(obj: M, *, actor: str, **changes: Any) -> M:
+def audited_update(
+    obj: M, *, actor: str, verb: str = "update", audit_note: str = "", **changes: Any
+) -> M:
     """Change a row (read under lock by the caller) after the model's own validation, and
-    audit it with its state before and after (`<model>.update`)."""
+    audit it with its state before and after (`<model>.<verb>`)."""
     before = model_state(obj)
     for name, value in changes.items():
         setattr(obj, name, value)
-    obj.full_clean()
-    obj.save()
+    # The changed fields and the model's rules; what is unchanged was valid when written.
+    obj.full_clean(exclude=[f.name for f in obj._meta.fields if f.name not in changes])
+    obj.save(update_fields=list(changes) or None)
     obj.refresh_from_db()
     audit_record(
-        actor=actor, action=_action(obj, "update"), obj=obj, before=before, after=model_state(obj)
+        actor=actor,
+        action=_action(obj, verb),
+        obj=obj,
+        before=before,
+        after=model_state(obj),
+        note=audit_note,
     )
     return obj
 
