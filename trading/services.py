@@ -18,20 +18,22 @@ from django.utils import timezone
 
 from core.calendar import today
 from core.errors import Conflict, RowErrors
+from core.rows import (
+    RowErrorMap,
+    reject_dates_outside,
+    reject_duplicates,
+    resolve_references,
+    rows_upsert,
+)
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
 from portfolio.selectors import (
     latest_prices,
 )
 from portfolio.services import (
-    RowErrorMap,
     TradeRequest,
     audit_record,
     fund_inception_or_error,
     model_state,
-    reject_dates_outside,
-    reject_duplicates,
-    resolve_references,
-    rows_upsert,
     trades_book,
 )
 from risk.selectors import WhatIf, risk_compute

@@ -15,7 +15,6 @@ from .audit import (
     model_state,
 )
 from .market_data import (
-    RowErrorMap,
     capital_flow_check,
     capital_flow_create,
     fx_rate_check,
@@ -26,10 +25,6 @@ from .market_data import (
     price_save,
     price_update,
     prices_upsert,
-    reject_dates_outside,
-    reject_duplicates,
-    resolve_references,
-    rows_upsert,
 )
 from .marking import MarkResult, mark_to_market
 from .reference import (
@@ -44,7 +39,6 @@ from .trades import TradeRequest, position_close, trades_book
 
 __all__ = [
     "MarkResult",
-    "RowErrorMap",
     "TradeRequest",
     "audit_record",
     "audited_create",
@@ -68,10 +62,6 @@ __all__ = [
     "price_save",
     "price_update",
     "prices_upsert",
-    "reject_dates_outside",
-    "reject_duplicates",
-    "resolve_references",
-    "rows_upsert",
     "snapshots_build",
     "strategy_create",
     "strategy_update",

@@ -8,57 +8,23 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 
 from core import inputs
-from core.calendar import today
 from core.errors import RowErrors
+from core.rows import (
+    RowErrorMap,
+    reject_dates_outside,
+    reject_duplicates,
+    reject_out_of_bounds,
+    resolve_references,
+    rows_upsert,
+)
 from core.signals import data_changed
 
 from ..models import CapitalFlow, FxRate, Instrument, Price
 from ..selectors import base_currency, latest_prices
 from .audit import audit_record, model_state
-
-RowErrorMap = dict[int, dict[str, list[str]]]
-
-
-def resolve_references(
-    rows: Sequence[Mapping[str, Any]],
-    field_name: str,
-    model: type[models.Model],
-    key: str,
-    errors: RowErrorMap,
-) -> dict[Any, int]:
-    """Ids of the objects the rows name in `field_name` (by `key`); unknown ones are errors."""
-    ids = dict(
-        model._default_manager.filter(
-            **{f"{key}__in": {row[field_name] for row in rows}}
-        ).values_list(key, "pk")
-    )
-    for index, row in enumerate(rows):
-        if row[field_name] not in ids:
-            errors.setdefault(index, {})[field_name] = [
-                f"Unknown {model._meta.verbose_name} {row[field_name]!r}."
-            ]
-    return ids
-
-
-def reject_dates_outside(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
-    """Dates the fund accepts: from 1990 to today (São Paulo)."""
-    now = today()
-    for index, row in enumerate(rows):
-        problem = inputs.date_problem(row["date"], latest=now)
-        if problem:
-            errors.setdefault(index, {})["date"] = [problem]
-
-
-def reject_out_of_bounds(
-    rows: Sequence[Mapping[str, Any]], field: str, bound: Decimal, errors: RowErrorMap
-) -> None:
-    """Values above 0 and at most `bound`."""
-    for index, row in enumerate(rows):
-        if not 0 < row[field] <= bound:
-            errors.setdefault(index, {})[field] = [f"Above 0 and at most {bound:,.0f}."]
 
 
 def reject_outlier_prices(
@@ -92,39 +58,6 @@ def reject_outlier_prices(
         problem = inputs.band_problem(kind, row["price"], closes[max(before)])
         if problem:
             errors.setdefault(index, {})["price"] = [f"{problem}: confirm it if it is right."]
-
-
-def reject_duplicates(
-    rows: Sequence[Mapping[str, Any]], key_fields: Sequence[str], errors: RowErrorMap
-) -> None:
-    """A batch names each key once: a later row with the same key is an error."""
-    seen: dict[tuple[Any, ...], int] = {}
-    label = " and ".join(", ".join(key_fields).rsplit(", ", 1))
-    for index, row in enumerate(rows):
-        key = tuple(row[name] for name in key_fields)
-        if key in seen:
-            errors.setdefault(index, {})[key_fields[0]] = [f"Same {label} as row {seen[key]}."]
-        seen.setdefault(key, index)
-
-
-def rows_upsert(
-    model: Any, key_fields: Sequence[str], value_field: str, rows: list[dict[str, Any]]
-) -> tuple[int, int]:
-    """Insert or update rows by their key; answer (created, updated)."""
-    existing = set(
-        model.objects.filter(
-            **{f"{name}__in": {row[name] for row in rows} for name in key_fields}
-        ).values_list(*key_fields)
-    )
-    model.objects.bulk_create(
-        [model(**row) for row in rows],
-        update_conflicts=True,
-        unique_fields=list(key_fields),
-        update_fields=[value_field],
-        batch_size=2000,
-    )
-    updated = sum(tuple(row[name] for name in key_fields) in existing for row in rows)
-    return len(rows) - updated, updated
 
 
 def prices_check(rows: Sequence[Mapping[str, Any]]) -> dict[Any, int]:
