@@ -72,6 +72,25 @@ def test_eod_end_to_end_warms_the_cache(fund, api_client_for):
         assert body(viewer, url)["cached"] is True, url  # warm: the first reader hits
 
 
+def test_the_mark_step_computes_the_book_once(fund, monkeypatch):
+    """The mark's commit refreshes the cached book (write-through); the step does not
+    compute it a second time."""
+    import dataclasses
+
+    from pms_site import cache
+
+    computed: list[int] = []
+    registered = cache.REGISTRY["book"]
+
+    def counted() -> dict[str, Any]:
+        computed.append(1)
+        return registered.compute()
+
+    monkeypatch.setitem(cache.REGISTRY, "book", dataclasses.replace(registered, compute=counted))
+    pipelines.eod_mark(TODAY, "test")
+    assert len(computed) == 1
+
+
 def test_preopen_end_to_end(fund, api_client_for):
     run("eod", TODAY)
     with time_machine.travel(dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC), tick=True):
