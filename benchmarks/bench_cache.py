@@ -6,15 +6,14 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 from bench_risk import POSITIONS, load_book, load_market
 from bench_urls import FLOOR_KEY
+from common import gunicorn
 from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
@@ -29,40 +28,15 @@ SECONDS, CONNECTIONS = 10, 16
 
 def serve(uncached: bool) -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 50,
         "ALLOWED_HOSTS": "127.0.0.1",
         "BENCH_UNCACHED": "1" if uncached else "0",
         "LOG_LEVEL": "WARNING",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(HERE.parent / "pms_site" / "gunicorn.conf.py"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--pythonpath",
-            f"{HERE},{HERE.parent}",
-            "--log-level",
-            "warning",
-            "bench_wsgi:application",
-        ],
-        env=env,
+    return gunicorn(
+        PORT, "bench_wsgi:application", env, pythonpath=f"{HERE},{HERE.parent}", log_level="warning"
     )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", PORT), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("gunicorn did not start")
 
 
 def headers(token: str) -> list[str]:

@@ -8,16 +8,15 @@ demo fund's; 1,000 shows what a large book costs without its cache)."""
 import http.client
 import os
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from decimal import Decimal
 from pathlib import Path
 
 from bench_risk import load_book, load_market
+from common import gunicorn, wait_for
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 
@@ -27,17 +26,6 @@ HERE = Path(__file__).resolve().parent
 PORT, REDIS_PORT = 8766, 6392
 CLIENTS, SECONDS, KILL_AT, BACK_AT = 16, 30.0, 10.0, 20.0
 POSITIONS = int(os.environ.get("BENCH_POSITIONS", "40"))
-
-
-def wait_for(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 def start_redis() -> subprocess.Popen[bytes]:
@@ -51,7 +39,6 @@ def start_redis() -> subprocess.Popen[bytes]:
 
 def serve() -> subprocess.Popen[bytes]:
     env = {
-        **os.environ,
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 50,
         "ALLOWED_HOSTS": "127.0.0.1",
@@ -59,26 +46,7 @@ def serve() -> subprocess.Popen[bytes]:
         "PMS_METRICS_TOKEN": "bench",
         "LOG_LEVEL": "ERROR",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "--config",
-            str(HERE.parent / "pms_site" / "gunicorn.conf.py"),
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--log-level",
-            "error",
-            "pms_site.wsgi",
-        ],
-        env=env,
-        cwd=HERE.parent,
-    )
-    wait_for(PORT)
-    return process
+    return gunicorn(PORT, "pms_site.wsgi", env)
 
 
 def client(token: str, stop: float, samples: list[tuple[float, float, int, bool]]) -> None:

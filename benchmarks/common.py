@@ -2,7 +2,9 @@
 timed GETs of the cached endpoints that check, on every answer, where it came from."""
 
 import os
+import socket
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -86,3 +88,44 @@ def time_get(client: APIClient, url: str, repeat: int, *, cached: bool) -> Timin
             assert answer["cached"] is cached, (url, answer["cached"], "expected", cached)
             assert (answer["cache_age_seconds"] is None) is not cached, answer["cache_age_seconds"]
     return Timings(sorted(times), answer)
+
+
+def wait_for(port: int, seconds: float = 20) -> None:
+    """Until something listens on 127.0.0.1:`port` (RuntimeError after `seconds`)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def gunicorn(
+    port: int, app: str, env: dict[str, str], *, pythonpath: str = "", log_level: str = "error"
+) -> subprocess.Popen[bytes]:
+    """The production server (pms_site/gunicorn.conf.py, two workers) serving `app` on
+    loopback, started and listening."""
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--config",
+            str(root / "pms_site" / "gunicorn.conf.py"),
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            *(["--pythonpath", pythonpath] if pythonpath else []),
+            "--log-level",
+            log_level,
+            app,
+        ],
+        env={**os.environ, **env},
+        cwd=root,
+    )
+    wait_for(port)
+    return process
