@@ -9,19 +9,19 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django_q.models import Failure
 
 from attribution import selectors as performance
 from core.calendar import business_days_ending, utc_iso
-from core.formatting import decimal_str
-from pms_site.models import PipelineRun
-from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
-from portfolio.selectors import base_currency, drawdown
+from core.formatting import cents_str, decimal_str, ratio
+from pms_site.pipelines import failed_runs
+from portfolio import selectors as portfolio
+from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
-from risk.models import RiskAlert, RiskSnapshot
-from trading.models import TradeProposal
+from risk.selectors import breached
+from trading.selectors import pending_proposals
 
 from .models import MorningPack
 
@@ -29,15 +29,19 @@ NAV_CURVE_DAYS = 65  # about three months
 TOP_MOVERS = 5
 KEY_INSTRUMENTS = 10
 MOVES = {"1d": 1, "1w": 5, "1m": 21}  # business days back
-RATIO = Decimal("0.000001")
 
 
-def breaches(limits: list[dict[str, Any]]) -> list[str]:
-    return [row["name"] for row in limits if row["status"] == "breach"]
+def _ratio(value: Decimal | None) -> str | None:
+    return None if value is None else decimal_str(ratio(value))
 
 
-def _ratio(value: Decimal | float | None) -> str | None:
-    return None if value is None else decimal_str(Decimal(str(value)).quantize(RATIO))
+def _total(total_cents: int, terms: int) -> str:
+    """A total in cents as the pack writes it: "0" when nothing was summed."""
+    return cents_str(total_cents) if terms else "0"
+
+
+def _is_yield(instrument: Any) -> bool:
+    return Terms(instrument.quote_type, instrument.multiplier, instrument.dv01).is_yield
 
 
 class Sections:
@@ -47,13 +51,12 @@ class Sections:
     def __init__(self, date: dt.date, data_date: dt.date):
         self.date, self.data_date = date, data_date
         self.issues: list[str] = []
-        self.positions = list(
-            PositionSnapshot.objects.filter(date=data_date)
-            .select_related("instrument", "strategy")
-            .order_by("instrument__symbol", "strategy__code")
-        )
+        self.positions = portfolio.position_snapshots(data_date)
         self.held = [p for p in self.positions if p.quantity]
-        if not PortfolioSnapshot.objects.filter(date=data_date).exists():
+        self.curve = portfolio.nav_curve(data_date, days=NAV_CURVE_DAYS)
+        # The NAV of the data date's snapshot; None when that date has none.
+        self.nav = self.curve[-1][1] if self.curve and self.curve[-1][0] == data_date else None
+        if self.nav is None:
             self.issues.append(
                 f"No snapshot of {data_date}: run `manage.py backfill_snapshots --start "
                 f"{data_date} --end {data_date}`, then generate the pack again."
@@ -91,11 +94,6 @@ class Sections:
         }
 
     def headline(self) -> dict[str, Any]:
-        curve = list(
-            PortfolioSnapshot.objects.filter(date__lte=self.data_date)
-            .order_by("-date")
-            .values_list("date", "nav", "pnl")[:NAV_CURVE_DAYS]
-        )[::-1]
         daily, mtd, ytd = (self.reports[p, "strategy"] for p in ("daily", "mtd", "ytd"))
 
         def figure(report: dict[str, Any] | None, key: str) -> str | None:
@@ -104,18 +102,18 @@ class Sections:
         return {
             "date": self.date.isoformat(),
             "data_date": self.data_date.isoformat(),
-            "base_currency": base_currency(),
-            "nav": decimal_str(curve[-1][1]) if curve and curve[-1][0] == self.data_date else None,
+            "base_currency": portfolio.base_currency(),
+            "nav": decimal_str(self.nav),
             "day_pnl": figure(daily, "total_pnl"),
             "day_return": figure(daily, "total_return"),
             "mtd_pnl": figure(mtd, "total_pnl"),
             "mtd_return": figure(mtd, "total_return"),
             "ytd_pnl": figure(ytd, "total_pnl"),
             "ytd_return": figure(ytd, "total_return"),
-            "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav, _ in curve],
+            "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav in self.curve],
         }
 
-    def _key_instruments(self) -> list[Instrument]:
+    def _key_instruments(self) -> list[Any]:
         symbols = list(getattr(settings, "PMS_MORNING_PACK_INSTRUMENTS", []))
         if not symbols:  # the largest exposures of the book
             by_size: dict[str, Decimal] = {}
@@ -123,23 +121,16 @@ class Sections:
                 symbol = p.instrument.symbol
                 by_size[symbol] = by_size.get(symbol, Decimal(0)) + abs(p.notional_base)
             symbols = sorted(by_size, key=lambda s: -by_size[s])[:KEY_INSTRUMENTS]
-        found = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
-        return [found[s] for s in symbols if s in found]
+        return portfolio.instruments(symbols)
 
     def market_overview(self) -> dict[str, Any]:
         instruments = self._key_instruments()
         grid = business_days_ending(self.data_date, max(MOVES.values()) + 1)
-        history: dict[int, list[tuple[dt.date, Decimal]]] = {}
-        for pk, day, price in (
-            Price.objects.filter(
-                instrument__in=instruments,
-                date__gt=grid[0] - dt.timedelta(days=10),
-                date__lte=self.data_date,
-            )
-            .order_by("date")
-            .values_list("instrument_id", "date", "price")
-        ):
-            history.setdefault(pk, []).append((day, price))
+        history = portfolio.closes(
+            [i.pk for i in instruments],
+            after=grid[0] - dt.timedelta(days=10),
+            until=self.data_date,
+        )
 
         def close_on(pk: int, day: dt.date) -> tuple[dt.date, Decimal] | None:
             quotes = [q for q in history.get(pk, []) if q[0] <= day]
@@ -153,8 +144,10 @@ class Sections:
                 then = close_on(instrument.pk, grid[-1 - back])
                 if now is None or then is None:
                     moves[name] = None
-                elif instrument.quote_type == Instrument.QuoteType.YIELD:
-                    moves[name] = decimal_str(((now[1] - then[1]) * 100).quantize(Decimal("0.01")))
+                elif _is_yield(instrument):
+                    moves[name] = decimal_str(
+                        ((now[1] - then[1]) * BP_PER_PERCENT).quantize(Decimal("0.01"))
+                    )
                 else:
                     moves[name] = _ratio(now[1] / then[1] - 1)
             rows.append(
@@ -162,7 +155,7 @@ class Sections:
                     "instrument": instrument.symbol,
                     "name": instrument.name,
                     "currency": instrument.currency,
-                    "unit": "bp" if instrument.quote_type == Instrument.QuoteType.YIELD else "%",
+                    "unit": "bp" if _is_yield(instrument) else "%",
                     "close": decimal_str(now[1].normalize()) if now else None,
                     "close_date": now[0].isoformat() if now else None,
                     **{f"move_{name}": value for name, value in moves.items()},
@@ -171,19 +164,16 @@ class Sections:
         return {"instruments": rows}
 
     def portfolio(self) -> dict[str, Any]:
-        long = sum((p.notional_base for p in self.held if p.notional_base > 0), Decimal(0))
-        short = sum((p.notional_base for p in self.held if p.notional_base < 0), Decimal(0))
-        by_asset_class: dict[str, dict[str, Decimal]] = {}
-        for p in self.held:
-            group = by_asset_class.setdefault(
-                p.instrument.asset_class, {"gross": Decimal(0), "net": Decimal(0)}
-            )
-            group["gross"] += abs(p.notional_base)
-            group["net"] += p.notional_base
-        nav = PortfolioSnapshot.objects.filter(date=self.data_date).values_list("nav", flat=True)
-        leverage = (long - short) / nav[0] if nav and nav[0] > 0 else None
+        notional = cents(p.notional_base for p in self.held)
+        total = exposure(notional)
+        by_asset_class = exposure_by(
+            np.array([p.instrument.asset_class for p in self.held], dtype=str), notional
+        )
+        longs, shorts = int((notional > 0).sum()), int((notional < 0).sum())
+        nav = self.nav
+        leverage = Decimal(total.gross).scaleb(-2) / nav if nav is not None and nav > 0 else None
 
-        def row(p: PositionSnapshot) -> dict[str, Any]:
+        def row(p: Any) -> dict[str, Any]:
             return {
                 "instrument": p.instrument.symbol,
                 "strategy": p.strategy.code,
@@ -199,14 +189,14 @@ class Sections:
         return {
             "positions": len(self.held),
             "exposures": {
-                "gross": decimal_str(long - short),
-                "net": decimal_str(long + short),
-                "long": decimal_str(long),
-                "short": decimal_str(short),
+                "gross": _total(total.gross, longs + shorts),
+                "net": _total(total.net, longs + shorts),
+                "long": _total(total.long, longs),
+                "short": _total(total.short, shorts),
                 "leverage": _ratio(leverage),
                 "by_asset_class": {
-                    k: {n: decimal_str(v) for n, v in g.items()}
-                    for k, g in sorted(by_asset_class.items())
+                    k: {"gross": cents_str(g.gross), "net": cents_str(g.net)}
+                    for k, g in by_asset_class.items()
                 },
             },
             "top_winners": [row(p) for p in by_pnl[::-1][:TOP_MOVERS] if p.daily_pnl_base > 0],
@@ -229,19 +219,8 @@ class Sections:
     def risk(self) -> dict[str, Any]:
         """The risk snapshot of the data date; without one, the same figures computed from
         that date's timeline (never from the live book, which may be of a later day)."""
-        snapshot = RiskSnapshot.objects.filter(date=self.data_date).first()
-        if snapshot is not None:
-            report = {
-                "as_of": snapshot.date.isoformat(),
-                "var": {"0.95": snapshot.var_95, "0.99": snapshot.var_99},
-                "expected_shortfall": {"0.95": snapshot.es_95, "0.99": snapshot.es_99},
-                "var_unavailable": snapshot.var_unavailable or None,
-                "window_used": snapshot.window_used,
-                "limits": snapshot.limits,
-                "drawdown": snapshot.drawdown or drawdown(self.data_date).as_dict(),
-            }
-            for table in ("var", "expected_shortfall"):
-                report[table] = {k: decimal_str(v) for k, v in report[table].items()}
+        report = risk_selectors.snapshot_report(self.data_date)
+        if report is not None:
             source = "snapshot"
         else:
             self.issues.append(
@@ -274,17 +253,10 @@ class Sections:
                 "utilization": decimal_str(a.utilization),
                 "acknowledged_by": a.acknowledged_by,
             }
-            for a in RiskAlert.objects.filter(status__in=["open", "acknowledged"])
-            .select_related("limit")
-            .order_by("-date", "limit__name")
+            for a in risk_selectors.active_alerts()
         ]
 
     def proposals(self) -> list[dict[str, Any]]:
-        pending = (
-            TradeProposal.objects.filter(status=TradeProposal.Status.PENDING, date__lte=self.date)
-            .select_related("instrument", "strategy")
-            .order_by("strategy__code", "instrument__symbol")
-        )
         return [
             {
                 "id": p.pk,
@@ -296,13 +268,13 @@ class Sections:
                 "score": decimal_str(p.score.normalize()),
                 "var_95_before": p.what_if.get("var_95_before"),
                 "var_95_after": p.what_if.get("var_95_after"),
-                "breaches_after": breaches(p.what_if.get("limits_after", [])),
+                "breaches_after": breached(p.what_if.get("limits_after", [])),
                 "new_breaches": sorted(
-                    set(breaches(p.what_if.get("limits_after", [])))
-                    - set(breaches(p.what_if.get("limits_before", [])))
+                    set(breached(p.what_if.get("limits_after", [])))
+                    - set(breached(p.what_if.get("limits_before", [])))
                 ),
             }
-            for p in pending
+            for p in pending_proposals(self.date)
         ]
 
     def attribution(self) -> dict[str, Any] | None:
@@ -319,44 +291,16 @@ class Sections:
 
     def data_quality(self) -> dict[str, Any]:
         stale = sorted(
-            {
-                p.instrument.symbol
-                for p in self.held
-                if p.price_date is None or p.price_date < self.data_date
-            }
+            {p.instrument.symbol for p in self.held if is_stale(p.price_date, self.data_date)}
         )
-        currencies = {p.instrument.currency for p in self.held} - {base_currency()}
-        quoted = set(
-            FxRate.objects.filter(currency__in=currencies, date=self.data_date).values_list(
-                "currency", flat=True
-            )
-        )
-        since = dt.datetime.combine(self.data_date, dt.time.min, tzinfo=dt.UTC)
-        runs = PipelineRun.objects.filter(
-            status=PipelineRun.Status.FAILED, business_date__gte=self.data_date
-        ).order_by("business_date", "pipeline")
-        # Tasks that died outside a pipeline's own record (a crash, a timeout).
-        failures = Failure.objects.filter(stopped__gte=since).order_by("-stopped")[:20]
+        currencies = {p.instrument.currency for p in self.held} - {portfolio.base_currency()}
+        quoted = portfolio.fx_quoted_on(self.data_date, currencies)
         return {
             "stale_prices": stale,
             "missing_fx": sorted(currencies - quoted),
             "failed_runs": [
-                {
-                    "name": f"{run.pipeline} {run.business_date}",
-                    "task": run.pipeline,
-                    "stopped": utc_iso(run.finished_at or run.requested_at),
-                    "error": run.error[:500],
-                }
-                for run in runs
-            ]
-            + [
-                {
-                    "name": f.name,
-                    "task": f.func,
-                    "stopped": utc_iso(f.stopped),
-                    "error": str(f.result)[:500],
-                }
-                for f in failures
+                {**run, "stopped": utc_iso(run["stopped"]), "error": run["error"][:500]}
+                for run in failed_runs(self.data_date)
             ],
             "issues": self.issues,
         }

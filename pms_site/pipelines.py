@@ -438,3 +438,29 @@ def scheduled(pipeline: str) -> str:
         logger.warning("%s %s not run: %s", pipeline, today(), refused)
         return str(refused)
     return f"{run.pipeline} {run.business_date}: {run.status}"
+
+
+def failed_runs(since: dt.date) -> list[dict[str, Any]]:
+    """What failed from `since` on, as {name, task, stopped, error}: the failed runs of the
+    business dates since, by date and pipeline, then the cluster's failed tasks stopped
+    since that day began (UTC), the latest 20 first, which died outside a run's own record
+    (a crash, a timeout). Two queries."""
+    from django_q.models import Failure
+
+    runs = PipelineRun.objects.filter(
+        status=PipelineRun.Status.FAILED, business_date__gte=since
+    ).order_by("business_date", "pipeline")
+    start = dt.datetime.combine(since, dt.time.min, tzinfo=dt.UTC)
+    failures = Failure.objects.filter(stopped__gte=start).order_by("-stopped")[:20]
+    return [
+        {
+            "name": f"{run.pipeline} {run.business_date}",
+            "task": run.pipeline,
+            "stopped": run.finished_at or run.requested_at,
+            "error": run.error,
+        }
+        for run in runs
+    ] + [
+        {"name": f.name, "task": f.func, "stopped": f.stopped, "error": str(f.result)}
+        for f in failures
+    ]

@@ -413,3 +413,60 @@ def drawdown(as_of: dt.date, *, nav: Decimal | None = None) -> Drawdown:
     if not returns:
         return Drawdown(as_of, ZERO.quantize(RATIO), None)
     return _drawdown(dates, *_drawdowns(returns), len(dates) - 1)
+
+
+# --- Reads for the morning pack and other readers ------------------------------------------
+
+
+def position_snapshots(day: dt.date) -> list[PositionSnapshot]:
+    """The fund's positions at the close of `day` (its timeline), with their instrument
+    and strategy, by instrument then strategy (one query)."""
+    return list(
+        PositionSnapshot.objects.filter(date=day)
+        .select_related("instrument", "strategy")
+        .order_by("instrument__symbol", "strategy__code")
+    )
+
+
+def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal]]:
+    """(date, NAV) of the fund's last `days` snapshots on or before `until`, oldest first."""
+    rows = (
+        PortfolioSnapshot.objects.filter(date__lte=until)
+        .order_by("-date")
+        .values_list("date", "nav")[:days]
+    )
+    return list(rows)[::-1]
+
+
+def instruments(symbols: Iterable[str]) -> list[Instrument]:
+    """The instruments of these symbols, in their order; unknown symbols are left out."""
+    symbols = list(symbols)
+    found = {i.symbol: i for i in Instrument.objects.filter(symbol__in=symbols)}
+    return [found[s] for s in symbols if s in found]
+
+
+def closes(
+    instrument_ids: Iterable[int], *, after: dt.date, until: dt.date
+) -> dict[int, list[tuple[dt.date, Decimal]]]:
+    """(date, price) of each instrument's closes after `after` and on or before `until`,
+    oldest first, per instrument that has one (one query)."""
+    history: dict[int, list[tuple[dt.date, Decimal]]] = {}
+    rows = (
+        Price.objects.filter(
+            instrument_id__in=list(instrument_ids), date__gt=after, date__lte=until
+        )
+        .order_by("date")
+        .values_list("instrument_id", "date", "price")
+    )
+    for pk, day, price in rows:
+        history.setdefault(pk, []).append((day, price))
+    return history
+
+
+def fx_quoted_on(day: dt.date, currencies: Iterable[str]) -> set[str]:
+    """The currencies among these with an FX rate dated `day` itself."""
+    return set(
+        FxRate.objects.filter(currency__in=set(currencies), date=day).values_list(
+            "currency", flat=True
+        )
+    )

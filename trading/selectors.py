@@ -18,7 +18,7 @@ from risk.engine import instrument_moves
 from risk.selectors import Book, market_levels
 
 from . import sizing
-from .models import Signal
+from .models import Signal, TradeProposal
 
 SIGMA_RETURNS = 60  # daily returns in a proposal's volatility estimate
 
@@ -162,3 +162,13 @@ def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:
         return book_state(), date
     before = previous_business_day(date)
     return book_state_on(before), before
+
+
+def pending_proposals(until: dt.date) -> list[TradeProposal]:
+    """The proposals dated `until` or before that await a decision, with their instrument
+    and strategy, by strategy then instrument (one query)."""
+    return list(
+        TradeProposal.objects.filter(status=TradeProposal.Status.PENDING, date__lte=until)
+        .select_related("instrument", "strategy")
+        .order_by("strategy__code", "instrument__symbol")
+    )

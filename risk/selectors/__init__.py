@@ -6,7 +6,8 @@
 - `limits`: each limit's value and status;
 - `what_if`: a trade's effect on VaR and limits;
 - `report`: the live risk report;
-- `stress`: stress runs.
+- `stress`: stress runs;
+- `snapshots`: the stored risk snapshots and alerts, as reports.
 """
 
 from .book import Book, money
@@ -21,6 +22,7 @@ from .limits import (
 )
 from .market import MarketHistory, market_levels
 from .report import exposures_report, live_risk, risk_of, risk_on, risk_report
+from .snapshots import active_alerts, snapshot_report
 from .stress import scenario_run, shocks_from, stress_run
 from .var import (
     CONFIDENCES,
@@ -42,6 +44,7 @@ __all__ = [
     "MarketHistory",
     "Risk",
     "WhatIf",
+    "active_alerts",
     "active_limits",
     "book_drawdown",
     "breached",
@@ -59,6 +62,7 @@ __all__ = [
     "risk_report",
     "scenario_run",
     "shocks_from",
+    "snapshot_report",
     "stress_run",
     "validate_request",
 ]

@@ -1,0 +1,42 @@
+"""Reads of the risk stored at each close: the daily risk snapshot, as a report, and the
+alerts still awaiting resolution."""
+
+import datetime as dt
+from typing import Any
+
+from core.formatting import decimal_str
+from portfolio.selectors import drawdown
+
+from ..models import RiskAlert, RiskSnapshot
+
+ACTIVE_ALERTS = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
+
+
+def snapshot_report(day: dt.date) -> dict[str, Any] | None:
+    """The risk snapshot of `day` under the live report's keys (as_of, var,
+    expected_shortfall, var_unavailable, window_used, limits, drawdown), or None when
+    `day` has none. A snapshot stored without its drawdown gets the timeline's."""
+    snapshot = RiskSnapshot.objects.filter(date=day).first()
+    if snapshot is None:
+        return None
+    var = {"0.95": snapshot.var_95, "0.99": snapshot.var_99}
+    expected_shortfall = {"0.95": snapshot.es_95, "0.99": snapshot.es_99}
+    return {
+        "as_of": snapshot.date.isoformat(),
+        "var": {k: decimal_str(v) for k, v in var.items()},
+        "expected_shortfall": {k: decimal_str(v) for k, v in expected_shortfall.items()},
+        "var_unavailable": snapshot.var_unavailable or None,
+        "window_used": snapshot.window_used,
+        "limits": snapshot.limits,
+        "drawdown": snapshot.drawdown or drawdown(day).as_dict(),
+    }
+
+
+def active_alerts() -> list[RiskAlert]:
+    """The alerts open or acknowledged (not yet resolved), with their limit: the latest
+    first, then by limit (one query)."""
+    return list(
+        RiskAlert.objects.filter(status__in=ACTIVE_ALERTS)
+        .select_related("limit")
+        .order_by("-date", "limit__name")
+    )
