@@ -362,9 +362,9 @@ def pipeline_alert_open(*, source: str, date: dt.date, message: str, actor: str)
 def pipeline_alert_resolve(*, source: str, date: dt.date, actor: str) -> int:
     """The run of that pipeline and date succeeded: its open alert is resolved, audited."""
     alerts = list(
-        RiskAlert.objects.select_for_update().filter(
-            limit=None, source=source, date=date, resolved_at__isnull=True
-        )
+        RiskAlert.objects.select_for_update(of=("self",))
+        .filter(limit=None, source=source, date=date, resolved_at__isnull=True)
+        .order_by("pk")
     )
     now = timezone.now()
     for alert in alerts:
