@@ -177,6 +177,7 @@ def risk_snapshot_take(
 
 SHOCK_TARGET_PATTERN = r"\A[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z"
 SHOCK_MAX = Decimal("10000")  # bp for a yield; a relative move is at most 10
+SHOCK_PLACES = 8
 SHOCK_FIELDS = ("target_type", "target", "shock", "quote_type")
 TARGET_TYPES = ("instrument", "asset_class", "currency")
 
@@ -201,6 +202,10 @@ def _shock_row(raw: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
         row["shock"] = shock = Decimal(text)
         if abs(shock) > SHOCK_MAX:
             errors["shock"] = [f"At most {SHOCK_MAX:,.0f} either way."]
+        elif shock.as_tuple().exponent < -SHOCK_PLACES:  # type: ignore[operator]
+            errors["shock"] = [f"At most {SHOCK_PLACES} decimal places."]
+        else:  # stored as the API has always written it
+            row["shock"] = shock.quantize(Decimal(1).scaleb(-SHOCK_PLACES))
     if row["quote_type"] not in (None, "", *Instrument.QuoteType.values):
         errors["quote_type"] = [f"One of {', '.join(Instrument.QuoteType.values)}."]
     return row, errors

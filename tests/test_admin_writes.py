@@ -198,7 +198,9 @@ def test_scenarios_through_the_admin_check_their_shocks(admin, ibov):
     assert admin.post("/admin/risk/stressscenario/add/", form | {"shocks": good}).status_code == 302
     scenario = StressScenario.objects.get()
     assert scenario.created_by == "boss"
-    assert scenario.shocks == [{"target_type": "instrument", "target": "INDJ24", "shock": "-0.1"}]
+    # Stored as the API stores it: the move to 8 places.
+    shock = {"target_type": "instrument", "target": "INDJ24", "shock": "-0.10000000"}
+    assert scenario.shocks == [shock]
     assert [r.object_id for r in audits("stressscenario.create")] == [str(scenario.pk)]
     deleted = admin.post(f"/admin/risk/stressscenario/{scenario.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302 and not StressScenario.objects.exists()

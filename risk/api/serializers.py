@@ -17,7 +17,7 @@ from portfolio.models import Instrument
 from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from ..selectors import LIMIT_STATUSES, default_window, validate_request
-from ..services import SHOCK_MAX, SHOCK_TARGET_PATTERN
+from ..services import SHOCK_MAX, SHOCK_PLACES, SHOCK_TARGET_PATTERN
 
 
 class RiskLimitSerializer(ModelSerializer):
@@ -89,7 +89,7 @@ class ShockSerializer(StrictSerializer):
         help_text="A symbol, an asset class or a currency code.",
     )
     shock = StrictDecimalField(
-        max_digits=18, decimal_places=8, min_value=-SHOCK_MAX, max_value=SHOCK_MAX
+        max_digits=18, decimal_places=SHOCK_PLACES, min_value=-SHOCK_MAX, max_value=SHOCK_MAX
     )
     quote_type = serializers.ChoiceField(
         choices=Instrument.QuoteType.choices,
