@@ -232,12 +232,12 @@ class PreparedResponse(HttpResponse):
         self.content = head + tail
 
 
-def read(name: str, **params: Any) -> HttpResponse:
-    """The answer of data set `name` for `params`: from the cache when the payload is
-    current, else computed once by its selector and stored."""
+def read(name: str, **given: Any) -> HttpResponse:
+    """The answer of data set `name` for `given` parameters: from the cache when the
+    payload is current, else computed once by its selector and stored."""
     dataset = REGISTRY[name]
-    params = dataset.params(**params)
-    return _answer(name, dataset.key(**params), partial(dataset.compute, **params))
+    filled = dataset.params(**given)
+    return _answer(name, dataset.key(**filled), partial(dataset.compute, **filled))
 
 
 def _answer(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
@@ -308,15 +308,16 @@ def invalidate(datasets: Iterable[str]) -> None:
         refresh_book()
 
 
-def warm(name: str, *, value: Any = None, **params: Any) -> None:
-    """Compute data set `name` for `params` now (or store `value`, already computed), so
-    that its first reader hits: the pipelines' steps, write-through."""
+def warm(name: str, *, value: Any = None, **given: Any) -> None:
+    """Compute data set `name` for `given` parameters now (or store `value`, already
+    computed), so that its first reader hits: the pipelines' steps, write-through."""
     dataset = REGISTRY[name]
-    params = dataset.params(**params)
-    generation, _ = _read(name, dataset.key(**params))
+    filled = dataset.params(**given)
+    stored_as = dataset.key(**filled)
+    generation, _ = _read(name, stored_as)
     if generation is not None:
-        data = dataset.compute(**params) if value is None else value
-        _store(name, dataset.key(**params), generation, render(data))
+        data = dataset.compute(**filled) if value is None else value
+        _store(name, stored_as, generation, render(data))
 
 
 def refresh_book() -> None:
