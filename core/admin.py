@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from .errors import Conflict
 
@@ -80,6 +80,21 @@ class ServiceAdmin(admin.ModelAdmin):
                 return data
 
         return CheckedForm
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except ValidationError as error:
+            # The service refused what the form's check let through: the state changed in
+            # between (a first trade booked meanwhile, say). Nothing was written.
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def _changes(self, form: forms.ModelForm, change: bool) -> dict[str, Any]:
         names = form.changed_data if change else list(form.cleaned_data)

@@ -64,6 +64,24 @@ def test_a_traded_instrument_keeps_its_multiplier(admin, ibov, macro):
     assert record.object_id == str(ibov.pk)
 
 
+def test_the_service_refuses_what_the_form_let_through(admin, ibov, macro, monkeypatch):
+    """The first trade booked after the form was checked: the service, under the row's
+    lock, refuses the change; the admin says why and writes nothing."""
+    from portfolio.admin import InstrumentAdmin
+
+    monkeypatch.setattr(InstrumentAdmin, "check_service", None)  # the form saw no trades
+    book_services.trades_book(
+        requests=[book_services.TradeRequest("INDJ24", "MACRO", D("2"), D("100"), TODAY)],
+        actor="t",
+        source="api",
+    )
+    url = f"/admin/portfolio/instrument/{ibov.pk}/change/"
+    page = admin.post(url, {**INSTRUMENT_FORM, "multiplier": "2"}, follow=True)
+    assert "Cannot change multiplier: INDJ24 has trades." in page.content.decode()
+    assert Instrument.objects.get(pk=ibov.pk).multiplier == D("1")
+    assert audits("instrument.update") == []
+
+
 def test_instruments_and_strategies_added_and_changed_are_audited(admin):
     added = admin.post(
         "/admin/portfolio/instrument/add/",
