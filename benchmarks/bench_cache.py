@@ -44,14 +44,17 @@ def headers(token: str) -> list[str]:
     return ["-H", f"Authorization: Token {token}", "-H", "X-Forwarded-Proto: https"]
 
 
-def check(path: str, token: str, expected: bytes) -> None:
-    """One request first: 200, and the book's bytes (the cache fields aside)."""
+def check(path: str, token: str, expected: bytes, cached: bool) -> None:
+    """One request after the warm-up: 200, the book's bytes (the cache fields aside), and
+    `cached` as the label says (the uncached server bypasses the cache)."""
     request = urllib.request.Request(
         f"http://127.0.0.1:{PORT}{path}",
         headers={"Authorization": f"Token {token}", "X-Forwarded-Proto": "https"},
     )
     with urllib.request.urlopen(request) as answer:
-        assert book_of(answer.read()) == book_of(expected), f"{path} does not answer the book"
+        raw = answer.read()
+    assert book_of(raw) == book_of(expected), f"{path} does not answer the book"
+    assert json.loads(raw)["cached"] is cached, f"{path}: cached is not {cached}"
 
 
 def book_of(raw: bytes) -> dict[str, object]:
@@ -118,13 +121,13 @@ def main() -> None:
                     "-t1",
                     "-c2",
                     "-d2s",
-                    "-H",
-                    f"Authorization: Token {token}",
+                    *headers(token),  # as the load: over the proxy's HTTPS, else a redirect
                     f"http://127.0.0.1:{PORT}{path}",
                 ],
                 capture_output=True,
                 check=True,
             )
+            check(path, token, body, cached=not no_cache)
             results[name] = load(path, token, len(body))
         finally:
             server.send_signal(signal.SIGTERM)
