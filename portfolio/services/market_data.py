@@ -1,6 +1,7 @@
 """Writes of market data and capital: prices, FX rates and flows, checked row by row and
 written all or nothing."""
 
+import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -47,15 +48,16 @@ def reject_outlier_prices(
         series[pk][day] = price
     for row in known:  # the batch replaces what is stored for its dates
         series[ids[row["instrument"]]][row["date"]] = row["price"]
+    days = {pk: sorted(closes) for pk, closes in series.items()}  # once, not per row
     for index, row in enumerate(rows):
         if row["instrument"] not in ids or row.get("confirm"):
             continue
-        closes = series[ids[row["instrument"]]]
-        before = [day for day in closes if day < row["date"]]
-        if not before:
+        pk = ids[row["instrument"]]
+        at = bisect.bisect_left(days[pk], row["date"])  # the closes before its date
+        if not at:
             continue
-        kind = quote_type[ids[row["instrument"]]]
-        problem = inputs.band_problem(kind, row["price"], closes[max(before)])
+        previous = series[pk][days[pk][at - 1]]
+        problem = inputs.band_problem(quote_type[pk], row["price"], previous)
         if problem:
             errors.setdefault(index, {})["price"] = [f"{problem}: confirm it if it is right."]
 
