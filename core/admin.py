@@ -37,6 +37,12 @@ def _form_errors(error: ValidationError, fields: Any) -> ValidationError:
     return ValidationError(placed)
 
 
+def _changes(form: forms.ModelForm, change: bool) -> dict[str, Any]:
+    """What the form writes: every field of a new row, the changed ones of a stored row."""
+    names = form.changed_data if change else list(form.cleaned_data)
+    return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
+
+
 class ServiceAdmin(admin.ModelAdmin):
     """An admin whose writes go through the owning app's services: the same rules, audit
     record and cache invalidation as the API. A subclass names its services, as the
@@ -72,9 +78,8 @@ class ServiceAdmin(admin.ModelAdmin):
                 data: dict[str, Any] = super().clean()
                 if not self.errors:
                     stored = self.instance if self.instance.pk else None
-                    changes = data if stored is None else {k: data[k] for k in self.changed_data}
                     try:
-                        check(instance=stored, changes=changes)
+                        check(instance=stored, changes=_changes(self, stored is not None))
                     except ValidationError as error:
                         self.add_error(None, _form_errors(error, self.fields))
                 return data
@@ -96,13 +101,9 @@ class ServiceAdmin(admin.ModelAdmin):
             self.message_user(request, " ".join(error.messages), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    def _changes(self, form: forms.ModelForm, change: bool) -> dict[str, Any]:
-        names = form.changed_data if change else list(form.cleaned_data)
-        return {name: form.cleaned_data[name] for name in names if name in form.cleaned_data}
-
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         actor = request.user.get_username()
-        changes = self._changes(form, change)
+        changes = _changes(form, change)
         if change:
             saved = type(self).update_service(obj, actor=actor, **changes)  # type: ignore[misc]
         else:
