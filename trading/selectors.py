@@ -11,9 +11,9 @@ from typing import Any
 from django.db.models import Max, Q
 
 from core.calendar import business_days_ending, previous_business_day, today
+from core.formatting import jsonable
 from portfolio.ledger import Terms, mark_figures
 from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
-from portfolio.services import jsonable
 from risk.engine import instrument_moves
 from risk.selectors import Book, market_levels
 

@@ -11,7 +11,6 @@ from .audit import (
     audited_create,
     audited_delete,
     audited_update,
-    jsonable,
     model_state,
 )
 from .market_data import (
@@ -54,7 +53,6 @@ __all__ = [
     "instrument_check",
     "instrument_create",
     "instrument_update",
-    "jsonable",
     "mark_to_market",
     "model_state",
     "position_close",

@@ -1,30 +1,15 @@
 """The audit trail's writes: who changed what, when, from what to what."""
 
-import datetime as dt
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from django.db import models
 
-from core.formatting import decimal_str
+from core.formatting import jsonable
 
 from ..models import AuditRecord
 
 M = TypeVar("M", bound=models.Model)
-
-
-def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, Decimal):
-            value = decimal_str(value)
-        elif isinstance(value, dt.date):
-            value = value.isoformat()
-        elif isinstance(value, list | tuple):
-            value = [decimal_str(v) if isinstance(v, Decimal) else v for v in value]
-        out[key] = value
-    return out
 
 
 def audit_record(

@@ -13,12 +13,13 @@ from core import inputs
 from core.bulk import bulk_update_rows
 from core.calendar import previous_business_day, today
 from core.errors import RowErrors
+from core.formatting import jsonable
 from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, fx_rates_on, latest_prices
-from .audit import jsonable, model_state
+from .audit import model_state
 from .market_data import RowErrorMap
 
 
