@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, has_model_permission
 
 from . import render, services
 from .models import MorningPack
@@ -25,9 +25,8 @@ class MorningPackAdmin(ReadOnlyAdmin):
     readonly_fields = ("view",)
     actions = ["send"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission; a pack has no field to edit by hand.
-        return obj is None and request.user.has_perm("briefing.change_morningpack")
+    def has_send_permission(self, request: HttpRequest) -> bool:
+        return has_model_permission(self, request, "send")
 
     def get_urls(self) -> list[Any]:
         page = self.admin_site.admin_view(self.page_view)
@@ -43,7 +42,9 @@ class MorningPackAdmin(ReadOnlyAdmin):
         url = reverse("admin:briefing_morningpack_page", args=[pack.pk])
         return format_html('<a href="{}" target="_blank">view</a>', url)
 
-    @admin.action(description="Email selected packs to PMS_MORNING_PACK_RECIPIENTS")
+    @admin.action(
+        description="Email selected packs to PMS_MORNING_PACK_RECIPIENTS", permissions=["send"]
+    )
     def send(self, request: HttpRequest, queryset: QuerySet[MorningPack]) -> None:
         for pack in queryset:
             try:

@@ -17,6 +17,9 @@ class MorningPack(models.Model):
     sent_to = models.TextField(blank=True)
 
     class Meta:
+        permissions = [
+            ("send_morningpack", "Can email morning packs"),
+        ]
         ordering = ["-date"]
 
     def __str__(self) -> str:

@@ -9,11 +9,63 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.html import format_html
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 
 from .errors import Conflict
+from .formatting import money, number, percent
+
+
+def has_model_permission(model_admin: admin.ModelAdmin, request: HttpRequest, verb: str) -> bool:
+    """The user holds `<app>.<verb>_<model>` (e.g. `trading.decide_tradeproposal`): what an
+    admin action that is not an add, change or delete asks for (`permissions=[verb]`)."""
+    opts = model_admin.opts
+    return request.user.has_perm(f"{opts.app_label}.{verb}_{opts.model_name}")
+
+
+def money_column(field: str, description: str, places: int = 2) -> Callable[..., SafeString]:
+    """A list column of an amount: thousands separators, `places` decimals, right-aligned."""
+
+    @admin.display(description=description, ordering=field)
+    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return format_html('<span class="num">{}</span>', money(getattr(obj, field), places))
+
+    return show
+
+
+def number_column(field: str, description: str) -> Callable[..., SafeString]:
+    """A list column of a quantity, price or rate as entered: no trailing zeros."""
+
+    @admin.display(description=description, ordering=field)
+    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return format_html('<span class="num">{}</span>', number(getattr(obj, field)))
+
+    return show
+
+
+def percent_column(field: str, description: str, places: int = 1) -> Callable[..., SafeString]:
+    """A list column of a fraction as a percentage: 1.097288 → 109.7%."""
+
+    @admin.display(description=description, ordering=field)
+    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return format_html('<span class="num">{}</span>', percent(getattr(obj, field), places))
+
+    return show
+
+
+def back_url(request: HttpRequest, default: str) -> str:
+    """Where a button posted from a page (the dashboard, a row's page) returns: its `next`,
+    when that is on this site, else `default`."""
+    back = request.POST.get("next", "")
+    safe = url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    return back if safe else default
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services elsewhere (trades, marks, pipelines): viewed here, and
+    acted on only through actions guarded by their own permission."""
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

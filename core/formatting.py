@@ -1,5 +1,6 @@
-"""How the API writes values: decimals in plain notation, amounts in cents as money,
-ratios to six places, dates in ISO 8601."""
+"""How the API writes values (decimals in plain notation, amounts in cents as money,
+ratios to six places, dates in ISO 8601) and how a person reads them (thousands
+separators, no trailing zeros, percentages)."""
 
 import datetime as dt
 from collections.abc import Mapping
@@ -35,3 +36,30 @@ def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
             value = [decimal_str(v) if isinstance(v, Decimal) else v for v in value]
         out[key] = value
     return out
+
+
+# --- How a person reads them: the admin, the dashboard, the pack's page -----------------
+
+DASH = "—"
+
+
+def money(value: Decimal | float | int | None, places: int = 2) -> str:
+    """1234567.891 → "1,234,567.89"; None → "—"."""
+    return DASH if value is None else f"{Decimal(str(value)):,.{places}f}"
+
+
+def number(value: Decimal | float | int | None) -> str:
+    """A quantity or a price as entered, without trailing zeros: 6173000.000000 →
+    "6,173,000", 4.912500 → "4.9125"."""
+    if value is None:
+        return DASH
+    exact = Decimal(str(value))
+    if not exact.is_finite():
+        return str(exact)
+    places = max(-int(exact.normalize().as_tuple().exponent), 0)
+    return f"{exact:,.{places}f}"
+
+
+def percent(fraction: Decimal | float | None, places: int = 1) -> str:
+    """0.097288 → "9.7%"."""
+    return DASH if fraction is None else f"{float(fraction):.{places}%}"

@@ -1,14 +1,12 @@
 """Admin of the pipelines: the runs with their steps, and "run now"."""
 
-from typing import Any
-
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, has_model_permission
 from core.errors import Conflict
 
 from . import pipelines
@@ -35,9 +33,8 @@ class PipelineRunAdmin(ReadOnlyAdmin):
     exclude = ("steps",)
     actions = ["run_now"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission; a run has no field to edit by hand.
-        return obj is None and request.user.has_perm("pms_site.change_pipelinerun")
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        return has_model_permission(self, request, "run")
 
     @admin.display(description="steps")
     def step_statuses(self, run: PipelineRun) -> str:
@@ -66,7 +63,9 @@ class PipelineRunAdmin(ReadOnlyAdmin):
             [(rows,)],
         )
 
-    @admin.action(description="Run now on the cluster (same pipeline and date)")
+    @admin.action(
+        description="Run now on the cluster (same pipeline and date)", permissions=["run"]
+    )
     def run_now(self, request: HttpRequest, queryset: QuerySet[PipelineRun]) -> None:
         for run in queryset:
             try:

@@ -11,7 +11,7 @@ class PmsSiteConfig(AppConfig):
         """Wire cache invalidation: model signals for rows saved one by one (API, admin),
         `data_changed` for the services' bulk writes; both act after commit."""
         from django.contrib.auth.models import User
-        from django.db.models.signals import m2m_changed, post_delete, post_save
+        from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
         from rest_framework.authtoken.models import Token
 
         from briefing.models import MorningPack
@@ -30,6 +30,10 @@ class PmsSiteConfig(AppConfig):
         from risk.models import RiskLimit, RiskSnapshot
 
         from . import authentication, cache, checks, datasets  # noqa: F401 — they register themselves
+        from .roles import group_permissions_sync
+
+        # After every app's permissions exist (the last app's post_migrate sees them all).
+        post_migrate.connect(group_permissions_sync, dispatch_uid="pms-group-permissions")
 
         events = {
             Instrument: "book",

@@ -37,6 +37,9 @@ class PipelineRun(models.Model):
     )
 
     class Meta:
+        permissions = [
+            ("run_pipelinerun", "Can run pipelines"),
+        ]
         ordering = ["-business_date", "pipeline"]
         constraints = [
             models.UniqueConstraint(

@@ -4,13 +4,22 @@ positions change only through trades and marks."""
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 
-from core.admin import ReadOnlyAdmin, ServiceAdmin
+from core.admin import (
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    has_model_permission,
+    money_column,
+    number_column,
+    percent_column,
+)
 from core.calendar import today
 from core.charts import line_chart
+from core.formatting import money
 
 from . import selectors, services
 from .models import (
@@ -26,6 +35,8 @@ from .models import (
     Trade,
 )
 
+BASE = settings.PMS_BASE_CURRENCY  # the columns' headers say which currency
+
 
 @admin.register(Instrument)
 class InstrumentAdmin(ServiceAdmin):
@@ -35,11 +46,14 @@ class InstrumentAdmin(ServiceAdmin):
         "asset_class",
         "currency",
         "quote_type",
-        "multiplier",
-        "dv01",
-        "lot_size",
+        "multiplier_shown",
+        "dv01_shown",
+        "lot_size_shown",
         "is_active",
     )
+    multiplier_shown = number_column("multiplier", "multiplier")
+    dv01_shown = number_column("dv01", "DV01 (local, per unit)")
+    lot_size_shown = number_column("lot_size", "lot")
     list_filter = ("asset_class", "currency", "quote_type", "is_active")
     search_fields = ("symbol", "name")
     create_service = staticmethod(services.instrument_create)
@@ -49,7 +63,9 @@ class InstrumentAdmin(ServiceAdmin):
 
 @admin.register(Strategy)
 class StrategyAdmin(ServiceAdmin):
-    list_display = ("code", "name", "risk_budget", "min_trade_fraction")
+    list_display = ("code", "name", "risk_budget_shown", "min_trade_shown")
+    risk_budget_shown = money_column("risk_budget", f"risk budget ({BASE})", places=0)
+    min_trade_shown = percent_column("min_trade_fraction", "min trade (of target)")
     search_fields = ("code", "name")
     create_service = staticmethod(services.strategy_create)
     update_service = staticmethod(services.strategy_update)
@@ -83,7 +99,8 @@ class PriceAdmin(KeyFixedOnChange, ServiceAdmin):
     create_service = staticmethod(services.price_save)
     update_service = staticmethod(services.price_update)
     check_service = staticmethod(services.price_check)
-    list_display = ("instrument", "date", "price")
+    list_display = ("instrument", "date", "price_shown")
+    price_shown = number_column("price", "close")
     list_filter = ("instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol",)
     date_hierarchy = "date"
@@ -97,7 +114,8 @@ class FxRateAdmin(KeyFixedOnChange, ServiceAdmin):
     create_service = staticmethod(services.fx_rate_save)
     update_service = staticmethod(services.fx_rate_update)
     check_service = staticmethod(services.fx_rate_check)
-    list_display = ("currency", "date", "rate")
+    list_display = ("currency", "date", "rate_shown")
+    rate_shown = number_column("rate", f"rate ({BASE} per unit)")
     list_filter = ("currency",)
     search_fields = ("currency",)
     date_hierarchy = "date"
@@ -111,53 +129,101 @@ class CapitalFlowAdmin(ServiceAdmin):
     fields = ("date", "amount", "note")
     create_service = staticmethod(services.capital_flow_create)
     check_service = staticmethod(services.capital_flow_check)
-    list_display = ("date", "amount", "note", "created_at")
+    list_display = ("date", "amount_shown", "note", "created_at")
+    amount_shown = money_column("amount", f"amount ({BASE})")
     date_hierarchy = "date"
     search_fields = ("note",)
 
 
 class OpenClosedFilter(admin.SimpleListFilter):
+    """Open positions unless asked otherwise: the book a PM reads."""
+
     title = "status"
     parameter_name = "status"
+    ALL = "all"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(Position.OPEN, "Open"), (Position.CLOSED, "Closed")]
+        return [(Position.OPEN, "Open"), (Position.CLOSED, "Closed"), (self.ALL, "All")]
+
+    def value(self) -> str:
+        return super().value() or Position.OPEN  # type: ignore[no-any-return]
+
+    def choices(self, changelist: Any) -> Any:
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Position]) -> QuerySet[Position]:
-        if self.value() in (Position.OPEN, Position.CLOSED):
-            return queryset.filter(closed_at__isnull=self.value() == Position.OPEN)
-        return queryset
+        if self.value() == self.ALL:
+            return queryset
+        return queryset.filter(closed_at__isnull=self.value() != Position.CLOSED)
+
+
+# The position list's amounts, summed over what the filters select in its totals row.
+POSITION_TOTALS = {
+    "notional": "notional_base",
+    "unrealized": "unrealized_pnl_base",
+    "daily": "daily_pnl_base",
+    "realized": "realized_pnl_base",
+    "dv01": "dv01_base",
+}
 
 
 @admin.register(Position)
 class PositionAdmin(ReadOnlyAdmin):
+    """The book: open positions by default, amounts in the base currency, a totals row."""
+
     list_display = (
         "instrument",
         "strategy",
-        "quantity",
-        "avg_cost",
-        "last_price",
+        "quantity_shown",
+        "avg_cost_shown",
+        "last_price_shown",
         "price_date",
-        "notional_base",
-        "unrealized_pnl_base",
-        "realized_pnl_base",
-        "daily_pnl_base",
-        "dv01_base",
-        "status",
-        "opened_at",
-        "closed_at",
+        "notional",
+        "unrealized",
+        "daily",
+        "realized",
+        "dv01",
     )
+    quantity_shown = number_column("quantity", "quantity")
+    avg_cost_shown = number_column("avg_cost", "average cost")
+    last_price_shown = number_column("last_price", "last price")
+    notional = money_column("notional_base", f"notional ({BASE})", places=0)
+    unrealized = money_column("unrealized_pnl_base", f"unrealized P&L ({BASE})")
+    daily = money_column("daily_pnl_base", f"day P&L ({BASE})")
+    realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
+    dv01 = money_column("dv01_base", f"DV01 ({BASE})")
     list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
-    date_hierarchy = "opened_at"
     list_select_related = ("instrument", "strategy")
+    ordering = ("instrument__symbol", "strategy__code")
+    list_per_page = 200
     actions = ["mark_to_market_today"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission; positions still have no editable field.
-        return obj is None and request.user.has_perm("portfolio.change_position")
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:  # not a redirect or an error page
+            sums = changelist.queryset.order_by().aggregate(
+                **{name: Sum(field) for name, field in POSITION_TOTALS.items()}
+            )
+            shown = {
+                name: money(value, 0 if name == "notional" else 2) for name, value in sums.items()
+            }
+            shown["instrument"] = f"Total ({changelist.result_count})"
+            changelist.totals_row = [shown.get(name, "") for name in changelist.list_display]
+        return response
 
-    @admin.action(description="Mark selected open positions to market (as of today)")
+    def has_mark_permission(self, request: HttpRequest) -> bool:
+        return has_model_permission(self, request, "mark")
+
+    @admin.action(
+        description="Mark selected open positions to market (as of today)", permissions=["mark"]
+    )
     def mark_to_market_today(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
         result = services.mark_to_market(
             as_of=today(),
@@ -184,15 +250,20 @@ class TradeAdmin(ReadOnlyAdmin):
         "trade_date",
         "instrument",
         "strategy",
-        "quantity",
-        "price",
-        "fees",
-        "fx_rate",
-        "realized_pnl_base",
+        "quantity_shown",
+        "price_shown",
+        "fees_shown",
+        "fx_rate_shown",
+        "realized",
         "source",
         "booked_by",
         "booked_at",
     )
+    quantity_shown = number_column("quantity", "quantity")
+    price_shown = number_column("price", "price")
+    fees_shown = money_column("fees", f"fees ({BASE})")
+    fx_rate_shown = number_column("fx_rate", "FX rate")
+    realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
     list_filter = ("source", "strategy", "instrument__asset_class")
     search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")
     date_hierarchy = "trade_date"
@@ -216,28 +287,33 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
 
     list_display = (
         "date",
-        "nav",
-        "pnl",
-        "flow",
+        "nav_shown",
+        "pnl_shown",
+        "flow_shown",
         "return_pct",
         "drawdown_pct",
-        "gross_exposure",
-        "net_exposure",
+        "gross_shown",
+        "net_shown",
         "positions",
     )
+    nav_shown = money_column("nav", f"NAV ({BASE})")
+    pnl_shown = money_column("pnl", f"P&L ({BASE})")
+    flow_shown = money_column("flow", f"flow ({BASE})")
+    gross_shown = money_column("gross_exposure", f"gross exposure ({BASE})", places=0)
+    net_shown = money_column("net_exposure", f"net exposure ({BASE})", places=0)
     date_hierarchy = "date"
     list_per_page = 100
 
     @admin.display(description="return")
     def return_pct(self, snapshot: PortfolioSnapshot) -> str:
-        return f"{snapshot.daily_return:.4%}"
+        return f"{snapshot.daily_return:.2%}"
 
     @admin.display(description="drawdown (peak)")
     def drawdown_pct(self, snapshot: PortfolioSnapshot) -> str:
         found = getattr(self, "_drawdowns", {}).get(snapshot.date)
         if found is None:
             return "—"
-        return f"{found.value:.4%} (peak {found.peak_date})" if found.value else "0.0000%"
+        return f"{found.value:.2%} (peak {found.peak_date})" if found.value else "0.00%"
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The drawdown of the time-weighted NAV index, over the whole timeline, once a page.
@@ -258,14 +334,21 @@ class PositionSnapshotAdmin(ReadOnlyAdmin):
         "date",
         "instrument",
         "strategy",
-        "quantity",
-        "price",
-        "fx_rate",
-        "notional_base",
-        "unrealized_pnl_base",
-        "realized_pnl_base",
-        "daily_pnl_base",
+        "quantity_shown",
+        "price_shown",
+        "fx_rate_shown",
+        "notional",
+        "unrealized",
+        "realized",
+        "daily",
     )
+    quantity_shown = number_column("quantity", "quantity")
+    price_shown = number_column("price", "close")
+    fx_rate_shown = number_column("fx_rate", "FX rate")
+    notional = money_column("notional_base", f"notional ({BASE})", places=0)
+    unrealized = money_column("unrealized_pnl_base", f"unrealized P&L ({BASE})")
+    realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
+    daily = money_column("daily_pnl_base", f"day P&L ({BASE})")
     list_filter = ("strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
     date_hierarchy = "date"

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core import inputs
+from core.formatting import money, number
 
 
 def at_most(bound: Decimal, *, signed: bool = False) -> list[Any]:
@@ -180,7 +181,7 @@ class Price(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.instrument_id} {self.date} {self.price}"
+        return f"{self.instrument} {self.date} {number(self.price)}"
 
 
 class FxRate(models.Model):
@@ -201,7 +202,7 @@ class FxRate(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.currency} {self.date} {self.rate}"
+        return f"{self.currency} {self.date} {number(self.rate)}"
 
 
 class CapitalFlow(models.Model):
@@ -219,7 +220,8 @@ class CapitalFlow(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.amount}"
+        kind = "subscription" if self.amount >= 0 else "redemption"
+        return f"{self.date} {kind} {money(self.amount)}"
 
 
 class Position(models.Model):
@@ -249,6 +251,10 @@ class Position(models.Model):
     closed_at = models.DateField(null=True, blank=True, help_text="Trade date it went to zero.")
 
     class Meta:
+        permissions = [
+            ("mark_position", "Can mark positions to market"),
+            ("close_position", "Can close positions"),
+        ]
         ordering = ["instrument__symbol", "strategy__code", "id"]
         constraints = [
             models.UniqueConstraint(
@@ -267,7 +273,7 @@ class Position(models.Model):
     CLOSED = "closed"
 
     def __str__(self) -> str:
-        return f"{self.instrument} / {self.strategy} {self.quantity}"
+        return f"{self.instrument} / {self.strategy} {number(self.quantity)}"
 
     @property
     def status(self) -> str:
@@ -318,7 +324,10 @@ class Trade(AppendOnlyModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.trade_date} {self.instrument_id} {self.quantity} @ {self.price}"
+        return (
+            f"{self.trade_date} {self.instrument} / {self.strategy} "
+            f"{number(self.quantity)} @ {number(self.price)}"
+        )
 
 
 class AuditRecord(AppendOnlyModel):
@@ -387,7 +396,7 @@ class PositionSnapshot(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.instrument_id}/{self.strategy_id} {self.daily_pnl_base}"
+        return f"{self.date} {self.instrument} / {self.strategy}"
 
 
 class PortfolioSnapshot(models.Model):
@@ -411,7 +420,7 @@ class PortfolioSnapshot(models.Model):
         ordering = ["date"]
 
     def __str__(self) -> str:
-        return f"{self.date} NAV {self.nav}"
+        return f"{self.date} NAV {money(self.nav)}"
 
 
 # The figures a mark recomputes, shared by trade booking and mark-to-market.

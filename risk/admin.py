@@ -5,15 +5,44 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin, ServiceAdmin
+from core.admin import (
+    ReadOnlyAdmin,
+    ServiceAdmin,
+    back_url,
+    has_model_permission,
+    money_column,
+    percent_column,
+)
 from core.errors import Conflict
+from core.formatting import money, percent
 
 from . import selectors, services
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
+
+RATIO_METRICS = {
+    RiskLimit.Metric.GROSS_LEVERAGE,
+    RiskLimit.Metric.NET_LEVERAGE,
+    RiskLimit.Metric.CONCENTRATION,
+}
+
+
+def limit_figure(metric: str, value: Decimal | str | None) -> str:
+    """A limit or its value in the metric's unit: 3.50× NAV, a 12.0% drawdown, an amount
+    in the base currency."""
+    if value is None:
+        return "—"
+    if metric in RATIO_METRICS:
+        return f"{Decimal(value):,.2f}×"
+    if metric == RiskLimit.Metric.DRAWDOWN:
+        return percent(Decimal(value), 1)
+    return money(value, 0)
 
 
 @admin.register(RiskLimit)
@@ -22,13 +51,14 @@ class RiskLimitAdmin(ServiceAdmin):
         "name",
         "metric",
         "scope",
-        "limit",
-        "warning_fraction",
+        "limit_shown",
+        "warning_shown",
         "value",
         "utilization",
         "status",
         "is_active",
     )
+    warning_shown = percent_column("warning_fraction", "warn at", places=0)
     list_filter = ("metric", "scope_type", "is_active")
     search_fields = ("name", "scope_value")
     create_service = staticmethod(services.limit_create)
@@ -51,17 +81,22 @@ class RiskLimitAdmin(ServiceAdmin):
     def _value(self, limit: RiskLimit) -> selectors.LimitValue | None:
         return getattr(self, "_live", {}).get(limit.pk)
 
-    @admin.display(description="value")
-    def value(self, limit: RiskLimit) -> Any:
+    @admin.display(description="limit", ordering="limit")
+    def limit_shown(self, limit: RiskLimit) -> SafeString:
+        return format_html('<span class="num">{}</span>', limit_figure(limit.metric, limit.limit))
+
+    @admin.display(description="value (live)")
+    def value(self, limit: RiskLimit) -> SafeString:
         live = self._value(limit)
-        return "—" if live is None else live.value
+        shown = "—" if live is None else limit_figure(limit.metric, live.value)
+        return format_html('<span class="num">{}</span>', shown)
 
     @admin.display(description="utilization")
     def utilization(self, limit: RiskLimit) -> str:
         live = self._value(limit)
         if live is None or live.utilization is None:
             return "—"
-        return f"{live.utilization:.1%}"
+        return percent(live.utilization, 1)
 
     @admin.display(description="status")
     def status(self, limit: RiskLimit) -> str:
@@ -75,8 +110,8 @@ class RiskAlertAdmin(ReadOnlyAdmin):
         "date",
         "subject",
         "status",
-        "value",
-        "utilization",
+        "value_shown",
+        "utilization_shown",
         "opened_at",
         "acknowledged_by",
         "acknowledged_at",
@@ -87,12 +122,39 @@ class RiskAlertAdmin(ReadOnlyAdmin):
     date_hierarchy = "date"
     list_select_related = ("limit",)
     actions = ["acknowledge"]
+    utilization_shown = percent_column("utilization", "utilization")
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission; alerts still have no editable field.
-        return obj is None and request.user.has_perm("risk.change_riskalert")
+    @admin.display(description="value", ordering="value")
+    def value_shown(self, alert: RiskAlert) -> SafeString:
+        metric = alert.limit.metric if alert.limit else ""
+        return format_html('<span class="num">{}</span>', limit_figure(metric, alert.value))
 
-    @admin.action(description="Acknowledge selected open alerts")
+    def has_acknowledge_permission(self, request: HttpRequest) -> bool:
+        return has_model_permission(self, request, "acknowledge")
+
+    def get_urls(self) -> list[Any]:
+        acknowledge = self.admin_site.admin_view(self.acknowledge_view)
+        return [
+            path("<int:pk>/acknowledge/", acknowledge, name="risk_riskalert_acknowledge"),
+            *super().get_urls(),
+        ]
+
+    def acknowledge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """One alert acknowledged from the dashboard (POST), as the API does."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_acknowledge_permission(request):
+            raise PermissionDenied
+        try:
+            alert = services.alert_acknowledge(alert_id=pk, actor=request.user.get_username())
+            self.message_user(request, f"Acknowledged {alert}.", messages.SUCCESS)
+        except Conflict as exc:  # acknowledged or resolved meanwhile
+            self.message_user(request, str(exc), messages.WARNING)
+        except RiskAlert.DoesNotExist:
+            self.message_user(request, f"There is no alert {pk}.", messages.ERROR)
+        return HttpResponseRedirect(back_url(request, reverse("admin:risk_riskalert_changelist")))
+
+    @admin.action(description="Acknowledge selected open alerts", permissions=["acknowledge"])
     def acknowledge(self, request: HttpRequest, queryset: QuerySet[RiskAlert]) -> None:
         done = 0
         for pk in queryset.filter(status=RiskAlert.Status.OPEN).values_list("pk", flat=True):
@@ -119,22 +181,28 @@ class StressScenarioAdmin(ServiceAdmin):
 class RiskSnapshotAdmin(ReadOnlyAdmin):
     list_display = (
         "date",
-        "nav",
-        "var_95",
-        "var_99",
-        "es_95",
-        "es_99",
+        "nav_shown",
+        "var_95_shown",
+        "var_99_shown",
+        "es_95_shown",
+        "es_99_shown",
         "window",
         "window_used",
         "drawdown_pct",
         "computed_at",
     )
 
+    nav_shown = money_column("nav", "NAV", places=0)
+    var_95_shown = money_column("var_95", "VaR 95%", places=0)
+    var_99_shown = money_column("var_99", "VaR 99%", places=0)
+    es_95_shown = money_column("es_95", "ES 95%", places=0)
+    es_99_shown = money_column("es_99", "ES 99%", places=0)
+
     @admin.display(description="drawdown (peak)")
     def drawdown_pct(self, snapshot: RiskSnapshot) -> str:
         drawdown = snapshot.drawdown or {}
         if not drawdown:
             return "—"
-        return f"{Decimal(drawdown['value']):.4%} (peak {drawdown['peak_date']})"
+        return f"{Decimal(drawdown['value']):.2%} (peak {drawdown['peak_date']})"
 
     date_hierarchy = "date"

@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.calendar import today
+from core.formatting import money
 from portfolio.models import Instrument, Strategy
 
 
@@ -134,6 +135,9 @@ class RiskAlert(models.Model):
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        permissions = [
+            ("acknowledge_riskalert", "Can acknowledge alerts"),
+        ]
         ordering = ["-date", "limit__name"]
         constraints = [
             models.UniqueConstraint(fields=["limit", "date"], name="riskalert_one_per_limit_date"),
@@ -149,7 +153,7 @@ class RiskAlert(models.Model):
         indexes = [models.Index(fields=["status", "date"], name="riskalert_status_date_idx")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.limit or self.source} {self.status}"
+        return f"{self.date} {self.limit or self.source} ({self.status})"
 
     @property
     def subject(self) -> str:
@@ -231,4 +235,4 @@ class RiskSnapshot(models.Model):
         ordering = ["date"]
 
     def __str__(self) -> str:
-        return f"{self.date} VaR95 {self.var_95}"
+        return f"{self.date} VaR 95% {money(self.var_95)}"

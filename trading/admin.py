@@ -1,23 +1,29 @@
 """Admin screens of the trade workflow: proposals with their rationale and what-if, decided
-by actions (approve at the last price; reject asks for the reason); signals read-only."""
+from their page or the dashboard (approve, modify-and-approve, reject: the API's rules and
+services, the 409 when someone decided first), or in bulk by actions; signals read-only."""
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin
+from core.admin import ReadOnlyAdmin, back_url, has_model_permission
 from core.errors import Conflict
+from core.formatting import money, number
 from risk.selectors import breached
 
 from . import services
+from .api import serializers as s
 from .models import Signal, TradeProposal
 
 
@@ -46,14 +52,92 @@ def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> SafeString:
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
+def _readable(value: Any) -> str:
+    """A rationale's value: numbers with separators and no trailing zeros, the rest as is."""
+    try:
+        return number(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+def _amount(value: str | None) -> str:
+    return money(value, places=0)
+
+
+def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]]:
+    """The what-if as a person reads it: VaR 95% and each limit, before → after."""
+    what_if = proposal.what_if
+    rows = [
+        (
+            "VaR 95%",
+            "",
+            _amount(what_if["var_95_before"]),
+            _amount(what_if["var_95_after"]),
+            what_if.get("unavailable") or "",
+        )
+    ]
+    for before, after in zip(what_if["limits_before"], what_if["limits_after"], strict=True):
+        change = (
+            before["status"]
+            if before["status"] == after["status"]
+            else (f"{before['status']} → {after['status']}")
+        )
+        rows.append(
+            (
+                before["name"],
+                _amount(before["limit"]),
+                _amount(before["value"]),
+                _amount(after["value"]),
+                change,
+            )
+        )
+    return rows
+
+
+def var_change(proposal: TradeProposal) -> str:
+    what_if = proposal.what_if
+    change = f"{_amount(what_if['var_95_before'])} → {_amount(what_if['var_95_after'])}"
+    return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
+
+
+def decision_context(
+    request: HttpRequest, proposal: TradeProposal, *, open_what_if: bool = False
+) -> dict[str, Any]:
+    """What the decision panel (`decision.html`) shows: the proposal, its what-if (folded
+    unless `open_what_if`), and the forms when it is pending and the user may decide."""
+    return {
+        "proposal": proposal,
+        "open": open_what_if,
+        "var_change": var_change(proposal),
+        "breaches_after": ", ".join(breached(proposal.what_if["limits_after"])),
+        "quantity": number(abs(proposal.quantity)),
+        "signed": f"{proposal.quantity.normalize():f}",
+        "what_if": what_if_rows(proposal),
+        "can_decide": proposal.status == TradeProposal.Status.PENDING
+        and request.user.has_perm("trading.decide_tradeproposal"),
+        "next": request.get_full_path(),
+    }
+
+
+# A decision posted from the proposal's page or the dashboard: the API's parser and service.
+DECISIONS: dict[str, tuple[type, Any, str]] = {
+    "approve": (s.ApproveSerializer, services.proposal_approve, "Approved"),
+    "modify": (
+        s.ModifyApproveSerializer,
+        services.proposal_modify_approve,
+        "Modified and approved",
+    ),
+    "reject": (s.RejectSerializer, services.proposal_reject, "Rejected"),
+}
+
+
 @admin.register(TradeProposal)
 class TradeProposalAdmin(ReadOnlyAdmin):
     list_display = (
         "date",
         "strategy",
         "instrument",
-        "direction",
-        "quantity",
+        "side_quantity",
         "score",
         "status",
         "var_95_change",
@@ -65,10 +149,11 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     search_fields = ("instrument__symbol", "strategy__code", "decided_by", "decision_note")
     date_hierarchy = "date"
     list_select_related = ("instrument", "strategy")
-    readonly_fields = ("rationale_table", "what_if_table")
+    readonly_fields = ("side_quantity", "rationale_table", "what_if_table")
+    change_form_template = "admin/trading/tradeproposal/change_form.html"
     fields = (
         ("date", "strategy", "instrument"),
-        ("quantity", "score", "status"),
+        ("side_quantity", "score", "status"),
         "rationale_table",
         "what_if_table",
         ("decided_by", "decided_at"),
@@ -78,9 +163,85 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     )
     actions = ["approve_at_last_price", "reject"]
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Actions need change permission; a proposal has no field to edit by hand.
-        return obj is None and request.user.has_perm("trading.change_tradeproposal")
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        return has_model_permission(self, request, "decide")
+
+    @admin.display(description="trade")
+    def side_quantity(self, proposal: TradeProposal) -> str:
+        return f"{proposal.direction} {number(abs(proposal.quantity))}"
+
+    def get_urls(self) -> list[Any]:
+        decide = self.admin_site.admin_view(self.decide_view)
+        return [
+            path("<int:pk>/decide/", decide, name="trading_tradeproposal_decide"),
+            *super().get_urls(),
+        ]
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        proposal = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if proposal is not None:  # else the admin's own "does not exist" answer
+            context["decision"] = decision_context(request, proposal, open_what_if=True)
+        return super().change_view(request, object_id, form_url, context)
+
+    def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Approve, modify-and-approve or reject one proposal, as the API does."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_decide_permission(request):
+            raise PermissionDenied
+        back = back_url(request, reverse("admin:trading_tradeproposal_change", args=[pk]))
+        decision = request.POST.get("decision", "")
+        if decision not in DECISIONS:
+            self.message_user(request, "Choose approve, modify or reject.", messages.ERROR)
+            return HttpResponseRedirect(back)
+        parser, decide, verb = DECISIONS[decision]
+        fields = parser().fields
+        given = {
+            name: request.POST[name].strip()
+            for name in fields
+            if name != "confirm" and request.POST.get(name, "").strip()
+        }
+        if "reason" in fields:
+            given.setdefault("reason", "")
+        if "confirm" in fields:
+            given["confirm"] = request.POST.get("confirm") == "on"
+        data = parser(data=given)
+        proposal = get_object_or_404(TradeProposal.objects.select_related("instrument"), pk=pk)
+        try:
+            if not data.is_valid():
+                raise ValidationError(
+                    [
+                        f"{name}: {' '.join(map(str, errors))}"
+                        for name, errors in data.errors.items()
+                    ]
+                )
+            decided = decide(
+                proposal_id=pk, **data.validated_data, actor=request.user.get_username()
+            )
+        except (Conflict, ValidationError) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            self.message_user(request, f"{proposal}: {text}", messages.ERROR)
+            return HttpResponseRedirect(back)
+        if decision == "reject":
+            self.message_user(request, f"Rejected {proposal}.", messages.SUCCESS)
+        else:
+            trade = decided.trade
+            self.message_user(
+                request,
+                f"{verb}: {'bought' if trade.quantity > 0 else 'sold'} "
+                f"{number(abs(trade.quantity))} {proposal.instrument} at {number(trade.price)} "
+                f"for {decided.proposal.strategy}; the position is now "
+                f"{number(decided.position.quantity)}.",
+                messages.SUCCESS,
+            )
+        return HttpResponseRedirect(back)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         return [f for row in self.fields for f in (row if isinstance(row, tuple) else (row,))]
@@ -89,10 +250,7 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     def var_95_change(self, proposal: TradeProposal) -> str:
         what_if = proposal.what_if
 
-        def shown(value: str | None) -> str:
-            return "—" if value is None else f"{float(value):,.0f}"
-
-        change = f"{shown(what_if['var_95_before'])} → {shown(what_if['var_95_after'])}"
+        change = f"{_amount(what_if['var_95_before'])} → {_amount(what_if['var_95_after'])}"
         return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
 
     @admin.display(description="limits breached after")
@@ -102,18 +260,14 @@ class TradeProposalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="rationale")
     def rationale_table(self, proposal: TradeProposal) -> SafeString:
-        return _table(list(proposal.rationale.items()), ("input", "value"))
+        return _table(
+            [(name, _readable(value)) for name, value in proposal.rationale.items()],
+            ("input", "value"),
+        )
 
     @admin.display(description="what-if (this trade alone)")
     def what_if_table(self, proposal: TradeProposal) -> SafeString:
-        what_if = proposal.what_if
-        var_note = what_if.get("unavailable") or ""
-        rows = [("VaR 95%", "", what_if["var_95_before"], what_if["var_95_after"], var_note, "")]
-        rows += [
-            (b["name"], b["limit"], b["value"], a["value"], b["status"], a["status"])
-            for b, a in zip(what_if["limits_before"], what_if["limits_after"], strict=True)
-        ]
-        return _table(rows, ("", "limit", "before", "after", "status before", "status after"))
+        return _table(what_if_rows(proposal), ("", "limit", "before", "after", "status"))
 
     def _decide_each(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal], decide: Any, verb: str
@@ -130,7 +284,9 @@ class TradeProposalAdmin(ReadOnlyAdmin):
                 self.message_user(request, f"Proposal {pk}: {' '.join(text)}", messages.ERROR)
         self.message_user(request, f"{verb} {done} proposal(s).")
 
-    @admin.action(description="Approve selected pending proposals at the last price")
+    @admin.action(
+        description="Approve selected pending proposals at the last price", permissions=["decide"]
+    )
     def approve_at_last_price(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal]
     ) -> None:
@@ -142,7 +298,7 @@ class TradeProposalAdmin(ReadOnlyAdmin):
             "Approved",
         )
 
-    @admin.action(description="Reject selected pending proposals …")
+    @admin.action(description="Reject selected pending proposals …", permissions=["decide"])
     def reject(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal]
     ) -> TemplateResponse | None:

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.formatting import number
 from portfolio.models import Instrument, Strategy, Trade, price_field, quantity_field
 
 
@@ -41,7 +42,7 @@ class Signal(models.Model):
         indexes = [models.Index(fields=["strategy", "date"], name="signal_strategy_date_idx")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.instrument_id}/{self.strategy_id} {self.score}"
+        return f"{self.date} {self.instrument} / {self.strategy} score {number(self.score)}"
 
 
 class TradeProposal(models.Model):
@@ -78,6 +79,9 @@ class TradeProposal(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [
+            ("decide_tradeproposal", "Can approve, modify or reject proposals"),
+        ]
         ordering = ["-date", "strategy_id", "instrument_id"]
         constraints = [
             models.UniqueConstraint(
@@ -94,7 +98,11 @@ class TradeProposal(models.Model):
         indexes = [models.Index(fields=["status", "date"], name="proposal_status_date_idx")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.instrument_id}/{self.strategy_id} {self.quantity} {self.status}"
+        side = "buy" if self.quantity >= 0 else "sell"
+        return (
+            f"{self.date} {self.instrument} / {self.strategy} {side} "
+            f"{number(abs(self.quantity))} ({self.status})"
+        )
 
     @property
     def direction(self) -> str:

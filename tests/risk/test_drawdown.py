@@ -103,7 +103,7 @@ def test_the_limit_the_snapshot_the_pack_and_the_admin_show_it(falling):
     admin = Client()
     admin.force_login(User.objects.create_superuser("boss", "boss@example.com", "x"))
     page = admin.get("/admin/portfolio/portfoliosnapshot/").content.decode()
-    assert "14.9275% (peak 2024-03-12)" in page and "5.0000% (peak 2024-03-12)" in page
+    assert "14.93% (peak 2024-03-12)" in page and "5.00% (peak 2024-03-12)" in page
 
 
 def test_backfill_builds_nothing_before_the_inception_and_says_so(falling, api_client_for):

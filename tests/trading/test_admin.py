@@ -34,8 +34,8 @@ def test_proposal_page_shows_rationale_and_what_if(admin_client_pm):
     page = admin_client_pm.get(f"{CHANGELIST}{ids('ESH4')}/change/")
     assert page.status_code == 200
     html = page.content.decode()
-    assert "unit_value" in html and "1250000" in html  # the rationale table
-    assert "520049.50" in html and "25000.00" in html  # VaR 95% before → after
+    assert "unit_value" in html and "1,250,000" in html  # the rationale table
+    assert "25,000" in html and "520,050" in html  # VaR 95% before → after, whole BRL
     listing = admin_client_pm.get(CHANGELIST).content.decode()
     # VaR 95% in whole BRL; DI1F27 −3,073 more: DV01 −79,325 per bp × 10 bp = 793,250
     assert "25,000 → 520,050" in listing and "25,000 → 793,250" in listing

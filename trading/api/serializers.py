@@ -131,7 +131,8 @@ class ModifyApproveSerializer(ApproveSerializer):
 
 
 class RejectSerializer(StrictSerializer):
-    reason = serializers.CharField(max_length=inputs.NOTE_MAX)
+    # Blank passes here so that the service's rule answers it ("Say why …").
+    reason = serializers.CharField(max_length=inputs.NOTE_MAX, allow_blank=True)
 
 
 class ApprovalSerializer(serializers.Serializer):
