@@ -32,7 +32,9 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import HttpResponse
 from prometheus_client import Counter
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
 logger = logging.getLogger("pms.cache")
@@ -326,7 +328,20 @@ def refresh_book() -> None:
 
 
 class CachedJSONView(APIView):
-    """A read answered by `read`: JSON only (the stored bytes are JSON), so content
-    negotiation has one renderer to pick."""
+    """A read answered by `read`: the stored JSON bytes, sent as they are; a browser is
+    shown DRF's browsable page of the same answer."""
 
-    renderer_classes = (JSONRenderer,)
+    # JSON first: `Accept: application/json`, `*/*`, none, or `?format=json` pick it, and
+    # the stored bytes go out with nothing parsed or rendered. `Accept: text/html` or
+    # `?format=api` pick the browsable page: the answer, cache fields included, parsed back
+    # from those bytes into a Response. Errors are DRF's Responses, in the negotiated format.
+    renderer_classes = (JSONRenderer, BrowsableAPIRenderer)
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Response:
+        if isinstance(response, PreparedResponse) and not isinstance(
+            getattr(request, "accepted_renderer", None), JSONRenderer
+        ):
+            response = Response(json.loads(response.content), status=response.status_code)
+        return super().finalize_response(request, response, *args, **kwargs)
