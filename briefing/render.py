@@ -1,7 +1,8 @@
 """The morning pack as a page (HTML, charts as inline SVG), as plain text, and its subject.
 
-Rendering reads only the stored sections, so the page, the email and the API always
-show the same figures.
+Rendering reads the stored sections, so the page, the email and the API always show the
+same figures; the one thing read at render time is where each proposal listed as pending
+at generation stands now (one query), since the PM may have decided it since.
 """
 
 import datetime as dt
@@ -12,7 +13,9 @@ from django.template.loader import render_to_string
 
 from core import charts
 from core.calendar import fund_time_zone
+from core.formatting import flow_label, number
 from risk.selectors import breached
+from trading.selectors import ProposalState, proposal_states
 
 from .models import MorningPack
 
@@ -52,9 +55,56 @@ def move(value: str | None, unit: str = "%") -> str:
     return f"{Decimal(value):+.1f} bp" if unit == "bp" else percent(value)
 
 
+def flow_markers(headline: dict[str, Any]) -> list[tuple[str, str]]:
+    """The NAV chart's marks: each capital flow on the curve (packs stored before flows
+    were kept have none)."""
+    return [
+        (day, flow_label(Decimal(amount)))
+        for day, amount in headline.get("nav_flows") or []
+        if amount is not None
+    ]
+
+
+def decision(state: ProposalState | None, day: dt.date) -> str:
+    """Where a proposal stands now, for the pack of `day`: "pending", "approved by pm 09:14
+    BRT" (with the date when decided on another day), "modified to sell 2 and approved by …",
+    "rejected by …"; "not found" when it is no longer on record."""
+    if state is None:
+        return "not found"
+    if state.status == "pending":
+        return "pending"
+    if state.status == "modified" and state.executed_quantity is not None:
+        side = "buy" if state.executed_quantity > 0 else "sell"
+        what = f"modified to {side} {number(abs(state.executed_quantity))} and approved"
+    else:
+        what = state.status
+    if state.decided_by:
+        what += f" by {state.decided_by}"
+    if state.decided_at is not None:
+        local = state.decided_at.astimezone(fund_time_zone())
+        when = f"{local:%H:%M}" if local.date() == day else f"{local:%Y-%m-%d %H:%M}"
+        what += f" {when} BRT"
+    return what
+
+
+def proposals(pack: MorningPack) -> list[dict[str, Any]]:
+    """The proposals pending at generation, each with `now`, where it stands at render
+    time (None for a stored row without its id: nothing to look up)."""
+    rows = pack.sections.get("proposals") or []
+    states = proposal_states(row["id"] for row in rows if row.get("id") is not None)
+    return [
+        {
+            **row,
+            "now": None if row.get("id") is None else decision(states.get(row["id"]), pack.date),
+        }
+        for row in rows
+    ]
+
+
 def _context(pack: MorningPack) -> dict[str, Any]:
     sections = pack.sections
-    curve = sections["headline"]["nav_curve"]
+    headline = sections["headline"]
+    curve = headline["nav_curve"]
     strategies = sections["pnl_by_strategy"]
     limits = sections["risk"].get("limits", [])
     holdings = sections["portfolio"]["holdings"]
@@ -64,7 +114,12 @@ def _context(pack: MorningPack) -> dict[str, Any]:
         "holdings": holdings[:HOLDINGS_SHOWN],
         "more_holdings": max(len(holdings) - HOLDINGS_SHOWN, 0),
         "breaches": breached(limits),
-        "nav_chart": charts.line_chart([d for d, _ in curve], [float(v) for _, v in curve]),
+        "proposals": proposals(pack),
+        "nav_chart": charts.line_chart(
+            [d for d, _ in curve],
+            [float(v) for _, v in curve],
+            markers=flow_markers(headline),
+        ),
         "strategy_chart": charts.bar_chart(
             [row["strategy"] for row in strategies],
             [float(row["mtd"]) for row in strategies],

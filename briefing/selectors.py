@@ -1,8 +1,9 @@
 """The sections of the morning pack, each read from the domain's own selectors.
 
-A pack for business date D reads the close of D−1 (`data_date`): the fund's snapshots, the
-risk snapshot (or the live risk when that is missing), the proposals awaiting a decision
-and what is wrong with the data. Every figure is a decimal string, as the API shows it.
+A pack for business date D reads the close of D−1 (`data_date`): the fund's snapshots and
+capital flows, the risk snapshot (or the live risk when that is missing), the proposals
+awaiting a decision (the page shows where each stands when it is read) and what is wrong
+with the data. Every figure is a decimal string, as the API shows it.
 """
 
 import datetime as dt
@@ -29,6 +30,7 @@ NAV_CURVE_DAYS = 65  # about three months
 TOP_MOVERS = 5
 KEY_INSTRUMENTS = 10
 MOVES = {"1d": 1, "1w": 5, "1m": 21}  # business days back
+CENT = Decimal("0.01")
 
 
 def _ratio(value: Decimal | None) -> str | None:
@@ -110,7 +112,10 @@ class Sections:
             "mtd_return": figure(mtd, "total_return"),
             "ytd_pnl": figure(ytd, "total_pnl"),
             "ytd_return": figure(ytd, "total_return"),
-            "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav in self.curve],
+            "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav, _ in self.curve],
+            # [date, amount] of the capital flows on the curve (a pack stored before they
+            # were kept has none).
+            "nav_flows": [[d.isoformat(), decimal_str(flow)] for d, _, flow in self.curve if flow],
         }
 
     def _key_instruments(self) -> list[Any]:

@@ -34,12 +34,15 @@ def money_column(field: str, description: str, places: int = 2) -> Callable[...,
     return show
 
 
-def number_column(field: str, description: str) -> Callable[..., SafeString]:
+def number_column(
+    field: str, description: str, max_places: int | None = None
+) -> Callable[..., SafeString]:
     """A list column of a quantity, price or rate as entered: no trailing zeros."""
 
     @admin.display(description=description, ordering=field)
     def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
-        return format_html('<span class="num">{}</span>', number(getattr(obj, field)))
+        shown = number(getattr(obj, field), max_places)
+        return format_html('<span class="num">{}</span>', shown)
 
     return show
 

@@ -1,14 +1,25 @@
 """Charts drawn server-side as inline SVG: no scripts, no fonts to fetch, printable.
 
-Each function returns a complete <svg> element, escaped, ready for a template.
+Each function returns a complete <svg> element, escaped, ready for a template. A value
+axis is labelled at round ("nice") values inside the data's range — steps of 1, 2, 2.5 or
+5 × 10^k, 3 to 6 of them — written with as many decimals as tell neighbours apart.
 """
 
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+SMALL_FONT = 'font-family="system-ui, sans-serif" font-size="9"'
+SUFFIXES = ((9, "bn"), (6, "mm"), (3, "k"))  # a power of ten and how it is written
+MANTISSAS = (1, 2, 25, 5)  # the nice steps' digits: 1, 2, 2.5 (25 × 10^(k−1)) and 5
+MOST_TICKS = 6  # the smallest step with no more always gives 3 or more
+MOST_PLACES = 3  # decimals of a label: beyond, a smaller suffix (1,057.02mm)
+MARKER_COLOUR = "#8a5a00"
 
 
 def _number(value: float) -> str:
@@ -19,38 +30,145 @@ def _number(value: float) -> str:
     return f"{value:,.0f}" if magnitude >= 10 else f"{value:,.2f}"
 
 
+@dataclass(frozen=True)
+class Tick:
+    value: float
+    label: str
+
+
+def _suffix(magnitude: float, finest: int = 0) -> tuple[int, str]:
+    """The suffix (and its power of ten) a value of this size is written in, but none of a
+    power above `finest`: 1.2e9 → (9, "bn"); with `finest` 8, (6, "mm"). So 1,057.02mm is
+    not written 1.05702bn."""
+    for power, suffix in SUFFIXES:
+        if magnitude >= 10.0**power and power <= finest:
+            return power, suffix
+    return 0, ""
+
+
+def _labelled(multiples: Sequence[int], digits: int, exponent: int) -> list[Tick]:
+    """Ticks at multiple × digits × 10^exponent, labelled in the suffix of the largest with
+    the decimals the step needs (exactly: decimals, not floats, make the text)."""
+    exact = [Decimal(m * digits).scaleb(exponent) for m in multiples]
+    most_places = MOST_PLACES + (1 if digits == 25 else 0)  # 2.5: one more digit
+    power, suffix = _suffix(float(max(abs(v) for v in exact)), exponent + most_places)
+    places = max(power - exponent, 0)
+    return [Tick(float(v), f"{v.scaleb(-power):,.{places}f}{suffix}") for v in exact]
+
+
+def nice_ticks(low: float, high: float) -> list[Tick]:
+    """Round values inside [low, high] for a value axis: the smallest step of 1, 2, 2.5 or
+    5 × 10^k that gives at most 6 ticks (which is then always at least 3). A range of no
+    width (a flat series, a single point) has one tick, at its value; no range, none."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        return []
+    if low == high:
+        if low == 0:
+            return [Tick(0.0, "0")]
+        # To four significant digits, without trailing zeros: 1,057,123,456 → 1.057bn.
+        exponent = math.floor(math.log10(abs(low))) - 3
+        exact = Decimal(round(low / 10.0**exponent)).scaleb(exponent)
+        power, suffix = _suffix(abs(low), exponent + MOST_PLACES)
+        shown = exact.scaleb(-power).normalize()
+        places = max(-int(shown.as_tuple().exponent), 0)
+        return [Tick(low, f"{shown:,.{places}f}{suffix}")]
+    exponent = math.floor(math.log10(high - low)) - 2  # steps from a hundredth of the span
+    while True:
+        for digits in MANTISSAS:
+            step_exponent = exponent - 1 if digits == 25 else exponent
+            step = digits * 10.0**step_exponent
+            # A tolerance for the float division: a bound that is itself a tick stays in.
+            first = math.ceil(low / step - 1e-9)
+            last = math.floor(high / step + 1e-9)
+            if last - first + 1 <= MOST_TICKS:
+                return _labelled(range(first, last + 1), digits, step_exponent)
+        exponent += 1
+
+
+Marker = tuple[int | str, str]  # (the point's index or label, a short text)
+
+
+def _marker_indexes(labels: Sequence[str], markers: Sequence[Marker]) -> list[tuple[int, str]]:
+    """Each marker's point index; those at a label or index the chart has not are left out."""
+    position = {label: i for i, label in reversed(list(enumerate(labels)))}  # first wins
+    found = []
+    for at, text in markers:
+        index = position.get(at) if isinstance(at, str) else at
+        if index is not None and 0 <= index < len(labels):
+            found.append((index, text))
+    return found
+
+
 def line_chart(
-    labels: Sequence[str], values: Sequence[float], *, width: int = 640, height: int = 200
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    width: int = 640,
+    height: int = 200,
+    markers: Sequence[Marker] = (),
 ) -> SafeString:
-    """A line through `values` (one per label), with the first, last, min and max marked."""
+    """A line through `values` (one per label) on a value axis of nice ticks, with the first
+    and last labels under it. `markers` — (index or label, text) — are drawn as vertical
+    marks at those points with the text above (and as their tooltip): capital flows, say."""
     if not values:
-        return format_html('<svg width="{}" height="{}" role="img"></svg>', width, 40)
-    left, right, top, bottom = 64, 12, 12, 24
+        return format_html(
+            '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">'
+            '<text x="4" y="24" fill="#777" {}>no data</text></svg>',
+            width,
+            40,
+            mark_safe(FONT),
+        )
+    marks = _marker_indexes(labels, markers)
+    left, right, top, bottom = 64, 12, 28 if marks else 12, 24
     low, high = min(values), max(values)
-    span = (high - low) or abs(high) or 1.0
+    plot_height = height - top - bottom
     step = (width - left - right) / max(len(values) - 1, 1)
 
-    def y(value: float) -> float:
-        return top + (high - value) / span * (height - top - bottom)
+    def x(index: int) -> float:
+        return left + index * step
 
-    points = " ".join(f"{left + i * step:.1f},{y(v):.1f}" for i, v in enumerate(values))
+    def y(value: float) -> float:
+        if high == low:  # a flat series (or a single point): across the middle
+            return top + plot_height / 2
+        return top + (high - value) / (high - low) * plot_height
+
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">',
-        f'<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="{points}"/>',
+        f'viewBox="0 0 {width} {height}" role="img">'
     ]
-    for value in {high, low}:
+    for tick in nice_ticks(low, high):
+        at = y(tick.value)
         parts.append(
-            f'<line x1="{left}" x2="{width - right}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-            'stroke="#ccc" stroke-dasharray="3,3"/>'
-            f'<text x="{left - 4}" y="{y(value) + 4:.1f}" text-anchor="end" {FONT}>'
-            f"{escape(_number(value))}</text>"
+            f'<line class="tick" x1="{left}" x2="{width - right}" y1="{at:.1f}" y2="{at:.1f}" '
+            'stroke="#e3e3e3"/>'
+            f'<text x="{left - 4}" y="{at + 4:.1f}" text-anchor="end" {FONT}>'
+            f"{escape(tick.label)}</text>"
         )
-    parts.append(
-        f'<text x="{left}" y="{height - 6}" {FONT}>{escape(labels[0])}</text>'
-        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {FONT}>'
-        f"{escape(labels[-1])}</text>"
-    )
+    for n, (index, text) in enumerate(marks):
+        at = x(index)
+        anchor = "start" if at < (left + width - right) / 2 else "end"
+        nudge = 2 if anchor == "start" else -2
+        parts.append(
+            f'<g class="marker"><title>{escape(labels[index])}: {escape(text)}</title>'
+            f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{top - 4}" y2="{height - bottom}" '
+            f'stroke="{MARKER_COLOUR}" stroke-dasharray="2,2"/>'
+            f'<text x="{at + nudge:.1f}" y="{10 + (n % 2) * 10}" text-anchor="{anchor}" '
+            f'fill="{MARKER_COLOUR}" {SMALL_FONT}>{escape(text)}</text></g>'
+        )
+    if len(values) == 1:
+        parts.append(f'<circle cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="3" fill="#1f5fa8"/>')
+    else:
+        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+        parts.append(
+            f'<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="{points}"/>'
+        )
+    if labels:
+        parts.append(f'<text x="{left}" y="{height - 6}" {FONT}>{escape(labels[0])}</text>')
+    if len(labels) > 1:
+        parts.append(
+            f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {FONT}>'
+            f"{escape(labels[-1])}</text>"
+        )
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every value above is a number or escaped
 

@@ -43,21 +43,30 @@ def jsonable(values: Mapping[str, Any]) -> dict[str, Any]:
 DASH = "—"
 
 
-def money(value: Decimal | float | int | None, places: int = 2) -> str:
+def money(value: Decimal | float | int | str | None, places: int = 2) -> str:
     """1234567.891 → "1,234,567.89"; None → "—"."""
     return DASH if value is None else f"{Decimal(str(value)):,.{places}f}"
 
 
-def number(value: Decimal | float | int | None) -> str:
+def number(value: Decimal | float | int | str | None, max_places: int | None = None) -> str:
     """A quantity or a price as entered, without trailing zeros: 6173000.000000 →
-    "6,173,000", 4.912500 → "4.9125"."""
+    "6,173,000", 4.912500 → "4.9125"; rounded to `max_places` when given (an average
+    cost of 101.44099664 → "101.441" with 4)."""
     if value is None:
         return DASH
     exact = Decimal(str(value))
     if not exact.is_finite():
         return str(exact)
+    if max_places is not None:
+        exact = exact.quantize(Decimal(1).scaleb(-max_places))
     places = max(-int(exact.normalize().as_tuple().exponent), 0)
     return f"{exact:,.{places}f}"
+
+
+def flow_label(amount: Decimal) -> str:
+    """A capital flow as a chart marks it: "subscription 1,000,000", "redemption 80,000"."""
+    kind = "subscription" if amount > 0 else "redemption"
+    return f"{kind} {money(abs(amount), 0)}"
 
 
 def percent(fraction: Decimal | float | None, places: int = 1) -> str:

@@ -19,7 +19,7 @@ from core.admin import (
 )
 from core.calendar import today
 from core.charts import line_chart
-from core.formatting import money
+from core.formatting import flow_label, money
 
 from . import selectors, services
 from .models import (
@@ -182,7 +182,6 @@ class PositionAdmin(ReadOnlyAdmin):
         "quantity_shown",
         "avg_cost_shown",
         "last_price_shown",
-        "price_date",
         "notional",
         "unrealized",
         "daily",
@@ -190,8 +189,8 @@ class PositionAdmin(ReadOnlyAdmin):
         "dv01",
     )
     quantity_shown = number_column("quantity", "quantity")
-    avg_cost_shown = number_column("avg_cost", "average cost")
-    last_price_shown = number_column("last_price", "last price")
+    avg_cost_shown = number_column("avg_cost", "average cost", max_places=4)
+    last_price_shown = number_column("last_price", "last price")  # its date: on the row's page
     notional = money_column("notional_base", f"notional ({BASE})", places=0)
     unrealized = money_column("unrealized_pnl_base", f"unrealized P&L ({BASE})")
     daily = money_column("daily_pnl_base", f"day P&L ({BASE})")
@@ -321,9 +320,12 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page
-            days = list(changelist.queryset.order_by("date").values_list("date", "nav"))
+            days = list(changelist.queryset.order_by("date").values_list("date", "nav", "flow"))
+            flows = [(i, flow_label(flow)) for i, (_, _, flow) in enumerate(days) if flow]
             response.context_data["nav_chart"] = line_chart(  # type: ignore[attr-defined]
-                [d.isoformat() for d, _ in days], [float(nav) for _, nav in days]
+                [d.isoformat() for d, _, _ in days],
+                [float(nav) for _, nav, _ in days],
+                markers=flows,
             )
         return response
 

@@ -428,12 +428,13 @@ def position_snapshots(day: dt.date) -> list[PositionSnapshot]:
     )
 
 
-def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal]]:
-    """(date, NAV) of the fund's last `days` snapshots on or before `until`, oldest first."""
+def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal, Decimal]]:
+    """(date, NAV, capital flow) of the fund's last `days` snapshots on or before `until`,
+    oldest first (a flow dated on a holiday is on the next business day's snapshot)."""
     rows = (
         PortfolioSnapshot.objects.filter(date__lte=until)
         .order_by("-date")
-        .values_list("date", "nav")[:days]
+        .values_list("date", "nav", "flow")[:days]
     )
     return list(rows)[::-1]
 

@@ -3,6 +3,7 @@ signal into a trade against the book."""
 
 import datetime as dt
 import operator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import reduce
@@ -172,3 +173,28 @@ def pending_proposals(until: dt.date) -> list[TradeProposal]:
         .select_related("instrument", "strategy")
         .order_by("strategy__code", "instrument__symbol")
     )
+
+
+@dataclass(frozen=True)
+class ProposalState:
+    """Where a proposal stands now: its status and, once decided, by whom, when and the
+    quantity booked (the PM's when modified)."""
+
+    id: int
+    status: str
+    decided_by: str
+    decided_at: dt.datetime | None
+    quantity: Decimal
+    executed_quantity: Decimal | None
+
+
+def proposal_states(ids: Iterable[int]) -> dict[int, ProposalState]:
+    """The current state of each of these proposals that still exists, by id (one query;
+    none for no ids)."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    rows = TradeProposal.objects.filter(pk__in=wanted).values_list(
+        "id", "status", "decided_by", "decided_at", "quantity", "executed_quantity"
+    )
+    return {row[0]: ProposalState(*row) for row in rows}

@@ -99,5 +99,5 @@ def test_admin_nav_history_has_its_chart(built):
     page = client.get("/admin/portfolio/portfoliosnapshot/")
     html = page.content.decode()
     assert page.status_code == 200 and "<svg" in html and "<polyline" in html
-    assert "11065200.00" in html  # D3's NAV in the table
+    assert "11,065,200.00" in html  # D3's NAV in the table
     assert client.get("/admin/portfolio/portfoliosnapshot/add/").status_code == 403
