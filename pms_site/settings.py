@@ -53,7 +53,7 @@ else:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pms_site.admin_site.PMSAdminConfig",  # Django's admin, the fund dashboard as its front page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -93,7 +93,8 @@ WSGI_APPLICATION = "pms_site.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # First, so that pms_site's admin/base_site.html is the one the admin extends.
+        "DIRS": [BASE_DIR / "pms_site" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -38,11 +38,12 @@ def limit_figure(metric: str, value: Decimal | str | None) -> str:
     in the base currency."""
     if value is None:
         return "—"
+    amount = Decimal(value)
     if metric in RATIO_METRICS:
-        return f"{Decimal(value):,.2f}×"
+        return f"{amount:,.2f}×"
     if metric == RiskLimit.Metric.DRAWDOWN:
-        return percent(Decimal(value), 1)
-    return money(value, 0)
+        return percent(amount, 1)
+    return money(amount, 0)
 
 
 @admin.register(RiskLimit)

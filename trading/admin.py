@@ -203,7 +203,7 @@ class TradeProposalAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(back)
         parser, decide, verb = DECISIONS[decision]
         fields = parser().fields
-        given = {
+        given: dict[str, Any] = {
             name: request.POST[name].strip()
             for name in fields
             if name != "confirm" and request.POST.get(name, "").strip()

@@ -1,0 +1,30 @@
+"""The PMS admin site: Django's, with the fund dashboard as its front page."""
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+
+
+class PMSAdminSite(admin.AdminSite):
+    site_header = "PMS — the fund's workspace"
+    site_title = "PMS"
+    index_title = "Fund dashboard"
+    index_template = "admin/pms_dashboard.html"
+    enable_nav_sidebar = False  # the header's links to the main screens stand in for it
+
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        from .dashboard import dashboard  # the apps' selectors, loaded after the registry
+
+        response: TemplateResponse = super().index(
+            request, {"dashboard": dashboard(request), **(extra_context or {})}
+        )
+        return response
+
+
+class PMSAdminConfig(AdminConfig):
+    """Django's admin app on the PMS site (in INSTALLED_APPS in its place)."""
+
+    default_site = "pms_site.admin_site.PMSAdminSite"

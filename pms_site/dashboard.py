@@ -1,0 +1,160 @@
+"""The fund dashboard, the admin's front page: what the PM, the risk officer and operations
+look at first. Read from the cached data sets (book, live risk, attribution) and the apps'
+selectors, never computed twice: the figures are the API's."""
+
+import datetime as dt
+import json
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+from rest_framework.exceptions import APIException
+
+from core import charts
+from core.calendar import today
+from core.formatting import flow_label, money, percent
+from portfolio import selectors as portfolio
+from risk import selectors as risk
+from risk.admin import limit_figure
+from trading.admin import decision_context
+from trading.selectors import pending_proposals
+
+from . import cache
+from .models import PipelineRun
+
+NAV_DAYS = 250  # the NAV curve: about a year of business days
+RUNS_SHOWN = 6
+PROPOSALS_SHOWN = 10  # the rest are a link away
+STRATEGIES_SHOWN = 12  # the largest YTD P&L; the others summed in one row
+RETURN_PERIODS = (("day", "daily"), ("MTD", "mtd"), ("YTD", "ytd"))
+
+
+def _data(name: str, **given: Any) -> dict[str, Any] | None:
+    """A cached data set's answer as the API gives it; None with the reason logged in the
+    page when it cannot be computed (a young fund: no snapshots yet for a period)."""
+    try:
+        data: dict[str, Any] = json.loads(cache.read(name, **given).content)
+    except (ValidationError, APIException):
+        return None
+    return data
+
+
+def _returns() -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
+    """Day, MTD and YTD: the fund's time-weighted return and P&L, and P&L by strategy."""
+    headline: list[dict[str, str]] = []
+    by_strategy: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for label, period in RETURN_PERIODS:
+        found = _data("attribution", period=period, by="strategy")
+        if found is None:
+            headline.append({"label": label, "return": "—", "pnl": "—", "sign": ""})
+            continue
+        pnl = Decimal(found["total_pnl"])
+        headline.append(
+            {
+                "label": label,
+                "return": percent(Decimal(found["total_return"]), 2),
+                "pnl": money(pnl, 0),
+                "sign": "neg" if pnl < 0 else "pos",
+            }
+        )
+        for row in found["rows"]:
+            by_strategy[row["key"]][label] = Decimal(row["pnl"])
+    return headline, by_strategy
+
+
+def _limits(live: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for limit in live["limits"]:
+        used = None if limit["utilization"] is None else float(limit["utilization"])
+        rows.append(
+            {
+                "name": limit["name"],
+                "value": limit_figure(limit["metric"], limit["value"]),
+                "limit": limit_figure(limit["metric"], limit["limit"]),
+                "utilization": percent(used, 0),
+                "width": 0 if used is None else min(used, 1.0) * 100,
+                "status": limit["status"],
+            }
+        )
+    return rows
+
+
+def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
+    """P&L by strategy, day / MTD / YTD (the attribution's): the largest |YTD| first; past
+    STRATEGIES_SHOWN the rest in one row, so the table always adds up to the fund's."""
+    zero = Decimal(0)
+    codes = sorted(periods, key=lambda c: -abs(periods[c].get("YTD", zero)))
+    shown, rest = codes[:STRATEGIES_SHOWN], codes[STRATEGIES_SHOWN:]
+    rows = [(code, [code]) for code in shown]
+    if rest:
+        rows.append((f"{len(rest)} others", rest))
+    out = []
+    for name, group in rows:
+        total = {
+            label: sum((periods[c].get(label, zero) for c in group), zero)
+            for label, _ in RETURN_PERIODS
+        }
+        out.append(
+            {
+                "code": name,
+                **{label.lower(): money(total[label], 0) for label, _ in RETURN_PERIODS},
+                "sign": "neg" if total["YTD"] < 0 else "pos",
+            }
+        )
+    return out
+
+
+def dashboard(request: HttpRequest) -> dict[str, Any]:
+    day = today()
+    book = _data("book")
+    if book is None or portfolio.inception() is None:
+        return {"empty": True}
+    nav = Decimal(book["nav"])
+    headline, by_strategy = _returns()
+    strategies = _strategy_rows(by_strategy)
+    live = _data("risk")
+    pending = pending_proposals(day)
+    curve = portfolio.nav_curve(day, days=NAV_DAYS)
+    flows = [(i, flow_label(flow)) for i, (_, _, flow) in enumerate(curve) if flow]
+    totals = book["totals"]
+    return {
+        "empty": False,
+        "as_of": book["as_of"],
+        "base": book["base_currency"],
+        "cached": book["cached"],
+        "nav": money(nav, 0),
+        "headline": headline,
+        "day_pnl": money(Decimal(totals["daily_pnl"]), 0),
+        "gross": money(Decimal(totals["gross_exposure"]), 0),
+        "net": money(Decimal(totals["net_exposure"]), 0),
+        "positions": totals["positions"],
+        "nav_chart": charts.line_chart(
+            [d.isoformat() for d, _, _ in curve],
+            [float(nav) for _, nav, _ in curve],
+            markers=flows,
+            width=1000,
+            height=260,
+        ),
+        "strategies": strategies,
+        "risk": None
+        if live is None
+        else {
+            "var_95": money(live["var"].get("0.95"), 0),
+            "var_99": money(live["var"].get("0.99"), 0),
+            "es_95": money(live["expected_shortfall"].get("0.95"), 0),
+            "es_99": money(live["expected_shortfall"].get("0.99"), 0),
+            "var_unavailable": live["var_unavailable"],
+            "window_used": live["window_used"],
+            "limits": _limits(live),
+        },
+        "alerts": risk.active_alerts(),
+        "can_acknowledge": request.user.has_perm("risk.acknowledge_riskalert"),
+        "proposals": [decision_context(request, p) for p in pending[:PROPOSALS_SHOWN]],
+        "pending": len(pending),
+        "runs": list(PipelineRun.objects.order_by("-requested_at", "-id")[:RUNS_SHOWN]),
+        "stale_prices": book["stale_prices"],
+        "next": request.get_full_path(),
+        "generated": dt.datetime.now(dt.UTC),
+    }

@@ -1,0 +1,85 @@
+"""The fund dashboard (the admin's front page): its figures worked out by hand, the same as
+the API's, and its queries the same however large the book.
+
+The fund: 10,000,000.00 subscribed on Mar 13, 2024; INDJ24 (BRL, ×1) closes 100,000 on
+Mar 13, 101,000 on Mar 14 and 102,000 on Mar 15; strategy MACRO buys 10 INDJ24 at 100,000
+on Mar 13. Day P&L (Mar 15) 10 × 1,000 = 10,000; NAV 10,000,000 + 20,000 = 10,020,000.
+A redemption of 500,000.00 on Mar 14 takes NAV to 9,520,000.00.
+"""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from portfolio import services
+from portfolio.models import Instrument, Price, Strategy
+from tests.conftest import TODAY
+
+D1, D2 = dt.date(2024, 3, 13), dt.date(2024, 3, 14)
+
+
+@pytest.fixture
+def fund(ibov: Instrument, macro: Strategy) -> None:
+    services.capital_flow_create(date=D1, amount=D("10000000"), note="seed", actor="t")
+    services.capital_flow_create(date=D2, amount=D("-500000"), note="out", actor="t")
+    for day, close in ((D1, "100000"), (D2, "101000"), (TODAY, "102000")):
+        Price.objects.create(instrument=ibov, date=day, price=D(close))
+    services.trades_book(
+        requests=[services.TradeRequest("INDJ24", "MACRO", D("10"), D("100000"), D1)],
+        actor="t",
+        source="api",
+    )
+    services.mark_to_market(as_of=TODAY, actor="t")
+    services.snapshots_build(start=D1, end=TODAY, actor="t")
+
+
+def pm() -> Client:
+    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="pm"))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_dashboard_shows_the_funds_figures(fund, api_client_for):
+    page = pm().get("/admin/").content.decode()
+    book = api_client_for("viewer").get("/api/book/").json()
+    assert book["nav"] == "9520000.00"
+    assert '<div class="value" id="kpi-nav">9,520,000</div>' in page
+    # Day return: 10,000 on the NAV of Mar 14 (9,510,000): 0.105152…% → 0.11%
+    assert 'id="kpi-return-day">0.11%</div>' in page
+    assert "P&amp;L 10,000" in page
+    assert "<td>MACRO</td><td class=\"num\">10,000</td>" in page  # by strategy: day
+    assert "redemption 500,000" in page  # the flow marked on the NAV curve
+    assert "subscription 10,000,000" in page
+
+
+def test_the_dashboard_makes_the_same_queries_for_a_larger_book(fund, spx, usd):
+    client = pm()
+    client.get("/admin/")  # warms the cached data sets
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/admin/").status_code == 200
+        return len(captured)
+
+    few = queries()
+    usd({D1: "5.00", D2: "5.00", TODAY: "5.00"})
+    for day in (D1, D2, TODAY):
+        Price.objects.create(instrument=spx, date=day, price=D("5000"))
+    for code in ("RV", "EM", "G10"):
+        Strategy.objects.create(code=code, name=code)
+        services.trades_book(
+            requests=[services.TradeRequest("ESH4", code, D("1"), D("5000"), D1)],
+            actor="t",
+            source="api",
+        )
+    services.mark_to_market(as_of=TODAY, actor="t")
+    services.snapshots_build(start=D1, end=TODAY, actor="t")
+    client.get("/admin/")
+    assert queries() == few

@@ -1,0 +1,115 @@
+"""The PM's workspace in a real browser (headless Chromium, Debian's `chromium`, through
+Playwright): the dashboard's figures are the API's, a proposal approved from the dashboard
+changes the book, a rejection without a reason is refused with the rule's message, and a
+viewer finds no write control. In CI the browser is required: a missing one fails."""
+
+import os
+import shutil
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from core.formatting import money
+from tests.conftest import TODAY
+from trading import services
+from trading.models import TradeProposal
+
+from .conftest import signal
+
+# Playwright's sync API runs an event loop in this thread; the test's ORM calls are
+# synchronous all the same.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None and os.environ.get("CI"):
+    raise RuntimeError("The browser tests need Debian's chromium: apt-get install chromium")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+    }
+
+
+@pytest.fixture
+def workspace(fund, live_server, settings) -> str:
+    """The trading fund with two pending proposals (buy ESH4, sell DI1F27) and a user per
+    group; the server's clock is the suite's (2024), the browser's is today's, so cookies
+    carry no expiry date the browser would find past."""
+    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+    settings.CSRF_USE_SESSIONS = True
+    for group in ("pm", "viewer"):
+        user = User.objects.create_user(group, password="browser-pw", is_staff=True)
+        user.groups.add(Group.objects.get(name=group))
+    signal("ESH4", "MACRO", "0.5")
+    signal("DI1F27", "MACRO", "-0.8")
+    services.proposal_generate(date=TODAY, actor="pm")
+    return str(live_server.url)
+
+
+def log_in(page: Any, url: str, user: str) -> None:
+    page.goto(f"{url}/admin/login/?next=/admin/")
+    page.fill("#id_username", user)
+    page.fill("#id_password", "browser-pw")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#pms-dashboard")
+
+
+def api(page: Any, url: str, path: str) -> dict[str, Any]:
+    """The API's answer to the logged-in browser (its session)."""
+    answer = page.request.get(f"{url}{path}", headers={"Accept": "application/json"})
+    assert answer.ok, (path, answer.status)
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def proposal_of(symbol: str) -> TradeProposal:
+    return TradeProposal.objects.select_related("instrument").get(instrument__symbol=symbol)
+
+
+def test_the_pm_reads_the_apis_figures_and_decides_from_the_dashboard(workspace, page):
+    log_in(page, workspace, "pm")
+    book = api(page, workspace, "/api/book/")
+    risk = api(page, workspace, "/api/risk/live/")
+    assert page.inner_text("#kpi-nav") == money(Decimal(book["nav"]), 0) == "10,000,000"
+    assert page.inner_text("#var-95") == money(Decimal(risk["var"]["0.95"]), 0)
+    assert page.locator("#pending-proposals .pms-decision").count() == 2
+
+    esh4 = proposal_of("ESH4")
+    panel = page.locator(f"#proposal-{esh4.pk}")
+    panel.locator("button[value=approve]").click()
+    page.wait_for_selector(".messagelist")
+    assert "Approved: bought 40 ESH4 at 5,000 for MACRO" in page.inner_text(".messagelist")
+    assert page.locator(f"#proposal-{esh4.pk}").count() == 0  # no longer pending
+    after = api(page, workspace, "/api/book/")
+    held = {(p["instrument"], p["strategy"]): p["quantity"] for p in after["positions"]}
+    assert Decimal(held[("ESH4", "MACRO")]) == Decimal("40")
+    assert proposal_of("ESH4").status == "approved"
+
+    di1 = proposal_of("DI1F27")
+    page.locator(f"#proposal-{di1.pk} button[value=reject]").click()
+    page.wait_for_selector(".messagelist")
+    assert "Say why the proposal is rejected." in page.inner_text(".messagelist")
+    assert proposal_of("DI1F27").status == "pending"
+
+
+def test_a_viewer_finds_no_write_button(workspace, page):
+    log_in(page, workspace, "viewer")
+    assert page.locator("#pending-proposals .pms-decision").count() == 2
+    esh4 = proposal_of("ESH4")
+    for path in (
+        "/admin/",
+        f"/admin/trading/tradeproposal/{esh4.pk}/change/",
+        "/admin/trading/tradeproposal/",
+        "/admin/portfolio/position/",
+        "/admin/risk/riskalert/",
+    ):
+        page.goto(f"{workspace}{path}")
+        assert page.locator("button[name=decision]").count() == 0, path
+        assert page.locator("select[name=action]").count() == 0, path
+        assert page.locator("a.addlink").count() == 0, path
