@@ -18,8 +18,10 @@ class PMSAdminSite(admin.AdminSite):
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
         from .dashboard import dashboard  # the apps' selectors, loaded after the registry
 
+        # Fund figures for the PMS groups (each may view positions), not any staff user.
+        shown = dashboard(request) if request.user.has_perm("portfolio.view_position") else None
         response: TemplateResponse = super().index(
-            request, {"dashboard": dashboard(request), **(extra_context or {})}
+            request, {"dashboard": shown, **(extra_context or {})}
         )
         return response
 

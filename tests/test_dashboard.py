@@ -83,3 +83,12 @@ def test_the_dashboard_makes_the_same_queries_for_a_larger_book(fund, spx, usd):
     services.snapshots_build(start=D1, end=TODAY, actor="t")
     client.get("/admin/")
     assert queries() == few
+
+
+def test_a_staff_user_outside_the_pms_groups_sees_no_figures(fund):
+    outsider = User.objects.create_user("outsider", password="x", is_staff=True)
+    client = Client()
+    client.force_login(outsider)
+    page = client.get("/admin/").content.decode()
+    assert "ask an administrator to add you to one" in page
+    assert "9,520,000" not in page and 'id="kpi-nav"' not in page
