@@ -197,6 +197,8 @@ FORMAT_MODULE_PATH = ["pms_site.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT", str(VAR_DIR / "static"))
+# Where `load_demo` keeps the demo users' password (mode 0600) for later starts to print.
+PMS_DEMO_PASSWORD_DIR = os.environ.get("PMS_DEMO_PASSWORD_DIR", str(VAR_DIR))
 
 # --- API ----------------------------------------------------------------------------------
 REST_FRAMEWORK = {

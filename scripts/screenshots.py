@@ -4,7 +4,8 @@ running PMS: the dashboard, the positions, a proposal and the latest morning pac
     .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8000] [--user pm]
         [--password P] [--output var/screenshots]
 
-The password defaults to the demo's (var/demo-password, written by `load_demo`).
+The password defaults to the demo's on the embedded defaults (var/demo-password, written by
+`load_demo`; on another database it is var/demo-password.<database name>: pass it).
 """
 
 import argparse
@@ -52,7 +53,10 @@ def main() -> None:
     if not password:
         stored = ROOT / "var" / "demo-password"
         if not stored.exists():
-            sys.exit("No --password and no var/demo-password: give the user's password.")
+            sys.exit(
+                "No --password and no var/demo-password: give the user's password "
+                "(load_demo prints it; `load_demo --reset-passwords` sets a new one)."
+            )
         password = stored.read_text().strip()
     output = Path(options.output)
     output.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up on the embedded defaults (SQLite, a shared file cache, ORM broker),
-# loads the demo fund once, prints the logins, starts the cluster and serves
-# http://127.0.0.1:8000.
+# loads the demo fund once, prints the logins (their password is kept in var/demo-password),
+# starts the cluster and serves on PMS_BIND (host:port, default 127.0.0.1:8000, as gunicorn's
+# pms_site/gunicorn.conf.py), e.g. `PMS_BIND=127.0.0.1:8010 bash scripts/serve.sh`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
@@ -11,7 +12,7 @@ source scripts/setup.sh
 # The django-q2 cluster beside the server (pipelines on schedule, the heartbeat /health/
 # reads). Ctrl-C, SIGTERM or the server's end stops both: the cluster within
 # PMS_CLUSTER_STOP_SECONDS, even with a pipeline running.
-address=${PMS_ADDRESS:-127.0.0.1:8000}
+address=${PMS_BIND:-127.0.0.1:8000}
 .venv/bin/python manage.py qcluster &
 cluster=$!
 .venv/bin/python manage.py runserver --noreload "$address" &

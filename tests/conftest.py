@@ -26,6 +26,12 @@ ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 ON_REDIS = bool(settings.REDIS_URL)
 
 
+# The browser tests' Playwright (pytest-playwright's session-wide browser) keeps an event
+# loop running in the main thread from their first test to the session's end; Django's
+# ORM, synchronous all the same, must not take that for an async context.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-query-counts",
@@ -108,8 +114,9 @@ def queries_of(client: APIClient, url: str, params: Any = None) -> tuple[int, An
 
 
 @pytest.fixture(autouse=True)
-def _fast_passwords(settings: Any) -> None:
+def _fast_passwords(settings: Any, tmp_path: Any) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.PMS_DEMO_PASSWORD_DIR = str(tmp_path)  # load_demo never touches the real var/
 
 
 @pytest.fixture

@@ -1,13 +1,17 @@
 """Commands: CSV imports (whole file or nothing, bad lines named) and the demo fund."""
 
 import datetime as dt
+import stat
 from decimal import Decimal as D
 from io import StringIO
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
+from demo.management.commands import load_demo
 from portfolio import selectors
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
 from trading.models import Signal, TradeProposal
@@ -141,3 +145,77 @@ def test_load_demo_scales_with_sleeves():
     call_command("load_demo", "--positions", "250", "--password", "pw", stdout=StringIO())
     assert Position.objects.filter(closed_at__isnull=True).count() == 250
     assert Strategy.objects.count() == 9  # 250 positions over 30 instruments need 9 strategies
+
+
+DEMO_USERS = ["admin", "viewer", "pm", "risk", "ops"]
+
+
+@pytest.fixture
+def password_file(tmp_path):
+    """The demo password's file: in the test's own folder (conftest), never the real var/."""
+    path = load_demo.password_file()
+    assert path is not None and path.parent == tmp_path
+    return path
+
+
+def logins(*args: str) -> str:
+    out = StringIO()
+    call_command("load_demo", "--if-empty", *args, stdout=out)
+    return out.getvalue()
+
+
+def logs_in(password: str) -> bool:
+    return all(authenticate(username=name, password=password) for name in DEMO_USERS)
+
+
+def test_load_demo_keeps_the_demo_password(spx, password_file):
+    # The first load (here on data already there, with no demo users) chooses the
+    # password and stores it, readable by its owner only.
+    first = logins()
+    password = password_file.read_text().strip()
+    assert f"password {password!r}; stored in {password_file}" in first
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert logs_in(password)
+    # Every demo user is staff (the admin), admin the only superuser.
+    users = User.objects.filter(username__in=DEMO_USERS)
+    assert {(u.username, u.is_staff, u.is_superuser) for u in users} == {
+        (name, True, name == "admin") for name in DEMO_USERS
+    }
+    # Each later start leaves the users alone and prints the same logins.
+    again = logins()
+    assert f"password {password!r}" in again and "stored in" not in again
+    assert logs_in(password)
+    # A new password only on request, stored.
+    logins("--reset-passwords")
+    new = password_file.read_text().strip()
+    assert (
+        new != password and logs_in(new) and authenticate(username="pm", password=password) is None
+    )
+    call_command("load_demo", "--password", "chosen-one", stdout=StringIO())  # data kept
+    assert password_file.read_text().strip() == "chosen-one" and logs_in("chosen-one")
+
+
+def test_load_demo_without_the_stored_password_says_how_to_reset(spx, password_file):
+    logins("--password", "chosen-one")
+    pm = User.objects.get(username="pm")
+    pm.set_password("pm-own")
+    pm.is_staff = False  # as the demo users were made before they were staff
+    pm.save()
+    changed = logins()
+    assert (
+        "password of pm is no longer the stored one" in changed and "--reset-passwords" in changed
+    )
+    pm.refresh_from_db()
+    assert pm.is_staff and pm.check_password("pm-own")  # staff again, its password kept
+    password_file.write_text("another-database-s\n")  # written for another database
+    foreign = logins()
+    assert f"{password_file} holds a password none of them has" in foreign
+    assert "another-database-s" not in foreign and "--reset-passwords" in foreign
+    password_file.unlink()
+    missing = logins()
+    assert f"{password_file} is missing" in missing
+    assert "manage.py load_demo --reset-passwords" in missing
+    assert "password '" not in missing and not password_file.exists()
+    assert authenticate(username="risk", password="chosen-one")  # left alone
+    logins("--reset-passwords")
+    assert logs_in(password_file.read_text().strip())

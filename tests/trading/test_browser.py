@@ -18,10 +18,6 @@ from trading.models import TradeProposal
 
 from .conftest import signal
 
-# Playwright's sync API runs an event loop in this thread; the test's ORM calls are
-# synchronous all the same.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("CI"):
     raise RuntimeError("The browser tests need Debian's chromium: apt-get install chromium")

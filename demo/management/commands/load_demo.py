@@ -1,9 +1,13 @@
 """Load the demo fund: instruments, strategies, two years of prices and FX, capital, trades."""
 
+import os
+import re
 import secrets
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -34,6 +38,45 @@ from trading import services as trading_services
 from trading.models import Signal, TradeProposal
 
 ACTOR = "load_demo"
+DEMO_USERS = ["admin", *ALL_GROUPS]
+RESET_COMMAND = ".venv/bin/python manage.py load_demo --reset-passwords"
+
+
+def password_file() -> Path | None:
+    """Where the demo users' password is kept, mode 0600, so that a later start prints it
+    again. It belongs to the database: `demo-password` for the embedded default
+    (`var/pms.sqlite3`), `demo-password.<name>` for another one (say PostgreSQL's `pms`),
+    so that loading a second database (a benchmark's) does not hide the first one's; in
+    PMS_DEMO_PASSWORD_DIR (default `var/`; the test suite points it at a temporary
+    folder). None when that setting is empty: nothing is stored."""
+    if not settings.PMS_DEMO_PASSWORD_DIR:
+        return None
+    var, name = Path(settings.PMS_DEMO_PASSWORD_DIR), str(connection.settings_dict["NAME"])
+    if connection.vendor == "sqlite":
+        if Path(name).resolve() == (Path(settings.VAR_DIR) / "pms.sqlite3").resolve():
+            return var / "demo-password"
+        name = Path(name).stem
+    return var / f"demo-password.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+
+
+def stored_password() -> str | None:
+    path = password_file()
+    try:
+        return (path.read_text().strip() or None) if path else None
+    except FileNotFoundError:
+        return None
+
+
+def store_password(password: str) -> Path | None:
+    path = password_file()
+    if path is None:
+        return None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(password + "\n")
+    path.chmod(0o600)  # an older file keeps its mode through O_CREAT
+    return path
 
 
 class Command(BaseCommand):
@@ -50,31 +93,37 @@ class Command(BaseCommand):
         parser.add_argument(
             "--if-empty",
             action="store_true",
-            help="Only reset the demo logins when data is already loaded.",
+            help="Load only into an empty database; otherwise leave the data and the demo "
+            "users as they are and print the logins again.",
         )
         parser.add_argument(
-            "--password", default="", help="Password of the demo users (default: random)."
+            "--password",
+            default="",
+            help="Set this password on the demo users and store it in var/demo-password "
+            "(default: the stored one; a random one at the first load).",
+        )
+        parser.add_argument(
+            "--reset-passwords",
+            action="store_true",
+            help="Give the demo users a new random password (stored in var/demo-password).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["positions"] < 1:
             raise CommandError("--positions must be at least 1.")
-        password = options["password"] or secrets.token_urlsafe(9)
-        if Instrument.objects.exists():
-            if options["if_empty"]:
+        password, reset_passwords = options["password"], options["reset_passwords"]
+        if Instrument.objects.exists() and not options["reset"]:
+            if options["if_empty"] or password or reset_passwords:
                 self.stdout.write("Demo data already loaded (use --reset to reload it).")
-                self.users(password)
+                self.users(password, reset=reset_passwords)
                 return
-            if not options["reset"]:
-                raise CommandError(
-                    "The database already has instruments: use --reset to replace them."
-                )
+            raise CommandError("The database already has instruments: use --reset to replace them.")
         with transaction.atomic():
             if options["reset"]:
                 self.reset()
             self.load(options["positions"], options["seed"])
         self.run_due_pipelines()
-        self.users(password)
+        self.users(password, reset=reset_passwords)
 
     def step(self, message: str) -> None:
         self.stdout.write(f"  {message}")
@@ -296,21 +345,55 @@ class Command(BaseCommand):
             f"{generation.date} ({len(generation.skipped)} signals gave no trade)"
         )
 
-    def users(self, password: str) -> None:
-        admin, _ = User.objects.get_or_create(
-            username="admin", defaults={"email": "admin@example.com"}
-        )
-        admin.is_staff = admin.is_superuser = True
-        admin.set_password(password)
-        admin.save()
-        for name in ALL_GROUPS:
-            user, _ = User.objects.get_or_create(username=name)
-            user.set_password(password)
+    def users(self, password: str, *, reset: bool) -> None:
+        """The demo logins: `admin` (superuser) and one staff user per API group. Their
+        password is chosen once (or given) and stored; later runs leave it as it is, unless
+        `--password` or `--reset-passwords` asks for a new one."""
+        existing = {u.username: u for u in User.objects.filter(username__in=DEMO_USERS)}
+        changed: list[str] = []
+        why = "is missing"
+        if password or reset or not existing:
+            password = password or secrets.token_urlsafe(9)
+            to_set, path = DEMO_USERS, store_password(password)
+        else:
+            password, path = stored_password() or "", None
+            to_set = [name for name in DEMO_USERS if name not in existing]
+            if password:
+                changed = [n for n, user in existing.items() if not user.check_password(password)]
+            if password and len(changed) == len(existing):
+                password, changed, why = "", [], "holds a password none of them has"
+        for name in DEMO_USERS:
+            user = existing.get(name) or User(username=name)
+            user.is_staff = True  # every demo user may log in to /admin/
+            user.is_superuser = name == "admin" or user.is_superuser
+            if name == "admin" and not user.email:
+                user.email = "admin@example.com"
+            if name in to_set:
+                if password:
+                    user.set_password(password)
+                else:
+                    user.set_unusable_password()
             user.save()
-            user.groups.set([Group.objects.get(name=name)])
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"Demo users (password {password!r}): admin (superuser), "
-                + ", ".join(f"{g} (group {g})" for g in ALL_GROUPS)
+            if name != "admin":
+                user.groups.set([Group.objects.get(name=name)])
+        logins = "admin (superuser), " + ", ".join(f"{g} (group {g})" for g in ALL_GROUPS)
+        if password:
+            where = f"; stored in {path}" if path else ""
+            self.stdout.write(
+                self.style.SUCCESS(f"Demo users (password {password!r}{where}): {logins}")
             )
-        )
+        if changed:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"The password of {', '.join(changed)} is no longer the stored one "
+                    f"(changed since); `{RESET_COMMAND}` sets a new one on every demo user."
+                )
+            )
+        if not password:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Demo users: {logins}. Their password is not known: "
+                    f"{password_file() or 'the password file'} {why}. "
+                    f"`{RESET_COMMAND}` gives them a new one, stores it and prints it."
+                )
+            )

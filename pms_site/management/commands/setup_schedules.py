@@ -35,6 +35,7 @@ class Command(BaseCommand):
             (health.HEARTBEAT_SCHEDULE, "pms_site.health.heartbeat", "", _NOT_SAVED, "* * * * *")
         )
         for name, func, call_args, call_kwargs, cron in schedules:
+            due_now = name == health.HEARTBEAT_SCHEDULE
             schedule, created = Schedule.objects.update_or_create(
                 name=name,
                 defaults={
@@ -46,8 +47,13 @@ class Command(BaseCommand):
                     "repeats": -1,
                 },
             )
-            # The next slot of the cron, not "now": setting up must not run the pipeline.
-            schedule.next_run = croniter(cron, now).get_next(type(now))
+            # A pipeline's next slot of the cron, not "now": setting up must not run it. The
+            # heartbeat's current slot (this minute's, already past), so it is due at once:
+            # the cluster's scheduler, which runs every 30 s in its sentinel and the first
+            # time 30 s after the start, fires it on that first pass, rather than on the first
+            # pass after the next whole minute (up to 90 s after the start).
+            slots = croniter(cron, now)
+            schedule.next_run = slots.get_prev(type(now)) if due_now else slots.get_next(type(now))
             schedule.save(update_fields=["next_run"])
             self.stdout.write(
                 f"{'created' if created else 'updated'} {schedule.name}: {cron} (UTC), "
