@@ -54,7 +54,7 @@ def test_the_dashboard_shows_the_funds_figures(fund, api_client_for):
     # Day return: 10,000 on the NAV of Mar 14 (9,510,000): 0.105152…% → 0.11%
     assert 'id="kpi-return-day">0.11%</div>' in page
     assert "P&amp;L 10,000" in page
-    assert "<td>MACRO</td><td class=\"num\">10,000</td>" in page  # by strategy: day
+    assert '<td>MACRO</td><td class="num">10,000</td>' in page  # by strategy: day
     assert "redemption 500,000" in page  # the flow marked on the NAV curve
     assert "subscription 10,000,000" in page
 
