@@ -17,7 +17,7 @@ from core.calendar import today
 from core.formatting import flow_label, money, percent
 from portfolio import selectors as portfolio
 from risk import selectors as risk
-from risk.admin import limit_figure
+from risk.models import limit_figure
 from trading.admin import decision_context
 from trading.selectors import pending_proposals
 

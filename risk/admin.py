@@ -21,29 +21,10 @@ from core.admin import (
     percent_column,
 )
 from core.errors import Conflict
-from core.formatting import money, percent
+from core.formatting import percent
 
 from . import selectors, services
-from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-
-RATIO_METRICS = {
-    RiskLimit.Metric.GROSS_LEVERAGE,
-    RiskLimit.Metric.NET_LEVERAGE,
-    RiskLimit.Metric.CONCENTRATION,
-}
-
-
-def limit_figure(metric: str, value: Decimal | str | None) -> str:
-    """A limit or its value in the metric's unit: 3.50× NAV, a 12.0% drawdown, an amount
-    in the base currency."""
-    if value is None:
-        return "—"
-    amount = Decimal(value)
-    if metric in RATIO_METRICS:
-        return f"{amount:,.2f}×"
-    if metric == RiskLimit.Metric.DRAWDOWN:
-        return percent(amount, 1)
-    return money(amount, 0)
+from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario, limit_figure
 
 
 @admin.register(RiskLimit)

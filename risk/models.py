@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.calendar import today
-from core.formatting import money
+from core.formatting import money, percent
 from portfolio.models import Instrument, Strategy
 
 
@@ -100,6 +100,26 @@ class RiskLimit(models.Model):
             raise ValidationError(
                 {"scope_type": "A drawdown limit is fund-wide (scope_type blank)."}
             )
+
+
+RATIO_METRICS = {
+    RiskLimit.Metric.GROSS_LEVERAGE,
+    RiskLimit.Metric.NET_LEVERAGE,
+    RiskLimit.Metric.CONCENTRATION,
+}
+
+
+def limit_figure(metric: str, value: Decimal | str | None) -> str:
+    """A limit or its value in the metric's unit: 3.50× NAV, a 12.0% drawdown, an amount
+    in the base currency."""
+    if value is None:
+        return "—"
+    amount = Decimal(value)
+    if metric in RATIO_METRICS:
+        return f"{amount:,.2f}×"
+    if metric == RiskLimit.Metric.DRAWDOWN:
+        return percent(amount, 1)
+    return money(amount, 0)
 
 
 class RiskAlert(models.Model):

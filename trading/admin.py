@@ -20,6 +20,7 @@ from django.utils.safestring import SafeString
 from core.admin import ReadOnlyAdmin, back_url, has_model_permission
 from core.errors import Conflict
 from core.formatting import money, number
+from risk.models import limit_figure
 from risk.selectors import breached
 
 from . import services
@@ -77,6 +78,7 @@ def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]
         )
     ]
     for before, after in zip(what_if["limits_before"], what_if["limits_after"], strict=True):
+        metric = before.get("metric", "")
         change = (
             before["status"]
             if before["status"] == after["status"]
@@ -85,9 +87,9 @@ def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]
         rows.append(
             (
                 before["name"],
-                _amount(before["limit"]),
-                _amount(before["value"]),
-                _amount(after["value"]),
+                limit_figure(metric, before["limit"]),
+                limit_figure(metric, before["value"]),
+                limit_figure(metric, after["value"]),
                 change,
             )
         )
