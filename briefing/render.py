@@ -41,14 +41,6 @@ def share_precise(value: str | None) -> str:
     return "—" if value is None else f"{Decimal(value) * 100:.2f}%"
 
 
-def brt(value: dt.datetime | str | None) -> str:
-    """A moment (a datetime, or the API's ISO string) in São Paulo time, labelled BRT."""
-    if value is None or value == "":
-        return "—"
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return f"{moment.astimezone(fund_time_zone()):%Y-%m-%d %H:%M} BRT"
-
-
 def move(value: str | None, unit: str = "%") -> str:
     if value is None:
         return "—"

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from .calendar import fund_time_zone
+
 RATIO = Decimal("0.000001")
 
 
@@ -71,4 +73,14 @@ def flow_label(amount: Decimal) -> str:
 
 def percent(fraction: Decimal | float | None, places: int = 1) -> str:
     """0.097288 → "9.7%"."""
-    return DASH if fraction is None else f"{float(fraction):.{places}%}"
+    if fraction is None:
+        return DASH
+    return f"{(Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-places))}%"
+
+
+def brt(value: dt.datetime | str | None) -> str:
+    """A moment (a datetime, or the API's ISO string) in São Paulo time, labelled BRT."""
+    if value is None or value == "":
+        return "—"
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return f"{moment.astimezone(fund_time_zone()):%Y-%m-%d %H:%M} BRT"

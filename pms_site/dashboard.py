@@ -2,7 +2,6 @@
 look at first. Read from the cached data sets (book, live risk, attribution) and the apps'
 selectors, never computed twice: the figures are the API's."""
 
-import datetime as dt
 import json
 from collections import defaultdict
 from decimal import Decimal
@@ -18,11 +17,11 @@ from core.formatting import flow_label, money, percent
 from portfolio import selectors as portfolio
 from risk import selectors as risk
 from risk.models import limit_figure
-from trading.admin import decision_context
+from trading.presentation import decision_context
 from trading.selectors import pending_proposals
 
 from . import cache
-from .models import PipelineRun
+from .pipelines import recent_runs
 
 NAV_DAYS = 250  # the NAV curve: about a year of business days
 RUNS_SHOWN = 6
@@ -74,7 +73,10 @@ def _limits(live: dict[str, Any]) -> list[dict[str, Any]]:
                 "value": limit_figure(limit["metric"], limit["value"]),
                 "limit": limit_figure(limit["metric"], limit["limit"]),
                 "utilization": percent(used, 0),
-                "width": 0 if used is None else min(used, 1.0) * 100,
+                # No utilization (a NAV at or below zero): full when it is in breach.
+                "width": (100 if limit["status"] == "breach" else 0)
+                if used is None
+                else min(used, 1.0) * 100,
                 "status": limit["status"],
             }
         )
@@ -153,8 +155,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         "can_acknowledge": request.user.has_perm("risk.acknowledge_riskalert"),
         "proposals": [decision_context(request, p) for p in pending[:PROPOSALS_SHOWN]],
         "pending": len(pending),
-        "runs": list(PipelineRun.objects.order_by("-requested_at", "-id")[:RUNS_SHOWN]),
+        "runs": recent_runs(RUNS_SHOWN),
         "stale_prices": book["stale_prices"],
         "next": request.get_full_path(),
-        "generated": dt.datetime.now(dt.UTC),
     }

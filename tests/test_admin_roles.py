@@ -8,7 +8,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from core.permissions import ALL_GROUPS, GROUP_PERMISSIONS, PMS_APPS
+from core.permissions import ALL_GROUPS
+from pms_site.roles import GROUP_PERMISSIONS, PMS_APPS
 from portfolio import services as book
 from portfolio.models import Trade
 from risk.models import RiskAlert, RiskLimit
@@ -157,21 +158,29 @@ def test_the_pm_decides_from_the_proposal_page_with_the_apis_rules(pending):
     assert 'value="approve"' in shown and "1,000 → 2,500" in shown  # the what-if, in BRL
     decide = f"/admin/trading/tradeproposal/{pending.pk}/decide/"
 
+    # A size sent with "approve" is refused, not dropped (which would book the proposed 2).
+    sized = pm.post(decide, {"decision": "approve", "quantity": "3"}, follow=True)
+    assert "Quantity: not part of approve." in sized.content.decode()
+
     blank = pm.post(decide, {"decision": "reject", "reason": "  ", "next": page}, follow=True)
     assert "Say why the proposal is rejected." in blank.content.decode()
-    odd = pm.post(decide, {"decision": "modify", "quantity": "1.5"}, follow=True)
-    assert "quantity" in odd.content.decode()  # ESH4 trades in whole lots
+    odd = pm.post(decide, {"decision": "modify", "size": "1.5"}, follow=True)
+    assert "1.5 is not a multiple of ESH4&#x27;s lot size 1." in odd.content.decode()
+    signed = pm.post(decide, {"decision": "modify", "size": "-3"}, follow=True)
+    assert "without a sign, in the proposal&#x27;s direction (buy)" in signed.content.decode()
     pending.refresh_from_db()
     assert pending.status == "pending" and not Trade.objects.exists()
 
-    done = pm.post(decide, {"decision": "modify", "quantity": "3", "next": "/admin/"}, follow=True)
+    # The size is in the proposal's direction (a buy): 3 more, not a sale.
+    done = pm.post(decide, {"decision": "modify", "size": "3", "next": "/admin/"}, follow=True)
     assert done.redirect_chain[-1][0] == "/admin/"
     assert "Modified and approved: bought 3 ESH4 at 5,000" in done.content.decode()
     trade = Trade.objects.get()
     assert (trade.quantity, trade.price, trade.booked_by) == (D("3"), D("5000"), "staff-pm")
 
     again = pm.post(decide, {"decision": "approve"}, follow=True).content.decode()
-    assert f"Proposal {pending.pk} is modified by staff-pm" in again
+    # 18:00 UTC in the suite's clock is 15:00 in São Paulo.
+    assert "buy 2 (modified): already modified by staff-pm at 2024-03-15 15:00 BRT" in again
     assert Trade.objects.count() == 1
 
 

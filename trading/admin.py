@@ -2,7 +2,6 @@
 from their page or the dashboard (approve, modify-and-approve, reject: the API's rules and
 services, the 409 when someone decided first), or in bulk by actions; signals read-only."""
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -17,22 +16,22 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin, back_url, has_model_permission
+from core.admin import ReadOnlyAdmin, back_url, has_model_permission, number_column
 from core.errors import Conflict
-from core.formatting import money, number
-from risk.models import limit_figure
-from risk.selectors import breached
+from core.formatting import brt, number
 
 from . import services
 from .api import serializers as s
 from .models import Signal, TradeProposal
+from .presentation import breaches_after, decision_context, readable, var_change, what_if_rows
 
 
 @admin.register(Signal)
 class SignalAdmin(ReadOnlyAdmin):
     """Signals arrive through the API or `import_signals` (audited); here they are read."""
 
-    list_display = ("date", "strategy", "instrument", "score", "created_at")
+    list_display = ("date", "strategy", "instrument", "score_shown", "created_at")
+    score_shown = number_column("score", "score")
     list_filter = ("strategy", "instrument__asset_class")
     search_fields = ("instrument__symbol", "strategy__code")
     date_hierarchy = "date"
@@ -53,75 +52,8 @@ def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> SafeString:
     return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
 
 
-def _readable(value: Any) -> str:
-    """A rationale's value: numbers with separators and no trailing zeros, the rest as is."""
-    try:
-        return number(Decimal(str(value)))
-    except (InvalidOperation, ValueError):
-        return str(value)
-
-
-def _amount(value: str | None) -> str:
-    return money(value, places=0)
-
-
-def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]]:
-    """The what-if as a person reads it: VaR 95% and each limit, before → after."""
-    what_if = proposal.what_if
-    rows = [
-        (
-            "VaR 95%",
-            "",
-            _amount(what_if["var_95_before"]),
-            _amount(what_if["var_95_after"]),
-            what_if.get("unavailable") or "",
-        )
-    ]
-    for before, after in zip(what_if["limits_before"], what_if["limits_after"], strict=True):
-        metric = before.get("metric", "")
-        change = (
-            before["status"]
-            if before["status"] == after["status"]
-            else (f"{before['status']} → {after['status']}")
-        )
-        rows.append(
-            (
-                before["name"],
-                limit_figure(metric, before["limit"]),
-                limit_figure(metric, before["value"]),
-                limit_figure(metric, after["value"]),
-                change,
-            )
-        )
-    return rows
-
-
-def var_change(proposal: TradeProposal) -> str:
-    what_if = proposal.what_if
-    change = f"{_amount(what_if['var_95_before'])} → {_amount(what_if['var_95_after'])}"
-    return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
-
-
-def decision_context(
-    request: HttpRequest, proposal: TradeProposal, *, open_what_if: bool = False
-) -> dict[str, Any]:
-    """What the decision panel (`decision.html`) shows: the proposal, its what-if (folded
-    unless `open_what_if`), and the forms when it is pending and the user may decide."""
-    return {
-        "proposal": proposal,
-        "open": open_what_if,
-        "var_change": var_change(proposal),
-        "breaches_after": ", ".join(breached(proposal.what_if["limits_after"])),
-        "quantity": number(abs(proposal.quantity)),
-        "signed": f"{proposal.quantity.normalize():f}",
-        "what_if": what_if_rows(proposal),
-        "can_decide": proposal.status == TradeProposal.Status.PENDING
-        and request.user.has_perm("trading.decide_tradeproposal"),
-        "next": request.get_full_path(),
-    }
-
-
 # A decision posted from the proposal's page or the dashboard: the API's parser and service.
+DECISION_FIELDS = {"price", "quantity", "size", "reason", "note"}
 DECISIONS: dict[str, tuple[type, Any, str]] = {
     "approve": (s.ApproveSerializer, services.proposal_approve, "Approved"),
     "modify": (
@@ -140,7 +72,7 @@ class TradeProposalAdmin(ReadOnlyAdmin):
         "strategy",
         "instrument",
         "side_quantity",
-        "score",
+        "score_shown",
         "status",
         "var_95_change",
         "breaches_after",
@@ -164,6 +96,8 @@ class TradeProposalAdmin(ReadOnlyAdmin):
         "created_at",
     )
     actions = ["approve_at_last_price", "reject"]
+
+    score_shown = number_column("score", "score")
 
     def has_decide_permission(self, request: HttpRequest) -> bool:
         return has_model_permission(self, request, "decide")
@@ -205,17 +139,47 @@ class TradeProposalAdmin(ReadOnlyAdmin):
             return HttpResponseRedirect(back)
         parser, decide, verb = DECISIONS[decision]
         fields = parser().fields
+        posted = {name: str(value).strip() for name, value in request.POST.items()}
+        proposal = get_object_or_404(TradeProposal.objects.select_related("instrument"), pk=pk)
+        if proposal.status != TradeProposal.Status.PENDING:  # decided first: say so, not the input
+            by = (
+                f" by {proposal.decided_by} at {brt(proposal.decided_at)}"
+                if proposal.decided_at
+                else ""
+            )
+            self.message_user(
+                request,
+                f"{proposal}: already {proposal.status}{by}; only a pending proposal is decided.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(back)
+        if decision == "modify" and posted.get("size"):
+            # The form asks for a size in the proposal's direction (a PM types 1,000 to sell
+            # 1,000 of a sell proposal); the API's quantity is signed.
+            size = posted.pop("size")
+            if size[:1] in "+-":
+                self.message_user(
+                    request,
+                    f"Size: give it without a sign, in the proposal's direction "
+                    f"({proposal.direction}).",
+                    messages.ERROR,
+                )
+                return HttpResponseRedirect(back)
+            posted["quantity"] = size if proposal.quantity > 0 else f"-{size}"
+        stray = [n for n in DECISION_FIELDS - set(fields) if posted.get(n)]
+        if stray:  # e.g. a quantity sent with "approve": refuse rather than book the proposed one
+            self.message_user(
+                request, f"{', '.join(sorted(stray))}: not part of {decision}.", messages.ERROR
+            )
+            return HttpResponseRedirect(back)
         given: dict[str, Any] = {
-            name: request.POST[name].strip()
-            for name in fields
-            if name != "confirm" and request.POST.get(name, "").strip()
+            name: posted[name] for name in fields if name != "confirm" and posted.get(name)
         }
         if "reason" in fields:
             given.setdefault("reason", "")
         if "confirm" in fields:
             given["confirm"] = request.POST.get("confirm") == "on"
         data = parser(data=given)
-        proposal = get_object_or_404(TradeProposal.objects.select_related("instrument"), pk=pk)
         try:
             if not data.is_valid():
                 raise ValidationError(
@@ -250,20 +214,16 @@ class TradeProposalAdmin(ReadOnlyAdmin):
 
     @admin.display(description="VaR 95% before → after")
     def var_95_change(self, proposal: TradeProposal) -> str:
-        what_if = proposal.what_if
-
-        change = f"{_amount(what_if['var_95_before'])} → {_amount(what_if['var_95_after'])}"
-        return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
+        return var_change(proposal)
 
     @admin.display(description="limits breached after")
     def breaches_after(self, proposal: TradeProposal) -> str:
-        names = breached(proposal.what_if["limits_after"])
-        return ", ".join(names) or "—"
+        return breaches_after(proposal) or "—"
 
     @admin.display(description="rationale")
     def rationale_table(self, proposal: TradeProposal) -> SafeString:
         return _table(
-            [(name, _readable(value)) for name, value in proposal.rationale.items()],
+            [(name, readable(value)) for name, value in proposal.rationale.items()],
             ("input", "value"),
         )
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from core.calendar import today
 from core.errors import Conflict, RowErrors
+from core.formatting import number
 from core.rows import (
     RowErrorMap,
     reject_dates_outside,
@@ -298,8 +299,8 @@ def _approve(
             errors["quantity"] = ["A trade's quantity cannot be zero."]
         elif quantity % instrument.lot_size:
             errors["quantity"] = [
-                f"{quantity} is not a multiple of {instrument.symbol}'s lot size "
-                f"{instrument.lot_size}."
+                f"{number(quantity)} is not a multiple of {instrument.symbol}'s lot size "
+                f"{number(instrument.lot_size)}."
             ]
     trade_date = today()
     if price is None:

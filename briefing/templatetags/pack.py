@@ -2,6 +2,8 @@
 
 from django import template
 
+from core import formatting
+
 from .. import render
 
 register = template.Library()
@@ -9,7 +11,7 @@ register.filter("money", render.money)
 register.filter("percent", render.percent)
 register.filter("move", render.move)
 register.filter("share", render.share)
-register.filter("brt", render.brt)
+register.filter("brt", formatting.brt)
 register.filter("share_precise", render.share_precise)
 
 

@@ -78,7 +78,7 @@ def test_the_pm_reads_the_apis_figures_and_decides_from_the_dashboard(workspace,
 
     esh4 = proposal_of("ESH4")
     panel = page.locator(f"#proposal-{esh4.pk}")
-    panel.locator("button[value=approve]").click()
+    panel.locator(".pms-approve button").click()
     page.wait_for_selector(".messagelist")
     assert "Approved: bought 40 ESH4 at 5,000 for MACRO" in page.inner_text(".messagelist")
     assert page.locator(f"#proposal-{esh4.pk}").count() == 0  # no longer pending
@@ -87,11 +87,22 @@ def test_the_pm_reads_the_apis_figures_and_decides_from_the_dashboard(workspace,
     assert Decimal(held[("ESH4", "MACRO")]) == Decimal("40")
     assert proposal_of("ESH4").status == "approved"
 
+    # Enter in the (empty) reason field submits the rejection, not another decision.
     di1 = proposal_of("DI1F27")
-    page.locator(f"#proposal-{di1.pk} button[value=reject]").click()
+    page.locator(f"#proposal-{di1.pk} .pms-rejecting input[name=reason]").press("Enter")
     page.wait_for_selector(".messagelist")
     assert "Say why the proposal is rejected." in page.inner_text(".messagelist")
     assert proposal_of("DI1F27").status == "pending"
+    page.locator(f"#proposal-{di1.pk} .pms-rejecting input[name=reason]").fill("too large")
+    page.locator(f"#proposal-{di1.pk} .pms-rejecting button").click()
+    page.wait_for_selector(".messagelist")
+    assert f"Rejected {di1.date} DI1F27 / MACRO" in page.inner_text(".messagelist")
+    rejected = proposal_of("DI1F27")
+    assert (rejected.status, rejected.decision_note, rejected.decided_by) == (
+        "rejected",
+        "too large",
+        "pm",
+    )
 
 
 def test_a_viewer_finds_no_write_button(workspace, page):
