@@ -24,37 +24,31 @@ def has_model_permission(model_admin: admin.ModelAdmin, request: HttpRequest, ve
     return request.user.has_perm(f"{opts.app_label}.{verb}_{opts.model_name}")
 
 
-def money_column(field: str, description: str, places: int = 2) -> Callable[..., SafeString]:
-    """A list column of an amount: thousands separators, `places` decimals, right-aligned."""
+def column(field: str, description: str, show: Callable[[Any], str]) -> Callable[..., SafeString]:
+    """A right-aligned list column of `field`, written by `show`, sortable by the field."""
 
     @admin.display(description=description, ordering=field)
-    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
-        return format_html('<span class="num">{}</span>', money(getattr(obj, field), places))
+    def cell(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return format_html('<span class="num">{}</span>', show(getattr(obj, field)))
 
-    return show
+    return cell
+
+
+def money_column(field: str, description: str, places: int = 2) -> Callable[..., SafeString]:
+    """An amount: thousands separators, `places` decimals."""
+    return column(field, description, lambda value: money(value, places))
 
 
 def number_column(
     field: str, description: str, max_places: int | None = None
 ) -> Callable[..., SafeString]:
-    """A list column of a quantity, price or rate as entered: no trailing zeros."""
-
-    @admin.display(description=description, ordering=field)
-    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
-        shown = number(getattr(obj, field), max_places)
-        return format_html('<span class="num">{}</span>', shown)
-
-    return show
+    """A quantity, price, rate or score as entered: no trailing zeros."""
+    return column(field, description, lambda value: number(value, max_places))
 
 
 def percent_column(field: str, description: str, places: int = 1) -> Callable[..., SafeString]:
-    """A list column of a fraction as a percentage: 1.097288 → 109.7%."""
-
-    @admin.display(description=description, ordering=field)
-    def show(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
-        return format_html('<span class="num">{}</span>', percent(getattr(obj, field), places))
-
-    return show
+    """A fraction as a percentage: 1.097288 → 109.7%."""
+    return column(field, description, lambda value: percent(value, places))
 
 
 def back_url(request: HttpRequest, default: str) -> str:

@@ -407,6 +407,11 @@ def due_date(pipeline: str, now: dt.datetime) -> dt.date | None:
     return day if is_business_day(day) else None
 
 
+def recent_runs(count: int) -> list[PipelineRun]:
+    """The last `count` runs requested, the latest first."""
+    return list(PipelineRun.objects.order_by("-requested_at", "-id")[:count])
+
+
 def latest_runs() -> dict[str, PipelineRun]:
     """The run of the latest business date of each pipeline that has run."""
     runs = (

@@ -162,18 +162,27 @@ class OpenClosedFilter(admin.SimpleListFilter):
         return queryset.filter(closed_at__isnull=self.value() != Position.CLOSED)
 
 
-# The position list's amounts, summed over what the filters select in its totals row.
-POSITION_TOTALS = {
-    "notional": "notional_base",
-    "unrealized": "unrealized_pnl_base",
-    "daily": "daily_pnl_base",
-    "realized": "realized_pnl_base",
-    "dv01": "dv01_base",
+# The amounts of a position (live or in a snapshot) in the base currency: list column name
+# → (field, header, decimals). The position list sums them over what its filters select.
+BOOK_AMOUNTS = {
+    "notional": ("notional_base", f"notional ({BASE})", 0),
+    "unrealized": ("unrealized_pnl_base", f"unrealized P&L ({BASE})", 2),
+    "daily": ("daily_pnl_base", f"day P&L ({BASE})", 2),
+    "realized": ("realized_pnl_base", f"realized P&L ({BASE})", 2),
+    "dv01": ("dv01_base", f"DV01 ({BASE})", 2),
 }
 
 
+class BookAmounts:
+    """The columns of BOOK_AMOUNTS, for the position and position-snapshot lists."""
+
+    notional, unrealized, daily, realized, dv01 = (
+        money_column(field, header, places) for field, header, places in BOOK_AMOUNTS.values()
+    )
+
+
 @admin.register(Position)
-class PositionAdmin(ReadOnlyAdmin):
+class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     """The book: open positions by default, amounts in the base currency, a totals row."""
 
     list_display = (
@@ -191,11 +200,6 @@ class PositionAdmin(ReadOnlyAdmin):
     quantity_shown = number_column("quantity", "quantity")
     avg_cost_shown = number_column("avg_cost", "average cost", max_places=4)
     last_price_shown = number_column("last_price", "last price")  # its date: on the row's page
-    notional = money_column("notional_base", f"notional ({BASE})", places=0)
-    unrealized = money_column("unrealized_pnl_base", f"unrealized P&L ({BASE})")
-    daily = money_column("daily_pnl_base", f"day P&L ({BASE})")
-    realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
-    dv01 = money_column("dv01_base", f"DV01 ({BASE})")
     list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
     list_select_related = ("instrument", "strategy")
@@ -208,10 +212,10 @@ class PositionAdmin(ReadOnlyAdmin):
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page
             sums = changelist.queryset.order_by().aggregate(
-                **{name: Sum(field) for name, field in POSITION_TOTALS.items()}
+                **{name: Sum(field) for name, (field, _, _) in BOOK_AMOUNTS.items()}
             )
             shown = {
-                name: money(value, 0 if name == "notional" else 2) for name, value in sums.items()
+                name: money(sums[name], places) for name, (_, _, places) in BOOK_AMOUNTS.items()
             }
             shown["instrument"] = f"Total ({changelist.result_count})"
             changelist.totals_row = [shown.get(name, "") for name in changelist.list_display]
@@ -331,7 +335,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PositionSnapshot)
-class PositionSnapshotAdmin(ReadOnlyAdmin):
+class PositionSnapshotAdmin(BookAmounts, ReadOnlyAdmin):
     list_display = (
         "date",
         "instrument",
@@ -347,10 +351,6 @@ class PositionSnapshotAdmin(ReadOnlyAdmin):
     quantity_shown = number_column("quantity", "quantity")
     price_shown = number_column("price", "close")
     fx_rate_shown = number_column("fx_rate", "FX rate")
-    notional = money_column("notional_base", f"notional ({BASE})", places=0)
-    unrealized = money_column("unrealized_pnl_base", f"unrealized P&L ({BASE})")
-    realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
-    daily = money_column("daily_pnl_base", f"day P&L ({BASE})")
     list_filter = ("strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
     date_hierarchy = "date"

@@ -4,6 +4,7 @@ action, scenarios editable, snapshots read-only."""
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
@@ -25,6 +26,8 @@ from core.formatting import percent
 
 from . import selectors, services
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario, limit_figure
+
+BASE = settings.PMS_BASE_CURRENCY
 
 
 @admin.register(RiskLimit)
@@ -174,11 +177,11 @@ class RiskSnapshotAdmin(ReadOnlyAdmin):
         "computed_at",
     )
 
-    nav_shown = money_column("nav", "NAV", places=0)
-    var_95_shown = money_column("var_95", "VaR 95%", places=0)
-    var_99_shown = money_column("var_99", "VaR 99%", places=0)
-    es_95_shown = money_column("es_95", "ES 95%", places=0)
-    es_99_shown = money_column("es_99", "ES 99%", places=0)
+    nav_shown = money_column("nav", f"NAV ({BASE})", places=0)
+    var_95_shown = money_column("var_95", f"VaR 95% ({BASE})", places=0)
+    var_99_shown = money_column("var_99", f"VaR 99% ({BASE})", places=0)
+    es_95_shown = money_column("es_95", f"ES 95% ({BASE})", places=0)
+    es_99_shown = money_column("es_99", f"ES 99% ({BASE})", places=0)
 
     @admin.display(description="drawdown (peak)")
     def drawdown_pct(self, snapshot: RiskSnapshot) -> str:

@@ -9,6 +9,7 @@ The password defaults to the demo's on the embedded defaults (var/demo-password,
 """
 
 import argparse
+import os
 import re
 import shutil
 import sys
@@ -51,7 +52,8 @@ def main() -> None:
     options = parser.parse_args()
     password = options.password
     if not password:
-        stored = ROOT / "var" / "demo-password"
+        folder = os.environ.get("PMS_DEMO_PASSWORD_DIR") or os.environ.get("PMS_VAR_DIR")
+        stored = Path(folder or ROOT / "var") / "demo-password"
         if not stored.exists():
             sys.exit(
                 "No --password and no var/demo-password: give the user's password "

@@ -16,9 +16,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from pms_site.models import PipelineRun
 from portfolio import services
 from portfolio.models import Instrument, Price, Strategy
+from risk.models import RiskAlert, RiskLimit
 from tests.conftest import TODAY
+from trading.models import Signal, TradeProposal
 
 D1, D2 = dt.date(2024, 3, 13), dt.date(2024, 3, 14)
 
@@ -60,6 +63,8 @@ def test_the_dashboard_shows_the_funds_figures(fund, api_client_for):
 
 
 def test_the_dashboard_makes_the_same_queries_for_a_larger_book(fund, spx, usd):
+    """More positions, strategies, alerts, pending proposals and pipeline runs: the same
+    queries (one per panel, whatever it holds)."""
     client = pm()
     client.get("/admin/")  # warms the cached data sets
 
@@ -72,16 +77,33 @@ def test_the_dashboard_makes_the_same_queries_for_a_larger_book(fund, spx, usd):
     usd({D1: "5.00", D2: "5.00", TODAY: "5.00"})
     for day in (D1, D2, TODAY):
         Price.objects.create(instrument=spx, date=day, price=D("5000"))
-    for code in ("RV", "EM", "G10"):
+    for k, code in enumerate(("RV", "EM", "G10")):
         Strategy.objects.create(code=code, name=code)
         services.trades_book(
             requests=[services.TradeRequest("ESH4", code, D("1"), D("5000"), D1)],
             actor="t",
             source="api",
         )
+        strategy = Strategy.objects.get(code=code)
+        limit = RiskLimit.objects.create(name=f"{code} VaR", metric="var_95", limit=D("1"))
+        RiskAlert.objects.create(limit=limit, date=TODAY, value=D("2"), utilization=D("2"))
+        TradeProposal.objects.create(
+            date=TODAY,
+            instrument=spx,
+            strategy=strategy,
+            signal=Signal.objects.create(instrument=spx, strategy=strategy, date=TODAY, score=1),
+            quantity=D("1"),
+            score=D("1"),
+            rationale={},
+            what_if={"var_95_before": "1", "var_95_after": "2", "limits_before": []},
+        )
+        day = D1 - dt.timedelta(days=7 * (k + 1))
+        PipelineRun.objects.create(pipeline="eod", business_date=day, status="succeeded")
     services.mark_to_market(as_of=TODAY, actor="t")
     services.snapshots_build(start=D1, end=TODAY, actor="t")
     client.get("/admin/")
+    page = client.get("/admin/").content.decode()
+    assert page.count('class="pms-decision"') == 3 and "G10 VaR" in page
     assert queries() == few
 
 
