@@ -194,6 +194,7 @@ USE_TZ = True  # stored in UTC, and the API answers in UTC ...
 TIME_ZONE = "America/Sao_Paulo"  # ... pages and the admin show São Paulo time, as BRT
 # The admin's date and time formats (pms_site/formats): ISO dates, times labelled BRT.
 FORMAT_MODULE_PATH = ["pms_site.formats"]
+USE_THOUSAND_SEPARATOR = True  # pages and the admin: 21,428,650.00 (forms' inputs are not)
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT", str(VAR_DIR / "static"))

@@ -200,6 +200,21 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     quantity_shown = number_column("quantity", "quantity")
     avg_cost_shown = number_column("avg_cost", "average cost", max_places=4)
     last_price_shown = number_column("last_price", "last price")  # its date: on the row's page
+    # A position's page: the same figures, as the list shows them, with their dates.
+    fields = (
+        ("instrument", "strategy"),
+        ("quantity_shown", "avg_cost_shown"),
+        ("last_price_shown", "price_date", "fx_rate_shown"),
+        ("notional", "market_value"),
+        ("unrealized", "realized", "daily", "pnl_date"),
+        "dv01",
+        ("opened_at", "closed_at"),
+    )
+    readonly_fields = tuple(
+        f for row in fields for f in (row if isinstance(row, tuple) else (row,))
+    )
+    fx_rate_shown = number_column("fx_rate", f"FX rate ({BASE} per unit)")
+    market_value = money_column("market_value_base", f"market value ({BASE})", places=0)
     list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
     list_select_related = ("instrument", "strategy")

@@ -9,3 +9,8 @@ SHORT_DATE_FORMAT = "Y-m-d"
 DATETIME_FORMAT = r"Y-m-d H:i:s \B\R\T"
 SHORT_DATETIME_FORMAT = r"Y-m-d H:i \B\R\T"
 TIME_FORMAT = r"H:i:s \B\R\T"
+
+# Numbers the admin shows as they are stored (a row's page, a read-only field) are grouped
+# in thousands: 21,428,650.00 (settings.USE_THOUSAND_SEPARATOR). Form inputs are not.
+THOUSAND_SEPARATOR = ","
+NUMBER_GROUPING = 3
