@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "pms_site.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The admin's CSS and scripts (and the API docs'), under gunicorn too: no DEBUG needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -198,6 +200,9 @@ USE_THOUSAND_SEPARATOR = True  # pages and the admin: 21,428,650.00 (forms' inpu
 
 STATIC_URL = "static/"
 STATIC_ROOT = os.environ.get("STATIC_ROOT", str(VAR_DIR / "static"))
+# WhiteNoise serves the apps' static files where they are (no collectstatic step).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 # Where `load_demo` keeps the demo users' password (mode 0600) for later starts to print.
 PMS_DEMO_PASSWORD_DIR = os.environ.get("PMS_DEMO_PASSWORD_DIR", str(VAR_DIR))
 

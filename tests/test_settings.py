@@ -83,6 +83,24 @@ def test_production_answers_health_and_metrics_over_plain_http(tmp_path):
     assert off.stdout.split()[-1:] == ["404"], off.stderr
 
 
+def test_production_serves_the_admins_static_files(tmp_path):
+    """With DEBUG off (gunicorn) the admin still has its CSS: WhiteNoise serves it."""
+    probe = (
+        "from django.test import Client; c = Client(HTTP_HOST='pms.example.com'); "
+        "r = c.get('/static/admin/css/base.css', secure=True); "
+        "print(r.status_code, r['Content-Type'].split(';')[0])"
+    )
+    result = run_manage(
+        "shell",
+        "-c",
+        probe,
+        **PRODUCTION,
+        PMS_VAR_DIR=str(tmp_path),
+        DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+    )
+    assert result.stdout.split()[-2:] == ["200", "text/css"], result.stderr
+
+
 def test_every_model_change_has_its_migration(db):
     from io import StringIO
 
