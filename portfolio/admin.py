@@ -169,7 +169,7 @@ BOOK_AMOUNTS = {
     "unrealized": ("unrealized_pnl_base", f"unrealized P&L ({BASE})", 2),
     "daily": ("daily_pnl_base", f"day P&L ({BASE})", 2),
     "realized": ("realized_pnl_base", f"realized P&L ({BASE})", 2),
-    "dv01": ("dv01_base", f"DV01 ({BASE})", 2),
+    "dv01": ("dv01_base", f"DV01 ({BASE})", 0),
 }
 
 

@@ -23,7 +23,7 @@ from core.formatting import brt, number
 from . import services
 from .api import serializers as s
 from .models import Signal, TradeProposal
-from .presentation import breaches_after, decision_context, readable, var_change, what_if_rows
+from .presentation import breaches_after, decision_context, readable, var_change
 
 
 @admin.register(Signal)
@@ -83,13 +83,12 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     search_fields = ("instrument__symbol", "strategy__code", "decided_by", "decision_note")
     date_hierarchy = "date"
     list_select_related = ("instrument", "strategy")
-    readonly_fields = ("side_quantity", "rationale_table", "what_if_table")
+    readonly_fields = ("side_quantity", "score_shown", "rationale_table")
     change_form_template = "admin/trading/tradeproposal/change_form.html"
     fields = (
         ("date", "strategy", "instrument"),
-        ("side_quantity", "score", "status"),
-        "rationale_table",
-        "what_if_table",
+        ("side_quantity", "score_shown", "status"),
+        "rationale_table",  # the what-if is the panel above the fields
         ("decided_by", "decided_at"),
         "decision_note",
         ("executed_quantity", "executed_price", "trade"),
@@ -226,10 +225,6 @@ class TradeProposalAdmin(ReadOnlyAdmin):
             [(name, readable(value)) for name, value in proposal.rationale.items()],
             ("input", "value"),
         )
-
-    @admin.display(description="what-if (this trade alone)")
-    def what_if_table(self, proposal: TradeProposal) -> SafeString:
-        return _table(what_if_rows(proposal), ("", "limit", "before", "after", "status"))
 
     def _decide_each(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal], decide: Any, verb: str
