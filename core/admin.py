@@ -24,12 +24,17 @@ def has_model_permission(model_admin: admin.ModelAdmin, request: HttpRequest, ve
     return request.user.has_perm(f"{opts.app_label}.{verb}_{opts.model_name}")
 
 
-def column(field: str, description: str, show: Callable[[Any], str]) -> Callable[..., SafeString]:
-    """A right-aligned list column of `field`, written by `show`, sortable by the field."""
+def column(
+    field: str, description: str, show: Callable[[Any], str], *, of_row: bool = False
+) -> Callable[..., SafeString]:
+    """A right-aligned list column of `field`, written by `show` (given the field's value,
+    or the whole row with `of_row`), sortable by the field."""
 
     @admin.display(description=description, ordering=field)
     def cell(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
-        return format_html('<span class="num">{}</span>', show(getattr(obj, field)))
+        return format_html(
+            '<span class="num">{}</span>', show(obj if of_row else getattr(obj, field))
+        )
 
     return cell
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from core.admin import (
     ReadOnlyAdmin,
     ServiceAdmin,
+    column,
     has_model_permission,
     money_column,
     number_column,
@@ -19,7 +20,7 @@ from core.admin import (
 )
 from core.calendar import today
 from core.charts import line_chart
-from core.formatting import flow_label, money
+from core.formatting import flow_label, money, number
 
 from . import selectors, services
 from .models import (
@@ -36,6 +37,16 @@ from .models import (
 )
 
 BASE = settings.PMS_BASE_CURRENCY  # the columns' headers say which currency
+
+
+def quote_column(field: str, description: str, max_places: int | None = None) -> Any:
+    """A price in its instrument's quote: a yield in percent (12.7643%), a price as is."""
+
+    def show(obj: Any) -> str:
+        shown = number(getattr(obj, field), max_places)
+        return f"{shown}%" if obj.instrument.quote_type == Instrument.QuoteType.YIELD else shown
+
+    return column(field, description, show, of_row=True)
 
 
 @admin.register(Instrument)
@@ -100,7 +111,7 @@ class PriceAdmin(KeyFixedOnChange, ServiceAdmin):
     update_service = staticmethod(services.price_update)
     check_service = staticmethod(services.price_check)
     list_display = ("instrument", "date", "price_shown")
-    price_shown = number_column("price", "close")
+    price_shown = quote_column("price", "close")
     list_filter = ("instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol",)
     date_hierarchy = "date"
@@ -169,7 +180,7 @@ BOOK_AMOUNTS = {
     "unrealized": ("unrealized_pnl_base", f"unrealized P&L ({BASE})", 2),
     "daily": ("daily_pnl_base", f"day P&L ({BASE})", 2),
     "realized": ("realized_pnl_base", f"realized P&L ({BASE})", 2),
-    "dv01": ("dv01_base", f"DV01 ({BASE})", 0),
+    "dv01": ("dv01_base", f"DV01 ({BASE} per bp)", 0),
 }
 
 
@@ -198,8 +209,8 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         "dv01",
     )
     quantity_shown = number_column("quantity", "quantity")
-    avg_cost_shown = number_column("avg_cost", "average cost", max_places=4)
-    last_price_shown = number_column("last_price", "last price")  # its date: on the row's page
+    avg_cost_shown = quote_column("avg_cost", "average cost", max_places=4)
+    last_price_shown = quote_column("last_price", "last price")  # its date: on the row's page
     # A position's page: the same figures, as the list shows them, with their dates.
     fields = (
         ("instrument", "strategy"),
@@ -278,7 +289,7 @@ class TradeAdmin(ReadOnlyAdmin):
         "booked_at",
     )
     quantity_shown = number_column("quantity", "quantity")
-    price_shown = number_column("price", "price")
+    price_shown = quote_column("price", "price")
     fees_shown = money_column("fees", f"fees ({BASE})")
     fx_rate_shown = number_column("fx_rate", "FX rate")
     realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
@@ -364,7 +375,7 @@ class PositionSnapshotAdmin(BookAmounts, ReadOnlyAdmin):
         "daily",
     )
     quantity_shown = number_column("quantity", "quantity")
-    price_shown = number_column("price", "close")
+    price_shown = quote_column("price", "close")
     fx_rate_shown = number_column("fx_rate", "FX rate")
     list_filter = ("strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")

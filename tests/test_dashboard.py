@@ -114,3 +114,25 @@ def test_a_staff_user_outside_the_pms_groups_sees_no_figures(fund):
     page = client.get("/admin/").content.decode()
     assert "ask an administrator to add you to one" in page
     assert "9,520,000" not in page and 'id="kpi-nav"' not in page
+
+
+def test_the_positions_list_reads_as_a_pm_reads_it(fund, di1):
+    """Open positions by default, a yield in percent, amounts with separators, a totals row.
+    DI1F27 −100 at 10.50% (unchanged): notional −100 × 100,000 = −10,000,000, DV01 −100 × 25
+    = −2,500 per bp; INDJ24 10 at 102,000: 1,020,000, unrealized 20,000.00."""
+    for day in (D1, D2, TODAY):
+        Price.objects.create(instrument=di1, date=day, price=D("10.50"))
+    services.trades_book(
+        requests=[services.TradeRequest("DI1F27", "MACRO", D("-100"), D("10.50"), TODAY)],
+        actor="t",
+        source="api",
+    )
+    services.mark_to_market(as_of=TODAY, actor="t")
+    page = pm().get("/admin/portfolio/position/").content.decode()
+    assert '<span class="num">10.5%</span>' in page  # DI1F27's last price, a yield
+    assert '<span class="num">102,000</span>' in page  # INDJ24's
+    assert '<span class="num">-10,000,000</span>' in page and "-2,500" in page
+    assert "Unrealized P&amp;L (BRL)" in page and "DV01 (BRL per bp)" in page
+    totals = page[page.index('<tr class="pms-totals">') :]
+    totals = totals[: totals.index("</tr>")]
+    assert "Total (2)" in totals and "-8,980,000" in totals and "20,000.00" in totals
