@@ -146,6 +146,71 @@ def var_es(pnl: np.ndarray, method: str, confidences: Iterable[float]) -> VarRes
     )
 
 
+# --- Decomposition (historical) ----------------------------------------------------------
+
+
+def var_scenarios(pnl: np.ndarray, confidence: float) -> tuple[np.ndarray, np.ndarray]:
+    """The two scenarios the historical VaR interpolates, and their weights (w1 + w2 = 1):
+    numpy's linear quantile takes the order statistics ⌊h⌋ and ⌊h⌋ + 1 of S, h = (W − 1) q,
+    weighted 1 − (h − ⌊h⌋) and h − ⌊h⌋. So −(w @ S[k]) is `historical_var`."""
+    order = np.argsort(pnl, kind="stable")
+    h = (len(pnl) - 1) * round(1.0 - confidence, 12)
+    low = int(np.floor(h))
+    high = min(low + 1, len(pnl) - 1)
+    upper = h - low
+    return order[[low, high]], np.array([1.0 - upper, upper])
+
+
+def component_var(
+    moves: np.ndarray, column: np.ndarray, exposure: np.ndarray, confidence: float
+) -> tuple[float, np.ndarray]:
+    """(VaR, each position's component VaR): a position's component is its P&L in the VaR
+    scenario, −(w1 × P&L_k1 + w2 × P&L_k2), so the components add up to VaR exactly.
+    `column` maps positions to the columns of `moves` (W × M); exposures of positions
+    without history are 0."""
+    pnl = scenario_pnl(moves, column_exposure(column, exposure, moves.shape[1]))
+    scenarios, weights = var_scenarios(pnl, confidence)
+    scenario_move = weights @ moves[scenarios]  # the VaR scenario's move per column
+    return float(-(weights @ pnl[scenarios])), -(scenario_move[column] * exposure)
+
+
+def group_sums(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct keys, sorted; the sum of `values` per key)."""
+    distinct, inverse = np.unique(keys, return_inverse=True)
+    return distinct, np.bincount(inverse, weights=values, minlength=len(distinct))
+
+
+def incremental_var(
+    moves: np.ndarray,
+    column: np.ndarray,
+    exposure: np.ndarray,
+    groups: np.ndarray,
+    confidence: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct groups, sorted; per group the VaR of the book without it minus the
+    book's VaR), every group at once: S without g = S − moves @ exposure_g."""
+    distinct, inverse = np.unique(groups, return_inverse=True)
+    by_group = np.zeros((len(distinct), moves.shape[1]))
+    np.add.at(by_group, (inverse, column), exposure)
+    pnl_groups = moves @ by_group.T  # W × G
+    without = pnl_groups.sum(axis=1, keepdims=True) - pnl_groups
+    var_without = -np.quantile(without, round(1.0 - confidence, 12), axis=0)
+    return distinct, var_without - historical_var(pnl_groups.sum(axis=1), confidence)
+
+
+def cents_adding_up(values: np.ndarray, total: float) -> np.ndarray:
+    """`values` in integer cents that add up to `total` in cents: each rounded down, then
+    the cents left over go to the largest remainders (largest-remainder rounding)."""
+    raw = np.asarray(values, dtype=float) * 100.0
+    floored = np.floor(raw)
+    left = round(total * 100.0) - int(floored.sum())
+    order = np.argsort(floored - raw, kind="stable")  # the largest remainders first
+    floored[order[: max(left, 0)]] += 1
+    if left < 0:  # only from float noise: take from the smallest remainders
+        floored[order[::-1][:-left]] -= 1
+    return floored.astype(np.int64)
+
+
 # --- Stress -------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from portfolio.models import Instrument
 from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from ..selectors import LIMIT_STATUSES, default_window, validate_request
+from ..selectors.decomposition import BY, DEFAULT_CONFIDENCE, validate_decomposition
 from ..services import SHOCK_MAX, SHOCK_PLACES, SHOCK_TARGET_PATTERN
 
 
@@ -233,3 +234,39 @@ class RiskSnapshotSerializer(ModelSerializer):
             "missing_history",
             "computed_at",
         ]
+
+
+class DecompositionQuerySerializer(serializers.Serializer):
+    by = serializers.CharField(required=False, default="position", help_text=" | ".join(BY))
+    confidence = serializers.FloatField(required=False, default=DEFAULT_CONFIDENCE)
+    window = serializers.IntegerField(
+        required=False, default=default_window, help_text="Daily returns; default PMS_RISK_WINDOW."
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        validate_decomposition(attrs["by"], attrs["confidence"])
+        validate_request(attrs["window"], "historical")
+        return attrs
+
+
+class ComponentSerializer(serializers.Serializer):
+    key = serializers.CharField(
+        help_text="SYMBOL/STRATEGY, a strategy, an asset class or a currency."
+    )
+    component_var = serializers.DecimalField(max_digits=28, decimal_places=2)
+    share = serializers.DecimalField(max_digits=16, decimal_places=6, allow_null=True)
+
+
+class IncrementalSerializer(serializers.Serializer):
+    strategy = serializers.CharField()
+    incremental_var = serializers.DecimalField(max_digits=28, decimal_places=2)
+
+
+class DecompositionSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    by = serializers.ChoiceField(choices=BY)
+    confidence = serializers.FloatField()
+    window_used = serializers.IntegerField()
+    var = serializers.DecimalField(max_digits=28, decimal_places=2)
+    rows = ComponentSerializer(many=True, help_text="Largest first; they add up to var.")
+    incremental = IncrementalSerializer(many=True)

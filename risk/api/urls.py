@@ -13,5 +13,6 @@ router.register("scenarios", views.StressScenarioViewSet)
 
 urlpatterns = [
     path("stress/", views.StressView.as_view(), name="stress"),
+    path("decomposition/", views.DecompositionView.as_view(), name="decomposition"),
     path("", include(router.urls)),
 ]

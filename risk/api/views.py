@@ -76,6 +76,16 @@ class StressScenarioViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
     delete_service = staticmethod(services.scenario_delete)
 
 
+class DecompositionView(APIView):
+    """Component VaR (historical) of the live book, and each strategy's incremental VaR."""
+
+    @extend_schema(parameters=[s.DecompositionQuerySerializer], responses=s.DecompositionSerializer)
+    def get(self, request: Request) -> Response:
+        query = s.DecompositionQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(selectors.decomposition(**query.validated_data))
+
+
 class StressView(APIView):
     """Runs a stress on the current book. It changes nothing, so every group may run it."""
 

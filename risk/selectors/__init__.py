@@ -3,6 +3,7 @@
 - `book`: the open book as arrays;
 - `market`: its market history (one query for prices, one for FX), levels in numpy;
 - `var`: VaR and ES over the risk window (`risk.engine` does the maths);
+- `decomposition`: component and incremental VaR;
 - `limits`: each limit's value and status;
 - `what_if`: a trade's effect on VaR and limits;
 - `report`: the live risk report;
@@ -11,6 +12,7 @@
 """
 
 from .book import Book, money
+from .decomposition import decomposition, validate_decomposition
 from .limits import (
     LIMIT_STATUSES,
     LimitValue,
@@ -48,6 +50,7 @@ __all__ = [
     "active_limits",
     "book_drawdown",
     "breached",
+    "decomposition",
     "default_window",
     "exposures_report",
     "limit_value",
@@ -64,5 +67,6 @@ __all__ = [
     "shocks_from",
     "snapshot_report",
     "stress_run",
+    "validate_decomposition",
     "validate_request",
 ]
