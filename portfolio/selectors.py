@@ -439,6 +439,12 @@ def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal, Deci
     return list(rows)[::-1]
 
 
+def fund_pnl_between(start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:
+    """The fund's realized daily P&L (its snapshots') from `start` to `end`, by date."""
+    rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).values_list("date", "pnl")
+    return dict(rows)
+
+
 def instruments(symbols: Iterable[str]) -> list[Instrument]:
     """The instruments of these symbols, in their order; unknown symbols are left out."""
     symbols = list(symbols)

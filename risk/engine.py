@@ -11,6 +11,7 @@ percent for a yield instrument. A *move* is a simple return (price) or a change 
 both, in historical scenarios and in stress shocks alike.
 """
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -209,6 +210,59 @@ def cents_adding_up(values: np.ndarray, total: float) -> np.ndarray:
     if left < 0:  # only from float noise: take from the smallest remainders
         floored[order[::-1][:-left]] -= 1
     return floored.astype(np.int64)
+
+
+# --- Backtesting --------------------------------------------------------------------------
+
+BASEL_DAYS = 250  # the traffic light counts the 99% exceptions of the last 250 days
+BASEL_YELLOW, BASEL_RED = 5, 10  # green 0-4, yellow 5-9, red 10+
+
+
+def _log_likelihood(p: float, hits: int, misses: int) -> float:
+    """ln[(1 − p)^misses × p^hits], with 0 × ln 0 = 0."""
+    total = 0.0
+    if misses:
+        total += misses * math.log(1.0 - p) if p < 1 else -math.inf
+    if hits:
+        total += hits * math.log(p) if p > 0 else -math.inf
+    return total
+
+
+def chi2_1_p_value(lr: float) -> float:
+    """P(χ²₁ > lr) = erfc(√(lr / 2))."""
+    return math.erfc(math.sqrt(max(lr, 0.0) / 2.0))
+
+
+def kupiec(exceptions: np.ndarray, confidence: float) -> tuple[float, float]:
+    """Kupiec's proportion-of-failures LR and its p-value: with T observations and x
+    exceptions, −2 ln[(1−p)^(T−x) p^x] + 2 ln[(1−x/T)^(T−x) (x/T)^x], p = 1 − confidence."""
+    t, x = len(exceptions), int(exceptions.sum())
+    p = round(1.0 - confidence, 12)
+    lr = -2.0 * _log_likelihood(p, x, t - x) + 2.0 * _log_likelihood(x / t, x, t - x)
+    return lr, chi2_1_p_value(lr)
+
+
+def christoffersen(exceptions: np.ndarray) -> tuple[float, float]:
+    """Christoffersen's independence LR and its p-value, from the transitions n_ij of the
+    exception indicator (i yesterday, j today): an exception as likely after one as after
+    none."""
+    before, after = exceptions[:-1].astype(int), exceptions[1:].astype(int)
+    n = np.bincount(before * 2 + after, minlength=4)  # n00, n01, n10, n11
+    n00, n01, n10, n11 = (int(v) for v in n)
+    pi = (n01 + n11) / max(n.sum(), 1)
+    pi0 = n01 / (n00 + n01) if n00 + n01 else 0.0
+    pi1 = n11 / (n10 + n11) if n10 + n11 else 0.0
+    lr = -2.0 * _log_likelihood(pi, n01 + n11, n00 + n10) + 2.0 * (
+        _log_likelihood(pi0, n01, n00) + _log_likelihood(pi1, n11, n10)
+    )
+    return lr, chi2_1_p_value(lr)
+
+
+def traffic_light(exceptions_99: int) -> str:
+    """The Basel zone of the 99% exceptions over the last 250 days."""
+    if exceptions_99 >= BASEL_RED:
+        return "red"
+    return "yellow" if exceptions_99 >= BASEL_YELLOW else "green"
 
 
 # --- Stress -------------------------------------------------------------------------------

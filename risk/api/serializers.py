@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 
 from core.serializers import (
+    FundDateField,
     ModelSerializer,
     StrictDecimalField,
     StrictSerializer,
@@ -270,3 +271,35 @@ class DecompositionSerializer(serializers.Serializer):
     var = serializers.DecimalField(max_digits=28, decimal_places=2)
     rows = ComponentSerializer(many=True, help_text="Largest first; they add up to var.")
     incremental = IncrementalSerializer(many=True)
+
+
+class BacktestQuerySerializer(serializers.Serializer):
+    confidence = serializers.FloatField(required=False, default=0.99, help_text="0.95 or 0.99")
+    start = FundDateField(required=False)
+    end = FundDateField(required=False)
+
+
+class LikelihoodRatioSerializer(serializers.Serializer):
+    lr = serializers.DecimalField(max_digits=24, decimal_places=6)
+    p_value = serializers.DecimalField(max_digits=16, decimal_places=6)
+
+
+class BacktestDaySerializer(serializers.Serializer):
+    date = serializers.DateField(help_text="The snapshot's date; the P&L is the next day's.")
+    var = serializers.DecimalField(max_digits=24, decimal_places=2)
+    pnl = serializers.DecimalField(max_digits=24, decimal_places=2)
+    exception = serializers.BooleanField()
+
+
+class BacktestSerializer(serializers.Serializer):
+    confidence = serializers.FloatField()
+    start = serializers.DateField()
+    end = serializers.DateField()
+    observations = serializers.IntegerField()
+    exceptions = serializers.IntegerField()
+    expected = serializers.DecimalField(max_digits=16, decimal_places=6)
+    kupiec = LikelihoodRatioSerializer()
+    christoffersen = LikelihoodRatioSerializer()
+    traffic_light = serializers.ChoiceField(choices=["green", "yellow", "red"])
+    traffic_light_days = serializers.IntegerField(help_text="The 99% observations it counts.")
+    days = BacktestDaySerializer(many=True)

@@ -14,5 +14,6 @@ router.register("scenarios", views.StressScenarioViewSet)
 urlpatterns = [
     path("stress/", views.StressView.as_view(), name="stress"),
     path("decomposition/", views.DecompositionView.as_view(), name="decomposition"),
+    path("backtest/", views.BacktestView.as_view(), name="backtest"),
     path("", include(router.urls)),
 ]

@@ -86,6 +86,16 @@ class DecompositionView(APIView):
         return Response(selectors.decomposition(**query.validated_data))
 
 
+class BacktestView(APIView):
+    """The stored VaR against the next business day's fund P&L."""
+
+    @extend_schema(parameters=[s.BacktestQuerySerializer], responses=s.BacktestSerializer)
+    def get(self, request: Request) -> Response:
+        query = s.BacktestQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(selectors.backtest(**query.validated_data))
+
+
 class StressView(APIView):
     """Runs a stress on the current book. It changes nothing, so every group may run it."""
 

@@ -4,6 +4,7 @@
 - `market`: its market history (one query for prices, one for FX), levels in numpy;
 - `var`: VaR and ES over the risk window (`risk.engine` does the maths);
 - `decomposition`: component and incremental VaR;
+- `backtest`: the stored VaR against the next day's P&L;
 - `limits`: each limit's value and status;
 - `what_if`: a trade's effect on VaR and limits;
 - `report`: the live risk report;
@@ -11,6 +12,7 @@
 - `snapshots`: the stored risk snapshots and alerts, as reports.
 """
 
+from .backtest import backtest
 from .book import Book, money
 from .decomposition import decomposition, validate_decomposition
 from .limits import (
@@ -48,6 +50,7 @@ __all__ = [
     "WhatIf",
     "active_alerts",
     "active_limits",
+    "backtest",
     "book_drawdown",
     "breached",
     "decomposition",

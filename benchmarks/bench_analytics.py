@@ -1,0 +1,91 @@
+"""Risk analytics from the database: the decomposition of 1,000 positions over a 250-day
+window (the book, its market history, the engine) by position, strategy, asset class and
+currency, on 1,000 distinct instruments and on 100 instruments across 10 strategies; the
+VaR backtest over 500 stored risk snapshots. Run through benchmarks/run.sh."""
+
+from decimal import Decimal
+from functools import partial
+
+import numpy as np
+from bench_risk import AS_OF, POSITIONS, WINDOW, load_book, load_market
+from common import timed
+from django.db import connection
+
+from core.calendar import business_days_ending
+from portfolio.models import PortfolioSnapshot
+from risk import selectors
+from risk.models import RiskSnapshot
+from risk.selectors.decomposition import BY
+
+
+def main() -> None:
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print("loading 1,000 instruments × 261 business days of prices …", flush=True)
+    instruments = load_market()
+    for strategies in (1, 10):
+        load_book(instruments, strategies)
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        held = POSITIONS // strategies
+        live = timed(partial(selectors.live_risk, window=WINDOW), repeat=7)
+        print(
+            f"live risk (for comparison), {held:,} instruments: {live * 1000:7.1f} ms (median of 7)"
+        )
+        for by in BY:
+            answer = selectors.decomposition(by=by, window=WINDOW)
+            total = sum(Decimal(row["component_var"]) for row in answer["rows"])
+            assert total == Decimal(answer["var"]), (by, total, answer["var"])
+            assert answer["window_used"] == WINDOW
+            seconds = timed(partial(selectors.decomposition, by=by, window=WINDOW), repeat=7)
+            print(
+                f"decomposition by {by:<11}, {POSITIONS:,} positions on {held:,} instruments × "
+                f"{WINDOW} days, {len(answer['rows']):>5} rows adding up to VaR 99% "
+                f"{answer['var']}: {seconds * 1000:7.1f} ms (median of 7)"
+            )
+
+    bench_backtest()
+
+
+def bench_backtest(snapshots: int = 500) -> None:
+    days = business_days_ending(AS_OF, snapshots + 1)
+    RiskSnapshot.objects.all().delete()
+    PortfolioSnapshot.objects.filter(date__gte=days[0]).delete()
+    rng = np.random.default_rng(7)
+    pnl = rng.normal(0, 1_000_000, len(days)).round(2)
+    RiskSnapshot.objects.bulk_create(
+        RiskSnapshot(
+            date=day,
+            nav=Decimal("1e9"),
+            window=WINDOW,
+            var_95=Decimal("1645000.00"),
+            var_99=Decimal("2326000.00"),
+            exposures={},
+            dv01_by_currency={},
+            limits=[],
+        )
+        for day in days[:-1]
+    )
+    PortfolioSnapshot.objects.bulk_create(
+        PortfolioSnapshot(
+            date=day,
+            nav=Decimal("1e9"),
+            pnl=Decimal(f"{p:.2f}"),
+            flow=0,
+            daily_return=0,
+            gross_exposure=0,
+            net_exposure=0,
+            positions=0,
+        )
+        for day, p in zip(days, pnl, strict=True)
+    )
+    answer = selectors.backtest()
+    assert answer["observations"] == snapshots, answer["observations"]
+    seconds = timed(selectors.backtest, repeat=7)
+    print(
+        f"backtest over {snapshots} risk snapshots (99%): {answer['exceptions']} exceptions, "
+        f"{answer['traffic_light']}: {seconds * 1000:7.1f} ms (median of 7)"
+    )
+
+
+if __name__ == "__main__":
+    main()
