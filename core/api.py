@@ -16,6 +16,13 @@ def actor(request: Request) -> str:
     return str(request.user.get_username())
 
 
+def parsed_query(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
+    """A GET's query parameters through `serializer_class`: 400 naming the field if bad."""
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return dict(query.validated_data)
+
+
 class ServiceWritesMixin:
     """A model viewset whose writes go through the owning app's services, which check the
     rules and write the audit record (the admin calls the same ones):

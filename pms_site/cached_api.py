@@ -9,16 +9,11 @@ from rest_framework.request import Request
 
 from attribution.api import serializers as attribution
 from briefing.api import serializers as briefing
+from core.api import parsed_query
 from portfolio.api import serializers as portfolio
 from risk.api import serializers as risk
 
 from . import cache
-
-
-def _query(serializer_class: type, request: Request) -> dict:
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return dict(query.validated_data)
 
 
 class BookView(cache.CachedJSONView):
@@ -30,7 +25,7 @@ class BookView(cache.CachedJSONView):
 class LiveRiskView(cache.CachedJSONView):
     @extend_schema(parameters=[risk.LiveRiskQuerySerializer], responses=risk.LiveRiskSerializer)
     def get(self, request: Request) -> HttpResponse:
-        return cache.read("risk", **_query(risk.LiveRiskQuerySerializer, request))
+        return cache.read("risk", **parsed_query(risk.LiveRiskQuerySerializer, request))
 
 
 class AttributionView(cache.CachedJSONView):
@@ -39,7 +34,9 @@ class AttributionView(cache.CachedJSONView):
         responses=attribution.AttributionSerializer,
     )
     def get(self, request: Request) -> HttpResponse:
-        return cache.read("attribution", **_query(attribution.AttributionQuerySerializer, request))
+        return cache.read(
+            "attribution", **parsed_query(attribution.AttributionQuerySerializer, request)
+        )
 
 
 class LatestPackView(cache.CachedJSONView):

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import ServiceWritesMixin, actor
+from core.api import ServiceWritesMixin, actor, parsed_query
 from core.permissions import ALL_GROUPS, PM, RISK
 
 from .. import selectors, services
@@ -81,9 +81,8 @@ class DecompositionView(APIView):
 
     @extend_schema(parameters=[s.DecompositionQuerySerializer], responses=s.DecompositionSerializer)
     def get(self, request: Request) -> Response:
-        query = s.DecompositionQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return Response(selectors.decomposition(**query.validated_data))
+        query = parsed_query(s.DecompositionQuerySerializer, request)
+        return Response(selectors.decomposition(**query))
 
 
 class BacktestView(APIView):
@@ -91,9 +90,8 @@ class BacktestView(APIView):
 
     @extend_schema(parameters=[s.BacktestQuerySerializer], responses=s.BacktestSerializer)
     def get(self, request: Request) -> Response:
-        query = s.BacktestQuerySerializer(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        return Response(selectors.backtest(**query.validated_data))
+        query = parsed_query(s.BacktestQuerySerializer, request)
+        return Response(selectors.backtest(**query))
 
 
 class StressView(APIView):
