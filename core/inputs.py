@@ -39,6 +39,7 @@ QUANTITY_MAX = Decimal(10**12)  # contracts, shares or units of currency
 MULTIPLIER_MAX = Decimal(10**9)  # value of a point, or notional per contract
 DV01_MAX = Decimal(10**7)  # value of 1 bp per contract
 FX_RATE_MAX = Decimal(10**6)  # units of base per unit of a currency
+BENCHMARK_RATE_MAX = Decimal("0.1")  # a daily rate (CDI ≈ 0.0005); an annual percent is refused
 FEES_MAX = Decimal(10**10)
 FLOW_MAX = Decimal(10**14)  # a subscription or redemption, base currency
 BUDGET_MAX = Decimal(10**12)  # a strategy's daily risk budget

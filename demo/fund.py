@@ -458,6 +458,23 @@ def fx_paths(paths: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+# The CDI's annual rate (252-day basis) after each monetary-policy meeting, about every
+# six weeks (30 business days): a hiking cycle from 10.40% to 14.90%, a pause, then cuts.
+CDI_PATH = (
+    0.1040, 0.1065, 0.1115, 0.1215, 0.1315, 0.1415, 0.1440, 0.1465, 0.1490,
+    0.1490, 0.1490, 0.1490, 0.1490, 0.1465, 0.1440, 0.1415, 0.1390, 0.1365,
+)  # fmt: skip
+
+
+def cdi_rates(days: int) -> list[Decimal]:
+    """The CDI's daily rate for `days` business days: (1 + annual)^(1/252) − 1, to 8
+    decimals as B3 publishes the daily factor, stepping at each meeting of CDI_PATH."""
+    return [
+        quote((1 + CDI_PATH[min(day // 30, len(CDI_PATH) - 1)]) ** (1 / 252) - 1, 8)
+        for day in range(days)
+    ]
+
+
 def quote(value: float, places: int = 6) -> Decimal:
     return Decimal(f"{value:.{places}f}")
 

@@ -43,6 +43,8 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "portfolio.change_price",
         "portfolio.add_fxrate",
         "portfolio.change_fxrate",
+        "portfolio.add_benchmarkrate",
+        "portfolio.change_benchmarkrate",
         "portfolio.add_capitalflow",
         "portfolio.mark_position",
         "trading.add_signal",

@@ -20,11 +20,12 @@ from core.admin import (
 )
 from core.calendar import today
 from core.charts import line_chart
-from core.formatting import flow_label, money, number
+from core.formatting import flow_label, money, number, percent
 
 from . import selectors, services
 from .models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -130,6 +131,22 @@ class FxRateAdmin(KeyFixedOnChange, ServiceAdmin):
     list_filter = ("currency",)
     search_fields = ("currency",)
     date_hierarchy = "date"
+
+
+@admin.register(BenchmarkRate)
+class BenchmarkRateAdmin(KeyFixedOnChange, ServiceAdmin):
+    key_fields = ("benchmark", "date")
+    create_service = staticmethod(services.benchmark_rate_save)
+    update_service = staticmethod(services.benchmark_rate_update)
+    check_service = staticmethod(services.benchmark_rate_check)
+    list_display = ("benchmark", "date", "rate_shown", "rate_annualized")
+    rate_shown = percent_column("rate", "daily rate", places=4)
+    list_filter = ("benchmark",)
+    date_hierarchy = "date"
+
+    @admin.display(description="annualized (252 days)")
+    def rate_annualized(self, rate: BenchmarkRate) -> str:
+        return percent((1 + float(rate.rate)) ** 252 - 1, 2)
 
 
 @admin.register(CapitalFlow)

@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 
 from .models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     PortfolioSnapshot,
@@ -33,6 +34,16 @@ class FxRateFilter(filters.FilterSet):
     class Meta:
         model = FxRate
         fields = ["currency", "start", "end"]
+
+
+class BenchmarkRateFilter(filters.FilterSet):
+    benchmark = filters.ChoiceFilter(choices=BenchmarkRate.Benchmark.choices)
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = BenchmarkRate
+        fields = ["benchmark", "start", "end"]
 
 
 class CapitalFlowFilter(filters.FilterSet):

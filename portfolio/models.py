@@ -205,6 +205,35 @@ class FxRate(models.Model):
         return f"{self.currency} {self.date} {number(self.rate)}"
 
 
+class BenchmarkRate(models.Model):
+    """A benchmark's rate for one business day (CDI: the day's overnight rate, e.g.
+    0.000415 for 0.0415%), compounded daily: the benchmark's return over a period is
+    Π(1 + rate) − 1."""
+
+    class Benchmark(models.TextChoices):
+        CDI = "CDI", "CDI (Brazilian interbank overnight rate)"
+
+    benchmark = models.CharField(max_length=8, choices=Benchmark.choices, default="CDI")
+    date = fund_date_field()
+    rate = models.DecimalField(
+        max_digits=14,
+        decimal_places=12,
+        validators=at_most(inputs.BENCHMARK_RATE_MAX, signed=True),
+        help_text="The daily rate as a fraction: 0.000415 is 0.0415% a day.",
+    )
+
+    class Meta:
+        ordering = ["benchmark", "date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["benchmark", "date"], name="benchmarkrate_unique_benchmark_date"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.benchmark} {self.date} {self.rate:f}"
+
+
 class CapitalFlow(models.Model):
     """A subscription (+) or redemption (−) in base currency, effective at the start of `date`."""
 

@@ -29,6 +29,8 @@ API_MIRROR = {
     "portfolio.change_price": ("post", "/api/prices/", {}),  # an upsert
     "portfolio.add_fxrate": ("post", "/api/fx-rates/", {}),
     "portfolio.change_fxrate": ("post", "/api/fx-rates/", {}),
+    "portfolio.add_benchmarkrate": ("post", "/api/benchmark-rates/", {}),
+    "portfolio.change_benchmarkrate": ("post", "/api/benchmark-rates/", {}),
     "portfolio.add_capitalflow": ("post", "/api/capital-flows/", {}),
     "portfolio.mark_position": ("post", "/api/book/mark-to-market/", {"as_of": "x"}),
     "portfolio.add_trade": ("post", "/api/positions/", {}),

@@ -9,7 +9,15 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from portfolio import services as book_services
-from portfolio.models import AuditRecord, CapitalFlow, FxRate, Instrument, Price, Strategy
+from portfolio.models import (
+    AuditRecord,
+    BenchmarkRate,
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    Price,
+    Strategy,
+)
 from risk.models import RiskAlert, RiskLimit, StressScenario
 from tests.conftest import TODAY
 
@@ -131,6 +139,18 @@ def test_a_price_outside_the_band_needs_confirm(admin, ibov):
     assert audits("prices.upsert")[-1].after["updated"] == 1
     # Nothing is deleted from the admin: the list offers no delete.
     assert admin.get(f"/admin/portfolio/price/{price.pk}/delete/").status_code == 403
+
+
+def test_benchmark_rates_follow_the_api_rules(admin):
+    form = {"benchmark": "CDI", "date": TODAY.isoformat(), "rate": "13.65"}
+    refused(admin.post("/admin/portfolio/benchmarkrate/add/", form), "A daily rate as a fraction")
+    added = admin.post("/admin/portfolio/benchmarkrate/add/", form | {"rate": "0.000415"})
+    assert added.status_code == 302
+    assert BenchmarkRate.objects.get(date=TODAY).rate == D("0.000415")
+    assert audits("benchmark_rates.upsert")[0].after["benchmarks"] == ["CDI"]
+    listed = admin.get("/admin/portfolio/benchmarkrate/").content.decode()
+    # 0.000415 a day is 0.0415%; (1.000415)^252 = exp(252 × 0.00041491) = 1.11022: 11.02%
+    assert "0.0415%" in listed and "11.02%" in listed
 
 
 def test_fx_rates_and_flows_follow_the_api_rules(admin):

@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 from pms_site.models import PipelineRun
 from portfolio.models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -80,7 +81,7 @@ def is_closed(k: int) -> bool:
 def seed(first: int, count: int) -> None:
     """`count` units of data, numbered from `first` (seed them in order): each unit is an
     instrument and a strategy with their prices, two FX rates (unit 0 adds USD's of every
-    day), a capital flow, a position with its trades and snapshots, a fund and a risk
+    day), a CDI rate, a capital flow, a position with its trades and snapshots, a fund and a risk
     snapshot of one date, a limit with an alert, a scenario, a signal with its proposal,
     audit records and a pipeline run. Bulk writes: no cache invalidation, a handful of
     queries."""
@@ -113,6 +114,9 @@ def seed(first: int, count: int) -> None:
             for k in units
             for day in DAYS[-2:]
         ]
+    )
+    BenchmarkRate.objects.bulk_create(
+        BenchmarkRate(date=DAYS[k], rate=Decimal("0.0004") + k * Decimal("0.000001")) for k in units
     )
     CapitalFlow.objects.bulk_create(
         CapitalFlow(
@@ -289,6 +293,7 @@ ENDPOINTS = [
     "/api/strategies/",
     "/api/prices/",
     "/api/fx-rates/",
+    "/api/benchmark-rates/",
     "/api/capital-flows/",
     "/api/positions/",
     "/api/trades/",

@@ -28,6 +28,7 @@ from core.serializers import (
 
 from ..models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -94,6 +95,24 @@ class FxRateSerializer(ModelSerializer):
         model = FxRate
         fields = ["currency", "date", "rate"]
         validators: list[Any] = []  # rows are upserted by (currency, date), not refused
+
+
+class BenchmarkRateSerializer(ModelSerializer):
+    benchmark = serializers.ChoiceField(
+        choices=BenchmarkRate.Benchmark.choices, default=BenchmarkRate.Benchmark.CDI
+    )
+    rate = bounded(
+        14,
+        12,
+        inputs.BENCHMARK_RATE_MAX,
+        signed=True,
+        help_text="The daily rate as a fraction: 0.000415 is 0.0415% a day.",
+    )
+
+    class Meta:
+        model = BenchmarkRate
+        fields = ["benchmark", "date", "rate"]
+        validators: list[Any] = []  # rows are upserted by (benchmark, date), not refused
 
 
 class CapitalFlowSerializer(ModelSerializer):

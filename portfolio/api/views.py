@@ -17,6 +17,7 @@ from core.serializers import UpsertResultSerializer
 from .. import selectors, services
 from ..filtersets import (
     AuditRecordFilter,
+    BenchmarkRateFilter,
     CapitalFlowFilter,
     FxRateFilter,
     PortfolioSnapshotFilter,
@@ -27,6 +28,7 @@ from ..filtersets import (
 )
 from ..models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -97,6 +99,19 @@ class FxRateViewSet(MarketDataViewSet):
     row_serializer_class = s.FxRateSerializer
     filterset_class = FxRateFilter
     upsert = staticmethod(services.fx_rates_upsert)
+
+
+@extend_schema(
+    methods=["POST"],
+    request=s.BenchmarkRateSerializer(many=True),
+    responses={200: UpsertResultSerializer},
+)
+class BenchmarkRateViewSet(MarketDataViewSet):
+    queryset = BenchmarkRate.objects.order_by("benchmark", "date")
+    serializer_class = s.BenchmarkRateSerializer
+    row_serializer_class = s.BenchmarkRateSerializer
+    filterset_class = BenchmarkRateFilter
+    upsert = staticmethod(services.benchmark_rates_upsert)
 
 
 class CapitalFlowViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -1,7 +1,7 @@
 """Writes of the position book. One call, one transaction; every book change is audited.
 
 By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
-capital flows), `trades` (the ledger and
+benchmark rates, capital flows), `trades` (the ledger and
 its positions), `marking` (mark-to-market), `timeline` (the daily snapshots); the names
 callers use are exported here.
 """
@@ -14,6 +14,10 @@ from .audit import (
     model_state,
 )
 from .market_data import (
+    benchmark_rate_check,
+    benchmark_rate_save,
+    benchmark_rate_update,
+    benchmark_rates_upsert,
     capital_flow_check,
     capital_flow_create,
     fx_rate_check,
@@ -43,6 +47,10 @@ __all__ = [
     "audited_create",
     "audited_delete",
     "audited_update",
+    "benchmark_rate_check",
+    "benchmark_rate_save",
+    "benchmark_rate_update",
+    "benchmark_rates_upsert",
     "capital_flow_check",
     "capital_flow_create",
     "fund_inception_or_error",

@@ -23,7 +23,7 @@ from core.rows import (
 )
 from core.signals import data_changed
 
-from ..models import CapitalFlow, FxRate, Instrument, Price
+from ..models import BenchmarkRate, CapitalFlow, FxRate, Instrument, Price
 from ..selectors import base_currency, latest_prices
 from .audit import audit_record, model_state
 
@@ -145,6 +145,51 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
     return created, updated
 
 
+def benchmark_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
+    """The rules of benchmark rates (RowErrors by row): a known benchmark, a date the
+    fund accepts, a daily rate within ±BENCHMARK_RATE_MAX (an annual percent such as 13.65
+    is refused), each (benchmark, date) once."""
+    errors: RowErrorMap = {}
+    bound = inputs.BENCHMARK_RATE_MAX
+    for index, row in enumerate(rows):
+        if row["benchmark"] not in BenchmarkRate.Benchmark.values:
+            errors.setdefault(index, {})["benchmark"] = [
+                f"Unknown benchmark {row['benchmark']!r}: use "
+                f"{', '.join(BenchmarkRate.Benchmark.values)}."
+            ]
+        if not -bound <= row["rate"] <= bound:
+            errors.setdefault(index, {})["rate"] = [
+                f"A daily rate as a fraction, e.g. 0.000415 for 0.0415% a day: at most "
+                f"{bound} either way."
+            ]
+    reject_dates_outside(rows, errors)
+    reject_duplicates(rows, ("benchmark", "date"), errors)
+    if errors:
+        raise RowErrors(errors)
+
+
+@transaction.atomic
+def benchmark_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Upsert daily benchmark rates per (benchmark, date). Rows: {benchmark, date, rate}."""
+    benchmark_rates_check(rows)
+    created, updated = rows_upsert(
+        BenchmarkRate,
+        ("benchmark", "date"),
+        "rate",
+        [{"benchmark": r["benchmark"], "date": r["date"], "rate": r["rate"]} for r in rows],
+    )
+    audit_record(
+        actor=actor,
+        action="benchmark_rates.upsert",
+        after={
+            "created": created,
+            "updated": updated,
+            "benchmarks": sorted({r["benchmark"] for r in rows}),
+        },
+    )
+    return created, updated
+
+
 # --- One row at a time, as the admin writes them: through the batch services ----------------
 
 
@@ -201,6 +246,28 @@ def fx_rate_save(*, actor: str, **fields: Any) -> FxRate:
 
 def fx_rate_update(rate: FxRate, /, *, actor: str, **changes: Any) -> FxRate:
     return fx_rate_save(actor=actor, **_fx_row(rate, changes))
+
+
+def _benchmark_row(rate: BenchmarkRate | None, changes: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        name: changes.get(name, getattr(rate, name) if rate else None)
+        for name in ("benchmark", "date", "rate")
+    }
+
+
+def benchmark_rate_check(*, instance: BenchmarkRate | None, changes: Mapping[str, Any]) -> None:
+    _one_row(benchmark_rates_check, _benchmark_row(instance, changes))
+
+
+def benchmark_rate_save(*, actor: str, **fields: Any) -> BenchmarkRate:
+    """One daily rate: {benchmark, date, rate}, upserted by `benchmark_rates_upsert`."""
+    row = _benchmark_row(None, fields)
+    benchmark_rates_upsert(rows=[row], actor=actor)
+    return BenchmarkRate.objects.get(benchmark=row["benchmark"], date=row["date"])
+
+
+def benchmark_rate_update(rate: BenchmarkRate, /, *, actor: str, **changes: Any) -> BenchmarkRate:
+    return benchmark_rate_save(actor=actor, **_benchmark_row(rate, changes))
 
 
 def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[str, Any]) -> None:

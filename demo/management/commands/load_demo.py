@@ -22,6 +22,7 @@ from pms_site import pipelines
 from portfolio import services
 from portfolio.models import (
     AuditRecord,
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -150,6 +151,7 @@ class Command(BaseCommand):
                 Position,
                 Price,
                 FxRate,
+                BenchmarkRate,
                 CapitalFlow,
                 Instrument,
                 Strategy,
@@ -215,6 +217,14 @@ class Command(BaseCommand):
             actor=ACTOR,
         )
         self.step(f"{len(fx) * len(dates)} FX rates")
+        services.benchmark_rates_upsert(
+            rows=[
+                {"benchmark": "CDI", "date": d, "rate": rate}
+                for d, rate in zip(dates, demo.cdi_rates(len(dates)), strict=True)
+            ],
+            actor=ACTOR,
+        )
+        self.step(f"{len(dates)} days of CDI")
         services.prices_upsert(
             rows=[
                 {"instrument": s, "date": d, "price": demo.quote(float(path[i]))}
