@@ -6,7 +6,7 @@ base-currency amount.
 """
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -168,3 +168,13 @@ def exposure_by(keys: np.ndarray, notional_cents: np.ndarray) -> dict[str, Expos
     return {
         str(k): Exposure(int(lo), int(sh)) for k, lo, sh in zip(names, long, short, strict=True)
     }
+
+
+def drawdowns(returns: Sequence[float] | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """After each day of a run of daily returns: the drawdown of the NAV index, and the
+    index of the day of its peak (−1: the morning of the first day)."""
+    # The index starts at 1 on the morning of the first day, then moves with each return.
+    index = np.concatenate([[1.0], np.cumprod(1.0 + np.asarray(returns, dtype=float))])
+    peak = np.maximum.accumulate(index)
+    peak_at = np.maximum.accumulate(np.where(index >= peak, np.arange(len(index)), 0))
+    return np.maximum(1.0 - index / peak, 0.0)[1:], peak_at[1:] - 1

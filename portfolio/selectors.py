@@ -16,7 +16,7 @@ from django.db.models import Exists, Max, OuterRef, Subquery, Sum
 from core.calendar import on_or_after, today
 from core.formatting import decimal_str
 
-from .ledger import cents, exposure, is_stale, nav, to_cents
+from .ledger import cents, drawdowns, exposure, is_stale, nav, to_cents
 from .models import (
     CapitalFlow,
     FxRate,
@@ -363,16 +363,6 @@ class Drawdown:
         }
 
 
-def _drawdowns(returns: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """After each day of a run of daily returns from the inception: the drawdown, and the
-    index of the day of its peak (−1: the morning of the first day)."""
-    # The index starts at 1 on the morning of the first day, then moves with each return.
-    index = np.concatenate([[1.0], np.cumprod(1.0 + np.asarray(returns, dtype=float))])
-    peak = np.maximum.accumulate(index)
-    peak_at = np.maximum.accumulate(np.where(index >= peak, np.arange(len(index)), 0))
-    return np.maximum(1.0 - index / peak, 0.0)[1:], peak_at[1:] - 1
-
-
 def _drawdown(dates: list[dt.date], values: np.ndarray, peak_at: np.ndarray, t: int) -> Drawdown:
     value = Decimal(repr(float(values[t]))).quantize(RATIO)
     return Drawdown(dates[t], value, dates[max(int(peak_at[t]), 0)])
@@ -385,7 +375,7 @@ def drawdown_history(until: dt.date | None = None) -> dict[dt.date, Drawdown]:
         rows = rows.filter(date__lte=until)
     days = list(rows.values_list("date", "daily_return"))
     dates = [day for day, _ in days]
-    values, peak_at = _drawdowns([float(r) for _, r in days])
+    values, peak_at = drawdowns([float(r) for _, r in days])
     return {day: _drawdown(dates, values, peak_at, t) for t, day in enumerate(dates)}
 
 
@@ -412,7 +402,7 @@ def drawdown(as_of: dt.date, *, nav: Decimal | None = None) -> Drawdown:
         dates.append(as_of)
     if not returns:
         return Drawdown(as_of, ZERO.quantize(RATIO), None)
-    return _drawdown(dates, *_drawdowns(returns), len(dates) - 1)
+    return _drawdown(dates, *drawdowns(returns), len(dates) - 1)
 
 
 # --- Reads for the morning pack and other readers ------------------------------------------
