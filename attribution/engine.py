@@ -3,12 +3,15 @@
 Inputs are a period's T business days: the fund's daily P&L and its capital at the start
 of each day (`NAV_{t−1} + flow_t`), and a K × T matrix of daily P&L by key (strategy,
 instrument, …) whose columns add up to the fund's P&L. P&L is in integer cents, so P&L
-rows add up to the total exactly; returns are floats.
+rows add up to the total exactly; returns are floats. The performance statistics work on
+a run of daily returns and the benchmark's daily rates.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
+
+from portfolio.ledger import drawdowns
 
 
 def carino_factor(returns: np.ndarray) -> np.ndarray:
@@ -52,4 +55,80 @@ def attribute(key_pnl: np.ndarray, fund_pnl: np.ndarray, capital: np.ndarray) ->
         contribution=contribution,
         total_return=total_return,
         daily_returns=daily_returns,
+    )
+
+
+TRADING_DAYS = 252  # a year of business days: annualization
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Performance statistics of a run of T daily returns (DESIGN.md "Attribution").
+
+    Days are indices into the run; the drawdown's `peak` is −1 when it is the opening of
+    the first day. Figures that a run cannot give are None: volatility and Sharpe need
+    two days, Sharpe and Sortino a benchmark and some dispersion, Calmar a drawdown, the
+    hit ratio a day that moved."""
+
+    total_return: float
+    annualized_return: float
+    volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    peak: int | None
+    trough: int | None
+    calmar: float | None
+    hit_ratio: float | None
+    best: int
+    worst: int
+    benchmark_return: float | None
+    excess_return: float | None
+
+
+def statistics(returns: np.ndarray, benchmark: np.ndarray | None) -> Statistics:
+    """The statistics of daily returns `r` against the benchmark's daily returns `b`:
+
+    R = Π(1 + r) − 1, annualized (1 + R)^(252/T) − 1; volatility std(r, ddof=1) × √252;
+    on the excess e = r − b, Sharpe mean(e) / std(e, ddof=1) × √252 and Sortino
+    mean(e) / √mean(min(e, 0)²) × √252; max drawdown of the index Π(1 + r) from its running
+    peak (opening at 1), Calmar = annualized / max drawdown; hit ratio = days up / days
+    that moved; benchmark return Π(1 + b) − 1 and the return over it, R − that.
+    """
+    r = np.asarray(returns, dtype=float)
+    days = len(r)
+    if days == 0:
+        raise ValueError("No returns: statistics need at least one day.")
+    total = float(np.expm1(np.log1p(r).sum()))
+    annualized = -1.0 if total <= -1 else float((1 + total) ** (TRADING_DAYS / days) - 1)
+    root = np.sqrt(TRADING_DAYS)
+    volatility = float(r.std(ddof=1) * root) if days > 1 else None
+    sharpe = sortino = benchmark_return = excess_return = None
+    if benchmark is not None:
+        excess = r - np.asarray(benchmark, dtype=float)
+        spread = excess.std(ddof=1) if days > 1 else 0.0
+        sharpe = float(excess.mean() / spread * root) if spread > 0 else None
+        downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)))
+        sortino = float(excess.mean() / downside * root) if downside > 0 else None
+        benchmark_return = float(np.expm1(np.log1p(benchmark).sum()))
+        excess_return = total - benchmark_return
+    values, peak_at = drawdowns(r)
+    trough = int(values.argmax())
+    deepest = float(values[trough])
+    moved = int(np.count_nonzero(r))
+    return Statistics(
+        total_return=total,
+        annualized_return=annualized,
+        volatility=volatility,
+        sharpe=sharpe,
+        sortino=sortino,
+        max_drawdown=deepest,
+        peak=int(peak_at[trough]) if deepest > 0 else None,
+        trough=trough if deepest > 0 else None,
+        calmar=annualized / deepest if deepest > 0 else None,
+        hit_ratio=int((r > 0).sum()) / moved if moved else None,
+        best=int(r.argmax()),
+        worst=int(r.argmin()),
+        benchmark_return=benchmark_return,
+        excess_return=excess_return,
     )

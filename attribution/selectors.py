@@ -1,4 +1,5 @@
-"""Reads of performance: the periods, P&L and return attribution, the NAV history.
+"""Reads of performance: the periods, P&L and return attribution, the performance
+statistics against the CDI.
 
 One query for the fund's days and one grouped query for the P&L by key, whatever the
 book's size; the linking is numpy (`attribution.engine`).
@@ -14,9 +15,9 @@ from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
 from core.calendar import business_days
-from core.formatting import cents_str
-from portfolio.models import PortfolioSnapshot, PositionSnapshot
-from portfolio.selectors import inception
+from core.formatting import cents_str, decimal_str, ratio
+from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Strategy
+from portfolio.selectors import benchmark_series, inception
 
 from . import engine
 
@@ -180,3 +181,111 @@ def attribution(
 ) -> dict[str, Any]:
     """GET /api/attribution/: the attribution of a period by a dimension."""
     return attribution_report(period_resolve(period, as_of=as_of, start=start, end=end), by)
+
+
+DEFAULT_PERFORMANCE_PERIOD = "itd"  # of GET /api/performance/: since the inception
+
+
+def _optional(show: Any, value: float | None) -> str | None:
+    return None if value is None else show(value)
+
+
+def _ratio_str(value: float) -> str:
+    return decimal_str(ratio(value)) or "0"
+
+
+def statistics_dict(
+    returns: np.ndarray, benchmark: np.ndarray | None, days: list[dt.date]
+) -> dict[str, Any]:
+    """The statistics of a run of daily returns as the API shows them: returns to
+    RETURN_PLACES, ratios to 6 places, days by date (a drawdown peaking at the period's
+    opening has its peak dated the first day)."""
+    stats = engine.statistics(returns, benchmark)
+
+    def day(index: int | None) -> str | None:
+        return None if index is None else days[max(index, 0)].isoformat()
+
+    return {
+        "return": return_str(stats.total_return),
+        "annualized_return": return_str(stats.annualized_return),
+        "volatility": _optional(_ratio_str, stats.volatility),
+        "sharpe": _optional(_ratio_str, stats.sharpe),
+        "sortino": _optional(_ratio_str, stats.sortino),
+        "max_drawdown": {
+            "value": return_str(stats.max_drawdown),
+            "peak": day(stats.peak),
+            "trough": day(stats.trough),
+        },
+        "calmar": _optional(_ratio_str, stats.calmar),
+        "hit_ratio": _optional(_ratio_str, stats.hit_ratio),
+        "best_day": {"date": day(stats.best), "return": return_str(float(returns[stats.best]))},
+        "worst_day": {"date": day(stats.worst), "return": return_str(float(returns[stats.worst]))},
+        "benchmark_return": _optional(return_str, stats.benchmark_return),
+        "excess_return": _optional(return_str, stats.excess_return),
+    }
+
+
+def performance_report(period: Period, strategy: str | None = None) -> dict[str, Any]:
+    """Performance statistics of the fund and of each strategy over `period`, against the
+    CDI: four queries whatever the book's size. A strategy's daily return is its P&L over
+    the fund's capital at the start of the day; `strategy` keeps that one row only."""
+    if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
+        raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
+    rows = list(
+        PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
+        .order_by("date")
+        .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
+        .values_list("date", "nav_cents", "pnl_cents")
+    )
+    days = [day for day, _, _ in rows]
+    column = {day: t for t, day in enumerate(days)}
+    fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
+    capital = np.array([nav for _, nav, _ in rows], dtype=np.int64) - fund_pnl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
+    grouped = PositionSnapshot.objects.filter(date__range=(period.start, period.end))
+    if strategy is not None:
+        grouped = grouped.filter(strategy__code=strategy)
+    by_day = grouped.values_list("strategy__code", "date").annotate(pnl=_cents("daily_pnl_base"))
+    codes = sorted({code for code, _, _ in by_day} | ({strategy} if strategy else set()))
+    row = {code: k for k, code in enumerate(codes)}
+    strategy_pnl = np.zeros((len(codes), len(days)), dtype=np.int64)
+    for code, day, pnl in by_day:
+        strategy_pnl[row[code], column[day]] += pnl
+    cdi = benchmark_series(days, BenchmarkRate.Benchmark.CDI)
+    answer = {
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "days": len(days),
+        "pnl": cents_str(int(fund_pnl.sum())),
+        **statistics_dict(fund_pnl * scale, cdi.rates, days),
+        "benchmark": cdi.benchmark,
+        "benchmark_days_carried": cdi.carried,
+        "benchmark_unavailable": None
+        if cdi.missing is None
+        else (
+            f"No {cdi.benchmark} rate on or before {cdi.missing}: load the rates with "
+            "`manage.py import_benchmark_rates FILE` or POST /api/benchmark-rates/."
+        ),
+        "by_strategy": [
+            {
+                "strategy": code,
+                "pnl": cents_str(int(strategy_pnl[k].sum())),
+                **statistics_dict(strategy_pnl[k] * scale, cdi.rates, days),
+            }
+            for k, code in enumerate(codes)
+        ],
+    }
+    return {"period": period.name, **answer}
+
+
+def performance(
+    *,
+    period: str = DEFAULT_PERFORMANCE_PERIOD,
+    as_of: dt.date | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    strategy: str | None = None,
+) -> dict[str, Any]:
+    """GET /api/performance/: the statistics of a period, the fund's and by strategy."""
+    return performance_report(period_resolve(period, as_of=as_of, start=start, end=end), strategy)

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import SimpleRouter
 
+from attribution.api.views import PerformanceView
 from pms_site import api, cached_api, health, login, metrics
 
 
@@ -38,6 +39,7 @@ urlpatterns = [
     path("api/book/", cached_api.BookView.as_view(), name="book"),
     path("api/risk/live/", cached_api.LiveRiskView.as_view(), name="risk-live"),
     path("api/attribution/", cached_api.AttributionView.as_view(), name="attribution"),
+    path("api/performance/", PerformanceView.as_view(), name="performance"),
     path("api/morning-pack/latest/", cached_api.LatestPackView.as_view(), name="pack-latest"),
     path("api/morning-pack/<isodate:day>/", cached_api.PackView.as_view(), name="pack"),
     path("api/", include("portfolio.api.urls")),

@@ -2,7 +2,7 @@
 
 import datetime as dt
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
@@ -18,6 +18,7 @@ from core.formatting import decimal_str
 
 from .ledger import cents, drawdowns, exposure, is_stale, nav, to_cents
 from .models import (
+    BenchmarkRate,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -433,6 +434,39 @@ def fund_pnl_between(start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:
     """The fund's realized daily P&L (its snapshots') from `start` to `end`, by date."""
     rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).values_list("date", "pnl")
     return dict(rows)
+
+
+@dataclass(frozen=True)
+class BenchmarkSeries:
+    """A benchmark's rate on each of a run of days: `rates` is None when a day has no rate
+    on or before it (`missing` is the first); `carried` days had none of their own and
+    took the latest before them (the CDI changes at policy meetings, not daily)."""
+
+    benchmark: str
+    rates: np.ndarray | None
+    carried: int
+    missing: dt.date | None
+
+
+def benchmark_series(days: Sequence[dt.date], benchmark: str = "CDI") -> BenchmarkSeries:
+    """The daily rates of `benchmark` for `days` (ascending): two queries."""
+    if not days:
+        return BenchmarkSeries(benchmark, np.zeros(0), 0, None)
+    stored = BenchmarkRate.objects.filter(benchmark=benchmark)
+    rows = list(stored.filter(date__range=(days[0], days[-1])).values_list("date", "rate"))
+    before = stored.filter(date__lt=days[0]).order_by("-date").values_list("rate", flat=True)
+    own = dict(rows)
+    latest = before.first() if days[0] not in own else None
+    rates, carried = [], 0
+    for day in days:
+        if day in own:
+            latest = own[day]
+        elif latest is None:
+            return BenchmarkSeries(benchmark, None, 0, day)
+        else:
+            carried += 1
+        rates.append(float(latest))
+    return BenchmarkSeries(benchmark, np.array(rates), carried, None)
 
 
 def instruments(symbols: Iterable[str]) -> list[Instrument]:

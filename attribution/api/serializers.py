@@ -2,9 +2,9 @@
 
 from rest_framework import serializers
 
-from core.serializers import money_field
+from core.serializers import code_field, money_field
 
-from ..selectors import DEFAULT_BY, DEFAULT_PERIOD, DIMENSIONS, PERIODS
+from ..selectors import DEFAULT_BY, DEFAULT_PERFORMANCE_PERIOD, DEFAULT_PERIOD, DIMENSIONS, PERIODS
 
 
 class AttributionQuerySerializer(serializers.Serializer):
@@ -34,3 +34,53 @@ class AttributionSerializer(serializers.Serializer):
     rows = AttributionRowSerializer(many=True)
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+
+class PerformanceQuerySerializer(AttributionQuerySerializer):
+    by = None  # type: ignore[assignment]  # statistics are by strategy
+    period = serializers.ChoiceField(choices=PERIODS, default=DEFAULT_PERFORMANCE_PERIOD)
+    strategy = code_field(required=False, help_text="Only this strategy's row in by_strategy.")
+
+
+class DayReturnSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    locals()["return"] = serializers.CharField()  # a keyword, so declared by name
+
+
+class DrawdownSerializer(serializers.Serializer):
+    value = serializers.CharField(help_text="1 − I_t / max I_s of the period's NAV index.")
+    peak = serializers.DateField(allow_null=True)
+    trough = serializers.DateField(allow_null=True)
+
+
+class StatisticsSerializer(serializers.Serializer):
+    pnl = money_field()
+    locals()["return"] = serializers.CharField(help_text="Π(1 + r_t) − 1 (time-weighted).")
+    annualized_return = serializers.CharField(help_text="(1 + return)^(252/days) − 1.")
+    volatility = serializers.CharField(allow_null=True, help_text="std(r, ddof=1) × √252.")
+    sharpe = serializers.CharField(allow_null=True, help_text="Of r − CDI, annualized.")
+    sortino = serializers.CharField(allow_null=True)
+    max_drawdown = DrawdownSerializer()
+    calmar = serializers.CharField(allow_null=True)
+    hit_ratio = serializers.CharField(allow_null=True, help_text="Days up / days that moved.")
+    best_day = DayReturnSerializer()
+    worst_day = DayReturnSerializer()
+    benchmark_return = serializers.CharField(allow_null=True)
+    excess_return = serializers.CharField(allow_null=True, help_text="return − benchmark_return.")
+
+
+class StrategyStatisticsSerializer(StatisticsSerializer):
+    strategy = serializers.CharField()
+
+
+class PerformanceSerializer(StatisticsSerializer):
+    period = serializers.ChoiceField(choices=PERIODS)
+    start = serializers.DateField()
+    end = serializers.DateField()
+    days = serializers.IntegerField()
+    benchmark = serializers.CharField()
+    benchmark_days_carried = serializers.IntegerField(
+        help_text="Days without their own rate, at the latest rate before them."
+    )
+    benchmark_unavailable = serializers.CharField(allow_null=True)
+    by_strategy = StrategyStatisticsSerializer(many=True)
