@@ -132,9 +132,11 @@ def test_the_fund_and_each_strategy_against_numpy(fund, api_client_for):
 
 
 def test_a_custom_period_and_one_strategy(fund, api_client_for):
-    body = api_client_for("viewer").get(
-        "/api/performance/?period=custom&start=2024-03-06&end=2024-03-10&strategy=RV"
-    ).json()
+    body = (
+        api_client_for("viewer")
+        .get("/api/performance/?period=custom&start=2024-03-06&end=2024-03-10&strategy=RV")
+        .json()
+    )
     assert (body["start"], body["end"], body["days"]) == ("2024-03-06", "2024-03-08", 3)
     assert_figures(body, expected(((MACRO_PNL + RV_PNL) / CAPITAL)[2:5], CDI_DAILY[2:5]))
     # The period opens at D2's close: D3 falls from it, so D3 is both peak (its opening)
