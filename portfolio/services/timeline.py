@@ -8,7 +8,7 @@ its date.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from core.calendar import business_days, is_business_day, previous_business_day, today
+from core.progress import Progress
 from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, apply_trade, cents, exposure, mark_figures, nav
@@ -225,9 +226,6 @@ def fund_inception_or_error(day: dt.date, field: str = "end") -> dt.date:
             {field: [f"{day} is before the fund's inception {first} (its first capital flow)."]}
         )
     return first
-
-
-Progress = Callable[[dt.date, int, int], None]
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.calendar import on_or_before, today
+from core.progress import monthly
 from portfolio import services
 from portfolio.selectors import inception
 
@@ -36,18 +37,10 @@ class Command(BaseCommand):
             )
             start = first
         started = time.perf_counter()
-        months: set[tuple[int, int]] = set()
-
-        def progress(day: dt.date, done: int, total: int) -> None:
-            if (day.year, day.month) not in months or done == total:
-                months.add((day.year, day.month))
-                self.stdout.write(f"  {day} … {done}/{total} days")
-                self.stdout.flush()
-
         self.stdout.write(f"Building snapshots from {start} to {end} …")
         try:
             built = services.snapshots_build(
-                start=start, end=end, actor=options["actor"], progress=progress
+                start=start, end=end, actor=options["actor"], progress=monthly(self.stdout)
             )
         except ValidationError as error:
             raise CommandError(f"Nothing built: {' '.join(error.messages)}") from None
