@@ -466,6 +466,9 @@ CDI_PATH = (
 )  # fmt: skip
 
 
+BACKTEST_DAYS = 250  # the demo's daily risk snapshots: the Basel backtest's window
+
+
 def cdi_rates(days: int) -> list[Decimal]:
     """The CDI's daily rate for `days` business days: (1 + annual)^(1/252) − 1, to 8
     decimals as B3 publishes the daily factor, stepping at each meeting of CDI_PATH."""

@@ -13,7 +13,9 @@ from django.db.models import Max
 from django.utils import timezone
 
 from core import inputs
+from core.calendar import business_days
 from core.errors import Conflict
+from core.progress import Progress
 from portfolio.models import Instrument, PortfolioSnapshot
 from portfolio.selectors import book_state_on
 from portfolio.services import (
@@ -21,6 +23,7 @@ from portfolio.services import (
     audited_create,
     audited_delete,
     audited_update,
+    fund_inception_or_error,
     model_state,
 )
 
@@ -171,6 +174,49 @@ def risk_snapshot_take(
         after={"date": date, "var_95": snapshot.var_95, "nav": snapshot.nav},
     )
     return snapshot
+
+
+def risk_snapshots_build(
+    *,
+    start: dt.date,
+    end: dt.date,
+    actor: str,
+    window: int | None = None,
+    progress: Progress | None = None,
+) -> list[RiskSnapshot]:
+    """Take the risk snapshot of every business day from `start` (or the inception, if
+    later) to `end`, each from that day's timeline as the EOD risk step takes it, and
+    check its limits. Each day is its own transaction: an interrupted run keeps the days
+    it finished, and running it again gives the same snapshots.
+
+    Every day needs its fund snapshot: ValidationError names the `backfill_snapshots`
+    command when some are missing, before anything is written.
+    """
+    if start > end:
+        raise ValidationError({"start": [f"start {start} is after end {end}."]})
+    start = max(start, fund_inception_or_error(end))
+    days = business_days(start, end)
+    stored = set(
+        PortfolioSnapshot.objects.filter(date__range=(start, end)).values_list("date", flat=True)
+    )
+    missing = [day for day in days if day not in stored]
+    if not days or missing:
+        first, last = (missing[0], missing[-1]) if missing else (start, end)
+        raise ValidationError(
+            {
+                "detail": [
+                    f"{len(missing) or 'No'} business day(s) from {first} to {last} without "
+                    f"a fund snapshot: run `manage.py backfill_snapshots --start {first} "
+                    f"--end {last}` first."
+                ]
+            }
+        )
+    taken = []
+    for done, day in enumerate(days, start=1):
+        taken.append(risk_snapshot_take(date=day, window=window, actor=actor))
+        if progress:
+            progress(day, done, len(days))
+    return taken
 
 
 # --- Stress scenarios -------------------------------------------------------------------------

@@ -49,9 +49,14 @@ def backtest(
                 var_99.append(float(v99))
                 pnl.append(float(realized[following]))
     if not days:
+        command = (
+            "manage.py backfill_risk_snapshots"
+            + (f" --start {start}" if start else "")
+            + (f" --end {end}" if end else "")
+        )
         raise ValidationError(
-            "No risk snapshot with the next business day's P&L in that period: run "
-            "`manage.py run_pipeline eod --from D1 --to D2` for the days to backtest."
+            "No risk snapshot with the next business day's P&L in that period: take them "
+            f"with `{command}`."
         )
     losses, var_a = -np.array(pnl), np.array(var)
     exceptions = losses > var_a

@@ -112,4 +112,5 @@ def test_bad_queries_and_no_snapshots_are_400(
     if field:
         assert field in answer.json()
     else:
-        assert "run_pipeline eod" in answer.content.decode()
+        hint = "`manage.py backfill_risk_snapshots --start 2023-01-02 --end 2023-01-31`"
+        assert hint in answer.content.decode()

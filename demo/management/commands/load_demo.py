@@ -17,6 +17,7 @@ from briefing import services as briefing_services
 from briefing.models import MorningPack
 from core.calendar import is_business_day, next_business_day, previous_business_day, today
 from core.permissions import ALL_GROUPS
+from core.progress import monthly
 from demo import fund as demo
 from pms_site import pipelines
 from portfolio import services
@@ -332,10 +333,20 @@ class Command(BaseCommand):
         for spec in scenarios:
             risk_services.scenario_create(actor=ACTOR, **spec)
         self.step(f"{len(demo.RISK_LIMITS)} risk limits, {len(scenarios)} stress scenarios")
-        snapshot = risk_services.risk_snapshot_take(actor=ACTOR)
+        # The last year's risk snapshots, as the EOD pipeline would have taken them: the
+        # VaR backtest has its 250 days at once.
+        self.step(f"taking the last {demo.BACKTEST_DAYS} days' risk snapshots …")
+        taken = risk_services.risk_snapshots_build(
+            start=dates[-demo.BACKTEST_DAYS],
+            end=dates[-1],
+            actor=ACTOR,
+            progress=monthly(self.stdout),
+        )
+        snapshot = taken[-1]
         statuses = [row["status"] for row in snapshot.limits]
         self.step(
-            f"risk snapshot {snapshot.date}: VaR 95% {snapshot.var_95:,.2f}; limits "
+            f"{len(taken)} daily risk snapshots to {snapshot.date}: VaR 95% "
+            f"{snapshot.var_95:,.2f}; limits "
             + ", ".join(f"{statuses.count(s)} {s}" for s in ("ok", "warning", "breach"))
         )
 
