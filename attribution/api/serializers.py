@@ -47,7 +47,7 @@ class DayReturnSerializer(serializers.Serializer):
     locals()["return"] = serializers.CharField()  # a keyword, so declared by name
 
 
-class DrawdownSerializer(serializers.Serializer):
+class MaxDrawdownSerializer(serializers.Serializer):
     value = serializers.CharField(help_text="1 − I_t / max I_s of the period's NAV index.")
     peak = serializers.DateField(allow_null=True)
     trough = serializers.DateField(allow_null=True)
@@ -60,7 +60,7 @@ class StatisticsSerializer(serializers.Serializer):
     volatility = serializers.CharField(allow_null=True, help_text="std(r, ddof=1) × √252.")
     sharpe = serializers.CharField(allow_null=True, help_text="Of r − CDI, annualized.")
     sortino = serializers.CharField(allow_null=True)
-    max_drawdown = DrawdownSerializer()
+    max_drawdown = MaxDrawdownSerializer()
     calmar = serializers.CharField(allow_null=True)
     hit_ratio = serializers.CharField(allow_null=True, help_text="Days up / days that moved.")
     best_day = DayReturnSerializer()
