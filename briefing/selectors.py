@@ -21,6 +21,7 @@ from pms_site.pipelines import failed_runs
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
+from risk.engine import BASEL_DAYS
 from risk.selectors import breached
 from trading.selectors import pending_proposals
 
@@ -29,6 +30,7 @@ from .models import MorningPack
 NAV_CURVE_DAYS = 65  # about three months
 TOP_MOVERS = 5
 KEY_INSTRUMENTS = 10
+TOP_DRIVERS = 5  # the positions of "what drives VaR"
 MOVES = {"1d": 1, "1w": 5, "1m": 21}  # business days back
 CENT = Decimal("0.01")
 
@@ -112,11 +114,30 @@ class Sections:
             "mtd_return": figure(mtd, "total_return"),
             "ytd_pnl": figure(ytd, "total_pnl"),
             "ytd_return": figure(ytd, "total_return"),
+            "vs_benchmark": self._vs_benchmark(),
             "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav, _ in self.curve],
             # [date, amount] of the capital flows on the curve (a pack stored before they
             # were kept has none).
             "nav_flows": [[d.isoformat(), decimal_str(flow)] for d, _, flow in self.curve if flow],
         }
+
+    def _vs_benchmark(self) -> dict[str, Any] | None:
+        """The fund's MTD and YTD return against the CDI's over the same days; None when
+        the data date has no snapshot (reported above)."""
+        if self.reports["ytd", "strategy"] is None:
+            return None
+        answer: dict[str, Any] = {}
+        for name in ("mtd", "ytd"):
+            report = performance.performance_report(
+                performance.period_resolve(name, as_of=self.data_date)
+            )
+            answer["benchmark"] = report["benchmark"]
+            answer[name] = {
+                key: report[key] for key in ("return", "benchmark_return", "excess_return")
+            }
+            if report["benchmark_unavailable"] and name == "ytd":
+                self.issues.append(report["benchmark_unavailable"])
+        return answer
 
     def _key_instruments(self) -> list[Any]:
         symbols = list(getattr(settings, "PMS_MORNING_PACK_INSTRUMENTS", []))
@@ -245,6 +266,40 @@ class Sections:
             "drawdown": report["drawdown"],
             "limits": report["limits"],
             "alerts": self._alerts(),
+            "drivers": None if report["var_unavailable"] else self._drivers(),
+            "backtest": self._backtest(),
+        }
+
+    def _drivers(self) -> dict[str, Any] | None:
+        """What drives VaR: the largest component VaRs by position of the data date's
+        book (a VaR the section has; without one, the section says why)."""
+        try:
+            report = risk_selectors.decomposition(as_of=self.data_date, by="position")
+        except ValidationError as error:
+            self.issues.append(f"VaR decomposition unavailable: {' '.join(error.messages)}")
+            return None
+        return {
+            "confidence": report["confidence"],
+            "var": report["var"],
+            "positions": report["rows"][:TOP_DRIVERS],
+        }
+
+    def _backtest(self) -> dict[str, Any] | None:
+        """The 99% VaR backtest of the Basel window known at the data date's close: the
+        250 snapshots whose next business day is at the latest the data date."""
+        days = business_days_ending(self.data_date, BASEL_DAYS + 1)
+        try:
+            report = risk_selectors.backtest(confidence=0.99, start=days[0], end=days[-2])
+        except ValidationError as error:
+            self.issues.append(f"VaR backtest unavailable: {' '.join(error.messages)}")
+            return None
+        keys = ("confidence", "observations", "exceptions", "expected")
+        return {
+            **{key: report[key] for key in keys},
+            "start": report["start"].isoformat(),
+            "end": report["end"].isoformat(),
+            "kupiec_p_value": report["kupiec"]["p_value"],
+            "traffic_light": report["traffic_light"],
         }
 
     def _alerts(self) -> list[dict[str, Any]]:

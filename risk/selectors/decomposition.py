@@ -2,6 +2,7 @@
 currency's component VaR (their P&L in the VaR scenario, adding up to VaR to the cent),
 its share, and each strategy's incremental VaR (DESIGN.md "Risk decomposition")."""
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -9,9 +10,10 @@ import numpy as np
 from django.core.exceptions import ValidationError
 
 from core.formatting import cents_str, decimal_str, ratio
+from portfolio.selectors import book_state_on
 
 from .. import engine
-from .book import money
+from .book import Book, money
 from .var import risk_compute
 
 BY = ("position", "strategy", "asset_class", "currency")
@@ -29,14 +31,20 @@ def validate_decomposition(by: str, confidence: float) -> None:
 
 
 def decomposition(
-    *, by: str = "position", confidence: float = DEFAULT_CONFIDENCE, window: int | None = None
+    *,
+    by: str = "position",
+    confidence: float = DEFAULT_CONFIDENCE,
+    window: int | None = None,
+    as_of: dt.date | None = None,
 ) -> dict[str, Any]:
-    """The live book's historical VaR at `confidence` over `window` (default
-    PMS_RISK_WINDOW), decomposed `by` position, strategy, asset class or currency: rows
-    largest component first, with their share of VaR; and every strategy's incremental
-    VaR (the VaR without it, minus the VaR). 400 when the history is too short for a VaR."""
+    """The historical VaR at `confidence` over `window` (default PMS_RISK_WINDOW) of the
+    live book, or of the book at the close of `as_of` from the timeline, decomposed `by`
+    position, strategy, asset class or currency: rows largest component first, with their
+    share of VaR; and every strategy's incremental VaR (the VaR without it, minus the
+    VaR). 400 when the history is too short for a VaR."""
     validate_decomposition(by, confidence)
-    risk = risk_compute(window=window, method="historical")
+    book = None if as_of is None else Book.load(book_state_on(as_of))
+    risk = risk_compute(window=window, method="historical", book=book)
     if risk.var_unavailable:
         raise ValidationError({"window": [risk.var_unavailable]})
     book = risk.book

@@ -1,23 +1,29 @@
 """The attribution fixture fund (see tests/attribution/conftest.py), with its snapshots
-built, a risk snapshot, an open alert and a pending proposal: a pack with known figures."""
+built, a risk snapshot, an open alert, a pending proposal and a CDI of 0.04% a day from
+March 1: a pack with known figures."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
 
+from core.calendar import business_days
 from portfolio import services
-from portfolio.models import Instrument, Strategy
+from portfolio.models import BenchmarkRate, Instrument, Strategy
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from tests.attribution.conftest import D0, D3, fund  # noqa: F401 — the fixture, reused
 from trading.models import Signal, TradeProposal
 
 PACK_DATE = dt.date(2024, 3, 18)  # Monday: the pack reads Friday D3's close
+CDI = Decimal("0.0004")
 
 
 @pytest.fixture
 def briefed(fund: None) -> None:  # noqa: F811
     services.snapshots_build(start=D0, end=D3, actor="test")
+    BenchmarkRate.objects.bulk_create(
+        BenchmarkRate(date=day, rate=CDI) for day in business_days(dt.date(2024, 3, 1), D3)
+    )
     gross = RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=Decimal("0.2"))
     RiskSnapshot.objects.create(
         date=D3,

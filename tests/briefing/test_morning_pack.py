@@ -2,6 +2,7 @@
 the page, the email, the API and the command."""
 
 import datetime as dt
+from decimal import Decimal
 from io import StringIO
 
 import pytest
@@ -34,6 +35,15 @@ def test_each_section_holds_the_figures(briefed):
     # 1.00355 × 1.0017670 × 1.0009227 − 1 = 0.0062509
     assert headline["mtd_pnl"] == headline["ytd_pnl"] == "65200.00"
     assert headline["mtd_return"].startswith("0.006250")
+    # Over the same four days (Mar 12 to 15) the CDI compounds to 1.0004⁴ − 1:
+    # 1.00080016² − 1 = 0.0016009602560256
+    ytd = headline["vs_benchmark"]["ytd"]
+    assert headline["vs_benchmark"]["benchmark"] == "CDI"
+    assert ytd["benchmark_return"] == "0.001600960256026"
+    assert abs(
+        Decimal(ytd["excess_return"]) - (Decimal(ytd["return"]) - Decimal("0.0016009602560256"))
+    ) < Decimal("1e-15")
+    assert headline["vs_benchmark"]["mtd"] == ytd  # the history starts in March
     assert [row[0] for row in headline["nav_curve"]] == [
         "2024-03-12",
         "2024-03-13",
@@ -73,6 +83,8 @@ def test_each_section_holds_the_figures(briefed):
         "66000.00",
     )
     assert [(a["limit"], a["status"]) for a in risk["alerts"]] == [("Gross", "open")]
+    # Four days of prices decompose no VaR, and no snapshot has its next day's P&L yet.
+    assert risk["drivers"] is None and risk["backtest"] is None
 
     [proposal] = sections["proposals"]
     assert (proposal["direction"], proposal["quantity"], proposal["new_breaches"]) == (
@@ -88,7 +100,13 @@ def test_each_section_holds_the_figures(briefed):
         "stale_prices": [],
         "missing_fx": [],
         "failed_runs": [],
-        "issues": [],
+        "issues": [
+            "VaR decomposition unavailable: 3 daily returns of history to 2024-03-15; VaR "
+            "needs at least 20 (PMS_RISK_MIN_WINDOW).",
+            "VaR backtest unavailable: No risk snapshot with the next business day's P&L in "
+            "that period: take them with `manage.py backfill_risk_snapshots --start "
+            "2023-03-14 --end 2024-03-14`.",
+        ],
     }
 
 
@@ -129,6 +147,8 @@ def test_the_page_has_the_figures_and_the_charts(briefed):
     assert page.count("<svg") == 3  # NAV curve, P&L by strategy, limit utilization
     assert "<polyline" in page and "limit</text>" in page
     assert "Limits in breach: Gross" in page and "sell 3 ESH4" in page
+    # YTD over the CDI: 0.62509% − 0.16010% = +0.46%, the CDI's +0.16%
+    assert "YTD vs CDI" in page and "+0.46%" in page and "CDI +0.16%" in page
     assert "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', ""
     )
