@@ -6,7 +6,7 @@ axis is labelled at round ("nice") values inside the data's range — steps of 1
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -85,6 +85,16 @@ def nice_ticks(low: float, high: float) -> list[Tick]:
         exponent += 1
 
 
+def _value_axis(low: float, high: float, y: Callable[[float], float], left: int, end: int) -> str:
+    """The grid lines of a value axis from `left` to `end`, labelled at nice ticks."""
+    return "".join(
+        f'<line class="tick" x1="{left}" x2="{end}" y1="{y(t.value):.1f}" y2="{y(t.value):.1f}" '
+        f'stroke="#e3e3e3"/><text x="{left - 4}" y="{y(t.value) + 4:.1f}" text-anchor="end" '
+        f"{FONT}>{escape(t.label)}</text>"
+        for t in nice_ticks(low, high)
+    )
+
+
 Marker = tuple[int | str, str]  # (the point's index or label, a short text)
 
 
@@ -136,14 +146,7 @@ def line_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img">'
     ]
-    for tick in nice_ticks(low, high):
-        at = y(tick.value)
-        parts.append(
-            f'<line class="tick" x1="{left}" x2="{width - right}" y1="{at:.1f}" y2="{at:.1f}" '
-            'stroke="#e3e3e3"/>'
-            f'<text x="{left - 4}" y="{at + 4:.1f}" text-anchor="end" {FONT}>'
-            f"{escape(tick.label)}</text>"
-        )
+    parts.append(_value_axis(low, high, y, left, width - right))
     for n, (index, text) in enumerate(marks):
         at = x(index)
         anchor = "start" if at < (left + width - right) / 2 else "end"
