@@ -247,3 +247,63 @@ def utilization_chart(
         f"{FONT}>limit</text></svg>"
     )
     return mark_safe("".join(parts))  # every value above is a number or escaped
+
+
+def backtest_chart(
+    labels: Sequence[str],
+    pnl: Sequence[float],
+    var: Sequence[float],
+    exceptions: Sequence[bool],
+    *,
+    width: int = 1000,
+    height: int = 260,
+) -> SafeString:
+    """A VaR backtest: each day's P&L as a bar from zero (green, red for a loss), the VaR
+    as a loss line below zero, and each exception (a loss beyond the VaR) as a red dot with
+    its date in a tooltip."""
+    if not pnl:
+        return line_chart(labels, [], width=width, height=height)
+    left, right, top, bottom = 64, 12, 12, 24
+    low = min(min(pnl), -max(var), 0.0)
+    high = max(max(pnl), 0.0)
+    if high == low:
+        high = low + 1.0
+    plot_height = height - top - bottom
+    step = (width - left - right) / len(pnl)
+    bar = max(step * 0.7, 1.0)
+
+    def y(value: float) -> float:
+        return top + (high - value) / (high - low) * plot_height
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img">'
+    ]
+    parts.append(_value_axis(low, high, y, left, width - right))
+    zero = y(0.0)
+    for i, value in enumerate(pnl):
+        edge = y(value)
+        colour = "#b8322a" if value < 0 else "#2a7d3f"
+        parts.append(
+            f'<rect x="{left + i * step:.1f}" y="{min(edge, zero):.1f}" width="{bar:.1f}" '
+            f'height="{max(abs(edge - zero), 0.5):.1f}" fill="{colour}" fill-opacity="0.55"/>'
+        )
+    points = " ".join(f"{left + (i + 0.5) * step:.1f},{y(-v):.1f}" for i, v in enumerate(var))
+    parts.append(
+        f'<polyline class="var" fill="none" stroke="#d08a00" stroke-width="1.5" points="{points}"/>'
+    )
+    for i, hit in enumerate(exceptions):
+        if hit:
+            parts.append(
+                f'<circle class="exception" cx="{left + (i + 0.5) * step:.1f}" '
+                f'cy="{y(pnl[i]):.1f}" r="3.5" fill="#b8322a"><title>{escape(labels[i])}: '
+                f"loss {escape(_number(-pnl[i]))} beyond VaR {escape(_number(var[i]))}"
+                "</title></circle>"
+            )
+    parts.append(
+        f'<line x1="{left}" x2="{width - right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#555"/>'
+        f'<text x="{left}" y="{height - 6}" {FONT}>{escape(labels[0])}</text>'
+        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {FONT}>'
+        f"{escape(labels[-1])}</text></svg>"
+    )
+    return mark_safe("".join(parts))  # every value above is a number or escaped

@@ -4,8 +4,10 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.urls import path
 
 
 class PMSAdminSite(admin.AdminSite):
@@ -24,6 +26,23 @@ class PMSAdminSite(admin.AdminSite):
             request, {"dashboard": shown, **(extra_context or {})}
         )
         return response
+
+    def get_urls(self) -> list[Any]:
+        analytics = path("analytics/", self.admin_view(self.analytics), name="pms_analytics")
+        return [analytics, *super().get_urls()]
+
+    def analytics(self, request: HttpRequest) -> TemplateResponse:
+        """Risk and performance: VaR decomposition, its backtest, statistics vs the CDI."""
+        from .analytics import analytics
+
+        if not request.user.has_perm("portfolio.view_position"):
+            raise PermissionDenied
+        context = {
+            **self.each_context(request),
+            "title": "Risk and performance",
+            "a": analytics(request),
+        }
+        return TemplateResponse(request, "admin/pms_analytics.html", context)
 
 
 class PMSAdminConfig(AdminConfig):

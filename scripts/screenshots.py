@@ -1,5 +1,6 @@
 """Screenshots of the PM's screens, taken in headless Chromium (Debian's `chromium`) from a
-running PMS: the dashboard, the positions, a proposal and the latest morning pack.
+running PMS: the dashboard, the positions, risk and performance, a proposal and the latest
+morning pack.
 
     .venv/bin/python scripts/screenshots.py [--url http://127.0.0.1:8000] [--user pm]
         [--password P] [--output var/screenshots]
@@ -67,7 +68,11 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=LAUNCH_ARGS)
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         log_in(page, url, options.user, password)
-        shots = {"dashboard": "/admin/", "positions": "/admin/portfolio/position/"}
+        shots = {
+            "dashboard": "/admin/",
+            "positions": "/admin/portfolio/position/",
+            "analytics": "/admin/analytics/",
+        }
         page.goto(f"{url}/admin/trading/tradeproposal/")
         first = page.locator("#result_list tbody tr th a").first
         if first.count():

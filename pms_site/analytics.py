@@ -1,0 +1,161 @@
+"""The risk and performance page of the admin: what drives VaR, whether VaR can be
+trusted (its backtest, with the P&L-vs-VaR chart) and the risk-adjusted performance
+against the CDI. Each figure is the API's (the same selectors); a part that cannot be
+computed says why and the others still show."""
+
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest
+
+from attribution import selectors as performance
+from core import charts
+from core.formatting import money, percent
+from risk import engine
+from risk import selectors as risk
+from risk.selectors.decomposition import BY
+
+PERFORMANCE_PERIODS = ("mtd", "qtd", "ytd", "itd")
+DEFAULT_PERIOD = "ytd"
+CONFIDENCES = (0.95, 0.99)
+
+
+def _choice(request: HttpRequest, name: str, choices: tuple[Any, ...], default: Any) -> Any:
+    """A query parameter among `choices` (by its text); anything else is the default."""
+    given = request.GET.get(name)
+    return next((c for c in choices if str(c) == given), default)
+
+
+def _attempt(compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    """A selector's answer, or None and the reason it gives (its 400's message)."""
+    try:
+        return compute(), None
+    except ValidationError as error:
+        return None, " ".join(error.messages)
+
+
+def _pct(value: str | None, places: int = 2) -> str:
+    return "—" if value is None else percent(Decimal(value), places)
+
+
+def _ratio(value: str | None) -> str:
+    return "—" if value is None else f"{Decimal(value):.2f}"
+
+
+def _statistics_row(name: str, stats: dict[str, Any]) -> dict[str, Any]:
+    drawdown = stats["max_drawdown"]
+    return {
+        "name": name,
+        "pnl": money(Decimal(stats["pnl"]), 0),
+        "sign": "neg" if Decimal(stats["pnl"]) < 0 else "pos",
+        "return": _pct(stats["return"]),
+        "annualized": _pct(stats["annualized_return"]),
+        "volatility": _pct(stats["volatility"]),
+        "sharpe": _ratio(stats["sharpe"]),
+        "sortino": _ratio(stats["sortino"]),
+        "drawdown": _pct(drawdown["value"]),
+        "drawdown_dates": f"{drawdown['peak']} → {drawdown['trough']}" if drawdown["peak"] else "",
+        "calmar": _ratio(stats["calmar"]),
+        "hit_ratio": _pct(stats["hit_ratio"], 0),
+        "best": f"{_pct(stats['best_day']['return'])} {stats['best_day']['date']}",
+        "worst": f"{_pct(stats['worst_day']['return'])} {stats['worst_day']['date']}",
+        "excess": _pct(stats["excess_return"]),
+    }
+
+
+def _performance(period: str) -> dict[str, Any]:
+    report, problem = _attempt(lambda: performance.performance(period=period))
+    if report is None:
+        return {"unavailable": problem}
+    return {
+        "start": report["start"],
+        "end": report["end"],
+        "days": report["days"],
+        "benchmark": report["benchmark"],
+        "benchmark_return": _pct(report["benchmark_return"]),
+        "benchmark_unavailable": report["benchmark_unavailable"],
+        "rows": [
+            _statistics_row("Fund", report),
+            *(_statistics_row(row["strategy"], row) for row in report["by_strategy"]),
+        ],
+    }
+
+
+def _decomposition(by: str) -> dict[str, Any]:
+    report, problem = _attempt(lambda: risk.decomposition(by=by))
+    if report is None:
+        return {"unavailable": problem}
+    return {
+        "as_of": report["as_of"],
+        "var": money(Decimal(report["var"]), 0),
+        "window_used": report["window_used"],
+        "rows": [
+            {
+                "key": row["key"],
+                "component_var": money(Decimal(row["component_var"]), 0),
+                "share": _pct(row["share"], 1),
+                "width": 0 if row["share"] is None else min(max(float(row["share"]), 0.0), 1.0),
+            }
+            for row in report["rows"]
+        ],
+        "incremental": [
+            {"strategy": row["strategy"], "value": money(Decimal(row["incremental_var"]), 0)}
+            for row in report["incremental"]
+        ],
+    }
+
+
+def _backtest(confidence: float) -> dict[str, Any]:
+    report, problem = _attempt(lambda: risk.backtest(confidence=confidence))
+    if report is None:
+        return {"unavailable": problem}
+    shown = report["days"][-engine.BASEL_DAYS :]
+    return {
+        "start": report["start"],
+        "end": report["end"],
+        "observations": report["observations"],
+        "exceptions": report["exceptions"],
+        "expected": f"{Decimal(report['expected']):.1f}",
+        "kupiec": report["kupiec"],
+        "christoffersen": report["christoffersen"],
+        "traffic_light": report["traffic_light"],
+        "traffic_light_days": report["traffic_light_days"],
+        "chart_days": len(shown),
+        "chart": charts.backtest_chart(
+            [day["date"].isoformat() for day in shown],
+            [float(day["pnl"]) for day in shown],
+            [float(day["var"]) for day in shown],
+            [day["exception"] for day in shown],
+            width=1400,
+            height=300,
+        ),
+        "exception_days": [
+            {
+                "date": day["date"],
+                "pnl": money(Decimal(day["pnl"]), 0),
+                "var": money(Decimal(day["var"]), 0),
+            }
+            for day in reversed(report["days"])
+            if day["exception"]
+        ],
+    }
+
+
+def analytics(request: HttpRequest) -> dict[str, Any]:
+    period = _choice(request, "period", PERFORMANCE_PERIODS, DEFAULT_PERIOD)
+    by = _choice(request, "by", BY, "position")
+    confidence = _choice(request, "confidence", CONFIDENCES, 0.99)
+    return {
+        "period": period,
+        "periods": PERFORMANCE_PERIODS,
+        "by": by,
+        "bys": [(b, b.replace("_", " ")) for b in BY],
+        "by_label": by.replace("_", " "),
+        "confidence": confidence,
+        "confidences": CONFIDENCES,
+        "performance": _performance(period),
+        "decomposition": _decomposition(by),
+        "backtest": _backtest(confidence),
+    }
