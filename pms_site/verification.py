@@ -270,6 +270,30 @@ def risk() -> Outcome:
     return OK, detail
 
 
+def var_backtest() -> Outcome:
+    """The Basel traffic light of the 99% VaR: yellow warns, red fails (the VaR model
+    understates the losses: the days are in GET /api/risk/backtest/)."""
+    from risk.selectors import backtest
+
+    try:
+        report = backtest(confidence=0.99)
+    except ValidationError as error:
+        return WARN, f"no backtest yet: {' '.join(error.messages)}"
+    zone = report["traffic_light"]
+    days = report["traffic_light_days"]
+    window = report["days"][-days:]
+    exceptions = sum(day["exception"] for day in window)
+    detail = (
+        f"VaR 99%: {exceptions} exceptions in the {days} days to {window[-1]['date']} "
+        f"(Basel {zone}); Kupiec p {report['kupiec']['p_value']} over all "
+        f"{report['observations']} days"
+    )
+    if zone == "green":
+        return OK, detail
+    detail += "; the exception days: GET /api/risk/backtest/"
+    return (WARN if zone == "yellow" else FAIL), detail
+
+
 def attribution() -> Outcome:
     from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
 
@@ -441,6 +465,7 @@ CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
     ("services", "book", book),
     ("services", "mark-to-market dry run", mark_to_market_dry_run),
     ("services", "risk", risk),
+    ("services", "VaR backtest", var_backtest),
     ("services", "attribution", attribution),
     ("services", "morning pack", morning_pack),
     ("api", "schema", api_schema),

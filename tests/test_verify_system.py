@@ -15,6 +15,7 @@ from django.db.migrations.recorder import MigrationRecorder
 from pms_site import health, pipelines, verification
 from tests.conftest import TODAY
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
+from tests.risk.test_backtest import DAYS, backtest_history
 from tests.test_health_metrics import UNREACHABLE_REDIS
 
 EVENING = dt.datetime(2024, 3, 15, 23, 0, tzinfo=dt.UTC)  # after the eod slot and its grace
@@ -140,3 +141,24 @@ def test_a_cache_that_missed_a_change_fails_the_check(book, settings):  # noqa: 
     Position.objects.filter(closed_at__isnull=True).update(notional_base=0)  # no signal
     status, detail = verification.cache_current()
     assert status == verification.FAIL and "the cache serves book" in detail
+
+
+@pytest.mark.parametrize(
+    ("losses", "status", "zone"),
+    [
+        (set(), "ok", "green"),
+        ({10, 50, 51, 100, 200, 220}, "warn", "yellow"),
+        (set(range(0, 250, 25)), "fail", "red"),
+    ],
+)
+def test_the_var_backtest_warns_in_yellow_and_fails_in_red(db, losses, status, zone):
+    backtest_history(losses)
+    got, detail = verification.var_backtest()
+    assert (got, zone in detail) == (status, True)
+    assert f"{len(losses)} exceptions in the 250 days to {DAYS[-2]}" in detail
+    assert ("GET /api/risk/backtest/" in detail) == (status != "ok")
+
+
+def test_no_risk_snapshot_warns_with_the_command_that_takes_them(db):
+    got, detail = verification.var_backtest()
+    assert got == "warn" and "`manage.py backfill_risk_snapshots`" in detail

@@ -20,8 +20,9 @@ DAYS = business_days_ending(TODAY, 251)  # 250 snapshots, each with its next day
 LOSS_DAYS = {10, 50, 51, 100, 200, 220}  # indexes of the next days that lose 150
 
 
-@pytest.fixture
-def history(db: None) -> None:
+def backtest_history(losses: set[int]) -> None:
+    """The 250 snapshots (VaR 99% 100.00, 95% 60.00) and their next days' P&L: +10.00,
+    but −150.00 on the next day of each snapshot index in `losses`."""
     RiskSnapshot.objects.bulk_create(
         RiskSnapshot(
             date=day,
@@ -39,7 +40,7 @@ def history(db: None) -> None:
         PortfolioSnapshot(
             date=day,
             nav=Decimal("1000000"),
-            pnl=Decimal("-150.00") if k - 1 in LOSS_DAYS else Decimal("10.00"),
+            pnl=Decimal("-150.00") if k - 1 in losses else Decimal("10.00"),
             flow=Decimal("0"),
             daily_return=Decimal("0"),
             gross_exposure=Decimal("0"),
@@ -48,6 +49,11 @@ def history(db: None) -> None:
         )
         for k, day in enumerate(DAYS)
     )
+
+
+@pytest.fixture
+def history(db: None) -> None:
+    backtest_history(LOSS_DAYS)
 
 
 def kupiec_by_hand(t: int, x: int, p: float) -> float:
