@@ -131,16 +131,21 @@ def _cents(field: str) -> Sum:
     return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
 
 
-def attribution_report(period: Period, by: str) -> dict[str, Any]:
-    """P&L and Carino-linked return attribution of `period` by a dimension."""
-    if by not in DIMENSIONS:
-        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
-    days = list(
+def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
+    """(date, NAV in cents, P&L in cents) of each fund snapshot of `period`, in order."""
+    return list(
         PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
         .order_by("date")
         .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
         .values_list("date", "nav_cents", "pnl_cents")
     )
+
+
+def attribution_report(period: Period, by: str) -> dict[str, Any]:
+    """P&L and Carino-linked return attribution of `period` by a dimension."""
+    if by not in DIMENSIONS:
+        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
+    days = _fund_days(period)
     column = {day: t for t, (day, _, _) in enumerate(days)}
     nav = np.array([row[1] for row in days], dtype=np.int64)
     fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
@@ -231,12 +236,7 @@ def performance_report(period: Period, strategy: str | None = None) -> dict[str,
     the fund's capital at the start of the day; `strategy` keeps that one row only."""
     if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
         raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
-    rows = list(
-        PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
-        .order_by("date")
-        .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
-        .values_list("date", "nav_cents", "pnl_cents")
-    )
+    rows = _fund_days(period)
     days = [day for day, _, _ in rows]
     column = {day: t for t, day in enumerate(days)}
     fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
