@@ -86,12 +86,16 @@ class Statistics:
     excess_return: float | None
 
 
+NOISE = 1e-12  # a daily dispersion below this is float rounding (idle days), not risk
+
+
 def statistics(returns: np.ndarray, benchmark: np.ndarray | None) -> Statistics:
     """The statistics of daily returns `r` against the benchmark's daily returns `b`:
 
     R = Π(1 + r) − 1, annualized (1 + R)^(252/T) − 1; volatility std(r, ddof=1) × √252;
     on the excess e = r − b, Sharpe mean(e) / std(e, ddof=1) × √252 and Sortino
-    mean(e) / √mean(min(e, 0)²) × √252; max drawdown of the index Π(1 + r) from its running
+    mean(e) / √mean(min(e, 0)²) × √252 (both over two days or more, and None when the
+    dispersion is no more than rounding noise); max drawdown of the index Π(1 + r) from its running
     peak (opening at 1), Calmar = annualized / max drawdown; hit ratio = days up / days
     that moved; benchmark return Π(1 + b) − 1 and the return over it, R − that.
     """
@@ -106,10 +110,11 @@ def statistics(returns: np.ndarray, benchmark: np.ndarray | None) -> Statistics:
     sharpe = sortino = benchmark_return = excess_return = None
     if benchmark is not None:
         excess = r - np.asarray(benchmark, dtype=float)
-        spread = excess.std(ddof=1) if days > 1 else 0.0
-        sharpe = float(excess.mean() / spread * root) if spread > 0 else None
-        downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)))
-        sortino = float(excess.mean() / downside * root) if downside > 0 else None
+        if days > 1:  # a ratio to a dispersion: none from one day, none from rounding noise
+            spread = float(excess.std(ddof=1))
+            downside = float(np.sqrt(np.mean(np.minimum(excess, 0.0) ** 2)))
+            sharpe = float(excess.mean() / spread * root) if spread > NOISE else None
+            sortino = float(excess.mean() / downside * root) if downside > NOISE else None
         benchmark_return = float(np.expm1(np.log1p(benchmark).sum()))
         excess_return = total - benchmark_return
     values, peak_at = drawdowns(r)

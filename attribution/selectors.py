@@ -200,15 +200,15 @@ def _ratio_str(value: float) -> str:
 
 
 def statistics_dict(
-    returns: np.ndarray, benchmark: np.ndarray | None, days: list[dt.date]
+    returns: np.ndarray, benchmark: np.ndarray | None, days: list[dt.date], opening: dt.date
 ) -> dict[str, Any]:
     """The statistics of a run of daily returns as the API shows them: returns to
     RETURN_PLACES, ratios to 6 places, days by date (a drawdown peaking at the period's
-    opening has its peak dated the first day)."""
+    opening has its peak dated `opening`, the close the period starts from)."""
     stats = engine.statistics(returns, benchmark)
 
     def day(index: int | None) -> str | None:
-        return None if index is None else days[max(index, 0)].isoformat()
+        return None if index is None else (days[index] if index >= 0 else opening).isoformat()
 
     return {
         "return": return_str(stats.total_return),
@@ -232,7 +232,7 @@ def statistics_dict(
 
 def performance_report(period: Period, strategy: str | None = None) -> dict[str, Any]:
     """Performance statistics of the fund and of each strategy over `period`, against the
-    CDI: four queries whatever the book's size. A strategy's daily return is its P&L over
+    CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
     the fund's capital at the start of the day; `strategy` keeps that one row only."""
     if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
         raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
@@ -253,12 +253,16 @@ def performance_report(period: Period, strategy: str | None = None) -> dict[str,
     for code, day, pnl in by_day:
         strategy_pnl[row[code], column[day]] += pnl
     cdi = benchmark_series(days, BenchmarkRate.Benchmark.CDI)
+    # The close the period starts from: the snapshot before it (at the inception, none:
+    # the capital arrives on the first day).
+    before = PortfolioSnapshot.objects.filter(date__lt=period.start).aggregate(day=Max("date"))
+    opening = before["day"] or period.start
     answer = {
         "start": period.start.isoformat(),
         "end": period.end.isoformat(),
         "days": len(days),
         "pnl": cents_str(int(fund_pnl.sum())),
-        **statistics_dict(fund_pnl * scale, cdi.rates, days),
+        **statistics_dict(fund_pnl * scale, cdi.rates, days, opening),
         "benchmark": cdi.benchmark,
         "benchmark_days_carried": cdi.carried,
         "benchmark_unavailable": None
@@ -271,7 +275,7 @@ def performance_report(period: Period, strategy: str | None = None) -> dict[str,
             {
                 "strategy": code,
                 "pnl": cents_str(int(strategy_pnl[k].sum())),
-                **statistics_dict(strategy_pnl[k] * scale, cdi.rates, days),
+                **statistics_dict(strategy_pnl[k] * scale, cdi.rates, days, opening),
             }
             for k, code in enumerate(codes)
         ],

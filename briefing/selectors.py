@@ -135,8 +135,14 @@ class Sections:
             answer[name] = {
                 key: report[key] for key in ("return", "benchmark_return", "excess_return")
             }
-            if report["benchmark_unavailable"] and name == "ytd":
+            if name == "ytd" and report["benchmark_unavailable"]:
                 self.issues.append(report["benchmark_unavailable"])
+            elif name == "ytd" and report["benchmark_days_carried"]:
+                self.issues.append(
+                    f"The {report['benchmark']} has no rate for {report['benchmark_days_carried']} "
+                    "of the YTD days (an earlier rate is carried): load them with "
+                    "`manage.py import_benchmark_rates FILE`."
+                )
         return answer
 
     def _key_instruments(self) -> list[Any]:
@@ -266,15 +272,18 @@ class Sections:
             "drawdown": report["drawdown"],
             "limits": report["limits"],
             "alerts": self._alerts(),
-            "drivers": None if report["var_unavailable"] else self._drivers(),
+            "drivers": None if report["var_unavailable"] else self._drivers(report["window"]),
             "backtest": self._backtest(),
         }
 
-    def _drivers(self) -> dict[str, Any] | None:
+    def _drivers(self, window: int) -> dict[str, Any] | None:
         """What drives VaR: the largest component VaRs by position of the data date's
-        book (a VaR the section has; without one, the section says why)."""
+        book over the section's VaR window (a VaR the section has; without one, the
+        section says why)."""
         try:
-            report = risk_selectors.decomposition(as_of=self.data_date, by="position")
+            report = risk_selectors.decomposition(
+                as_of=self.data_date, by="position", window=window
+            )
         except ValidationError as error:
             self.issues.append(f"VaR decomposition unavailable: {' '.join(error.messages)}")
             return None

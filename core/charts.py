@@ -285,7 +285,8 @@ def backtest_chart(
         edge = y(value)
         colour = "#b8322a" if value < 0 else "#2a7d3f"
         parts.append(
-            f'<rect x="{left + i * step:.1f}" y="{min(edge, zero):.1f}" width="{bar:.1f}" '
+            f'<rect x="{left + (i + 0.5) * step - bar / 2:.1f}" y="{min(edge, zero):.1f}" '
+            f'width="{bar:.1f}" '
             f'height="{max(abs(edge - zero), 0.5):.1f}" fill="{colour}" fill-opacity="0.55"/>'
         )
     points = " ".join(f"{left + (i + 0.5) * step:.1f},{y(-v):.1f}" for i, v in enumerate(var))

@@ -466,7 +466,7 @@ CDI_PATH = (
 )  # fmt: skip
 
 
-BACKTEST_DAYS = 250  # the demo's daily risk snapshots: the Basel backtest's window
+BACKTEST_DAYS = 250  # the Basel backtest's window: the demo takes one more risk snapshot
 
 
 def cdi_rates(days: int) -> list[Decimal]:

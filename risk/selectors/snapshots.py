@@ -14,7 +14,7 @@ ACTIVE_ALERTS = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
 
 def snapshot_report(day: dt.date) -> dict[str, Any] | None:
     """The risk snapshot of `day` under the live report's keys (as_of, var,
-    expected_shortfall, var_unavailable, window_used, limits, drawdown), or None when
+    expected_shortfall, var_unavailable, window, window_used, limits, drawdown), or None when
     `day` has none. A snapshot stored without its drawdown gets the timeline's."""
     snapshot = RiskSnapshot.objects.filter(date=day).first()
     if snapshot is None:
@@ -26,6 +26,7 @@ def snapshot_report(day: dt.date) -> dict[str, Any] | None:
         "var": {k: decimal_str(v) for k, v in var.items()},
         "expected_shortfall": {k: decimal_str(v) for k, v in expected_shortfall.items()},
         "var_unavailable": snapshot.var_unavailable or None,
+        "window": snapshot.window,
         "window_used": snapshot.window_used,
         "limits": snapshot.limits,
         "drawdown": snapshot.drawdown or drawdown(day).as_dict(),

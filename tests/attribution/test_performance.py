@@ -26,6 +26,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from attribution import engine
 from portfolio import services
 from portfolio.models import BenchmarkRate, Price
 from tests.factories import InstrumentFactory, StrategyFactory
@@ -139,9 +140,8 @@ def test_a_custom_period_and_one_strategy(fund, api_client_for):
     )
     assert (body["start"], body["end"], body["days"]) == ("2024-03-06", "2024-03-08", 3)
     assert_figures(body, expected(((MACRO_PNL + RV_PNL) / CAPITAL)[2:5], CDI_DAILY[2:5]))
-    # The period opens at D2's close: D3 falls from it, so D3 is both peak (its opening)
-    # and trough until D5 goes lower.
-    assert body["max_drawdown"]["peak"] == "2024-03-06"
+    # The period opens at D2's close, the peak: D3 falls from it, and D5 goes lower.
+    assert body["max_drawdown"]["peak"] == "2024-03-05"
     assert body["max_drawdown"]["trough"] == "2024-03-08"
     [row] = body["by_strategy"]
     assert row["strategy"] == "RV" and row["pnl"] == "7000.00"
@@ -177,3 +177,15 @@ def test_no_snapshots_is_400_naming_the_command(db, api_client_for):
     answer = api_client_for("viewer").get("/api/performance/")
     assert answer.status_code == 400
     assert "backfill_snapshots" in str(answer.json())
+
+
+def test_no_ratio_from_one_day_or_from_an_idle_strategy():
+    cdi = np.full(229, 0.000415)
+    # An idle strategy over a flat CDI: its excess −0.000415 every day has a float std of
+    # 5.4e-20, rounding, so no Sharpe (not −10^17); its Sortino is mean / RMS = −1 × √252.
+    assert np.std(-cdi, ddof=1) > 0
+    idle = engine.statistics(np.zeros(229), cdi)
+    assert idle.sharpe is None and idle.volatility == 0.0
+    assert idle.sortino == pytest.approx(-np.sqrt(252))
+    one_day = engine.statistics(np.array([0.001]), cdi[:1])
+    assert (one_day.volatility, one_day.sharpe, one_day.sortino) == (None, None, None)

@@ -16,7 +16,7 @@ from django_q.models import Task
 from briefing import render, services
 from briefing.models import MorningPack
 from portfolio import services as book_services
-from portfolio.models import PortfolioSnapshot, PositionSnapshot, Price
+from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Price
 
 from .conftest import D3, PACK_DATE
 
@@ -227,3 +227,14 @@ def test_admin_links_each_pack_to_its_page(briefed):
     assert f"/admin/briefing/morningpack/{pack.pk}/page/" in listing
     page = client.get(f"/admin/briefing/morningpack/{pack.pk}/page/")
     assert page.status_code == 200 and b"Morning pack" in page.content
+
+
+def test_a_cdi_not_loaded_for_the_data_date_is_reported(briefed):
+    BenchmarkRate.objects.filter(date=D3).delete()
+    sections = generate().sections
+    # Mar 14's rate is carried to Mar 15: the same 0.04%, so the same figures.
+    assert sections["headline"]["vs_benchmark"]["ytd"]["benchmark_return"] == "0.001600960256026"
+    assert (
+        "The CDI has no rate for 1 of the YTD days (an earlier rate is carried): load them "
+        "with `manage.py import_benchmark_rates FILE`." in sections["data_quality"]["issues"]
+    )

@@ -335,9 +335,9 @@ class Command(BaseCommand):
         self.step(f"{len(demo.RISK_LIMITS)} risk limits, {len(scenarios)} stress scenarios")
         # The last year's risk snapshots, as the EOD pipeline would have taken them: the
         # VaR backtest has its 250 days at once.
-        self.step(f"taking the last {demo.BACKTEST_DAYS} days' risk snapshots …")
+        self.step(f"taking the last {demo.BACKTEST_DAYS + 1} days' risk snapshots …")
         taken = risk_services.risk_snapshots_build(
-            start=dates[-demo.BACKTEST_DAYS],
+            start=dates[-demo.BACKTEST_DAYS - 1],  # the last has no next day's P&L yet
             end=dates[-1],
             actor=ACTOR,
             progress=monthly(self.stdout),
