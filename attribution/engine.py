@@ -95,9 +95,9 @@ def statistics(returns: np.ndarray, benchmark: np.ndarray | None) -> Statistics:
     R = Π(1 + r) − 1, annualized (1 + R)^(252/T) − 1; volatility std(r, ddof=1) × √252;
     on the excess e = r − b, Sharpe mean(e) / std(e, ddof=1) × √252 and Sortino
     mean(e) / √mean(min(e, 0)²) × √252 (both over two days or more, and None when the
-    dispersion is no more than rounding noise); max drawdown of the index Π(1 + r) from its running
-    peak (opening at 1), Calmar = annualized / max drawdown; hit ratio = days up / days
-    that moved; benchmark return Π(1 + b) − 1 and the return over it, R − that.
+    dispersion is no more than rounding noise); max drawdown of the index Π(1 + r) from
+    its running peak (opening at 1), Calmar = annualized / max drawdown; hit ratio = days
+    up / days that moved; benchmark return Π(1 + b) − 1 and the return over it, R − that.
     """
     r = np.asarray(returns, dtype=float)
     days = len(r)

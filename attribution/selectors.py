@@ -230,28 +230,42 @@ def statistics_dict(
     }
 
 
-def performance_report(period: Period, strategy: str | None = None) -> dict[str, Any]:
-    """Performance statistics of the fund and of each strategy over `period`, against the
-    CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
-    the fund's capital at the start of the day; `strategy` keeps that one row only."""
-    if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
-        raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
-    rows = _fund_days(period)
-    days = [day for day, _, _ in rows]
+def _strategy_pnl(
+    period: Period, days: list[dt.date], strategy: str | None
+) -> tuple[list[str], np.ndarray]:
+    """Each strategy's (or only `strategy`'s) daily P&L in cents over `days`: one grouped
+    query."""
     column = {day: t for t, day in enumerate(days)}
-    fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
-    capital = np.array([nav for _, nav, _ in rows], dtype=np.int64) - fund_pnl
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
     grouped = PositionSnapshot.objects.filter(date__range=(period.start, period.end))
     if strategy is not None:
         grouped = grouped.filter(strategy__code=strategy)
     by_day = grouped.values_list("strategy__code", "date").annotate(pnl=_cents("daily_pnl_base"))
     codes = sorted({code for code, _, _ in by_day} | ({strategy} if strategy else set()))
     row = {code: k for k, code in enumerate(codes)}
-    strategy_pnl = np.zeros((len(codes), len(days)), dtype=np.int64)
+    pnl_cents = np.zeros((len(codes), len(days)), dtype=np.int64)
     for code, day, pnl in by_day:
-        strategy_pnl[row[code], column[day]] += pnl
+        pnl_cents[row[code], column[day]] += pnl
+    return codes, pnl_cents
+
+
+def performance_report(
+    period: Period, strategy: str | None = None, *, by_strategy: bool = True
+) -> dict[str, Any]:
+    """Performance statistics of the fund and of each strategy over `period`, against the
+    CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
+    the fund's capital at the start of the day; `strategy` keeps that one row only, and
+    `by_strategy=False` none (the fund's figures alone, one query fewer)."""
+    if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
+        raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
+    rows = _fund_days(period)
+    days = [day for day, _, _ in rows]
+    fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
+    capital = np.array([nav for _, nav, _ in rows], dtype=np.int64) - fund_pnl
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
+    codes, strategy_pnl = (
+        _strategy_pnl(period, days, strategy) if by_strategy else ([], np.zeros((0, len(days))))
+    )
     cdi = benchmark_series(days, BenchmarkRate.Benchmark.CDI)
     # The close the period starts from: the snapshot before it (at the inception, none:
     # the capital arrives on the first day).

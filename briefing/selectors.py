@@ -65,6 +65,7 @@ class Sections:
                 f"No snapshot of {data_date}: run `manage.py backfill_snapshots --start "
                 f"{data_date} --end {data_date}`, then generate the pack again."
             )
+        self.periods: dict[str, performance.Period] = {}  # those ending at the data date
         self.reports = {
             (period, by): self._attribution(period, by)
             for period, by in (
@@ -83,6 +84,7 @@ class Sections:
             return None
         if resolved.end != self.data_date:
             return None  # the latest snapshot is older: already reported above
+        self.periods[period] = resolved
         return performance.attribution_report(resolved, by)
 
     def all(self) -> dict[str, Any]:
@@ -124,13 +126,11 @@ class Sections:
     def _vs_benchmark(self) -> dict[str, Any] | None:
         """The fund's MTD and YTD return against the CDI's over the same days; None when
         the data date has no snapshot (reported above)."""
-        if self.reports["ytd", "strategy"] is None:
+        if not {"mtd", "ytd"} <= self.periods.keys():
             return None
         answer: dict[str, Any] = {}
         for name in ("mtd", "ytd"):
-            report = performance.performance_report(
-                performance.period_resolve(name, as_of=self.data_date)
-            )
+            report = performance.performance_report(self.periods[name], by_strategy=False)
             answer["benchmark"] = report["benchmark"]
             answer[name] = {
                 key: report[key] for key in ("return", "benchmark_return", "excess_return")

@@ -28,12 +28,15 @@ def _choice(request: HttpRequest, name: str, choices: tuple[Any, ...], default: 
     return next((c for c in choices if str(c) == given), default)
 
 
-def _attempt(compute: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
-    """A selector's answer, or None and the reason it gives (its 400's message)."""
+def _shown(
+    compute: Callable[[], dict[str, Any]], present: Callable[[dict[str, Any]], dict[str, Any]]
+) -> dict[str, Any]:
+    """A selector's answer as the page shows it, or why it has none (its 400's message)."""
     try:
-        return compute(), None
+        report = compute()
     except ValidationError as error:
-        return None, " ".join(error.messages)
+        return {"unavailable": " ".join(error.messages)}
+    return present(report)
 
 
 def _pct(value: str | None, places: int = 2) -> str:
@@ -65,10 +68,7 @@ def _statistics_row(name: str, stats: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _performance(period: str) -> dict[str, Any]:
-    report, problem = _attempt(lambda: performance.performance(period=period))
-    if report is None:
-        return {"unavailable": problem}
+def _performance(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "start": report["start"],
         "end": report["end"],
@@ -83,10 +83,7 @@ def _performance(period: str) -> dict[str, Any]:
     }
 
 
-def _decomposition(by: str) -> dict[str, Any]:
-    report, problem = _attempt(lambda: risk.decomposition(by=by))
-    if report is None:
-        return {"unavailable": problem}
+def _decomposition(report: dict[str, Any]) -> dict[str, Any]:
     return {
         "as_of": report["as_of"],
         "var": money(Decimal(report["var"]), 0),
@@ -107,10 +104,7 @@ def _decomposition(by: str) -> dict[str, Any]:
     }
 
 
-def _backtest(confidence: float) -> dict[str, Any]:
-    report, problem = _attempt(lambda: risk.backtest(confidence=confidence))
-    if report is None:
-        return {"unavailable": problem}
+def _backtest(report: dict[str, Any]) -> dict[str, Any]:
     shown = report["days"][-engine.BASEL_DAYS :]
     return {
         "start": report["start"],
@@ -155,7 +149,7 @@ def analytics(request: HttpRequest) -> dict[str, Any]:
         "by_label": by.replace("_", " "),
         "confidence": confidence,
         "confidences": CONFIDENCES,
-        "performance": _performance(period),
-        "decomposition": _decomposition(by),
-        "backtest": _backtest(confidence),
+        "performance": _shown(lambda: performance.performance(period=period), _performance),
+        "decomposition": _shown(lambda: risk.decomposition(by=by), _decomposition),
+        "backtest": _shown(lambda: risk.backtest(confidence=confidence), _backtest),
     }
