@@ -45,7 +45,7 @@ def _total(total_cents: int, terms: int) -> str:
 
 
 def _is_yield(instrument: Any) -> bool:
-    return Terms(instrument.quote_type, instrument.multiplier, instrument.dv01).is_yield
+    return Terms.of(instrument).is_yield
 
 
 class Sections:

@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import numpy as np
 
@@ -29,6 +30,11 @@ class Terms:
     quote_type: str  # "price" or "yield"
     multiplier: Decimal
     dv01: Decimal
+
+    @classmethod
+    def of(cls, instrument: Any) -> "Terms":
+        """The terms of an instrument (any object with its fields)."""
+        return cls(instrument.quote_type, instrument.multiplier, instrument.dv01)
 
     @property
     def is_yield(self) -> bool:

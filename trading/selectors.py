@@ -101,7 +101,7 @@ class Sizer:
     def size(self, signal: Signal) -> Sized | str:
         """The signal's trade, or why there is none."""
         instrument, strategy = signal.instrument, signal.strategy
-        terms = Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
+        terms = Terms.of(instrument)
         priced, fx_rate = self.prices.get(instrument.pk), self.fx_rates.get(instrument.currency)
         col = self.column[instrument.pk]
         if priced is None:

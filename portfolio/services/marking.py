@@ -13,11 +13,11 @@ from core.calendar import today
 from core.errors import Conflict
 from core.signals import data_changed
 
-from ..ledger import ZERO, is_stale, mark_figures
+from ..ledger import ZERO, Terms, is_stale, mark_figures
 from ..models import MARK_FIELDS, Position
 from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
-from .trades import DayStart, instrument_terms, lock_instruments
+from .trades import DayStart, lock_instruments
 
 
 @dataclass
@@ -69,7 +69,7 @@ def mark_to_market(
     rows = list(positions.values_list(*_MTM_READ))
     prices = latest_prices(as_of, instruments)
     fx_rates = fx_rates_on(as_of, {i.currency for i in instruments.values()})
-    terms = {pk: instrument_terms(i) for pk, i in instruments.items()}
+    terms = {pk: Terms.of(i) for pk, i in instruments.items()}
 
     result = MarkResult(as_of=as_of)
     stale: set[str] = set()

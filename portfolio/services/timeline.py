@@ -78,7 +78,7 @@ def _replay(
     """
     start, end = days[0], days[-1]
     instruments = {i.pk: i for i in Instrument.objects.all()}
-    terms = {pk: Terms(i.quote_type, i.multiplier, i.dv01) for pk, i in instruments.items()}
+    terms = {pk: Terms.of(i) for pk, i in instruments.items()}
     trades = list(
         Trade.objects.filter(trade_date__lte=end)
         .order_by("trade_date", "id")

@@ -37,10 +37,6 @@ class TradeRequest:
     confirm: bool = False  # accepts a price outside PMS_PRICE_BAND of the last close
 
 
-def instrument_terms(instrument: Instrument) -> Terms:
-    return Terms(instrument.quote_type, instrument.multiplier, instrument.dv01)
-
-
 def lock_instruments(**filters: Any) -> dict[int, Instrument]:
     """Lock instruments in id order (no deadlocks): trades and marks of one instrument queue."""
     return {
@@ -129,7 +125,7 @@ class DayStart:
         close, fx_rate = prices.get(instrument_id), fx_rates.get(instrument.currency)
         if close is None or fx_rate is None:
             return current
-        terms = instrument_terms(instrument)
+        terms = Terms.of(instrument)
         return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate)
 
     def rolled(
@@ -270,7 +266,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
     for index, request in sorted(enumerate(requests), key=lambda item: item[1].trade_date):
         instrument, strategy = by_symbol[request.instrument], strategies[request.strategy]
-        terms = instrument_terms(instrument)
+        terms = Terms.of(instrument)
         fx_rate = fx.rate(instrument.currency, request.trade_date)
         assert fx_rate is not None
         key = (instrument.pk, strategy.pk)
