@@ -142,25 +142,37 @@ def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
 
 
 def attribution_report(period: Period, by: str) -> dict[str, Any]:
-    """P&L and Carino-linked return attribution of `period` by a dimension."""
+    """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
+    each row also has the part of its P&L from the currency's move on funded holdings'
+    cost (`fx_pnl`, linked as `fx_contribution`)."""
     if by not in DIMENSIONS:
         raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
     days = _fund_days(period)
     column = {day: t for t, (day, _, _) in enumerate(days)}
     nav = np.array([row[1] for row in days], dtype=np.int64)
     fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
+    with_fx = by == "currency"
     grouped = (
         PositionSnapshot.objects.filter(date__range=(period.start, period.end))
         .values_list(DIMENSIONS[by], "date")
-        .annotate(pnl=_cents("daily_pnl_base"))
-        .values_list(DIMENSIONS[by], "date", "pnl")
+        .annotate(pnl=_cents("daily_pnl_base"), fx=_cents("daily_fx_pnl_base"))
+        .values_list(DIMENSIONS[by], "date", "pnl", "fx")
     )
-    keys = sorted({key for key, _, _ in grouped})
+    keys = sorted({key for key, _, _, _ in grouped})
     row = {key: k for k, key in enumerate(keys)}
-    key_pnl = np.zeros((len(keys), len(days)), dtype=np.int64)
-    for key, day, pnl in grouped:
-        key_pnl[row[key], column[day]] += pnl
-    result = engine.attribute(key_pnl, fund_pnl, (nav - fund_pnl).astype(float))
+    key_pnl = np.zeros((2, len(keys), len(days)), dtype=np.int64)  # P&L, its FX part
+    for key, day, pnl, fx in grouped:
+        key_pnl[:, row[key], column[day]] += (pnl, fx)
+    capital = (nav - fund_pnl).astype(float)
+    result = engine.attribute(key_pnl[0], fund_pnl, capital)
+    fx_part = engine.attribute(key_pnl[1], fund_pnl, capital) if with_fx else None
+    rows = [
+        {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
+        for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
+    ]
+    if fx_part is not None:
+        for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True):
+            shown.update(fx_pnl=cents_str(int(pnl)), fx_contribution=return_str(float(c)))
     return {
         "period": period.name,
         "by": by,
@@ -169,10 +181,7 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
         "total_pnl": cents_str(result.total_pnl),
         "total_return": return_str(result.total_return),
         "linking": "carino",
-        "rows": [
-            {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
-            for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
-        ],
+        "rows": rows,
     }
 
 

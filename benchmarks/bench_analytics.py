@@ -128,7 +128,7 @@ def bench_performance(n_days: int = 500) -> None:
     columns = (
         "date, instrument_id, strategy_id, position_id, quantity, avg_cost, price, fx_rate, "
         "notional_base, market_value_base, unrealized_pnl_base, realized_pnl_base, "
-        "daily_pnl_base, dv01_base"
+        "daily_pnl_base, dv01_base, cost_base, fx_pnl_base, daily_fx_pnl_base"
     )
     with connection.cursor() as cursor:
         with cursor.connection.cursor().copy(
@@ -138,7 +138,25 @@ def bench_performance(n_days: int = 500) -> None:
                 for t, day in enumerate(days):
                     pnl = Decimal(int(cents[k, t])) / 100
                     copy.write_row(
-                        (day, instrument, strategy, position, 1, 100, 100, 1, 0, 0, 0, 0, pnl, 0)
+                        (
+                            day,
+                            instrument,
+                            strategy,
+                            position,
+                            1,
+                            100,
+                            100,
+                            1,
+                            0,
+                            0,
+                            0,
+                            0,
+                            pnl,
+                            0,
+                            0,
+                            0,
+                            0,
+                        )
                     )
         cursor.execute("ANALYZE")
     rows = PositionSnapshot.objects.count()

@@ -30,15 +30,22 @@ class Terms:
     quote_type: str  # "price" or "yield"
     multiplier: Decimal
     dv01: Decimal
+    settlement: str = "margined"  # or "funded": bought outright, its cost paid up front
 
     @classmethod
     def of(cls, instrument: Any) -> "Terms":
         """The terms of an instrument (any object with its fields)."""
-        return cls(instrument.quote_type, instrument.multiplier, instrument.dv01)
+        return cls(
+            instrument.quote_type, instrument.multiplier, instrument.dv01, instrument.settlement
+        )
 
     @property
     def is_yield(self) -> bool:
         return self.quote_type == "yield"
+
+    @property
+    def is_funded(self) -> bool:
+        return self.settlement == "funded"
 
 
 def pnl_local(terms: Terms, quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
@@ -78,6 +85,56 @@ def apply_trade(
 
 
 @dataclass(frozen=True)
+class BookedTrade:
+    """A trade's effect on a position in base currency (DESIGN.md "Instruments")."""
+
+    local: TradeEffect
+    cost_base: Decimal  # K after the trade: funded positions only (zero when margined)
+    realized_base: Decimal  # P&L the trade realized, before fees
+    realized_fx_base: Decimal  # the part of it from the currency's move on the cost
+
+
+def _paid(terms: Terms, quantity: Decimal, price: Decimal, fx_rate: Decimal) -> Decimal:
+    """What `quantity` of a funded (price-quoted) instrument costs at `price`, in base."""
+    return to_cents(quantity * price * terms.multiplier * fx_rate)
+
+
+def book_trade(
+    terms: Terms,
+    quantity: Decimal,
+    avg_cost: Decimal,
+    cost_base: Decimal,
+    trade_quantity: Decimal,
+    price: Decimal,
+    fx_rate: Decimal,
+) -> BookedTrade:
+    """One trade against a position (quantity, avg_cost, cost base K) at X(c, trade date).
+
+    Margined: the realized local P&L converted at `fx_rate`; no cost base. Funded: K adds
+    what a same-direction trade paid at `fx_rate`; a reduction realizes its proceeds at
+    `fx_rate` minus its share of K (the price part is its local P&L at `fx_rate`, the rest
+    is the currency's move on that share of the cost); crossing zero realizes the whole
+    position and opens the remainder at its own cost.
+    """
+    local = apply_trade(terms, quantity, avg_cost, trade_quantity, price)
+    price_part = to_cents(local.realized_local * fx_rate)
+    if not terms.is_funded:
+        return BookedTrade(local, ZERO, price_part, ZERO)
+    if quantity == 0 or (quantity > 0) == (trade_quantity > 0):
+        return BookedTrade(
+            local, cost_base + _paid(terms, trade_quantity, price, fx_rate), ZERO, ZERO
+        )
+    if local.crossed_zero:
+        realized = _paid(terms, quantity, price, fx_rate) - cost_base
+        remainder_cost = _paid(terms, local.quantity, price, fx_rate)
+        return BookedTrade(local, remainder_cost, realized, realized - price_part)
+    closed = -trade_quantity
+    released = cost_base if local.quantity == 0 else to_cents(cost_base * closed / quantity)
+    realized = _paid(terms, closed, price, fx_rate) - released
+    return BookedTrade(local, cost_base - released, realized, realized - price_part)
+
+
+@dataclass(frozen=True)
 class Figures:
     """A position's base-currency figures at a mark (quote, FX rate)."""
 
@@ -85,6 +142,40 @@ class Figures:
     market_value_base: Decimal
     unrealized_pnl_base: Decimal
     dv01_base: Decimal
+    fx_pnl_base: Decimal = ZERO  # funded: the part of unrealized from the currency's move
+
+    @property
+    def price_pnl_base(self) -> Decimal:
+        return self.unrealized_pnl_base - self.fx_pnl_base
+
+
+def mark_figures(
+    terms: Terms,
+    quantity: Decimal,
+    avg_cost: Decimal,
+    quote: Decimal,
+    fx_rate: Decimal,
+    cost_base: Decimal | None = None,
+) -> Figures:
+    """Notional, market value, unrealized P&L and DV01 in base currency.
+
+    Margined: unrealized is the local P&L at `fx_rate`. Funded (`cost_base` K required):
+    unrealized is the market value q × P × m × X − K, of which the local P&L at `fx_rate`
+    is the price part and the rest the FX part. A yield instrument's notional is q × m;
+    its market value is its unrealized P&L (what the contract is worth), not its notional.
+    """
+    price_part = to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate)
+    dv01 = to_cents(quantity * terms.dv01 * fx_rate)
+    if terms.is_yield:
+        return Figures(
+            to_cents(quantity * terms.multiplier * fx_rate), price_part, price_part, dv01
+        )
+    notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
+    if not terms.is_funded:
+        return Figures(notional, notional, price_part, dv01)
+    assert cost_base is not None, "a funded position's figures need its cost base"
+    unrealized = notional - cost_base
+    return Figures(notional, notional, unrealized, dv01, unrealized - price_part)
 
 
 def value_at(
@@ -94,29 +185,13 @@ def value_at(
     realized: Decimal,
     quote: Decimal,
     fx_rate: Decimal,
+    cost_base: Decimal | None = None,
 ) -> Decimal:
     """Unrealized + cumulative realized P&L (base) of a position marked at (quote, fx_rate):
     at the previous business day's close, the start of a day whose daily P&L is
     `(U_t + R_t) − (U_{t−1} + R_{t−1})`."""
-    return to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate) + realized
-
-
-def mark_figures(
-    terms: Terms, quantity: Decimal, avg_cost: Decimal, quote: Decimal, fx_rate: Decimal
-) -> Figures:
-    """Notional, market value, unrealized P&L and DV01 in base currency.
-
-    A yield instrument's notional is q × m; its market value is its unrealized P&L (what
-    the contract is worth), not its notional.
-    """
-    unrealized = to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate)
-    dv01 = to_cents(quantity * terms.dv01 * fx_rate)
-    if terms.is_yield:
-        return Figures(
-            to_cents(quantity * terms.multiplier * fx_rate), unrealized, unrealized, dv01
-        )
-    notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
-    return Figures(notional, notional, unrealized, dv01)
+    figures = mark_figures(terms, quantity, avg_cost, quote, fx_rate, cost_base)
+    return figures.unrealized_pnl_base + realized
 
 
 # --- The fund's figures: one definition each ---------------------------------------------

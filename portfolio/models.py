@@ -88,11 +88,22 @@ class Instrument(models.Model):
         PRICE = "price"
         YIELD = "yield"
 
+    class Settlement(models.TextChoices):
+        MARGINED = "margined", "margined (futures, swaps, forwards, FX: nothing paid up front)"
+        FUNDED = "funded", "funded (bonds, equities, ETFs bought outright)"
+
     symbol = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
     name = models.CharField(max_length=200)
     asset_class = models.CharField(max_length=16, choices=AssetClass.choices)
     currency = models.CharField(max_length=3, validators=[inputs.currency_validator])
     quote_type = models.CharField(max_length=8, choices=QuoteType.choices)
+    settlement = models.CharField(
+        max_length=8,
+        choices=Settlement.choices,
+        default=Settlement.MARGINED,
+        help_text="Funded holdings carry their cost in base currency at the trade-date rate, "
+        "so their P&L includes the currency's move on it. Fixed once the instrument has trades.",
+    )
     multiplier = models.DecimalField(
         max_digits=24,
         decimal_places=8,
@@ -123,6 +134,10 @@ class Instrument(models.Model):
             models.CheckConstraint(condition=Q(dv01__gte=0), name="instrument_dv01_not_negative"),
             models.CheckConstraint(
                 condition=~Q(quote_type="yield") | Q(dv01__gt=0), name="instrument_yield_has_dv01"
+            ),
+            models.CheckConstraint(
+                condition=~Q(settlement="funded") | Q(quote_type="price"),
+                name="instrument_funded_is_price_quoted",
             ),
         ]
 
@@ -274,6 +289,10 @@ class Position(models.Model):
     realized_pnl_base = money_field()
     daily_pnl_base = money_field()
     dv01_base = money_field()
+    cost_base = money_field(
+        help_text="Funded: what the open quantity cost, in base currency at trade-date rates."
+    )
+    fx_pnl_base = money_field(help_text="Funded: the currency's move on the cost, unrealized.")
     pnl_date = models.DateField(help_text="The business date daily P&L refers to.")
     sod_pnl_base = money_field(help_text="Unrealized + realized P&L at the previous close.")
     opened_at = models.DateField(help_text="Trade date of the trade that opened it.")
@@ -333,6 +352,9 @@ class Trade(AppendOnlyModel):
     fees = money_field(help_text="In base currency.")
     fx_rate = rate_field(help_text="X(currency, trade date) used for its realized P&L.")
     realized_pnl_base = money_field(help_text="P&L this trade realized, net of its fees.")
+    realized_fx_pnl_base = money_field(
+        help_text="Funded: the part of it from the currency's move on the cost it released."
+    )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
     booked_by = models.CharField(max_length=150)
     booked_at = models.DateTimeField(default=timezone.now)
@@ -414,6 +436,9 @@ class PositionSnapshot(models.Model):
     realized_pnl_base = money_field(help_text="Cumulative since the first trade.")
     daily_pnl_base = money_field()
     dv01_base = money_field()
+    cost_base = money_field(help_text="Funded: the cost of the quantity held, in base.")
+    fx_pnl_base = money_field(help_text="Funded: the currency's move on the cost, unrealized.")
+    daily_fx_pnl_base = money_field(help_text="Funded: the part of daily P&L from the currency.")
 
     class Meta:
         db_table = "attribution_positionsnapshot"  # moved from attribution, table kept
@@ -462,6 +487,7 @@ MARK_FIELDS = (
     "unrealized_pnl_base",
     "daily_pnl_base",
     "dv01_base",
+    "fx_pnl_base",
     "pnl_date",
     "sod_pnl_base",
 )

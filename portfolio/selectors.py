@@ -143,6 +143,9 @@ _BOOK_EXTRA = {
     "asset_class": "instrument__asset_class",
     "currency": "instrument__currency",
     "quote_type": "instrument__quote_type",
+    "settlement": "instrument__settlement",
+    "cost_base": "cost_base",
+    "fx_pnl_base": "fx_pnl_base",
     "pnl_date": "pnl_date",
 }
 
@@ -159,7 +162,23 @@ def _position_row(values: dict[str, Any]) -> dict[str, Any]:
     row["status"] = Position.OPEN if values["closed_at"] is None else Position.CLOSED
     row["asset_class"] = values["asset_class"]
     row["currency"] = values["currency"]
+    if values["settlement"] == Instrument.Settlement.FUNDED:
+        row.update(
+            funded_figures(
+                values["cost_base"], values["unrealized_pnl_base"], values["fx_pnl_base"]
+            )
+        )
     return row
+
+
+def funded_figures(cost_base: Decimal, unrealized: Decimal, fx: Decimal) -> dict[str, str]:
+    """A funded position's cost base and the split of its unrealized P&L into the price
+    and the currency's move, as the API shows them."""
+    return {
+        "cost_base": f"{cost_base:f}",
+        "price_pnl_base": f"{unrealized - fx:f}",
+        "fx_pnl_base": f"{fx:f}",
+    }
 
 
 def _sum(queryset: Any, field: str) -> Decimal:
@@ -252,6 +271,9 @@ _SNAPSHOT_VALUES = {
     "asset_class": "instrument__asset_class",
     "currency": "instrument__currency",
     "quote_type": "instrument__quote_type",
+    "settlement": "instrument__settlement",
+    "cost_base": "cost_base",
+    "fx_pnl_base": "fx_pnl_base",
 }
 
 

@@ -29,6 +29,7 @@ INSTRUMENT_FORM = {
     "asset_class": "equity",
     "currency": "BRL",
     "quote_type": "price",
+    "settlement": "margined",
     "multiplier": "1",
     "dv01": "0",
     "lot_size": "1",

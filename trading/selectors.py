@@ -13,7 +13,7 @@ from django.db.models import Max, Q
 
 from core.calendar import business_days_ending, previous_business_day, today
 from core.formatting import jsonable
-from portfolio.ledger import Terms, mark_figures
+from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
 from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
 from risk.engine import instrument_moves
 from risk.selectors import Book, market_levels
@@ -126,7 +126,8 @@ class Sizer:
         if size.reason:
             return size.reason
         # The trade's own figures at the price it was sized at: what it adds to the book.
-        figures = mark_figures(terms, size.trade, price, price, fx_rate)
+        opened = book_trade(terms, ZERO, ZERO, ZERO, size.trade, price, fx_rate)
+        figures = mark_figures(terms, size.trade, price, price, fx_rate, opened.cost_base)
         rationale = {
             "signal_date": signal.date,
             "score": signal.score,

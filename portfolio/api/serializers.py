@@ -38,6 +38,7 @@ from ..models import (
     Strategy,
     Trade,
 )
+from ..selectors import funded_figures
 
 
 class InstrumentSerializer(ModelSerializer):
@@ -49,6 +50,7 @@ class InstrumentSerializer(ModelSerializer):
             "asset_class",
             "currency",
             "quote_type",
+            "settlement",
             "multiplier",
             "dv01",
             "lot_size",
@@ -150,6 +152,16 @@ class PositionSerializer(ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, instance: Position) -> dict[str, Any]:
+        shown = super().to_representation(instance)
+        if instance.instrument.settlement == Instrument.Settlement.FUNDED:
+            shown.update(
+                funded_figures(
+                    instance.cost_base, instance.unrealized_pnl_base, instance.fx_pnl_base
+                )
+            )
+        return shown
+
 
 class PositionOpenSerializer(StrictSerializer):
     """Book a trade: opens a position, or adds to the open one of its instrument and strategy."""
@@ -202,6 +214,7 @@ class TradeSerializer(ModelSerializer):
             "fees",
             "fx_rate",
             "realized_pnl_base",
+            "realized_fx_pnl_base",
             "source",
             "booked_by",
             "booked_at",
@@ -330,5 +343,8 @@ class PositionSnapshotSerializer(ModelSerializer):
             "realized_pnl_base",
             "daily_pnl_base",
             "dv01_base",
+            "cost_base",
+            "fx_pnl_base",
+            "daily_fx_pnl_base",
         ]
         read_only_fields = fields

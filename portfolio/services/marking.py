@@ -34,6 +34,7 @@ _MTM_READ = (
     "instrument_id",
     "quantity",
     "avg_cost",
+    "cost_base",
     "unrealized_pnl_base",
     "realized_pnl_base",
     "pnl_date",
@@ -75,7 +76,7 @@ def mark_to_market(
     stale: set[str] = set()
     missing_fx: set[str] = set()
     updates = []
-    for pk, instrument_id, quantity, avg_cost, unrealized, realized, pnl_date, sod in rows:
+    for pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod in rows:
         instrument = instruments[instrument_id]
         priced = prices.get(instrument_id)
         fx_rate = fx_rates.get(instrument.currency)
@@ -87,10 +88,10 @@ def mark_to_market(
             result.total_unrealized_pnl += unrealized
             continue
         sod, pnl_date = day_start.rolled(
-            as_of, instrument_id, quantity, avg_cost, unrealized, realized, pnl_date, sod
+            as_of, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod
         )
         price_date, price = priced
-        figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate)
+        figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate, cost)
         daily = figures.unrealized_pnl_base + realized - sod
         updates.append(
             (
@@ -103,6 +104,7 @@ def mark_to_market(
                 figures.unrealized_pnl_base,
                 daily,
                 figures.dv01_base,
+                figures.fx_pnl_base,
                 pnl_date,
                 sod,
             )

@@ -12,20 +12,29 @@ from ..models import Instrument, Strategy
 from .audit import audited_create, audited_update
 
 # Once traded, these define the P&L of booked trades: changing them would rewrite history.
-FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "multiplier")
+FIXED_ONCE_TRADED = ("symbol", "currency", "quote_type", "settlement", "multiplier")
 
 
 def instrument_check(*, instance: Instrument | None, changes: Mapping[str, Any]) -> None:
     """The rules of an instrument's terms, on a new one (`instance` None) or on changes
-    to a stored one: a yield-quoted instrument needs a positive DV01, and the terms that
-    price booked trades are fixed once it has trades. ValidationError names the fields."""
+    to a stored one: a yield-quoted instrument needs a positive DV01, a funded one is
+    quoted in price, and the terms that price booked trades are fixed once it has trades.
+    ValidationError names the fields."""
     quote_type = changes.get("quote_type", instance.quote_type if instance else None)
+    settlement = changes.get(
+        "settlement", instance.settlement if instance else Instrument.Settlement.MARGINED
+    )
     dv01 = changes.get("dv01", instance.dv01 if instance else Decimal("0"))
     errors: dict[str, list[str]] = {}
     if dv01 is not None and dv01 < 0:
         errors["dv01"] = ["Must not be negative."]
     elif quote_type == Instrument.QuoteType.YIELD and not dv01:
         errors["dv01"] = ["A yield-quoted instrument needs a positive dv01."]
+    if settlement == Instrument.Settlement.FUNDED and quote_type != Instrument.QuoteType.PRICE:
+        errors["settlement"] = [
+            "A funded instrument is quoted in price (its cost is quantity × price × "
+            "multiplier): hold a yield-quoted bond as margined, or quote it by price."
+        ]
     if instance is not None and instance.trades.exists():
         for name in FIXED_ONCE_TRADED:
             if name in changes and changes[name] != getattr(instance, name):

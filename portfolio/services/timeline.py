@@ -21,7 +21,7 @@ from core.calendar import business_days, is_business_day, previous_business_day,
 from core.progress import Progress
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, apply_trade, cents, exposure, mark_figures, nav
+from ..ledger import ZERO, Terms, book_trade, cents, exposure, mark_figures, nav
 from ..models import (
     CapitalFlow,
     FxRate,
@@ -46,9 +46,12 @@ class Holding:
     position_id: int
     quantity: Decimal = ZERO
     avg_cost: Decimal = ZERO
+    cost_base: Decimal = ZERO  # funded: K
     realized: Decimal = ZERO  # cumulative, base
+    realized_fx: Decimal = ZERO  # funded: the FX part of `realized`
     last_trade_price: Decimal = ZERO
     value: Decimal = ZERO  # unrealized + realized at the last close
+    fx_value: Decimal = ZERO  # funded: their FX parts at the last close
     open_at_last_close: bool = False
 
 
@@ -79,7 +82,7 @@ def _replay(
     start, end = days[0], days[-1]
     instruments = {i.pk: i for i in Instrument.objects.all()}
     terms = {pk: Terms.of(i) for pk, i in instruments.items()}
-    trades = list(
+    trades: list[Any] = list(  # named rows
         Trade.objects.filter(trade_date__lte=end)
         .order_by("trade_date", "id")
         .values_list(
@@ -89,7 +92,10 @@ def _replay(
             "trade_date",
             "quantity",
             "price",
+            "fx_rate",
             "realized_pnl_base",
+            "realized_fx_pnl_base",
+            named=True,
         )
     )
     prices = Quotes(
@@ -125,19 +131,26 @@ def _replay(
     nav_before: Decimal | None = None
     for day in days:
         touched: set[Key] = set()
-        while next_trade < len(trades) and trades[next_trade][3] <= day:
-            instrument_id, strategy_id, position_id, _, quantity, price, realized = trades[
-                next_trade
-            ]
-            key = (instrument_id, strategy_id)
-            holding = holdings.setdefault(key, Holding(position_id))
-            effect = apply_trade(
-                terms[instrument_id], holding.quantity, holding.avg_cost, quantity, price
+        while next_trade < len(trades) and trades[next_trade].trade_date <= day:
+            trade = trades[next_trade]
+            key = (trade.instrument_id, trade.strategy_id)
+            holding = holdings.setdefault(key, Holding(trade.position_id))
+            # Realized P&L as the trade recorded it; the position's state by the same rule.
+            booked = book_trade(
+                terms[trade.instrument_id],
+                holding.quantity,
+                holding.avg_cost,
+                holding.cost_base,
+                trade.quantity,
+                trade.price,
+                trade.fx_rate,
             )
-            holding.quantity, holding.avg_cost = effect.quantity, effect.avg_cost
-            holding.realized += realized
-            holding.position_id = position_id
-            holding.last_trade_price = price
+            holding.quantity, holding.avg_cost = booked.local.quantity, booked.local.avg_cost
+            holding.cost_base = booked.cost_base
+            holding.realized += trade.realized_pnl_base
+            holding.realized_fx += trade.realized_fx_pnl_base
+            holding.position_id = trade.position_id
+            holding.last_trade_price = trade.price
             touched.add(key)
             next_trade += 1
         prices.advance(day)
@@ -157,12 +170,19 @@ def _replay(
             price_date, price = quote if quote else (None, holding.last_trade_price)
             fx_rate = fx.latest[instrument.currency][1]
             figures = mark_figures(
-                terms[instrument_id], holding.quantity, holding.avg_cost, price, fx_rate
+                terms[instrument_id],
+                holding.quantity,
+                holding.avg_cost,
+                price,
+                fx_rate,
+                holding.cost_base,
             )
             value = figures.unrealized_pnl_base + holding.realized
             daily = value - holding.value
+            fx_value = figures.fx_pnl_base + holding.realized_fx
+            daily_fx = fx_value - holding.fx_value
             value_total += daily
-            holding.value = value
+            holding.value, holding.fx_value = value, fx_value
             holding.open_at_last_close = bool(holding.quantity)
             pnl += daily
             if holding.quantity:
@@ -184,6 +204,9 @@ def _replay(
                     realized_pnl_base=holding.realized,
                     daily_pnl_base=daily,
                     dv01_base=figures.dv01_base,
+                    cost_base=holding.cost_base,
+                    fx_pnl_base=figures.fx_pnl_base,
+                    daily_fx_pnl_base=daily_fx,
                 )
             )
         fund_nav = nav(flows_total, value_total)

@@ -16,7 +16,7 @@ from core.errors import RowErrors
 from core.formatting import jsonable
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, apply_trade, mark_figures, to_cents, value_at
+from ..ledger import ZERO, Terms, book_trade, mark_figures, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, fx_rates_on, latest_prices
 from .audit import model_state
@@ -45,7 +45,14 @@ def lock_instruments(**filters: Any) -> dict[int, Instrument]:
 
 
 # What a trade changes on a position: written back, and recorded in the audit trail.
-_POSITION_STATE = ("quantity", "avg_cost", "realized_pnl_base", "closed_at", *MARK_FIELDS)
+_POSITION_STATE = (
+    "quantity",
+    "avg_cost",
+    "cost_base",
+    "realized_pnl_base",
+    "closed_at",
+    *MARK_FIELDS,
+)
 
 
 def _position_state(position: Position) -> dict[str, Any]:
@@ -56,11 +63,17 @@ def _remark(position: Position, terms: Terms) -> None:
     """Recompute base figures and daily P&L at the position's current mark."""
     assert position.last_price is not None and position.fx_rate is not None
     figures = mark_figures(
-        terms, position.quantity, position.avg_cost, position.last_price, position.fx_rate
+        terms,
+        position.quantity,
+        position.avg_cost,
+        position.last_price,
+        position.fx_rate,
+        position.cost_base,
     )
     position.notional_base = figures.notional_base
     position.market_value_base = figures.market_value_base
     position.unrealized_pnl_base = figures.unrealized_pnl_base
+    position.fx_pnl_base = figures.fx_pnl_base
     position.dv01_base = figures.dv01_base
     position.daily_pnl_base = (
         position.unrealized_pnl_base + position.realized_pnl_base - position.sod_pnl_base
@@ -115,18 +128,19 @@ class DayStart:
         instrument_id: int,
         quantity: Decimal,
         avg_cost: Decimal,
+        cost_base: Decimal,
         realized: Decimal,
         current: Decimal,
     ) -> Decimal:
-        """The start-of-day value on `day` of a position (quantity, avg_cost, realized)
-        whose value at its last mark is `current`."""
+        """The start-of-day value on `day` of a position (quantity, avg_cost, cost_base,
+        realized) whose value at its last mark is `current`."""
         prices, fx_rates = self._closes_before(day)
         instrument = self.instruments[instrument_id]
         close, fx_rate = prices.get(instrument_id), fx_rates.get(instrument.currency)
         if close is None or fx_rate is None:
             return current
         terms = Terms.of(instrument)
-        return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate)
+        return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate, cost_base)
 
     def rolled(
         self,
@@ -134,6 +148,7 @@ class DayStart:
         instrument_id: int,
         quantity: Decimal,
         avg_cost: Decimal,
+        cost_base: Decimal,
         unrealized: Decimal,
         realized: Decimal,
         pnl_date: dt.date,
@@ -144,7 +159,8 @@ class DayStart:
         if day <= pnl_date:
             return sod, pnl_date
         current = unrealized + realized
-        return self.value(day, instrument_id, quantity, avg_cost, realized, current), day
+        start = self.value(day, instrument_id, quantity, avg_cost, cost_base, realized, current)
+        return start, day
 
     def roll(self, position: Position, day: dt.date) -> None:
         """Start `day` on `position` if its P&L date is earlier."""
@@ -153,6 +169,7 @@ class DayStart:
             position.instrument_id,
             position.quantity,
             position.avg_cost,
+            position.cost_base,
             position.unrealized_pnl_base,
             position.realized_pnl_base,
             position.pnl_date,
@@ -279,28 +296,34 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
         elif position.pk is not None:
             touched[position.pk] = position
         day_start.roll(position, request.trade_date)
-        effect = apply_trade(
-            terms, position.quantity, position.avg_cost, request.quantity, request.price
+        booked = book_trade(
+            terms,
+            position.quantity,
+            position.avg_cost,
+            position.cost_base,
+            request.quantity,
+            request.price,
+            fx_rate,
         )
-        realized = to_cents(effect.realized_local * fx_rate) - request.fees
+        effect = booked.local
+        realized = booked.realized_base - request.fees
         position.realized_pnl_base += realized
         booked_on = position
         if effect.crossed_zero or effect.quantity == 0:
-            position.quantity, position.avg_cost, position.closed_at = (
-                ZERO,
-                ZERO,
-                request.trade_date,
-            )
+            position.quantity, position.avg_cost, position.cost_base = ZERO, ZERO, ZERO
+            position.closed_at = request.trade_date
             _remark(position, terms)
             del open_positions[key]
             if effect.crossed_zero:
                 booked_on = _open_position(instrument, strategy, request, fx_rate)
                 booked_on.quantity, booked_on.avg_cost = effect.quantity, effect.avg_cost
+                booked_on.cost_base = booked.cost_base
                 _remark(booked_on, terms)
                 open_positions[key] = booked_on
                 created.append(booked_on)
         else:
             position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
+            position.cost_base = booked.cost_base
             _remark(position, terms)
         too_large = inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
         if too_large:
@@ -317,6 +340,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             fees=request.fees,
             fx_rate=fx_rate,
             realized_pnl_base=realized,
+            realized_fx_pnl_base=booked.realized_fx_base,
             source=source,
             booked_by=actor,
             note=request.note,

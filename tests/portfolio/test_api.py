@@ -78,6 +78,7 @@ def test_instrument_create_read_patch(ops):
         "multiplier": "100000.00000000",
         "dv01": "25.00000000",
         "lot_size": "5.000000",
+        "settlement": "margined",
         "is_active": True,
     }
     assert ops.get("/api/instruments/DI1F27/").json()["name"] == "DI1 Jan/27"
