@@ -33,6 +33,7 @@ class DemoInstrument:
     dv01: str = "0"
     lot_size: str = "1"
     strategy: str = ""
+    settlement: str = "margined"
 
 
 INSTRUMENTS = [
@@ -395,6 +396,32 @@ INSTRUMENTS = [
         {"commodity": 0.35, "brazil": 0.2},
         "37500",
         strategy="COMMODITIES",
+    ),
+    # Held outright (funded): their P&L includes the dollar's move on what they cost.
+    DemoInstrument(
+        "UST34",
+        "US Treasury 4.25% Nov-2034, held outright (price per 100 face, 1,000 face a unit)",
+        "rates",
+        "USD",
+        "price",
+        98.5,
+        0.07,
+        {"us_rates": -0.9},
+        "10",
+        strategy="GLOBAL_RATES",
+        settlement="funded",
+    ),
+    DemoInstrument(
+        "IVV",
+        "iShares Core S&P 500 ETF, held outright",
+        "equity",
+        "USD",
+        "price",
+        520,
+        0.17,
+        {"risk": 0.9},
+        strategy="EQUITY_MACRO",
+        settlement="funded",
     ),
     # Credit.
     DemoInstrument(

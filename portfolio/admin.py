@@ -58,6 +58,7 @@ class InstrumentAdmin(ServiceAdmin):
         "asset_class",
         "currency",
         "quote_type",
+        "settlement",
         "multiplier_shown",
         "dv01_shown",
         "lot_size_shown",
@@ -66,7 +67,7 @@ class InstrumentAdmin(ServiceAdmin):
     multiplier_shown = number_column("multiplier", "multiplier")
     dv01_shown = number_column("dv01", "DV01 (local, per unit)")
     lot_size_shown = number_column("lot_size", "lot")
-    list_filter = ("asset_class", "currency", "quote_type", "is_active")
+    list_filter = ("asset_class", "currency", "quote_type", "settlement", "is_active")
     search_fields = ("symbol", "name")
     create_service = staticmethod(services.instrument_create)
     update_service = staticmethod(services.instrument_update)
@@ -235,6 +236,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         ("last_price_shown", "price_date", "fx_rate_shown"),
         ("notional", "market_value"),
         ("unrealized", "realized", "daily", "pnl_date"),
+        ("cost", "price_pnl", "fx_pnl"),
         "dv01",
         ("opened_at", "closed_at"),
     )
@@ -243,6 +245,15 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     )
     fx_rate_shown = number_column("fx_rate", f"FX rate ({BASE} per unit)")
     market_value = money_column("market_value_base", f"market value ({BASE})", places=0)
+    cost = money_column("cost_base", f"cost ({BASE}, funded)")
+    fx_pnl = money_column("fx_pnl_base", f"of unrealized: FX ({BASE})")
+    price_pnl = column(
+        "unrealized_pnl_base",
+        f"of unrealized: price ({BASE})",
+        lambda p: money(p.unrealized_pnl_base - p.fx_pnl_base),
+        of_row=True,
+    )
+
     list_filter = (OpenClosedFilter, "strategy", "instrument__asset_class", "instrument__currency")
     search_fields = ("instrument__symbol", "strategy__code")
     list_select_related = ("instrument", "strategy")
@@ -301,6 +312,7 @@ class TradeAdmin(ReadOnlyAdmin):
         "fees_shown",
         "fx_rate_shown",
         "realized",
+        "realized_fx",
         "source",
         "booked_by",
         "booked_at",
@@ -310,6 +322,7 @@ class TradeAdmin(ReadOnlyAdmin):
     fees_shown = money_column("fees", f"fees ({BASE})")
     fx_rate_shown = number_column("fx_rate", "FX rate")
     realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
+    realized_fx = money_column("realized_fx_pnl_base", f"of which FX ({BASE})")
     list_filter = ("source", "strategy", "instrument__asset_class")
     search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")
     date_hierarchy = "trade_date"

@@ -62,6 +62,16 @@ class InstrumentSerializer(ModelSerializer):
         }
 
 
+class InstrumentRowSerializer(InstrumentSerializer):
+    """A row of an instrument import: a stored symbol is changed, a new one created."""
+
+    class Meta(InstrumentSerializer.Meta):
+        extra_kwargs = {
+            **InstrumentSerializer.Meta.extra_kwargs,
+            "symbol": {"validators": [inputs.code_validator]},  # not unique: an upsert
+        }
+
+
 class StrategySerializer(ModelSerializer):
     class Meta:
         model = Strategy

@@ -34,6 +34,7 @@ from .reference import (
     instrument_check,
     instrument_create,
     instrument_update,
+    instruments_upsert,
     strategy_create,
     strategy_update,
 )
@@ -61,6 +62,7 @@ __all__ = [
     "instrument_check",
     "instrument_create",
     "instrument_update",
+    "instruments_upsert",
     "mark_to_market",
     "model_state",
     "position_close",

@@ -1,12 +1,14 @@
 """Writes of reference data: instruments and strategies, each checked by its rules and
 audited. The API, the admin and the demo all write through these."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+
+from core.errors import RowErrors
 
 from ..models import Instrument, Strategy
 from .audit import audited_create, audited_update
@@ -56,6 +58,39 @@ def instrument_update(instrument: Instrument, /, *, actor: str, **changes: Any) 
     locked = Instrument.objects.select_for_update().get(pk=instrument.pk)
     instrument_check(instance=locked, changes=changes)
     return audited_update(locked, actor=actor, **changes)
+
+
+@transaction.atomic
+def instruments_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Create the instruments of `rows` not yet stored, and change the stored ones' fields
+    that differ (an import file describes the instruments): each by the instrument rules,
+    all rows or none. RowErrors names each bad row. Returns (created, updated)."""
+    symbols = [row["symbol"] for row in rows]
+    stored = {
+        i.symbol: i for i in Instrument.objects.select_for_update().filter(symbol__in=symbols)
+    }
+    errors: dict[int, dict[str, list[str]]] = {}
+    created = updated = 0
+    for index, row in enumerate(rows):
+        if symbols.index(row["symbol"]) != index:
+            errors[index] = {"symbol": [f"{row['symbol']} is on an earlier row too."]}
+            continue
+        instrument = stored.get(row["symbol"])
+        try:
+            if instrument is None:
+                instrument_create(actor=actor, **row)
+                created += 1
+                continue
+            changes = {k: v for k, v in row.items() if getattr(instrument, k) != v}
+            if changes:
+                instrument_check(instance=instrument, changes=changes)
+                audited_update(instrument, actor=actor, **changes)
+                updated += 1
+        except ValidationError as error:
+            errors[index] = error.message_dict
+    if errors:
+        raise RowErrors(errors)
+    return created, updated
 
 
 @transaction.atomic

@@ -99,8 +99,12 @@ def test_import_trades_with_a_bad_line_books_nothing(tmp_path, spx, macro, usd):
 def test_load_demo_builds_a_consistent_fund():
     out = StringIO()
     call_command("load_demo", "--positions", "45", "--password", "pw", stdout=out)
-    assert Instrument.objects.count() == 30
+    assert Instrument.objects.count() == 32
     assert Strategy.objects.count() == 6
+    # Two held outright (a Treasury, an ETF), each with its cost base in BRL.
+    funded = Position.objects.filter(instrument__settlement="funded", closed_at__isnull=True)
+    assert set(funded.values_list("instrument__symbol", flat=True)) == {"UST34", "IVV"}
+    assert all(p.cost_base and p.cost_base * p.quantity > 0 for p in funded)
     assert {"BRL", "USD", "EUR", "JPY"} <= set(
         Instrument.objects.values_list("currency", flat=True)
     )
@@ -118,7 +122,7 @@ def test_load_demo_builds_a_consistent_fund():
     )
     assert "password 'pw'" in out.getvalue()
     # A week of signals, one per instrument and day, and the last day's proposals pending.
-    assert Signal.objects.count() == 30 * 5
+    assert Signal.objects.count() == 32 * 5
     last_day = Signal.objects.latest("date").date
     pending = TradeProposal.objects.filter(status="pending")
     assert pending.exists() and set(pending.values_list("date", flat=True)) == {last_day}
@@ -144,7 +148,7 @@ def test_load_demo_builds_a_consistent_fund():
 def test_load_demo_scales_with_sleeves():
     call_command("load_demo", "--positions", "250", "--password", "pw", stdout=StringIO())
     assert Position.objects.filter(closed_at__isnull=True).count() == 250
-    assert Strategy.objects.count() == 9  # 250 positions over 30 instruments need 9 strategies
+    assert Strategy.objects.count() == 8  # 250 positions over 32 instruments need 8 strategies
 
 
 DEMO_USERS = ["admin", "viewer", "pm", "risk", "ops"]

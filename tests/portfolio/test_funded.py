@@ -6,12 +6,14 @@ Every figure is worked by hand in the comments; X is units of base currency per 
 
 import datetime as dt
 from decimal import Decimal as D
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from portfolio import services
 from portfolio.ledger import Terms, book_trade, mark_figures
-from portfolio.models import PortfolioSnapshot, Position, PositionSnapshot, Trade
+from portfolio.models import Instrument, PortfolioSnapshot, Position, PositionSnapshot, Trade
 from tests.factories import FxRateFactory, InstrumentFactory, PriceFactory
 
 FUNDED = Terms("price", D("1"), D("0"), "funded")
@@ -227,3 +229,87 @@ def test_a_week_of_a_funded_holding_through_the_book_and_the_timeline(etf, macro
     [usd] = answer["rows"]
     assert (usd["key"], usd["pnl"], usd["fx_pnl"]) == ("USD", "384.00", "80.00")
     assert pm.get("/api/book/").json()["nav"] == "1000384.00"  # the timeline's NAV
+
+
+# --- The settlement: set on the instrument, fixed once it has trades ------------------------
+
+
+@pytest.mark.django_db
+def test_the_settlement_is_writable_until_the_instrument_has_trades(api_client_for, macro):
+    ops = api_client_for("ops")
+    body = {
+        "symbol": "UST34",
+        "name": "US Treasury 2034",
+        "asset_class": "rates",
+        "currency": "USD",
+        "quote_type": "price",
+        "multiplier": "10",
+    }
+    created = ops.post("/api/instruments/", body, format="json")
+    assert (created.status_code, created.json()["settlement"]) == (201, "margined")
+    patched = ops.patch("/api/instruments/UST34/", {"settlement": "funded"}, format="json")
+    assert (patched.status_code, patched.json()["settlement"]) == (200, "funded")
+    bad = ops.patch("/api/instruments/UST34/", {"settlement": "prepaid"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()) == {"settlement"}
+    # A funded instrument's cost is q × p × m: a yield-quoted one cannot be funded.
+    yield_funded = ops.patch(
+        "/api/instruments/UST34/", {"quote_type": "yield", "dv01": "0.8"}, format="json"
+    )
+    assert yield_funded.status_code == 400 and set(yield_funded.json()) == {"settlement"}
+
+    FxRateFactory(date=FRI, rate=D("5"))
+    _trade_on("UST34", "3", "98.5", FRI)
+    refused = ops.patch("/api/instruments/UST34/", {"settlement": "margined"}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"settlement": ["Cannot change settlement: UST34 has trades."]}
+    position = Position.objects.get()
+    # 3 × 98.5 × 10 × 5 = 14,775 paid; marked at its trade price, nothing unrealized.
+    assert (position.cost_base, position.unrealized_pnl_base) == (D("14775.00"), D("0.00"))
+
+
+def _trade_on(symbol, quantity, price, day):
+    request = services.TradeRequest(symbol, "MACRO", D(quantity), D(price), day)
+    return services.trades_book(requests=[request], actor="tester", source=Trade.Source.API)
+
+
+@pytest.mark.django_db
+def test_instruments_imported_from_csv_with_their_settlement(tmp_path, macro):
+    path = tmp_path / "instruments.csv"
+    path.write_text(
+        "symbol,name,asset_class,currency,quote_type,settlement,multiplier\n"
+        "IVV,iShares Core S&P 500 ETF,equity,USD,price,funded,1\n"
+        "ESZ6,E-mini S&P 500,equity,USD,price,,50\n"
+    )
+    call_command("import_instruments", str(path))
+    assert dict(Instrument.objects.values_list("symbol", "settlement")) == {
+        "IVV": "funded",
+        "ESZ6": "margined",
+    }
+    # Stored symbols are changed by a later file; a traded one keeps its settlement, and one
+    # bad line leaves every line unwritten.
+    FxRateFactory(date=FRI, rate=D("5"))
+    _trade_on("IVV", "1", "500", FRI)
+    path.write_text(
+        "symbol,name,asset_class,currency,quote_type,settlement\n"
+        "ESZ6,E-mini S&P 500 future,equity,USD,price,margined\n"
+        "IVV,iShares Core S&P 500 ETF,equity,USD,price,margined\n"
+        "TLT,iShares 20+ Year Treasury,rates,USD,yield,funded\n"
+    )
+    with pytest.raises(CommandError) as error:
+        call_command("import_instruments", str(path))
+    assert str(error.value) == (
+        f"{path}: nothing imported. Fix these lines and run again: "
+        "line 3: settlement: Cannot change settlement: IVV has trades.; "
+        "line 4: dv01: A yield-quoted instrument needs a positive dv01., settlement: A funded "
+        "instrument is quoted in price (its cost is quantity × price × multiplier): hold a "
+        "yield-quoted bond as margined, or quote it by price."
+    )
+    assert Instrument.objects.get(symbol="ESZ6").name == "E-mini S&P 500"
+    assert not Instrument.objects.filter(symbol="TLT").exists()
+    path.write_text(
+        "symbol,name,asset_class,currency,quote_type\nESZ6,E-mini S&P 500 future,equity,USD,price\n"
+    )
+    out = StringIO()
+    call_command("import_instruments", str(path), stdout=out)
+    assert out.getvalue().endswith("Instruments imported: 0 created, 1 updated.\n")
+    assert Instrument.objects.get(symbol="ESZ6").name == "E-mini S&P 500 future"

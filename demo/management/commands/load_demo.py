@@ -183,6 +183,7 @@ class Command(BaseCommand):
                 asset_class=s.asset_class,
                 currency=s.currency,
                 quote_type=s.quote_type,
+                settlement=s.settlement,
                 multiplier=Decimal(s.multiplier),
                 dv01=Decimal(s.dv01),
                 lot_size=Decimal(s.lot_size),
