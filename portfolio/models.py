@@ -89,8 +89,8 @@ class Instrument(models.Model):
         YIELD = "yield"
 
     class Settlement(models.TextChoices):
-        MARGINED = "margined", "margined (futures, swaps, forwards, FX: nothing paid up front)"
-        FUNDED = "funded", "funded (bonds, equities, ETFs bought outright)"
+        MARGINED = "margined"  # futures, swaps, forwards, FX: nothing paid up front
+        FUNDED = "funded"  # bonds, equities, ETFs bought outright
 
     symbol = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
     name = models.CharField(max_length=200)
@@ -101,8 +101,10 @@ class Instrument(models.Model):
         max_length=8,
         choices=Settlement.choices,
         default=Settlement.MARGINED,
-        help_text="Funded holdings carry their cost in base currency at the trade-date rate, "
-        "so their P&L includes the currency's move on it. Fixed once the instrument has trades.",
+        help_text="Margined: futures, swaps, forwards, FX (nothing paid up front). Funded: "
+        "bonds, equities, ETFs bought outright; their cost is carried in base currency at the "
+        "trade-date rate, so their P&L includes the currency's move on it. Fixed once the "
+        "instrument has trades.",
     )
     multiplier = models.DecimalField(
         max_digits=24,

@@ -20,12 +20,9 @@ class Migration(migrations.Migration):
             model_name="instrument",
             name="settlement",
             field=models.CharField(
-                choices=[
-                    ("margined", "margined (futures, swaps, forwards, FX: nothing paid up front)"),
-                    ("funded", "funded (bonds, equities, ETFs bought outright)"),
-                ],
+                choices=[("margined", "Margined"), ("funded", "Funded")],
                 default="margined",
-                help_text="Funded holdings carry their cost in base currency at the trade-date rate, so their P&L includes the currency's move on it. Fixed once the instrument has trades.",
+                help_text="Margined: futures, swaps, forwards, FX (nothing paid up front). Funded: bonds, equities, ETFs bought outright; their cost is carried in base currency at the trade-date rate, so their P&L includes the currency's move on it. Fixed once the instrument has trades.",
                 max_length=8,
             ),
         ),
