@@ -137,27 +137,8 @@ def bench_performance(n_days: int = 500) -> None:
             for k, (position, instrument, strategy) in enumerate(positions):
                 for t, day in enumerate(days):
                     pnl = Decimal(int(cents[k, t])) / 100
-                    copy.write_row(
-                        (
-                            day,
-                            instrument,
-                            strategy,
-                            position,
-                            1,
-                            100,
-                            100,
-                            1,
-                            0,
-                            0,
-                            0,
-                            0,
-                            pnl,
-                            0,
-                            0,
-                            0,
-                            0,
-                        )
-                    )
+                    row = (day, instrument, strategy, position, 1, 100, 100, 1, 0, 0, 0, 0)
+                    copy.write_row((*row, pnl, 0, 0, 0, 0))
         cursor.execute("ANALYZE")
     rows = PositionSnapshot.objects.count()
     answer = attribution.performance()
