@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
+from core.bulk import bulk_insert
 from core.calendar import business_days, is_business_day, previous_business_day, today
 from core.progress import Progress
 from core.signals import data_changed
@@ -274,11 +275,11 @@ def snapshots_build(
     portfolio: list[PortfolioSnapshot] = []
     replay = _replay([previous_business_day(days[0]), *days], first_written=days[0])
     for done, (day, rows, fund) in enumerate(replay, start=1):
-        PositionSnapshot.objects.bulk_create(rows, batch_size=5000)
+        bulk_insert(PositionSnapshot, rows)
         portfolio.append(fund)
         if progress:
             progress(day, done, len(days))
-    PortfolioSnapshot.objects.bulk_create(portfolio, batch_size=5000)
+    bulk_insert(PortfolioSnapshot, portfolio)
     data_changed.send(sender=PortfolioSnapshot, event="snapshots")
     audit_record(
         actor=actor,
