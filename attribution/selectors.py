@@ -151,7 +151,6 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
     column = {day: t for t, (day, _, _) in enumerate(days)}
     nav = np.array([row[1] for row in days], dtype=np.int64)
     fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
-    with_fx = by == "currency"
     grouped = (
         PositionSnapshot.objects.filter(date__range=(period.start, period.end))
         .values_list(DIMENSIONS[by], "date")
@@ -165,7 +164,7 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
         key_pnl[:, row[key], column[day]] += (pnl, fx)
     capital = (nav - fund_pnl).astype(float)
     result = engine.attribute(key_pnl[0], fund_pnl, capital)
-    fx_part = engine.attribute(key_pnl[1], fund_pnl, capital) if with_fx else None
+    fx_part = engine.attribute(key_pnl[1], fund_pnl, capital) if by == "currency" else None
     rows = [
         {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)

@@ -65,16 +65,17 @@ def instruments_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tupl
     """Create the instruments of `rows` not yet stored, and change the stored ones' fields
     that differ (an import file describes the instruments): each by the instrument rules,
     all rows or none. RowErrors names each bad row. Returns (created, updated)."""
-    symbols = [row["symbol"] for row in rows]
     stored = {
-        i.symbol: i for i in Instrument.objects.select_for_update().filter(symbol__in=symbols)
+        i.symbol: i for i in Instrument.objects.filter(symbol__in=[r["symbol"] for r in rows])
     }
     errors: dict[int, dict[str, list[str]]] = {}
     created = updated = 0
+    seen: set[str] = set()
     for index, row in enumerate(rows):
-        if symbols.index(row["symbol"]) != index:
+        if row["symbol"] in seen:
             errors[index] = {"symbol": [f"{row['symbol']} is on an earlier row too."]}
             continue
+        seen.add(row["symbol"])
         instrument = stored.get(row["symbol"])
         try:
             if instrument is None:
@@ -83,8 +84,7 @@ def instruments_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tupl
                 continue
             changes = {k: v for k, v in row.items() if getattr(instrument, k) != v}
             if changes:
-                instrument_check(instance=instrument, changes=changes)
-                audited_update(instrument, actor=actor, **changes)
+                instrument_update(instrument, actor=actor, **changes)
                 updated += 1
         except ValidationError as error:
             errors[index] = error.message_dict
