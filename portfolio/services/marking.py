@@ -4,9 +4,11 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from core.bulk import bulk_update_rows
 from core.calendar import today
@@ -14,10 +16,10 @@ from core.errors import Conflict
 from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, is_stale, mark_figures
-from ..models import MARK_FIELDS, Position
-from ..selectors import fx_rates_on, last_mark, latest_prices
+from ..models import MARK_FIELDS, FxRate, Instrument, Position, Price
+from ..selectors import ONE, base_currency, last_mark
 from .audit import audit_record
-from .trades import DayStart, lock_instruments
+from .trades import DayStart
 
 
 @dataclass
@@ -40,6 +42,28 @@ _MTM_READ = (
     "pnl_date",
     "sod_pnl_base",
 )
+_TERMS = ("pk", "symbol", "currency", "quote_type", "multiplier", "dv01", "settlement")
+
+
+def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int, Any]:
+    """The instruments of `positions`, locked in id order as trades lock them, each with
+    its terms and its latest price (date, price) and FX rate on or before `as_of` (None
+    where there is none; the base currency's rate is 1): one query."""
+    prices = Price.objects.filter(instrument=OuterRef("pk"), date__lte=as_of).order_by("-date")
+    rates = FxRate.objects.filter(currency=OuterRef("currency"), date__lte=as_of).order_by("-date")
+    rows = (
+        Instrument.objects.select_for_update()
+        .filter(pk__in=positions.values("instrument_id"))
+        .order_by("pk")
+        .annotate(
+            price_date=Subquery(prices.values("date")[:1]),
+            price=Subquery(prices.values("price")[:1]),
+            fx_rate=Subquery(rates.values("rate")[:1]),
+        )
+        .values_list(*_TERMS, "price_date", "price", "fx_rate", named=True)
+    )
+    base = base_currency()
+    return {row.pk: row._replace(fx_rate=ONE) if row.currency == base else row for row in rows}
 
 
 @transaction.atomic
@@ -53,13 +77,16 @@ def mark_to_market(
     and are reported too (stale, missing_fx) — never silently skipped. The book only moves
     forward: a date before its last mark is a Conflict. A position's first mark on a new
     day starts the day at the previous business day's close (`DayStart`).
+
+    Whatever the size of the book: one query locks the instruments and reads their marks,
+    one reads the positions, one UPDATE writes them (`bulk_update_rows`).
     """
     if as_of > today():
         raise ValidationError({"date": [f"{as_of} is in the future."]})
-    positions = Position.objects.filter(closed_at__isnull=True)
+    positions = Position.objects.filter(closed_at__isnull=True).order_by()
     if position_ids is not None:
         positions = positions.filter(pk__in=list(position_ids))
-    instruments = lock_instruments(pk__in=positions.values("instrument_id"))
+    instruments = _lock_with_marks(as_of, positions)
     mark = last_mark()
     if mark is not None and as_of < mark:
         raise Conflict(
@@ -67,42 +94,37 @@ def mark_to_market(
             f"date is computed from the timeline: `manage.py run_pipeline eod --date {as_of}`."
         )
     day_start = DayStart(instruments)
-    rows = list(positions.values_list(*_MTM_READ))
-    prices = latest_prices(as_of, instruments)
-    fx_rates = fx_rates_on(as_of, {i.currency for i in instruments.values()})
     terms = {pk: Terms.of(i) for pk, i in instruments.items()}
 
     result = MarkResult(as_of=as_of)
     stale: set[str] = set()
     missing_fx: set[str] = set()
     updates = []
-    for pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod in rows:
+    for row in positions.values_list(*_MTM_READ):
+        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row
         instrument = instruments[instrument_id]
-        priced = prices.get(instrument_id)
-        fx_rate = fx_rates.get(instrument.currency)
-        if is_stale(priced[0] if priced else None, as_of):
+        price, fx_rate = instrument.price, instrument.fx_rate
+        if is_stale(instrument.price_date, as_of):
             stale.add(instrument.symbol)
         if fx_rate is None:
             missing_fx.add(instrument.currency)
-        if priced is None or fx_rate is None:
+        if price is None or fx_rate is None:
             result.total_unrealized_pnl += unrealized
             continue
         sod, pnl_date = day_start.rolled(
             as_of, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod
         )
-        price_date, price = priced
         figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate, cost)
-        daily = figures.unrealized_pnl_base + realized - sod
         updates.append(
             (
                 pk,
                 price,
-                price_date,
+                instrument.price_date,
                 fx_rate,
                 figures.notional_base,
                 figures.market_value_base,
                 figures.unrealized_pnl_base,
-                daily,
+                figures.unrealized_pnl_base + realized - sod,
                 figures.dv01_base,
                 figures.fx_pnl_base,
                 pnl_date,
