@@ -19,14 +19,17 @@
 
 import json
 import logging
+import os
 import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from django import db
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -323,8 +326,71 @@ def warm(name: str, *, value: Any = None, **given: Any) -> None:
 
 
 def refresh_book() -> None:
-    """Write-through: the next GET /api/book/ is a hit with the figures just committed."""
-    warm("book")
+    """Write-through: the book computed again and stored, beside the writer (whose change
+    has committed) rather than on its path, so that the next GET /api/book/ is a hit with
+    the figures just committed. While it computes it holds the key's lock: a reader that
+    comes meanwhile waits for its result, as for any cold key."""
+    in_background(_refresh_book)
+
+
+def _refresh_book() -> None:
+    stored_as = key("book")
+    taken = breaker.call(lambda: cache.add(f"lock:{stored_as}", 1, timeout=LOCK_SECONDS))
+    try:
+        warm("book")
+    finally:
+        if taken:
+            breaker.call(lambda: cache.delete(f"lock:{stored_as}"))
+
+
+class Background:
+    """One worker thread per process that runs refreshes after the writes that asked for
+    them. A refresh asked for while the same one is queued joins it: a burst of writes
+    computes the book once more, not once per write. One asked for while it runs runs
+    again after it, since what the running one read may predate the write. The interpreter
+    waits for the worker before it exits, so a command's last refresh is stored; a forked
+    child starts a worker of its own."""
+
+    def __init__(self) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        self.lock = threading.Lock()
+        self.queued: set[Callable[[], None]] = set()
+        self.executor: ThreadPoolExecutor | None = None
+        self.last: Future[None] | None = None
+
+    def __call__(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            if job in self.queued:
+                return
+            self.queued.add(job)
+            if self.executor is None:
+                self.executor = ThreadPoolExecutor(1, thread_name_prefix="pms-cache")
+            self.last = self.executor.submit(self._run, job)
+
+    def _run(self, job: Callable[[], None]) -> None:
+        with self.lock:
+            self.queued.discard(job)
+        try:
+            job()
+        except Exception:  # the key stays cold: its next reader computes it
+            logger.exception("Cache refresh failed; the next read computes it.")
+        finally:
+            db.connections.close_all()  # the worker thread's own connections
+
+    def wait(self) -> None:
+        """Until every refresh asked for so far has run."""
+        if self.last is not None:
+            self.last.result()
+
+
+background = Background()
+os.register_at_fork(after_in_child=background.forget)
+
+# How a refresh is run: beside the caller. The test suite, whose tests never commit (the
+# worker's connection would not see their rows), swaps it for an immediate call.
+in_background: Callable[[Callable[[], None]], None] = background
 
 
 class CachedJSONView(APIView):

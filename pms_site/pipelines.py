@@ -59,7 +59,8 @@ def _mark(as_of: dt.date, actor: str) -> str:
     mark = last_mark()
     if mark is not None and mark > as_of:
         return f"the live book is marked as of {mark}: left as it is ({as_of} is in the past)"
-    result = mark_to_market(as_of=as_of, actor=actor)  # its commit refreshes the cached book
+    result = mark_to_market(as_of=as_of, actor=actor)
+    cache.background.wait()  # the step ends with the book its commit refreshes in the cache
     stale = f"; stale: {', '.join(result.stale)}" if result.stale else ""
     return f"{result.positions_updated} positions marked as of {as_of}{stale}"
 

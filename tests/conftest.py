@@ -78,13 +78,16 @@ def _fixed_clock() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _fresh_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test starts with an empty cache and a closed breaker. Tests that never commit
-    (all but the transactional ones) invalidate at once instead of after the commit."""
+    (all but the transactional ones) invalidate at once instead of after the commit. The
+    book is written through at once too, on the test's connection (a test of the worker
+    thread puts it back)."""
     from django.core.cache import cache as default_cache
 
     from pms_site import authentication, cache
 
     if not _is_transactional(request):
         monkeypatch.setattr(cache, "on_commit", lambda callback: callback())
+    monkeypatch.setattr(cache, "in_background", lambda job: job())
     cache.reset()
     authentication.forget()
     default_cache.clear()

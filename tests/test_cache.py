@@ -253,6 +253,57 @@ def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monk
     assert len({json.dumps(without_cache_fields(a), sort_keys=True) for a in answers}) == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_writer_does_not_wait_for_the_book_it_refreshes(
+    ibov, macro, api_client_for, monkeypatch
+):
+    """A trade answers once it commits; the book is refreshed after it on the worker thread,
+    holding the key's lock, so that a reader who comes meanwhile waits for that result
+    rather than computing the book again."""
+    monkeypatch.setattr(cache, "in_background", cache.background)
+    started, release = threading.Event(), threading.Event()
+    computed: list[int] = []
+    real_book = book_selectors.book
+
+    def blocked_book() -> dict[str, Any]:
+        computed.append(1)
+        started.set()
+        assert release.wait(10), "the test never released the refresh"
+        return real_book()
+
+    registered = cache.REGISTRY["book"]
+    monkeypatch.setitem(
+        cache.REGISTRY, "book", dataclasses.replace(registered, compute=blocked_book)
+    )
+    pm, viewer = api_client_for("pm"), api_client_for("viewer")
+    viewer.get("/api/positions/")  # the token looked up before
+    trade = {"instrument": "INDJ24", "strategy": "MACRO", "quantity": "2", "price": "100"}
+    try:
+        assert pm.post("/api/positions/", trade, format="json").status_code == 201
+        assert started.wait(10), "no refresh after the commit"
+        assert not cache.background.last.done()  # the trade answered while it computes
+        answers: list[dict[str, Any]] = []
+
+        def read() -> None:
+            try:
+                answers.append(get(viewer, BOOK))
+            finally:
+                connection.close()
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        release.set()
+        reader.join()
+        cache.background.wait()
+    finally:
+        release.set()
+    assert computed == [1]  # the reader waited for the refresh
+    assert answers[0]["cached"] is True
+    assert [(p["instrument"], p["quantity"]) for p in answers[0]["positions"]] == [
+        ("INDJ24", "2.000000")
+    ]
+
+
 # --- Redis down or hung --------------------------------------------------------------------
 
 SPARE_PORT = 6391
