@@ -15,6 +15,7 @@ class PmsSiteConfig(AppConfig):
         from rest_framework.authtoken.models import Token
 
         from briefing.models import MorningPack
+        from core import memo
         from core.signals import data_changed
         from portfolio.models import (
             CapitalFlow,
@@ -38,8 +39,8 @@ class PmsSiteConfig(AppConfig):
         events = {
             Instrument: "book",
             Strategy: "book",
-            Price: "book",
-            FxRate: "book",
+            Price: "market",
+            FxRate: "market",
             CapitalFlow: "book",
             Position: "book",
             Trade: "book",
@@ -60,6 +61,7 @@ class PmsSiteConfig(AppConfig):
             post_save.connect(on_model_change, sender=model, weak=False)
             post_delete.connect(on_model_change, sender=model, weak=False)
         data_changed.connect(on_data_changed, weak=False)
+        memo.store = cache.remember  # the market matrices kept in the cache
 
         # A token deleted, a user changed or regrouped: this process forgets the token.
         def forget_user(sender: Any, instance: Any, **kwargs: Any) -> None:

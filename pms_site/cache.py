@@ -50,7 +50,8 @@ CACHE_READS = Counter(
 
 # What a change of each kind makes stale.
 CASCADE = {
-    "book": ("book", "risk", "attribution"),  # trades, positions, prices, FX, flows, marks
+    "market": ("market", "book", "risk", "attribution"),  # prices, FX rates
+    "book": ("book", "risk", "attribution"),  # trades, positions, flows, marks, instruments
     "limits": ("risk",),
     "snapshots": ("attribution", "risk"),  # the risk snapshots give the drawdown's peak
     "morning_pack": ("morning_pack",),
@@ -274,6 +275,26 @@ def _answer(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
     return PreparedResponse(render(compute()), None)
 
 
+def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
+    """`core.memo`'s store: bytes computed once per generation of `dataset` (a market
+    matrix: "market"), read with that generation in one MGET. Inside a transaction that
+    has changed `dataset` (its invalidation waits for the commit) the bytes are computed
+    from what the transaction sees, neither read nor stored."""
+    if _pending(dataset):
+        return compute()
+    generation, payload = _read(dataset, key)
+    if payload is not None:
+        CACHE_READS.labels(dataset, "hit").inc()
+        return payload.head
+    value = compute()
+    if generation is None:
+        CACHE_READS.labels(dataset, "bypass").inc()
+    else:
+        CACHE_READS.labels(dataset, "miss").inc()
+        _store(dataset, key, generation, value)
+    return value
+
+
 # --- Invalidation, after commit ------------------------------------------------------------
 
 
@@ -304,6 +325,14 @@ def changed(event: str) -> None:
             callback.datasets.update(datasets)
             return
     on_commit(_Flush(datasets))
+
+
+def _pending(dataset: str) -> bool:
+    """The current transaction has changed `dataset`: its invalidation waits for the commit."""
+    return any(
+        isinstance(entry[1], _Flush) and dataset in entry[1].datasets
+        for entry in connection.run_on_commit
+    )
 
 
 def invalidate(datasets: Iterable[str]) -> None:

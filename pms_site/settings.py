@@ -158,7 +158,14 @@ else:
     }
 
 # Seconds each data set stays cached: "book=30,risk=60,morning_pack=300,attribution=300".
-PMS_CACHE_TTL_DEFAULTS = {"book": 30, "risk": 60, "morning_pack": 300, "attribution": 300}
+# "market": the matrices of market moves the risk reads, until a price or FX rate changes.
+PMS_CACHE_TTL_DEFAULTS = {
+    "book": 30,
+    "risk": 60,
+    "morning_pack": 300,
+    "attribution": 300,
+    "market": 3600,
+}
 PMS_CACHE_TTLS = PMS_CACHE_TTL_DEFAULTS | {
     name: int(seconds) for name, seconds in (item.split("=") for item in env_list("PMS_CACHE_TTLS"))
 }

@@ -95,7 +95,7 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
             for r in rows
         ],
     )
-    data_changed.send(sender=Price, event="book")
+    data_changed.send(sender=Price, event="market")
     audit_record(
         actor=actor,
         action="prices.upsert",
@@ -132,7 +132,7 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
         "rate",
         [{"currency": r["currency"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
-    data_changed.send(sender=FxRate, event="book")
+    data_changed.send(sender=FxRate, event="market")
     audit_record(
         actor=actor,
         action="fx_rates.upsert",

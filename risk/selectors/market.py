@@ -1,8 +1,11 @@
 """The market history of a book's instruments: prices and FX rates read in two queries,
-levels on any grid of dates built in numpy."""
+levels on any grid of dates built in numpy and remembered until a price or rate changes."""
 
 import datetime as dt
+import hashlib
+import io
 from collections.abc import Sequence
+from functools import cached_property
 from itertools import chain
 from typing import Any
 
@@ -13,6 +16,7 @@ from django.db.models import Case, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
+from core import memo
 from portfolio.models import FxRate, Price
 from portfolio.selectors import base_currency
 
@@ -73,33 +77,52 @@ def _levels(
 
 class MarketHistory:
     """The stored quotes of a book's instruments from `start` (less LOOKBACK_DAYS) to
-    `end`, read in two queries (prices, then FX rates), from which levels on any grid of
-    dates inside that span are built without reading again."""
+    `end`, from which levels on any grid of dates inside that span are built.
+
+    The levels on a grid are a function of the quotes alone: they are remembered
+    (`core.memo`, under the "market" data set, whose generation a committed price or FX
+    write replaces) as raw numpy bytes, keyed by the instruments with their quote types
+    and currencies, the grid and the carry. A read that finds them makes no query; one that
+    does not reads the quotes once, in two queries (prices, then FX rates), for all its grids.
+    """
 
     def __init__(self, book: Book, start: dt.date, end: dt.date):
         self.book = book
         self.since = start - dt.timedelta(days=LOOKBACK_DAYS)
-        self.prices = quotes(
+        self.end = end
+
+    @cached_property
+    def foreign(self) -> list[str]:
+        book = self.book
+        return sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
+
+    @cached_property
+    def prices(self) -> np.ndarray:
+        return quotes(
             Price.objects.filter(
-                instrument_id__in=book.instrument_ids, date__gte=self.since, date__lte=end
+                instrument_id__in=self.book.instrument_ids,
+                date__gte=self.since,
+                date__lte=self.end,
             ),
             "instrument_id",
             "price",
             self.since,
         )
-        self.foreign = sorted(set(book.column_currency[~book.column_is_yield]) - {base_currency()})
-        self.rates = np.empty((0, 3))
-        if self.foreign:
-            # Rates keyed by the currency's index in `foreign`, to share the numeric path.
-            index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(self.foreign)))
-            self.rates = quotes(
-                FxRate.objects.filter(
-                    currency__in=self.foreign, date__gte=self.since, date__lte=end
-                ).annotate(index=index),
-                "index",
-                "rate",
-                self.since,
-            )
+
+    @cached_property
+    def rates(self) -> np.ndarray:
+        if not self.foreign:
+            return np.empty((0, 3))
+        # Rates keyed by the currency's index in `foreign`, to share the numeric path.
+        index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(self.foreign)))
+        return quotes(
+            FxRate.objects.filter(
+                currency__in=self.foreign, date__gte=self.since, date__lte=self.end
+            ).annotate(index=index),
+            "index",
+            "rate",
+            self.since,
+        )
 
     def levels(
         self, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
@@ -107,7 +130,25 @@ class MarketHistory:
         """Levels (len(dates) × M) of the book's instruments on `dates`, and which columns
         are complete. Price columns are `P × X(c)`, yield columns the yield; each carried
         across up to `max_carry` dates without a quote; a quote up to LOOKBACK_DAYS before
-        the first date stands for it."""
+        the first date stands for it. The caller may change the arrays: they are its own."""
+        assert self.since + dt.timedelta(days=LOOKBACK_DAYS) <= dates[0] and dates[-1] <= self.end
+        stored = memo.remember(
+            "market",
+            self._key(dates, max_carry),
+            lambda: _encode(*self._levels(dates, max_carry)),
+        )
+        return _decode(stored)
+
+    def _key(self, dates: Sequence[dt.date], max_carry: int) -> str:
+        book = self.book
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(np.asarray(book.instrument_ids, dtype=np.int64).tobytes())
+        digest.update(book.column_is_yield.tobytes())
+        for text in (*book.column_currency.tolist(), base_currency(), *map(str, dates)):
+            digest.update(text.encode() + b"\0")
+        return f"market:levels:{max_carry}:{len(dates)}:{digest.hexdigest()}"
+
+    def _levels(self, dates: Sequence[dt.date], max_carry: int) -> tuple[np.ndarray, np.ndarray]:
         book = self.book
         # Day k after `since` maps to the first grid date on or after it: a quote stands
         # for that grid date (the latest one wins) and is carried to the next ones.
@@ -133,8 +174,23 @@ class MarketHistory:
         return levels, complete
 
 
+def _encode(levels: np.ndarray, complete: np.ndarray) -> bytes:
+    """The levels and their completeness as numpy's own format (no pickle)."""
+    buffer = io.BytesIO()
+    np.save(buffer, levels, allow_pickle=False)
+    np.save(buffer, complete, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _decode(stored: bytes) -> tuple[np.ndarray, np.ndarray]:
+    buffer = io.BytesIO(stored)
+    levels = np.load(buffer, allow_pickle=False)
+    return levels, np.load(buffer, allow_pickle=False)
+
+
 def market_levels(
     book: Book, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Levels of the book's instruments on `dates` and which are complete (two queries)."""
+    """Levels of the book's instruments on `dates` and which are complete (remembered, or
+    two queries)."""
     return MarketHistory(book, dates[0], dates[-1]).levels(dates, max_carry=max_carry)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.cache import cache as default_cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -203,11 +204,15 @@ def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> N
         actor="test",
         source="api",
     )
+    default_cache.clear()  # the market matrix of those instruments computed again
     with CaptureQueriesContext(connection) as large:
         selectors.live_risk(window=20)
+    with CaptureQueriesContext(connection) as remembered:
+        selectors.live_risk(window=20)
     # The book 5, the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and
-    # the flows since its last day).
+    # the flows since its last day); the market none once its matrix is remembered.
     assert len(large) == len(small) == 10
+    assert len(remembered) == 8
 
 
 # --- Stress ------------------------------------------------------------------------------
