@@ -97,17 +97,14 @@ def mark_to_market(
     terms = {pk: Terms.of(i) for pk, i in instruments.items()}
 
     result = MarkResult(as_of=as_of)
-    stale: set[str] = set()
-    missing_fx: set[str] = set()
+    held = instruments.values()
+    result.stale = sorted({i.symbol for i in held if is_stale(i.price_date, as_of)})
+    result.missing_fx = sorted({i.currency for i in held if i.fx_rate is None})
     updates = []
     for row in positions.values_list(*_MTM_READ):
         pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row
         instrument = instruments[instrument_id]
         price, fx_rate = instrument.price, instrument.fx_rate
-        if is_stale(instrument.price_date, as_of):
-            stale.add(instrument.symbol)
-        if fx_rate is None:
-            missing_fx.add(instrument.currency)
         if price is None or fx_rate is None:
             result.total_unrealized_pnl += unrealized
             continue
@@ -134,7 +131,6 @@ def mark_to_market(
         result.total_unrealized_pnl += figures.unrealized_pnl_base
     result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
     data_changed.send(sender=Position, event="book")
-    result.stale, result.missing_fx = sorted(stale), sorted(missing_fx)
     audit_record(
         actor=actor,
         action="book.mark_to_market",
