@@ -8,8 +8,8 @@ from statistics import NormalDist, stdev
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.core.cache import cache as default_cache
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
