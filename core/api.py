@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from typing import Any
 
+from django.http import QueryDict
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,11 +17,12 @@ def actor(request: Request) -> str:
     return str(request.user.get_username())
 
 
-def parsed_query(serializer_class: type[Serializer], request: Request) -> dict[str, Any]:
-    """A GET's query parameters through `serializer_class`: 400 naming the field if bad."""
-    query = serializer_class(data=request.query_params)
-    query.is_valid(raise_exception=True)
-    return dict(query.validated_data)
+def parsed_query(serializer_class: type[Serializer], query: QueryDict) -> dict[str, Any]:
+    """A GET's query parameters (`request.query_params`) through `serializer_class`: 400
+    naming the field if bad."""
+    parsed = serializer_class(data=query)
+    parsed.is_valid(raise_exception=True)
+    return dict(parsed.validated_data)
 
 
 class ServiceWritesMixin:

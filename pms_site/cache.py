@@ -35,10 +35,7 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.http import HttpResponse
 from prometheus_client import Counter
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
-from rest_framework.request import Request
-from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.renderers import JSONRenderer
 
 logger = logging.getLogger("pms.cache")
 
@@ -420,23 +417,3 @@ os.register_at_fork(after_in_child=background.forget)
 # How a refresh is run: beside the caller. The test suite, whose tests never commit (the
 # worker's connection would not see their rows), swaps it for an immediate call.
 in_background: Callable[[Callable[[], None]], None] = background
-
-
-class CachedJSONView(APIView):
-    """A read answered by `read`: the stored JSON bytes, sent as they are; a browser is
-    shown DRF's browsable page of the same answer."""
-
-    # JSON first: `Accept: application/json`, `*/*`, none, or `?format=json` pick it, and
-    # the stored bytes go out with nothing parsed or rendered. `Accept: text/html` or
-    # `?format=api` pick the browsable page: the answer, cache fields included, parsed back
-    # from those bytes into a Response. Errors are DRF's Responses, in the negotiated format.
-    renderer_classes = (JSONRenderer, BrowsableAPIRenderer)
-
-    def finalize_response(
-        self, request: Request, response: Any, *args: Any, **kwargs: Any
-    ) -> Response:
-        if isinstance(response, PreparedResponse) and not isinstance(
-            getattr(request, "accepted_renderer", None), JSONRenderer
-        ):
-            response = Response(json.loads(response.content), status=response.status_code)
-        return super().finalize_response(request, response, *args, **kwargs)

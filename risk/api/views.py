@@ -81,7 +81,7 @@ class DecompositionView(APIView):
 
     @extend_schema(parameters=[s.DecompositionQuerySerializer], responses=s.DecompositionSerializer)
     def get(self, request: Request) -> Response:
-        query = parsed_query(s.DecompositionQuerySerializer, request)
+        query = parsed_query(s.DecompositionQuerySerializer, request.query_params)
         return Response(selectors.decomposition(**query))
 
 
@@ -90,7 +90,7 @@ class BacktestView(APIView):
 
     @extend_schema(parameters=[s.BacktestQuerySerializer], responses=s.BacktestSerializer)
     def get(self, request: Request) -> Response:
-        query = parsed_query(s.BacktestQuerySerializer, request)
+        query = parsed_query(s.BacktestQuerySerializer, request.query_params)
         return Response(selectors.backtest(**query))
 
 
