@@ -5,6 +5,7 @@ Redis). Run through benchmarks/run.sh; needs wrk (Debian package) and Redis."""
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -85,7 +86,8 @@ def load(path: str, token: str, size: int) -> tuple[float, str, str]:
         raise RuntimeError(f"errors from {path}:\n{out}")
     done = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)(\w+) read", out)
     assert done, out
-    per_answer = float(done.group(2)) * UNITS[done.group(3)] / int(done.group(1))
+    # wrk rounds what it read to two decimals (4.69GB): at most that much more was read.
+    per_answer = (float(done.group(2)) + 0.005) * UNITS[done.group(3)] / int(done.group(1))
     if per_answer < size:  # a redirect or an error page, not the book
         raise RuntimeError(f"{path} answered {per_answer:.0f} bytes on average:\n{out}")
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -97,6 +99,8 @@ def load(path: str, token: str, size: int) -> tuple[float, str, str]:
 def main() -> None:
     if not os.environ.get("REDIS_URL"):
         sys.exit("bench_cache needs REDIS_URL (benchmarks/run.sh sets it).")
+    if shutil.which("wrk") is None:
+        sys.exit("bench_cache needs wrk, the HTTP load generator: apt-get install wrk")
     print(f"loading {POSITIONS:,} positions …", flush=True)
     instruments = load_market(100)
     load_book(instruments, strategies=10)
@@ -137,7 +141,7 @@ def main() -> None:
     cached, uncached, floor = (results[n][0] for n in ("cached", "uncached", "floor"))
     print(
         f"cached / uncached throughput: {cached / uncached:.1f}× (target ≥ 10×); "
-        f"floor / cached: {floor / cached:.2f}× (target ≤ 1.5×)"
+        f"floor / cached: {floor / cached:.2f}× (target ≤ 1.2×)"
     )
 
 
