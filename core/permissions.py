@@ -14,6 +14,7 @@ from rest_framework.request import Request
 
 VIEWER, PM, RISK, OPS = "viewer", "pm", "risk", "ops"
 ALL_GROUPS = (VIEWER, PM, RISK, OPS)
+READERS = frozenset(ALL_GROUPS)
 
 
 def user_groups(user: Any) -> set[str]:
@@ -30,9 +31,11 @@ class GroupPermission(BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        if user.is_superuser:
-            return True
-        groups = user_groups(user)
         if request.method in SAFE_METHODS:
-            return bool(groups & set(ALL_GROUPS))
-        return bool(groups & set(getattr(view, "write_groups", ())))
+            return may_read(user)
+        return user.is_superuser or bool(user_groups(user) & set(getattr(view, "write_groups", ())))
+
+
+def may_read(user: Any) -> bool:
+    """An authenticated user may read: a superuser, or a member of a PMS group."""
+    return bool(user.is_superuser or user_groups(user) & READERS)

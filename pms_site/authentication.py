@@ -27,15 +27,28 @@ class CachedTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
-        now = time.time()
-        known = _known.get(key)
-        if known is not None and known[0] > now and not getattr(self, "_fresh", False):
-            return known[1], known[2]
+        if not getattr(self, "_fresh", False) and (known := _remembered(key)) is not None:
+            return known
         user, token = super().authenticate_credentials(key)
         user._pms_groups = set(user.groups.values_list("name", flat=True))
         with _lock:
-            _known[key] = (now + settings.PMS_AUTH_CACHE_SECONDS, user, token)
+            _known[key] = (time.time() + settings.PMS_AUTH_CACHE_SECONDS, user, token)
         return user, token
+
+
+def _remembered(key: str) -> tuple[Any, Any] | None:
+    known = _known.get(key)
+    return (known[1], known[2]) if known is not None and known[0] > time.time() else None
+
+
+def remembered_reader(header: str) -> Any | None:
+    """The user of `Authorization: Token <key>` for a read, if this process remembers the
+    token (the cached reads' fast path); None: let CachedTokenAuthentication decide."""
+    keyword, _, key = header.partition(" ")
+    if keyword != "Token" or not key:
+        return None
+    known = _remembered(key)
+    return None if known is None else known[0]
 
 
 def forget(user_id: int | None = None) -> None:

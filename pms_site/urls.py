@@ -28,13 +28,6 @@ pipeline_runs = SimpleRouter(trailing_slash=True)
 pipeline_runs.register("pipelines/runs", api.PipelineRunViewSet)
 
 urlpatterns = [
-    path("health/", health.health_view, name="health"),
-    path("metrics", metrics.metrics_view, name="metrics"),
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
-    path("admin/", admin.site.urls),
-    path("api/auth/token/", login.token_view, name="api-token"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     # The cached reads first: URLs resolve in order, and GET /api/book/ is the hottest path.
     path("api/book/", cached_api.BookView.as_view(), name="book"),
     path("api/risk/live/", cached_api.LiveRiskView.as_view(), name="risk-live"),
@@ -42,6 +35,13 @@ urlpatterns = [
     path("api/performance/", PerformanceView.as_view(), name="performance"),
     path("api/morning-pack/latest/", cached_api.LatestPackView.as_view(), name="pack-latest"),
     path("api/morning-pack/<isodate:day>/", cached_api.PackView.as_view(), name="pack"),
+    path("health/", health.health_view, name="health"),
+    path("metrics", metrics.metrics_view, name="metrics"),
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("api/auth/token/", login.token_view, name="api-token"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("portfolio.api.urls")),
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),

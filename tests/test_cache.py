@@ -77,6 +77,73 @@ def test_a_hit_makes_no_database_query(cached_fund):
         assert len(queries) == 0, (url, [q["sql"] for q in queries])
 
 
+def test_a_hit_skips_drf_and_answers_as_drf_does(cached_fund, monkeypatch):
+    """A hit for a remembered token is answered before DRF's request and checks (they
+    fail here if reached), with the bytes and headers DRF's way gives: an Accept that
+    the fast path leaves to DRF's negotiation picks the same JSON."""
+    from rest_framework.views import APIView
+
+    for url in ENDPOINTS:
+        get(cached_fund, url)  # the miss, through DRF
+    by_drf = {url: cached_fund.get(url, HTTP_ACCEPT="application/json; q=1") for url in ENDPOINTS}
+
+    def refused(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a hit went through DRF")
+
+    monkeypatch.setattr(APIView, "initial", refused)
+    for url in ENDPOINTS:
+        with CaptureQueriesContext(connection) as queries:
+            fast = cached_fund.get(url)
+        assert len(queries) == 0, url
+        slow = by_drf[url]
+        assert fast.status_code == slow.status_code == 200, url
+        assert json.loads(fast.content)["cached"] is True, url
+        assert without_cache_fields(json.loads(fast.content)) == without_cache_fields(
+            json.loads(slow.content)
+        ), url
+        names = ("Content-Type", "Allow", "Vary", "X-Frame-Options", "Content-Length")
+        assert {h: fast.headers.get(h) for h in names[:-1]} == {
+            h: slow.headers.get(h) for h in names[:-1]
+        }, url
+        assert int(fast.headers["Content-Length"]) == len(fast.content), url
+
+
+def test_what_the_fast_path_does_not_answer_drf_does(cached_fund, api_client_for, monkeypatch):
+    for url in (BOOK, RISK):
+        get(cached_fund, url)
+    # A bad query on a warm data set: 400 naming the field, as on a cold one.
+    bad = cached_fund.get("/api/risk/live/?window=abc")
+    assert bad.status_code == 400 and "window" in bad.json(), bad.content
+    # A user in no PMS group, token remembered: 403, not the cached book.
+    stranger = api_client_for("nogroup")
+    assert stranger.get(BOOK).status_code == 403
+    assert stranger.get(BOOK).status_code == 403
+    # No token, or an unknown one: 401 with the challenge.
+    assert api_client_for(None).get(BOOK).status_code == 401
+    cached_fund.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    unknown = cached_fund.get(BOOK)
+    assert unknown.status_code == 401 and unknown.headers["WWW-Authenticate"] == "Token"
+    # A browser: the browsable page of the same answer.
+    page = api_client_for("viewer").get(BOOK, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+
+
+def test_a_remembered_user_deactivated_or_regrouped_is_refused_at_once(cached_fund, api_client_for):
+    from django.contrib.auth.models import User
+
+    assert get(cached_fund, BOOK)["cached"] is False
+    assert get(cached_fund, BOOK)["cached"] is True  # the fast path, token remembered
+    viewer = User.objects.get(username="user-viewer")
+    viewer.groups.clear()
+    assert cached_fund.get(BOOK).status_code == 403
+    pm = api_client_for("pm")
+    assert get(pm, BOOK)["cached"] is True
+    user = User.objects.get(username="user-pm")
+    user.is_active = False
+    user.save()
+    assert pm.get(BOOK).status_code == 401
+
+
 @pytest.mark.redis
 def test_each_tier_has_its_timeout_in_redis(cached_fund):
     for url in ENDPOINTS:
@@ -417,7 +484,8 @@ def test_a_change_made_while_redis_hung_is_not_served_stale(
 def test_a_deleted_token_is_refused_at_once(cached_fund):
     from rest_framework.authtoken.models import Token
 
-    assert cached_fund.get(BOOK).status_code == 200
+    assert get(cached_fund, BOOK)["cached"] is False
+    assert get(cached_fund, BOOK)["cached"] is True  # the fast path, token remembered
     Token.objects.filter(user__username="user-viewer").delete()
     assert cached_fund.get(BOOK).status_code == 401
 
