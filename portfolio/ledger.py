@@ -9,7 +9,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -134,9 +134,9 @@ def book_trade(
     return BookedTrade(local, cost_base - released, realized, realized - price_part)
 
 
-@dataclass(frozen=True)
-class Figures:
-    """A position's base-currency figures at a mark (quote, FX rate)."""
+class Figures(NamedTuple):
+    """A position's base-currency figures at a mark (quote, FX rate); a named tuple, built
+    once per position and mark."""
 
     notional_base: Decimal
     market_value_base: Decimal
