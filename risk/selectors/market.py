@@ -16,6 +16,9 @@ from django.db import connection
 from django.db.models import Case, FloatField, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
+from psycopg import Cursor
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from core import memo
 from portfolio.models import FxRate, Price
@@ -47,34 +50,60 @@ def quotes(queryset: QuerySet[Any], key: str, value: str, since: dt.date) -> np.
     offset = DAY_OFFSET_SQL[connection.vendor].format(table=queryset.model._meta.db_table)
     try:
         sql, params = (
-            queryset.annotate(
-                day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField())
-            )
+            queryset.order_by()
+            .annotate(day=RawSQL(offset, (since.isoformat(),)), level=Cast(value, FloatField()))
             .values_list(key, "day", "level")
             .query.sql_with_params()
         )
     except EmptyResultSet:  # `__in` an empty list (an empty book): no query to run
         return np.empty((0, 3))
-    rows = _fetch(sql, params)
-    flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=3 * len(rows))
-    return flat.reshape(len(rows), 3)
+    return _fetch_floats(sql, params)
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    """The rows of a query. PostgreSQL sends them in binary, no text parsed per value, on a
-    cursor of the same connection that binds the parameters on the server: a fifth faster
-    at a few hundred thousand rows. Recorded as Django's queries are when they are."""
+def _fetch_floats(sql: str, params: Sequence[Any]) -> np.ndarray:
+    """The rows of a query of three numeric columns as an n × 3 float array. PostgreSQL
+    sends each column as one float8 array in binary, read straight into numpy: no Python
+    object per row or value (a third of a cold read of a year of 1,000 instruments' prices
+    went to them). Recorded as Django's queries are when they are."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(sql, params)
-            return cursor.fetchall()
-        import psycopg
-
+            rows = cursor.fetchall()
+            flat = np.fromiter(chain.from_iterable(rows), dtype=float, count=3 * len(rows))
+            return flat.reshape(len(rows), 3)
         debug = getattr(cursor, "debug_sql", None)
         recorded = debug(sql, params) if debug else nullcontext()
-        with recorded, psycopg.Cursor(cursor.cursor.connection) as binary:
-            binary.execute(sql, params, binary=True)
-            return binary.fetchall()
+        with recorded, Cursor(cursor.cursor.connection) as binary:
+            binary.adapters.register_loader(FLOAT8_ARRAY_OID, _Float8Array)
+            binary.execute(
+                "SELECT array_agg(q.c0::float8), array_agg(q.c1::float8), "
+                f"array_agg(q.c2::float8) FROM ({sql}) AS q (c0, c1, c2)",
+                params,
+                binary=True,
+            )
+            columns = binary.fetchone()
+    assert columns is not None
+    if columns[0] is None:  # no rows
+        return np.empty((0, 3))
+    return np.column_stack(columns)
+
+
+# A one-dimensional float8 array in PostgreSQL's binary format: a 20-byte header (dimensions,
+# flags, element type, length, lower bound), then each element's length and big-endian value.
+_ARRAY_HEADER = 20
+FLOAT8_ARRAY_OID = 1022
+_ARRAY_ELEMENT = np.dtype([("length", ">i4"), ("value", ">f8")])
+
+
+class _Float8Array(Loader):
+    """psycopg loader of a float8[] sent in binary, as a float array (no NULL element)."""
+
+    format = Format.BINARY
+
+    def load(self, data: Any) -> np.ndarray:
+        elements = np.frombuffer(data, dtype=_ARRAY_ELEMENT, offset=_ARRAY_HEADER)
+        assert (elements["length"] == 8).all(), "a quote read back NULL"
+        return elements["value"].astype(float)
 
 
 def _levels(

@@ -18,6 +18,7 @@ from portfolio.models import Price
 from risk import selectors, services
 from risk.engine import Shock
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+from risk.selectors.market import quotes
 from tests.conftest import TODAY
 from tests.factories import InstrumentFactory, StrategyFactory
 
@@ -260,6 +261,22 @@ def test_historical_window_replayed_from_stored_quotes(book: Any) -> None:
     }
     assert result["pnl"] == "-8217.75"  # the sum of the rounded rows
     assert result["missing_history"] == []
+
+
+def test_quotes_read_as_stored_and_none_when_the_window_has_none(book: Any) -> None:
+    # The reader of the market matrix: (key, days since `since`, level) per stored quote,
+    # on PostgreSQL packed into float8 arrays by the database, elsewhere row by row.
+    esh4 = Price.objects.filter(instrument__symbol="ESH4")
+    since = DAYS[18]
+    window = esh4.filter(date__gte=DAYS[18], date__lte=DAYS[20])
+    read = quotes(window, "instrument_id", "price", since)
+    expected = sorted(
+        (float(p.instrument_id), float((p.date - since).days), float(p.price)) for p in window
+    )
+    assert len(expected) == 3
+    assert sorted(map(tuple, read.tolist())) == expected
+    none = quotes(esh4.filter(date__gt=DAYS[-1]), "instrument_id", "price", since)
+    assert none.shape == (0, 3)
 
 
 # --- Limits and alerts ---------------------------------------------------------------------
