@@ -11,6 +11,7 @@ from typing import Any
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import inputs
@@ -187,6 +188,14 @@ class Price(models.Model):
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
     date = fund_date_field()
     price = price_field()
+    # The close as a double, kept by the database beside it: what the risk engine reads,
+    # so that rebuilding its market matrix converts no number (PostgreSQL turns a numeric
+    # into a double through text: about a quarter of a rebuild's time otherwise).
+    price_float = models.GeneratedField(
+        expression=Cast("price", models.FloatField()),
+        output_field=models.FloatField(),
+        db_persist=True,
+    )
 
     class Meta:
         ordering = ["instrument_id", "date"]

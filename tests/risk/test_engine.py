@@ -79,6 +79,12 @@ def test_carried_levels_fill_gaps_up_to_the_limit() -> None:
     assert complete.tolist() == [True, False]  # column 1 has no level on row 0
     _, strict = engine.carried_levels(rows, columns, values, (4, 2), max_carry=0)
     assert strict.tolist() == [False, False]
+    # Given an order (the quotes' dates), the greatest wins wherever it comes: here the
+    # first of the two quotes on row 2.
+    dated, _ = engine.carried_levels(
+        rows, columns, values, (4, 2), max_carry=1, order=np.array([0, 1, 9, 8, 3])
+    )
+    np.testing.assert_allclose(dated[:, 0], [1.0, 1.0, 2.0, 2.0])
 
 
 def test_shocks_add_up_and_currency_shocks_skip_yields() -> None:
