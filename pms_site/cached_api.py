@@ -50,27 +50,34 @@ class CachedJSONView(APIView):
         return {**parsed, **kwargs}
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        # The floor of a cached read: the token check, one MGET and the bytes. A GET whose
-        # token this process remembers (`pms_site.authentication`), by a user who may read,
-        # wanting JSON, with a valid query and a current payload, is answered here without
-        # DRF's request, negotiation and checks: the same bytes and headers. Anything else
-        # (no token or an unknown one, HTML, a bad query, a miss, the cache down) is
-        # answered by DRF, as every other view is.
-        user = None
-        if request.method == "GET" and _wants_json(request.META, request.GET):
-            user = remembered_reader(request.META.get("HTTP_AUTHORIZATION", ""))
-        if user is not None and may_read(user):
-            try:
-                given = self.given(request.GET, kwargs)
-            except ValidationError:
-                given = None
-            answer = None if given is None else cache.hit(self.dataset, **given)
-            if answer is not None:
-                request.user = user  # as DRF's authentication leaves it, for the middleware
-                for header, value in self.default_response_headers.items():
-                    answer.headers[header] = value
-                return answer
+        answer = self._floor_hit(request, kwargs)
+        if answer is not None:
+            return answer
         return super().dispatch(request, *args, **kwargs)
+
+    def _floor_hit(self, request: HttpRequest, kwargs: dict[str, Any]) -> HttpResponseBase | None:
+        """The floor of a cached read: the token check, one MGET and the bytes. A GET whose
+        token this process remembers (`pms_site.authentication`), by a user who may read,
+        wanting JSON, with a valid query and a current payload, is answered here without
+        DRF's request, negotiation and checks: the same bytes and headers. Anything else
+        (no token or an unknown one, HTML, a bad query, a miss, the cache down) is None,
+        for DRF to answer as it answers every other view."""
+        if request.method != "GET" or not _wants_json(request.META, request.GET):
+            return None
+        user = remembered_reader(request.META.get("HTTP_AUTHORIZATION", ""))
+        if user is None or not may_read(user):
+            return None
+        try:
+            given = self.given(request.GET, kwargs)
+        except ValidationError:
+            return None
+        answer = cache.hit(self.dataset, **given)
+        if answer is None:
+            return None
+        request.user = user  # as DRF's authentication leaves it, for the middleware
+        for header, value in self.default_response_headers.items():
+            answer.headers[header] = value
+        return answer
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
         # What API clients send picks the JSON without DRF parsing every header.
