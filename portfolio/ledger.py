@@ -6,9 +6,10 @@ base-currency amount.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -23,9 +24,9 @@ def to_cents(amount: Decimal) -> Decimal:
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
-class Terms:
-    """What an instrument's contract pays: how a move of its quote becomes money."""
+class Terms(NamedTuple):
+    """What an instrument's contract pays: how a move of its quote becomes money (a named
+    tuple: made once per instrument, a key of `mark_rule`'s cache)."""
 
     quote_type: str  # "price" or "yield"
     multiplier: Decimal
@@ -157,25 +158,55 @@ def mark_figures(
     fx_rate: Decimal,
     cost_base: Decimal | None = None,
 ) -> Figures:
-    """Notional, market value, unrealized P&L and DV01 in base currency.
+    """Notional, market value, unrealized P&L and DV01 in base currency (`mark_rule`)."""
+    return mark_rule(terms)(quantity, avg_cost, quote, fx_rate, cost_base)
 
-    Margined: unrealized is the local P&L at `fx_rate`. Funded (`cost_base` K required):
-    unrealized is the market value q × P × m × X − K, of which the local P&L at `fx_rate`
-    is the price part and the rest the FX part. A yield instrument's notional is q × m;
-    its market value is its unrealized P&L (what the contract is worth), not its notional.
+
+MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], Figures]
+
+
+@cache
+def mark_rule(terms: Terms) -> MarkRule:
+    """The figures of a position (quantity q, avg_cost C, cost base K) in an instrument of
+    these terms marked at (quote P, fx_rate X): `mark_figures` with the terms read once,
+    for marking many positions of one instrument.
+
+    Margined: unrealized is the local P&L at X. Funded (K required): unrealized is the
+    market value q × P × m × X − K, of which the local P&L at X is the price part and the
+    rest the FX part. A yield instrument's notional is q × m; its market value is its
+    unrealized P&L (what the contract is worth), not its notional. The local P&L is
+    `pnl_local`'s and the rounding `to_cents`', written out here, in the same order of
+    operations, because this runs once per position and mark.
     """
-    price_part = to_cents(pnl_local(terms, quantity, avg_cost, quote) * fx_rate)
-    dv01 = to_cents(quantity * terms.dv01 * fx_rate)
+    m, dv01 = terms.multiplier, terms.dv01
     if terms.is_yield:
-        return Figures(
-            to_cents(quantity * terms.multiplier * fx_rate), price_part, price_part, dv01
-        )
-    notional = to_cents(quantity * quote * terms.multiplier * fx_rate)
+
+        def yield_quoted(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Any = None) -> Figures:
+            price_part = (-q * dv01 * (P - C) * BP_PER_PERCENT * X).quantize(CENT, ROUND_HALF_UP)
+            notional = (q * m * X).quantize(CENT, ROUND_HALF_UP)
+            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
+            return Figures(notional, price_part, price_part, dv01_base)
+
+        return yield_quoted
     if not terms.is_funded:
-        return Figures(notional, notional, price_part, dv01)
-    assert cost_base is not None, "a funded position's figures need its cost base"
-    unrealized = notional - cost_base
-    return Figures(notional, notional, unrealized, dv01, unrealized - price_part)
+
+        def margined(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Any = None) -> Figures:
+            notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
+            price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
+            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
+            return Figures(notional, notional, price_part, dv01_base)
+
+        return margined
+
+    def funded(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None) -> Figures:
+        assert K is not None, "a funded position's figures need its cost base"
+        notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
+        price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
+        unrealized = notional - K
+        dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
+        return Figures(notional, notional, unrealized, dv01_base, unrealized - price_part)
+
+    return funded
 
 
 def value_at(

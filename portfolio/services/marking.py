@@ -15,7 +15,7 @@ from core.calendar import today
 from core.errors import Conflict
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, is_stale, mark_figures
+from ..ledger import ZERO, Terms, is_stale, mark_rule
 from ..models import MARK_FIELDS, FxRate, Instrument, Position, Price
 from ..selectors import ONE, base_currency, last_mark
 from .audit import audit_record
@@ -94,41 +94,50 @@ def mark_to_market(
             f"date is computed from the timeline: `manage.py run_pipeline eod --date {as_of}`."
         )
     day_start = DayStart(instruments)
-    terms = {pk: Terms.of(i) for pk, i in instruments.items()}
 
     result = MarkResult(as_of=as_of)
     held = instruments.values()
     result.stale = sorted({i.symbol for i in held if is_stale(i.price_date, as_of)})
     result.missing_fx = sorted({i.currency for i in held if i.fx_rate is None})
+    # Per instrument, once: how its positions are marked, and its mark.
+    marks = {
+        pk: (mark_rule(Terms.of(i)), i.price, i.price_date, i.fx_rate)
+        for pk, i in instruments.items()
+        if i.price is not None and i.fx_rate is not None
+    }
     updates = []
+    unrealized_total = ZERO
     for row in positions.values_list(*_MTM_READ):
         pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row
-        instrument = instruments[instrument_id]
-        price, fx_rate = instrument.price, instrument.fx_rate
-        if price is None or fx_rate is None:
-            result.total_unrealized_pnl += unrealized
+        mark_of = marks.get(instrument_id)
+        if mark_of is None:  # no price or no FX rate: it keeps its last mark
+            unrealized_total += unrealized
             continue
+        figures_of, price, price_date, fx_rate = mark_of
         sod, pnl_date = day_start.rolled(
             as_of, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod
         )
-        figures = mark_figures(terms[instrument_id], quantity, avg_cost, price, fx_rate, cost)
+        notional, value, unrealized, dv01, fx_pnl = figures_of(
+            quantity, avg_cost, price, fx_rate, cost
+        )
         updates.append(
             (
                 pk,
                 price,
-                instrument.price_date,
+                price_date,
                 fx_rate,
-                figures.notional_base,
-                figures.market_value_base,
-                figures.unrealized_pnl_base,
-                figures.unrealized_pnl_base + realized - sod,
-                figures.dv01_base,
-                figures.fx_pnl_base,
+                notional,
+                value,
+                unrealized,
+                unrealized + realized - sod,
+                dv01,
+                fx_pnl,
                 pnl_date,
                 sod,
             )
         )
-        result.total_unrealized_pnl += figures.unrealized_pnl_base
+        unrealized_total += unrealized
+    result.total_unrealized_pnl = unrealized_total
     result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
     data_changed.send(sender=Position, event="book")
     audit_record(
