@@ -141,7 +141,6 @@ class MarketHistory:
         return quotes(
             Price.objects.filter(
                 instrument_id__in=self.book.instrument_ids,
-                date__gte=self.since,
                 date__lte=self.end,
             ),
             "instrument_id",
@@ -156,9 +155,9 @@ class MarketHistory:
         # Rates keyed by the currency's index in `foreign`, to share the numeric path.
         index = Case(*(When(currency=c, then=Value(i)) for i, c in enumerate(self.foreign)))
         return quotes(
-            FxRate.objects.filter(
-                currency__in=self.foreign, date__gte=self.since, date__lte=self.end
-            ).annotate(index=index),
+            FxRate.objects.filter(currency__in=self.foreign, date__lte=self.end).annotate(
+                index=index
+            ),
             "index",
             "rate",
             self.since,
