@@ -94,33 +94,33 @@ def write_floor() -> float:
     return time.perf_counter() - start
 
 
+def timed_mark() -> tuple[float, float]:
+    """One mark, in seconds: the call (it returns once its transaction commits), and until
+    the cached book it refreshes after the commit (`pms_site.cache.refresh_book`, on the
+    process's worker thread) is stored; it returns once that refresh is done, so that no
+    refresh competes with what runs next."""
+    start = time.perf_counter()
+    services.mark_to_market(as_of=AS_OF, actor="bench")
+    call = time.perf_counter() - start
+    read_cache.background.wait()
+    return call, time.perf_counter() - start
+
+
 def beside_floor(pairs: int = 7) -> tuple[float, float, float]:
     """Medians of `pairs` marks and of their floors, and of the ratio in each pair: each
     mark is followed by the write of the marks it left, so that a pair runs in the same
     minute of this shared machine, whose speed drifts by half from minute to minute."""
     marks, floors = [], []
     for _ in range(pairs):
-        start = time.perf_counter()
-        services.mark_to_market(as_of=AS_OF, actor="bench")
-        marks.append(time.perf_counter() - start)
-        read_cache.background.wait()
+        marks.append(timed_mark()[0])
         floors.append(write_floor())
     ratios = [mark / floor for mark, floor in zip(marks, floors, strict=True)]
     return statistics.median(marks), statistics.median(floors), statistics.median(ratios)
 
 
 def mark_timings(repeat: int = 3) -> tuple[float, float]:
-    """Medians of `repeat` marks: the call (it returns once its transaction commits), and
-    until the cached book it refreshes after the commit (`pms_site.cache.refresh_book`, on
-    the process's worker thread) is stored. Each mark starts once the previous refresh is
-    done, so that no refresh competes with the next mark."""
-    calls, stored = [], []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        services.mark_to_market(as_of=AS_OF, actor="bench")
-        calls.append(time.perf_counter() - start)
-        read_cache.background.wait()
-        stored.append(time.perf_counter() - start)
+    """Medians of `repeat` marks (`timed_mark`): the call, and until its book is cached."""
+    calls, stored = zip(*(timed_mark() for _ in range(repeat)), strict=True)
     answer = json.loads(read_cache.read("book").content)
     assert answer["cached"] is True, "the mark did not leave the book in the cache"
     assert len(answer["positions"]) == Position.objects.count()
