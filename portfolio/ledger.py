@@ -181,32 +181,30 @@ def mark_rule(terms: Terms) -> MarkRule:
     m, dv01 = terms.multiplier, terms.dv01
     if terms.is_yield:
 
-        def yield_quoted(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Any = None) -> Figures:
+        def yield_quoted(
+            q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
+        ) -> Figures:
             price_part = (-q * dv01 * (P - C) * BP_PER_PERCENT * X).quantize(CENT, ROUND_HALF_UP)
             notional = (q * m * X).quantize(CENT, ROUND_HALF_UP)
             dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
             return Figures(notional, price_part, price_part, dv01_base)
 
         return yield_quoted
-    if not terms.is_funded:
+    funded = terms.is_funded
 
-        def margined(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Any = None) -> Figures:
-            notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
-            price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
-            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
-            return Figures(notional, notional, price_part, dv01_base)
-
-        return margined
-
-    def funded(q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None) -> Figures:
-        assert K is not None, "a funded position's figures need its cost base"
+    def price_quoted(
+        q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
+    ) -> Figures:
         notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
         price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
-        unrealized = notional - K
         dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
+        if not funded:
+            return Figures(notional, notional, price_part, dv01_base)
+        assert K is not None, "a funded position's figures need its cost base"
+        unrealized = notional - K
         return Figures(notional, notional, unrealized, dv01_base, unrealized - price_part)
 
-    return funded
+    return price_quoted
 
 
 def value_at(

@@ -38,24 +38,23 @@ def carried_levels(
     values: np.ndarray,
     shape: tuple[int, int],
     max_carry: int,
-    order: np.ndarray | None = None,
+    order: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Levels on a date grid from observations, carried forward across missing dates.
 
     `rows[k]` is the grid row of observation k (the first grid date on or after its date),
     `columns[k]` its series; of several observations on one row of a series the one with
-    the greatest `order` (distinct within a cell: its date) wins, the last one if no order
-    is given. Returns (levels, complete): a column is complete when row 0 has an
-    observation and no level is carried more than `max_carry` rows.
+    the greatest `order[k]` (distinct within a cell: its date) wins. Returns (levels,
+    complete): a column is complete when row 0 has an observation and no level is carried
+    more than `max_carry` rows.
     """
     n_rows, n_columns = shape
     levels = np.full(shape, np.nan)
     cells = rows * n_columns + columns
-    rank = np.arange(len(cells)) if order is None else order
     # The winner per cell, in one unbuffered pass (no sort).
     latest = np.full(n_rows * n_columns, -np.inf)
-    np.maximum.at(latest, cells, rank)
-    keep = rank == latest[cells]
+    np.maximum.at(latest, cells, order)
+    keep = order == latest[cells]
     levels.flat[cells[keep]] = values[keep]
 
     row_numbers = np.arange(n_rows)[:, None]

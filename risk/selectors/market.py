@@ -70,9 +70,9 @@ def _fetch_floats(sql: str, params: Sequence[Any]) -> np.ndarray:
     """The rows of a query of (key, day, level) as an n × 3 float array.
 
     PostgreSQL sends all the rows as one binary string (`_PACKED` rows, built in one
-    aggregate pass with two conversions per row), read straight into numpy: no Python
-    object per row or value, and about half the database's time of sending each column as
-    a float8 array. Recorded as Django's queries are."""
+    aggregate pass with two conversions per row; `quotes()` made the level a float), read
+    straight into numpy: no Python object per row or value, and about half the database's
+    time of sending each column as a float8 array. Recorded as Django's queries are."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
             cursor.execute(sql, params)
@@ -84,7 +84,7 @@ def _fetch_floats(sql: str, params: Sequence[Any]) -> np.ndarray:
         with recorded, Cursor(cursor.cursor.connection) as binary:
             binary.execute(
                 f"SELECT count(*), string_agg(int8send(q.c0::int8 * {2**DAY_BITS} + q.c1) "
-                f"|| float8send(q.c2::float8), '') FROM ({sql}) AS q (c0, c1, c2)",
+                f"|| float8send(q.c2), '') FROM ({sql}) AS q (c0, c1, c2)",
                 params,
                 binary=True,
             )

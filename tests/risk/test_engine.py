@@ -72,18 +72,16 @@ def test_carried_levels_fill_gaps_up_to_the_limit() -> None:
     rows = np.array([0, 1, 2, 2, 3])
     columns = np.array([0, 1, 0, 0, 1])
     values = np.array([1.0, 5.0, 2.0, 3.0, 6.0])
-    levels, complete = engine.carried_levels(rows, columns, values, (4, 2), max_carry=1)
+    days = np.array([0, 1, 2, 3, 4])
+    levels, complete = engine.carried_levels(rows, columns, values, (4, 2), 1, days)
     np.testing.assert_allclose(levels[:, 0], [1.0, 1.0, 3.0, 3.0])
     np.testing.assert_allclose(levels[1:, 1], [5.0, 5.0, 6.0])
     assert np.isnan(levels[0, 1])
     assert complete.tolist() == [True, False]  # column 1 has no level on row 0
-    _, strict = engine.carried_levels(rows, columns, values, (4, 2), max_carry=0)
+    _, strict = engine.carried_levels(rows, columns, values, (4, 2), 0, days)
     assert strict.tolist() == [False, False]
-    # Given an order (the quotes' dates), the greatest wins wherever it comes: here the
-    # first of the two quotes on row 2.
-    dated, _ = engine.carried_levels(
-        rows, columns, values, (4, 2), max_carry=1, order=np.array([0, 1, 9, 8, 3])
-    )
+    # The latest date wins wherever it comes: here the first of the two quotes on row 2.
+    dated, _ = engine.carried_levels(rows, columns, values, (4, 2), 1, np.array([0, 1, 9, 8, 3]))
     np.testing.assert_allclose(dated[:, 0], [1.0, 1.0, 2.0, 2.0])
 
 

@@ -265,7 +265,8 @@ def test_historical_window_replayed_from_stored_quotes(book: Any) -> None:
 
 def test_quotes_read_as_stored_and_none_when_the_window_has_none(book: Any) -> None:
     # The reader of the market matrix: (key, days since `since`, level) per stored quote,
-    # on PostgreSQL packed into float8 arrays by the database, elsewhere row by row.
+    # on PostgreSQL packed into one binary string by the database, elsewhere row by row;
+    # the same from the close and from its stored float copy.
     esh4 = Price.objects.filter(instrument__symbol="ESH4")
     since = DAYS[18]
     window = esh4.filter(date__gte=DAYS[18], date__lte=DAYS[20])
@@ -275,6 +276,8 @@ def test_quotes_read_as_stored_and_none_when_the_window_has_none(book: Any) -> N
     )
     assert len(expected) == 3
     assert sorted(map(tuple, read.tolist())) == expected
+    from_copy = quotes(window, "instrument_id", "price_float", since)
+    assert sorted(map(tuple, from_copy.tolist())) == expected
     none = quotes(esh4.filter(date__gt=DAYS[-1]), "instrument_id", "price", since)
     assert none.shape == (0, 3)
 
