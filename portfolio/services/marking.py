@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 
-from core.bulk import bulk_update_rows
+from core.bulk import bulk_update_rows, collector_paused
 from core.calendar import today
 from core.errors import Conflict
 from core.signals import data_changed
@@ -66,6 +66,7 @@ def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int,
     return {row.pk: row._replace(fx_rate=ONE) if row.currency == base else row for row in rows}
 
 
+@collector_paused()
 @transaction.atomic
 def mark_to_market(
     *, as_of: dt.date, actor: str, position_ids: Iterable[int] | None = None
@@ -79,7 +80,8 @@ def mark_to_market(
     day starts the day at the previous business day's close (`DayStart`).
 
     Whatever the size of the book: one query locks the instruments and reads their marks,
-    one reads the positions, one UPDATE writes them (`bulk_update_rows`).
+    one reads the positions, one UPDATE writes them (`bulk_update_rows`), with the
+    garbage collector paused.
     """
     if as_of > today():
         raise ValidationError({"date": [f"{as_of} is in the future."]})
