@@ -159,50 +159,54 @@ def mark_figures(
     cost_base: Decimal | None = None,
 ) -> Figures:
     """Notional, market value, unrealized P&L and DV01 in base currency (`mark_rule`)."""
-    return mark_rule(terms)(quantity, avg_cost, quote, fx_rate, cost_base)
+    return Figures._make(mark_rule(terms)(quantity, avg_cost, quote, fx_rate, cost_base))
 
 
-MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], Figures]
+# A position's figures as a plain tuple, in the order of `Figures`' fields.
+FigureRow = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
+MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], FigureRow]
+NO_CENTS = Decimal("0.00")
 
 
 @cache
 def mark_rule(terms: Terms) -> MarkRule:
     """The figures of a position (quantity q, avg_cost C, cost base K) in an instrument of
-    these terms marked at (quote P, fx_rate X): `mark_figures` with the terms read once,
-    for marking many positions of one instrument.
+    these terms marked at (quote P, fx_rate X), in `Figures`' order: `mark_figures` with the
+    terms read once, for marking many positions of one instrument.
 
     Margined: unrealized is the local P&L at X. Funded (K required): unrealized is the
     market value q × P × m × X − K, of which the local P&L at X is the price part and the
     rest the FX part. A yield instrument's notional is q × m; its market value is its
-    unrealized P&L (what the contract is worth), not its notional. The local P&L is
-    `pnl_local`'s and the rounding `to_cents`', written out here, in the same order of
-    operations, because this runs once per position and mark.
+    unrealized P&L (what the contract is worth), not its notional. DV01 is q × dv01 × X
+    (0.00 for an instrument without one). The local P&L is `pnl_local`'s and the rounding
+    `to_cents`', written out here, in the same order of operations, because this runs once
+    per position and mark.
     """
     m, dv01 = terms.multiplier, terms.dv01
     if terms.is_yield:
 
         def yield_quoted(
             q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
-        ) -> Figures:
+        ) -> FigureRow:
             price_part = (-q * dv01 * (P - C) * BP_PER_PERCENT * X).quantize(CENT, ROUND_HALF_UP)
             notional = (q * m * X).quantize(CENT, ROUND_HALF_UP)
-            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
-            return Figures(notional, price_part, price_part, dv01_base)
+            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP) if dv01 else NO_CENTS
+            return notional, price_part, price_part, dv01_base, ZERO
 
         return yield_quoted
     funded = terms.is_funded
 
     def price_quoted(
         q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
-    ) -> Figures:
+    ) -> FigureRow:
         notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
         price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
-        dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP)
+        dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP) if dv01 else NO_CENTS
         if not funded:
-            return Figures(notional, notional, price_part, dv01_base)
+            return notional, notional, price_part, dv01_base, ZERO
         assert K is not None, "a funded position's figures need its cost base"
         unrealized = notional - K
-        return Figures(notional, notional, unrealized, dv01_base, unrealized - price_part)
+        return notional, notional, unrealized, dv01_base, unrealized - price_part
 
     return price_quoted
 

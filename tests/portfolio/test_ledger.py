@@ -99,3 +99,12 @@ def test_price_figures_in_a_foreign_currency_round_to_the_cent_once():
     assert figures.notional_base == D("3748293.79")
     # unrealized 3 × 9.767 × 50 = 1,465.05; × 4.98765 = 7,325.25 − 18.0933675 = 7,307.1566325
     assert figures.unrealized_pnl_base == D("7307.16")
+
+
+def test_a_short_without_dv01_has_a_dv01_of_zero_cents_not_minus_zero():
+    figures = mark_figures(PRICE_X2, D("-7"), D("100"), D("101.25"), D("4.95"))
+    # −7 × 101.25 × 2 × 4.95 = −7,016.625 → −7,016.63; −7 × 1.25 × 2 × 4.95 = −86.625 → −86.63
+    assert (figures.notional_base, figures.unrealized_pnl_base) == (D("-7016.63"), D("-86.63"))
+    assert str(figures.dv01_base) == "0.00"
+    # A yield instrument's DV01 in base: −7 × 25 × 4.95 = −866.25
+    assert mark_figures(DI1, D("-7"), D("11.30"), D("11.25"), D("4.95")).dv01_base == D("-866.25")
