@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 
-from core.bulk import bulk_insert
+from core.bulk import bulk_insert, collector_paused
 from core.calendar import business_days, is_business_day, previous_business_day, today
 from core.progress import Progress
 from core.signals import data_changed
@@ -252,6 +252,7 @@ def fund_inception_or_error(day: dt.date, field: str = "end") -> dt.date:
     return first
 
 
+@collector_paused()
 @transaction.atomic
 def snapshots_build(
     *, start: dt.date, end: dt.date, actor: str, progress: Progress | None = None
@@ -260,7 +261,8 @@ def snapshots_build(
     the fund's inception, if later: nothing exists before it) to `end`: the stored ones in
     that range are replaced, so running it again changes nothing.
 
-    `progress(day, done, total)` is called after each day.
+    `progress(day, done, total)` is called after each day. The garbage collector is paused
+    meanwhile: ten days of 10,000 positions leave 99 objects in cycles.
     """
     if start > end:
         raise ValidationError({"start": [f"start {start} is after end {end}."]})
