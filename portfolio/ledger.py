@@ -136,14 +136,14 @@ def book_trade(
 
 
 class Figures(NamedTuple):
-    """A position's base-currency figures at a mark (quote, FX rate); a named tuple, built
-    once per position and mark."""
+    """A position's base-currency figures at a mark (quote, FX rate): `mark_rule`'s tuple,
+    named."""
 
     notional_base: Decimal
     market_value_base: Decimal
     unrealized_pnl_base: Decimal
     dv01_base: Decimal
-    fx_pnl_base: Decimal = ZERO  # funded: the part of unrealized from the currency's move
+    fx_pnl_base: Decimal  # funded: the part of unrealized from the currency's move (else 0)
 
     @property
     def price_pnl_base(self) -> Decimal:
