@@ -191,15 +191,16 @@ def incremental_var(
     groups: np.ndarray,
     confidence: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(the distinct groups, sorted; per group the VaR of the book without it minus the
-    book's VaR), every group at once: S without g = S − moves @ exposure_g."""
+    """(the distinct groups, sorted; per group the book's VaR minus the VaR of the book
+    without it: positive when the group adds risk, as Jorion defines it), every group at
+    once: S without g = S − moves @ exposure_g."""
     distinct, inverse = np.unique(groups, return_inverse=True)
     by_group = np.zeros((len(distinct), moves.shape[1]))
     np.add.at(by_group, (inverse, column), exposure)
     pnl_groups = moves @ by_group.T  # W × G
     without = pnl_groups.sum(axis=1, keepdims=True) - pnl_groups
     var_without = -np.quantile(without, round(1.0 - confidence, 12), axis=0)
-    return distinct, var_without - historical_var(pnl_groups.sum(axis=1), confidence)
+    return distinct, historical_var(pnl_groups.sum(axis=1), confidence) - var_without
 
 
 def cents_adding_up(values: np.ndarray, total: float) -> np.ndarray:
@@ -217,8 +218,10 @@ def cents_adding_up(values: np.ndarray, total: float) -> np.ndarray:
 
 # --- Backtesting --------------------------------------------------------------------------
 
-BASEL_DAYS = 250  # the traffic light counts the 99% exceptions of the last 250 days
-BASEL_YELLOW, BASEL_RED = 5, 10  # green 0-4, yellow 5-9, red 10+
+BASEL_DAYS = 250  # the traffic light counts the exceptions of the last 250 observations
+# The zones' bounds on the binomial probability of so few exceptions (Basel's table comes
+# from them: at 99% on 250 days, green 0-4, yellow 5-9, red 10+).
+GREEN_BELOW, YELLOW_BELOW = 0.95, 0.9999
 
 
 def _log_likelihood(p: float, hits: int, misses: int) -> float:
@@ -261,11 +264,25 @@ def christoffersen(exceptions: np.ndarray) -> tuple[float, float]:
     return lr, chi2_1_p_value(lr)
 
 
-def traffic_light(exceptions_99: int) -> str:
-    """The Basel zone of the 99% exceptions over the last 250 days."""
-    if exceptions_99 >= BASEL_RED:
-        return "red"
-    return "yellow" if exceptions_99 >= BASEL_YELLOW else "green"
+def binomial_cdf(x: int, n: int, p: float) -> float:
+    """P(X ≤ x) for X ~ Binomial(n, p): Σ_{k ≤ x} C(n, k) p^k (1 − p)^(n − k), each term
+    summed in log space so that a large n neither overflows C(n, k) nor underflows p^k."""
+    if x >= n or p <= 0.0:
+        return 1.0
+    total = 0.0
+    for k in range(x + 1):
+        total += math.exp(math.log(math.comb(n, k)) + k * math.log(p) + (n - k) * math.log1p(-p))
+    return min(total, 1.0)
+
+
+def traffic_light(exceptions: int, observations: int, confidence: float) -> str:
+    """The zone of `exceptions` in `observations` of a VaR at `confidence`, by the binomial
+    rule Basel's table comes from: P = BinomCDF(x; n, 1 − confidence), green below 0.95,
+    yellow below 0.9999, red from there."""
+    probability = binomial_cdf(exceptions, observations, round(1.0 - confidence, 12))
+    if probability < GREEN_BELOW:
+        return "green"
+    return "yellow" if probability < YELLOW_BELOW else "red"
 
 
 # --- Stress -------------------------------------------------------------------------------

@@ -40,8 +40,8 @@ def decomposition(
     """The historical VaR at `confidence` over `window` (default PMS_RISK_WINDOW) of the
     live book, or of the book at the close of `as_of` from the timeline, decomposed `by`
     position, strategy, asset class or currency: rows largest component first, with their
-    share of VaR; and every strategy's incremental VaR (the VaR without it, minus the
-    VaR). 400 when the history is too short for a VaR."""
+    share of VaR; and every strategy's incremental VaR (the VaR, minus the VaR without
+    it: positive when the strategy adds risk). 400 when the history is too short for a VaR."""
     validate_decomposition(by, confidence)
     book = None if as_of is None else Book.load(book_state_on(as_of))
     risk = risk_compute(window=window, method="historical", book=book)

@@ -13,9 +13,11 @@ Components −(0.05 × P&L_3 + 0.95 × P&L_7):
     position 1: −(0.05 × −10 + 0.95 × −8) = 0.5 + 7.6  =  8.10
     position 2: −(0.05 × −1 + 0.95 × +2)  = 0.05 − 1.9 = −1.85
     position 3: −(0.05 × −3 + 0.95 × −6)  = 0.15 + 5.7 =  5.85     sum 14.50
-Strategies A = positions 0, 1 and B = 2, 3. Without A, S is −4 in scenarios 3 and 7 and
-+0.25 elsewhere: VaR −(0.05 × −4 + 0.95 × −4) = 4, incremental 4 − 14.5 = −10.5. Without B,
-S is −20, −10 and 0.3: VaR 0.05 × 20 + 0.95 × 10 = 10.5, incremental 10.5 − 14.5 = −4.
+Strategies A = positions 0, 1 and B = 2, 3. Incremental VaR is the VaR minus the VaR
+without the strategy (Jorion: positive when the strategy adds risk). Without A, S is −4 in
+scenarios 3 and 7 and +0.25 elsewhere: VaR −(0.05 × −4 + 0.95 × −4) = 4, incremental
+14.5 − 4 = +10.5. Without B, S is −20, −10 and 0.3: VaR 0.05 × 20 + 0.95 × 10 = 10.5,
+incremental 14.5 − 10.5 = +4. Both add risk: each makes the book's VaR larger.
 """
 
 from decimal import Decimal
@@ -46,14 +48,27 @@ def test_component_var_by_hand() -> None:
     assert shares == pytest.approx([0.165517, 0.558621, -0.127586, 0.403448], abs=1e-6)
 
 
-def test_incremental_var_is_the_var_without_the_strategy_minus_the_var() -> None:
+def test_incremental_var_is_the_var_minus_the_var_without_the_strategy() -> None:
     groups, incremental = engine.incremental_var(
         MOVES, COLUMN, EXPOSURE, np.array(["A", "A", "B", "B"]), 0.95
     )
     assert groups.tolist() == ["A", "B"]
-    assert incremental == pytest.approx([-10.5, -4.0])
+    assert incremental == pytest.approx([10.5, 4.0])
     without_a = engine.historical_var(MOVES[:, 2:] @ EXPOSURE[2:], 0.95)
-    assert incremental[0] == pytest.approx(without_a - 14.5)
+    assert incremental[0] == pytest.approx(14.5 - without_a)
+
+
+def test_a_hedge_has_a_negative_incremental_var() -> None:
+    """Strategy L holds +100 of instrument 0, strategy H −50 of it (a half hedge). The book
+    is +50: S = −5 (scenario 3), −1 (scenario 7), +0.05 elsewhere, VaR 0.05 × 5 + 0.95 × 1
+    = 1.2. Without H (+100): VaR 0.05 × 10 + 0.95 × 2 = 2.4, so H's incremental VaR is
+    1.2 − 2.4 = −1.2 (it takes risk away). Without L (−50): S = +5, +1 and −0.05 in the 18
+    other scenarios, the two lowest both −0.05: VaR 0.05, L's incremental 1.2 − 0.05 = 1.15."""
+    groups, incremental = engine.incremental_var(
+        MOVES[:, :1], np.array([0, 0]), np.array([100.0, -50.0]), np.array(["L", "H"]), 0.95
+    )
+    assert groups.tolist() == ["H", "L"]
+    assert incremental == pytest.approx([-1.2, 1.15])
 
 
 def test_rounded_components_still_add_up() -> None:
