@@ -301,5 +301,7 @@ class BacktestSerializer(serializers.Serializer):
     kupiec = LikelihoodRatioSerializer()
     christoffersen = LikelihoodRatioSerializer()
     traffic_light = serializers.ChoiceField(choices=["green", "yellow", "red"])
-    traffic_light_days = serializers.IntegerField(help_text="The 99% observations it counts.")
+    traffic_light_days = serializers.IntegerField(
+        help_text="The observations it counts: the last 250, or all when fewer."
+    )
     days = BacktestDaySerializer(many=True)

@@ -1,6 +1,7 @@
 """VaR backtesting (DESIGN.md "VaR backtesting"): each stored risk snapshot's VaR against
 the next business day's realized fund P&L — exceptions, Kupiec's and Christoffersen's
-tests, and the Basel traffic light of the 99% VaR over the last 250 days."""
+tests, and the traffic light of the confidence asked over the last 250 observations (all of
+them, when fewer)."""
 
 import datetime as dt
 from bisect import bisect_right
@@ -29,24 +30,22 @@ def backtest(
         raise ValidationError(
             {"confidence": ["Risk snapshots store VaR at 0.95 and 0.99: use one of them."]}
         )
-    snapshots = RiskSnapshot.objects.exclude(var_99=None).order_by("date")
+    snapshots = RiskSnapshot.objects.exclude(**{LEVELS[confidence]: None}).order_by("date")
     if start:
         snapshots = snapshots.filter(date__gte=start)
     if end:
         snapshots = snapshots.filter(date__lte=end)
-    rows = list(snapshots.values_list("date", "var_95", "var_99"))
+    rows = list(snapshots.values_list("date", LEVELS[confidence]))
     days: list[dt.date] = []
-    var, var_99, pnl = [], [], []
+    var, pnl = [], []
     if rows:
         calendar = business_days(rows[0][0], rows[-1][0] + dt.timedelta(days=10))
         realized = fund_pnl_between(rows[0][0], calendar[-1])
-        for day, v95, v99 in rows:
+        for day, level in rows:
             following = calendar[bisect_right(calendar, day)]
-            level = v95 if confidence == 0.95 else v99
-            if following in realized and level is not None and v99 is not None:
+            if following in realized and level is not None:
                 days.append(day)
                 var.append(float(level))
-                var_99.append(float(v99))
                 pnl.append(float(realized[following]))
     if not days:
         command = (
@@ -62,7 +61,7 @@ def backtest(
     exceptions = losses > var_a
     kupiec_lr, kupiec_p = engine.kupiec(exceptions, confidence)
     independence_lr, independence_p = engine.christoffersen(exceptions)
-    last_99 = (losses > np.array(var_99))[-engine.BASEL_DAYS :]
+    last = exceptions[-engine.BASEL_DAYS :]
     return {
         "confidence": confidence,
         "start": days[0],
@@ -75,8 +74,8 @@ def backtest(
             "lr": decimal_str(ratio(independence_lr)),
             "p_value": decimal_str(ratio(independence_p)),
         },
-        "traffic_light": engine.traffic_light(int(last_99.sum())),
-        "traffic_light_days": len(last_99),
+        "traffic_light": engine.traffic_light(int(last.sum()), len(last), confidence),
+        "traffic_light_days": len(last),
         "days": [
             {"date": day, "var": f"{v:.2f}", "pnl": f"{p:.2f}", "exception": bool(e)}
             for day, v, p, e in zip(days, var, pnl, exceptions, strict=True)

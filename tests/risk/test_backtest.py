@@ -3,6 +3,7 @@ snapshots with VaR 99% = 100.00 and VaR 95% = 60.00, each followed by a business
 fund P&L is +10.00, except 6 days (two of them in a row) with −150.00: 6 exceptions at 99%
 and at 95%. The likelihood ratios are computed here from the formulas."""
 
+import datetime as dt
 import math
 from decimal import Decimal
 from typing import Any
@@ -20,9 +21,10 @@ DAYS = business_days_ending(TODAY, 251)  # 250 snapshots, each with its next day
 LOSS_DAYS = {10, 50, 51, 100, 200, 220}  # indexes of the next days that lose 150
 
 
-def backtest_history(losses: set[int]) -> None:
-    """The 250 snapshots (VaR 99% 100.00, 95% 60.00) and their next days' P&L: +10.00,
-    but −150.00 on the next day of each snapshot index in `losses`."""
+def backtest_history(losses: set[int], days: list[dt.date] = DAYS) -> None:
+    """The snapshots of `days` but the last (VaR 99% 100.00, 95% 60.00; 250 by default)
+    and their next days' P&L: +10.00, but −150.00 on the next day of each snapshot index in
+    `losses`."""
     RiskSnapshot.objects.bulk_create(
         RiskSnapshot(
             date=day,
@@ -34,7 +36,7 @@ def backtest_history(losses: set[int]) -> None:
             dv01_by_currency={},
             limits=[],
         )
-        for day in DAYS[:-1]
+        for day in days[:-1]
     )
     PortfolioSnapshot.objects.bulk_create(
         PortfolioSnapshot(
@@ -47,7 +49,7 @@ def backtest_history(losses: set[int]) -> None:
             net_exposure=Decimal("0"),
             positions=0,
         )
-        for k, day in enumerate(DAYS)
+        for k, day in enumerate(days)
     )
 
 
@@ -92,15 +94,70 @@ def test_the_backtest_by_the_formulas(history: Any, api_client_for: Any) -> None
     }
 
 
-def test_the_basel_zones_change_at_5_and_10() -> None:
-    assert [engine.traffic_light(x) for x in (0, 4, 5, 9, 10, 30)] == [
-        "green",
-        "green",
-        "yellow",
-        "yellow",
-        "red",
-        "red",
-    ]
+def binomial_cdf_by_hand(x: int, n: int, p: float) -> float:
+    """Σ_{k=0..x} C(n, k) p^k (1 − p)^(n − k), term by term: t_0 = (1 − p)^n, then
+    t_k = t_{k−1} × (n − k + 1) / k × p / (1 − p) (the ratio of two binomial terms)."""
+    term = (1 - p) ** n
+    total = term
+    for k in range(1, x + 1):
+        term *= (n - k + 1) / k * p / (1 - p)
+        total += term
+    return total
+
+
+@pytest.mark.parametrize(
+    ("exceptions", "observations", "confidence", "cdf", "zone"),
+    [
+        # 95% on 250 days, 11 exceptions (12.5 expected): t_0 = 0.95^250 = 0.000003, then
+        # 0.000035, 0.000233, 0.001012, 0.003288, 0.008515, 0.018299, 0.033572, 0.053671,
+        # 0.075955, 0.096343, 0.110633: P = 0.401558 < 0.95, green.
+        (11, 250, 0.95, 0.401558, "green"),
+        # 99% on 100 days, 3 exceptions: 0.99^100 = 0.366032; 100 × 0.01 × 0.99^99 =
+        # 0.369730; 4,950 × 0.01² × 0.99^98 = 0.184865; 161,700 × 0.01³ × 0.99^97 =
+        # 0.060999: P = 0.981626, at least 0.95 and below 0.9999, yellow (the 250-day
+        # table would say green).
+        (3, 100, 0.99, 0.981626, "yellow"),
+        # 99% on 250 days: 0.99^250 = 0.081059, then 0.204693, 0.257417, 0.214948,
+        # 0.134071 (k = 4): P = 0.892188, green.
+        (4, 250, 0.99, 0.892188, "green"),
+        # ... + 0.066629 (k = 5): P = 0.958817, yellow.
+        (5, 250, 0.99, 0.958817, "yellow"),
+        # ... + 0.027482, 0.009676, 0.002969, 0.000806 (k = 9): P = 0.999750, yellow.
+        (9, 250, 0.99, 0.999750, "yellow"),
+        # ... + 0.000196 (k = 10): P = 0.999946 ≥ 0.9999, red.
+        (10, 250, 0.99, 0.999946, "red"),
+    ],
+)
+def test_the_traffic_light_is_the_binomial_rule(
+    exceptions: int, observations: int, confidence: float, cdf: float, zone: str
+) -> None:
+    p = round(1 - confidence, 12)
+    assert binomial_cdf_by_hand(exceptions, observations, p) == pytest.approx(cdf, abs=1e-6)
+    assert engine.binomial_cdf(exceptions, observations, p) == pytest.approx(cdf, abs=1e-6)
+    assert engine.traffic_light(exceptions, observations, confidence) == zone
+
+
+def test_the_traffic_light_is_of_the_confidence_asked(history: Any, api_client_for: Any) -> None:
+    """The 6 exceptions of the history at 95% (12.5 expected): t_0 … t_6 = 0.000003,
+    0.000035, 0.000233, 0.001012, 0.003288, 0.008515, 0.018299, P = 0.031385: green, where
+    the 99% zone of the same days is yellow."""
+    assert binomial_cdf_by_hand(6, 250, 0.05) == pytest.approx(0.031385, abs=1e-6)
+    body = api_client_for("viewer").get("/api/risk/backtest/", {"confidence": "0.95"}).json()
+    assert (body["observations"], body["exceptions"]) == (250, 6)
+    assert (body["traffic_light"], body["traffic_light_days"]) == ("green", 250)
+
+
+def test_fewer_than_250_observations_are_judged_on_what_there_is(
+    db: None, api_client_for: Any
+) -> None:
+    """100 snapshots, 3 exceptions at 99%: P = 0.981626 on 100 days (above), yellow."""
+    backtest_history({10, 40, 70}, days=DAYS[-101:])
+    body = api_client_for("viewer").get("/api/risk/backtest/").json()
+    assert (body["observations"], body["exceptions"]) == (100, 3)
+    assert (body["traffic_light"], body["traffic_light_days"]) == ("yellow", 100)
+
+
+def test_kupiec_without_exceptions() -> None:
     # No exception at all: Kupiec's second term is ln 1 = 0.
     lr, _ = engine.kupiec(np.zeros(250, dtype=bool), 0.99)
     assert lr == pytest.approx(-2 * 250 * math.log(0.99))
