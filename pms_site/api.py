@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -46,13 +46,21 @@ class PipelineRunSerializer(ModelSerializer):
 class RunRequestSerializer(StrictSerializer):
     date = FundDateField(required=False, help_text="Business date; default today.")
     force = serializers.BooleanField(
-        default=False, help_text="Take over a run recorded as queued or running."
+        default=False,
+        help_text="Take over a run recorded as queued or running whose worker died (never "
+        "one whose worker is alive on the server's host).",
     )
 
 
 class RunQueuedSerializer(serializers.Serializer):
     run_id = serializers.IntegerField()
     status = serializers.CharField()
+
+
+class RunBusySerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    run_id = serializers.IntegerField(help_text="The run that holds the date.")
+    status = serializers.CharField(help_text="queued or running")
 
 
 class PipelineRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -62,13 +70,19 @@ class PipelineRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
 
 class PipelineRunView(APIView):
-    """Reserve the run and enqueue it on the django-q2 cluster (`manage.py qcluster`)."""
+    """Reserve the run and enqueue it on the django-q2 cluster (`manage.py qcluster`); 409
+    with the id of the run that holds the date while it is queued or running."""
 
     write_groups = (OPS,)
 
     @extend_schema(
         request=RunRequestSerializer,
-        responses={202: RunQueuedSerializer},
+        responses={
+            202: RunQueuedSerializer,
+            409: OpenApiResponse(
+                RunBusySerializer, description="The date's run is queued or running already."
+            ),
+        },
         parameters=[
             OpenApiParameter("pipeline", str, OpenApiParameter.PATH, enum=list(pipelines.PIPELINES))
         ],
@@ -82,10 +96,16 @@ class PipelineRunView(APIView):
         data = RunRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values: dict[str, Any] = data.validated_data
-        run = pipelines.pipeline_enqueue(
-            pipeline=pipeline,
-            date=values.get("date") or today(),
-            actor=request.user.get_username(),
-            force=values["force"],
-        )
+        try:
+            run = pipelines.pipeline_enqueue(
+                pipeline=pipeline,
+                date=values.get("date") or today(),
+                actor=request.user.get_username(),
+                force=values["force"],
+            )
+        except pipelines.RunBusy as busy:
+            return Response(
+                {"detail": str(busy), "run_id": busy.run_id, "status": busy.status},
+                status=status.HTTP_409_CONFLICT,
+            )
         return Response({"run_id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)

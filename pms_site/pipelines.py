@@ -21,7 +21,7 @@ from typing import Any
 from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -192,15 +192,38 @@ PIPELINES: dict[str, list[Step]] = {
 
 ACTIVE = (PipelineRun.Status.QUEUED, PipelineRun.Status.RUNNING)
 
+# Each write that depends on a run's state reads that state again under the run's row lock,
+# in the write's transaction: reserving a date (`run_request`), claiming the reserved run
+# (`_claim`), and every write of the process that claimed it (`_save`), which checks that
+# it still holds the run. Of two requests for one date at once, one reserves and runs it,
+# the other is refused with RunBusy; a process whose run was taken over stops at its next
+# write (Superseded). On SQLite `select_for_update` is a no-op, but every transaction
+# begins IMMEDIATE (settings: `transaction_mode`), taking the database's write lock before
+# its first read, so these read-then-write transactions run one after the other there too.
+
+
+class RunBusy(Conflict):
+    """The pipeline's run of that date is queued or running already: the request changed
+    nothing. `run_id` and `status` name the run that holds the date."""
+
+    def __init__(self, message: str, run: PipelineRun):
+        super().__init__(message)
+        self.run_id, self.status = run.pk, str(run.status)
+
+
+class Superseded(Conflict):
+    """The run was taken over, or recorded as ended, by another process while this one ran
+    it: this one stops, writing nothing more to it."""
+
 
 def run_request(
     *, pipeline: str, date: dt.date, trigger: str, actor: str, force: bool = False
 ) -> PipelineRun:
     """Reserve the run of `pipeline` for `date`: its record is reset to queued. A run of the
-    same pipeline and date that is queued or running answers Conflict, unless it is
-    abandoned (taken over, recorded in its note) or `force` is given. A date in the future
-    or before the fund's inception is a ValidationError: any business date between them
-    can run, in any order."""
+    same pipeline and date that is queued or running answers RunBusy, unless it is
+    abandoned (taken over, recorded in its note) or `force` is given and its worker is not
+    alive on this host. A date in the future or before the fund's inception is a
+    ValidationError: any business date between them can run, in any order."""
     from portfolio.services import fund_inception_or_error
 
     if pipeline not in PIPELINES:
@@ -208,27 +231,56 @@ def run_request(
     if date > today():
         raise ValidationError({"date": [f"{date} is in the future."]})
     fund_inception_or_error(date, "date")
-    _, created = PipelineRun.objects.get_or_create(
-        pipeline=pipeline, business_date=date, defaults={"trigger": trigger, "requested_by": actor}
-    )
     with transaction.atomic():
-        run = PipelineRun.objects.select_for_update().get(pipeline=pipeline, business_date=date)
+        run, created = _locked_run(pipeline, date, trigger=trigger, actor=actor)
         if not created and run.status in ACTIVE:
-            reason = "with --force" if force else abandoned(run)
-            if reason is None:
-                raise Conflict(
-                    f"The {pipeline} run of {date} is already {run.status} (requested by "
-                    f"{run.requested_by} at {run.requested_at:%Y-%m-%d %H:%M:%S} UTC)."
-                )
-            run.note = (
-                f"{utc_iso(timezone.now())}: took over a {run.status} run ({reason}). " + run.note
-            )[:2000]
-            logger.warning("%s %s: took over a %s run (%s)", pipeline, date, run.status, reason)
+            _take_over(run, force=force)
         run.status, run.steps, run.error = PipelineRun.Status.QUEUED, [], ""
         run.trigger, run.requested_by, run.requested_at = trigger, actor, timezone.now()
         run.started_at = run.finished_at = run.seconds = None
         run.save()
     return run
+
+
+def _locked_run(
+    pipeline: str, date: dt.date, *, trigger: str, actor: str
+) -> tuple[PipelineRun, bool]:
+    """The run of `pipeline` and `date`, locked until the transaction ends, and whether this
+    call created it. When a request at the same moment creates it first, this one waits for
+    that request's commit, then locks the run it created."""
+    runs = PipelineRun.objects.select_for_update()
+    key = {"pipeline": pipeline, "business_date": date}
+    run = runs.filter(**key).first()
+    if run is not None:
+        return run, False
+    try:
+        with transaction.atomic():
+            return PipelineRun.objects.create(**key, trigger=trigger, requested_by=actor), True
+    except IntegrityError:  # pipelinerun_one_per_date: the other request's run
+        return runs.get(**key), False
+
+
+def _take_over(run: PipelineRun, *, force: bool) -> None:
+    """Record in the note of the locked `run`, queued or running, that it is taken over,
+    when it is abandoned or `force` is given (not while its worker is alive on this host);
+    else RunBusy, naming the run."""
+    reason = abandoned(run)
+    alive_here = run.status == PipelineRun.Status.RUNNING and _worker_alive_here(run.worker)
+    if reason is None and force and not alive_here:
+        reason = "with --force"
+    if reason is None:
+        alive = f" Its worker {run.worker} is alive on this host: stop it first." if force else ""
+        raise RunBusy(
+            f"The {run.pipeline} run of {run.business_date} (run {run.pk}) is already "
+            f"{run.status} (requested by {run.requested_by} at "
+            f"{run.requested_at:%Y-%m-%d %H:%M:%S} UTC).{alive}",
+            run,
+        )
+    took = f"{utc_iso(timezone.now())}: took over a {run.status} run ({reason}). "
+    run.note = (took + run.note)[:2000]
+    logger.warning(
+        "%s %s: took over a %s run (%s)", run.pipeline, run.business_date, run.status, reason
+    )
 
 
 def this_worker() -> str:
@@ -243,6 +295,12 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _worker_alive_here(worker: str) -> bool:
+    """Whether `worker` (host:pid) is a live process of this host."""
+    host, _, pid = worker.partition(":")
+    return host == socket.gethostname() and pid.isdigit() and _alive(int(pid))
 
 
 def abandoned(run: PipelineRun) -> str | None:
@@ -267,12 +325,18 @@ def abandoned(run: PipelineRun) -> str | None:
     return None
 
 
-def _claim(run_id: int) -> PipelineRun | None:
-    """Take a queued run; None when another worker took it already."""
+def _claim(run_id: int) -> PipelineRun:
+    """Take a queued run for this process; RunBusy when another process took it already
+    (or it is no longer queued)."""
     with transaction.atomic():
         run = PipelineRun.objects.select_for_update().get(pk=run_id)
         if run.status != PipelineRun.Status.QUEUED:
-            return None
+            by = f" by {run.worker}" if run.status == PipelineRun.Status.RUNNING else ""
+            raise RunBusy(
+                f"The {run.pipeline} run of {run.business_date} (run {run.pk}) is {run.status}"
+                f"{by}: not run again here.",
+                run,
+            )
         steps = PIPELINES[run.pipeline]
         run.status, run.started_at = PipelineRun.Status.RUNNING, timezone.now()
         run.steps = [{"name": s.name, "status": "pending", "attempts": 0} for s in steps]
@@ -281,12 +345,49 @@ def _claim(run_id: int) -> PipelineRun | None:
     return run
 
 
+def _save(run: PipelineRun, *fields: str) -> None:
+    """Write `fields` of a run this process claimed, once
+    the run's row, locked, shows it still running under this claim (its worker and start);
+    Superseded when it was taken over or recorded as ended meanwhile."""
+    with transaction.atomic():
+        held = (
+            PipelineRun.objects.select_for_update()
+            .filter(
+                pk=run.pk,
+                status=PipelineRun.Status.RUNNING,
+                worker=run.worker,
+                started_at=run.started_at,
+            )
+            .exists()
+        )
+        if not held:
+            logger.warning(
+                "%s %s: taken over while %s ran it", run.pipeline, run.business_date, run.worker
+            )
+            raise Superseded(
+                f"The {run.pipeline} run of {run.business_date} (run {run.pk}) was taken over "
+                f"while {run.worker} ran it: it stopped there."
+            )
+        run.save(update_fields=fields)
+
+
 def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
-    """Run a queued run's steps in order, recording each; see the module's docstring."""
+    """Claim a queued run and run its steps in order, recording each; see the module's
+    docstring. RunBusy when another process claimed it first; Superseded when it is taken
+    over while this one runs it. Whatever else stops it (an error writing its record or
+    opening its alert, a signal) is recorded as its failure: it is never left running."""
     say = progress or (lambda step, message: logger.info("%s: %s", step, message))
     run = _claim(run_id)
-    if run is None:
-        return PipelineRun.objects.get(pk=run_id)
+    try:
+        return _run_steps(run, say)
+    except Superseded:
+        raise
+    except BaseException as error:
+        _record_crash(run, error)
+        raise
+
+
+def _run_steps(run: PipelineRun, say: Progress) -> PipelineRun:
     started = time.monotonic()
     if not is_business_day(run.business_date):
         run.status, run.error = PipelineRun.Status.SKIPPED, ""
@@ -294,51 +395,73 @@ def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
             record["status"] = "skipped"
         say(run.pipeline, f"{run.business_date} is not a business day: skipped")
         return _finish(run, started)
-    retries = int(settings.PMS_PIPELINE_RETRIES)
     for step, record in zip(PIPELINES[run.pipeline], run.steps, strict=True):
-        record.update(status="running", started_at=utc_iso(timezone.now()))
-        run.save(update_fields=["steps"])
-        step_started = time.monotonic()
-        for attempt in range(1, retries + 2):
-            record["attempts"] = attempt
-            try:
-                record["summary"] = step.run(run.business_date, f"pipeline:{run.pipeline}")
-                record.update(status="succeeded", error="")
-                say(step.name, record["summary"])
-                break
-            except Exception as error:  # a step's failure is recorded, never lost
-                record.update(status="failed", error=_describe(error))
-                say(step.name, f"attempt {attempt} failed: {record['error']}")
-                if attempt <= retries:
-                    run.save(update_fields=["steps"])
-                    time.sleep(float(settings.PMS_PIPELINE_RETRY_SECONDS))
-        record.update(
-            finished_at=utc_iso(timezone.now()),
-            seconds=round(time.monotonic() - step_started, 3),
-        )
-        if record["status"] == "failed":
+        if not _run_step(run, step, record, say):
             run.status = PipelineRun.Status.FAILED
             run.error = f"{step.name}: {record['error']}"
-            later = run.steps[run.steps.index(record) + 1 :]
-            for skipped in later:
-                skipped["status"] = "not run"
+            for later in run.steps[run.steps.index(record) + 1 :]:
+                later["status"] = "not run"
             _alert(run)
             return _finish(run, started)
-        run.save(update_fields=["steps"])
     run.status = PipelineRun.Status.SUCCEEDED
     _resolve_alert(run)
     return _finish(run, started)
 
 
-def _describe(error: Exception) -> str:
-    where = traceback.extract_tb(error.__traceback__)[-1]
-    return f"{type(error).__name__}: {error} ({where.filename.rsplit('/', 1)[-1]}:{where.lineno})"
+def _run_step(run: PipelineRun, step: Step, record: dict[str, Any], say: Progress) -> bool:
+    """Run one step, tried again PMS_PIPELINE_RETRIES times; whether it succeeded."""
+    retries = int(settings.PMS_PIPELINE_RETRIES)
+    record.update(status="running", started_at=utc_iso(timezone.now()))
+    _save(run, "steps")
+    step_started = time.monotonic()
+    for attempt in range(1, retries + 2):
+        record["attempts"] = attempt
+        try:
+            record["summary"] = step.run(run.business_date, f"pipeline:{run.pipeline}")
+            record.update(status="succeeded", error="")
+            say(step.name, record["summary"])
+            break
+        except Exception as error:  # a step's failure is recorded, never lost
+            record.update(status="failed", error=_describe(error))
+            say(step.name, f"attempt {attempt} failed: {record['error']}")
+            if attempt <= retries:
+                _save(run, "steps")
+                time.sleep(float(settings.PMS_PIPELINE_RETRY_SECONDS))
+    record.update(
+        finished_at=utc_iso(timezone.now()),
+        seconds=round(time.monotonic() - step_started, 3),
+    )
+    succeeded = record["status"] == "succeeded"
+    if succeeded:
+        _save(run, "steps")  # a failure is written with the run's end
+    return succeeded
+
+
+def _record_crash(run: PipelineRun, error: BaseException) -> None:
+    """Record what stopped a run outside its steps as its failure, if this process still
+    holds it; when that write fails too (the database is what failed), `abandoned` lets
+    the next request of its date take it over."""
+    run.status = PipelineRun.Status.FAILED
+    run.error = f"interrupted: {_describe(error)}"[:2000]
+    run.finished_at = timezone.now()
+    try:
+        _save(run, "status", "error", "finished_at")
+    except Superseded:
+        pass  # recorded as ended, or taken over, by another process already
+    except Exception:  # the original error is raised on; this one is logged
+        logger.exception("%s %s: its failure not recorded", run.pipeline, run.business_date)
+
+
+def _describe(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    where = f" ({frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(error).__name__}: {error}{where}"
 
 
 def _finish(run: PipelineRun, started: float) -> PipelineRun:
     run.finished_at = timezone.now()
     run.seconds = round(time.monotonic() - started, 3)
-    run.save()
+    _save(run, "status", "steps", "error", "finished_at", "seconds")
     return run
 
 
@@ -394,8 +517,13 @@ def pipeline_enqueue(
 
 
 def run_task(run_id: int) -> str:
-    """The cluster's task: run a reserved run."""
-    run = execute(run_id)
+    """The cluster's task: run a reserved run, unless another worker has (a task delivered
+    twice) or takes it over meanwhile."""
+    try:
+        run = execute(run_id)
+    except Conflict as refused:
+        logger.warning("run %s not run here: %s", run_id, refused)
+        return str(refused)
     return f"{run.pipeline} {run.business_date}: {run.status}"
 
 

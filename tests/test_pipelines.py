@@ -156,10 +156,11 @@ def test_the_command_reports_a_failure_and_a_busy_run(fund, monkeypatch):
     out = StringIO()
     call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=out)
     assert "snapshots: NAV" in out.getvalue() and "eod 2024-03-15: succeeded" in out.getvalue()
-    PipelineRun.objects.update(status="running")
-    with pytest.raises(CommandError, match="already running"):
+    PipelineRun.objects.update(status="running", worker="another-host:4242")
+    with pytest.raises(CommandError, match=r"already running.*Use --force if its worker died"):
         call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=StringIO())
     call_command("run_pipeline", "eod", "--date", "2024-03-15", "--force", stdout=StringIO())
+    assert "took over a running run (with --force)" in PipelineRun.objects.get().note
     monkeypatch.setitem(
         pipelines.PIPELINES,
         "eod",
@@ -202,6 +203,18 @@ def test_setup_schedules_is_idempotent(db):
     assert first[2]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
 
 
+def test_setup_schedules_leaves_one_schedule_of_each_name(db):
+    """Doubles left by two commands at once before they were serialized are removed."""
+    call_command("setup_schedules", stdout=StringIO())
+    double = Schedule.objects.get(name="pms-eod")
+    double.pk = None
+    double.save()
+    call_command("setup_schedules", stdout=StringIO())
+    names = list(Schedule.objects.order_by("name").values_list("name", flat=True))
+    assert names == ["pms-eod", "pms-heartbeat", "pms-preopen"]
+    assert Schedule.objects.get(name="pms-eod").pk != double.pk
+
+
 def test_api(fund, api_client_for):
     ops = api_client_for("ops")
     answer = ops.post("/api/pipelines/eod/run/", {"date": "2024-03-15"}, format="json")
@@ -210,6 +223,7 @@ def test_api(fund, api_client_for):
     assert (queued.status, queued.trigger, queued.requested_by) == ("queued", "api", "user-ops")
     busy = ops.post("/api/pipelines/eod/run/", {"date": "2024-03-15"}, format="json")
     assert busy.status_code == 409 and "already queued" in busy.json()["detail"]
+    assert (busy.json()["run_id"], busy.json()["status"]) == (queued.pk, "queued")
     assert api_client_for("viewer").post("/api/pipelines/eod/run/", {}).status_code == 403
     assert ops.post("/api/pipelines/lunch/run/", {}).status_code == 404
     assert ops.post("/api/pipelines/eod/run/", {"date": "soon"}, format="json").status_code == 400
@@ -217,6 +231,98 @@ def test_api(fund, api_client_for):
     runs = api_client_for("viewer").get("/api/pipelines/runs/", {"pipeline": "eod"}).json()
     [listed] = runs["results"]
     assert (listed["status"], listed["attempts"], len(listed["steps"])) == ("succeeded", 4, 4)
+
+
+# --- Claims that meet a run in progress -----------------------------------------------------
+
+
+def _step_that(action: Any) -> list[pipelines.Step]:
+    """An eod of one step that does `action` while its run is running."""
+
+    def step(date: dt.date, actor: str) -> str:
+        action()
+        return "done"
+
+    return [pipelines.Step("mark_to_market", step)]
+
+
+def test_a_second_claim_while_one_runs_is_refused_with_its_message(fund, monkeypatch):
+    refusals: list[str] = []
+
+    def claim_again() -> None:
+        with pytest.raises(CommandError) as refused:
+            call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=StringIO())
+        refusals.append(str(refused.value))
+        with pytest.raises(pipelines.RunBusy) as busy:
+            run("eod", TODAY)
+        refusals.append(str(busy.value))
+        assert (busy.value.run_id, busy.value.status) == (first.pk, "running")
+
+    first = pipelines.run_request(pipeline="eod", date=TODAY, trigger="command", actor="first")
+    monkeypatch.setitem(pipelines.PIPELINES, "eod", _step_that(claim_again))
+    done = pipelines.execute(first.pk)
+    assert (done.status, done.requested_by, done.steps[0]["attempts"]) == ("succeeded", "first", 1)
+    assert refusals == [
+        f"The eod run of 2024-03-15 (run {first.pk}) is already running (requested by first "
+        f"at {first.requested_at:%Y-%m-%d %H:%M:%S} UTC). Use --force if its worker died.",
+        f"The eod run of 2024-03-15 (run {first.pk}) is already running (requested by first "
+        f"at {first.requested_at:%Y-%m-%d %H:%M:%S} UTC).",
+    ]
+    assert PipelineRun.objects.get().status == "succeeded"
+
+
+def test_force_does_not_take_over_a_run_whose_worker_is_alive_here(fund, monkeypatch):
+    def force_it() -> None:
+        with pytest.raises(CommandError, match=r"Its worker \S+ is alive on this host"):
+            call_command(
+                "run_pipeline", "eod", "--date", "2024-03-15", "--force", stdout=StringIO()
+            )
+
+    monkeypatch.setitem(pipelines.PIPELINES, "eod", _step_that(force_it))
+    assert run("eod", TODAY).status == "succeeded"
+
+
+def test_a_task_delivered_twice_runs_once(fund, monkeypatch):
+    calls: list[int] = []
+    monkeypatch.setitem(pipelines.PIPELINES, "eod", _step_that(lambda: calls.append(1)))
+    queued = pipelines.run_request(pipeline="eod", date=TODAY, trigger="api", actor="ops")
+    assert pipelines.run_task(queued.pk) == "eod 2024-03-15: succeeded"
+    again = pipelines.run_task(queued.pk)
+    assert again == f"The eod run of 2024-03-15 (run {queued.pk}) is succeeded: not run again here."
+    assert len(calls) == 1
+
+
+def test_a_run_taken_over_meanwhile_stops_at_its_next_write(fund, monkeypatch):
+    """Another host takes the run over (reset to queued) while this process runs its first
+    step: this process writes nothing more to it and says so."""
+
+    def taken_over() -> None:
+        PipelineRun.objects.update(status="queued", started_at=None, requested_by="other")
+
+    steps = [*_step_that(taken_over), pipelines.Step("snapshots", lambda date, actor: "no")]
+    monkeypatch.setitem(pipelines.PIPELINES, "eod", steps)
+    with pytest.raises(CommandError, match=r"was taken over while \S+ ran it: it stopped there"):
+        call_command("run_pipeline", "eod", "--date", "2024-03-15", stdout=StringIO())
+    taken = PipelineRun.objects.get()
+    assert (taken.status, taken.requested_by, taken.started_at) == ("queued", "other", None)
+    assert taken.steps[0]["status"] == "running"  # the last write of the first process
+
+
+def test_an_error_outside_the_steps_is_recorded_never_left_running(fund, monkeypatch):
+    def no_alerts(run: PipelineRun) -> None:
+        raise ConnectionError("alerts unavailable")
+
+    monkeypatch.setitem(
+        pipelines.PIPELINES, "eod", [pipelines.Step("mark_to_market", lambda d, a: 1 / 0)]
+    )
+    monkeypatch.setattr(pipelines, "_alert", no_alerts)
+    with pytest.raises(ConnectionError):
+        run("eod", TODAY)
+    failed = PipelineRun.objects.get()
+    assert failed.status == "failed" and failed.finished_at is not None
+    assert failed.error.startswith("interrupted: ConnectionError: alerts unavailable")
+    monkeypatch.undo()
+    assert run("eod", TODAY).status == "succeeded"  # its date runs again at once
 
 
 # --- A real cluster -----------------------------------------------------------------------------

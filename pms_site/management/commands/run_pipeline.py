@@ -18,7 +18,8 @@ class Command(BaseCommand):
         "(mark-to-market → proposals → morning pack) pipeline now, here, for --date "
         "(default today) or for every business day from --from to --to, in order. A past "
         "date is computed from the fund's timeline; the live book is never marked back. "
-        "--force takes over a run recorded as queued or running."
+        "A date whose run is queued or running is refused (exit 1); --force takes that run "
+        "over when its worker died (never while its worker is alive on this host)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -83,8 +84,11 @@ class Command(BaseCommand):
                 force=options["force"],
                 progress=progress,
             )
-        except Conflict as conflict:
-            raise CommandError(f"{conflict} Use --force if its worker died.") from None
+        except pipelines.RunBusy as busy:
+            hint = "" if options["force"] else " Use --force if its worker died."
+            raise CommandError(f"{busy}{hint}") from None
+        except Conflict as conflict:  # taken over by another process while it ran here
+            raise CommandError(str(conflict)) from None
         except ValidationError as error:
             raise CommandError(f"{name} {date} not run: {' '.join(error.messages)}") from None
         for step in run.steps:
