@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
-from core.calendar import today
+from core.calendar import is_business_day, next_business_day, today
 
 # Symbols and strategy codes: capitals, digits and `_ . -`, starting with a capital or a
 # digit (no lower case, no look-alike letters, no path separators, no control characters).
@@ -60,6 +60,42 @@ def date_problem(day: dt.date, *, latest: dt.date | None = None) -> str | None:
 
 def validate_fund_date(day: dt.date) -> None:
     problem = date_problem(day)
+    if problem:
+        raise ValidationError(problem)
+
+
+def weekend_problem(day: dt.date) -> str | None:
+    """Why `day` cannot date a trade, a close or an FX rate: no market trades on a
+    Saturday or a Sunday (a weekday holiday of the fund's calendar is accepted: foreign
+    markets trade on it)."""
+    if day.weekday() < 5:
+        return None
+    return (
+        f"{day} is a {day:%A}: trades, closes and FX rates are dated on weekdays; "
+        f"the next business day is {next_business_day(day)}."
+    )
+
+
+def business_day_problem(day: dt.date) -> str | None:
+    """Why `day` cannot date a capital flow or a mark: those fall on the fund's business
+    days only (no weekend, no holiday of its calendar)."""
+    if is_business_day(day):
+        return None
+    kind = day.strftime("%A") if day.weekday() >= 5 else "holiday of the fund's calendar"
+    return (
+        f"{day} is a {kind}, not a business day of the fund; "
+        f"the next business day is {next_business_day(day)}."
+    )
+
+
+def validate_weekday(day: dt.date) -> None:
+    problem = weekend_problem(day)
+    if problem:
+        raise ValidationError(problem)
+
+
+def validate_business_day(day: dt.date) -> None:
+    problem = business_day_problem(day)
     if problem:
         raise ValidationError(problem)
 

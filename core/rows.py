@@ -44,6 +44,22 @@ def reject_dates_outside(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap)
             errors.setdefault(index, {})["date"] = [problem]
 
 
+def reject_weekends(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
+    """Trades, closes and FX rates are dated on weekdays."""
+    for index, row in enumerate(rows):
+        problem = inputs.weekend_problem(row["date"])
+        if problem and "date" not in errors.get(index, {}):
+            errors.setdefault(index, {})["date"] = [problem]
+
+
+def earliest_dates(rows: Sequence[Mapping[str, Any]], key: str) -> dict[Any, Any]:
+    """The earliest `date` of the rows, by the value of `key`."""
+    earliest: dict[Any, Any] = {}
+    for row in rows:
+        earliest[row[key]] = min(row["date"], earliest.get(row[key], row["date"]))
+    return earliest
+
+
 def reject_out_of_bounds(
     rows: Sequence[Mapping[str, Any]], field: str, bound: Decimal, errors: RowErrorMap
 ) -> None:
