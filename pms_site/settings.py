@@ -6,6 +6,7 @@ broker. Production switches by variables alone:
 ``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=0``.
 """
 
+import datetime as dt
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -270,6 +271,21 @@ SPECTACULAR_SETTINGS = {
 PMS_BASE_CURRENCY = os.environ.get("PMS_BASE_CURRENCY", "BRL").upper()
 # Exchange calendar for business days: a `holidays.financial_holidays` market code.
 PMS_CALENDAR = os.environ.get("PMS_CALENDAR", "BVMF")
+
+
+def _close_time(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"PMS_CLOSE_TIME={text!r}: give the time of the day's close in São Paulo as HH:MM, "
+            "e.g. 18:00."
+        ) from None
+
+
+# The day's close is due at this time (São Paulo) on a business day: before it, the
+# previous business day's close is the latest due (stale prices are measured against it).
+PMS_CLOSE_TIME = _close_time(os.environ.get("PMS_CLOSE_TIME", "18:00"))
 # Daily returns in the risk window (the API's default and the risk snapshot's); a young
 # fund's shrinks to its history, down to PMS_RISK_MIN_WINDOW, below which there is no VaR.
 PMS_RISK_WINDOW = int(os.environ.get("PMS_RISK_WINDOW", "250"))

@@ -18,7 +18,6 @@ from core.admin import (
     number_column,
     percent_column,
 )
-from core.calendar import today
 from core.charts import line_chart
 from core.formatting import flow_label, money, number, percent
 
@@ -279,11 +278,11 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         return has_model_permission(self, request, "mark")
 
     @admin.action(
-        description="Mark selected open positions to market (as of today)", permissions=["mark"]
+        description="Mark selected open positions to the latest close due", permissions=["mark"]
     )
     def mark_to_market_today(self, request: HttpRequest, queryset: QuerySet[Position]) -> None:
         result = services.mark_to_market(
-            as_of=today(),
+            as_of=selectors.close_due(),
             actor=request.user.get_username(),
             position_ids=queryset.filter(closed_at__isnull=True).values_list("pk", flat=True),
         )

@@ -5,6 +5,8 @@ the markets quote them in. The ledger (Trade) and the audit trail (AuditRecord) 
 append-only; a Position is the state the ledger produces.
 """
 
+import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -37,9 +39,10 @@ def rate_field(**kwargs: Any) -> models.DecimalField:
     return models.DecimalField(max_digits=24, decimal_places=10, **kwargs)
 
 
-def fund_date_field(**kwargs: Any) -> models.DateField:
-    """A business date of the fund's data: from 1990 to today."""
-    return models.DateField(validators=[inputs.validate_fund_date], **kwargs)
+def fund_date_field(*rules: Callable[[dt.date], None], **kwargs: Any) -> models.DateField:
+    """A date of the fund's data: from 1990 to today, and whatever `rules` add (a weekday,
+    a business day)."""
+    return models.DateField(validators=[inputs.validate_fund_date, *rules], **kwargs)
 
 
 def money_field(**kwargs: Any) -> models.DecimalField:
@@ -186,7 +189,7 @@ class Price(models.Model):
     """The close of an instrument on a date (a yield in percent for yield instruments)."""
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="prices")
-    date = fund_date_field()
+    date = fund_date_field(inputs.validate_weekday)
     price = price_field()
     # The close as a double, kept by the database beside it: what the risk engine reads,
     # so that rebuilding its market matrix converts no number (PostgreSQL turns a numeric
@@ -214,7 +217,7 @@ class FxRate(models.Model):
     """Units of base currency per one unit of `currency` on `date`."""
 
     currency = models.CharField(max_length=3, validators=[inputs.currency_validator])
-    date = fund_date_field()
+    date = fund_date_field(inputs.validate_weekday)
     rate = rate_field()
 
     class Meta:
@@ -263,7 +266,7 @@ class BenchmarkRate(models.Model):
 class CapitalFlow(models.Model):
     """A subscription (+) or redemption (−) in base currency, effective at the start of `date`."""
 
-    date = fund_date_field()
+    date = fund_date_field(inputs.validate_business_day)
     amount = money_field(validators=at_most(inputs.FLOW_MAX, signed=True))
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -284,7 +287,13 @@ class Position(models.Model):
 
     Base-currency figures are those of the last mark (`last_price` on `price_date`,
     converted at `fx_rate`). `sod_pnl_base` is unrealized + realized P&L at the previous
-    close, so that daily P&L = unrealized + realized − sod_pnl_base on `pnl_date`.
+    close, so that daily P&L = unrealized + realized − sod_pnl_base on `pnl_date`, the
+    book's valuation date.
+
+    A trade dated after `pnl_date` (today's, while the book is valued at the last close)
+    changes the quantities at once, valued at that close, without moving `pnl_date`; the
+    start of its own day is kept aside (`next_pnl_date`, `next_sod_pnl_base`) until a mark
+    reaches that day.
     """
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
@@ -306,6 +315,15 @@ class Position(models.Model):
     fx_pnl_base = money_field(help_text="Funded: the currency's move on the cost, unrealized.")
     pnl_date = models.DateField(help_text="The business date daily P&L refers to.")
     sod_pnl_base = money_field(help_text="Unrealized + realized P&L at the previous close.")
+    next_pnl_date = models.DateField(
+        null=True, blank=True, help_text="The latest trade date after the P&L date, if any."
+    )
+    next_sod_pnl_base = money_field(
+        null=True,
+        blank=True,
+        default=None,
+        help_text="Unrealized + realized P&L at the close before `next_pnl_date`.",
+    )
     opened_at = models.DateField(help_text="Trade date of the trade that opened it.")
     closed_at = models.DateField(null=True, blank=True, help_text="Trade date it went to zero.")
 
@@ -501,4 +519,6 @@ MARK_FIELDS = (
     "fx_pnl_base",
     "pnl_date",
     "sod_pnl_base",
+    "next_pnl_date",
+    "next_sod_pnl_base",
 )

@@ -12,11 +12,17 @@ import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, Max, OuterRef, Subquery, Sum
+from django.utils import timezone
 
-from core.calendar import on_or_after, today
+from core.calendar import (
+    fund_time_zone,
+    is_business_day,
+    on_or_after,
+    previous_business_day,
+)
 from core.formatting import decimal_str
 
-from .ledger import cents, drawdowns, exposure, is_stale, nav, to_cents
+from .ledger import cents, drawdowns, exposure, nav, to_cents
 from .models import (
     BenchmarkRate,
     CapitalFlow,
@@ -192,61 +198,67 @@ class BookState:
 
     The live book (`book_state()`), or the book at a past close from the timeline
     (`book_state_on()`). `positions`: one dict per open position (POSITION_VALUES and the
-    extra columns); `closed_today`: (strategy, asset_class, daily_pnl_base) of the
-    positions closed on `as_of`, whose daily P&L still counts that day; `realized`: the
-    cumulative realized P&L of every position since the inception.
+    extra columns); `closed`: the same of the positions closed since the close before
+    `as_of`, whose day P&L still counts on `as_of`; `realized`: the cumulative realized P&L
+    of every position since the inception.
     """
 
     as_of: dt.date
     positions: list[dict[str, Any]]
-    closed_today: list[tuple[str, str, Decimal]]
+    closed: list[dict[str, Any]]
     nav: Decimal
     realized: Decimal
     live: bool = True
 
     @cached_property
+    def closed_today(self) -> list[tuple[str, str, Decimal]]:
+        """(strategy, asset class, day P&L) of the positions closed on `as_of`."""
+        return [(row["strategy"], row["asset_class"], row["daily_pnl_base"]) for row in self.closed]
+
+    @cached_property
     def unrealized(self) -> Decimal:
         return sum((row["unrealized_pnl_base"] for row in self.positions), ZERO)
 
+    def day_pnl(self, row: dict[str, Any]) -> Decimal:
+        """A position's P&L of the day `as_of` (none when it was last marked earlier)."""
+        return row["daily_pnl_base"] if row["pnl_date"] == self.as_of else ZERO
+
     @cached_property
     def daily_pnl(self) -> Decimal:
-        return sum((pnl for _, _, pnl in self.closed_today), ZERO) + sum(
-            (row["daily_pnl_base"] for row in self.positions if row["pnl_date"] == self.as_of),
-            ZERO,
+        return sum((self.day_pnl(row) for row in (*self.positions, *self.closed)), ZERO)
+
+
+_BOOK_COLUMNS = {**POSITION_VALUES, **_BOOK_EXTRA}
+
+
+def _book_rows(positions: Any) -> list[dict[str, Any]]:
+    return [
+        dict(zip(_BOOK_COLUMNS, row, strict=True))
+        for row in positions.order_by("instrument__symbol", "strategy__code").values_list(
+            *_BOOK_COLUMNS.values()
         )
+    ]
 
 
 def book_state() -> BookState:
-    """The live book in four queries whatever its size.
+    """The live book in five queries whatever its size.
 
-    `as_of` is the latest date the book was marked or traded on. NAV = capital flows to
-    `as_of` + realized P&L of every position since inception + unrealized P&L.
+    `as_of` is its valuation date: the close it is marked to (trades dated after it do
+    not move it); an empty book is valued at the latest close due. NAV = every capital
+    flow + realized P&L of every position since inception + unrealized P&L.
     """
-    columns = {**POSITION_VALUES, **_BOOK_EXTRA}
-    positions = [
-        dict(zip(columns, row, strict=True))
-        for row in Position.objects.filter(closed_at__isnull=True)
-        .order_by("instrument__symbol", "strategy__code")
-        .values_list(*columns.values())
-    ]
+    as_of = last_mark() or close_due()
+    positions = _book_rows(Position.objects.filter(closed_at__isnull=True))
     closed = Position.objects.filter(closed_at__isnull=False)
-    last_closed = closed.aggregate(day=Max("pnl_date"))["day"]
-    pnl_dates = [row["pnl_date"] for row in positions] + ([last_closed] if last_closed else [])
-    as_of = max(pnl_dates, default=today())
-    closed_today = list(
-        closed.filter(pnl_date=as_of).values_list(
-            "strategy__code", "instrument__asset_class", "daily_pnl_base"
-        )
-    )
     realized = _sum(closed, "realized_pnl_base") + sum(
         (row["realized_pnl_base"] for row in positions), ZERO
     )
     unrealized = sum((row["unrealized_pnl_base"] for row in positions), ZERO)
-    flows = _sum(CapitalFlow.objects.filter(date__lte=as_of), "amount")
+    flows = _sum(CapitalFlow.objects.all(), "amount")
     return BookState(
         as_of=as_of,
         positions=positions,
-        closed_today=closed_today,
+        closed=_book_rows(closed.filter(pnl_date=as_of)),
         nav=nav(flows, realized + unrealized),
         realized=realized,
     )
@@ -304,11 +316,7 @@ def book_state_on(day: dt.date) -> BookState:
     return BookState(
         as_of=day,
         positions=[row for row in rows if row["quantity"]],
-        closed_today=[
-            (row["strategy"], row["asset_class"], row["daily_pnl_base"])
-            for row in rows
-            if not row["quantity"]
-        ],
+        closed=[row for row in rows if not row["quantity"]],
         nav=fund,
         realized=sum((row["realized_pnl_base"] for row in rows), ZERO),
         live=False,
@@ -316,36 +324,46 @@ def book_state_on(day: dt.date) -> BookState:
 
 
 def book() -> dict[str, Any]:
-    """The open book with its totals and NAV. Totals: exposures and unrealized P&L of the
-    open positions; realized P&L of every position since inception; daily P&L of every
-    position (open, or closed that day) whose P&L date is `as_of`.
-    """
+    """The live book: its open positions and those closed since its last close, each with
+    its P&L of the valuation date, and totals that are the exact sums of those rows; NAV;
+    the held instruments whose close due is missing (`close_due`)."""
     state = book_state()
-    held = exposure(cents(row["notional_base"] for row in state.positions))
-    stale = sorted(
-        {row["instrument"] for row in state.positions if is_stale(row["price_date"], state.as_of)}
-    )
+    rows = [*state.positions, *state.closed]
+    held = exposure(cents(row["notional_base"] for row in rows))
     totals: dict[str, int | Decimal] = {
-        "positions": len(state.positions),
+        "positions": len(rows),
+        "open_positions": len(state.positions),
         **{
             f"{name}_exposure": Decimal(getattr(held, name)).scaleb(-2)
             for name in ("gross", "net", "long", "short")
         },
         "unrealized_pnl": state.unrealized,
-        "realized_pnl": state.realized,
+        "realized_pnl": sum((row["realized_pnl_base"] for row in rows), ZERO),
         "daily_pnl": state.daily_pnl,
     }
     return {
         "as_of": state.as_of.isoformat(),
+        "valuation_date": state.as_of.isoformat(),
         "base_currency": base_currency(),
         "nav": decimal_str(state.nav),
-        "positions": [_position_row(row) for row in state.positions],
+        "positions": [_position_row({**row, "daily_pnl_base": state.day_pnl(row)}) for row in rows],
         "totals": {
             key: value if isinstance(value, int) else decimal_str(to_cents(value))
             for key, value in totals.items()
         },
-        "stale_prices": stale,
+        "stale_prices": stale_instruments(close_due()),
     }
+
+
+def close_due(moment: dt.datetime | None = None) -> dt.date:
+    """The latest close the fund expects to have: today's once `PMS_CLOSE_TIME` (São Paulo)
+    has passed on a business day, else the previous business day's. A held instrument
+    without it is stale."""
+    local = timezone.localtime(moment or timezone.now(), fund_time_zone())
+    day = local.date()
+    if is_business_day(day) and local.time() >= settings.PMS_CLOSE_TIME:
+        return day
+    return previous_business_day(day)
 
 
 def stale_instruments(as_of: dt.date) -> list[str]:

@@ -203,7 +203,8 @@ def test_a_week_without_pipelines_is_caught_up_and_the_book_is_right(fund):
         live(day)
     for day in range(3, 11):
         live(day, eod=False)
-    assert max(Position.objects.values_list("pnl_date", flat=True)) == DAYS[9]
+    # Trades dated after the book's valuation date leave it at the last close it marked.
+    assert max(Position.objects.values_list("pnl_date", flat=True)) == DAYS[2]
     with time_machine.travel(evening(10), tick=False):
         today = pipelines.pipeline_run(pipeline="eod", date=DAYS[10], actor="scheduler")
     assert "the 7 missing day(s) before it built from 2024-02-21" in today.steps[1]["summary"]
@@ -282,3 +283,72 @@ def test_the_day_starts_at_the_previous_close_however_long_ago_the_last_mark(fun
     # day 4's P&L is 10 × (100,500 − 102,500) = −20,000.00.
     assert position.sod_pnl_base == Decimal("15000.00")
     assert position.daily_pnl_base == Decimal("-20000.00")
+
+
+def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
+    """Day 5 replayed with the clock: the pre-open marks to day 4's close; at 11:00 three
+    trades and a close leave the valuation date and the stale set as they were, each
+    adding its own day P&L at day 4's close, t × (P − p) × m × X; the day's closes arrive
+    after 18:00 and the eod makes the book's day P&L the timeline's."""
+    from portfolio import selectors
+    from portfolio.services import TradeRequest, position_close
+
+    for day in range(5):
+        live(day)
+    Price.objects.filter(date__gte=DAYS[5]).delete()  # day 5's closes come in the evening
+    FxRate.objects.filter(date__gte=DAYS[5]).delete()
+    with time_machine.travel(dt.datetime.combine(DAYS[5], dt.time(9, 30), dt.UTC), tick=False):
+        run = pipelines.pipeline_run(pipeline="preopen", date=DAYS[5], actor="scheduler")
+        assert run.status == "succeeded", run.error
+        morning = selectors.book()
+    assert (morning["valuation_date"], morning["stale_prices"]) == ("2024-02-22", [])
+
+    def day_pnl() -> Decimal:
+        return Decimal(selectors.book()["totals"]["daily_pnl"])
+
+    def book(symbol: str, strategy: str, quantity: str, price: str) -> None:
+        request = TradeRequest(symbol, strategy, Decimal(quantity), Decimal(price), DAYS[5])
+        services.trades_book(requests=[request], actor="pm", source="api")
+
+    # Day 4's closes: INDJ24 100,500 (1 per point), ESH4 4,960 (50 per point, USD at 5.02),
+    # DI1F27 10.45% (DV01 25 per contract); the book holds 10 INDJ24 and 2 ESH4 (MACRO).
+    added = []
+    with time_machine.travel(dt.datetime.combine(DAYS[5], dt.time(14, 0), dt.UTC), tick=False):
+        start = day_pnl()
+        book("INDJ24", "RV", "3", "100200")  # 3 × (100,500 − 100,200) × 1 = 900
+        added.append(day_pnl() - start)
+        book("INDJ24", "MACRO", "4", "100700")  # 4 × (100,500 − 100,700) × 1 = −800
+        added.append(day_pnl() - start - sum(added))
+        book("DI1F27", "MACRO", "-20", "10.47")  # −20 × 25 × (10.47 − 10.45) × 100 = −1,000
+        added.append(day_pnl() - start - sum(added))
+        esh4 = Position.objects.get(instrument__symbol="ESH4", closed_at__isnull=True)
+        position_close(position=esh4, price=Decimal("4950"), actor="pm")
+        # −2 × (4,960 − 4,950) × 50 × 5.02 = −5,020
+        added.append(day_pnl() - start - sum(added))
+        afternoon = selectors.book()
+    assert added == [Decimal("900.00"), Decimal("-800.00"), Decimal("-1000.00"), Decimal("-5020.00")]
+    assert (afternoon["valuation_date"], afternoon["stale_prices"]) == ("2024-02-22", [])
+    # The closed ESH4 is listed with its day: day 4's move, and the close at day 4's close.
+    [es_morning] = [row for row in morning["positions"] if row["instrument"] == "ESH4"]
+    closed = [row for row in afternoon["positions"] if row["status"] == "closed"]
+    assert [(row["instrument"], Decimal(row["daily_pnl_base"])) for row in closed] == [
+        ("ESH4", Decimal(es_morning["daily_pnl_base"]) - Decimal("5020.00"))
+    ]
+    rows_sum = sum(Decimal(row["daily_pnl_base"]) for row in afternoon["positions"])
+    assert rows_sum == Decimal(afternoon["totals"]["daily_pnl"])
+
+    with time_machine.travel(evening(5) - dt.timedelta(hours=1), tick=False):
+        services.prices_upsert(
+            rows=[
+                {"instrument": symbol, "date": DAYS[5], "price": path(5)}
+                for symbol, path in PATHS.items()
+            ],
+            actor="ops",
+        )
+        services.fx_rates_upsert(
+            rows=[{"currency": "USD", "date": DAYS[5], "rate": usd(5)}], actor="ops"
+        )
+        assert selectors.book()["valuation_date"] == "2024-02-22"  # closes after it: no re-mark
+        run = pipelines.pipeline_run(pipeline="eod", date=DAYS[5], actor="scheduler")
+        assert run.status == "succeeded", run.error
+    assert_live_book_is_the_timeline(DAYS[5])

@@ -249,7 +249,11 @@ class FundSerializer(serializers.Serializer):
 
 
 class MarkToMarketRequestSerializer(StrictSerializer):
-    date = FundDateField(required=False, help_text="As-of date; default today.")
+    date = FundDateField(
+        required=False,
+        help_text="The close to mark to, a business day; default the latest close due "
+        "(today's after PMS_CLOSE_TIME, else the previous business day's).",
+    )
 
 
 class MarkToMarketResultSerializer(serializers.Serializer):
@@ -276,7 +280,8 @@ class BookPositionSerializer(PositionSerializer):
 
 
 class BookTotalsSerializer(serializers.Serializer):
-    positions = serializers.IntegerField()
+    positions = serializers.IntegerField(help_text="Rows listed: open, and closed that day.")
+    open_positions = serializers.IntegerField()
     gross_exposure = money_field()
     net_exposure = money_field()
     long_exposure = money_field()
@@ -287,12 +292,18 @@ class BookTotalsSerializer(serializers.Serializer):
 
 
 class BookSerializer(serializers.Serializer):
-    as_of = serializers.DateField()
+    as_of = serializers.DateField(help_text="The valuation date (kept for older clients).")
+    valuation_date = serializers.DateField(
+        help_text="The close the book is marked to; trades dated after it do not move it."
+    )
     base_currency = serializers.CharField()
     nav = money_field()
     positions = BookPositionSerializer(many=True)
     totals = BookTotalsSerializer()
-    stale_prices = serializers.ListField(child=serializers.CharField())
+    stale_prices = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Held instruments without the latest close due (PMS_CLOSE_TIME).",
+    )
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
 

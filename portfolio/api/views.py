@@ -196,7 +196,7 @@ class MarkToMarketView(APIView):
         data = s.MarkToMarketRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.mark_to_market(
-            as_of=data.validated_data.get("date") or today(), actor=actor(request)
+            as_of=data.validated_data.get("date") or selectors.close_due(), actor=actor(request)
         )
         return Response(s.MarkToMarketResultSerializer(result).data)
 

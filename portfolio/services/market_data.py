@@ -15,9 +15,11 @@ from core import inputs
 from core.errors import RowErrors
 from core.rows import (
     RowErrorMap,
+    earliest_dates,
     reject_dates_outside,
     reject_duplicates,
     reject_out_of_bounds,
+    reject_weekends,
     resolve_references,
     rows_upsert,
 )
@@ -26,6 +28,7 @@ from core.signals import data_changed
 from ..models import BenchmarkRate, CapitalFlow, FxRate, Instrument, Price
 from ..selectors import base_currency, latest_prices
 from .audit import audit_record, model_state
+from .marking import positions_remark
 
 
 def reject_outlier_prices(
@@ -69,6 +72,7 @@ def prices_check(rows: Sequence[Mapping[str, Any]]) -> dict[Any, int]:
     errors: RowErrorMap = {}
     ids = resolve_references(rows, "instrument", Instrument, "symbol", errors)
     reject_dates_outside(rows, errors)
+    reject_weekends(rows, errors)
     reject_out_of_bounds(rows, "price", inputs.PRICE_MAX, errors)
     reject_duplicates(rows, ("instrument", "date"), errors)
     if not errors:
@@ -96,6 +100,8 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
         ],
     )
     data_changed.send(sender=Price, event="market")
+    earliest = earliest_dates(rows, "instrument")
+    positions_remark(earliest={ids[symbol]: day for symbol, day in earliest.items()}, actor=actor)
     audit_record(
         actor=actor,
         action="prices.upsert",
@@ -116,6 +122,7 @@ def fx_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
         elif not re.fullmatch(inputs.CURRENCY_PATTERN, row["currency"]):
             errors.setdefault(index, {})["currency"] = ["A three-letter ISO code, e.g. USD."]
     reject_dates_outside(rows, errors)
+    reject_weekends(rows, errors)
     reject_out_of_bounds(rows, "rate", inputs.FX_RATE_MAX, errors)
     reject_duplicates(rows, ("currency", "date"), errors)
     if errors:
@@ -133,6 +140,9 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
         [{"currency": r["currency"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
     data_changed.send(sender=FxRate, event="market")
+    earliest = earliest_dates(rows, "currency")
+    instruments = Instrument.objects.filter(currency__in=earliest).values_list("pk", "currency")
+    positions_remark(earliest={pk: earliest[currency] for pk, currency in instruments}, actor=actor)
     audit_record(
         actor=actor,
         action="fx_rates.upsert",
@@ -278,7 +288,7 @@ def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[
         errors["amount"] = ["A capital flow cannot be zero."]
     elif amount is not None and abs(amount) > inputs.FLOW_MAX:
         errors["amount"] = [f"At most {inputs.FLOW_MAX:,.0f} either way."]
-    problem = inputs.date_problem(date) if date is not None else None
+    problem = date and (inputs.date_problem(date) or inputs.business_day_problem(date))
     if problem:
         errors["date"] = [problem]
     if errors:

@@ -1,15 +1,16 @@
 """Mark-to-market of the open book: set-based, audited."""
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
+from core import inputs
 from core.bulk import bulk_update_rows, collector_paused
 from core.calendar import today
 from core.errors import Conflict
@@ -41,7 +42,13 @@ _MTM_READ = (
     "realized_pnl_base",
     "pnl_date",
     "sod_pnl_base",
+    "next_pnl_date",
+    "next_sod_pnl_base",
+    "closed_at",
 )
+# A position closed by a trade dated after its P&L date, when a mark reaches that date:
+# its day is the day it closed, started as kept aside.
+_CLOSED_DAY = ("pnl_date", "sod_pnl_base", "daily_pnl_base", "next_pnl_date", "next_sod_pnl_base")
 _TERMS = ("pk", "symbol", "currency", "quote_type", "multiplier", "dv01", "settlement")
 
 
@@ -85,7 +92,11 @@ def mark_to_market(
     """
     if as_of > today():
         raise ValidationError({"date": [f"{as_of} is in the future."]})
-    positions = Position.objects.filter(closed_at__isnull=True).order_by()
+    if inputs.business_day_problem(as_of):
+        raise ValidationError({"date": [inputs.business_day_problem(as_of)]})
+    positions = Position.objects.filter(
+        Q(closed_at__isnull=True) | Q(next_pnl_date__lte=as_of)
+    ).order_by()
     if position_ids is not None:
         positions = positions.filter(pk__in=list(position_ids))
     instruments = _lock_with_marks(as_of, positions)
@@ -107,18 +118,33 @@ def mark_to_market(
         for pk, i in instruments.items()
         if i.price is not None and i.fx_rate is not None
     }
-    updates = []
+    updates, closed_today = [], []
     unrealized_total = ZERO
     for row in positions.values_list(*_MTM_READ):
-        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row
+        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row[:9]
+        next_day, next_sod, closed_at = row[9:]
+        if closed_at is not None:  # closed by a trade after its P&L date: that day is its last
+            closed_today.append((pk, next_day, next_sod, realized - next_sod, None, None))
+            continue
         mark_of = marks.get(instrument_id)
         if mark_of is None:  # no price or no FX rate: it keeps its last mark
             unrealized_total += unrealized
             continue
         figures_of, price, price_date, fx_rate = mark_of
         sod, pnl_date = day_start.rolled(
-            as_of, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod
+            as_of,
+            instrument_id,
+            quantity,
+            avg_cost,
+            cost,
+            unrealized,
+            realized,
+            pnl_date,
+            sod,
+            (next_day, next_sod),
         )
+        if next_day is not None and next_day <= pnl_date:
+            next_day, next_sod = None, None
         notional, value, unrealized, dv01, fx_pnl = figures_of(
             quantity, avg_cost, price, fx_rate, cost
         )
@@ -136,9 +162,12 @@ def mark_to_market(
                 fx_pnl,
                 pnl_date,
                 sod,
+                next_day,
+                next_sod,
             )
         )
         unrealized_total += unrealized
+    bulk_update_rows(Position, _CLOSED_DAY, closed_today)
     result.total_unrealized_pnl = unrealized_total
     result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
     data_changed.send(sender=Position, event="book")
@@ -154,3 +183,20 @@ def mark_to_market(
         },
     )
     return result
+
+
+def positions_remark(*, earliest: Mapping[int, dt.date], actor: str) -> MarkResult | None:
+    """Re-mark, at the book's valuation date, the open positions of the instruments whose
+    close or FX rate was just written dated on or before it (`earliest`: the earliest date
+    written, by instrument id). Run inside the write's transaction, so that no reader sees
+    the new close beside the old mark."""
+    valuation = last_mark()
+    if valuation is None:
+        return None
+    affected = [pk for pk, day in earliest.items() if day <= valuation]
+    held = Position.objects.filter(closed_at__isnull=True, instrument_id__in=affected)
+    if not affected or not held.exists():
+        return None
+    return mark_to_market(
+        as_of=valuation, actor=actor, position_ids=held.values_list("pk", flat=True)
+    )

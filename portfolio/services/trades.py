@@ -12,15 +12,15 @@ from django.db import transaction
 from core import inputs
 from core.bulk import bulk_update_rows
 from core.calendar import previous_business_day, today
-from core.errors import RowErrors
+from core.errors import Conflict, RowErrors
 from core.formatting import jsonable
+from core.rows import RowErrorMap
 from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, book_trade, mark_figures, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
-from ..selectors import FxHistory, fx_rates_on, latest_prices
+from ..selectors import FxHistory, fx_rates_on, last_mark, latest_prices
 from .audit import model_state
-from .market_data import RowErrorMap
 
 
 @dataclass(frozen=True)
@@ -153,14 +153,44 @@ class DayStart:
         realized: Decimal,
         pnl_date: dt.date,
         sod: Decimal,
+        pending: tuple[dt.date | None, Decimal | None] = (None, None),
     ) -> tuple[Decimal, dt.date]:
         """(start-of-day value, P&L date) of a position on `day`: rolled to `day` when its
-        P&L date is earlier, else as it is."""
+        P&L date is earlier, else as it is. `pending` is the start of a later day that
+        trades after the P&L date kept aside (`next_pnl_date`, `next_sod_pnl_base`): the
+        value at the close before `day` of what was held then, before `day`'s trades."""
         if day <= pnl_date:
             return sod, pnl_date
+        next_day, next_sod = pending
+        if next_day == day and next_sod is not None:
+            return next_sod, day
         current = unrealized + realized
         start = self.value(day, instrument_id, quantity, avg_cost, cost_base, realized, current)
         return start, day
+
+    def value_of(self, position: Position, day: dt.date) -> Decimal:
+        """What `position`, as it stands now, was worth at the close before `day`."""
+        return self.value(
+            day,
+            position.instrument_id,
+            position.quantity,
+            position.avg_cost,
+            position.cost_base,
+            position.realized_pnl_base,
+            position.unrealized_pnl_base + position.realized_pnl_base,
+        )
+
+    def keep_aside(self, position: Position, day: dt.date, before: Decimal) -> None:
+        """After a trade dated `day`, later than the position's P&L date: the start of
+        `day` (or of the later day already kept aside) is what was held at the close
+        before it. `before` is `value_of(position, max(day, next_pnl_date))` taken before
+        the trade."""
+        next_day = position.next_pnl_date
+        if next_day is None or next_day < day:
+            position.next_pnl_date, position.next_sod_pnl_base = day, before
+        elif next_day > day:  # an earlier trade changes what the later day started with
+            assert position.next_sod_pnl_base is not None
+            position.next_sod_pnl_base += self.value_of(position, next_day) - before
 
     def roll(self, position: Position, day: dt.date) -> None:
         """Start `day` on `position` if its P&L date is earlier."""
@@ -174,14 +204,24 @@ class DayStart:
             position.realized_pnl_base,
             position.pnl_date,
             position.sod_pnl_base,
+            (position.next_pnl_date, position.next_sod_pnl_base),
         )
+        if position.next_pnl_date is not None and position.next_pnl_date <= position.pnl_date:
+            position.next_pnl_date, position.next_sod_pnl_base = None, None
 
 
 def _open_position(
-    instrument: Instrument, strategy: Strategy, request: TradeRequest, fx_rate: Decimal
+    instrument: Instrument,
+    strategy: Strategy,
+    request: TradeRequest,
+    fx_rate: Decimal,
+    valuation: dt.date | None,
+    closes: Closes,
 ) -> Position:
-    # A new position is marked at its trade price until the next mark-to-market.
-    return Position(
+    """A new position. Traded after the book's valuation date, it is valued at the close
+    the book is marked to (its day starts empty); otherwise, or with no close yet, at its
+    trade price until the next mark-to-market."""
+    position = Position(
         instrument=instrument,
         strategy=strategy,
         quantity=ZERO,
@@ -193,6 +233,15 @@ def _open_position(
         sod_pnl_base=ZERO,
         opened_at=request.trade_date,
     )
+    if valuation is not None and request.trade_date > valuation:
+        position.pnl_date = valuation
+        position.next_pnl_date, position.next_sod_pnl_base = request.trade_date, ZERO
+        prices, fx_rates = closes.on(valuation)
+        close, rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
+        if close is not None and rate is not None:
+            position.price_date, position.last_price = close
+            position.fx_rate = rate
+    return position
 
 
 def _size_and_band(
@@ -216,86 +265,122 @@ def _size_and_band(
     return {}
 
 
-@transaction.atomic
-def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) -> list[Trade]:
-    """Book trades into the ledger and update their positions, all or nothing.
-
-    Average cost, realized P&L and crossing zero follow DESIGN.md; realized P&L is
-    converted at X(c, trade date) and fees (base) are subtracted. Trades are applied in
-    trade-date order (ties in the given order). Row errors name the request's index.
-    """
-    instruments = lock_instruments(symbol__in={r.instrument for r in requests})
-    by_symbol = {i.symbol: i for i in instruments.values()}
-    closes = Closes(instruments)
-    day_start = DayStart(instruments, closes)
-    strategies = {
-        s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
-    }
-    fx = FxHistory(
-        {i.currency for i in instruments.values()},
-        max((r.trade_date for r in requests), default=today()),
+def _request_problems(
+    request: TradeRequest, instrument: Instrument | None, fx: FxHistory, known_strategy: bool
+) -> dict[str, list[str]]:
+    """What is wrong with one trade request on its own (field → messages)."""
+    problems: dict[str, list[str]] = {}
+    if instrument is None:
+        problems["instrument"] = [f"Unknown instrument {request.instrument!r}."]
+    elif not instrument.is_active:
+        problems["instrument"] = [f"{request.instrument} is not active."]
+    elif fx.rate(instrument.currency, request.trade_date) is None:
+        problems["trade_date"] = [
+            f"No {instrument.currency} FX rate on or before {request.trade_date}: "
+            "load FX rates first."
+        ]
+    if not known_strategy:
+        problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
+    if request.quantity == 0:
+        problems["quantity"] = ["A trade's quantity cannot be zero."]
+    elif abs(request.quantity) > inputs.QUANTITY_MAX:
+        problems["quantity"] = [f"At most {inputs.QUANTITY_MAX:,.0f} in one trade."]
+    if not 0 < request.price <= inputs.PRICE_MAX:
+        problems["price"] = [f"A trade's price is above 0 and at most {inputs.PRICE_MAX:,.0f}."]
+    if not 0 <= request.fees <= inputs.FEES_MAX:
+        problems["fees"] = [f"Fees are from 0 to {inputs.FEES_MAX:,.0f}."]
+    day_problem = inputs.date_problem(request.trade_date) or inputs.weekend_problem(
+        request.trade_date
     )
-    errors: RowErrorMap = {}
-    now = today()
-    for index, request in enumerate(requests):
-        problems: dict[str, list[str]] = {}
-        instrument = by_symbol.get(request.instrument)
-        if instrument is None:
-            problems["instrument"] = [f"Unknown instrument {request.instrument!r}."]
-        elif not instrument.is_active:
-            problems["instrument"] = [f"{request.instrument} is not active."]
-        elif fx.rate(instrument.currency, request.trade_date) is None:
-            problems["trade_date"] = [
-                f"No {instrument.currency} FX rate on or before {request.trade_date}: "
-                "load FX rates first."
-            ]
-        if request.strategy not in strategies:
-            problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
-        if request.quantity == 0:
-            problems["quantity"] = ["A trade's quantity cannot be zero."]
-        elif abs(request.quantity) > inputs.QUANTITY_MAX:
-            problems["quantity"] = [f"At most {inputs.QUANTITY_MAX:,.0f} in one trade."]
-        if not 0 < request.price <= inputs.PRICE_MAX:
-            problems["price"] = [f"A trade's price is above 0 and at most {inputs.PRICE_MAX:,.0f}."]
-        if not 0 <= request.fees <= inputs.FEES_MAX:
-            problems["fees"] = [f"Fees are from 0 to {inputs.FEES_MAX:,.0f}."]
-        day_problem = inputs.date_problem(request.trade_date, latest=now)
-        if day_problem:
-            problems["trade_date"] = [day_problem]
-        if instrument is not None and not problems:
-            problems.update(_size_and_band(request, instrument, fx, closes))
-        if problems:
-            errors[index] = problems
-    if errors:
-        raise RowErrors(errors)
+    if day_problem:
+        problems["trade_date"] = [day_problem]
+    return problems
 
-    open_positions = {
-        (p.instrument_id, p.strategy_id): p
-        for p in Position.objects.filter(
-            closed_at__isnull=True,
-            instrument_id__in=[by_symbol[r.instrument].pk for r in requests],
-            strategy_id__in=[strategies[r.strategy].pk for r in requests],
+
+class _Booking:
+    """One batch of trades applied to the positions they change, in memory, then saved
+    in a few statements.
+
+    The book's valuation date (its last mark) does not move: a trade dated after it
+    changes the quantities at once, valued at the close the book is marked to, and keeps
+    the start of its own day aside for the mark that reaches it (`DayStart.keep_aside`).
+    An earlier-dated trade starts its day on the position as the mark would.
+    """
+
+    def __init__(self, requests: Sequence[TradeRequest], *, actor: str, source: str):
+        self.actor, self.source = actor, source
+        self.instruments = lock_instruments(symbol__in={r.instrument for r in requests})
+        self.by_symbol = {i.symbol: i for i in self.instruments.values()}
+        self.closes = Closes(self.instruments)
+        self.day_start = DayStart(self.instruments, self.closes)
+        self.strategies = {
+            s.code: s for s in Strategy.objects.filter(code__in={r.strategy for r in requests})
+        }
+        self.fx = FxHistory(
+            {i.currency for i in self.instruments.values()},
+            max((r.trade_date for r in requests), default=today()),
         )
-    }
-    touched: dict[int, Position] = {}  # existing positions, by id
-    created: list[Position] = []  # new positions, in creation order
-    trades: list[Trade] = []
-    audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
-    for index, request in sorted(enumerate(requests), key=lambda item: item[1].trade_date):
-        instrument, strategy = by_symbol[request.instrument], strategies[request.strategy]
-        terms = Terms.of(instrument)
-        fx_rate = fx.rate(instrument.currency, request.trade_date)
-        assert fx_rate is not None
-        key = (instrument.pk, strategy.pk)
-        position = open_positions.get(key)
-        before = _position_state(position) if position is not None else None
+        self.valuation = last_mark()
+        self.open_positions: dict[tuple[int, int], Position] = {}
+        self.touched: dict[int, Position] = {}  # existing positions, by id
+        self.created: list[Position] = []  # new positions, in creation order
+        self.trades: list[Trade] = []
+        self.audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
+
+    def check(self, requests: Sequence[TradeRequest]) -> None:
+        errors: RowErrorMap = {}
+        for index, request in enumerate(requests):
+            instrument = self.by_symbol.get(request.instrument)
+            known = request.strategy in self.strategies
+            problems = _request_problems(request, instrument, self.fx, known)
+            if instrument is not None and not problems:
+                problems.update(_size_and_band(request, instrument, self.fx, self.closes))
+            if problems:
+                errors[index] = problems
+        if errors:
+            raise RowErrors(errors)
+        self.open_positions = {
+            (p.instrument_id, p.strategy_id): p
+            for p in Position.objects.filter(
+                closed_at__isnull=True,
+                instrument_id__in=[self.by_symbol[r.instrument].pk for r in requests],
+                strategy_id__in=[self.strategies[r.strategy].pk for r in requests],
+            )
+        }
+
+    def _new_position(self, request: TradeRequest, fx_rate: Decimal) -> Position:
+        instrument = self.by_symbol[request.instrument]
+        strategy = self.strategies[request.strategy]
+        position = _open_position(
+            instrument, strategy, request, fx_rate, self.valuation, self.closes
+        )
+        self.open_positions[(instrument.pk, strategy.pk)] = position
+        self.created.append(position)
+        return position
+
+    def _position_for(self, request: TradeRequest, fx_rate: Decimal) -> Position:
+        key = (self.by_symbol[request.instrument].pk, self.strategies[request.strategy].pk)
+        position = self.open_positions.get(key)
         if position is None:
-            position = _open_position(instrument, strategy, request, fx_rate)
-            open_positions[key] = position
-            created.append(position)
-        elif position.pk is not None:
-            touched[position.pk] = position
-        day_start.roll(position, request.trade_date)
+            return self._new_position(request, fx_rate)
+        if position.pk is not None:
+            self.touched[position.pk] = position
+        return position
+
+    def apply(self, request: TradeRequest) -> str | None:
+        """Book one trade; why the position it leaves is too large, if it is."""
+        instrument = self.by_symbol[request.instrument]
+        terms = Terms.of(instrument)
+        day = request.trade_date
+        fx_rate = self.fx.rate(instrument.currency, day)
+        assert fx_rate is not None
+        position = self._position_for(request, fx_rate)
+        before = _position_state(position) if position.pk is not None else None
+        aside = day > position.pnl_date and (self.valuation is None or day > self.valuation)
+        if aside:
+            start = self.day_start.value_of(position, max(day, position.next_pnl_date or day))
+        else:
+            self.day_start.roll(position, day)
         booked = book_trade(
             terms,
             position.quantity,
@@ -305,79 +390,124 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
             request.price,
             fx_rate,
         )
-        effect = booked.local
         realized = booked.realized_base - request.fees
         position.realized_pnl_base += realized
-        booked_on = position
-        if effect.crossed_zero or effect.quantity == 0:
-            position.quantity, position.avg_cost, position.cost_base = ZERO, ZERO, ZERO
-            position.closed_at = request.trade_date
-            _remark(position, terms)
-            del open_positions[key]
-            if effect.crossed_zero:
-                booked_on = _open_position(instrument, strategy, request, fx_rate)
-                booked_on.quantity, booked_on.avg_cost = effect.quantity, effect.avg_cost
-                booked_on.cost_base = booked.cost_base
-                _remark(booked_on, terms)
-                open_positions[key] = booked_on
-                created.append(booked_on)
-        else:
+        booked_on = self._apply_effect(position, booked, request, fx_rate, terms)
+        if aside:
+            self.day_start.keep_aside(position, day, start)
+        self._record(request, booked_on, before, fx_rate, realized, booked.realized_fx_base)
+        return inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
+
+    def _apply_effect(
+        self,
+        position: Position,
+        booked: Any,
+        request: TradeRequest,
+        fx_rate: Decimal,
+        terms: Terms,
+    ) -> Position:
+        """Write a booked trade's quantities on the position; the position it leaves open
+        (a new one when it crossed zero)."""
+        effect = booked.local
+        if not (effect.crossed_zero or effect.quantity == 0):
             position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
             position.cost_base = booked.cost_base
             _remark(position, terms)
-        too_large = inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
-        if too_large:
-            errors[index] = {
-                "quantity": [f"The position after this trade is too large: {too_large}"]
-            }
+            return position
+        position.quantity, position.avg_cost, position.cost_base = ZERO, ZERO, ZERO
+        position.closed_at = request.trade_date
+        _remark(position, terms)
+        del self.open_positions[(position.instrument_id, position.strategy_id)]
+        if not effect.crossed_zero:
+            return position
+        opened = self._new_position(request, fx_rate)
+        opened.quantity, opened.avg_cost = effect.quantity, effect.avg_cost
+        opened.cost_base = booked.cost_base
+        _remark(opened, terms)
+        return opened
+
+    def _record(
+        self,
+        request: TradeRequest,
+        position: Position,
+        before: dict[str, Any] | None,
+        fx_rate: Decimal,
+        realized: Decimal,
+        realized_fx: Decimal,
+    ) -> None:
         trade = Trade(
-            instrument=instrument,
-            strategy=strategy,
-            position=booked_on,
+            instrument=position.instrument,
+            strategy=position.strategy,
+            position=position,
             trade_date=request.trade_date,
             quantity=request.quantity,
             price=request.price,
             fees=request.fees,
             fx_rate=fx_rate,
             realized_pnl_base=realized,
-            realized_fx_pnl_base=booked.realized_fx_base,
-            source=source,
-            booked_by=actor,
+            realized_fx_pnl_base=realized_fx,
+            source=self.source,
+            booked_by=self.actor,
             note=request.note,
         )
-        trades.append(trade)
-        audits.append((trade, before, booked_on))
+        self.trades.append(trade)
+        self.audits.append((trade, before, position))
 
+    def save(self) -> list[Trade]:
+        # Existing positions first: one that closed frees its (instrument, strategy) slot
+        # for the new position that the same batch may open.
+        bulk_update_rows(
+            Position,
+            _POSITION_STATE,
+            [
+                (p.pk, *(getattr(p, name) for name in _POSITION_STATE))
+                for p in self.touched.values()
+            ],
+        )
+        Position.objects.bulk_create(self.created, batch_size=2000)
+        Trade.objects.bulk_create(self.trades, batch_size=2000)
+        data_changed.send(sender=Trade, event="book")
+        AuditRecord.objects.bulk_create(
+            [
+                AuditRecord(
+                    actor=self.actor,
+                    action="trade.book",
+                    object_type="Trade",
+                    object_id=str(trade.pk),
+                    before=before,
+                    after={**_position_state(position), "trade": model_state(trade)},
+                    note=trade.note,
+                )
+                for trade, before, position in self.audits
+            ],
+            batch_size=2000,
+        )
+        return self.trades
+
+
+@transaction.atomic
+def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) -> list[Trade]:
+    """Book trades into the ledger and update their positions, all or nothing.
+
+    Average cost, realized P&L and crossing zero follow DESIGN.md; realized P&L is
+    converted at X(c, trade date) and fees (base) are subtracted. Trades are applied in
+    trade-date order (ties in the given order). Row errors name the request's index.
+    """
+    booking = _Booking(requests, actor=actor, source=source)
+    booking.check(requests)
+    errors: RowErrorMap = {}
+    for index, request in sorted(enumerate(requests), key=lambda item: item[1].trade_date):
+        too_large = booking.apply(request)
+        if too_large:
+            errors[index] = {
+                "quantity": [f"The position after this trade is too large: {too_large}"]
+            }
     if errors:
         raise RowErrors(errors)
-    # Existing positions first: one that closed frees its (instrument, strategy) slot
-    # for the new position that the same batch may open.
-    bulk_update_rows(
-        Position,
-        _POSITION_STATE,
-        [(p.pk, *(getattr(p, name) for name in _POSITION_STATE)) for p in touched.values()],
-    )
-    Position.objects.bulk_create(created, batch_size=2000)
-    Trade.objects.bulk_create(trades, batch_size=2000)
-    data_changed.send(sender=Trade, event="book")
-    AuditRecord.objects.bulk_create(
-        [
-            AuditRecord(
-                actor=actor,
-                action="trade.book",
-                object_type="Trade",
-                object_id=str(trade.pk),
-                before=before,
-                after={**_position_state(position), "trade": model_state(trade)},
-                note=trade.note,
-            )
-            for trade, before, position in audits
-        ],
-        batch_size=2000,
-    )
-    return trades
+    return booking.save()
 
 
+@transaction.atomic
 def position_close(
     *,
     position: Position,
@@ -389,9 +519,14 @@ def position_close(
     actor: str,
     source: str = Trade.Source.API,
 ) -> Position:
-    """Close all of an open position, or `quantity` (positive) of it, by booking a trade."""
+    """Close all of an open position, or `quantity` (positive) of it, by booking a trade.
+
+    The position is read again under its instrument's lock, as trades take it: of two
+    closes at once the second finds it closed (Conflict), or sees what the first left."""
+    lock_instruments(pk=position.instrument_id)
+    position = Position.objects.select_related("instrument", "strategy").get(pk=position.pk)
     if position.closed_at is not None:
-        raise ValidationError({"detail": [f"Position {position.pk} is already closed."]})
+        raise Conflict(f"Position {position.pk} was closed on {position.closed_at}.")
     held = abs(position.quantity)
     amount = held if quantity is None else quantity
     if amount <= 0:

@@ -67,12 +67,19 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
     position.refresh_from_db()
     assert position.status == Position.CLOSED and position.closed_at == FRI
     assert position.realized_pnl_base == D("38950.00")  # −100 + 39,050
-    # From Thursday's close (30,500) to 38,950 realized: 8,450
-    assert position.daily_pnl_base == D("8450.00")
+    # The book is still valued at Thursday's close: Friday's trade is in its day, at that
+    # close. Thursday's 20,600 + from Thursday's close (30,500) to 38,950 realized: 8,450.
+    assert position.pnl_date == THU
+    assert position.daily_pnl_base == D("29050.00")
     short = Position.objects.get(closed_at__isnull=True)
     assert (short.quantity, short.avg_cost, short.opened_at) == (D("-2"), D("5040"), FRI)
     assert sale.position_id == short.pk
-    assert short.notional_base == D("-2469600.00")  # −2 × 5,040 × 50 × 4.90
+    # Valued at Thursday's close and rate: −2 × 5,030 × 50 × 5.10 = −2,565,300; its day
+    # −2 × (5,030 − 5,040) × 50 × 5.10 = 5,100
+    assert (short.last_price, short.price_date, short.pnl_date) == (D("5030"), THU, THU)
+    assert short.notional_base == D("-2565300.00")
+    assert short.daily_pnl_base == D("5100.00")
+    assert selectors.book()["totals"]["daily_pnl"] == "34150.00"  # 29,050 + 5,100
 
     PriceFactory(instrument=spx, date=FRI, price=D("5020"))
     result = mark(FRI)
@@ -82,10 +89,13 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
     assert short.unrealized_pnl_base == D("9800.00") and short.daily_pnl_base == D("9800.00")
     assert result.total_unrealized_pnl == D("9800.00")
 
+    position.refresh_from_db()
+    assert (position.pnl_date, position.daily_pnl_base) == (FRI, D("8450.00"))
     the_book = selectors.book()
     assert the_book["as_of"] == "2024-03-15"
     assert the_book["totals"] == {
-        "positions": 1,
+        "positions": 2,  # the short, and the long closed today
+        "open_positions": 1,
         "gross_exposure": "2459800.00",  # |−2 × 5,020 × 50 × 4.90|
         "net_exposure": "-2459800.00",
         "long_exposure": "0.00",
