@@ -2,7 +2,8 @@
 
 One call, one transaction. A decision locks its proposal row, so a proposal is decided
 once however many people press the button; approving books the trade in the same
-transaction. Every decision is an audit record.
+transaction. Expiry locks the rows it expires, and generation queues on the strategies'
+rows. Every decision is an audit record.
 """
 
 import datetime as dt
@@ -27,9 +28,7 @@ from core.rows import (
     rows_upsert,
 )
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
-from portfolio.selectors import (
-    latest_prices,
-)
+from portfolio.selectors import latest_prices
 from portfolio.services import (
     TradeRequest,
     audit_record,
@@ -95,6 +94,16 @@ class Generation:
     expired: int = 0
     skipped: list[dict[str, str]] = field(default_factory=list)  # {instrument, strategy, reason}
 
+    def skip(self, signal: Signal, reason: str) -> None:
+        """The signal gave no proposal, for this reason."""
+        self.skipped.append(
+            {
+                "instrument": signal.instrument.symbol,
+                "strategy": signal.strategy.code,
+                "reason": reason,
+            }
+        )
+
 
 def _expire(day: dt.date, actor: str) -> int:
     """Pending proposals of dates before `day` expire; each gets its audit record."""
@@ -103,7 +112,9 @@ def _expire(day: dt.date, actor: str) -> int:
         .filter(status=TradeProposal.Status.PENDING, date__lt=day)
         .values_list("pk", flat=True)
     )
-    TradeProposal.objects.filter(pk__in=ids).update(status=TradeProposal.Status.EXPIRED)
+    TradeProposal.objects.filter(pk__in=ids, status=TradeProposal.Status.PENDING).update(
+        status=TradeProposal.Status.EXPIRED
+    )
     AuditRecord.objects.bulk_create(
         [
             AuditRecord(
@@ -133,43 +144,27 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     rationale and a what-if (VaR 95% and limits before and after it, over `window` days,
     by default `PMS_RISK_WINDOW`; when the history is too short for a VaR the what-if says
     so and still judges the other limits). Pairs that already have a proposal for `date`
-    are left as they are, so generating twice creates nothing new. Pending proposals of
-    earlier dates expire; a past date's, generated after a later date's, are born expired.
+    are left as they are, so generating twice creates nothing new, and a signal already
+    decided (approved, modified or rejected) proposes nothing again: only a new signal
+    (another date, or a new score) does. Pending proposals of earlier dates expire; a past
+    date's, generated after a later date's, are born expired.
     """
     if date > today():
         raise ValidationError({"date": [f"{date} is in the future."]})
     fund_inception_or_error(date, "date")
-    # Generations queue here: two at once would size against the same book.
-    list(Strategy.objects.select_for_update().order_by("pk").values_list("pk"))
+    # Generations queue here: two at once would size against the same book. NO KEY UPDATE,
+    # so that a trade booked meanwhile (its row's key share on its strategy) does not wait:
+    # a decision holding its proposal's lock would deadlock with the expiry below.
+    list(Strategy.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
     result = Generation(date=date, expired=_expire(date, actor))
-
-    def skip(signal: Signal, reason: str) -> None:
-        result.skipped.append(
-            {
-                "instrument": signal.instrument.symbol,
-                "strategy": signal.strategy.code,
-                "reason": reason,
-            }
-        )
-
-    existing = set(
-        TradeProposal.objects.filter(date=date).values_list("instrument_id", "strategy_id")
-    )
-    signals = []
-    for signal in latest_signals(date):
-        if (signal.instrument_id, signal.strategy_id) in existing:
-            continue
-        if signal.instrument.is_active:
-            signals.append(signal)
-        else:
-            skip(signal, "the instrument is not active")
+    signals = _signals_to_size(result)
     state, last_market_day = sizing_basis(date)
     market_date = Price.objects.filter(
         instrument_id__in={s.instrument_id for s in signals}, date__lte=last_market_day
     ).aggregate(day=Max("date"))["day"]
     if market_date is None:
         for signal in signals:
-            skip(signal, f"no price on or before {last_market_day}")
+            result.skip(signal, f"no price on or before {last_market_day}")
         _audit_generation(result, actor)
         return result
 
@@ -178,34 +173,87 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     for signal in signals:
         outcome = sizer.size(signal)
         if isinstance(outcome, str):
-            skip(signal, outcome)
+            result.skip(signal, outcome)
         else:
             sized.append(outcome)
     if sized:
-        what_if = WhatIf(risk_compute(window=window, book=sizer.book))
-        # A past date re-run after later proposals exist: its proposals are born expired,
-        # as they would have been when the later ones were generated on time.
-        superseded = TradeProposal.objects.filter(date__gt=date).exists()
-        status = TradeProposal.Status.EXPIRED if superseded else TradeProposal.Status.PENDING
-        result.created = TradeProposal.objects.bulk_create(
-            [
-                TradeProposal(
-                    date=date,
-                    instrument=s.signal.instrument,
-                    strategy=s.signal.strategy,
-                    signal=s.signal,
-                    quantity=s.quantity,
-                    score=s.signal.score,
-                    rationale=s.rationale,
-                    what_if=what_if.after(s.row, s.notional_cents, s.dv01_cents),
-                    status=status,
-                )
-                for s in sized
-            ],
-            batch_size=1000,
+        result.created = _proposals_create(
+            date, sized, WhatIf(risk_compute(window=window, book=sizer.book))
         )
     _audit_generation(result, actor)
     return result
+
+
+def _signals_to_size(result: Generation) -> list[Signal]:
+    """The latest signals that may propose on `result.date`: not those of a pair that has
+    its proposal for the date already, nor a signal decided once, nor an inactive
+    instrument's (both reported as skipped)."""
+    existing = set(
+        TradeProposal.objects.filter(date=result.date).values_list("instrument_id", "strategy_id")
+    )
+    candidates = [
+        signal
+        for signal in latest_signals(result.date)
+        if (signal.instrument_id, signal.strategy_id) not in existing
+    ]
+    decided = _decisions_of(candidates)
+    signals = []
+    for signal in candidates:
+        if (signal.pk, signal.score) in decided:
+            result.skip(signal, decided[signal.pk, signal.score])
+        elif signal.instrument.is_active:
+            signals.append(signal)
+        else:
+            result.skip(signal, "the instrument is not active")
+    return signals
+
+
+def _proposals_create(date: dt.date, sized: list[Sized], what_if: WhatIf) -> list[TradeProposal]:
+    """The proposals of `date`, each with its what-if against the book sized from."""
+    # A past date re-run after later proposals exist: its proposals are born expired,
+    # as they would have been when the later ones were generated on time.
+    superseded = TradeProposal.objects.filter(date__gt=date).exists()
+    status = TradeProposal.Status.EXPIRED if superseded else TradeProposal.Status.PENDING
+    return TradeProposal.objects.bulk_create(
+        [
+            TradeProposal(
+                date=date,
+                instrument=s.signal.instrument,
+                strategy=s.signal.strategy,
+                signal=s.signal,
+                quantity=s.quantity,
+                score=s.signal.score,
+                rationale=s.rationale,
+                what_if=what_if.after(s.row, s.notional_cents, s.dv01_cents),
+                status=status,
+            )
+            for s in sized
+        ],
+        batch_size=1000,
+    )
+
+
+DECIDED = (
+    TradeProposal.Status.APPROVED,
+    TradeProposal.Status.MODIFIED,
+    TradeProposal.Status.REJECTED,
+)
+
+
+def _decisions_of(signals: Sequence[Signal]) -> dict[tuple[int, Decimal], str]:
+    """Why each of these signals, as scored now, proposes nothing again: by (signal, score),
+    the decision a proposal of it got. A proposal keeps the score it was sized from, so a
+    signal re-scored since is a new signal."""
+    decided = TradeProposal.objects.filter(
+        signal_id__in=[signal.pk for signal in signals], status__in=DECIDED
+    ).values_list("signal_id", "score", "pk", "status", "date")
+    return {
+        (signal_id, score): (
+            f"the signal of its date was {status} on proposal {pk} of {day}; "
+            "only a new signal proposes again"
+        )
+        for signal_id, score, pk, status, day in decided
+    }
 
 
 def _audit_generation(result: Generation, actor: str) -> None:

@@ -261,3 +261,71 @@ def test_a_past_date_generated_after_a_later_one_is_born_expired(fund):
     [late] = generate(YESTERDAY).created
     assert (late.date, late.status) == (YESTERDAY, "expired")
     assert proposal("ESH4").status == "pending"
+
+
+def decided_yesterday(decision: str) -> TradeProposal:
+    """ESH4 / MACRO buy 40 from yesterday's signal (0.5), generated and decided yesterday:
+    rejected, or modified to buy 20 at 5000."""
+    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    [made] = generate(YESTERDAY).created
+    assert made.quantity == D("40")
+    if decision == "reject":
+        services.proposal_reject(proposal_id=made.pk, reason="not now", actor="pm")
+    else:
+        services.proposal_modify_approve(
+            proposal_id=made.pk, quantity=D("20"), price=D("5000"), actor="pm"
+        )
+    made.refresh_from_db()
+    return made
+
+
+@pytest.mark.parametrize("decision", ["reject", "modify"])
+def test_a_decided_signal_never_proposes_again(fund, decision):
+    """Sized again today, yesterday's signal would be a buy of 40 (rejected) or 20 more
+    (modified to 20): decided once, it proposes nothing; a new signal of today does."""
+    made = decided_yesterday(decision)
+    result = generate()
+    assert result.created == []
+    assert result.skipped == [
+        {
+            "instrument": "ESH4",
+            "strategy": "MACRO",
+            "reason": f"the signal of its date was {made.status} on proposal {made.pk} of "
+            f"{YESTERDAY}; only a new signal proposes again",
+        }
+    ]
+    assert generate().created == []  # and again: nothing new
+    signal("ESH4", "MACRO", "0.5")  # a new signal: today's row
+    [again] = generate().created
+    held = D("20") if decision == "modify" else D("0")
+    assert (again.date, again.quantity, again.status) == (TODAY, D("40") - held, "pending")
+    assert TradeProposal.objects.count() == 2
+
+
+def test_a_re_scored_signal_is_a_new_signal(fund):
+    made = decided_yesterday("reject")
+    services.signals_upsert(
+        rows=[{"instrument": "ESH4", "strategy": "MACRO", "date": YESTERDAY, "score": D("0.4")}],
+        actor="quant",
+    )
+    [again] = generate().created
+    # target = 0.4 × 1,000,000 / (0.0100344670 × 1,250,000) = 31.89 → 32
+    assert (again.signal_id, again.score, again.quantity) == (made.signal_id, D("0.4"), D("32"))
+
+
+def test_an_expired_proposals_signal_proposes_again_and_expiry_keeps_decisions(fund):
+    signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
+    signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    generate(YESTERDAY)
+    rejected = proposal("INDJ24", day=YESTERDAY)
+    services.proposal_reject(proposal_id=rejected.pk, reason="no", actor="pm")
+    result = generate()
+    assert result.expired == 1
+    assert [p.instrument.symbol for p in result.created] == ["ESH4"]  # never decided
+    assert (proposal("ESH4", day=YESTERDAY).status, proposal("INDJ24", day=YESTERDAY).status) == (
+        "expired",
+        "rejected",
+    )
+    assert generate().expired == 0
