@@ -106,8 +106,7 @@ class DomainCollector(Collector):
 
 
 def _database_metrics() -> Iterator[Metric]:
-    from core.calendar import previous_business_day, today
-    from portfolio.selectors import stale_instruments
+    from portfolio.selectors import close_due, stale_instruments
     from risk.models import RiskAlert
 
     from . import health, pipelines
@@ -135,7 +134,7 @@ def _database_metrics() -> Iterator[Metric]:
         "pms_stale_prices",
         "Instruments held without a close of the previous business day.",
     )
-    stale.add_metric([], len(stale_instruments(previous_business_day(today()))))
+    stale.add_metric([], len(stale_instruments(close_due())))
     yield stale
 
     last = GaugeMetricFamily(

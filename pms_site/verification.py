@@ -236,13 +236,12 @@ def book() -> Outcome:
 
 
 def mark_to_market_dry_run() -> Outcome:
-    from core.calendar import on_or_before, today
-    from portfolio.selectors import last_mark
+    from portfolio.selectors import close_due, last_mark
     from portfolio.services import mark_to_market
 
-    # The next mark the pipelines make: today's (the latest business day), or the book's
-    # own date if it is marked later (it never moves back).
-    as_of = max(on_or_before(today()), last_mark() or on_or_before(today()))
+    # The next mark the pipelines make: to the latest close due, or the book's own date if
+    # it is marked later (it never moves back).
+    as_of = max(close_due(), last_mark() or close_due())
     with transaction.atomic():
         result = mark_to_market(as_of=as_of, actor="verify_system")
         transaction.set_rollback(True)  # and its after-commit cache refreshes are dropped
