@@ -65,6 +65,77 @@ DECISIONS: dict[str, tuple[type, Any, str]] = {
 }
 
 
+class Refused(Exception):
+    """A decision posted from the admin that was not made: the message says why."""
+
+
+def not_pending(proposal: TradeProposal) -> str:
+    """A proposal decided (or expired) before this decision: who decided it and when, in
+    São Paulo time."""
+    return f"{proposal}: already {proposal.standing(brt)}; only a pending proposal is decided."
+
+
+def _parsed(request: HttpRequest, proposal: TradeProposal, decision: str) -> dict[str, Any]:
+    """The posted decision as the API's parser reads it; Refused when it does not parse."""
+    parser = DECISIONS[decision][0]
+    fields = parser().fields
+    posted = {name: str(value).strip() for name, value in request.POST.items()}
+    if decision == "modify" and posted.get("size"):
+        # The form asks for a size in the proposal's direction (a PM types 1,000 to sell
+        # 1,000 of a sell proposal); the API's quantity is signed.
+        size = posted.pop("size")
+        if size[:1] in "+-":
+            raise Refused(
+                f"Size: give it without a sign, in the proposal's direction ({proposal.direction})."
+            )
+        posted["quantity"] = size if proposal.quantity > 0 else f"-{size}"
+    stray = [n for n in DECISION_FIELDS - set(fields) if posted.get(n)]
+    if stray:  # e.g. a quantity sent with "approve": refuse rather than book the proposed one
+        raise Refused(f"{', '.join(sorted(stray))}: not part of {decision}.")
+    given: dict[str, Any] = {
+        name: posted[name] for name in fields if name != "confirm" and posted.get(name)
+    }
+    if "reason" in fields:
+        given.setdefault("reason", "")
+    if "confirm" in fields:
+        given["confirm"] = request.POST.get("confirm") == "on"
+    data = parser(data=given)
+    if not data.is_valid():
+        text = " ".join(f"{name}: {' '.join(map(str, e))}" for name, e in data.errors.items())
+        raise Refused(f"{proposal}: {text}")
+    return dict(data.validated_data)
+
+
+def _decided(request: HttpRequest, proposal: TradeProposal) -> str:
+    """Make the posted decision through the API's service; what it did, or Refused."""
+    decision = request.POST.get("decision", "")
+    if decision not in DECISIONS:
+        raise Refused("Choose approve, modify or reject.")
+    # A page left open on a decided proposal: say so rather than judge the input. A status
+    # never returns to pending, so this read cannot refuse wrongly; the service checks the
+    # status again on the locked row, which is what keeps two decisions from both passing.
+    if proposal.status != TradeProposal.Status.PENDING:
+        raise Refused(not_pending(proposal))
+    data = _parsed(request, proposal, decision)
+    _, decide, verb = DECISIONS[decision]
+    try:
+        decided = decide(proposal_id=proposal.pk, **data, actor=request.user.get_username())
+    except services.ProposalNotPending as refused:  # decided meanwhile: the locked row's
+        raise Refused(not_pending(refused.proposal)) from None
+    except (Conflict, ValidationError) as error:
+        text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        raise Refused(f"{proposal}: {text}") from None
+    if decision == "reject":
+        return f"Rejected {decided}."
+    trade, now = decided.trade, decided.proposal
+    return (
+        f"{verb}: {'bought' if trade.quantity > 0 else 'sold'} "
+        f"{number(abs(trade.quantity))} {now.instrument} at {number(trade.price)} "
+        f"for {now.strategy}; the position is now {number(decided.position.quantity)}. "
+        f"Proposal {now.date} {now.instrument} / {now.strategy} is now {now.status}."
+    )
+
+
 @admin.register(TradeProposal)
 class TradeProposalAdmin(ReadOnlyAdmin):
     list_display = (
@@ -126,86 +197,20 @@ class TradeProposalAdmin(ReadOnlyAdmin):
         return super().change_view(request, object_id, form_url, context)
 
     def decide_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Approve, modify-and-approve or reject one proposal, as the API does."""
+        """Approve, modify-and-approve or reject one proposal, as the API does; the message
+        says what happened and where the proposal stands now."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_decide_permission(request):
             raise PermissionDenied
         back = back_url(request, reverse("admin:trading_tradeproposal_change", args=[pk]))
-        decision = request.POST.get("decision", "")
-        if decision not in DECISIONS:
-            self.message_user(request, "Choose approve, modify or reject.", messages.ERROR)
-            return HttpResponseRedirect(back)
-        parser, decide, verb = DECISIONS[decision]
-        fields = parser().fields
-        posted = {name: str(value).strip() for name, value in request.POST.items()}
-        proposal = get_object_or_404(TradeProposal.objects.select_related("instrument"), pk=pk)
-        if proposal.status != TradeProposal.Status.PENDING:  # decided first: say so, not the input
-            by = (
-                f" by {proposal.decided_by} at {brt(proposal.decided_at)}"
-                if proposal.decided_at
-                else ""
-            )
-            self.message_user(
-                request,
-                f"{proposal}: already {proposal.status}{by}; only a pending proposal is decided.",
-                messages.ERROR,
-            )
-            return HttpResponseRedirect(back)
-        if decision == "modify" and posted.get("size"):
-            # The form asks for a size in the proposal's direction (a PM types 1,000 to sell
-            # 1,000 of a sell proposal); the API's quantity is signed.
-            size = posted.pop("size")
-            if size[:1] in "+-":
-                self.message_user(
-                    request,
-                    f"Size: give it without a sign, in the proposal's direction "
-                    f"({proposal.direction}).",
-                    messages.ERROR,
-                )
-                return HttpResponseRedirect(back)
-            posted["quantity"] = size if proposal.quantity > 0 else f"-{size}"
-        stray = [n for n in DECISION_FIELDS - set(fields) if posted.get(n)]
-        if stray:  # e.g. a quantity sent with "approve": refuse rather than book the proposed one
-            self.message_user(
-                request, f"{', '.join(sorted(stray))}: not part of {decision}.", messages.ERROR
-            )
-            return HttpResponseRedirect(back)
-        given: dict[str, Any] = {
-            name: posted[name] for name in fields if name != "confirm" and posted.get(name)
-        }
-        if "reason" in fields:
-            given.setdefault("reason", "")
-        if "confirm" in fields:
-            given["confirm"] = request.POST.get("confirm") == "on"
-        data = parser(data=given)
+        proposal = get_object_or_404(
+            TradeProposal.objects.select_related("instrument", "strategy"), pk=pk
+        )
         try:
-            if not data.is_valid():
-                raise ValidationError(
-                    [
-                        f"{name}: {' '.join(map(str, errors))}"
-                        for name, errors in data.errors.items()
-                    ]
-                )
-            decided = decide(
-                proposal_id=pk, **data.validated_data, actor=request.user.get_username()
-            )
-        except (Conflict, ValidationError) as error:
-            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-            self.message_user(request, f"{proposal}: {text}", messages.ERROR)
-            return HttpResponseRedirect(back)
-        if decision == "reject":
-            self.message_user(request, f"Rejected {proposal}.", messages.SUCCESS)
-        else:
-            trade = decided.trade
-            self.message_user(
-                request,
-                f"{verb}: {'bought' if trade.quantity > 0 else 'sold'} "
-                f"{number(abs(trade.quantity))} {proposal.instrument} at {number(trade.price)} "
-                f"for {decided.proposal.strategy}; the position is now "
-                f"{number(decided.position.quantity)}.",
-                messages.SUCCESS,
-            )
+            self.message_user(request, _decided(request, proposal), messages.SUCCESS)
+        except Refused as refused:
+            self.message_user(request, str(refused), messages.ERROR)
         return HttpResponseRedirect(back)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -229,13 +234,16 @@ class TradeProposalAdmin(ReadOnlyAdmin):
     def _decide_each(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal], decide: Any, verb: str
     ) -> None:
-        """One decision per proposal, each its own transaction; failures are reported."""
+        """One decision per proposal, each its own transaction; failures are reported (one
+        decided meanwhile with who decided it and when)."""
         done = 0
         pending = queryset.filter(status=TradeProposal.Status.PENDING)
         for pk in pending.values_list("pk", flat=True):
             try:
                 decide(pk)
                 done += 1
+            except services.ProposalNotPending as refused:
+                self.message_user(request, not_pending(refused.proposal), messages.ERROR)
             except (Conflict, ValidationError) as exc:
                 text = exc.messages if isinstance(exc, ValidationError) else [str(exc)]
                 self.message_user(request, f"Proposal {pk}: {' '.join(text)}", messages.ERROR)

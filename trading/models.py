@@ -5,6 +5,8 @@ approved (booked at the PM's quantity) or rejected; a pending proposal of an ear
 expires when the next day's proposals are generated. Every decision is an AuditRecord.
 """
 
+import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import models
@@ -49,7 +51,10 @@ class TradeProposal(models.Model):
     """A sized trade for the PM to decide: `quantity` is signed (positive buys).
 
     `rationale` holds the sizing inputs (score, σ, target, current, …) and `what_if` the
-    fund's VaR 95% and limit statuses before and after this trade alone.
+    fund's VaR 95% and limit statuses before and after this trade alone: once modified and
+    approved, the trade booked (the proposed size's stays in the decision's audit record).
+    A proposal keeps the score of the signal it was sized from: a signal decided once
+    proposes again only when it is new (another date, or re-scored).
     """
 
     class Status(models.TextChoices):
@@ -107,3 +112,10 @@ class TradeProposal(models.Model):
     @property
     def direction(self) -> str:
         return "buy" if self.quantity > 0 else "sell"
+
+    def standing(self, moment: Callable[[dt.datetime], str]) -> str:
+        """Its status, with who decided it and when (`moment` formats the time: UTC in the
+        API, São Paulo's in the admin); a pending or expired proposal was never decided."""
+        if self.decided_at is None:
+            return str(self.status)
+        return f"{self.status} by {self.decided_by} at {moment(self.decided_at)}"

@@ -1,9 +1,9 @@
 """Writes of the trade workflow: signals in, proposals generated, proposals decided.
 
-One call, one transaction. A decision locks its proposal row, so a proposal is decided
-once however many people press the button; approving books the trade in the same
-transaction. Expiry locks the rows it expires, and generation queues on the strategies'
-rows. Every decision is an audit record.
+One call, one transaction. A decision re-reads its proposal under the row's lock and
+checks the status there, so a proposal is decided once however many people press the
+button; approving books the trade in the same transaction. Expiry locks the rows it
+expires, and generation queues on the strategies' rows. Every decision is an audit record.
 """
 
 import datetime as dt
@@ -283,42 +283,62 @@ _DECISION_FIELDS = (
 )
 
 
-def _decision_state(proposal: TradeProposal) -> dict[str, Any]:
+def _decision_state(proposal: TradeProposal, fields: Sequence[str]) -> dict[str, Any]:
     state = model_state(proposal)
-    return {name: state[name] for name in ("id", "quantity", *_DECISION_FIELDS)}
+    return {name: state[name] for name in ("id", "quantity", *fields)}
+
+
+def _utc(moment: dt.datetime) -> str:
+    return f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+class ProposalNotPending(Conflict):
+    """A decision on a proposal that is no longer pending (HTTP 409). `proposal` is the row
+    as read under its lock: its status, and who decided it and when."""
+
+    def __init__(self, proposal: TradeProposal):
+        self.proposal = proposal
+        super().__init__(
+            f"Proposal {proposal.pk} is {proposal.standing(_utc)}: "
+            "only a pending proposal can be decided."
+        )
 
 
 def _lock_pending(proposal_id: int) -> TradeProposal:
-    """The proposal, its row locked until the decision commits; 409 unless pending."""
+    """The proposal re-read with its row locked until the decision commits; 409 unless it
+    is pending then (a decision or expiry that committed first is seen here)."""
     proposal = (
         TradeProposal.objects.select_for_update(of=("self",))
         .select_related("instrument", "strategy")
         .get(pk=proposal_id)
     )
     if proposal.status != TradeProposal.Status.PENDING:
-        by = f" by {proposal.decided_by} at {proposal.decided_at:%Y-%m-%d %H:%M:%S} UTC"
-        raise Conflict(
-            f"Proposal {proposal.pk} is {proposal.status}"
-            + (by if proposal.decided_at else "")
-            + ": only a pending proposal can be decided."
-        )
+        raise ProposalNotPending(proposal)
     return proposal
 
 
 def _decide(
-    proposal: TradeProposal, status: str, note: str, actor: str, action: str, before: dict[str, Any]
+    proposal: TradeProposal,
+    status: str,
+    note: str,
+    actor: str,
+    action: str,
+    before: dict[str, Any],
+    fields: Sequence[str] = _DECISION_FIELDS,
 ) -> None:
+    """Record the decision on the locked proposal: `fields` saved, and audited against
+    `before` (the same fields when it was locked)."""
     proposal.status = status
     proposal.decided_by = actor
     proposal.decided_at = timezone.now()
     proposal.decision_note = note
-    proposal.save(update_fields=list(_DECISION_FIELDS))
+    proposal.save(update_fields=list(fields))
     audit_record(
         actor=actor,
         action=action,
         obj=proposal,
         before=before,
-        after=_decision_state(proposal),
+        after=_decision_state(proposal, fields),
         note=note,
     )
 
@@ -330,16 +350,12 @@ class Approval:
     position: Position
 
 
-def _approve(
-    proposal_id: int,
-    quantity: Decimal | None,
-    price: Decimal | None,
-    note: str,
-    actor: str,
-    confirm: bool = False,
-) -> Approval:
-    proposal = _lock_pending(proposal_id)
-    before = _decision_state(proposal)
+def _checked_price(
+    proposal: TradeProposal, quantity: Decimal | None, price: Decimal | None, day: dt.date
+) -> Decimal:
+    """The execution price (given, or the last one on `day`) once the PM's quantity is
+    checked: not zero, a multiple of the lot. ValidationError
+    naming each field that is wrong."""
     instrument = proposal.instrument
     errors: dict[str, list[str]] = {}
     if quantity is not None:
@@ -350,9 +366,8 @@ def _approve(
                 f"{number(quantity)} is not a multiple of {instrument.symbol}'s lot size "
                 f"{number(instrument.lot_size)}."
             ]
-    trade_date = today()
     if price is None:
-        priced = latest_prices(trade_date, [instrument.pk]).get(instrument.pk)
+        priced = latest_prices(day, [instrument.pk]).get(instrument.pk)
         if priced is None:
             errors["price"] = [f"{instrument.symbol} has no price yet: give the execution price."]
         else:
@@ -360,16 +375,28 @@ def _approve(
     if errors:
         raise ValidationError(errors)
     assert price is not None
-    executed = proposal.quantity if quantity is None else quantity
+    return price
+
+
+def _book(
+    proposal: TradeProposal,
+    quantity: Decimal,
+    price: Decimal,
+    day: dt.date,
+    note: str,
+    confirm: bool,
+    actor: str,
+) -> Trade:
+    """Book the proposal's trade through the book's own service (its checks and audit)."""
     try:
         [trade] = trades_book(
             requests=[
                 TradeRequest(
-                    instrument=instrument.symbol,
+                    instrument=proposal.instrument.symbol,
                     strategy=proposal.strategy.code,
-                    quantity=executed,
+                    quantity=quantity,
                     price=price,
-                    trade_date=trade_date,
+                    trade_date=day,
                     note=f"Proposal {proposal.pk}" + (f": {note}" if note else ""),
                     confirm=confirm,
                 )
@@ -379,8 +406,26 @@ def _approve(
         )
     except RowErrors as row_errors:
         raise ValidationError(row_errors.errors[0]) from None
-    proposal.executed_quantity, proposal.executed_price, proposal.trade = executed, price, trade
+    return trade
+
+
+def _approve(
+    proposal_id: int,
+    quantity: Decimal | None,
+    price: Decimal | None,
+    note: str,
+    actor: str,
+    confirm: bool = False,
+) -> Approval:
+    """Approve as proposed (`quantity` None) or modified: book the trade, then decide."""
+    proposal = _lock_pending(proposal_id)
     modified = quantity is not None
+    before = _decision_state(proposal, _DECISION_FIELDS)
+    trade_date = today()
+    price = _checked_price(proposal, quantity, price, trade_date)
+    executed = proposal.quantity if quantity is None else quantity
+    trade = _book(proposal, executed, price, trade_date, note, confirm, actor)
+    proposal.executed_quantity, proposal.executed_price, proposal.trade = executed, price, trade
     _decide(
         proposal,
         TradeProposal.Status.MODIFIED if modified else TradeProposal.Status.APPROVED,
@@ -427,12 +472,8 @@ def proposal_reject(*, proposal_id: int, reason: str, actor: str) -> TradePropos
     if not reason.strip():
         raise ValidationError({"reason": ["Say why the proposal is rejected."]})
     proposal = _lock_pending(proposal_id)
+    before = _decision_state(proposal, _DECISION_FIELDS)
     _decide(
-        proposal,
-        TradeProposal.Status.REJECTED,
-        reason.strip(),
-        actor,
-        "proposal.reject",
-        _decision_state(proposal),
+        proposal, TradeProposal.Status.REJECTED, reason.strip(), actor, "proposal.reject", before
     )
     return proposal

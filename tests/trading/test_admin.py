@@ -1,15 +1,19 @@
 """Admin screens of the trade workflow: the proposal page, approve and reject actions."""
 
+from html import unescape
+
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from portfolio import services as book_services
 from portfolio.models import AuditRecord, Trade
 from tests.conftest import TODAY
+from trading import admin as trading_admin
 from trading import services
 from trading.models import TradeProposal
 
-from .conftest import signal
+from .conftest import DAYS, signal
 
 
 @pytest.fixture
@@ -86,3 +90,73 @@ def test_audit_trail_admin_is_read_only_and_searchable(admin_client_pm):
     assert change.status_code == 403
     record.refresh_from_db()
     assert record.note == ""
+
+
+def decide(client: Client, proposal_id: int | str, **posted: str) -> str:
+    """Post a decision from the proposal's page; the messages of the page it returns to."""
+    answer = client.post(f"{CHANGELIST}{proposal_id}/decide/", posted, follow=True)
+    assert answer.status_code == 200
+    return unescape(answer.content.decode())
+
+
+def test_an_expired_proposal_is_refused_by_every_decision(admin_client_pm):
+    signal("INDJ24", "MACRO", "0.3", day=DAYS[-2])
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    [leftover] = services.proposal_generate(date=DAYS[-2], actor="pm").created
+    services.proposal_generate(date=TODAY, actor="pm")  # yesterday's leftover expires
+    refused = f"{DAYS[-2]} INDJ24 / MACRO buy 300 (expired): already expired; only a pending"
+    for posted in (
+        {"decision": "approve"},
+        {"decision": "modify", "size": "150"},
+        {"decision": "reject", "reason": "late"},
+    ):
+        assert refused in decide(admin_client_pm, leftover.pk, **posted), posted
+    leftover.refresh_from_db()
+    assert (leftover.status, leftover.decided_by, leftover.trade_id) == ("expired", "", None)
+    assert not Trade.objects.filter(source="proposal").exists()
+
+
+def test_the_messages_after_a_decision_show_the_new_status(admin_client_pm):
+    approved = decide(admin_client_pm, ids("ESH4"), decision="approve")
+    assert (
+        "Approved: bought 40 ESH4 at 5,000 for MACRO; the position is now 40. "
+        f"Proposal {TODAY} ESH4 / MACRO is now approved." in approved
+    )
+    rejected = decide(admin_client_pm, ids("DI1F27"), decision="reject", reason="rates view")
+    assert f"Rejected {TODAY} DI1F27 / MACRO sell 3,073 (rejected)." in rejected
+
+
+def test_a_proposal_decided_meanwhile_names_who_and_when(admin_client_pm, monkeypatch):
+    """The page was read while the proposal was pending; another PM decides before the
+    post arrives: the service finds it decided on the locked row, and the admin says who
+    and when in São Paulo time."""
+    stale = TradeProposal.objects.select_related("instrument", "strategy").get(pk=ids("ESH4"))
+    services.proposal_reject(proposal_id=stale.pk, reason="first", actor="other-pm")
+    monkeypatch.setattr(trading_admin, "get_object_or_404", lambda *args, **kwargs: stale)
+    said = decide(admin_client_pm, stale.pk, decision="approve")
+    # 18:00 UTC in the suite's clock is 15:00 in São Paulo.
+    assert (
+        f"{TODAY} ESH4 / MACRO buy 40 (rejected): already rejected by other-pm at "
+        f"{TODAY} 15:00 BRT; only a pending proposal is decided." in said
+    )
+    assert not Trade.objects.filter(source="proposal").exists()
+    assert AuditRecord.objects.filter(action__startswith="proposal.r").count() == 1
+
+
+def test_the_bulk_action_names_who_decided_meanwhile(admin_client_pm, monkeypatch):
+    pk = ids("ESH4")
+    approve = services.proposal_approve
+
+    def rejected_first(**kwargs):  # another PM decides after the action listed it pending
+        services.proposal_reject(proposal_id=kwargs["proposal_id"], reason="no", actor="other-pm")
+        return approve(**kwargs)
+
+    monkeypatch.setattr(services, "proposal_approve", rejected_first)
+    answer = admin_client_pm.post(
+        CHANGELIST, {"action": "approve_at_last_price", "_selected_action": [pk]}, follow=True
+    )
+    said = unescape(answer.content.decode())
+    assert f"(rejected): already rejected by other-pm at {TODAY} 15:00 BRT" in said
+    assert "Approved 0 proposal(s)." in said
+    assert TradeProposal.objects.get(pk=pk).status == "rejected"
+    assert not Trade.objects.filter(source="proposal").exists()

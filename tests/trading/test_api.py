@@ -9,11 +9,13 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from portfolio import services as book_services
 from portfolio.models import AuditRecord, Position, Trade
 from tests.conftest import TODAY
+from trading import services
 from trading.models import Signal, TradeProposal
 
-from .conftest import signal
+from .conftest import DAYS, signal
 
 PROPOSALS = "/api/proposals/"
 
@@ -165,6 +167,39 @@ def test_a_decided_proposal_answers_409_and_changes_nothing(pending, api_client_
     assert state(pending["ESH4"]) == decided
     assert Trade.objects.filter(source="proposal").count() == 1
     assert AuditRecord.objects.filter(action__startswith="proposal.").count() == 1
+
+
+@pytest.fixture
+def expired(fund) -> TradeProposal:
+    """Yesterday's ESH4 buy 40, left pending: expired when today's proposals came."""
+    signal("ESH4", "MACRO", "0.5", day=DAYS[-2])
+    book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    [leftover] = services.proposal_generate(date=DAYS[-2], actor="pm").created
+    assert services.proposal_generate(date=TODAY, actor="pm").expired == 1
+    leftover.refresh_from_db()
+    assert leftover.status == "expired"
+    return leftover
+
+
+def test_an_expired_proposal_answers_409_for_every_decision(expired, api_client_for):
+    pm = api_client_for("pm")
+    before = state(expired.pk)
+    refused = "expired: only a pending proposal can be decided."
+    for path, body in (
+        ("approve/", {}),
+        ("modify-approve/", {"quantity": "20"}),
+        ("reject/", {"reason": "too late"}),
+    ):
+        answer = pm.post(f"{PROPOSALS}{expired.pk}/{path}", body, format="json")
+        assert answer.status_code == 409, path
+        assert answer.data == {"detail": f"Proposal {expired.pk} is {refused}"}, path
+    assert state(expired.pk) == before
+    assert not Trade.objects.filter(source="proposal").exists()
+    assert (
+        not AuditRecord.objects.filter(action__startswith="proposal.")
+        .exclude(action="proposal.expire")
+        .exists()
+    )
 
 
 def test_who_may_do_what(pending, api_client_for):
