@@ -14,9 +14,10 @@ from django.db.models import Max, Q
 from core.calendar import business_days_ending, previous_business_day, today
 from core.formatting import jsonable
 from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
+from portfolio.models import Instrument, Strategy, Trade
 from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
 from risk.engine import instrument_moves
-from risk.selectors import Book, market_levels
+from risk.selectors import Book, WhatIf, market_levels, risk_compute
 
 from . import sizing
 from .models import Signal, TradeProposal
@@ -42,13 +43,12 @@ def latest_signals(day: dt.date) -> list[Signal]:
     )
 
 
-def _placeholder(signal: Signal) -> dict[str, Any]:
+def _placeholder(instrument: Instrument, strategy: Strategy) -> dict[str, Any]:
     """A book row for a position the trade would open: nothing held yet."""
-    instrument = signal.instrument
     return {
         "instrument_id": instrument.pk,
         "instrument": instrument.symbol,
-        "strategy": signal.strategy.code,
+        "strategy": strategy.code,
         "asset_class": instrument.asset_class,
         "currency": instrument.currency,
         "quote_type": instrument.quote_type,
@@ -86,7 +86,7 @@ class Sizer:
             key = (signal.instrument_id, signal.strategy.code)
             if key not in self.row_of:
                 self.row_of[key] = len(state.positions) + len(extra)
-                extra.append(_placeholder(signal))
+                extra.append(_placeholder(signal.instrument, signal.strategy))
         self.rows = [*state.positions, *extra]
         self.book = Book.load(state, extra)
         self.market_date = market_date
@@ -125,9 +125,6 @@ class Sizer:
         )
         if size.reason:
             return size.reason
-        # The trade's own figures at the price it was sized at: what it adds to the book.
-        opened = book_trade(terms, ZERO, ZERO, ZERO, size.trade, price, fx_rate)
-        figures = mark_figures(terms, size.trade, price, price, fx_rate, opened.cost_base)
         rationale = {
             "signal_date": signal.date,
             "score": signal.score,
@@ -144,14 +141,35 @@ class Sizer:
             "lot_size": instrument.lot_size,
             "min_trade_fraction": strategy.min_trade_fraction,
         }
-        return Sized(
-            signal,
-            row,
-            size.trade,
-            jsonable(rationale),
-            int(figures.notional_base * 100),
-            int(figures.dv01_base * 100),
-        )
+        # The trade's own figures at the price it was sized at: what it adds to the book.
+        notional_cents, dv01_cents = trade_exposure(terms, size.trade, price, fx_rate)
+        return Sized(signal, row, size.trade, jsonable(rationale), notional_cents, dv01_cents)
+
+
+def trade_exposure(
+    terms: Terms, quantity: Decimal, price: Decimal, fx_rate: Decimal
+) -> tuple[int, int]:
+    """What a trade at `price` adds to its position: base-currency notional and DV01, in
+    cents (the what-if's inputs)."""
+    opened = book_trade(terms, ZERO, ZERO, ZERO, quantity, price, fx_rate)
+    figures = mark_figures(terms, quantity, price, price, fx_rate, opened.cost_base)
+    return int(figures.notional_base * 100), int(figures.dv01_base * 100)
+
+
+def booked_what_if(
+    state: BookState, instrument: Instrument, strategy: Strategy, trade: Trade
+) -> dict[str, Any]:
+    """The what-if of a trade as it was booked (its quantity, price and FX rate) against
+    `state`, the book just before it: VaR 95% and limits before and after, as a proposal's
+    (over `PMS_RISK_WINDOW` days)."""
+    rows = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
+    key = (instrument.pk, strategy.code)
+    extra = [] if key in rows else [_placeholder(instrument, strategy)]
+    notional_cents, dv01_cents = trade_exposure(
+        Terms.of(instrument), trade.quantity, trade.price, trade.fx_rate
+    )
+    what_if = WhatIf(risk_compute(book=Book.load(state, extra)))
+    return what_if.after(rows.get(key, len(state.positions)), notional_cents, dv01_cents)
 
 
 def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:

@@ -28,7 +28,7 @@ from core.rows import (
     rows_upsert,
 )
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
-from portfolio.selectors import latest_prices
+from portfolio.selectors import book_state, latest_prices
 from portfolio.services import (
     TradeRequest,
     audit_record,
@@ -39,7 +39,7 @@ from portfolio.services import (
 from risk.selectors import WhatIf, risk_compute
 
 from .models import Signal, TradeProposal
-from .selectors import Sized, Sizer, latest_signals, sizing_basis
+from .selectors import Sized, Sizer, booked_what_if, latest_signals, sizing_basis
 
 # --- Signals ------------------------------------------------------------------------------
 
@@ -354,13 +354,19 @@ def _checked_price(
     proposal: TradeProposal, quantity: Decimal | None, price: Decimal | None, day: dt.date
 ) -> Decimal:
     """The execution price (given, or the last one on `day`) once the PM's quantity is
-    checked: not zero, a multiple of the lot. ValidationError
+    checked: not zero, the proposal's direction, a multiple of the lot. ValidationError
     naming each field that is wrong."""
     instrument = proposal.instrument
     errors: dict[str, list[str]] = {}
     if quantity is not None:
         if quantity == 0:
             errors["quantity"] = ["A trade's quantity cannot be zero."]
+        elif (quantity > 0) != (proposal.quantity > 0):
+            sign = "positive" if proposal.quantity > 0 else "negative"
+            errors["quantity"] = [
+                f"The proposal is a {proposal.direction}: give a {sign} quantity "
+                f"(a {'sell' if proposal.quantity > 0 else 'buy'} is another trade)."
+            ]
         elif quantity % instrument.lot_size:
             errors["quantity"] = [
                 f"{number(quantity)} is not a multiple of {instrument.symbol}'s lot size "
@@ -417,15 +423,23 @@ def _approve(
     actor: str,
     confirm: bool = False,
 ) -> Approval:
-    """Approve as proposed (`quantity` None) or modified: book the trade, then decide."""
+    """Approve as proposed (`quantity` None) or modified: book the trade, then decide. A
+    modification's what-if is computed again for the trade booked, against the book just
+    before it, and kept on the proposal (the proposed size's stays in the audit record)."""
     proposal = _lock_pending(proposal_id)
     modified = quantity is not None
-    before = _decision_state(proposal, _DECISION_FIELDS)
+    fields = (*_DECISION_FIELDS, "what_if") if modified else _DECISION_FIELDS
+    before = _decision_state(proposal, fields)
     trade_date = today()
     price = _checked_price(proposal, quantity, price, trade_date)
+    before_trade = book_state() if modified else None
     executed = proposal.quantity if quantity is None else quantity
     trade = _book(proposal, executed, price, trade_date, note, confirm, actor)
     proposal.executed_quantity, proposal.executed_price, proposal.trade = executed, price, trade
+    if before_trade is not None:
+        proposal.what_if = booked_what_if(
+            before_trade, proposal.instrument, proposal.strategy, trade
+        )
     _decide(
         proposal,
         TradeProposal.Status.MODIFIED if modified else TradeProposal.Status.APPROVED,
@@ -433,6 +447,7 @@ def _approve(
         actor,
         "proposal.modify_approve" if modified else "proposal.approve",
         before,
+        fields,
     )
     position = Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)
     return Approval(proposal, trade, position)
@@ -462,7 +477,9 @@ def proposal_modify_approve(
     confirm: bool = False,
     actor: str,
 ) -> Approval:
-    """Book the PM's quantity (signed, a multiple of the lot) instead of the proposed one."""
+    """Book the PM's quantity instead of the proposed one: signed, in the proposal's
+    direction (a quantity of the other sign, or zero, is a ValidationError on `quantity`),
+    a multiple of the lot. The what-if is recomputed for the trade booked."""
     return _approve(proposal_id, quantity, price, note, actor, confirm)
 
 

@@ -202,6 +202,38 @@ def test_an_expired_proposal_answers_409_for_every_decision(expired, api_client_
     )
 
 
+def test_modify_with_the_other_sign_is_400_and_writes_nothing(pending, api_client_for):
+    pm = api_client_for("pm")
+    for symbol, quantity in (("ESH4", "-5"), ("DI1F27", "5")):
+        before = state(pending[symbol])
+        answer = pm.post(
+            f"{PROPOSALS}{pending[symbol]}/modify-approve/", {"quantity": quantity}, format="json"
+        )
+        assert answer.status_code == 400 and list(answer.data) == ["quantity"], symbol
+        assert "give a" in answer.data["quantity"][0]
+        assert state(pending[symbol]) == before
+    assert not Trade.objects.filter(source="proposal").exists()
+    assert not Position.objects.filter(instrument__symbol="ESH4").exists()
+    assert not AuditRecord.objects.filter(action__startswith="proposal.").exists()
+
+
+def test_modify_answers_the_booked_sizes_what_if(pending, api_client_for):
+    answer = api_client_for("pm").post(
+        f"{PROPOSALS}{pending['ESH4']}/modify-approve/",
+        {"quantity": "20", "price": "5000"},
+        format="json",
+    )
+    assert answer.status_code == 200, answer.data
+    # Buy 20, not 40: VaR 95% after 272,524.75, not 520,049.50 (see test_proposals).
+    what_if = answer.data["proposal"]["what_if"]
+    assert (what_if["var_95_before"], what_if["var_95_after"]) == ("25000.00", "272524.75")
+    detail = api_client_for("viewer").get(f"{PROPOSALS}{pending['ESH4']}/").data
+    assert detail["what_if"] == what_if
+    [decision] = detail["decisions"]
+    assert decision["after"]["what_if"] == what_if
+    assert decision["before"]["what_if"]["var_95_after"] == "520049.50"
+
+
 def test_who_may_do_what(pending, api_client_for):
     url = f"{PROPOSALS}{pending['ESH4']}/"
     for group in ("viewer", "risk", "ops"):

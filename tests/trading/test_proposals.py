@@ -329,3 +329,50 @@ def test_an_expired_proposals_signal_proposes_again_and_expiry_keeps_decisions(f
         "rejected",
     )
     assert generate().expired == 0
+
+
+def test_modify_keeps_the_proposals_direction(fund):
+    signal("ESH4", "MACRO", "0.5")
+    signal("DI1F27", "MACRO", "-0.8")
+    generate()
+    for symbol, quantity, message in (
+        ("ESH4", D("-5"), "The proposal is a buy: give a positive quantity (a sell is"),
+        ("DI1F27", D("5"), "The proposal is a sell: give a negative quantity (a buy is"),
+        ("ESH4", D("0"), "A trade's quantity cannot be zero."),
+    ):
+        with pytest.raises(ValidationError) as error:
+            services.proposal_modify_approve(
+                proposal_id=proposal(symbol).pk, quantity=quantity, actor="pm"
+            )
+        [said] = error.value.message_dict["quantity"]
+        assert list(error.value.message_dict) == ["quantity"] and said.startswith(message)
+    assert set(TradeProposal.objects.values_list("status", flat=True)) == {"pending"}
+    assert not Position.objects.filter(instrument__symbol="ESH4").exists()
+    assert not AuditRecord.objects.filter(action__startswith="proposal.").exists()
+
+
+def test_the_what_if_kept_after_a_modification_is_the_booked_sizes(fund):
+    RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("5"))
+    signal("ESH4", "MACRO", "0.5")
+    [esh4] = generate().created
+    assert (esh4.what_if["var_95_after"], esh4.what_if["limits_after"][0]["value"]) == (
+        "520049.50",
+        "6.000000",
+    )
+    services.proposal_modify_approve(
+        proposal_id=esh4.pk, quantity=D("20"), price=D("5000"), actor="pm"
+    )
+    esh4.refresh_from_db()
+    what_if = esh4.what_if
+    # 20 × 5000 × 50 × 5.00 = 25,000,000 of notional: up days 25,000 + 250,000; down days
+    # −25,000 − 25,000,000 / 101 = −272,524.75. VaR 95% = 272,524.75 (40 gave 520,049.50).
+    assert (what_if["var_95_before"], what_if["var_95_after"]) == ("25000.00", "272524.75")
+    # Gross (10,000,000 + 25,000,000) / 10,000,000 = 3.5: no longer the breach of 6.
+    [gross] = what_if["limits_after"]
+    assert (gross["value"], gross["status"]) == ("3.500000", "ok")
+    decision = AuditRecord.objects.get(action="proposal.modify_approve")
+    assert decision.before["what_if"]["var_95_after"] == "520049.50"
+    assert decision.after["what_if"] == what_if
+    # The book now is the what-if's "after".
+    risk = risk_selectors.risk_compute(window=60)
+    assert risk_selectors.money(risk.figures.var[0.95]) == D("272524.75")

@@ -65,7 +65,8 @@ class TradeProposalSerializer(ModelSerializer):
         help_text="as_of, method, window, window_used, short_history, unavailable (why "
         "there is no VaR, else null), var_95_before, var_95_after (null without a VaR), "
         "limits_before, limits_after (id, name, metric, scope, limit, value, utilization, "
-        "status), missing_history."
+        "status), missing_history. Of the trade proposed; once modified and approved, of "
+        "the trade booked."
     )
 
     class Meta:
@@ -127,7 +128,10 @@ class ApproveSerializer(StrictSerializer):
 
 
 class ModifyApproveSerializer(ApproveSerializer):
-    quantity = quantity_field(help_text="Signed quantity to book instead of the proposed one.")
+    quantity = quantity_field(
+        help_text="Signed quantity to book instead of the proposed one, in the proposal's "
+        "direction (a quantity of the other sign, or zero, is a 400)."
+    )
 
 
 class RejectSerializer(StrictSerializer):
