@@ -1,6 +1,7 @@
 """What only PostgreSQL shows: row locks under concurrent decisions, the append-only trigger."""
 
 import threading
+from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
@@ -8,47 +9,123 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from portfolio.models import AuditRecord, Position, Trade
+from portfolio.services import snapshots_build
 from tests.conftest import TODAY
 from trading import services
 from trading.models import TradeProposal
 
-from .conftest import signal
+from .conftest import DAYS, signal
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for):
-    """Six PMs press "approve" on the same proposal at once: one 200, five 409."""
-    signal("ESH4", "MACRO", "0.5")
-    [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
-    clients = 6
-    pms = [api_client_for("pm") for _ in range(clients)]  # one client per thread
-    barrier = threading.Barrier(clients)
+def at_once(clients: list[Any], post: Callable[[int, Any], Any]) -> list[int]:
+    """`post(i, client)` on every client in its own thread, released together; the answers'
+    status codes."""
+    barrier = threading.Barrier(len(clients))
     statuses: list[int] = []
     errors: list[BaseException] = []
 
-    def approve(pm: Any) -> None:
+    def run(i: int, client: Any) -> None:
         try:
             barrier.wait()
-            answer = pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
-            statuses.append(answer.status_code)
+            statuses.append(post(i, client).status_code)
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=approve, args=(pm,)) for pm in pms]
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
+    return statuses
+
+
+@pytest.mark.parametrize("clients", [2, 4, 8])
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for, clients):
+    """PMs press "approve" on the same proposal at once: one 200, the others 409."""
+    signal("ESH4", "MACRO", "0.5")
+    [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
+    pms = [api_client_for("pm") for _ in range(clients)]  # one client per thread
+    statuses = at_once(
+        pms, lambda _, pm: pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
+    )
     assert sorted(statuses) == [200] + [409] * (clients - 1)
     assert Trade.objects.filter(source="proposal").count() == 1
     assert Position.objects.get(instrument__symbol="ESH4").quantity == D("40")
     assert AuditRecord.objects.filter(action="proposal.approve").count() == 1
     assert TradeProposal.objects.get().status == "approved"
+
+
+DECISIONS = [
+    ("approve/", {}),
+    ("modify-approve/", {"quantity": "20"}),
+    ("reject/", {"reason": "no"}),
+]
+
+
+@pytest.mark.parametrize("clients", [2, 4, 8])
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_decisions_of_every_kind_make_one(fund, api_client_for, clients):
+    """Approve, modify and reject at once: one of them is made, whole; the others 409."""
+    signal("ESH4", "MACRO", "0.5")
+    [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
+    url = f"/api/proposals/{proposal.pk}/"
+
+    def decide(i: int, pm: Any) -> Any:
+        path, body = DECISIONS[i % len(DECISIONS)]
+        return pm.post(f"{url}{path}", body, format="json")
+
+    statuses = at_once([api_client_for("pm") for _ in range(clients)], decide)
+    assert sorted(statuses) == [200] + [409] * (clients - 1)
+    decided = TradeProposal.objects.get()
+    [decision] = AuditRecord.objects.filter(object_type="TradeProposal", object_id=decided.pk)
+    booked = {"approved": D("40"), "modified": D("20"), "rejected": None}[decided.status]
+    assert (
+        decision.action
+        == {
+            "approved": "proposal.approve",
+            "modified": "proposal.modify_approve",
+            "rejected": "proposal.reject",
+        }[decided.status]
+    )
+    trades = list(Trade.objects.filter(source="proposal").values_list("quantity", flat=True))
+    assert trades == ([] if booked is None else [booked])
+    assert decided.executed_quantity == booked
+
+
+@pytest.mark.django_db(transaction=True)
+def test_expiry_and_approvals_at_once_make_one_change(fund, api_client_for):
+    """Yesterday's leftover is approved by three PMs while today's generation expires it:
+    either it is approved once (nothing expires) or it expires (every approval 409)."""
+    signal("ESH4", "MACRO", "0.5", day=DAYS[-2])
+    snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
+    [leftover] = services.proposal_generate(date=DAYS[-2], actor="pm").created
+    answers: dict[int, Any] = {}
+
+    def act(i: int, pm: Any) -> Any:
+        url = f"/api/proposals/{leftover.pk}/approve/" if i else "/api/proposals/generate/"
+        answers[i] = pm.post(url, {}, format="json")
+        return answers[i]
+
+    at_once([api_client_for("pm") for _ in range(4)], act)
+    generation = answers.pop(0)
+    approvals = sorted(answer.status_code for answer in answers.values())
+    leftover.refresh_from_db()
+    assert generation.status_code == 200
+    if leftover.status == "approved":  # approved first: nothing left to expire
+        assert (generation.data["expired"], approvals) == (0, [200, 409, 409])
+        assert Trade.objects.filter(source="proposal").count() == 1
+    else:
+        assert (leftover.status, generation.data["expired"]) == ("expired", 1)
+        assert approvals == [409, 409, 409]
+        assert not Trade.objects.filter(source="proposal").exists()
+    trail = AuditRecord.objects.filter(object_type="TradeProposal", object_id=leftover.pk)
+    assert trail.count() == 1  # one decision or one expiry
 
 
 @pytest.mark.django_db
