@@ -225,3 +225,48 @@ def test_mark_to_market_queries_do_not_grow_with_positions(ibov, macro):
         return len(queries)
 
     assert queries_to_mark(3) == queries_to_mark(30)
+
+
+def test_book_totals_are_the_sums_of_its_rows_with_a_position_closed_today(spx, ibov, macro, usd):
+    usd({WED: "5.00", THU: "5.10"})
+    services.capital_flow_create(date=WED, amount=D("1000000.00"), note="seed", actor="tester")
+    rv = StrategyFactory(code="RV")
+    book(
+        trade("ESH4", "4", "5000", WED),
+        trade("INDJ24", "-3", "127000", WED),
+        services.TradeRequest("INDJ24", rv.code, D("2"), D("126500"), WED),
+    )
+    for day, es, ind in ((WED, "5010", "127100"), (THU, "5030", "126800")):
+        PriceFactory(instrument=spx, date=day, price=D(es))
+        PriceFactory(instrument=ibov, date=day, price=D(ind))
+        mark(day)
+    book(trade("INDJ24", "3", "126700", FRI))  # closes the short on Friday, the book at THU
+    report = selectors.book()
+    rows, totals = report["positions"], report["totals"]
+    assert [(row["instrument"], row["strategy"], row["status"]) for row in rows] == [
+        ("ESH4", "MACRO", "open"),
+        ("INDJ24", "RV", "open"),
+        ("INDJ24", "MACRO", "closed"),
+    ]
+
+    def total(field, keep=lambda value: True):
+        return str(sum((D(r[field]) for r in rows if keep(D(r[field]))), D("0.00")))
+
+    assert totals == {
+        "positions": 3,
+        "open_positions": 2,
+        "gross_exposure": str(sum((abs(D(r["notional_base"])) for r in rows), D("0.00"))),
+        "net_exposure": total("notional_base"),
+        "long_exposure": total("notional_base", lambda v: v > 0),
+        "short_exposure": total("notional_base", lambda v: v < 0),
+        "unrealized_pnl": total("unrealized_pnl_base"),
+        "realized_pnl": total("realized_pnl_base"),
+        "daily_pnl": total("daily_pnl_base"),
+    }
+    # By hand at Thursday's close: ESH4 4 × 30 × 50 × 5.10 − 4 × 10 × 50 × 5.00 = 30,600 −
+    # 10,000 = 20,600 the day (price and rate moved);
+    # INDJ24 RV 2 × (126,800 − 127,100) = −600; the short −3 × (126,800 − 127,100) = 900,
+    # and bought back on Friday at 126,700, valued at Thursday's close: 3 × (126,800 −
+    # 126,700) = 300, so its day is 1,200.
+    assert [D(r["daily_pnl_base"]) for r in rows] == [D("20600.00"), D("-600.00"), D("1200.00")]
+    assert totals["daily_pnl"] == "21200.00"
