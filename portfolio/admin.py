@@ -1,12 +1,24 @@
 """Admin screens of the position book. The ledger, the audit trail and positions are read-only:
 positions change only through trades and marks."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import QuerySet, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
 from django.http import HttpRequest, HttpResponse
 
 from core.admin import (
@@ -164,17 +176,23 @@ class CapitalFlowAdmin(ServiceAdmin):
 
 
 class OpenClosedFilter(admin.SimpleListFilter):
-    """Open positions unless asked otherwise: the book a PM reads."""
+    """The book a PM reads unless asked otherwise: the open positions and those closed
+    since its last close, as /api/book/ lists them."""
 
     title = "status"
     parameter_name = "status"
-    ALL = "all"
+    BOOK, ALL = "book", "all"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(Position.OPEN, "Open"), (Position.CLOSED, "Closed"), (self.ALL, "All")]
+        return [
+            (self.BOOK, "The book (open, and closed on its day)"),
+            (Position.OPEN, "Open"),
+            (Position.CLOSED, "Closed"),
+            (self.ALL, "All"),
+        ]
 
     def value(self) -> str:
-        return super().value() or Position.OPEN  # type: ignore[no-any-return]
+        return super().value() or self.BOOK  # type: ignore[no-any-return]
 
     def choices(self, changelist: Any) -> Any:
         for lookup, title in self.lookup_choices:
@@ -187,6 +205,8 @@ class OpenClosedFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Position]) -> QuerySet[Position]:
         if self.value() == self.ALL:
             return queryset
+        if self.value() == self.BOOK:
+            return queryset.filter(Q(closed_at__isnull=True) | Q(on_valuation_date=True))
         return queryset.filter(closed_at__isnull=self.value() != Position.CLOSED)
 
 
@@ -211,7 +231,9 @@ class BookAmounts:
 
 @admin.register(Position)
 class PositionAdmin(BookAmounts, ReadOnlyAdmin):
-    """The book: open positions by default, amounts in the base currency, a totals row."""
+    """The book: as /api/book/ lists it by default, amounts in the base currency, each
+    position's P&L of the book's valuation date (none when it was last marked earlier),
+    and a totals row."""
 
     list_display = (
         "instrument",
@@ -259,13 +281,32 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     ordering = ("instrument__symbol", "strategy__code")
     list_per_page = 200
     actions = ["mark_to_market_today"]
+    daily = money_column("day_pnl_base", f"day P&L ({BASE})")
+    amount_fields = {name: field for name, (field, _, _) in BOOK_AMOUNTS.items()} | {
+        "daily": "day_pnl_base"
+    }
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Position]:
+        on_day = Q(pnl_date=selectors.last_mark())
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                on_valuation_date=ExpressionWrapper(on_day, output_field=BooleanField()),
+                day_pnl_base=Case(
+                    When(on_day, then=F("daily_pnl_base")),
+                    default=Value(Decimal("0.00")),
+                    output_field=DecimalField(max_digits=24, decimal_places=2),
+                ),
+            )
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page
             sums = changelist.queryset.order_by().aggregate(
-                **{name: Sum(field) for name, (field, _, _) in BOOK_AMOUNTS.items()}
+                **{name: Sum(field) for name, field in self.amount_fields.items()}
             )
             shown = {
                 name: money(sums[name], places) for name, (_, _, places) in BOOK_AMOUNTS.items()

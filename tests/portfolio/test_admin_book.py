@@ -1,0 +1,51 @@
+"""The admin's positions list is the book /api/book/ serves: the same rows by default
+(open, and closed on the valuation date), each with its P&L of that day, and a totals row
+whose day P&L is the API's."""
+
+import datetime as dt
+from decimal import Decimal as D
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from portfolio import selectors, services
+from tests.factories import PriceFactory, StrategyFactory
+
+pytestmark = pytest.mark.django_db
+
+THU, FRI = dt.date(2024, 3, 14), dt.date(2024, 3, 15)
+
+
+def trade(strategy: str, quantity: str, price: str, day: dt.date) -> None:
+    request = services.TradeRequest("INDJ24", strategy, D(quantity), D(price), day)
+    services.trades_book(requests=[request], actor="pm", source="api")
+
+
+def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
+    StrategyFactory(code="RV")
+    StrategyFactory(code="OLD")
+    trade("OLD", "1", "126000", dt.date(2024, 3, 12))
+    trade("OLD", "-1", "126500", dt.date(2024, 3, 13))  # closed before the book's day
+    PriceFactory(instrument=ibov, date=THU, price=D("127000"))
+    trade("MACRO", "5", "126800", THU)
+    trade("RV", "-2", "127100", THU)
+    services.mark_to_market(as_of=THU, actor="ops")
+    trade("MACRO", "-5", "126900", FRI)  # closed today, the book still at Thursday's close
+    # MACRO: 5 × (127,000 − 126,800) = 1,000 on Thursday, then 5 × (126,900 − 127,000) =
+    # −500 for the sale at Thursday's close: 500. RV: −2 × (127,000 − 127,100) = 200.
+    report = selectors.book()
+    assert report["totals"]["daily_pnl"] == "700.00"
+
+    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="pm"))
+    client = Client()
+    client.force_login(user)
+    page = client.get("/admin/portfolio/position/").content.decode()
+    totals = page[page.index('<tr class="pms-totals">') :]
+    totals = totals[: totals.index("</tr>")]
+    assert "Total (2)" in totals and "700.00" in totals  # MACRO (closed today) and RV
+    everything = client.get("/admin/portfolio/position/?status=all").content.decode()
+    assert "Total (3)" in everything  # OLD's day is long past: it adds 0.00 to the day
+    rows = everything[everything.index('<tr class="pms-totals">') :]
+    assert "700.00" in rows[: rows.index("</tr>")]
