@@ -270,3 +270,44 @@ def test_book_totals_are_the_sums_of_its_rows_with_a_position_closed_today(spx, 
     # 126,700) = 300, so its day is 1,200.
     assert [D(r["daily_pnl_base"]) for r in rows] == [D("20600.00"), D("-600.00"), D("1200.00")]
     assert totals["daily_pnl"] == "21200.00"
+
+
+def test_a_close_or_fx_rate_up_to_the_valuation_date_re_marks_the_book(spx, ibov, macro, usd):
+    usd({WED: "5.00"})
+    book(trade("ESH4", "2", "5000", WED), trade("INDJ24", "1", "127000", WED))
+    services.prices_upsert(
+        rows=[{"instrument": "ESH4", "date": WED, "price": D("5010")}], actor="ops"
+    )
+    mark(WED)  # INDJ24 has no close yet: it keeps its trade price, stale
+    es, ind = Position.objects.get(instrument=spx), Position.objects.get(instrument=ibov)
+    assert es.unrealized_pnl_base == D("5000.00")  # 2 × 10 × 50 × 5.00
+
+    # Wednesday's INDJ24 close arrives late, and ESH4's is corrected: both re-marked at once.
+    services.prices_upsert(
+        rows=[
+            {"instrument": "INDJ24", "date": WED, "price": D("127400")},
+            {"instrument": "ESH4", "date": WED, "price": D("5020")},
+        ],
+        actor="ops",
+    )
+    es.refresh_from_db()
+    ind.refresh_from_db()
+    assert (ind.last_price, ind.price_date, ind.unrealized_pnl_base) == (
+        D("127400"),
+        WED,
+        D("400.00"),  # 1 × (127,400 − 127,000)
+    )
+    assert es.unrealized_pnl_base == D("10000.00")  # 2 × 20 × 50 × 5.00
+    # A corrected rate re-marks the positions in its currency: 2 × 20 × 50 × 5.05 = 10,100.
+    services.fx_rates_upsert(
+        rows=[{"currency": "USD", "date": WED, "rate": D("5.05")}], actor="ops"
+    )
+    es.refresh_from_db()
+    assert (es.fx_rate, es.unrealized_pnl_base) == (D("5.05"), D("10100.00"))
+    # Thursday's close is after the valuation date: it waits for the mark.
+    services.prices_upsert(
+        rows=[{"instrument": "ESH4", "date": THU, "price": D("5100")}], actor="ops"
+    )
+    es.refresh_from_db()
+    assert (es.price_date, es.pnl_date) == (WED, WED)
+    assert selectors.book()["valuation_date"] == "2024-03-13"
