@@ -4,15 +4,19 @@ action, scenarios editable, snapshots read-only."""
 from decimal import Decimal
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from core import inputs
 from core.admin import (
     ReadOnlyAdmin,
     ServiceAdmin,
@@ -89,27 +93,46 @@ class RiskLimitAdmin(ServiceAdmin):
         return "—" if live is None else live.status
 
 
+class AcknowledgeForm(forms.Form):
+    note = forms.CharField(
+        max_length=inputs.NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="What is done about the breach: kept with the alert and in the audit trail.",
+    )
+
+
 @admin.register(RiskAlert)
 class RiskAlertAdmin(ReadOnlyAdmin):
+    """One row per limit and breach, the newest first: its days and its utilization."""
+
     list_display = (
         "date",
+        "last_shown",
+        "days",
         "subject",
         "status",
         "value_shown",
         "utilization_shown",
-        "opened_at",
+        "worst_shown",
         "acknowledged_by",
         "acknowledged_at",
+        "note",
         "resolved_at",
     )
     list_filter = ("status", "limit__metric")
     search_fields = ("limit__name", "source", "message", "acknowledged_by", "note")
     date_hierarchy = "date"
+    ordering = ("-date", "-pk")
     list_select_related = ("limit",)
     actions = ["acknowledge"]
-    utilization_shown = percent_column("utilization", "utilization")
+    utilization_shown = percent_column("utilization", "utilization (last day)")
+    worst_shown = percent_column("worst_utilization", "worst utilization")
 
-    @admin.display(description="value", ordering="value")
+    @admin.display(description="last day", ordering="last_day")
+    def last_shown(self, alert: RiskAlert) -> str:
+        return str(alert.last)
+
+    @admin.display(description="value (last day)", ordering="value")
     def value_shown(self, alert: RiskAlert) -> SafeString:
         metric = alert.limit.metric if alert.limit else ""
         return format_html('<span class="num">{}</span>', limit_figure(metric, alert.value))
@@ -124,31 +147,62 @@ class RiskAlertAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
+    def _acknowledge_each(self, request: HttpRequest, pks: Any, note: str) -> int:
+        """Each alert through the service (read again under its lock); one acknowledged or
+        resolved meanwhile is named, not acknowledged twice."""
+        done = 0
+        for pk in pks:
+            try:
+                services.alert_acknowledge(
+                    alert_id=pk, actor=request.user.get_username(), note=note
+                )
+                done += 1
+            except Conflict as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+            except RiskAlert.DoesNotExist:
+                self.message_user(request, f"There is no alert {pk}.", messages.ERROR)
+        return done
+
     def acknowledge_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """One alert acknowledged from the dashboard (POST), as the API does."""
+        """One alert acknowledged from the dashboard (POST, with its note), as the API does."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_acknowledge_permission(request):
             raise PermissionDenied
-        try:
-            alert = services.alert_acknowledge(alert_id=pk, actor=request.user.get_username())
-            self.message_user(request, f"Acknowledged {alert}.", messages.SUCCESS)
-        except Conflict as exc:  # acknowledged or resolved meanwhile
-            self.message_user(request, str(exc), messages.WARNING)
-        except RiskAlert.DoesNotExist:
-            self.message_user(request, f"There is no alert {pk}.", messages.ERROR)
+        form = AcknowledgeForm(request.POST)
+        if not form.is_valid():
+            self.message_user(
+                request, "Say what is done about the alert: a note is required.", messages.ERROR
+            )
+        elif self._acknowledge_each(request, [pk], form.cleaned_data["note"]):
+            self.message_user(request, f"Acknowledged alert {pk}.", messages.SUCCESS)
         return HttpResponseRedirect(back_url(request, reverse("admin:risk_riskalert_changelist")))
 
-    @admin.action(description="Acknowledge selected open alerts", permissions=["acknowledge"])
-    def acknowledge(self, request: HttpRequest, queryset: QuerySet[RiskAlert]) -> None:
-        done = 0
-        for pk in queryset.filter(status=RiskAlert.Status.OPEN).values_list("pk", flat=True):
-            try:
-                services.alert_acknowledge(alert_id=pk, actor=request.user.get_username())
-                done += 1
-            except Conflict as exc:  # acknowledged or resolved meanwhile
-                self.message_user(request, str(exc), messages.WARNING)
-        self.message_user(request, f"Acknowledged {done} alert(s).")
+    @admin.action(description="Acknowledge selected open alerts …", permissions=["acknowledge"])
+    def acknowledge(
+        self, request: HttpRequest, queryset: QuerySet[RiskAlert]
+    ) -> TemplateResponse | None:
+        """Asks for the note first, then acknowledges each open alert selected with it."""
+        form = AcknowledgeForm(request.POST if "apply" in request.POST else None)
+        open_alerts = queryset.filter(status=RiskAlert.Status.OPEN)
+        if form.is_valid():
+            pks = list(open_alerts.values_list("pk", flat=True))
+            done = self._acknowledge_each(request, pks, form.cleaned_data["note"])
+            self.message_user(request, f"Acknowledged {done} alert(s).")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/risk/riskalert/acknowledge.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Acknowledge alerts",
+                "opts": self.model._meta,
+                "form": form,
+                "alerts": open_alerts.select_related("limit"),
+                "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
 
 @admin.register(StressScenario)

@@ -1,5 +1,6 @@
 """Risk limits and their alerts, stress scenarios, and the daily risk snapshot."""
 
+import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -123,11 +124,15 @@ def limit_figure(metric: str, value: Decimal | str | None) -> str:
 
 
 class RiskAlert(models.Model):
-    """A limit breach, or a failure of the daily data (a pipeline that failed), on a
-    business date: open → acknowledged → resolved.
+    """A limit's breach, or a failure of the daily data (a pipeline that failed on a
+    business date): open → acknowledged → resolved.
 
-    One per limit and date, or per source and date. A limit's alert resolves itself when
-    the limit is back under; a pipeline's when the pipeline succeeds for that date.
+    One per limit and breach: a breach is the run of consecutive business days the limit is
+    in breach, from `date` (its first day) to `last_day`, with the value and utilization of
+    its last day and the worst utilization of all its days; every check of a day in it or
+    next to it updates it, and it resolves itself when a later check finds the limit back
+    under (`resolved_on`). A later breach is a new alert. A pipeline's alert is one per
+    source and business date, resolved when the pipeline succeeds for that date.
     """
 
     class Status(models.TextChoices):
@@ -142,23 +147,40 @@ class RiskAlert(models.Model):
         max_length=64, blank=True, help_text='Without a limit, what raised it: "pipeline:eod".'
     )
     message = models.TextField(blank=True)
-    date = models.DateField()
+    date = models.DateField(
+        "first day", help_text="The breach's first business day (a pipeline's: the run's date)."
+    )
+    last_day = models.DateField(
+        null=True, blank=True, help_text="The breach's last business day; blank: its first."
+    )
+    days = models.PositiveIntegerField(default=1, help_text="Business days in breach.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     value = models.DecimalField(
-        max_digits=28, decimal_places=6, null=True, help_text="Null: undefined (NAV ≤ 0)."
+        max_digits=28,
+        decimal_places=6,
+        null=True,
+        help_text="On the last day in breach. Null: undefined (NAV ≤ 0).",
     )
-    utilization = models.DecimalField(max_digits=16, decimal_places=6, null=True)
+    utilization = models.DecimalField(
+        max_digits=16, decimal_places=6, null=True, help_text="On the last day in breach."
+    )
+    worst_utilization = models.DecimalField(
+        max_digits=16, decimal_places=6, null=True, blank=True, help_text="Over the breach."
+    )
     opened_at = models.DateTimeField(default=timezone.now)
     acknowledged_by = models.CharField(max_length=150, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     note = models.TextField(blank=True)
+    resolved_on = models.DateField(
+        null=True, blank=True, help_text="The business day a check found the limit back under."
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
             ("acknowledge_riskalert", "Can acknowledge alerts"),
         ]
-        ordering = ["-date", "limit__name"]
+        ordering = ["-date", "-pk"]
         constraints = [
             models.UniqueConstraint(fields=["limit", "date"], name="riskalert_one_per_limit_date"),
             models.UniqueConstraint(
@@ -169,16 +191,25 @@ class RiskAlert(models.Model):
             models.CheckConstraint(
                 condition=Q(limit__isnull=False) | ~Q(source=""), name="riskalert_has_a_cause"
             ),
+            models.CheckConstraint(
+                condition=Q(last_day__isnull=True) | Q(last_day__gte=models.F("date")),
+                name="riskalert_last_day_not_before_first",
+            ),
         ]
         indexes = [models.Index(fields=["status", "date"], name="riskalert_status_date_idx")]
 
     def __str__(self) -> str:
-        return f"{self.date} {self.limit or self.source} ({self.status})"
+        return f"{self.subject} from {self.date} ({self.status})"
 
     @property
     def subject(self) -> str:
         """What the alert is about: the limit's name, or its source."""
         return self.limit.name if self.limit else self.source
+
+    @property
+    def last(self) -> dt.date:
+        """The breach's last business day (its first, when only that is recorded)."""
+        return self.last_day or self.date
 
 
 class StressScenario(models.Model):

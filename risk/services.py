@@ -3,17 +3,18 @@
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core import inputs
-from core.calendar import business_days
+from core.calendar import business_days, next_business_day, previous_business_day
 from core.errors import Conflict
 from core.progress import Progress
 from portfolio.models import Instrument, PortfolioSnapshot
@@ -28,64 +29,257 @@ from portfolio.services import (
 )
 
 from . import selectors
+from .breaches import days_in_breach, worst
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTIVE = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
+UNDER = ("ok", "warning")
+SYSTEM = "system"  # the actor of the alerts' own changes (two breaches joined)
 
 
 @transaction.atomic
 def alerts_update(*, as_of: dt.date, values: Sequence[selectors.LimitValue]) -> list[RiskAlert]:
-    """Open one alert per breached limit and day; resolve the alerts of limits back under.
+    """The check of business day `as_of` applied to the limits' alerts: one alert per limit
+    and breach (a run of consecutive business days in breach). Returns the alerts of the
+    limits in breach on `as_of`.
 
-    A limit still in breach on a later day gets that day's alert as well; a check resolves
-    the alerts of its date and earlier, never those of a later date. So a past date can be
-    checked again, in any order: its alert is born resolved when a later check already
-    found the limit back under. A limit whose value is unavailable (a VaR without the
-    history) neither opens nor resolves an alert. Alerts of deactivated limits resolve.
-    Returns the alerts opened (or re-opened) for `as_of`.
+    A day in breach extends the alert whose breach holds it or adjoins it, either way (two
+    alerts it joins become one), or opens a new alert; a day back under resolves the
+    limit's alerts that ended before it, and, when a check of the day is run again with a
+    different answer, takes the day out of the breach that held it. Days are checked in any
+    order and any number of times with the same result: a new alert whose later days a
+    check already found under is born resolved. A limit whose value is unavailable (a VaR
+    without the history) changes nothing. Alerts of deactivated limits resolve.
     """
     now = timezone.now()
-    breached = {v.limit.pk: v for v in values if v.status == "breach"}
-    under = [v.limit.pk for v in values if v.status in ("ok", "warning")]
-    RiskAlert.objects.filter(status__in=ACTIVE, date__lte=as_of, limit_id__in=under).update(
-        status=RiskAlert.Status.RESOLVED, resolved_at=now
-    )
+    checked = {v.limit.pk: v for v in values if v.status != "unavailable"}
+    # Checks of two days at once take their limits in turn: the alerts they read stay true.
+    list(RiskLimit.objects.select_for_update().filter(pk__in=checked).order_by("pk"))
     RiskAlert.objects.filter(status__in=ACTIVE, limit__is_active=False).update(
         status=RiskAlert.Status.RESOLVED, resolved_at=now
     )
-    later = (
-        RiskSnapshot.objects.filter(date__gt=as_of)
-        .order_by("date")
-        .values_list("limits", flat=True)
-        .first()
+    nearby = _alerts_near(as_of, checked)
+    changes = _AlertChanges(now)
+    for limit_id, value in checked.items():
+        alerts = nearby.get(limit_id, [])
+        if value.status == "breach":
+            changes.breach_on(as_of, value, alerts)
+        else:
+            changes.under_on(as_of, alerts)
+    changes.resolve_from_later_checks()
+    return changes.save()
+
+
+def _alerts_near(day: dt.date, limit_ids: Iterable[int]) -> dict[int, list[RiskAlert]]:
+    """By limit, oldest first: the alerts a check of `day` may change — those holding or
+    adjoining it, those ending before it not yet resolved or resolved later than it."""
+    before, after = previous_business_day(day), next_business_day(day)
+    alerts = (
+        RiskAlert.objects.select_for_update()
+        .alias(through=Coalesce("last_day", "date"))
+        .filter(limit_id__in=limit_ids)
+        .filter(
+            Q(date__lte=after, through__gte=before)
+            | Q(through__lt=day, status__in=ACTIVE)
+            | Q(through__lt=day, resolved_on__gt=day)
+        )
+        .order_by("limit_id", "date")
     )
-    under_later = {row["id"] for row in later or [] if row.get("status") in ("ok", "warning")}
-    existing = {
-        alert.limit_id: alert
-        for alert in RiskAlert.objects.select_for_update(of=("self",))
-        .filter(date=as_of, limit_id__in=breached)
-        .order_by()
-    }
-    opened = []
-    for limit_id, value in breached.items():
-        alert = existing.get(limit_id) or RiskAlert(limit_id=limit_id, date=as_of, opened_at=now)
-        alert.value, alert.utilization = value.value, value.utilization
-        if limit_id in under_later:  # already back under on a later date
-            if alert.status != RiskAlert.Status.RESOLVED:
-                alert.status, alert.resolved_at = RiskAlert.Status.RESOLVED, now
-        elif alert.status == RiskAlert.Status.RESOLVED:  # back in breach the same day
-            alert.status, alert.resolved_at = RiskAlert.Status.OPEN, None
-        opened.append(alert)
-    RiskAlert.objects.bulk_create([a for a in opened if a.pk is None])
-    RiskAlert.objects.bulk_update(
-        [a for a in opened if a.pk is not None], ["value", "utilization", "status", "resolved_at"]
-    )
-    return opened
+    nearby: dict[int, list[RiskAlert]] = {}
+    for alert in alerts:
+        alert.last_day = alert.last
+        nearby.setdefault(alert.limit_id, []).append(alert)  # type: ignore[arg-type]
+    return nearby
+
+
+class _AlertChanges:
+    """What one check does to the alerts: the rows to save, to delete, and the new breaches
+    whose end a later check may already have seen."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+        self.changed: dict[int, RiskAlert] = {}  # by id(): new rows have no pk yet
+        self.deleted: list[RiskAlert] = []
+        self.unresolved_ends: list[RiskAlert] = []
+        self.in_breach: list[RiskAlert] = []
+
+    def _touch(self, alert: RiskAlert) -> RiskAlert:
+        alert.days = days_in_breach(alert.date, alert.last)
+        if alert.resolved_on is not None:
+            alert.status = RiskAlert.Status.RESOLVED
+            alert.resolved_at = alert.resolved_at or self.now
+        else:
+            acknowledged = alert.acknowledged_at is not None
+            alert.status = RiskAlert.Status.ACKNOWLEDGED if acknowledged else RiskAlert.Status.OPEN
+            alert.resolved_at = None
+        self.changed[id(alert)] = alert
+        return alert
+
+    def breach_on(self, day: dt.date, value: selectors.LimitValue, alerts: list[RiskAlert]) -> None:
+        """`day` in breach: it joins the breach holding or adjoining it (all of them become
+        one, the oldest alert kept), or starts one."""
+        before, after = previous_business_day(day), next_business_day(day)
+        touching = [
+            a
+            for a in alerts
+            if a.date <= after and a.last >= before and (a.date <= day <= a.last or not _undone(a))
+        ]
+        if not touching:
+            touching = [RiskAlert(limit_id=value.limit.pk, date=day, opened_at=self.now)]
+            touching[0].last_day = day
+        kept, *joined = touching
+        end = max(touching, key=lambda a: a.last)
+        if end.last <= day:  # `day` is the breach's last: its figures are the breach's
+            end.value, end.utilization = value.value, value.utilization
+        kept.value, kept.utilization = end.value, end.utilization
+        kept.worst_utilization = worst(
+            value.utilization, *(a.worst_utilization or a.utilization for a in touching)
+        )
+        kept.date, kept.last_day = min(day, kept.date), max(day, end.last)
+        # Resolved on a day after the breach's last, it stays so; otherwise the first later
+        # check that found the limit under says whether it is (`day` was that check, once).
+        kept.resolved_on, kept.resolved_at = end.resolved_on, end.resolved_at
+        if kept.resolved_on is None or kept.resolved_on <= kept.last:
+            kept.resolved_on = None
+            self.unresolved_ends.append(kept)
+        for alert in joined:
+            if kept.acknowledged_at is None and alert.acknowledged_at is not None:
+                kept.acknowledged_by = alert.acknowledged_by
+                kept.acknowledged_at, kept.note = alert.acknowledged_at, alert.note
+            self.deleted.append(alert)
+        self.in_breach.append(self._touch(kept))
+
+    def under_on(self, day: dt.date, alerts: list[RiskAlert]) -> None:
+        """`day` back under: it resolves the breaches that ended before it (or moves their
+        resolution to it, when a check found it earlier), and is taken out of the breach
+        that held it (a check run again with a different answer)."""
+        for alert in alerts:
+            if alert.last >= day >= alert.date:
+                self._take_out(alert, day)
+            elif alert.last < day and (
+                alert.status in ACTIVE or (alert.resolved_on and alert.resolved_on > day)
+            ):
+                alert.resolved_on = day
+                self._touch(alert)
+
+    def _take_out(self, alert: RiskAlert, day: dt.date) -> None:
+        """`day` out of `alert`'s breach: what is left before it stays the alert, resolved
+        on `day`; what is left after it is a breach of its own (the alert, when nothing is
+        left before); nothing left, the alert goes. Figures from the days' checks."""
+        first, last = alert.date, alert.last
+        before = (first, previous_business_day(day)) if first < day else None
+        after = (next_business_day(day), last) if day < last else None
+        if before is None and after is None:  # its only day: resolved on it, kept as seen
+            alert.resolved_on = day
+            self._touch(alert)
+            return
+        checks = _breach_figures(alert.limit_id, first, last)  # type: ignore[arg-type]
+        if after is not None:
+            later = alert
+            if before is not None:
+                later = RiskAlert(limit_id=alert.limit_id, opened_at=self.now)
+                later.value, later.utilization = alert.value, alert.utilization
+                later.resolved_on, later.resolved_at = alert.resolved_on, alert.resolved_at
+            later.date, later.last_day = after
+            known = worst(*_utilizations(checks, *after))
+            later.worst_utilization = alert.worst_utilization if known is None else known
+            self._touch(later)
+        if before is not None:
+            alert.date, alert.last_day = before
+            current = checks.get(before[1])
+            alert.value, alert.utilization = current if current else (None, None)
+            alert.worst_utilization = worst(*_utilizations(checks, *before))
+            alert.resolved_on = day
+            self._touch(alert)
+
+    def resolve_from_later_checks(self) -> None:
+        """A breach whose end moved is resolved on the first later day a stored check found
+        its limit under (days are checked in any order: the later ones may come first)."""
+        waiting = {alert.limit_id: alert for alert in self.unresolved_ends}
+        if not waiting:
+            return
+        since = min(alert.last for alert in waiting.values())
+        later = RiskSnapshot.objects.filter(date__gt=since).order_by("date")
+        for date, limits in later.values_list("date", "limits").iterator(chunk_size=20):
+            for row in limits:
+                alert = waiting.get(row.get("id"))
+                if alert is not None and date > alert.last and row.get("status") in UNDER:
+                    alert.resolved_on = date
+                    self._touch(alert)
+                    del waiting[alert.limit_id]  # type: ignore[arg-type]
+            if not waiting:
+                return
+
+    def save(self) -> list[RiskAlert]:
+        """Write the changes (a breach undone or joined into another is audited as it
+        was), and return the alerts of the limits in breach on the day checked."""
+        gone = {id(alert) for alert in self.deleted}
+        for alert in self.deleted:
+            audit_record(
+                actor=SYSTEM,
+                action="riskalert.fold",
+                obj=alert,
+                before=model_state(alert),
+                note="joined into the breach next to it",
+            )
+        RiskAlert.objects.filter(pk__in=[alert.pk for alert in self.deleted]).delete()
+        kept = [a for key, a in self.changed.items() if key not in gone]
+        RiskAlert.objects.bulk_create([a for a in kept if a.pk is None])
+        RiskAlert.objects.bulk_update([a for a in kept if a.pk is not None], ALERT_FIELDS)
+        return self.in_breach
+
+
+def _undone(alert: RiskAlert) -> bool:
+    """A breach of one day that a check of that day, run again, found under: kept as seen,
+    resolved on that day; it joins no breach next to it."""
+    return alert.resolved_on is not None and alert.resolved_on <= alert.last
+
+
+ALERT_FIELDS = [
+    "date",
+    "last_day",
+    "days",
+    "value",
+    "utilization",
+    "worst_utilization",
+    "status",
+    "acknowledged_by",
+    "acknowledged_at",
+    "note",
+    "resolved_on",
+    "resolved_at",
+]
+
+
+def _breach_figures(
+    limit_id: int, first: dt.date, last: dt.date
+) -> dict[dt.date, tuple[Decimal | None, Decimal | None]]:
+    """(value, utilization) of `limit_id` on each day from `first` to `last` whose stored
+    check found it in breach."""
+    figures = {}
+    rows = RiskSnapshot.objects.filter(date__range=(first, last)).values_list("date", "limits")
+    for date, limits in rows:
+        for row in limits:
+            if row.get("id") == limit_id and row.get("status") == "breach":
+                figures[date] = (money_or_none(row["value"]), money_or_none(row["utilization"]))
+    return figures
+
+
+def _utilizations(
+    checks: Mapping[dt.date, tuple[Decimal | None, Decimal | None]], first: dt.date, last: dt.date
+) -> list[Decimal | None]:
+    return [utilization for day, (_, utilization) in checks.items() if first <= day <= last]
 
 
 @transaction.atomic
-def alert_acknowledge(*, alert_id: int, actor: str, note: str = "") -> RiskAlert:
-    """A person takes note of an open alert; only once."""
+def alert_acknowledge(*, alert_id: int, actor: str, note: str) -> RiskAlert:
+    """A person takes note of an open alert, saying what is done about it (the note is
+    required); the alert stays open, acknowledged, until its breach ends. The alert is
+    read again under its lock: of two acknowledges at once, one takes effect and the other
+    is a Conflict naming who acknowledged it."""
+    note = note.strip()
+    if not note:
+        raise ValidationError({"note": ["Say what is done about the alert: a note is required."]})
     # Only the alert's row is locked: its limit may be none (a pipeline's alert).
     alert = (
         RiskAlert.objects.select_for_update(of=("self",)).select_related("limit").get(pk=alert_id)
@@ -93,7 +287,7 @@ def alert_acknowledge(*, alert_id: int, actor: str, note: str = "") -> RiskAlert
     if alert.status != RiskAlert.Status.OPEN:
         detail = (
             f"by {alert.acknowledged_by} at {alert.acknowledged_at:%Y-%m-%d %H:%M:%S} UTC"
-            if alert.status == RiskAlert.Status.ACKNOWLEDGED
+            if alert.status == RiskAlert.Status.ACKNOWLEDGED and alert.acknowledged_at
             else "the limit is back under"
         )
         raise Conflict(f"Alert {alert.pk} is already {alert.status} ({detail}).")
@@ -400,6 +594,7 @@ def pipeline_alert_open(*, source: str, date: dt.date, message: str, actor: str)
         date=date,
         defaults={
             "status": RiskAlert.Status.OPEN,
+            "last_day": date,
             "message": message,
             "opened_at": timezone.now(),
             "resolved_at": None,

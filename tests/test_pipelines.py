@@ -144,7 +144,8 @@ def test_a_failing_step_is_retried_then_fails_the_run(fund, monkeypatch, api_cli
     risk = api_client_for("risk")
     listed = risk.get("/api/risk/alerts/", {"status": "open"}).json()["results"]
     assert [(a["source"], a["limit_name"]) for a in listed] == [("pipeline:eod", None)]
-    assert risk.post(f"/api/risk/alerts/{alert.pk}/acknowledge/", {}).status_code == 200
+    acknowledged = risk.post(f"/api/risk/alerts/{alert.pk}/acknowledge/", {"note": "feed back"})
+    assert acknowledged.status_code == 200
 
     monkeypatch.setitem(pipelines.PIPELINES, "eod", eod)  # the cause fixed
     assert run("eod", TODAY).status == "succeeded"

@@ -5,12 +5,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core import inputs
 from core.serializers import (
     FundDateField,
     ModelSerializer,
     StrictDecimalField,
     StrictSerializer,
-    note_field,
     positive,
 )
 from portfolio.models import Instrument
@@ -45,12 +45,17 @@ class RiskLimitSerializer(ModelSerializer):
 
 
 class RiskAlertSerializer(ModelSerializer):
+    """One alert per limit and breach: its first and last day in breach, the days between,
+    the utilization of its last day and its worst."""
+
     limit_name = serializers.CharField(source="limit.name", read_only=True, allow_null=True)
     metric = serializers.CharField(source="limit.metric", read_only=True, allow_null=True)
     scope = serializers.CharField(source="limit.scope", read_only=True, allow_null=True)
     threshold = serializers.DecimalField(
         source="limit.limit", max_digits=24, decimal_places=6, read_only=True, allow_null=True
     )
+    first_day = serializers.DateField(source="date", read_only=True)
+    last_day = serializers.DateField(source="last", read_only=True)
 
     class Meta:
         model = RiskAlert
@@ -63,10 +68,13 @@ class RiskAlertSerializer(ModelSerializer):
             "threshold",
             "source",
             "message",
-            "date",
             "status",
+            "first_day",
+            "last_day",
+            "days",
             "value",
             "utilization",
+            "worst_utilization",
             "opened_at",
             "acknowledged_by",
             "acknowledged_at",
@@ -77,7 +85,10 @@ class RiskAlertSerializer(ModelSerializer):
 
 
 class AcknowledgeSerializer(StrictSerializer):
-    note = note_field()
+    note = serializers.CharField(
+        max_length=inputs.NOTE_MAX,
+        help_text="What is done about the alert (required).",
+    )
 
 
 class ShockSerializer(StrictSerializer):

@@ -48,7 +48,7 @@ class RiskLimitViewSet(ServiceWritesMixin, viewsets.ModelViewSet):
 
 
 class RiskAlertViewSet(viewsets.ReadOnlyModelViewSet):
-    queryset = RiskAlert.objects.select_related("limit").order_by("-date", "limit__name")
+    queryset = RiskAlert.objects.select_related("limit").order_by("-date", "-pk")
     serializer_class = s.RiskAlertSerializer
     filterset_class = RiskAlertFilter
     write_groups = (RISK, PM)

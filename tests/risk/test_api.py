@@ -153,6 +153,12 @@ def test_alerts_are_acknowledged_once_by_risk_or_pm(book: Any, api_client_for: C
     url = f"/api/risk/alerts/{alert.pk}/acknowledge/"
     assert api_client_for("viewer").post(url, {}).status_code == 403
     assert api_client_for("ops").post(url, {}).status_code == 403
+    for without in ({}, {"note": ""}, {"note": "   "}):
+        refused = api_client_for("pm").post(url, without, format="json")
+        assert refused.status_code == 400 and "note" in refused.json(), refused.content
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by, alert.acknowledged_at) == ("open", "", None)
+    assert not AuditRecord.objects.filter(action="riskalert.acknowledge").exists()
     response = api_client_for("pm").post(url, {"note": "cutting DI"}, format="json")
     assert response.status_code == 200
     body = response.json()
@@ -161,9 +167,10 @@ def test_alerts_are_acknowledged_once_by_risk_or_pm(book: Any, api_client_for: C
         "user-pm",
         "cutting DI",
     )
-    again = api_client_for("risk").post(url, {}, format="json")
+    again = api_client_for("risk").post(url, {"note": "me too"}, format="json")
     assert again.status_code == 409
     assert "already acknowledged (by user-pm at 2024-03-15" in again.json()["detail"]
+    assert AuditRecord.objects.filter(action="riskalert.acknowledge").count() == 1
     listed = api_client_for("viewer").get("/api/risk/alerts/?status=acknowledged").json()
     assert [a["id"] for a in listed["results"]] == [alert.pk]
     assert api_client_for("viewer").get("/api/risk/alerts/?status=open").json()["count"] == 0

@@ -345,7 +345,7 @@ def test_a_snapshot_of_a_past_date_comes_from_its_timeline(timeline: Any) -> Non
     assert RiskAlert.objects.get().date == TODAY  # DV01 2,500 > 2,000 on Mar 15 only
 
 
-def test_snapshot_opens_one_alert_per_limit_and_day_and_resolves_it(timeline: Any) -> None:
+def test_snapshot_opens_one_alert_per_limit_and_breach_and_resolves_it(timeline: Any) -> None:
     dv01 = limit("dv01", "dv01", "2000")
     first = services.risk_snapshot_take(actor="eod", window=20)
     services.risk_snapshot_take(
@@ -354,34 +354,39 @@ def test_snapshot_opens_one_alert_per_limit_and_day_and_resolves_it(timeline: An
     assert RiskSnapshot.objects.count() == 1
     assert RiskSnapshot.objects.get().pk == first.pk
     [alert] = RiskAlert.objects.all()
-    assert (alert.limit_id, alert.date, alert.status) == (dv01.pk, TODAY, "open")
+    assert (alert.limit_id, alert.date, alert.last_day, alert.days) == (dv01.pk, TODAY, TODAY, 1)
+    assert alert.status == "open"
     assert alert.value == Decimal("2500") and alert.utilization == Decimal("1.25")
+    assert alert.worst_utilization == Decimal("1.25")
 
     services.alert_acknowledge(alert_id=alert.pk, actor="risk-officer", note="hedging")
     alert.refresh_from_db()
     assert (alert.status, alert.acknowledged_by) == ("acknowledged", "risk-officer")
 
-    dv01.limit = Decimal("5000")
+    dv01.limit = Decimal("5000")  # the day checked again under a limit raised: resolved
     dv01.save()
     services.risk_snapshot_take(actor="eod", window=20)
     alert.refresh_from_db()
     assert alert.status == "resolved" and alert.resolved_at is not None
+    assert (alert.resolved_on, alert.acknowledged_by) == (TODAY, "risk-officer")
 
 
-def test_a_breach_persisting_the_next_day_gets_that_days_alert(book: Any) -> None:
+def test_a_breach_persisting_the_next_business_day_extends_its_alert(book: Any) -> None:
+    """Fri Mar 15 and Mon Mar 18 are consecutive business days: one breach of 2 days."""
     dv01 = limit("dv01", "dv01", "2000")
     values = [selectors.LimitValue(dv01, Decimal("2500.00"))]
     services.alerts_update(as_of=TODAY, values=values)
     services.alerts_update(as_of=TODAY, values=values)
-    services.alerts_update(as_of=TODAY + dt.timedelta(days=3), values=values)
-    assert sorted(RiskAlert.objects.values_list("date", "status")) == [
-        (TODAY, "open"),
-        (TODAY + dt.timedelta(days=3), "open"),
+    monday = TODAY + dt.timedelta(days=3)
+    [alert] = services.alerts_update(as_of=monday, values=values)
+    assert list(RiskAlert.objects.values_list("date", "last_day", "days", "status")) == [
+        (TODAY, monday, 2, "open")
     ]
     services.alerts_update(
-        as_of=TODAY + dt.timedelta(days=4), values=[selectors.LimitValue(dv01, Decimal("1900"))]
+        as_of=monday + dt.timedelta(days=1), values=[selectors.LimitValue(dv01, Decimal("1900"))]
     )
-    assert set(RiskAlert.objects.values_list("status", flat=True)) == {"resolved"}
+    alert.refresh_from_db()
+    assert (alert.status, alert.days) == ("resolved", 2)
 
 
 def test_a_snapshot_needs_the_timeline_of_its_date(book: Any) -> None:
