@@ -312,15 +312,21 @@ class Sections:
         }
 
     def _alerts(self) -> list[dict[str, Any]]:
+        """One row per alert not resolved (per limit and breach): its days in breach, its
+        value and utilization on the last of them, and the worst utilization."""
         return [
             {
                 "limit": a.subject,
                 "message": a.message,
-                "date": a.date.isoformat(),
+                "first_day": a.date.isoformat(),
+                "last_day": a.last.isoformat(),
+                "days": a.days,
                 "status": a.status,
                 "value": decimal_str(a.value),
                 "utilization": decimal_str(a.utilization),
+                "worst_utilization": decimal_str(a.worst_utilization),
                 "acknowledged_by": a.acknowledged_by,
+                "note": a.note,
             }
             for a in risk_selectors.active_alerts()
         ]

@@ -83,6 +83,30 @@ def _limits(live: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _alerts() -> list[dict[str, Any]]:
+    """One row per alert not resolved (per limit and breach, or a failed pipeline's): its
+    days in breach, its utilization on the last of them and the worst."""
+    return [
+        {
+            "pk": alert.pk,
+            "subject": alert.subject,
+            "message": alert.message,
+            "status": alert.status,
+            "first_day": alert.date,
+            "last_day": alert.last,
+            "days": alert.days,
+            "utilization": percent(alert.utilization, 0),
+            "worst": percent(
+                alert.utilization if alert.worst_utilization is None else alert.worst_utilization,
+                0,
+            ),
+            "acknowledged_by": alert.acknowledged_by,
+            "note": alert.note,
+        }
+        for alert in risk.active_alerts()
+    ]
+
+
 def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
     """P&L by strategy, day / MTD / YTD (the attribution's): the largest |YTD| first; past
     STRATEGIES_SHOWN the rest in one row, so the table always adds up to the fund's."""
@@ -151,7 +175,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             "window_used": live["window_used"],
             "limits": _limits(live),
         },
-        "alerts": risk.active_alerts(),
+        "alerts": _alerts(),
         "can_acknowledge": request.user.has_perm("risk.acknowledge_riskalert"),
         "proposals": [decision_context(request, p) for p in pending[:PROPOSALS_SHOWN]],
         "pending": len(pending),

@@ -19,7 +19,9 @@ from django.test.utils import CaptureQueriesContext
 from pms_site.models import PipelineRun
 from portfolio import services
 from portfolio.models import Instrument, Price, Strategy
+from risk import services as risk_services
 from risk.models import RiskAlert, RiskLimit
+from risk.selectors import LimitValue
 from tests.conftest import TODAY
 from trading.models import Signal, TradeProposal
 
@@ -136,3 +138,35 @@ def test_the_positions_list_reads_as_a_pm_reads_it(fund, di1):
     totals = page[page.index('<tr class="pms-totals">') :]
     totals = totals[: totals.index("</tr>")]
     assert "Total (2)" in totals and "-8,980,000" in totals and "20,000.00" in totals
+
+
+def test_the_alerts_are_one_row_per_breach_acknowledged_with_a_note(fund):
+    """A DV01 limit of 2,000 in breach Mar 13–15 (2,500, 3,000, 2,200: utilization 125%,
+    150%, 110%) is one row: 3 days, 110% on the last, 150% the worst. Acknowledging needs a
+    note: without one nothing changes."""
+    dv01 = RiskLimit.objects.create(name="DV01", metric="dv01", limit=D("2000"))
+    for day, value in ((D1, "2500"), (D2, "3000"), (TODAY, "2200")):
+        risk_services.alerts_update(as_of=day, values=[LimitValue(dv01, D(value))])
+    client = pm()
+    page = client.get("/admin/").content.decode()
+    assert "Alerts not resolved (1)" in page
+    assert (
+        '<td>2024-03-13 – 2024-03-15</td><td class="num">3</td>'
+        '<td class="num">110%</td><td class="num">150%</td>'
+    ) in page
+    assert page.count(">Acknowledge</button>") == 1 and 'name="note" required' in page
+    [alert] = RiskAlert.objects.all()
+    url = f"/admin/risk/riskalert/{alert.pk}/acknowledge/"
+    refused = client.post(url, {"note": "  ", "next": "/admin/"}, follow=True)
+    assert "a note is required" in refused.content.decode()
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by) == ("open", "")
+    done = client.post(url, {"note": "cutting DI", "next": "/admin/"}, follow=True)
+    assert f"Acknowledged alert {alert.pk}." in done.content.decode()
+    alert.refresh_from_db()
+    assert (alert.status, alert.acknowledged_by, alert.note) == (
+        "acknowledged",
+        "pm-user",
+        "cutting DI",
+    )
+    assert "by pm-user: cutting DI" in done.content.decode()

@@ -17,6 +17,9 @@ from briefing import render, services
 from briefing.models import MorningPack
 from portfolio import services as book_services
 from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Price
+from risk.models import RiskAlert, RiskLimit
+from risk.selectors import LimitValue
+from risk.services import alerts_update
 
 from .conftest import D3, PACK_DATE
 
@@ -108,6 +111,30 @@ def test_each_section_holds_the_figures(briefed):
             "2023-03-14 --end 2024-03-14`.",
         ],
     }
+
+
+def test_the_risk_section_has_one_row_per_breach(briefed):
+    """Gross (limit 0.2× NAV) in breach Mar 13–15: 0.22 (1.10), 0.26 (1.30) and 0.208104
+    (1.04052): one alert of 3 days, utilization 104% on its last day, worst 130%."""
+    RiskAlert.objects.all().delete()
+    gross = RiskLimit.objects.get(name="Gross")
+    days = (dt.date(2024, 3, 13), dt.date(2024, 3, 14), D3)
+    for day, value in zip(days, ("0.22", "0.26", "0.208104"), strict=True):
+        alerts_update(as_of=day, values=[LimitValue(gross, Decimal(value))])
+    pack = generate()
+    [alert] = pack.sections["risk"]["alerts"]
+    assert (alert["limit"], alert["first_day"], alert["last_day"], alert["days"]) == (
+        "Gross",
+        "2024-03-13",
+        "2024-03-15",
+        3,
+    )
+    assert (alert["utilization"], alert["worst_utilization"]) == ("1.040520", "1.300000")
+    page = render.html(pack)
+    assert (
+        "<tr><td>Gross</td><td>2024-03-13 – 2024-03-15</td><td>3</td>"
+        '<td class="text">open</td><td>104%</td><td>130%</td></tr>'
+    ) in page
 
 
 def test_data_quality_reports_what_is_wrong(briefed):
