@@ -136,10 +136,12 @@ class _AlertChanges:
             value.utilization, *(a.worst_utilization or a.utilization for a in touching)
         )
         kept.date, kept.last_day = min(day, kept.date), max(day, end.last)
-        # Resolved on a day after the breach's last, it stays so; otherwise the first later
-        # check that found the limit under says whether it is (`day` was that check, once).
+        # The breach is resolved as its last alert was, unless its end moved to `day` or
+        # `day` was the check that had undone it: then the first later check that found
+        # the limit under says whether it is.
         kept.resolved_on, kept.resolved_at = end.resolved_on, end.resolved_at
-        if kept.resolved_on is None or kept.resolved_on <= kept.last:
+        undone = end.resolved_on is not None and end.resolved_on <= kept.last
+        if undone or (kept.resolved_on is None and kept.last == day):
             kept.resolved_on = None
             self.unresolved_ends.append(kept)
         for alert in joined:
@@ -222,7 +224,8 @@ class _AlertChanges:
                 before=model_state(alert),
                 note="joined into the breach next to it",
             )
-        RiskAlert.objects.filter(pk__in=[alert.pk for alert in self.deleted]).delete()
+        if self.deleted:
+            RiskAlert.objects.filter(pk__in=[alert.pk for alert in self.deleted]).delete()
         kept = [a for key, a in self.changed.items() if key not in gone]
         RiskAlert.objects.bulk_create([a for a in kept if a.pk is None])
         RiskAlert.objects.bulk_update([a for a in kept if a.pk is not None], ALERT_FIELDS)
