@@ -8,7 +8,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
@@ -485,6 +485,20 @@ def fx_paths(paths: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
+def unit_values(paths: dict[str, np.ndarray]) -> Callable[[DemoInstrument, int], float]:
+    """`unit_value(spec, day)`: the BRL exposure of one contract of `spec` on `day`, its DV01
+    (per bp) for a yield instrument, its notional otherwise."""
+    fx = fx_paths(paths)
+
+    def unit_value(spec: DemoInstrument, day: int) -> float:
+        x_rate = 1.0 if spec.currency == "BRL" else float(fx[spec.currency][day])
+        if spec.quote_type == "yield":
+            return float(spec.dv01) * x_rate
+        return float(paths[spec.symbol][day]) * float(spec.multiplier) * x_rate
+
+    return unit_value
+
+
 # The CDI's annual rate (252-day basis) after each monetary-policy meeting, about every
 # six weeks (30 business days): a hiking cycle from 10.40% to 14.90%, a pause, then cuts.
 CDI_PATH = (
@@ -510,7 +524,9 @@ def quote(value: float, places: int = 6) -> Decimal:
 
 
 def demo_dates(end: dt.date, years: int = 2) -> list[dt.date]:
-    return business_days(end.replace(year=end.year - years), end)
+    """The business days of the `years` to `end` (from 28 February when `end` is a 29th)."""
+    start = end.replace(year=end.year - years, day=min(end.day, 28) if end.month == 2 else end.day)
+    return business_days(start, end)
 
 
 @dataclass(frozen=True)
@@ -521,15 +537,50 @@ class DemoTrade:
     quantity: Decimal
 
 
+# The launch capital, and the book the exposure targets of `plan_trades` are set for on it:
+# a larger book spreads the same risk over more, smaller positions.
+LAUNCH_CAPITAL = Decimal("1000000000.00")
+SIZED_FOR_POSITIONS = 40
+# Past this many positions most are a single lot, the smallest a position can be: the
+# book grows with its positions again, and the capital with it.
+SINGLE_LOT_POSITIONS = 5000
+
+
+def position_scale(n_positions: int) -> float:
+    """The share of the exposure targets each position of an `n_positions` book takes: 1
+    up to SIZED_FOR_POSITIONS, then less, so that the fund's gross, VaR and daily P&L stay
+    those of a fund of its capital (1,000 sleeve positions at 25 times the 40 positions'
+    size made a daily loss larger than the NAV)."""
+    return min(1.0, SIZED_FOR_POSITIONS / n_positions)
+
+
+def capital_scale(n_positions: int) -> int:
+    """How many times LAUNCH_CAPITAL (and the later flows) an `n_positions` book needs."""
+    return max(1, -(-n_positions // SINGLE_LOT_POSITIONS))
+
+
+def capital_flows(dates: list[dt.date], n_positions: int) -> list[tuple[dt.date, Decimal, str]]:
+    """The launch capital, a subscription midway and a redemption two months before the
+    end: (date, amount, note), sized for the book."""
+    scale = capital_scale(n_positions)
+    return [
+        (dates[0], LAUNCH_CAPITAL * scale, "Launch capital"),
+        (dates[len(dates) // 2], Decimal("150000000.00") * scale, "Subscription"),
+        (dates[-40], Decimal("-80000000.00") * scale, "Redemption"),
+    ]
+
+
 def plan_trades(
     pairs: list[tuple[DemoInstrument, str]],
     days: int,
     unit_value: Callable[[DemoInstrument, int], float],
     seed: int,
+    scale: float = 1.0,
 ) -> list[DemoTrade]:
     """Open, add to and trim each position; close and reopen one in five along the way.
 
-    `unit_value(spec, day)` is the BRL exposure of one contract (notional or DV01).
+    `unit_value(spec, day)` is the BRL exposure of one contract (notional or DV01); each
+    position's exposure target is drawn, then `scale`d (`position_scale`), at least a lot.
     """
     rng = np.random.default_rng(seed + 1)
     trades = []
@@ -537,6 +588,7 @@ def plan_trades(
         lot = Decimal(spec.lot_size)
         # Exposure targets: 10–60mm BRL notional, or 20–150k BRL per bp for yield instruments.
         target = rng.uniform(20e3, 150e3) if spec.quote_type == "yield" else rng.uniform(10e6, 60e6)
+        target *= scale
         sign = 1 if rng.random() < 0.6 else -1
         opened, added, trimmed = sorted(rng.choice(np.arange(5, days - 5), 3, replace=False))
 
@@ -566,6 +618,33 @@ def plan_trades(
     return trades
 
 
+def strategies_for(n_positions: int) -> list[tuple[str, str, str]]:
+    """The six desks, and as many sleeves beside them as it takes to hold `n_positions`
+    (one position per instrument and strategy): (code, name, description)."""
+    needed = -(-n_positions // len(INSTRUMENTS)) - len(STRATEGIES)
+    sleeves = [
+        (f"SLEEVE{n:03d}", f"Sleeve {n}", "A scaled sleeve for benchmarks.")
+        for n in range(1, needed + 1)
+    ]
+    return STRATEGIES + sleeves
+
+
+def book_plan(paths: dict[str, np.ndarray], n_positions: int, seed: int) -> list[DemoTrade]:
+    """The trades that build the demo's `n_positions` positions: each instrument in its own
+    desk first, then in the other strategies, each sized to its share of the fund's risk."""
+    own = [(spec, spec.strategy) for spec in INSTRUMENTS]
+    other = [
+        (spec, code)
+        for code, _, _ in strategies_for(n_positions)
+        for spec in INSTRUMENTS
+        if code != spec.strategy
+    ]
+    days = len(next(iter(paths.values())))
+    return plan_trades(
+        (own + other)[:n_positions], days, unit_values(paths), seed, position_scale(n_positions)
+    )
+
+
 def fees_for(notional_base: Decimal) -> Decimal:
     """Demo execution costs: 0.2 bp of notional."""
     return to_cents(abs(notional_base) * Decimal("0.00002"))
@@ -591,21 +670,55 @@ def signal_scores(paths: dict[str, np.ndarray], day: int) -> dict[str, Decimal]:
     return scores
 
 
-# Risk limits of the demo fund (NAV about 1bn BRL): (name, metric, scope_type, scope_value,
-# limit). Units as in risk.models.RiskLimit.
+@dataclass(frozen=True)
+class DemoLimit:
+    """A risk limit of the demo fund, set for the book the demo builds: `headroom` times the
+    largest figure the book showed over the risk snapshots' year (its own metric, or
+    `basis`), rounded up to two significant figures, and at least `floor` (times NAV for
+    an amount) for a book with nothing in the limit's scope. Units as in
+    risk.models.RiskLimit."""
+
+    name: str
+    metric: str
+    headroom: float
+    floor: float
+    scope_type: str = ""
+    scope_value: str = ""
+    basis: str = ""  # "" (the limit's own metric), "var_99" (the fund's) or "max_drawdown"
+
+
+# A quarter or more above the year's peak, so that the book runs within its limits; the
+# 99% VaR's, the binding one, a tenth: a warning on the days the book takes about as much
+# risk as it has all year.
 RISK_LIMITS = [
-    ("Fund VaR 95%", "var_95", "", "", "5000000"),
-    ("Fund VaR 99%", "var_99", "", "", "4500000"),
-    ("Fund ES 99%", "es_99", "", "", "6000000"),
-    ("Gross leverage", "gross_leverage", "", "", "3"),
-    ("Net leverage", "net_leverage", "", "", "0.5"),
-    ("Largest position", "concentration", "", "", "0.6"),
-    ("Rates gross notional", "asset_class_gross", "asset_class", "rates", "2500000000"),
-    ("Brazil rates VaR 95%", "var_95", "strategy", "BRL_RATES", "3000000"),
-    ("Brazil rates DV01", "dv01", "strategy", "BRL_RATES", "150000"),
-    ("Daily loss", "daily_loss", "", "", "10000000"),
-    ("Drawdown", "drawdown", "", "", "0.05"),
+    DemoLimit("Fund VaR 95%", "var_95", 1.25, 0.001),
+    DemoLimit("Fund VaR 99%", "var_99", 1.1, 0.0015),
+    DemoLimit("Fund ES 99%", "es_99", 1.25, 0.002),
+    DemoLimit("Gross leverage", "gross_leverage", 1.25, 0.5),
+    DemoLimit("Net leverage", "net_leverage", 1.5, 0.2),
+    DemoLimit("Largest position", "concentration", 1.5, 0.1),
+    DemoLimit("Rates gross notional", "asset_class_gross", 1.25, 0.5, "asset_class", "rates"),
+    DemoLimit("Brazil rates VaR 95%", "var_95", 1.25, 0.0005, "strategy", "BRL_RATES"),
+    DemoLimit("Brazil rates DV01", "dv01", 1.25, 0.00001, "strategy", "BRL_RATES"),
+    # A day's loss of twice the 99% VaR stops the book; the drawdown limit is twice the
+    # deepest drawdown the fund has had.
+    DemoLimit("Daily loss", "daily_loss", 2.0, 0.003, basis="var_99"),
+    DemoLimit("Drawdown", "drawdown", 2.0, 0.03, basis="max_drawdown"),
 ]
+LIMIT_SAMPLE_DAYS = 10  # the closes a limit is sized on: one every other week of the year
+
+# Metrics that are ratios (to NAV, or of the NAV index); the others are amounts in BRL.
+RATIO_METRICS = {"gross_leverage", "net_leverage", "concentration", "drawdown"}
+
+
+def limit_level(spec: DemoLimit, figure: Decimal, nav: Decimal) -> Decimal:
+    """The limit `spec` sets on a book whose figure is `figure` (its NAV `nav`)."""
+    floor = Decimal(str(spec.floor)) * (1 if spec.metric in RATIO_METRICS else nav)
+    level = max(Decimal(str(spec.headroom)) * abs(figure), floor)
+    exponent = level.adjusted() - 1  # two significant figures, rounded up
+    rounded = level.scaleb(-exponent).to_integral_value(ROUND_CEILING).scaleb(exponent)
+    return rounded.quantize(Decimal(1)) if exponent > 0 else rounded
+
 
 BRL_SELL_OFF = str(round(1 / 0.9 - 1, 4))  # BRL −10%: one foreign unit buys 11.11% more BRL
 

@@ -1,5 +1,6 @@
 """Load the demo fund: instruments, strategies, two years of prices and FX, capital, trades."""
 
+import datetime as dt
 import os
 import re
 import secrets
@@ -7,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -15,7 +17,7 @@ from django.utils import timezone
 
 from briefing import services as briefing_services
 from briefing.models import MorningPack
-from core.calendar import is_business_day, next_business_day, previous_business_day, today
+from core.calendar import next_business_day, on_or_before, today
 from core.permissions import ALL_GROUPS
 from core.progress import monthly
 from demo import fund as demo
@@ -34,6 +36,8 @@ from portfolio.models import (
     Strategy,
     Trade,
 )
+from portfolio.selectors import book_state_on, drawdown_history
+from risk import selectors as risk_selectors
 from risk import services as risk_services
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from trading import services as trading_services
@@ -113,6 +117,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["positions"] < 1:
             raise CommandError("--positions must be at least 1.")
+        if options["seed"] < 0:
+            raise CommandError("--seed must be 0 or more.")
         password, reset_passwords = options["password"], options["reset_passwords"]
         if Instrument.objects.exists() and not options["reset"]:
             if options["if_empty"] or password or reset_passwords:
@@ -169,13 +175,38 @@ class Command(BaseCommand):
                     cursor.execute(f"DELETE FROM {table}")
 
     def load(self, n_positions: int, seed: int) -> None:
-        end = today() if is_business_day(today()) else previous_business_day(today())
-        dates = demo.demo_dates(end)
+        dates = demo.demo_dates(on_or_before(today()))
         self.stdout.write(
-            f"Loading the demo fund: {len(dates)} business days to {end}, seed {seed}"
+            f"Loading the demo fund: {len(dates)} business days to {dates[-1]}, seed {seed}"
         )
+        self.load_reference(n_positions)
+        paths = demo.simulate_markets(len(dates), seed)
+        self.load_market(dates, paths)
+        self.load_capital(dates, n_positions)
+        self.load_trades(dates, paths, n_positions, seed)
+        # The day starts at the previous close (DayStart): the last day's P&L is its move.
+        result = services.mark_to_market(as_of=dates[-1], actor=ACTOR)
+        self.step(
+            f"marked {result.positions_updated} positions as of {result.as_of}; "
+            f"{Position.objects.filter(closed_at__isnull=True).count()} open"
+        )
+        built = services.snapshots_build(start=dates[0], end=dates[-1], actor=ACTOR)
+        worst = min(built[1:] or built, key=lambda day: day.daily_return)
+        self.step(
+            f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}; "
+            f"worst day {worst.daily_return:.2%} on {worst.date}"
+        )
+        self.load_risk(dates, paths)
+        self.load_signals(dates, paths)
+        pack = briefing_services.morning_pack_generate(
+            date=next_business_day(dates[-1]), actor=ACTOR
+        )
+        self.step(f"morning pack for {pack.date} (close of {pack.data_date})")
 
-        instruments = [
+    def load_reference(self, n_positions: int) -> None:
+        """The instruments and the strategies: the six desks, and as many sleeves beside
+        them as it takes to hold `n_positions` (one position per instrument and strategy)."""
+        for s in demo.INSTRUMENTS:
             services.instrument_create(
                 actor=ACTOR,
                 symbol=s.symbol,
@@ -188,15 +219,8 @@ class Command(BaseCommand):
                 dv01=Decimal(s.dv01),
                 lot_size=Decimal(s.lot_size),
             )
-            for s in demo.INSTRUMENTS
-        ]
-        self.step(f"{len(instruments)} instruments")
-        strategies = list(demo.STRATEGIES)
-        per_strategy = len(demo.INSTRUMENTS)
-        for n in range(max(0, -(-n_positions // per_strategy) - len(strategies))):
-            strategies.append(
-                (f"SLEEVE{n + 1:03d}", f"Sleeve {n + 1}", "A scaled sleeve for benchmarks.")
-            )
+        self.step(f"{len(demo.INSTRUMENTS)} instruments")
+        strategies = demo.strategies_for(n_positions)
         for code, name, text in strategies:
             services.strategy_create(
                 actor=ACTOR,
@@ -208,7 +232,8 @@ class Command(BaseCommand):
             )
         self.step(f"{len(strategies)} strategies")
 
-        paths = demo.simulate_markets(len(dates), seed)
+    def load_market(self, dates: list[dt.date], paths: dict[str, np.ndarray]) -> None:
+        """Every business day's FX rates, CDI and closes."""
         fx = demo.fx_paths(paths)
         services.fx_rates_upsert(
             rows=[
@@ -237,72 +262,34 @@ class Command(BaseCommand):
         )
         self.step(f"{len(paths) * len(dates)} prices")
 
-        services.capital_flow_create(
-            date=dates[0], amount=Decimal("1000000000.00"), note="Launch capital", actor=ACTOR
-        )
-        services.capital_flow_create(
-            date=dates[len(dates) // 2],
-            amount=Decimal("150000000.00"),
-            note="Subscription",
-            actor=ACTOR,
-        )
-        services.capital_flow_create(
-            date=dates[-40], amount=Decimal("-80000000.00"), note="Redemption", actor=ACTOR
-        )
-        self.step("3 capital flows")
+    def load_capital(self, dates: list[dt.date], n_positions: int) -> None:
+        flows = demo.capital_flows(dates, n_positions)
+        for date, amount, note in flows:
+            services.capital_flow_create(date=date, amount=amount, note=note, actor=ACTOR)
+        self.step(f"{len(flows)} capital flows ({flows[0][1]:,.0f} at launch)")
 
-        def x_rate(currency: str, day: int) -> float:
-            return 1.0 if currency == "BRL" else float(fx[currency][day])
-
-        def unit_value(spec: demo.DemoInstrument, day: int) -> float:
-            if spec.quote_type == "yield":
-                return float(spec.dv01) * x_rate(spec.currency, day)
-            return (
-                float(paths[spec.symbol][day]) * float(spec.multiplier) * x_rate(spec.currency, day)
-            )
-
-        pairs = [(spec, spec.strategy) for spec in demo.INSTRUMENTS]
-        extra = [
-            (spec, code)
-            for code, _, _ in strategies
-            for spec in demo.INSTRUMENTS
-            if code != spec.strategy
-        ]
-        pairs = (pairs + extra)[:n_positions]
-        plan = demo.plan_trades(pairs, len(dates), unit_value, seed)
+    def load_trades(
+        self, dates: list[dt.date], paths: dict[str, np.ndarray], n_positions: int, seed: int
+    ) -> None:
+        """The trades that build `n_positions` positions, each sized to its share of the
+        fund's risk (`demo.position_scale`)."""
+        unit_value = demo.unit_values(paths)
+        plan = demo.book_plan(paths, n_positions, seed)
         specs = {spec.symbol: spec for spec in demo.INSTRUMENTS}
-        requests = []
-        for t in plan:
-            spec = specs[t.symbol]
-            price = demo.quote(float(paths[t.symbol][t.day_index]))
-            notional = Decimal(unit_value(spec, t.day_index)) * t.quantity
-            requests.append(
-                services.TradeRequest(
-                    instrument=t.symbol,
-                    strategy=t.strategy,
-                    quantity=t.quantity,
-                    price=price,
-                    trade_date=dates[t.day_index],
-                    fees=demo.fees_for(notional),
-                )
+        requests = [
+            services.TradeRequest(
+                instrument=t.symbol,
+                strategy=t.strategy,
+                quantity=t.quantity,
+                price=demo.quote(float(paths[t.symbol][t.day_index])),
+                trade_date=dates[t.day_index],
+                fees=demo.fees_for(Decimal(unit_value(specs[t.symbol], t.day_index)) * t.quantity),
             )
+            for t in plan
+        ]
         services.trades_book(requests=requests, actor=ACTOR, source=Trade.Source.DEMO)
-        self.step(f"{len(requests)} trades booked")
-
-        # The day starts at the previous close (DayStart): the last day's P&L is its move.
-        result = services.mark_to_market(as_of=dates[-1], actor=ACTOR)
-        self.step(
-            f"marked {result.positions_updated} positions as of {result.as_of}; "
-            f"{Position.objects.filter(closed_at__isnull=True).count()} open"
-        )
-        built = services.snapshots_build(start=dates[0], end=dates[-1], actor=ACTOR)
-        self.step(f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}")
-        self.load_risk(dates, paths)
-        self.load_signals(dates, paths)
-        pack = briefing_services.morning_pack_generate(
-            date=next_business_day(dates[-1]), actor=ACTOR
-        )
-        self.step(f"morning pack for {pack.date} (close of {pack.data_date})")
+        scale = demo.position_scale(n_positions)
+        self.step(f"{len(requests)} trades booked (positions at {scale:.0%} of full size)")
 
     def run_due_pipelines(self) -> None:
         """The runs the schedules would have made by now (`verify_system` checks them): the
@@ -320,16 +307,49 @@ class Command(BaseCommand):
             )
             self.step(f"{name} {due}: {run.status}" + (f" ({run.error})" if run.error else ""))
 
-    def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
-        for name, metric, scope_type, scope_value, limit in demo.RISK_LIMITS:
+    def limit_figures(self, day: dt.date) -> dict[str, Decimal]:
+        """Each demo limit's figure on the book at the close of `day` (its own metric in its
+        scope, or its basis), read as the risk snapshot reads it."""
+        risk = risk_selectors.risk_compute(book=risk_selectors.Book.load(book_state_on(day)))
+        fund_drawdown = risk_selectors.book_drawdown(risk.book)
+        figures = {}
+        for spec in demo.RISK_LIMITS:
+            if spec.basis == "max_drawdown":
+                figures[spec.name] = max(d.value for d in drawdown_history(until=day).values())
+                continue
+            scope = {"scope_type": spec.scope_type, "scope_value": spec.scope_value}
+            of = (
+                RiskLimit(metric=spec.basis, limit=1)  # a fund figure
+                if spec.basis
+                else RiskLimit(metric=spec.metric, limit=1, **scope)
+            )
+            value = risk_selectors.limit_value(risk, of, fund_drawdown).value
+            figures[spec.name] = abs(value or Decimal(0))
+        return figures
+
+    def load_limits(self, dates: list[dt.date]) -> None:
+        """The demo's limits, each set for the book it built (demo.DemoLimit): on the largest
+        figure it showed at the closes of the risk snapshots' year, every
+        LIMIT_SAMPLE_DAYS-th and the last, so that the year's snapshots find it mostly
+        within its limits as well as the last close."""
+        days = dates[-demo.BACKTEST_DAYS - 1 :: demo.LIMIT_SAMPLE_DAYS] + dates[-1:]
+        peaks: dict[str, Decimal] = {}
+        for day in days:
+            for name, value in self.limit_figures(day).items():
+                peaks[name] = max(value, peaks.get(name, value))
+        nav = PortfolioSnapshot.objects.get(date=dates[-1]).nav
+        for spec in demo.RISK_LIMITS:
             risk_services.limit_create(
                 actor=ACTOR,
-                name=name,
-                metric=metric,
-                scope_type=scope_type,
-                scope_value=scope_value,
-                limit=Decimal(limit),
+                name=spec.name,
+                metric=spec.metric,
+                scope_type=spec.scope_type,
+                scope_value=spec.scope_value,
+                limit=demo.limit_level(spec, peaks[spec.name], nav),
             )
+
+    def load_risk(self, dates: list[Any], paths: dict[str, Any]) -> None:
+        self.load_limits(dates)
         scenarios = demo.stress_scenarios(dates, paths)
         for spec in scenarios:
             risk_services.scenario_create(actor=ACTOR, **spec)
