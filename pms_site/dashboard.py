@@ -27,7 +27,8 @@ NAV_DAYS = 250  # the NAV curve: about a year of business days
 RUNS_SHOWN = 6
 PROPOSALS_SHOWN = 10  # the rest are a link away
 STRATEGIES_SHOWN = 12  # the largest YTD P&L; the others summed in one row
-RETURN_PERIODS = (("day", "daily"), ("MTD", "mtd"), ("YTD", "ytd"))
+TIMELINE_PERIODS = (("MTD", "mtd"), ("YTD", "ytd"))  # label, attribution period
+PERIODS = ("day", *(label for label, _ in TIMELINE_PERIODS))
 
 
 def _data(name: str, **given: Any) -> dict[str, Any] | None:
@@ -40,23 +41,33 @@ def _data(name: str, **given: Any) -> dict[str, Any] | None:
     return data
 
 
-def _returns() -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
-    """Day, MTD and YTD: the fund's time-weighted return and P&L, and P&L by strategy."""
-    headline: list[dict[str, str]] = []
+def _headline(label: str, pnl: Decimal, ratio: Decimal | None) -> dict[str, str]:
+    return {
+        "label": label,
+        "return": percent(ratio, 2),
+        "pnl": money(pnl, 0),
+        "sign": "neg" if pnl < 0 else "pos",
+    }
+
+
+def _returns(book: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
+    """The day, MTD and YTD: the fund's return and P&L, and P&L by strategy. The day is
+    the live book's (its valuation date, with the trades done since), as /api/book/ gives
+    it; MTD and YTD are the timeline's time-weighted figures (the attribution's)."""
+    day_pnl = Decimal(book["totals"]["daily_pnl"])
+    start = Decimal(book["nav"]) - day_pnl  # the day's capital: NAV before its P&L
+    headline = [_headline("day", day_pnl, day_pnl / start if start > 0 else None)]
     by_strategy: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for label, period in RETURN_PERIODS:
+    for row in book["positions"]:
+        held = by_strategy[row["strategy"]]
+        held["day"] = held.get("day", Decimal(0)) + Decimal(row["daily_pnl_base"])
+    for label, period in TIMELINE_PERIODS:
         found = _data("attribution", period=period, by="strategy")
         if found is None:
             headline.append({"label": label, "return": "—", "pnl": "—", "sign": ""})
             continue
-        pnl = Decimal(found["total_pnl"])
         headline.append(
-            {
-                "label": label,
-                "return": percent(Decimal(found["total_return"]), 2),
-                "pnl": money(pnl, 0),
-                "sign": "neg" if pnl < 0 else "pos",
-            }
+            _headline(label, Decimal(found["total_pnl"]), Decimal(found["total_return"]))
         )
         for row in found["rows"]:
             by_strategy[row["key"]][label] = Decimal(row["pnl"])
@@ -108,8 +119,9 @@ def _alerts() -> list[dict[str, Any]]:
 
 
 def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
-    """P&L by strategy, day / MTD / YTD (the attribution's): the largest |YTD| first; past
-    STRATEGIES_SHOWN the rest in one row, so the table always adds up to the fund's."""
+    """P&L by strategy, the day (the book's), MTD and YTD (the attribution's): the largest
+    |YTD| first; past STRATEGIES_SHOWN the rest in one row, so the table always adds up to
+    the fund's."""
     zero = Decimal(0)
     codes = sorted(periods, key=lambda c: -abs(periods[c].get("YTD", zero)))
     shown, rest = codes[:STRATEGIES_SHOWN], codes[STRATEGIES_SHOWN:]
@@ -119,13 +131,12 @@ def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str
     out = []
     for name, group in rows:
         total = {
-            label: sum((periods[c].get(label, zero) for c in group), zero)
-            for label, _ in RETURN_PERIODS
+            label: sum((periods[c].get(label, zero) for c in group), zero) for label in PERIODS
         }
         out.append(
             {
                 "code": name,
-                **{label.lower(): money(total[label], 0) for label, _ in RETURN_PERIODS},
+                **{label.lower(): money(total[label], 0) for label in PERIODS},
                 "sign": "neg" if total["YTD"] < 0 else "pos",
             }
         )
@@ -138,7 +149,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
     if book is None or portfolio.inception() is None:
         return {"empty": True}
     nav = Decimal(book["nav"])
-    headline, by_strategy = _returns()
+    headline, by_strategy = _returns(book)
     strategies = _strategy_rows(by_strategy)
     live = _data("risk")
     pending = pending_proposals(day)

@@ -25,6 +25,8 @@ def trade(strategy: str, quantity: str, price: str, day: dt.date) -> None:
 def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     StrategyFactory(code="RV")
     StrategyFactory(code="OLD")
+    day = dt.date(2024, 3, 12)
+    services.capital_flow_create(date=day, amount=D("1000000.00"), actor="ops")
     trade("OLD", "1", "126000", dt.date(2024, 3, 12))
     trade("OLD", "-1", "126500", dt.date(2024, 3, 13))  # closed before the book's day
     PriceFactory(instrument=ibov, date=THU, price=D("127000"))
@@ -45,6 +47,14 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     totals = page[page.index('<tr class="pms-totals">') :]
     totals = totals[: totals.index("</tr>")]
     assert "Total (2)" in totals and "700.00" in totals  # MACRO (closed today) and RV
+    # The dashboard's day is the same figure, by strategy too, and its NAV is dated at the
+    # valuation date (the trade of Friday does not move it).
+    dashboard = client.get("/admin/").content.decode()
+    assert "NAV (BRL) · 2024-03-14" in dashboard
+    day = dashboard[dashboard.index('id="kpi-return-day"') :]
+    assert "P&amp;L 700</div>" in day[: day.index("</div></div>") + 12]
+    assert '<td>MACRO</td><td class="num">500</td>' in dashboard
+    assert '<td>RV</td><td class="num">200</td>' in dashboard
     everything = client.get("/admin/portfolio/position/?status=all").content.decode()
     assert "Total (3)" in everything  # OLD's day is long past: it adds 0.00 to the day
     rows = everything[everything.index('<tr class="pms-totals">') :]
