@@ -326,7 +326,12 @@ def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
         # −2 × (4,960 − 4,950) × 50 × 5.02 = −5,020
         added.append(day_pnl() - start - sum(added))
         afternoon = selectors.book()
-    assert added == [Decimal("900.00"), Decimal("-800.00"), Decimal("-1000.00"), Decimal("-5020.00")]
+    assert added == [
+        Decimal("900.00"),
+        Decimal("-800.00"),
+        Decimal("-1000.00"),
+        Decimal("-5020.00"),
+    ]
     assert (afternoon["valuation_date"], afternoon["stale_prices"]) == ("2024-02-22", [])
     # The closed ESH4 is listed with its day: day 4's move, and the close at day 4's close.
     [es_morning] = [row for row in morning["positions"] if row["instrument"] == "ESH4"]
