@@ -26,6 +26,7 @@ CONFLICTS = (
     ("/reject/", "POST"),
     ("/acknowledge/", "POST"),
     ("/book/mark-to-market/", "POST"),
+    ("/positions/{id}/close/", "POST"),
     ("/run/", "POST"),
     ("/risk/limits/{id}/", "DELETE"),
 )
