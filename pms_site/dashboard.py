@@ -166,7 +166,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         "day_pnl": money(Decimal(totals["daily_pnl"]), 0),
         "gross": money(Decimal(totals["gross_exposure"]), 0),
         "net": money(Decimal(totals["net_exposure"]), 0),
-        "positions": totals["positions"],
+        "positions": totals["open_positions"],
         "nav_chart": charts.line_chart(
             [d.isoformat() for d, _, _ in curve],
             [float(nav) for _, nav, _ in curve],

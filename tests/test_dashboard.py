@@ -151,7 +151,7 @@ def test_the_alerts_are_one_row_per_breach_acknowledged_with_a_note(fund):
     page = client.get("/admin/").content.decode()
     assert "Alerts not resolved (1)" in page
     assert (
-        '<td>2024-03-13 – 2024-03-15</td><td class="num">3</td>'
+        '<td>2024-03-13<br>– 2024-03-15</td><td class="num">3</td>'
         '<td class="num">110%</td><td class="num">150%</td>'
     ) in page
     assert page.count(">Acknowledge</button>") == 1 and 'name="note" required' in page

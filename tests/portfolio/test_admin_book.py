@@ -51,6 +51,7 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     # valuation date (the trade of Friday does not move it).
     dashboard = client.get("/admin/").content.decode()
     assert "NAV (BRL) · 2024-03-14" in dashboard
+    assert 'id="kpi-open-positions">1</div>' in dashboard  # RV; MACRO closed today
     day = dashboard[dashboard.index('id="kpi-return-day"') :]
     assert "P&amp;L 700</div>" in day[: day.index("</div></div>") + 12]
     assert '<td>MACRO</td><td class="num">500</td>' in dashboard
