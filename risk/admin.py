@@ -26,7 +26,7 @@ from core.admin import (
     percent_column,
 )
 from core.errors import Conflict
-from core.formatting import percent
+from core.formatting import brt, percent
 
 from . import selectors, services
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario, limit_figure
@@ -106,18 +106,15 @@ class RiskAlertAdmin(ReadOnlyAdmin):
     """One row per limit and breach, the newest first: its days and its utilization."""
 
     list_display = (
-        "date",
-        "last_shown",
+        "in_breach",
         "days",
         "subject",
         "status",
         "value_shown",
         "utilization_shown",
         "worst_shown",
-        "acknowledged_by",
-        "acknowledged_at",
-        "note",
-        "resolved_at",
+        "acknowledged",
+        "resolved_shown",
     )
     list_filter = ("status", "limit__metric")
     search_fields = ("limit__name", "source", "message", "acknowledged_by", "note")
@@ -125,14 +122,35 @@ class RiskAlertAdmin(ReadOnlyAdmin):
     ordering = ("-date", "-pk")
     list_select_related = ("limit",)
     actions = ["acknowledge"]
-    utilization_shown = percent_column("utilization", "utilization (last day)")
-    worst_shown = percent_column("worst_utilization", "worst utilization")
+    utilization_shown = percent_column("utilization", "used, last day")
+    worst_shown = percent_column("worst_utilization", "worst")
 
-    @admin.display(description="last day", ordering="last_day")
-    def last_shown(self, alert: RiskAlert) -> str:
-        return str(alert.last)
+    @admin.display(description="in breach", ordering="date")
+    def in_breach(self, alert: RiskAlert) -> SafeString:
+        if alert.last == alert.date:
+            return format_html('<span class="pms-nowrap">{}</span>', alert.date)
+        return format_html(
+            '<span class="pms-nowrap">{}</span> – <span class="pms-nowrap">{}</span>',
+            alert.date,
+            alert.last,
+        )
 
-    @admin.display(description="value (last day)", ordering="value")
+    @admin.display(description="acknowledged", ordering="acknowledged_at")
+    def acknowledged(self, alert: RiskAlert) -> SafeString:
+        if not alert.acknowledged_by:
+            return format_html("{}", "—")
+        return format_html(
+            "{} <small>{}</small><br><small>{}</small>",
+            alert.acknowledged_by,
+            brt(alert.acknowledged_at),
+            alert.note,
+        )
+
+    @admin.display(description="resolved on", ordering="resolved_on")
+    def resolved_shown(self, alert: RiskAlert) -> SafeString:
+        return format_html('<span class="pms-nowrap">{}</span>', alert.resolved_on or "—")
+
+    @admin.display(description="value", ordering="value")
     def value_shown(self, alert: RiskAlert) -> SafeString:
         metric = alert.limit.metric if alert.limit else ""
         return format_html('<span class="num">{}</span>', limit_figure(metric, alert.value))
