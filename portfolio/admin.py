@@ -20,6 +20,8 @@ from django.db.models import (
     When,
 )
 from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from core.admin import (
     ReadOnlyAdmin,
@@ -247,7 +249,13 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         "realized",
         "dv01",
     )
-    quantity_shown = number_column("quantity", "quantity")
+
+    @admin.display(description="quantity", ordering="quantity")
+    def quantity_shown(self, position: Position) -> SafeString:
+        if position.closed_at is not None:
+            return format_html('<span class="num">closed {}</span>', position.closed_at)
+        return format_html('<span class="num">{}</span>', number(position.quantity))
+
     avg_cost_shown = quote_column("avg_cost", "average cost", max_places=4)
     last_price_shown = quote_column("last_price", "last price")  # its date: on the row's page
     # A position's page: the same figures, as the list shows them, with their dates.

@@ -47,6 +47,7 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     totals = page[page.index('<tr class="pms-totals">') :]
     totals = totals[: totals.index("</tr>")]
     assert "Total (2)" in totals and "700.00" in totals  # MACRO (closed today) and RV
+    assert '<span class="num">closed 2024-03-15</span>' in page
     # The dashboard's day is the same figure, by strategy too, and its NAV is dated at the
     # valuation date (the trade of Friday does not move it).
     dashboard = client.get("/admin/").content.decode()
