@@ -61,8 +61,8 @@ def test_an_absurd_close_price_is_refused_and_the_book_still_reads(fund, pm, api
     # Within the column but far from the last close (4,940): it needs confirm.
     answer = pm.post(f"/api/positions/{position.pk}/close/", {"price": "9000"}, format="json")
     assert answer.status_code == 400
-    assert "82% from the last close 4940" in answer.json()["0"]["price"][0]
-    assert "confirm" in answer.json()["0"]["price"][0]
+    assert "82% from the last close 4940" in answer.json()["price"][0]
+    assert "confirm" in answer.json()["price"][0]
     assert state() == before
     confirmed = pm.post(
         f"/api/positions/{position.pk}/close/",

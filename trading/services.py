@@ -34,7 +34,7 @@ from portfolio.services import (
     audit_record,
     fund_inception_or_error,
     model_state,
-    trades_book,
+    trade_book,
 )
 from risk.selectors import WhatIf, risk_compute
 
@@ -394,24 +394,19 @@ def _book(
     actor: str,
 ) -> Trade:
     """Book the proposal's trade through the book's own service (its checks and audit)."""
-    try:
-        [trade] = trades_book(
-            requests=[
-                TradeRequest(
-                    instrument=proposal.instrument.symbol,
-                    strategy=proposal.strategy.code,
-                    quantity=quantity,
-                    price=price,
-                    trade_date=day,
-                    note=f"Proposal {proposal.pk}" + (f": {note}" if note else ""),
-                    confirm=confirm,
-                )
-            ],
-            actor=actor,
-            source=Trade.Source.PROPOSAL,
-        )
-    except RowErrors as row_errors:
-        raise ValidationError(row_errors.errors[0]) from None
+    trade = trade_book(
+        request=TradeRequest(
+            instrument=proposal.instrument.symbol,
+            strategy=proposal.strategy.code,
+            quantity=quantity,
+            price=price,
+            trade_date=day,
+            note=f"Proposal {proposal.pk}" + (f": {note}" if note else ""),
+            confirm=confirm,
+        ),
+        actor=actor,
+        source=Trade.Source.PROPOSAL,
+    )
     return trade
 
 

@@ -137,12 +137,10 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data = s.PositionOpenSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        [trade] = services.trades_book(
-            requests=[
-                services.TradeRequest(
-                    **{**values, "trade_date": values.get("trade_date") or today()}
-                )
-            ],
+        trade = services.trade_book(
+            request=services.TradeRequest(
+                **{**values, "trade_date": values.get("trade_date") or today()}
+            ),
             actor=actor(request),
             source=Trade.Source.API,
         )

@@ -39,7 +39,7 @@ from .reference import (
     strategy_update,
 )
 from .timeline import fund_inception_or_error, snapshots_build
-from .trades import TradeRequest, position_close, trades_book
+from .trades import TradeRequest, position_close, trade_book, trades_book
 
 __all__ = [
     "MarkResult",
@@ -73,5 +73,6 @@ __all__ = [
     "snapshots_build",
     "strategy_create",
     "strategy_update",
+    "trade_book",
     "trades_book",
 ]

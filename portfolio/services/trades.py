@@ -507,6 +507,15 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     return booking.save()
 
 
+def trade_book(*, request: TradeRequest, actor: str, source: str) -> Trade:
+    """Book one trade; its errors by field (a ValidationError), as a single object's are."""
+    try:
+        [trade] = trades_book(requests=[request], actor=actor, source=source)
+    except RowErrors as row_errors:
+        raise ValidationError(row_errors.errors[0]) from None
+    return trade
+
+
 @transaction.atomic
 def position_close(
     *,
@@ -543,5 +552,5 @@ def position_close(
         fees=fees,
         confirm=confirm,
     )
-    [trade] = trades_book(requests=[request], actor=actor, source=source)
+    trade = trade_book(request=request, actor=actor, source=source)
     return Position.objects.select_related("instrument", "strategy").get(pk=trade.position_id)

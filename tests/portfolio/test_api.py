@@ -270,8 +270,9 @@ def test_position_bad_input_books_nothing(pm, ibov, macro):
         {"instrument": "NOPE", "strategy": "MACRO", "quantity": 1, "price": 1},
         format="json",
     )
+    # One position: its errors by field, as every single object's are (not by row).
     assert unknown.status_code == 400 and unknown.json() == {
-        "0": {"instrument": ["Unknown instrument 'NOPE'."]}
+        "instrument": ["Unknown instrument 'NOPE'."]
     }
     assert not Trade.objects.exists() and not Position.objects.exists()
 
