@@ -29,7 +29,6 @@ from portfolio.services import (
 )
 
 from . import selectors
-from .breaches import days_in_breach, worst
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTIVE = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
@@ -132,9 +131,7 @@ class _AlertChanges:
         if end.last <= day:  # `day` is the breach's last: its figures are the breach's
             end.value, end.utilization = value.value, value.utilization
         kept.value, kept.utilization = end.value, end.utilization
-        kept.worst_utilization = worst(
-            value.utilization, *(a.worst_utilization or a.utilization for a in touching)
-        )
+        kept.worst_utilization = _breach_worst(day, value.utilization, touching)
         kept.date, kept.last_day = min(day, kept.date), max(day, end.last)
         # The breach is resolved as its last alert was, unless its end moved to `day` or
         # `day` was the check that had undone it: then the first later check that found
@@ -230,6 +227,47 @@ class _AlertChanges:
         RiskAlert.objects.bulk_create([a for a in kept if a.pk is None])
         RiskAlert.objects.bulk_update([a for a in kept if a.pk is not None], ALERT_FIELDS)
         return self.in_breach
+
+
+def days_in_breach(first: dt.date, last: dt.date) -> int:
+    """The business days from `first` to `last`, both counted."""
+    return len(business_days(first, last))
+
+
+def worst(*utilizations: Decimal | None) -> Decimal | None:
+    """The largest utilization given, None when none is known."""
+    known = [u for u in utilizations if u is not None]
+    return max(known) if known else None
+
+
+def _breach_worst(
+    day: dt.date, utilization: Decimal | None, touching: Sequence[RiskAlert]
+) -> Decimal | None:
+    """The worst utilization of the breach that `day`, found in breach at `utilization`,
+    makes of the alerts `touching` it: that of its days from their stored checks, `day`'s
+    as checked now. The alerts next to `day` keep theirs (their days' checks are not
+    `day`'s); the alert that held `day` (its check run again, perhaps lower) is read again
+    without it, unless `day`'s figure now is at least that alert's worst. So the worst
+    depends only on the stored checks, whatever order and however often days are run."""
+    worsts = [utilization]
+    for alert in touching:
+        kept = alert.worst_utilization or alert.utilization
+        if alert.date <= day <= alert.last and (
+            utilization is None or kept is None or kept > utilization
+        ):
+            kept = _worst_without(alert, day, kept)
+        worsts.append(kept)
+    return worst(*worsts)
+
+
+def _worst_without(alert: RiskAlert, day: dt.date, kept: Decimal | None) -> Decimal | None:
+    """The worst utilization of `alert`'s days but `day`, from their stored checks; `kept`
+    (the alert's) when some of them has none (its check was not stored)."""
+    checks = _breach_figures(alert.limit_id, alert.date, alert.last)  # type: ignore[arg-type]
+    others = [other for other in business_days(alert.date, alert.last) if other != day]
+    if any(other not in checks for other in others):
+        return kept
+    return worst(*(checks[other][1] for other in others))
 
 
 def _undone(alert: RiskAlert) -> bool:

@@ -26,10 +26,10 @@ from django.test import Client
 
 from portfolio.models import AuditRecord
 from risk import selectors, services
-from risk.breaches import breach_runs, fold_daily_alerts
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 
 pytestmark = pytest.mark.django_db
+migration = importlib.import_module("risk.migrations.0006_alerts_per_breach")
 
 MON, TUE, WED, THU, FRI = (dt.date(2024, 3, d) for d in range(11, 16))
 WEEK = {MON: "2500", TUE: "3000", WED: "2200", THU: "1900", FRI: "2100"}
@@ -197,6 +197,24 @@ def test_the_breach_runs_over_weekends_and_holidays(dv01: RiskLimit) -> None:
     ]
 
 
+def test_a_day_checked_again_lower_lowers_the_worst(dv01: RiskLimit) -> None:
+    """Mon at 3,000.00 (1.50) and Tue at 2,400.00 (1.20); Mon's check run again with a
+    corrected 2,500.00: the worst is 1.25, the stored checks', not the superseded 1.50.
+    Wed joined to them by a check of Tue run last gives the same."""
+    check(dv01, MON, "3000")
+    check(dv01, TUE, "2400")
+    check(dv01, MON, "2500")
+    assert alerts() == [
+        (MON, TUE, 2, "open", Decimal("2400"), Decimal("1.2"), Decimal("1.25"), None)
+    ]
+    check(dv01, WED, "2200")
+    check(dv01, TUE, "3000")
+    check(dv01, TUE, "2200")
+    assert alerts() == [
+        (MON, WED, 3, "open", Decimal("2200"), Decimal("1.1"), Decimal("1.25"), None)
+    ]
+
+
 def test_a_value_not_available_changes_nothing(dv01: RiskLimit) -> None:
     check(dv01, MON, WEEK[MON])
     unavailable = selectors.LimitValue(dv01, None, unavailable="20 returns needed")
@@ -228,14 +246,16 @@ def daily(pk: int, limit_id: int, day: dt.date, utilization: str, **fields: Any)
 
 def test_breach_runs_are_consecutive_business_days() -> None:
     feb = [dt.date(2024, 2, d) for d in (8, 9, 14, 16)]  # Thu, Fri, (Carnival), Wed, Fri
-    assert breach_runs(reversed(feb)) == [(feb[0], feb[2]), (feb[3], feb[3])]
+    assert migration.breach_runs(reversed(feb)) == [(feb[0], feb[2]), (feb[3], feb[3])]
 
 
 def test_the_daily_alerts_fold_into_one_per_limit_and_breach() -> None:
     """Limit 1 in breach Mon–Wed (3 alerts: Tue's acknowledged, Wed's resolved) and Fri
     (Thu under); limit 2 on Wed only. Folded: the Mon–Wed breach is Mon's row with
     Wed's figures, the worst of the three (1.50), Tue's acknowledgement, resolved as Wed's
-    was; Fri and limit 2's Wed stay as they were, of one day."""
+    was, on Thu (the first later day a stored check found the limit under); Fri and limit
+    2's Wed stay as they were, of one day (limit 2's, resolved, on the next business day:
+    no later check stored)."""
     acked = dt.datetime(2024, 3, 12, 21, tzinfo=dt.UTC)
     resolved = dt.datetime(2024, 3, 14, 21, tzinfo=dt.UTC)
     rows = [
@@ -243,10 +263,10 @@ def test_the_daily_alerts_fold_into_one_per_limit_and_breach() -> None:
         daily(1, 1, MON, "1.25"),
         daily(2, 1, TUE, "1.5", status="acknowledged", acknowledged_by="pm", acknowledged_at=acked),
         daily(5, 1, FRI, "1.05"),
-        daily(4, 2, WED, "1.2"),
+        daily(4, 2, WED, "1.2", status="resolved", resolved_at=resolved),
     ]
     rows[2]["note"] = "cutting"
-    kept, folded = fold_daily_alerts(rows)
+    kept, folded = migration.fold_daily_alerts(rows, {1: [THU, dt.date(2024, 3, 18)]})
     assert sorted(folded) == [2, 3]
     by_id = {breach["id"]: breach for breach in kept}
     assert sorted(by_id) == [1, 4, 5]
@@ -262,11 +282,14 @@ def test_the_daily_alerts_fold_into_one_per_limit_and_breach() -> None:
         "acknowledged_by": "pm",
         "acknowledged_at": acked,
         "note": "cutting",
+        "resolved_on": THU,
         "resolved_at": resolved,
     }
     assert (by_id[5]["date"], by_id[5]["last_day"], by_id[5]["days"]) == (FRI, FRI, 1)
     assert (by_id[5]["status"], by_id[5]["worst_utilization"]) == ("open", Decimal("1.05"))
-    assert (by_id[4]["date"], by_id[4]["days"], by_id[4]["status"]) == (WED, 1, "open")
+    assert by_id[5]["resolved_on"] is None
+    assert (by_id[4]["date"], by_id[4]["days"], by_id[4]["status"]) == (WED, 1, "resolved")
+    assert by_id[4]["resolved_on"] == THU
 
 
 def test_the_migration_folds_the_stored_alerts(dv01: RiskLimit) -> None:
@@ -278,12 +301,39 @@ def test_the_migration_folds_the_stored_alerts(dv01: RiskLimit) -> None:
         )
     RiskAlert.objects.create(source="pipeline:eod", date=TUE, message="failed")
     RiskAlert.objects.update(last_day=None)  # as the migration finds them
-    migration = importlib.import_module("risk.migrations.0006_alerts_per_breach")
     migration.fold_alerts(apps, None)
     assert alerts() == [
         (MON, WED, 3, "open", Decimal("2200"), Decimal("1.1"), Decimal("1.5"), None),
         (TUE, TUE, 1, "open", None, None, None, None),
     ]
+
+
+def test_a_folded_resolved_breach_stays_resolved_when_a_day_of_it_is_checked_again(
+    dv01: RiskLimit,
+) -> None:
+    """The week's checks stored; the daily alerts of Mon–Wed, resolved by Thu's check,
+    folded by the migration: resolved on Thu. Tue's check run again (the same figures)
+    leaves it as it is; Thu's again too."""
+    resolved = dt.datetime(2024, 3, 14, 21, tzinfo=dt.UTC)
+    for day, value in WEEK.items():
+        check(dv01, day, value)
+    RiskAlert.objects.all().delete()
+    for day in (MON, TUE, WED):
+        RiskAlert.objects.create(
+            limit=dv01,
+            date=day,
+            value=Decimal(WEEK[day]),
+            utilization=Decimal(WEEK[day]) / 2000,
+            status="resolved",
+            resolved_at=resolved,
+        )
+    RiskAlert.objects.update(last_day=None)  # as the migration finds them
+    migration.fold_alerts(apps, None)
+    assert alerts() == [FIRST_BREACH]
+    folded = list(RiskAlert.objects.values())
+    check(dv01, TUE, WEEK[TUE])
+    check(dv01, THU, WEEK[THU])
+    assert list(RiskAlert.objects.values()) == folded
 
 
 # --- The admin -----------------------------------------------------------------------------------
