@@ -292,8 +292,9 @@ class Position(models.Model):
 
     A trade dated after `pnl_date` (today's, while the book is valued at the last close)
     changes the quantities at once, valued at that close, without moving `pnl_date`; the
-    start of its own day is kept aside (`next_pnl_date`, `next_sod_pnl_base`) until a mark
-    reaches that day.
+    start of its own day is kept aside until a mark reaches that day: `pending_days` holds,
+    for each such day, what the position held before that day's trades (`next_pnl_date` is
+    the first of them).
     """
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="positions")
@@ -316,13 +317,12 @@ class Position(models.Model):
     pnl_date = models.DateField(help_text="The business date daily P&L refers to.")
     sod_pnl_base = money_field(help_text="Unrealized + realized P&L at the previous close.")
     next_pnl_date = models.DateField(
-        null=True, blank=True, help_text="The latest trade date after the P&L date, if any."
+        null=True, blank=True, help_text="The first trade date after the P&L date, if any."
     )
-    next_sod_pnl_base = money_field(
-        null=True,
+    pending_days = models.TextField(
         blank=True,
-        default=None,
-        help_text="Unrealized + realized P&L at the close before `next_pnl_date`.",
+        default="",
+        help_text="JSON: per trade date after the P&L date, the holdings before its trades.",
     )
     opened_at = models.DateField(help_text="Trade date of the trade that opened it.")
     closed_at = models.DateField(null=True, blank=True, help_text="Trade date it went to zero.")
@@ -506,6 +506,17 @@ class PortfolioSnapshot(models.Model):
         return f"{self.date} NAV {money(self.nav)}"
 
 
+class BookMark(models.Model):
+    """The close the live book is marked to: its valuation date, moved forward by each
+    mark (a flat book's too); trades never move it. One row."""
+
+    date = models.DateField()
+    marked_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"the book marked to {self.date}"
+
+
 # The figures a mark recomputes, shared by trade booking and mark-to-market.
 MARK_FIELDS = (
     "last_price",
@@ -520,5 +531,5 @@ MARK_FIELDS = (
     "pnl_date",
     "sod_pnl_base",
     "next_pnl_date",
-    "next_sod_pnl_base",
+    "pending_days",
 )

@@ -25,6 +25,7 @@ from core.formatting import decimal_str
 from .ledger import cents, drawdowns, exposure, nav, to_cents
 from .models import (
     BenchmarkRate,
+    BookMark,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -51,9 +52,12 @@ def inception() -> dt.date | None:
 
 
 def last_mark() -> dt.date | None:
-    """The date the live book is marked (or traded) to: the latest P&L date of its
-    positions. The live book is never marked to an earlier date."""
-    return Position.objects.aggregate(day=Max("pnl_date"))["day"]
+    """The live book's valuation date: the close its last mark was to, or the latest P&L
+    date of a position (a book never marked). The live book is never marked to an
+    earlier date, and trades dated after it do not move it."""
+    marked = BookMark.objects.values_list("date", flat=True).first()
+    held = Position.objects.aggregate(day=Max("pnl_date"))["day"]
+    return max((day for day in (marked, held) if day is not None), default=None)
 
 
 def fund() -> dict[str, Any]:

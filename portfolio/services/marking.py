@@ -9,18 +9,18 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from core import inputs
 from core.bulk import bulk_update_rows, collector_paused
-from core.calendar import today
 from core.errors import Conflict
 from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, is_stale, mark_rule
-from ..models import MARK_FIELDS, FxRate, Instrument, Position, Price
+from ..models import MARK_FIELDS, BookMark, FxRate, Instrument, Position, Price
 from ..selectors import ONE, base_currency, last_mark
 from .audit import audit_record
-from .trades import DayStart
+from .trades import DayStart, Holdings, book_lock, pending_dump, pending_load
 
 
 @dataclass
@@ -40,15 +40,14 @@ _MTM_READ = (
     "cost_base",
     "unrealized_pnl_base",
     "realized_pnl_base",
-    "pnl_date",
-    "sod_pnl_base",
-    "next_pnl_date",
-    "next_sod_pnl_base",
+    "pending_days",
     "closed_at",
+    "last_price",
+    "fx_rate",
 )
-# A position closed by a trade dated after its P&L date, when a mark reaches that date:
-# its day is the day it closed, started as kept aside.
-_CLOSED_DAY = ("pnl_date", "sod_pnl_base", "daily_pnl_base", "next_pnl_date", "next_sod_pnl_base")
+# A position closed by a trade dated after its P&L date, when a mark reaches that date or
+# passes it: it is rolled to the earlier of the mark's date and the day it closed.
+_CLOSED_DAY = ("pnl_date", "sod_pnl_base", "daily_pnl_base", "next_pnl_date", "pending_days")
 _TERMS = ("pk", "symbol", "currency", "quote_type", "multiplier", "dv01", "settlement")
 
 
@@ -73,103 +72,114 @@ def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int,
     return {row.pk: row._replace(fx_rate=ONE) if row.currency == base else row for row in rows}
 
 
-@collector_paused()
-@transaction.atomic
-def mark_to_market(
-    *, as_of: dt.date, actor: str, position_ids: Iterable[int] | None = None
-) -> MarkResult:
-    """Mark open positions to the latest price on or before `as_of`, set-based.
+class _Marks:
+    """The rows one mark writes: open positions marked (MARK_FIELDS), positions closed by
+    a pending trade rolled to their last day (_CLOSED_DAY)."""
 
-    Positions priced before `as_of` are marked at that older price and reported stale;
-    positions with no price at all, or whose currency has no FX rate, keep their last mark
-    and are reported too (stale, missing_fx) — never silently skipped. The book only moves
-    forward: a date before its last mark is a Conflict. A position's first mark on a new
-    day starts the day at the previous business day's close (`DayStart`).
+    def __init__(self, as_of: dt.date, instruments: dict[int, Any]):
+        self.as_of = as_of
+        self.day_start = DayStart(instruments)
+        # Per instrument, once: how its positions are marked, and its mark.
+        self.marks = {
+            pk: (mark_rule(Terms.of(i)), i.price, i.price_date, i.fx_rate)
+            for pk, i in instruments.items()
+            if i.price is not None and i.fx_rate is not None
+        }
+        self.open: list[tuple[Any, ...]] = []
+        self.closed: list[tuple[Any, ...]] = []
+        self.unrealized = ZERO
 
-    Whatever the size of the book: one query locks the instruments and reads their marks,
-    one reads the positions, one UPDATE writes them (`bulk_update_rows`), with the
-    garbage collector paused.
-    """
-    if as_of > today():
-        raise ValidationError({"date": [f"{as_of} is in the future."]})
-    if inputs.business_day_problem(as_of):
-        raise ValidationError({"date": [inputs.business_day_problem(as_of)]})
-    positions = Position.objects.filter(
-        Q(closed_at__isnull=True) | Q(next_pnl_date__lte=as_of)
-    ).order_by()
-    if position_ids is not None:
-        positions = positions.filter(pk__in=list(position_ids))
-    instruments = _lock_with_marks(as_of, positions)
+    def add(self, row: tuple[Any, ...]) -> None:
+        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized = row[:7]
+        pending, closed_at, last_price, last_fx = row[7:]
+        held, mark = Holdings(quantity, avg_cost, cost, realized), (last_price, last_fx)
+        if closed_at is not None:  # closed on a day this mark reaches: its last day
+            day = min(self.as_of, closed_at)
+            start, left = self.day_start.rolled(
+                day, instrument_id, held, mark, pending_load(pending)
+            )
+            final = pending_dump({} if closed_at <= self.as_of else left)
+            self.closed.append((pk, day, start, realized - start, *final))
+            return
+        mark_of = self.marks.get(instrument_id)
+        if mark_of is None:  # no price or no FX rate: it keeps its last mark
+            self.unrealized += unrealized
+            return
+        figures_of, price, price_date, fx_rate = mark_of
+        sod, left = self.day_start.rolled(
+            self.as_of, instrument_id, held, mark, pending_load(pending)
+        )
+        pnl_date, (next_day, pending) = self.as_of, pending_dump(left)
+        notional, value, unrealized, dv01, fx_pnl = figures_of(
+            quantity, avg_cost, price, fx_rate, cost
+        )
+        daily = unrealized + realized - sod
+        self.open.append(
+            (
+                *(pk, price, price_date, fx_rate, notional, value, unrealized, daily),
+                *(dv01, fx_pnl, pnl_date, sod, next_day, pending),
+            )
+        )
+        self.unrealized += unrealized
+
+
+def _refuse_backwards(as_of: dt.date) -> None:
     mark = last_mark()
     if mark is not None and as_of < mark:
         raise Conflict(
             f"The book is marked as of {mark}: it is never marked back to {as_of}. A past "
             f"date is computed from the timeline: `manage.py run_pipeline eod --date {as_of}`."
         )
-    day_start = DayStart(instruments)
 
-    result = MarkResult(as_of=as_of)
-    held = instruments.values()
-    result.stale = sorted({i.symbol for i in held if is_stale(i.price_date, as_of)})
-    result.missing_fx = sorted({i.currency for i in held if i.fx_rate is None})
-    # Per instrument, once: how its positions are marked, and its mark.
-    marks = {
-        pk: (mark_rule(Terms.of(i)), i.price, i.price_date, i.fx_rate)
-        for pk, i in instruments.items()
-        if i.price is not None and i.fx_rate is not None
-    }
-    updates, closed_today = [], []
-    unrealized_total = ZERO
+
+@collector_paused()
+@transaction.atomic
+def mark_to_market(
+    *, as_of: dt.date, actor: str, position_ids: Iterable[int] | None = None
+) -> MarkResult:
+    """Mark open positions to the latest price on or before `as_of`, set-based, and make
+    `as_of` the book's valuation date.
+
+    Positions priced before `as_of` are marked at that older price and reported stale;
+    positions with no price at all, or whose currency has no FX rate, keep their last mark
+    and are reported too (stale, missing_fx) — never silently skipped. The book only moves
+    forward: a date before its last mark is a Conflict. A position's first mark on a new
+    day starts the day at the previous business day's close (`DayStart`); one closed by a
+    trade dated after its last mark is rolled to its last day.
+
+    Whatever the size of the book: a few queries lock the book and its instruments and
+    read their marks and the positions, one UPDATE writes them (`bulk_update_rows`), with
+    the garbage collector paused.
+    """
+    problem = inputs.date_problem(as_of) or inputs.business_day_problem(as_of)
+    if problem:
+        raise ValidationError({"date": [problem]})
+    book_lock(exclusive=True)
+    positions = Position.objects.filter(
+        Q(closed_at__isnull=True) | Q(next_pnl_date__isnull=False, pnl_date__lt=as_of)
+    ).order_by()
+    if position_ids is not None:
+        positions = positions.filter(pk__in=list(position_ids))
+    instruments = _lock_with_marks(as_of, positions)
+    _refuse_backwards(as_of)
+    marks = _Marks(as_of, instruments)
     for row in positions.values_list(*_MTM_READ):
-        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pnl_date, sod = row[:9]
-        next_day, next_sod, closed_at = row[9:]
-        if closed_at is not None:  # closed by a trade after its P&L date: that day is its last
-            closed_today.append((pk, next_day, next_sod, realized - next_sod, None, None))
-            continue
-        mark_of = marks.get(instrument_id)
-        if mark_of is None:  # no price or no FX rate: it keeps its last mark
-            unrealized_total += unrealized
-            continue
-        figures_of, price, price_date, fx_rate = mark_of
-        sod, pnl_date = day_start.rolled(
-            as_of,
-            instrument_id,
-            quantity,
-            avg_cost,
-            cost,
-            unrealized,
-            realized,
-            pnl_date,
-            sod,
-            (next_day, next_sod),
-        )
-        if next_day is not None and next_day <= pnl_date:
-            next_day, next_sod = None, None
-        notional, value, unrealized, dv01, fx_pnl = figures_of(
-            quantity, avg_cost, price, fx_rate, cost
-        )
-        updates.append(
-            (
-                pk,
-                price,
-                price_date,
-                fx_rate,
-                notional,
-                value,
-                unrealized,
-                unrealized + realized - sod,
-                dv01,
-                fx_pnl,
-                pnl_date,
-                sod,
-                next_day,
-                next_sod,
-            )
-        )
-        unrealized_total += unrealized
-    bulk_update_rows(Position, _CLOSED_DAY, closed_today)
-    result.total_unrealized_pnl = unrealized_total
-    result.positions_updated = bulk_update_rows(Position, MARK_FIELDS, updates)
+        marks.add(row)
+    held = instruments.values()
+    result = MarkResult(
+        as_of=as_of,
+        positions_updated=bulk_update_rows(Position, MARK_FIELDS, marks.open),
+        stale=sorted({i.symbol for i in held if is_stale(i.price_date, as_of)}),
+        missing_fx=sorted({i.currency for i in held if i.fx_rate is None}),
+        total_unrealized_pnl=marks.unrealized,
+    )
+    bulk_update_rows(Position, _CLOSED_DAY, marks.closed)
+    BookMark.objects.bulk_create(  # the valuation date (never earlier: refused above)
+        [BookMark(pk=1, date=as_of, marked_at=timezone.now())],
+        update_conflicts=True,
+        unique_fields=["id"],
+        update_fields=["date", "marked_at"],
+    )
     data_changed.send(sender=Position, event="book")
     audit_record(
         actor=actor,
@@ -190,6 +200,7 @@ def positions_remark(*, earliest: Mapping[int, dt.date], actor: str) -> MarkResu
     close or FX rate was just written dated on or before it (`earliest`: the earliest date
     written, by instrument id). Run inside the write's transaction, so that no reader sees
     the new close beside the old mark."""
+    book_lock(exclusive=True)  # the valuation date read here is the one marked to
     valuation = last_mark()
     if valuation is None:
         return None

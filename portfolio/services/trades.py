@@ -1,17 +1,18 @@
 """Trades into the ledger and the positions they change, all or nothing, audited."""
 
 import datetime as dt
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 
 from core import inputs
 from core.bulk import bulk_update_rows
-from core.calendar import previous_business_day, today
+from core.calendar import on_or_after, previous_business_day, today
 from core.errors import Conflict, RowErrors
 from core.formatting import jsonable
 from core.rows import RowErrorMap
@@ -19,7 +20,7 @@ from core.signals import data_changed
 
 from ..ledger import ZERO, Terms, book_trade, mark_figures, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
-from ..selectors import FxHistory, fx_rates_on, last_mark, latest_prices
+from ..selectors import FxHistory, close_due, fx_rates_on, last_mark, latest_prices
 from .audit import model_state
 
 
@@ -37,8 +38,25 @@ class TradeRequest:
     confirm: bool = False  # accepts a price outside PMS_PRICE_BAND of the last close
 
 
+# PostgreSQL advisory lock of the live book: marks hold it alone, trades together.
+BOOK_LOCK = 0x504D53  # "PMS"
+
+
+def book_lock(*, exclusive: bool) -> None:
+    """Order trades and marks of the live book, whatever instruments they touch: a trade
+    booked while a mark runs (of another instrument too) waits for it, and so sees the
+    valuation date it set. Taken before any instrument's row lock, by every path (no
+    deadlock). SQLite runs one writing transaction at a time already."""
+    if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s)", [BOOK_LOCK])
+
+
 def lock_instruments(**filters: Any) -> dict[int, Instrument]:
-    """Lock instruments in id order (no deadlocks): trades and marks of one instrument queue."""
+    """Lock instruments in id order (no deadlocks): trades and marks of one instrument
+    queue. The book's shared lock first (`book_lock`)."""
+    book_lock(exclusive=False)
     return {
         i.pk: i for i in Instrument.objects.select_for_update().filter(**filters).order_by("pk")
     }
@@ -105,109 +123,154 @@ class Closes:
         return None if close is None else close[1]
 
 
+def pnl_day(trade_date: dt.date) -> dt.date:
+    """The business day whose P&L a trade is in: its date, or the next business day for
+    one done on a holiday of the fund's calendar (foreign markets trade on it)."""
+    return on_or_after(trade_date)
+
+
+class Holdings(NamedTuple):
+    """What a position holds at a moment: the state its next trade starts from."""
+
+    quantity: Decimal
+    avg_cost: Decimal
+    cost_base: Decimal
+    realized: Decimal
+
+    def after(self, terms: Terms, request: "TradeRequest", fx_rate: Decimal) -> "Holdings":
+        """These holdings with one more trade booked on them (fees realized)."""
+        booked = book_trade(
+            terms,
+            self.quantity,
+            self.avg_cost,
+            self.cost_base,
+            request.quantity,
+            request.price,
+            fx_rate,
+        )
+        return Holdings(
+            booked.local.quantity,
+            booked.local.avg_cost,
+            booked.cost_base,
+            self.realized + booked.realized_base - request.fees,
+        )
+
+
+def holdings_of(position: Position) -> Holdings:
+    return Holdings(
+        position.quantity, position.avg_cost, position.cost_base, position.realized_pnl_base
+    )
+
+
+# The days after a position's P&L date that trades were booked on, each with what the
+# position held before that day's trades: stored as JSON text (`Position.pending_days`).
+Pending = dict[dt.date, Holdings]
+
+
+def pending_load(text: str) -> Pending:
+    if not text:
+        return {}
+    return {
+        dt.date.fromisoformat(day): Holdings(*(Decimal(v) for v in held))
+        for day, held in json.loads(text).items()
+    }
+
+
+def pending_dump(pending: Pending) -> tuple[dt.date | None, str]:
+    """(next_pnl_date, pending_days) of a position with these pending days."""
+    text = json.dumps(
+        {day.isoformat(): [str(v) for v in held] for day, held in sorted(pending.items())}
+    )
+    return (min(pending), text) if pending else (None, "")
+
+
 class DayStart:
     """The start-of-day roll, the one rule of trades and marks alike.
 
-    On a new P&L date `day`, a position's start-of-day value becomes its unrealized +
-    realized P&L at the close of the business day before `day` (the latest close and FX
-    rate on or before it), so that its daily P&L is the move of `day` however long ago it
-    was last marked, as in the fund's timeline. Without such a close (no price or FX rate
-    yet) it is the value at its last mark.
+    On a new P&L date `day`, a position's start-of-day value becomes what it held at the
+    close of the business day before `day` (after the trades dated before `day`), valued
+    at that close (the latest close and FX rate on or before it), so that its daily P&L is
+    the move of `day` however long ago it was last marked, as in the fund's timeline.
+    Without such a close (no price or FX rate yet) the holdings are valued at the
+    position's last mark.
     """
 
     def __init__(self, instruments: Mapping[int, Instrument], closes: Closes | None = None):
         self.instruments = instruments
         self.closes = closes or Closes(instruments)
 
-    def _closes_before(self, day: dt.date) -> Closing:
-        return self.closes.on(previous_business_day(day))
-
     def value(
         self,
         day: dt.date,
         instrument_id: int,
-        quantity: Decimal,
-        avg_cost: Decimal,
-        cost_base: Decimal,
-        realized: Decimal,
-        current: Decimal,
+        held: Holdings,
+        mark: tuple[Decimal | None, Decimal | None],
     ) -> Decimal:
-        """The start-of-day value on `day` of a position (quantity, avg_cost, cost_base,
-        realized) whose value at its last mark is `current`."""
-        prices, fx_rates = self._closes_before(day)
+        """What `held` was worth at the close before `day` (at `mark`, the position's last
+        (price, FX rate), where there is no close or rate)."""
+        prices, fx_rates = self.closes.on(previous_business_day(day))
         instrument = self.instruments[instrument_id]
         close, fx_rate = prices.get(instrument_id), fx_rates.get(instrument.currency)
-        if close is None or fx_rate is None:
-            return current
-        terms = Terms.of(instrument)
-        return value_at(terms, quantity, avg_cost, realized, close[1], fx_rate, cost_base)
+        quote = close[1] if close is not None else mark[0]
+        fx_rate = fx_rate if fx_rate is not None else mark[1]
+        if quote is None or fx_rate is None:
+            return held.realized
+        return value_at(
+            Terms.of(instrument),
+            held.quantity,
+            held.avg_cost,
+            held.realized,
+            quote,
+            fx_rate,
+            held.cost_base,
+        )
 
     def rolled(
         self,
         day: dt.date,
         instrument_id: int,
-        quantity: Decimal,
-        avg_cost: Decimal,
-        cost_base: Decimal,
-        unrealized: Decimal,
-        realized: Decimal,
-        pnl_date: dt.date,
-        sod: Decimal,
-        pending: tuple[dt.date | None, Decimal | None] = (None, None),
-    ) -> tuple[Decimal, dt.date]:
-        """(start-of-day value, P&L date) of a position on `day`: rolled to `day` when its
-        P&L date is earlier, else as it is. `pending` is the start of a later day that
-        trades after the P&L date kept aside (`next_pnl_date`, `next_sod_pnl_base`): the
-        value at the close before `day` of what was held then, before `day`'s trades."""
-        if day <= pnl_date:
-            return sod, pnl_date
-        next_day, next_sod = pending
-        if next_day == day and next_sod is not None:
-            return next_sod, day
-        current = unrealized + realized
-        start = self.value(day, instrument_id, quantity, avg_cost, cost_base, realized, current)
-        return start, day
-
-    def value_of(self, position: Position, day: dt.date) -> Decimal:
-        """What `position`, as it stands now, was worth at the close before `day`."""
-        return self.value(
-            day,
-            position.instrument_id,
-            position.quantity,
-            position.avg_cost,
-            position.cost_base,
-            position.realized_pnl_base,
-            position.unrealized_pnl_base + position.realized_pnl_base,
-        )
-
-    def keep_aside(self, position: Position, day: dt.date, before: Decimal) -> None:
-        """After a trade dated `day`, later than the position's P&L date: the start of
-        `day` (or of the later day already kept aside) is what was held at the close
-        before it. `before` is `value_of(position, max(day, next_pnl_date))` taken before
-        the trade."""
-        next_day = position.next_pnl_date
-        if next_day is None or next_day < day:
-            position.next_pnl_date, position.next_sod_pnl_base = day, before
-        elif next_day > day:  # an earlier trade changes what the later day started with
-            assert position.next_sod_pnl_base is not None
-            position.next_sod_pnl_base += self.value_of(position, next_day) - before
+        held: Holdings,
+        mark: tuple[Decimal | None, Decimal | None],
+        pending: Pending,
+    ) -> tuple[Decimal, Pending]:
+        """(start-of-day value of `day`, the trade days left from it on) of a position
+        that now holds `held`: what it held at the close before `day` is what it held
+        before its first trade day on or after `day`, else what it holds now. Valued at
+        the closes known now, so a late or corrected close is taken in by the next mark,
+        re-marks of the same day included."""
+        later = sorted(d for d in pending if d >= day)
+        before = pending[later[0]] if later else held
+        start = self.value(day, instrument_id, before, mark)
+        return start, {d: pending[d] for d in later}
 
     def roll(self, position: Position, day: dt.date) -> None:
-        """Start `day` on `position` if its P&L date is earlier."""
-        position.sod_pnl_base, position.pnl_date = self.rolled(
+        """Start `day` on `position` (its P&L date is not later): its start-of-day value
+        at the closes known now."""
+        position.sod_pnl_base, pending = self.rolled(
             day,
             position.instrument_id,
-            position.quantity,
-            position.avg_cost,
-            position.cost_base,
-            position.unrealized_pnl_base,
-            position.realized_pnl_base,
-            position.pnl_date,
-            position.sod_pnl_base,
-            (position.next_pnl_date, position.next_sod_pnl_base),
+            holdings_of(position),
+            (position.last_price, position.fx_rate),
+            pending_load(position.pending_days),
         )
-        if position.next_pnl_date is not None and position.next_pnl_date <= position.pnl_date:
-            position.next_pnl_date, position.next_sod_pnl_base = None, None
+        position.pnl_date = day
+        position.next_pnl_date, position.pending_days = pending_dump(pending)
+
+    def keep_aside(
+        self, position: Position, request: TradeRequest, fx_rate: Decimal, terms: Terms
+    ) -> None:
+        """Before a trade: keep what the position held before its day's trades, if that
+        day is not before its P&L date (the day's start, for the mark that reaches it or
+        marks it again), and add the trade to what it held before any later trade day (a
+        trade booked out of date order)."""
+        pending = pending_load(position.pending_days)
+        day = pnl_day(request.trade_date)
+        later = sorted(d for d in pending if d > day)
+        if day >= position.pnl_date:
+            pending.setdefault(day, pending[later[0]] if later else holdings_of(position))
+        for d in later:
+            pending[d] = pending[d].after(terms, request, fx_rate)
+        position.next_pnl_date, position.pending_days = pending_dump(pending)
 
 
 def _open_position(
@@ -215,7 +278,7 @@ def _open_position(
     strategy: Strategy,
     request: TradeRequest,
     fx_rate: Decimal,
-    valuation: dt.date | None,
+    valuation: dt.date,
     closes: Closes,
 ) -> Position:
     """A new position. Traded after the book's valuation date, it is valued at the close
@@ -229,13 +292,12 @@ def _open_position(
         last_price=request.price,
         price_date=request.trade_date,
         fx_rate=fx_rate,
-        pnl_date=request.trade_date,
+        pnl_date=pnl_day(request.trade_date),
         sod_pnl_base=ZERO,
         opened_at=request.trade_date,
     )
-    if valuation is not None and request.trade_date > valuation:
+    if position.pnl_date > valuation:
         position.pnl_date = valuation
-        position.next_pnl_date, position.next_sod_pnl_base = request.trade_date, ZERO
         prices, fx_rates = closes.on(valuation)
         close, rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
         if close is not None and rate is not None:
@@ -320,7 +382,8 @@ class _Booking:
             {i.currency for i in self.instruments.values()},
             max((r.trade_date for r in requests), default=today()),
         )
-        self.valuation = last_mark()
+        # The book's valuation date; an empty book's is the latest close due.
+        self.valuation = last_mark() or close_due()
         self.open_positions: dict[tuple[int, int], Position] = {}
         self.touched: dict[int, Position] = {}  # existing positions, by id
         self.created: list[Position] = []  # new positions, in creation order
@@ -371,16 +434,14 @@ class _Booking:
         """Book one trade; why the position it leaves is too large, if it is."""
         instrument = self.by_symbol[request.instrument]
         terms = Terms.of(instrument)
-        day = request.trade_date
-        fx_rate = self.fx.rate(instrument.currency, day)
+        day = pnl_day(request.trade_date)
+        fx_rate = self.fx.rate(instrument.currency, request.trade_date)
         assert fx_rate is not None
         position = self._position_for(request, fx_rate)
         before = _position_state(position) if position.pk is not None else None
-        aside = day > position.pnl_date and (self.valuation is None or day > self.valuation)
-        if aside:
-            start = self.day_start.value_of(position, max(day, position.next_pnl_date or day))
-        else:
+        if position.pnl_date < day <= self.valuation:  # a day the book has valued
             self.day_start.roll(position, day)
+        self.day_start.keep_aside(position, request, fx_rate, terms)
         booked = book_trade(
             terms,
             position.quantity,
@@ -393,8 +454,9 @@ class _Booking:
         realized = booked.realized_base - request.fees
         position.realized_pnl_base += realized
         booked_on = self._apply_effect(position, booked, request, fx_rate, terms)
-        if aside:
-            self.day_start.keep_aside(position, day, start)
+        if day < position.pnl_date:  # back-dated: its day's start holds it already
+            self.day_start.roll(position, position.pnl_date)
+            _remark(position, terms)
         self._record(request, booked_on, before, fx_rate, realized, booked.realized_fx_base)
         return inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
 
@@ -421,6 +483,7 @@ class _Booking:
         if not effect.crossed_zero:
             return position
         opened = self._new_position(request, fx_rate)
+        self.day_start.keep_aside(opened, request, fx_rate, terms)  # its day starts empty
         opened.quantity, opened.avg_cost = effect.quantity, effect.avg_cost
         opened.cost_base = booked.cost_base
         _remark(opened, terms)
