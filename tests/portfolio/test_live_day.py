@@ -111,9 +111,7 @@ def test_a_position_closed_on_a_day_the_book_has_not_marked(fund):
     # Tuesday: 10 × 10 + 10 × 5 = 150, and the sale at Tuesday's close, −20 × (110 − 108)
     # = −40: 110, listed with the closed position.
     assert book["valuation_date"] == "2024-03-12"
-    assert [(r["status"], r["daily_pnl_base"]) for r in book["positions"]] == [
-        ("closed", "110.00")
-    ]
+    assert [(r["status"], r["daily_pnl_base"]) for r in book["positions"]] == [("closed", "110.00")]
     close(WED, "112")
     mark(WED)
     # Wednesday: the sale against Tuesday's close of 20 at 102.5 (150): 110 − 150 = −40.
