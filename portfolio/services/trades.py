@@ -281,9 +281,10 @@ def _open_position(
     valuation: dt.date,
     closes: Closes,
 ) -> Position:
-    """A new position. Traded after the book's valuation date, it is valued at the close
-    the book is marked to (its day starts empty); otherwise, or with no close yet, at its
-    trade price until the next mark-to-market."""
+    """A new position, on the P&L date of its trade or, traded after it, the book's
+    valuation date; valued at the latest close and FX rate on or before that date (the
+    trade's price and rate until its first close)."""
+    day = min(pnl_day(request.trade_date), valuation)
     position = Position(
         instrument=instrument,
         strategy=strategy,
@@ -292,17 +293,15 @@ def _open_position(
         last_price=request.price,
         price_date=request.trade_date,
         fx_rate=fx_rate,
-        pnl_date=pnl_day(request.trade_date),
+        pnl_date=day,
         sod_pnl_base=ZERO,
         opened_at=request.trade_date,
     )
-    if position.pnl_date > valuation:
-        position.pnl_date = valuation
-        prices, fx_rates = closes.on(valuation)
-        close, rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
-        if close is not None and rate is not None:
-            position.price_date, position.last_price = close
-            position.fx_rate = rate
+    prices, fx_rates = closes.on(day)
+    close, rate = prices.get(instrument.pk), fx_rates.get(instrument.currency)
+    if close is not None and rate is not None:
+        position.price_date, position.last_price = close
+        position.fx_rate = rate
     return position
 
 

@@ -1,17 +1,20 @@
 """What only PostgreSQL shows for the book: closes of one position at once, under its
 instrument's row lock."""
 
+import datetime as dt
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from portfolio import services
 from portfolio.models import AuditRecord, Position, Trade
 from tests.conftest import TODAY
+from tests.factories import InstrumentFactory
 
 pytestmark = pytest.mark.postgres
 
@@ -92,3 +95,69 @@ def test_simultaneous_partial_closes_never_close_more_than_is_held(ibov, macro, 
     assert sorted(a.status_code for a in answers) == [200, 200, 409, 409]
     assert Trade.objects.filter(quantity=D("1")).count() == 2
     assert not Position.objects.filter(closed_at__isnull=True).exists()
+
+
+MON, TUE = dt.date(2024, 3, 11), dt.date(2024, 3, 12)
+
+
+def eod_mark_held_open(day: dt.date, seconds: float) -> tuple[threading.Thread, threading.Event]:
+    """The eod's mark of `day` in a transaction kept open `seconds` after it (the rest of
+    the eod), in a thread; the event is set once the mark is done."""
+    marked = threading.Event()
+
+    def eod() -> None:
+        try:
+            with transaction.atomic():
+                services.mark_to_market(as_of=day, actor="eod")
+                marked.set()
+                time.sleep(seconds)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=eod)
+    thread.start()
+    assert marked.wait(10)
+    return thread, marked
+
+
+def closes(day: dt.date, **prices: str) -> None:
+    services.prices_upsert(
+        rows=[{"instrument": s, "date": day, "price": D(p)} for s, p in prices.items()],
+        actor="ops",
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_trade_in_another_instrument_waits_for_the_mark_under_way(ibov, macro):
+    """The eod marks Tuesday while the PM buys an instrument the book does not hold: the
+    trade waits for the mark, so it is valued at Tuesday's close, in Tuesday's day."""
+    InstrumentFactory.create(symbol="WDOJ24", asset_class="fx", currency="BRL")
+    request = services.TradeRequest("INDJ24", "MACRO", D("10"), D("100"), MON)
+    services.trades_book(requests=[request], actor="pm", source="api")
+    closes(MON, INDJ24="100", WDOJ24="100")
+    services.mark_to_market(as_of=MON, actor="ops")
+    closes(TUE, INDJ24="110", WDOJ24="110")
+    thread, _ = eod_mark_held_open(TUE, 1.0)
+    request = services.TradeRequest("WDOJ24", "MACRO", D("5"), D("105"), TUE)
+    services.trades_book(requests=[request], actor="pm", source="api")
+    thread.join()
+    wdo = Position.objects.get(instrument__symbol="WDOJ24")
+    # 5 × (110 − 105) = 25, the day's and the position's
+    assert (wdo.pnl_date, wdo.last_price, wdo.daily_pnl_base) == (TUE, D("110"), D("25.00"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_corrected_close_during_the_eod_mark_is_taken_after_it(ibov, macro):
+    """Monday's close is corrected while the eod marks Tuesday: the upload waits for the
+    mark, then marks Tuesday again from the corrected close (no 409)."""
+    request = services.TradeRequest("INDJ24", "MACRO", D("10"), D("100"), MON)
+    services.trades_book(requests=[request], actor="pm", source="api")
+    closes(MON, INDJ24="100")
+    services.mark_to_market(as_of=MON, actor="ops")
+    closes(TUE, INDJ24="110")
+    thread, _ = eod_mark_held_open(TUE, 1.0)
+    closes(MON, INDJ24="101")
+    thread.join()
+    position = Position.objects.get()
+    # Tuesday from the corrected Monday close: 10 × (110 − 101) = 90
+    assert (position.pnl_date, position.daily_pnl_base) == (TUE, D("90.00"))
