@@ -4,11 +4,12 @@ signal into a trade against the book."""
 import datetime as dt
 import operator
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from functools import reduce
 from typing import Any
 
+import numpy as np
 from django.db.models import Max, Q
 
 from core.calendar import business_days_ending, previous_business_day, today
@@ -17,7 +18,7 @@ from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
 from portfolio.models import Instrument, Strategy, Trade
 from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
 from risk.engine import instrument_moves
-from risk.selectors import Book, WhatIf, market_levels, risk_compute
+from risk.selectors import Book, Risk, WhatIf, market_levels, risk_compute
 
 from . import sizing
 from .models import Signal, TradeProposal
@@ -156,20 +157,65 @@ def trade_exposure(
     return int(figures.notional_base * 100), int(figures.dv01_base * 100)
 
 
-def booked_what_if(
-    state: BookState, instrument: Instrument, strategy: Strategy, trade: Trade
-) -> dict[str, Any]:
-    """The what-if of a trade as it was booked (its quantity, price and FX rate) against
+def _market_reused(book: Book, market: Risk) -> Risk | None:
+    """`book` over `market`'s scenario moves when they are the moves `book` would read: the
+    same as-of date and instrument columns (the moves depend on nothing else of the book);
+    None otherwise."""
+    old = market.book
+    if book.state.as_of != old.state.as_of or book.instrument_ids != old.instrument_ids:
+        return None
+    complete = np.zeros(len(old.instrument_ids), dtype=bool)
+    complete[old.column] = market.complete  # every column has a row
+    return replace(market, book=book, complete=complete[book.column])
+
+
+@dataclass(frozen=True)
+class BookedWhatIf:
+    """The what-if of a trade of `instrument` for `strategy` as it is booked, against
     `state`, the book just before it: VaR 95% and limits before and after, as a proposal's
-    (over `PMS_RISK_WINDOW` days)."""
-    rows = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
-    key = (instrument.pk, strategy.code)
-    extra = [] if key in rows else [_placeholder(instrument, strategy)]
-    notional_cents, dv01_cents = trade_exposure(
-        Terms.of(instrument), trade.quantity, trade.price, trade.fx_rate
-    )
-    what_if = WhatIf(risk_compute(book=Book.load(state, extra)))
-    return what_if.after(rows.get(key, len(state.positions)), notional_cents, dv01_cents)
+    (over `PMS_RISK_WINDOW` days).
+
+    Prepared in two steps so that no lock waits for a VaR: `prepare` (the slow part: the
+    window's market history and the book's VaR) before the trade's locks are taken;
+    `against` the book read again under them (nothing to do when it did not move); then
+    `booked`, the trade's own figures added (arrays only)."""
+
+    state: BookState
+    instrument: Instrument
+    strategy: Strategy
+    row: int  # the trade's position in the what-if book
+    what_if: WhatIf
+
+    @classmethod
+    def prepare(
+        cls,
+        state: BookState,
+        instrument: Instrument,
+        strategy: Strategy,
+        market: Risk | None = None,
+    ) -> "BookedWhatIf":
+        """The what-if's book and its VaR; over `market`'s moves when they are the same."""
+        rows = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
+        key = (instrument.pk, strategy.code)
+        extra = [] if key in rows else [_placeholder(instrument, strategy)]
+        book = Book.load(state, extra)
+        risk = (market and _market_reused(book, market)) or risk_compute(book=book)
+        return cls(state, instrument, strategy, rows.get(key, len(state.positions)), WhatIf(risk))
+
+    def against(self, state: BookState) -> "BookedWhatIf":
+        """This what-if for `state`, the book read again: itself when the book is the same,
+        else computed again (over the market history read already, unless the valuation
+        date or the book's instruments changed)."""
+        if state == self.state:
+            return self
+        return self.prepare(state, self.instrument, self.strategy, self.what_if.risk)
+
+    def booked(self, trade: Trade) -> dict[str, Any]:
+        """The what-if of `trade` (its quantity, price and FX rate)."""
+        notional_cents, dv01_cents = trade_exposure(
+            Terms.of(self.instrument), trade.quantity, trade.price, trade.fx_rate
+        )
+        return self.what_if.after(self.row, notional_cents, dv01_cents)
 
 
 def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:

@@ -39,7 +39,7 @@ from portfolio.services import (
 from risk.selectors import WhatIf, risk_compute
 
 from .models import Signal, TradeProposal
-from .selectors import Sized, Sizer, booked_what_if, latest_signals, sizing_basis
+from .selectors import BookedWhatIf, Sized, Sizer, latest_signals, sizing_basis
 
 # --- Signals ------------------------------------------------------------------------------
 
@@ -410,6 +410,19 @@ def _book(
     return trade
 
 
+def _what_if_ahead(proposal_id: int) -> BookedWhatIf | None:
+    """The booked what-if's slow part, its VaR over the book as it is now, read before the
+    decision takes any lock; None when the proposal is gone or decided (its lock says)."""
+    proposal = (
+        TradeProposal.objects.select_related("instrument", "strategy")
+        .filter(pk=proposal_id, status=TradeProposal.Status.PENDING)
+        .first()
+    )
+    if proposal is None:
+        return None
+    return BookedWhatIf.prepare(book_state(), proposal.instrument, proposal.strategy)
+
+
 def _approve(
     proposal_id: int,
     quantity: Decimal | None,
@@ -417,24 +430,36 @@ def _approve(
     note: str,
     actor: str,
     confirm: bool = False,
+    ahead: BookedWhatIf | None = None,
 ) -> Approval:
     """Approve as proposed (`quantity` None) or modified: book the trade, then decide. A
     modification's what-if is computed again for the trade booked, against the book just
-    before it, and kept on the proposal (the proposed size's stays in the audit record)."""
+    before it, and kept on the proposal (the proposed size's stays in the audit record).
+    `ahead` is that what-if prepared before the lock (`_what_if_ahead`)."""
     proposal = _lock_pending(proposal_id)
     modified = quantity is not None
     fields = (*_DECISION_FIELDS, "what_if") if modified else _DECISION_FIELDS
     before = _decision_state(proposal, fields)
     trade_date = today()
     price = _checked_price(proposal, quantity, price, trade_date)
-    before_trade = book_state() if modified else None
+    what_if = None
+    if modified:
+        # The book just before the trade, read here as ever; its VaR was computed before
+        # the lock and is used as it is unless the book moved since (then again, before
+        # the instrument is locked: only a decision of this proposal waits for it).
+        state = book_state()
+        what_if = (
+            ahead.against(state)
+            if ahead is not None
+            else BookedWhatIf.prepare(state, proposal.instrument, proposal.strategy)
+        )
     executed = proposal.quantity if quantity is None else quantity
     trade = _book(proposal, executed, price, trade_date, note, confirm, actor)
     proposal.executed_quantity, proposal.executed_price, proposal.trade = executed, price, trade
-    if before_trade is not None:
-        proposal.what_if = booked_what_if(
-            before_trade, proposal.instrument, proposal.strategy, trade
-        )
+    if what_if is not None:
+        # Under the instrument's lock only the trade's own figures are added (arrays): its
+        # FX rate is the one booking found.
+        proposal.what_if = what_if.booked(trade)
     _decide(
         proposal,
         TradeProposal.Status.MODIFIED if modified else TradeProposal.Status.APPROVED,
@@ -462,7 +487,6 @@ def proposal_approve(
     return _approve(proposal_id, None, price, note, actor, confirm)
 
 
-@transaction.atomic
 def proposal_modify_approve(
     *,
     proposal_id: int,
@@ -474,8 +498,11 @@ def proposal_modify_approve(
 ) -> Approval:
     """Book the PM's quantity instead of the proposed one: signed, in the proposal's
     direction (a quantity of the other sign, or zero, is a ValidationError on `quantity`),
-    a multiple of the lot. The what-if is recomputed for the trade booked."""
-    return _approve(proposal_id, quantity, price, note, actor, confirm)
+    a multiple of the lot. The what-if is recomputed for the trade booked: its VaR before
+    the transaction, so that neither the proposal's lock nor the instrument's waits for it."""
+    ahead = _what_if_ahead(proposal_id)
+    with transaction.atomic():
+        return _approve(proposal_id, quantity, price, note, actor, confirm, ahead)
 
 
 @transaction.atomic

@@ -8,9 +8,11 @@ from django.core.exceptions import ValidationError
 
 from portfolio import services as book_services
 from portfolio.models import AuditRecord, Position, Price
+from portfolio.services import TradeRequest
 from risk import selectors as risk_selectors
 from risk.models import RiskLimit
 from tests.conftest import TODAY
+from trading import selectors as trading_selectors
 from trading import services
 from trading.models import TradeProposal
 
@@ -376,3 +378,89 @@ def test_the_what_if_kept_after_a_modification_is_the_booked_sizes(fund):
     # The book now is the what-if's "after".
     risk = risk_selectors.risk_compute(window=60)
     assert risk_selectors.money(risk.figures.var[0.95]) == D("272524.75")
+
+
+def count_vars_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Each VaR computed by a decision: True when its proposal's lock was held."""
+    computed: list[bool] = []
+    locked = [False]
+    lock, compute = services._lock_pending, trading_selectors.risk_compute
+
+    def locking(proposal_id: int) -> TradeProposal:
+        locked[0] = True
+        return lock(proposal_id)
+
+    def computing(**kwargs):  # type: ignore[no-untyped-def]
+        computed.append(locked[0])
+        return compute(**kwargs)
+
+    monkeypatch.setattr(services, "_lock_pending", locking)
+    monkeypatch.setattr(trading_selectors, "risk_compute", computing)
+    return computed
+
+
+def test_a_modification_computes_its_var_before_taking_any_lock(fund, monkeypatch):
+    signal("ESH4", "MACRO", "0.5")
+    [esh4] = generate().created
+    computed = count_vars_under_the_lock(monkeypatch)
+    services.proposal_modify_approve(
+        proposal_id=esh4.pk, quantity=D("20"), price=D("5000"), actor="pm"
+    )
+    assert computed == [False]  # once, before the proposal's and the instrument's locks
+    esh4.refresh_from_db()
+    assert (esh4.what_if["var_95_before"], esh4.what_if["var_95_after"]) == (
+        "25000.00",
+        "272524.75",
+    )
+
+
+def book_meanwhile(monkeypatch: pytest.MonkeyPatch, request: TradeRequest) -> list[str]:
+    """A trade booked between the what-if computed ahead and the decision's lock; the VaR
+    95% of the book it leaves, once the decision has read its what-if ahead."""
+    ahead, var_then = services._what_if_ahead, []
+
+    def then_book(proposal_id: int) -> trading_selectors.BookedWhatIf | None:
+        prepared = ahead(proposal_id)
+        book_services.trades_book(requests=[request], actor="other", source="api")
+        var = risk_selectors.risk_compute(window=60).figures.var[0.95]  # type: ignore[union-attr]
+        var_then.append(str(risk_selectors.money(var)))
+        return prepared
+
+    monkeypatch.setattr(services, "_what_if_ahead", then_book)
+    return var_then
+
+
+def test_the_booked_what_if_is_against_the_book_just_before_the_trade(fund, monkeypatch):
+    signal("ESH4", "MACRO", "0.5")
+    [esh4] = generate().created
+    var_then = book_meanwhile(
+        monkeypatch, TradeRequest("DI1F27", "MACRO", D("50"), D("10.50"), TODAY)
+    )
+    computed = count_vars_under_the_lock(monkeypatch)
+    services.proposal_modify_approve(
+        proposal_id=esh4.pk, quantity=D("20"), price=D("5000"), actor="pm"
+    )
+    # The same instruments on the same date: the market history read ahead serves again.
+    assert computed == [False]
+    esh4.refresh_from_db()
+    # DI1F27 −50 now: S = ±12,500 before; down days −12,500 − 25,000,000 / 101 = −260,024.75.
+    assert var_then == ["12500.00"]
+    assert (esh4.what_if["var_95_before"], esh4.what_if["var_95_after"]) == (
+        "12500.00",
+        "260024.75",
+    )
+
+
+def test_a_new_instrument_booked_meanwhile_is_in_the_booked_what_if(fund, monkeypatch):
+    signal("ESH4", "MACRO", "0.5")
+    [esh4] = generate().created
+    var_then = book_meanwhile(monkeypatch, TradeRequest("INDJ24", "RV", D("5"), D("100000"), TODAY))
+    computed = count_vars_under_the_lock(monkeypatch)
+    services.proposal_modify_approve(
+        proposal_id=esh4.pk, quantity=D("20"), price=D("5000"), actor="pm"
+    )
+    # Another instrument's history is needed: computed again under the proposal's lock.
+    assert computed == [False, True]
+    esh4.refresh_from_db()
+    assert var_then != ["25000.00"]
+    assert [esh4.what_if["var_95_before"]] == var_then
