@@ -345,10 +345,13 @@ def _claim(run_id: int) -> PipelineRun:
     return run
 
 
-def _save(run: PipelineRun, *fields: str) -> None:
-    """Write `fields` of a run this process claimed, once
-    the run's row, locked, shows it still running under this claim (its worker and start);
-    Superseded when it was taken over or recorded as ended meanwhile."""
+def _save(
+    run: PipelineRun, *fields: str, then: Callable[[PipelineRun], None] | None = None
+) -> None:
+    """Write `fields` of a run this process claimed, once the run's row, locked, shows it
+    still running under this claim (its worker and start), then `then` (the date's alert)
+    in the same transaction; Superseded, writing nothing, when it was taken over or
+    recorded as ended meanwhile."""
     with transaction.atomic():
         held = (
             PipelineRun.objects.select_for_update()
@@ -369,6 +372,8 @@ def _save(run: PipelineRun, *fields: str) -> None:
                 f"while {run.worker} ran it: it stopped there."
             )
         run.save(update_fields=fields)
+        if then is not None:
+            then(run)
 
 
 def execute(run_id: int, *, progress: Progress | None = None) -> PipelineRun:
@@ -401,11 +406,9 @@ def _run_steps(run: PipelineRun, say: Progress) -> PipelineRun:
             run.error = f"{step.name}: {record['error']}"
             for later in run.steps[run.steps.index(record) + 1 :]:
                 later["status"] = "not run"
-            _alert(run)
-            return _finish(run, started)
+            return _finish(run, started, then=_alert)
     run.status = PipelineRun.Status.SUCCEEDED
-    _resolve_alert(run)
-    return _finish(run, started)
+    return _finish(run, started, then=_resolve_alert)
 
 
 def _run_step(run: PipelineRun, step: Step, record: dict[str, Any], say: Progress) -> bool:
@@ -458,10 +461,15 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}{where}"
 
 
-def _finish(run: PipelineRun, started: float) -> PipelineRun:
+def _finish(
+    run: PipelineRun, started: float, *, then: Callable[[PipelineRun], None] | None = None
+) -> PipelineRun:
+    """Write the run's end and, only while this process still holds the run, `then`: the
+    date's alert opened (failed) or resolved (succeeded), in that write's transaction. A
+    run taken over meanwhile leaves the alert to the run that replaced it."""
     run.finished_at = timezone.now()
     run.seconds = round(time.monotonic() - started, 3)
-    _save(run, "status", "steps", "error", "finished_at", "seconds")
+    _save(run, "status", "steps", "error", "finished_at", "seconds", then=then)
     return run
 
 

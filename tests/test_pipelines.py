@@ -309,6 +309,51 @@ def test_a_run_taken_over_meanwhile_stops_at_its_next_write(fund, monkeypatch):
     assert taken.steps[0]["status"] == "running"  # the last write of the first process
 
 
+def _taken_over_by_another_host() -> None:
+    PipelineRun.objects.update(
+        status="running", worker="another-host:4242", started_at=timezone.now()
+    )
+
+
+def _alert_of_the_date() -> tuple[str, str]:
+    alert = RiskAlert.objects.get(source="pipeline:eod", date=TODAY)
+    return str(alert.status), alert.message
+
+
+@pytest.mark.parametrize("outcome", ["failed", "succeeded"])
+def test_a_superseded_run_leaves_the_dates_alert_alone(fund, monkeypatch, settings, outcome):
+    """Another host takes the run over at its last moment: this process neither opens the
+    date's alert (its failure) nor resolves it (its success); that is the other run's."""
+    from risk.services import pipeline_alert_open, pipeline_alert_resolve
+
+    settings.PMS_PIPELINE_RETRIES = 0  # the failure goes straight to the run's end
+    pipeline_alert_open(source="pipeline:eod", date=TODAY, message="earlier", actor="test")
+    if outcome == "failed":  # the other run's success resolved it
+        pipeline_alert_resolve(source="pipeline:eod", date=TODAY, actor="test")
+    before = _alert_of_the_date()
+
+    def failing(date: dt.date, actor: str) -> str:
+        _taken_over_by_another_host()
+        raise RuntimeError("price feed unreachable")
+
+    step_run = pipelines._run_step
+
+    def then_taken_over(*args: Any) -> bool:
+        succeeded = step_run(*args)
+        _taken_over_by_another_host()  # after the step's own write, before the run's end
+        return succeeded
+
+    if outcome == "failed":
+        monkeypatch.setitem(pipelines.PIPELINES, "eod", [pipelines.Step("snapshots", failing)])
+    else:
+        monkeypatch.setitem(pipelines.PIPELINES, "eod", _step_that(lambda: None))
+        monkeypatch.setattr(pipelines, "_run_step", then_taken_over)
+    with pytest.raises(pipelines.Superseded):
+        run("eod", TODAY)
+    assert _alert_of_the_date() == before
+    assert PipelineRun.objects.get().worker == "another-host:4242"
+
+
 def test_an_error_outside_the_steps_is_recorded_never_left_running(fund, monkeypatch):
     def no_alerts(run: PipelineRun) -> None:
         raise ConnectionError("alerts unavailable")
