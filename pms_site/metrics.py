@@ -132,7 +132,8 @@ def _database_metrics() -> Iterator[Metric]:
 
     stale = GaugeMetricFamily(
         "pms_stale_prices",
-        "Instruments held without a close of the previous business day.",
+        "Instruments held without the close due: today's after PMS_CLOSE_TIME on a business "
+        "day, else the previous business day's.",
     )
     stale.add_metric([], len(stale_instruments(close_due())))
     yield stale
