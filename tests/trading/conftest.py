@@ -82,6 +82,9 @@ def fund(db: None, settings: Any, spx: Instrument, ibov: Instrument, di1: Instru
         actor="test",
         source="api",
     )
+    # The book valued at today's close (stored already), as after the evening's mark: the
+    # figures below are today's.
+    services.mark_to_market(as_of=TODAY, actor="test")
     return macro
 
 

@@ -108,11 +108,12 @@ def test_approve_at_a_given_price_books_it(pending, api_client_for):
     )
     assert answer.status_code == 200
     position = Position.objects.get(instrument__symbol="INDJ24")
-    # 300 bought at 100,250, marked there: notional 30,075,000.00
+    # 300 bought at 100,250, valued at the close the book is marked to (today's, 100,000):
+    # notional 30,000,000.00
     assert (position.quantity, position.avg_cost, position.notional_base) == (
         D("300"),
         D("100250"),
-        D("30075000.00"),
+        D("30000000.00"),
     )
 
 
