@@ -33,12 +33,13 @@ from core.admin import (
     percent_column,
 )
 from core.charts import line_chart
-from core.formatting import flow_label, money, number, percent
+from core.formatting import brt, flow_label, money, number, percent
 
 from . import selectors, services
 from .models import (
     AuditRecord,
     BenchmarkRate,
+    BookMark,
     CapitalFlow,
     FxRate,
     Instrument,
@@ -347,6 +348,17 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
                 f"missing FX: {', '.join(result.missing_fx) or '—'}.",
                 level=messages.WARNING,
             )
+
+
+@admin.register(BookMark)
+class BookMarkAdmin(ReadOnlyAdmin):
+    """The live book's valuation date: the close its last mark was to (a mark moves it)."""
+
+    list_display = ("date", "marked")
+
+    @admin.display(description="marked at", ordering="marked_at")
+    def marked(self, mark: BookMark) -> str:
+        return brt(mark.marked_at)
 
 
 @admin.register(Trade)

@@ -513,6 +513,10 @@ class BookMark(models.Model):
     date = models.DateField()
     marked_at = models.DateTimeField(default=timezone.now)
 
+    class Meta:
+        verbose_name = "valuation date of the book"
+        verbose_name_plural = "valuation date of the book"
+
     def __str__(self) -> str:
         return f"the book marked to {self.date}"
 

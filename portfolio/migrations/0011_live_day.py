@@ -33,6 +33,10 @@ class Migration(migrations.Migration):
                 ("date", models.DateField()),
                 ("marked_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
+            options={
+                "verbose_name": "valuation date of the book",
+                "verbose_name_plural": "valuation date of the book",
+            },
         ),
         migrations.AddField(
             model_name="position",
