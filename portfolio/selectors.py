@@ -52,12 +52,13 @@ def inception() -> dt.date | None:
 
 
 def last_mark() -> dt.date | None:
-    """The live book's valuation date: the close its last mark was to, or the latest P&L
-    date of a position (a book never marked). The live book is never marked to an
-    earlier date, and trades dated after it do not move it."""
+    """The live book's valuation date: the close its last mark was to (no position's P&L
+    date is later: trades never move it), or, for a book never marked, the latest P&L date
+    of its positions. The live book is never marked to an earlier date."""
     marked = BookMark.objects.values_list("date", flat=True).first()
-    held = Position.objects.aggregate(day=Max("pnl_date"))["day"]
-    return max((day for day in (marked, held) if day is not None), default=None)
+    if marked is not None:
+        return marked
+    return Position.objects.aggregate(day=Max("pnl_date"))["day"]
 
 
 def fund() -> dict[str, Any]:

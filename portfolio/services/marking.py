@@ -20,7 +20,7 @@ from ..ledger import ZERO, Terms, is_stale, mark_rule
 from ..models import MARK_FIELDS, BookMark, FxRate, Instrument, Position, Price
 from ..selectors import ONE, base_currency, last_mark
 from .audit import audit_record
-from .trades import DayStart, Holdings, book_lock, pending_dump, pending_load
+from .trades import DayStart, Holdings, Pending, book_lock, pending_dump, pending_load
 
 
 @dataclass
@@ -44,6 +44,8 @@ _MTM_READ = (
     "closed_at",
     "last_price",
     "fx_rate",
+    "pnl_date",
+    "sod_pnl_base",
 )
 # A position closed by a trade dated after its P&L date, when a mark reaches that date or
 # passes it: it is rolled to the earlier of the mark's date and the day it closed.
@@ -76,8 +78,8 @@ class _Marks:
     """The rows one mark writes: open positions marked (MARK_FIELDS), positions closed by
     a pending trade rolled to their last day (_CLOSED_DAY)."""
 
-    def __init__(self, as_of: dt.date, instruments: dict[int, Any]):
-        self.as_of = as_of
+    def __init__(self, as_of: dt.date, instruments: dict[int, Any], *, restart: bool):
+        self.as_of, self.restart = as_of, restart
         self.day_start = DayStart(instruments)
         # Per instrument, once: how its positions are marked, and its mark.
         self.marks = {
@@ -89,15 +91,19 @@ class _Marks:
         self.closed: list[tuple[Any, ...]] = []
         self.unrealized = ZERO
 
+    def _start(self, day: dt.date, row: tuple[Any, ...]) -> tuple[Decimal, Pending]:
+        """`DayStart.rolled` of a row read by the mark."""
+        _, instrument_id, quantity, avg_cost, cost, _, realized, pending = row[:8]
+        held = Holdings(quantity, avg_cost, cost, realized)
+        mark = (row[9], row[10])  # its last price and FX rate
+        return self.day_start.rolled(day, instrument_id, held, mark, pending_load(pending))
+
     def add(self, row: tuple[Any, ...]) -> None:
-        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized = row[:7]
-        pending, closed_at, last_price, last_fx = row[7:]
-        held, mark = Holdings(quantity, avg_cost, cost, realized), (last_price, last_fx)
+        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pending = row[:8]
+        closed_at, _, _, pnl_date, sod = row[8:]
         if closed_at is not None:  # closed on a day this mark reaches: its last day
             day = min(self.as_of, closed_at)
-            start, left = self.day_start.rolled(
-                day, instrument_id, held, mark, pending_load(pending)
-            )
+            start, left = self._start(day, row)
             final = pending_dump({} if closed_at <= self.as_of else left)
             self.closed.append((pk, day, start, realized - start, *final))
             return
@@ -106,10 +112,10 @@ class _Marks:
             self.unrealized += unrealized
             return
         figures_of, price, price_date, fx_rate = mark_of
-        sod, left = self.day_start.rolled(
-            self.as_of, instrument_id, held, mark, pending_load(pending)
-        )
-        pnl_date, (next_day, pending) = self.as_of, pending_dump(left)
+        next_day = None  # no trade day pending (`pending` is empty), unless rolled below
+        if self.restart or pending or self.as_of > pnl_date:  # else its day's start stands
+            sod, left = self._start(self.as_of, row)
+            pnl_date, (next_day, pending) = self.as_of, pending_dump(left)
         notional, value, unrealized, dv01, fx_pnl = figures_of(
             quantity, avg_cost, price, fx_rate, cost
         )
@@ -135,7 +141,11 @@ def _refuse_backwards(as_of: dt.date) -> None:
 @collector_paused()
 @transaction.atomic
 def mark_to_market(
-    *, as_of: dt.date, actor: str, position_ids: Iterable[int] | None = None
+    *,
+    as_of: dt.date,
+    actor: str,
+    position_ids: Iterable[int] | None = None,
+    restart: bool = False,
 ) -> MarkResult:
     """Mark open positions to the latest price on or before `as_of`, set-based, and make
     `as_of` the book's valuation date.
@@ -145,7 +155,9 @@ def mark_to_market(
     and are reported too (stale, missing_fx) — never silently skipped. The book only moves
     forward: a date before its last mark is a Conflict. A position's first mark on a new
     day starts the day at the previous business day's close (`DayStart`); one closed by a
-    trade dated after its last mark is rolled to its last day.
+    trade dated after its last mark is rolled to its last day. A position marked again on
+    its day keeps its day's start, unless it traded that day or `restart` (a close or FX
+    rate before the day was written) asks for it again.
 
     Whatever the size of the book: a few queries lock the book and its instruments and
     read their marks and the positions, one UPDATE writes them (`bulk_update_rows`), with
@@ -162,7 +174,7 @@ def mark_to_market(
         positions = positions.filter(pk__in=list(position_ids))
     instruments = _lock_with_marks(as_of, positions)
     _refuse_backwards(as_of)
-    marks = _Marks(as_of, instruments)
+    marks = _Marks(as_of, instruments, restart=restart)
     for row in positions.values_list(*_MTM_READ):
         marks.add(row)
     held = instruments.values()
@@ -209,5 +221,8 @@ def positions_remark(*, earliest: Mapping[int, dt.date], actor: str) -> MarkResu
     if not affected or not held.exists():
         return None
     return mark_to_market(
-        as_of=valuation, actor=actor, position_ids=held.values_list("pk", flat=True)
+        as_of=valuation,
+        actor=actor,
+        position_ids=held.values_list("pk", flat=True),
+        restart=True,
     )

@@ -210,11 +210,10 @@ def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> N
         selectors.live_risk(window=20)
     with CaptureQueriesContext(connection) as remembered:
         selectors.live_risk(window=20)
-    # The book 6 (its valuation date: the last mark and the positions' latest P&L date),
-    # the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and the flows
-    # since its last day); the market none once its matrix is remembered.
-    assert len(large) == len(small) == 11
-    assert len(remembered) == 9
+    # The book 5, the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and
+    # the flows since its last day); the market none once its matrix is remembered.
+    assert len(large) == len(small) == 10
+    assert len(remembered) == 8
 
 
 # --- Stress ------------------------------------------------------------------------------
