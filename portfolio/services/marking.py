@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core import inputs
 from core.bulk import bulk_update_rows, collector_paused
+from core.calendar import previous_business_day
 from core.errors import Conflict
 from core.signals import data_changed
 
@@ -41,9 +42,6 @@ _MTM_READ = (
     "unrealized_pnl_base",
     "realized_pnl_base",
     "pending_days",
-    "closed_at",
-    "last_price",
-    "fx_rate",
     "pnl_date",
     "sod_pnl_base",
 )
@@ -78,8 +76,16 @@ class _Marks:
     """The rows one mark writes: open positions marked (MARK_FIELDS), positions closed by
     a pending trade rolled to their last day (_CLOSED_DAY)."""
 
-    def __init__(self, as_of: dt.date, instruments: dict[int, Any], *, restart: bool):
-        self.as_of, self.restart = as_of, restart
+    def __init__(
+        self,
+        as_of: dt.date,
+        instruments: dict[int, Any],
+        positions: QuerySet[Position],
+        *,
+        restart: bool,
+    ):
+        self.as_of, self.restart, self.positions = as_of, restart, positions
+        self.last_marks: dict[int, tuple[Decimal | None, Decimal | None]] | None = None
         self.day_start = DayStart(instruments)
         # Per instrument, once: how its positions are marked, and its mark.
         self.marks = {
@@ -91,21 +97,32 @@ class _Marks:
         self.closed: list[tuple[Any, ...]] = []
         self.unrealized = ZERO
 
+    def _last_mark(self, pk: int, instrument_id: int, day: dt.date) -> tuple[Any, Any]:
+        """A position's last (price, FX rate), where its instrument has no close or rate
+        before `day` to value the day's start at (read once, for all, when first needed)."""
+        prices, rates = self.day_start.closes.on(previous_business_day(day))
+        if instrument_id in prices and self.day_start.instruments[instrument_id].currency in rates:
+            return None, None
+        if self.last_marks is None:
+            rows = self.positions.values_list("pk", "last_price", "fx_rate")
+            self.last_marks = {pk: (price, rate) for pk, price, rate in rows}
+        return self.last_marks[pk]
+
     def _start(self, day: dt.date, row: tuple[Any, ...]) -> tuple[Decimal, Pending]:
         """`DayStart.rolled` of a row read by the mark."""
-        _, instrument_id, quantity, avg_cost, cost, _, realized, pending = row[:8]
+        pk, instrument_id, quantity, avg_cost, cost, _, realized, pending = row[:8]
         held = Holdings(quantity, avg_cost, cost, realized)
-        mark = (row[9], row[10])  # its last price and FX rate
+        mark = self._last_mark(pk, instrument_id, day)
         return self.day_start.rolled(day, instrument_id, held, mark, pending_load(pending))
 
     def add(self, row: tuple[Any, ...]) -> None:
         pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pending = row[:8]
-        closed_at, _, _, pnl_date, sod = row[8:]
-        if closed_at is not None:  # closed on a day this mark reaches: its last day
-            day = min(self.as_of, closed_at)
-            start, left = self._start(day, row)
-            final = pending_dump({} if closed_at <= self.as_of else left)
-            self.closed.append((pk, day, start, realized - start, *final))
+        pnl_date, sod = row[8:]
+        if not quantity:  # closed on a trade day this mark reaches (or passes): its last
+            closed_on = max(pending_load(pending))
+            start, left = self._start(min(self.as_of, closed_on), row)
+            final = pending_dump({} if closed_on <= self.as_of else left)
+            self.closed.append((pk, min(self.as_of, closed_on), start, realized - start, *final))
             return
         mark_of = self.marks.get(instrument_id)
         if mark_of is None:  # no price or no FX rate: it keeps its last mark
@@ -174,7 +191,7 @@ def mark_to_market(
         positions = positions.filter(pk__in=list(position_ids))
     instruments = _lock_with_marks(as_of, positions)
     _refuse_backwards(as_of)
-    marks = _Marks(as_of, instruments, restart=restart)
+    marks = _Marks(as_of, instruments, positions, restart=restart)
     for row in positions.values_list(*_MTM_READ):
         marks.add(row)
     held = instruments.values()
