@@ -203,8 +203,15 @@ def mark_to_market(
         total_unrealized_pnl=marks.unrealized,
     )
     bulk_update_rows(Position, _CLOSED_DAY, marks.closed)
-    BookMark.objects.bulk_create(  # the valuation date (never earlier: refused above)
-        [BookMark(pk=1, date=as_of, marked_at=timezone.now())],
+    _marked(result, actor)
+    return result
+
+
+def _marked(result: MarkResult, actor: str) -> None:
+    """A mark's last writes: the book's valuation date (never earlier: refused before),
+    the cache's signal, the audit record."""
+    BookMark.objects.bulk_create(
+        [BookMark(pk=1, date=result.as_of, marked_at=timezone.now())],
         update_conflicts=True,
         unique_fields=["id"],
         update_fields=["date", "marked_at"],
@@ -214,14 +221,13 @@ def mark_to_market(
         actor=actor,
         action="book.mark_to_market",
         after={
-            "as_of": as_of,
+            "as_of": result.as_of,
             "positions_updated": result.positions_updated,
             "stale": result.stale,
             "missing_fx": result.missing_fx,
             "total_unrealized_pnl": result.total_unrealized_pnl,
         },
     )
-    return result
 
 
 def positions_remark(*, earliest: Mapping[int, dt.date], actor: str) -> MarkResult | None:
