@@ -21,6 +21,7 @@ from django_q.models import Schedule
 from pms_site import pipelines
 from pms_site.models import PipelineRun
 from portfolio.models import CapitalFlow
+from tests.concurrency import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +57,7 @@ def eod(monkeypatch: pytest.MonkeyPatch) -> Eod:
     return held
 
 
-def at_once(
+def claims_at_once(
     count: int, claim: Callable[[], Any], *, then: Callable[[list[BaseException]], None]
 ) -> tuple[list[Any], list[BaseException]]:
     """`claim` in `count` threads released together: what they returned and raised. `then`
@@ -103,7 +104,7 @@ def test_simultaneous_claims_of_one_date_run_it_once(eod, count, existing):
         if len(refusals) == count - 1:
             eod.release.set()
 
-    runs, refusals = at_once(
+    runs, refusals = claims_at_once(
         count,
         lambda: pipelines.pipeline_run(pipeline="eod", date=DATE, actor="test"),
         then=all_refused,
@@ -121,25 +122,14 @@ def test_simultaneous_claims_of_one_date_run_it_once(eod, count, existing):
 def test_simultaneous_api_requests_enqueue_one_run(eod, api_client_for):
     count = 4
     clients = [api_client_for("ops") for _ in range(count)]
-    answers: list[Any] = []
-
-    def post(client: Any) -> None:
-        answers.append(client.post("/api/pipelines/eod/run/", {"date": str(DATE)}, format="json"))
-
-    barrier = threading.Barrier(count)
-
-    def one(client: Any) -> None:
-        try:
-            barrier.wait()
-            post(client)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=one, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    answers = at_once(
+        [
+            lambda client=client: client.post(
+                "/api/pipelines/eod/run/", {"date": str(DATE)}, format="json"
+            )
+            for client in clients
+        ]
+    )
     assert sorted(answer.status_code for answer in answers) == [202] + [409] * (count - 1)
     [queued] = [answer.json() for answer in answers if answer.status_code == 202]
     for busy in (answer.json() for answer in answers if answer.status_code == 409):
@@ -182,7 +172,7 @@ def test_the_command_refuses_a_date_that_is_running_with_a_message_and_exit_1(eo
 def test_setup_schedules_at_once_leave_one_schedule_of_each(db):
     """Servers starting together each run setup_schedules (scripts/serve.sh)."""
     count = 4
-    done, refusals = at_once(
+    done, refusals = claims_at_once(
         count, lambda: call_command("setup_schedules", stdout=StringIO()), then=lambda _: None
     )
     assert (len(done), refusals) == (count, [])

@@ -4,43 +4,18 @@ instrument's row lock."""
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from decimal import Decimal as D
-from typing import Any
 
 import pytest
 from django.db import connection, transaction
 
 from portfolio import services
 from portfolio.models import AuditRecord, Position, Trade
+from tests.concurrency import at_once
 from tests.conftest import TODAY
 from tests.factories import InstrumentFactory
 
 pytestmark = pytest.mark.postgres
-
-
-def at_once(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls in threads released together; their results, in finishing order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run(call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results.append(call())
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return results
 
 
 def short_position(quantity: str) -> Position:

@@ -7,8 +7,8 @@ import pytest
 
 from portfolio.models import AuditRecord
 from risk.models import RiskAlert, RiskLimit
+from tests.concurrency import statuses_at_once
 from tests.conftest import TODAY
-from tests.trading.test_postgres import at_once
 
 pytestmark = pytest.mark.postgres
 
@@ -23,7 +23,7 @@ def test_concurrent_acknowledges_take_effect_once(api_client_for: Any, clients: 
         limit=limit, date=TODAY, last_day=TODAY, value=Decimal("2500"), utilization=Decimal("1.25")
     )
     people = [api_client_for("risk" if i % 2 else "pm") for i in range(clients)]
-    statuses = at_once(
+    statuses = statuses_at_once(
         people,
         lambda i, client: client.post(
             f"/api/risk/alerts/{alert.pk}/acknowledge/", {"note": f"note {i}"}, format="json"

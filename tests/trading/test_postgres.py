@@ -1,7 +1,5 @@
 """What only PostgreSQL shows: row locks under concurrent decisions, the append-only trigger."""
 
-import threading
-from collections.abc import Callable
 from decimal import Decimal as D
 from typing import Any
 
@@ -10,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 
 from portfolio.models import AuditRecord, Position, Trade
 from portfolio.services import snapshots_build
+from tests.concurrency import statuses_at_once
 from tests.conftest import TODAY
 from trading import services
 from trading.models import TradeProposal
@@ -19,31 +18,6 @@ from .conftest import DAYS, signal
 pytestmark = pytest.mark.postgres
 
 
-def at_once(clients: list[Any], post: Callable[[int, Any], Any]) -> list[int]:
-    """`post(i, client)` on every client in its own thread, released together; the answers'
-    status codes."""
-    barrier = threading.Barrier(len(clients))
-    statuses: list[int] = []
-    errors: list[BaseException] = []
-
-    def run(i: int, client: Any) -> None:
-        try:
-            barrier.wait()
-            statuses.append(post(i, client).status_code)
-        except BaseException as exc:  # collected and asserted below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    return statuses
-
-
 @pytest.mark.parametrize("clients", [2, 4, 8])
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for, clients):
@@ -51,7 +25,7 @@ def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for, clien
     signal("ESH4", "MACRO", "0.5")
     [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
     pms = [api_client_for("pm") for _ in range(clients)]  # one client per thread
-    statuses = at_once(
+    statuses = statuses_at_once(
         pms, lambda _, pm: pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
     )
     assert sorted(statuses) == [200] + [409] * (clients - 1)
@@ -80,7 +54,7 @@ def test_concurrent_decisions_of_every_kind_make_one(fund, api_client_for, clien
         path, body = DECISIONS[i % len(DECISIONS)]
         return pm.post(f"{url}{path}", body, format="json")
 
-    statuses = at_once([api_client_for("pm") for _ in range(clients)], decide)
+    statuses = statuses_at_once([api_client_for("pm") for _ in range(clients)], decide)
     assert sorted(statuses) == [200] + [409] * (clients - 1)
     decided = TradeProposal.objects.get()
     [decision] = AuditRecord.objects.filter(object_type="TradeProposal", object_id=decided.pk)
@@ -112,7 +86,7 @@ def test_expiry_and_approvals_at_once_make_one_change(fund, api_client_for):
         answers[i] = pm.post(url, {}, format="json")
         return answers[i]
 
-    at_once([api_client_for("pm") for _ in range(4)], act)
+    statuses_at_once([api_client_for("pm") for _ in range(4)], act)
     generation = answers.pop(0)
     approvals = sorted(answer.status_code for answer in answers.values())
     leftover.refresh_from_db()
