@@ -14,21 +14,6 @@ pytestmark = pytest.mark.django_db
 THU, FRI = "2024-03-14", "2024-03-15"
 
 
-@pytest.fixture
-def ops(api_client_for):
-    return api_client_for("ops")
-
-
-@pytest.fixture
-def pm(api_client_for):
-    return api_client_for("pm")
-
-
-@pytest.fixture
-def viewer(api_client_for):
-    return api_client_for("viewer")
-
-
 def test_token_login(api_client_for, django_user_model):
     django_user_model.objects.create_user(username="alice", password="s3cret-pass")
     client = api_client_for(None)

@@ -17,16 +17,6 @@ SATURDAY, SUNDAY, CARNIVAL = "2024-03-09", "2024-03-10", "2024-02-13"
 NEXT = "the next business day is 2024-03-11"
 
 
-@pytest.fixture
-def ops(api_client_for):
-    return api_client_for("ops")
-
-
-@pytest.fixture
-def pm(api_client_for):
-    return api_client_for("pm")
-
-
 def test_a_trade_on_a_sunday_is_refused_and_on_a_holiday_booked(pm, ibov, macro):
     trade = {"instrument": "INDJ24", "strategy": "MACRO", "quantity": "1", "price": "127000"}
     answer = pm.post("/api/positions/", {**trade, "trade_date": SUNDAY}, format="json")
