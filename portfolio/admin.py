@@ -1,24 +1,12 @@
 """Admin screens of the position book. The ledger, the audit trail and positions are read-only:
 positions change only through trades and marks."""
 
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import (
-    BooleanField,
-    Case,
-    DecimalField,
-    ExpressionWrapper,
-    F,
-    Q,
-    QuerySet,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -296,19 +284,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     }
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Position]:
-        on_day = Q(pnl_date=selectors.last_mark())
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                on_valuation_date=ExpressionWrapper(on_day, output_field=BooleanField()),
-                day_pnl_base=Case(
-                    When(on_day, then=F("daily_pnl_base")),
-                    default=Value(Decimal("0.00")),
-                    output_field=DecimalField(max_digits=24, decimal_places=2),
-                ),
-            )
-        )
+        return selectors.with_day_pnl(super().get_queryset(request))
 
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)

@@ -11,7 +11,22 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, Max, OuterRef, Subquery, Sum
+from django.db.models import (
+    BooleanField,
+    Case,
+    DecimalField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from core.calendar import (
@@ -231,6 +246,21 @@ class BookState:
     @cached_property
     def daily_pnl(self) -> Decimal:
         return sum((self.day_pnl(row) for row in (*self.positions, *self.closed)), ZERO)
+
+
+def with_day_pnl(positions: QuerySet[Position]) -> QuerySet[Position]:
+    """Positions with their P&L of the live book's valuation date, `day_pnl_base` (none
+    when last marked earlier: `BookState.day_pnl`'s rule, in SQL), and whether that date
+    is theirs, `on_valuation_date` (a position closed since the last close is)."""
+    on_day = Q(pnl_date=last_mark())
+    return positions.annotate(
+        on_valuation_date=ExpressionWrapper(on_day, output_field=BooleanField()),
+        day_pnl_base=Case(
+            When(on_day, then=F("daily_pnl_base")),
+            default=Value(ZERO),
+            output_field=DecimalField(max_digits=24, decimal_places=2),
+        ),
+    )
 
 
 _BOOK_COLUMNS = {**POSITION_VALUES, **_BOOK_EXTRA}

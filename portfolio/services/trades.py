@@ -18,7 +18,7 @@ from core.formatting import jsonable
 from core.rows import RowErrorMap
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, book_trade, mark_figures, value_at
+from ..ledger import ZERO, BookedTrade, Terms, book_trade, mark_figures, value_at
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, close_due, fx_rates_on, last_mark, latest_prices
 from .audit import model_state
@@ -137,7 +137,7 @@ class Holdings(NamedTuple):
     cost_base: Decimal
     realized: Decimal
 
-    def after(self, terms: Terms, request: "TradeRequest", fx_rate: Decimal) -> "Holdings":
+    def after(self, terms: Terms, request: TradeRequest, fx_rate: Decimal) -> "Holdings":
         """These holdings with one more trade booked on them (fees realized)."""
         booked = book_trade(
             terms,
@@ -369,7 +369,7 @@ class _Booking:
     """
 
     def __init__(self, requests: Sequence[TradeRequest], *, actor: str, source: str):
-        self.actor, self.source = actor, source
+        self.requests, self.actor, self.source = requests, actor, source
         self.instruments = lock_instruments(symbol__in={r.instrument for r in requests})
         self.by_symbol = {i.symbol: i for i in self.instruments.values()}
         self.closes = Closes(self.instruments)
@@ -389,7 +389,9 @@ class _Booking:
         self.trades: list[Trade] = []
         self.audits: list[tuple[Trade, dict[str, Any] | None, Position]] = []
 
-    def check(self, requests: Sequence[TradeRequest]) -> None:
+    def check(self) -> None:
+        """Every request's problems (RowErrors), then the open positions they trade."""
+        requests = self.requests
         errors: RowErrorMap = {}
         for index, request in enumerate(requests):
             instrument = self.by_symbol.get(request.instrument)
@@ -462,7 +464,7 @@ class _Booking:
     def _apply_effect(
         self,
         position: Position,
-        booked: Any,
+        booked: BookedTrade,
         request: TradeRequest,
         fx_rate: Decimal,
         terms: Terms,
@@ -556,7 +558,7 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     trade-date order (ties in the given order). Row errors name the request's index.
     """
     booking = _Booking(requests, actor=actor, source=source)
-    booking.check(requests)
+    booking.check()
     errors: RowErrorMap = {}
     for index, request in sorted(enumerate(requests), key=lambda item: item[1].trade_date):
         too_large = booking.apply(request)
