@@ -29,6 +29,7 @@ from pms_site import cache
 from portfolio import selectors as book_selectors
 from portfolio import services as book_services
 from risk.models import RiskLimit
+from tests.concurrency import at_once
 from tests.conftest import ON_REDIS, TODAY
 from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
 
@@ -300,21 +301,7 @@ def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monk
     clients = [api_client_for("viewer") for _ in range(6)]
     for client in clients:
         client.get("/api/positions/")  # tokens looked up before the race
-    barrier = threading.Barrier(len(clients))
-    answers: list[dict[str, Any]] = []
-
-    def read(client: Any) -> None:
-        try:
-            barrier.wait()
-            answers.append(get(client, BOOK))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=read, args=(client,)) for client in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    answers = at_once([lambda client=client: get(client, BOOK) for client in clients])
     assert len(computed) == 1
     assert len(answers) == 6 and sum(a["cached"] for a in answers) == 5
     assert len({json.dumps(without_cache_fields(a), sort_keys=True) for a in answers}) == 1
