@@ -21,7 +21,8 @@ BP_PER_PERCENT = Decimal("100")
 
 
 def to_cents(amount: Decimal) -> Decimal:
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    """A base-currency amount, rounded half up to the cent (the one rounding of money)."""
+    return amount.quantize(CENT, ROUND_HALF_UP)
 
 
 class Terms(NamedTuple):
@@ -49,15 +50,36 @@ class Terms(NamedTuple):
         return self.settlement == "funded"
 
 
-def pnl_local(terms: Terms, quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
-    """P&L in the instrument's currency of holding `quantity` while the quote moves.
+PnlRule = Callable[[Decimal, Decimal, Decimal], Decimal]
+
+
+@cache
+def pnl_rule(terms: Terms) -> PnlRule:
+    """How a quote's move becomes money in the instrument's currency: the P&L of holding
+    `quantity` while the quote moves `from_quote` → `to_quote`, for these terms (read once).
 
     Price: q × (to − from) × m. Yield (percent): −q × dv01 × (to − from) × 100, since a
     long position gains when the yield falls.
     """
     if terms.is_yield:
-        return -quantity * terms.dv01 * (to_quote - from_quote) * BP_PER_PERCENT
-    return quantity * (to_quote - from_quote) * terms.multiplier
+        dv01 = terms.dv01
+
+        def yield_quoted(quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
+            return -quantity * dv01 * (to_quote - from_quote) * BP_PER_PERCENT
+
+        return yield_quoted
+    multiplier = terms.multiplier
+
+    def price_quoted(quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
+        return quantity * (to_quote - from_quote) * multiplier
+
+    return price_quoted
+
+
+def pnl_local(terms: Terms, quantity: Decimal, from_quote: Decimal, to_quote: Decimal) -> Decimal:
+    """P&L in the instrument's currency of holding `quantity` while the quote moves
+    (`pnl_rule`)."""
+    return pnl_rule(terms)(quantity, from_quote, to_quote)
 
 
 @dataclass(frozen=True)
@@ -168,63 +190,126 @@ MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], Figure
 NO_CENTS = Decimal("0.00")
 
 
+def notional_local(terms: Terms, quantity: Decimal, quote: Decimal) -> Decimal:
+    """Notional in the instrument's currency: q × P × m, or q × m for a yield-quoted one
+    (its multiplier is the notional per contract)."""
+    if terms.is_yield:
+        return quantity * terms.multiplier
+    return quantity * quote * terms.multiplier
+
+
+def dv01_local(terms: Terms, quantity: Decimal) -> Decimal:
+    """The value of one basis point in the instrument's currency: q × dv01."""
+    return quantity * terms.dv01
+
+
 @cache
 def mark_rule(terms: Terms) -> MarkRule:
     """The figures of a position (quantity q, avg_cost C, cost base K) in an instrument of
-    these terms marked at (quote P, fx_rate X), in `Figures`' order: `mark_figures` with the
-    terms read once, for marking many positions of one instrument.
+    these terms marked at (quote P, fx_rate X), in `Figures`' order, with the terms read
+    once: for marking many positions of one instrument.
 
     Margined: unrealized is the local P&L at X. Funded (K required): unrealized is the
     market value q × P × m × X − K, of which the local P&L at X is the price part and the
-    rest the FX part. A yield instrument's notional is q × m; its market value is its
-    unrealized P&L (what the contract is worth), not its notional. DV01 is q × dv01 × X
-    (0.00 for an instrument without one). The local P&L is `pnl_local`'s and the rounding
-    `to_cents`', written out here, in the same order of operations, because this runs once
-    per position and mark.
+    rest the FX part. A yield instrument's market value is its unrealized P&L (what the
+    contract is worth), not its notional. DV01 is 0.00 for an instrument without one.
     """
-    m, dv01 = terms.multiplier, terms.dv01
-    if terms.is_yield:
+    pnl = pnl_rule(terms)
+    has_dv01, is_yield, funded = bool(terms.dv01), terms.is_yield, terms.is_funded
 
-        def yield_quoted(
-            q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
-        ) -> FigureRow:
-            price_part = (-q * dv01 * (P - C) * BP_PER_PERCENT * X).quantize(CENT, ROUND_HALF_UP)
-            notional = (q * m * X).quantize(CENT, ROUND_HALF_UP)
-            dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP) if dv01 else NO_CENTS
-            return notional, price_part, price_part, dv01_base, ZERO
-
-        return yield_quoted
-    funded = terms.is_funded
-
-    def price_quoted(
+    def figures(
         q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
     ) -> FigureRow:
-        notional = (q * P * m * X).quantize(CENT, ROUND_HALF_UP)
-        price_part = (q * (P - C) * m * X).quantize(CENT, ROUND_HALF_UP)
-        dv01_base = (q * dv01 * X).quantize(CENT, ROUND_HALF_UP) if dv01 else NO_CENTS
+        notional = to_cents(notional_local(terms, q, P) * X)
+        price_part = to_cents(pnl(q, C, P) * X)
+        dv01_base = to_cents(dv01_local(terms, q) * X) if has_dv01 else NO_CENTS
+        if is_yield:
+            return notional, price_part, price_part, dv01_base, ZERO
         if not funded:
             return notional, notional, price_part, dv01_base, ZERO
         assert K is not None, "a funded position's figures need its cost base"
         unrealized = notional - K
         return notional, notional, unrealized, dv01_base, unrealized - price_part
 
-    return price_quoted
+    return figures
 
 
-def value_at(
+class TradeLeg(NamedTuple):
+    """A trade as a position's day sees it: signed quantity, price, X(c, trade date), fees
+    (base)."""
+
+    quantity: Decimal
+    price: Decimal
+    fx_rate: Decimal
+    fees: Decimal = ZERO
+
+
+class Holdings(NamedTuple):
+    """What a position holds at a moment: the state its next trade starts from and, at a
+    close, what it is worth (`position_day`)."""
+
+    quantity: Decimal
+    avg_cost: Decimal
+    cost_base: Decimal  # funded: K (zero when margined)
+    realized: Decimal  # cumulative realized P&L, base, net of fees
+
+    def booked(self, terms: Terms, trade: TradeLeg) -> tuple["Holdings", BookedTrade]:
+        """These holdings after one more trade (its fees realized), and what it did."""
+        booked = book_trade(
+            terms,
+            self.quantity,
+            self.avg_cost,
+            self.cost_base,
+            trade.quantity,
+            trade.price,
+            trade.fx_rate,
+        )
+        realized = self.realized + booked.realized_base - trade.fees
+        local = booked.local
+        return Holdings(local.quantity, local.avg_cost, booked.cost_base, realized), booked
+
+    def after(self, terms: Terms, trade: TradeLeg) -> "Holdings":
+        return self.booked(terms, trade)[0]
+
+
+NOTHING = Holdings(ZERO, ZERO, ZERO, ZERO)
+
+
+class PositionDay(NamedTuple):
+    """A position's day: what it holds at the close, its figures there, its value
+    (unrealized + cumulative realized) and its daily P&L, the value's move since the
+    start of the day."""
+
+    held: Holdings
+    figures: Figures
+    value: Decimal
+    daily_pnl: Decimal
+
+
+def position_day(
     terms: Terms,
-    quantity: Decimal,
-    avg_cost: Decimal,
-    realized: Decimal,
+    start: Decimal,
+    held: Holdings,
     quote: Decimal,
     fx_rate: Decimal,
-    cost_base: Decimal | None = None,
-) -> Decimal:
-    """Unrealized + cumulative realized P&L (base) of a position marked at (quote, fx_rate):
-    at the previous business day's close, the start of a day whose daily P&L is
-    `(U_t + R_t) − (U_{t−1} + R_{t−1})`."""
-    figures = mark_figures(terms, quantity, avg_cost, quote, fx_rate, cost_base)
-    return figures.unrealized_pnl_base + realized
+    trades: Iterable[TradeLeg] = (),
+) -> PositionDay:
+    """The day of a position worth `start` at the previous business day's close (what it
+    held then, valued there: `start_value`), holding `held`, which then does `trades` in
+    order and is marked at the close (quote, fx_rate): DESIGN.md's daily P&L
+    `(U_t + R_t) − (U_{t−1} + R_{t−1})`. The live book and the timeline both compute a
+    position's day with it."""
+    for trade in trades:
+        held = held.after(terms, trade)
+    figures = mark_figures(terms, held.quantity, held.avg_cost, quote, fx_rate, held.cost_base)
+    value = figures.unrealized_pnl_base + held.realized
+    return PositionDay(held, figures, value, value - start)
+
+
+def start_value(terms: Terms, held: Holdings, quote: Decimal, fx_rate: Decimal) -> Decimal:
+    """What `held` is worth at a close (quote, fx_rate), unrealized + cumulative realized:
+    the start of the next business day."""
+    return position_day(terms, ZERO, held, quote, fx_rate).value
 
 
 # --- The fund's figures: one definition each ---------------------------------------------

@@ -19,6 +19,8 @@ from django.utils import timezone
 from core import inputs
 from core.formatting import money, number
 
+from .ledger import Terms
+
 
 def at_most(bound: Decimal, *, signed: bool = False) -> list[Any]:
     """Validators of a magnitude up to `bound` (`signed`: from −bound)."""
@@ -149,6 +151,11 @@ class Instrument(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
+
+    @property
+    def terms(self) -> Terms:
+        """How a move of its quote becomes money (`portfolio.ledger`)."""
+        return Terms.of(self)
 
 
 class Strategy(models.Model):

@@ -4,11 +4,11 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from core import inputs
@@ -17,11 +17,11 @@ from core.calendar import previous_business_day
 from core.errors import Conflict
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, is_stale, mark_rule
-from ..models import MARK_FIELDS, BookMark, FxRate, Instrument, Position, Price
-from ..selectors import ONE, base_currency, last_mark
+from ..ledger import ZERO, Holdings, Terms, is_stale, mark_rule
+from ..models import MARK_FIELDS, BookMark, Instrument, Position
+from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
-from .trades import DayStart, Holdings, Pending, book_lock, pending_dump, pending_load
+from .trades import DayStart, Pending, book_lock, pending_dump, pending_load
 
 
 @dataclass
@@ -51,25 +51,38 @@ _CLOSED_DAY = ("pnl_date", "sod_pnl_base", "daily_pnl_base", "next_pnl_date", "p
 _TERMS = ("pk", "symbol", "currency", "quote_type", "multiplier", "dv01", "settlement")
 
 
-def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int, Any]:
+class InstrumentMark(NamedTuple):
+    """A held instrument's terms and its mark for a date: its latest close (date, price)
+    and its currency's FX rate on or before it (None where there is none)."""
+
+    pk: int
+    symbol: str
+    currency: str
+    terms: Terms
+    price_date: dt.date | None
+    price: Decimal | None
+    fx_rate: Decimal | None
+
+
+def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int, InstrumentMark]:
     """The instruments of `positions`, locked in id order as trades lock them, each with
-    its terms and its latest price (date, price) and FX rate on or before `as_of` (None
-    where there is none; the base currency's rate is 1): one query."""
-    prices = Price.objects.filter(instrument=OuterRef("pk"), date__lte=as_of).order_by("-date")
-    rates = FxRate.objects.filter(currency=OuterRef("currency"), date__lte=as_of).order_by("-date")
+    its terms and its mark on `as_of` (`latest_prices`, `fx_rates_on`)."""
     rows = (
         Instrument.objects.select_for_update()
         .filter(pk__in=positions.values("instrument_id"))
         .order_by("pk")
-        .annotate(
-            price_date=Subquery(prices.values("date")[:1]),
-            price=Subquery(prices.values("price")[:1]),
-            fx_rate=Subquery(rates.values("rate")[:1]),
-        )
-        .values_list(*_TERMS, "price_date", "price", "fx_rate", named=True)
+        .values_list(*_TERMS, named=True)
     )
-    base = base_currency()
-    return {row.pk: row._replace(fx_rate=ONE) if row.currency == base else row for row in rows}
+    instruments = {row.pk: row for row in rows}
+    closes = latest_prices(as_of, instruments)
+    rates = fx_rates_on(as_of, {row.currency for row in instruments.values()})
+    marks = {}
+    for pk, row in instruments.items():
+        price_date, price = closes.get(pk, (None, None))
+        marks[pk] = InstrumentMark(
+            pk, row.symbol, row.currency, Terms.of(row), price_date, price, rates.get(row.currency)
+        )
+    return marks
 
 
 class _Marks:
@@ -79,7 +92,7 @@ class _Marks:
     def __init__(
         self,
         as_of: dt.date,
-        instruments: dict[int, Any],
+        instruments: dict[int, InstrumentMark],
         positions: QuerySet[Position],
         *,
         restart: bool,
@@ -89,7 +102,7 @@ class _Marks:
         self.day_start = DayStart(instruments)
         # Per instrument, once: how its positions are marked, and its mark.
         self.marks = {
-            pk: (mark_rule(Terms.of(i)), i.price, i.price_date, i.fx_rate)
+            pk: (mark_rule(i.terms), i.price, i.price_date, i.fx_rate)
             for pk, i in instruments.items()
             if i.price is not None and i.fx_rate is not None
         }
@@ -136,7 +149,7 @@ class _Marks:
         notional, value, unrealized, dv01, fx_pnl = figures_of(
             quantity, avg_cost, price, fx_rate, cost
         )
-        daily = unrealized + realized - sod
+        daily = unrealized + realized - sod  # `position_day`'s, in its fast form
         self.open.append(
             (
                 *(pk, price, price_date, fx_rate, notional, value, unrealized, daily),

@@ -22,7 +22,17 @@ from core.calendar import business_days, is_business_day, previous_business_day,
 from core.progress import Progress
 from core.signals import data_changed
 
-from ..ledger import ZERO, Terms, book_trade, cents, exposure, mark_figures, nav
+from ..ledger import (
+    NOTHING,
+    ZERO,
+    Holdings,
+    Terms,
+    TradeLeg,
+    cents,
+    exposure,
+    nav,
+    position_day,
+)
 from ..models import (
     CapitalFlow,
     FxRate,
@@ -45,13 +55,10 @@ class Holding:
     """One (instrument, strategy) position as the replay carries it from day to day."""
 
     position_id: int
-    quantity: Decimal = ZERO
-    avg_cost: Decimal = ZERO
-    cost_base: Decimal = ZERO  # funded: K
-    realized: Decimal = ZERO  # cumulative, base
-    realized_fx: Decimal = ZERO  # funded: the FX part of `realized`
+    held: Holdings = NOTHING
+    realized_fx: Decimal = ZERO  # funded: the FX part of the realized P&L
     last_trade_price: Decimal = ZERO
-    value: Decimal = ZERO  # unrealized + realized at the last close
+    value: Decimal = ZERO  # unrealized + realized at the last close: the day's start
     fx_value: Decimal = ZERO  # funded: their FX parts at the last close
     open_at_last_close: bool = False
 
@@ -73,6 +80,144 @@ class Quotes:
             self._next += 1
 
 
+_TRADE_READ = (
+    "instrument_id",
+    "strategy_id",
+    "position_id",
+    "trade_date",
+    "quantity",
+    "price",
+    "fx_rate",
+    "fees",
+    "realized_pnl_base",
+    "realized_fx_pnl_base",
+)
+
+
+class _Replay:
+    """The ledger walked forward over business days, each marked at the latest close and
+    FX rate on or before it: the day of every position (`position_day`), and the fund's.
+
+    Trades are applied in trade order by the ledger's rule (`Holdings.booked`); each adds
+    the realized P&L it recorded, which the book booked it with.
+    """
+
+    def __init__(self, start: dt.date, end: dt.date):
+        self.instruments = {i.pk: i for i in Instrument.objects.all()}
+        self.terms = {pk: Terms.of(i) for pk, i in self.instruments.items()}
+        self.trades: list[Any] = list(  # named rows
+            Trade.objects.filter(trade_date__lte=end)
+            .order_by("trade_date", "id")
+            .values_list(*_TRADE_READ, named=True)
+        )
+        self.next_trade = 0
+        self.prices = Quotes(latest_prices(start, self.instruments), _later_prices(start, end))
+        currencies = {i.currency for i in self.instruments.values()}
+        self.fx = Quotes(
+            {c: (start, rate) for c, rate in fx_rates_on(start, currencies).items()},
+            _later_rates(currencies, start, end),
+        )
+        self.holdings: dict[Key, Holding] = {}
+        self.value_total = ZERO  # Σ (unrealized + realized) over every position ever held
+
+    def trade_until(self, day: dt.date) -> set[Key]:
+        """Apply the trades dated up to `day`; the positions they touched."""
+        touched: set[Key] = set()
+        while self.next_trade < len(self.trades) and self.trades[self.next_trade].trade_date <= day:
+            trade = self.trades[self.next_trade]
+            key = (trade.instrument_id, trade.strategy_id)
+            holding = self.holdings.setdefault(key, Holding(trade.position_id))
+            leg = TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees)
+            held, _ = holding.held.booked(self.terms[trade.instrument_id], leg)
+            holding.held = held._replace(realized=holding.held.realized + trade.realized_pnl_base)
+            holding.realized_fx += trade.realized_fx_pnl_base
+            holding.position_id = trade.position_id
+            holding.last_trade_price = trade.price
+            touched.add(key)
+            self.next_trade += 1
+        return touched
+
+    def close(self, day: dt.date) -> list[PositionSnapshot]:
+        """Mark `day`'s close: the trades up to it applied, a row per position held at the
+        previous close or since."""
+        touched = self.trade_until(day)
+        self.prices.advance(day)
+        self.fx.advance(day)
+        return [
+            self._row(day, key, holding)
+            for key, holding in self.holdings.items()
+            if holding.held.quantity or holding.open_at_last_close or key in touched
+        ]
+
+    def _row(self, day: dt.date, key: Key, holding: Holding) -> PositionSnapshot:
+        """One position's day, carried to the next as its start."""
+        instrument_id, strategy_id = key
+        quote = self.prices.latest.get(instrument_id)
+        price_date, price = quote if quote else (None, holding.last_trade_price)
+        fx_rate = self.fx.latest[self.instruments[instrument_id].currency][1]
+        held = holding.held
+        its_day = position_day(self.terms[instrument_id], holding.value, held, price, fx_rate)
+        figures = its_day.figures
+        fx_value = figures.fx_pnl_base + holding.realized_fx
+        daily_fx = fx_value - holding.fx_value
+        self.value_total += its_day.daily_pnl
+        holding.value, holding.fx_value = its_day.value, fx_value
+        holding.open_at_last_close = bool(held.quantity)
+        return PositionSnapshot(
+            date=day,
+            instrument_id=instrument_id,
+            strategy_id=strategy_id,
+            position_id=holding.position_id,
+            quantity=held.quantity,
+            avg_cost=held.avg_cost,
+            price=price,
+            price_date=price_date,
+            fx_rate=fx_rate,
+            notional_base=figures.notional_base,
+            market_value_base=figures.market_value_base,
+            unrealized_pnl_base=figures.unrealized_pnl_base,
+            realized_pnl_base=held.realized,
+            daily_pnl_base=its_day.daily_pnl,
+            dv01_base=figures.dv01_base,
+            cost_base=held.cost_base,
+            fx_pnl_base=figures.fx_pnl_base,
+            daily_fx_pnl_base=daily_fx,
+        )
+
+
+def _later_prices(start: dt.date, end: dt.date) -> list[tuple[int, dt.date, Decimal]]:
+    rows = Price.objects.filter(date__gt=start, date__lte=end).order_by("date")
+    return list(rows.values_list("instrument_id", "date", "price"))
+
+
+def _later_rates(
+    currencies: set[str], start: dt.date, end: dt.date
+) -> list[tuple[str, dt.date, Decimal]]:
+    rows = FxRate.objects.filter(currency__in=currencies, date__gt=start, date__lte=end)
+    return list(rows.order_by("date").values_list("currency", "date", "rate"))
+
+
+class _Flows:
+    """The capital flowed in up to each business day of a walk (a flow on a holiday takes
+    effect on the next business day)."""
+
+    def __init__(self, days: list[dt.date]):
+        start, end = days[0], days[-1]
+        before = CapitalFlow.objects.filter(date__lt=start).aggregate(total=Sum("amount"))
+        self.total = before["total"] or ZERO
+        self.by_day: dict[dt.date, Decimal] = {}
+        rows = CapitalFlow.objects.filter(date__gte=start, date__lte=end)
+        for day, amount in rows.values_list("date", "amount"):
+            effective = day if is_business_day(day) else next(d for d in days if d >= day)
+            self.by_day[effective] = self.by_day.get(effective, ZERO) + amount
+
+    def on(self, day: dt.date) -> Decimal:
+        """`day`'s flow, added to the total."""
+        flow = self.by_day.get(day, ZERO)
+        self.total += flow
+        return flow
+
+
 def _replay(
     days: list[dt.date], first_written: dt.date
 ) -> Iterator[tuple[dt.date, list[PositionSnapshot], PortfolioSnapshot]]:
@@ -80,157 +225,39 @@ def _replay(
 
     The days before `first_written` only set the starting point (yesterday's close).
     """
-    start, end = days[0], days[-1]
-    instruments = {i.pk: i for i in Instrument.objects.all()}
-    terms = {pk: Terms.of(i) for pk, i in instruments.items()}
-    trades: list[Any] = list(  # named rows
-        Trade.objects.filter(trade_date__lte=end)
-        .order_by("trade_date", "id")
-        .values_list(
-            "instrument_id",
-            "strategy_id",
-            "position_id",
-            "trade_date",
-            "quantity",
-            "price",
-            "fx_rate",
-            "realized_pnl_base",
-            "realized_fx_pnl_base",
-            named=True,
-        )
-    )
-    prices = Quotes(
-        latest_prices(start, instruments),
-        list(
-            Price.objects.filter(date__gt=start, date__lte=end)
-            .order_by("date")
-            .values_list("instrument_id", "date", "price")
-        ),
-    )
-    currencies = {i.currency for i in instruments.values()}
-    fx = Quotes(
-        {c: (start, rate) for c, rate in fx_rates_on(start, currencies).items()},
-        list(
-            FxRate.objects.filter(currency__in=currencies, date__gt=start, date__lte=end)
-            .order_by("date")
-            .values_list("currency", "date", "rate")
-        ),
-    )
-    flows_before = CapitalFlow.objects.filter(date__lt=start).aggregate(total=Sum("amount"))
-    flows_total = flows_before["total"] or ZERO
-    flows_by_day: dict[dt.date, Decimal] = {}
-    for day, amount in CapitalFlow.objects.filter(date__gte=start, date__lte=end).values_list(
-        "date", "amount"
-    ):
-        # A flow on a holiday takes effect on the next business day.
-        effective = day if is_business_day(day) else next(d for d in days if d >= day)
-        flows_by_day[effective] = flows_by_day.get(effective, ZERO) + amount
-
-    holdings: dict[Key, Holding] = {}
-    value_total = ZERO  # Σ (unrealized + realized) over every position ever held
-    next_trade = 0
+    replay, flows = _Replay(days[0], days[-1]), _Flows(days)
     nav_before: Decimal | None = None
     for day in days:
-        touched: set[Key] = set()
-        while next_trade < len(trades) and trades[next_trade].trade_date <= day:
-            trade = trades[next_trade]
-            key = (trade.instrument_id, trade.strategy_id)
-            holding = holdings.setdefault(key, Holding(trade.position_id))
-            # Realized P&L as the trade recorded it; the position's state by the same rule.
-            booked = book_trade(
-                terms[trade.instrument_id],
-                holding.quantity,
-                holding.avg_cost,
-                holding.cost_base,
-                trade.quantity,
-                trade.price,
-                trade.fx_rate,
-            )
-            holding.quantity, holding.avg_cost = booked.local.quantity, booked.local.avg_cost
-            holding.cost_base = booked.cost_base
-            holding.realized += trade.realized_pnl_base
-            holding.realized_fx += trade.realized_fx_pnl_base
-            holding.position_id = trade.position_id
-            holding.last_trade_price = trade.price
-            touched.add(key)
-            next_trade += 1
-        prices.advance(day)
-        fx.advance(day)
-        flow = flows_by_day.get(day, ZERO)
-        flows_total += flow
-
-        rows: list[PositionSnapshot] = []
-        pnl = ZERO
-        notionals: list[Decimal] = []
-        for key, holding in holdings.items():
-            if not (holding.quantity or holding.open_at_last_close or key in touched):
-                continue
-            instrument_id, strategy_id = key
-            instrument = instruments[instrument_id]
-            quote = prices.latest.get(instrument_id)
-            price_date, price = quote if quote else (None, holding.last_trade_price)
-            fx_rate = fx.latest[instrument.currency][1]
-            figures = mark_figures(
-                terms[instrument_id],
-                holding.quantity,
-                holding.avg_cost,
-                price,
-                fx_rate,
-                holding.cost_base,
-            )
-            value = figures.unrealized_pnl_base + holding.realized
-            daily = value - holding.value
-            fx_value = figures.fx_pnl_base + holding.realized_fx
-            daily_fx = fx_value - holding.fx_value
-            value_total += daily
-            holding.value, holding.fx_value = value, fx_value
-            holding.open_at_last_close = bool(holding.quantity)
-            pnl += daily
-            if holding.quantity:
-                notionals.append(figures.notional_base)
-            rows.append(
-                PositionSnapshot(
-                    date=day,
-                    instrument_id=instrument_id,
-                    strategy_id=strategy_id,
-                    position_id=holding.position_id,
-                    quantity=holding.quantity,
-                    avg_cost=holding.avg_cost,
-                    price=price,
-                    price_date=price_date,
-                    fx_rate=fx_rate,
-                    notional_base=figures.notional_base,
-                    market_value_base=figures.market_value_base,
-                    unrealized_pnl_base=figures.unrealized_pnl_base,
-                    realized_pnl_base=holding.realized,
-                    daily_pnl_base=daily,
-                    dv01_base=figures.dv01_base,
-                    cost_base=holding.cost_base,
-                    fx_pnl_base=figures.fx_pnl_base,
-                    daily_fx_pnl_base=daily_fx,
-                )
-            )
-        fund_nav = nav(flows_total, value_total)
-        held = exposure(cents(notionals))
+        rows = replay.close(day)
+        flow = flows.on(day)
+        fund_nav = nav(flows.total, replay.value_total)
+        pnl = sum((row.daily_pnl_base for row in rows), ZERO)
         capital = (nav_before if nav_before is not None else fund_nav - pnl - flow) + flow
         nav_before = fund_nav
-        if day < first_written:
-            continue
-        daily_return = (pnl / capital).quantize(RETURN_PLACES) if capital > 0 else ZERO
-        yield (
-            day,
-            rows,
-            PortfolioSnapshot(
-                date=day,
-                nav=fund_nav,
-                pnl=pnl,
-                flow=flow,
-                daily_return=daily_return,
-                gross_exposure=Decimal(held.gross).scaleb(-2),
-                net_exposure=Decimal(held.net).scaleb(-2),
-                positions=len(notionals),
-            ),
-        )
+        if day >= first_written:
+            yield day, rows, _fund_row(day, rows, fund_nav, pnl, flow, capital)
+
+
+def _fund_row(
+    day: dt.date,
+    rows: list[PositionSnapshot],
+    fund_nav: Decimal,
+    pnl: Decimal,
+    flow: Decimal,
+    capital: Decimal,
+) -> PortfolioSnapshot:
+    """The fund's day: NAV, P&L, flow, return on the capital it started with, exposures."""
+    held = exposure(cents(row.notional_base for row in rows if row.quantity))
+    return PortfolioSnapshot(
+        date=day,
+        nav=fund_nav,
+        pnl=pnl,
+        flow=flow,
+        daily_return=(pnl / capital).quantize(RETURN_PLACES) if capital > 0 else ZERO,
+        gross_exposure=Decimal(held.gross).scaleb(-2),
+        net_exposure=Decimal(held.net).scaleb(-2),
+        positions=sum(1 for row in rows if row.quantity),
+    )
 
 
 def fund_inception_or_error(day: dt.date, field: str = "end") -> dt.date:

@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, Protocol
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -18,7 +18,17 @@ from core.formatting import jsonable
 from core.rows import RowErrorMap
 from core.signals import data_changed
 
-from ..ledger import ZERO, BookedTrade, Terms, book_trade, mark_figures, value_at
+from ..ledger import (
+    ZERO,
+    BookedTrade,
+    Holdings,
+    Terms,
+    TradeLeg,
+    dv01_local,
+    notional_local,
+    position_day,
+    start_value,
+)
 from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, close_due, fx_rates_on, last_mark, latest_prices
 from .audit import model_state
@@ -78,24 +88,33 @@ def _position_state(position: Position) -> dict[str, Any]:
 
 
 def _remark(position: Position, terms: Terms) -> None:
-    """Recompute base figures and daily P&L at the position's current mark."""
+    """The position's figures and daily P&L at its current mark: its day (`position_day`)
+    from its start-of-day value."""
     assert position.last_price is not None and position.fx_rate is not None
-    figures = mark_figures(
+    day = position_day(
         terms,
-        position.quantity,
-        position.avg_cost,
+        position.sod_pnl_base,
+        holdings_of(position),
         position.last_price,
         position.fx_rate,
-        position.cost_base,
     )
+    figures = day.figures
     position.notional_base = figures.notional_base
     position.market_value_base = figures.market_value_base
     position.unrealized_pnl_base = figures.unrealized_pnl_base
     position.fx_pnl_base = figures.fx_pnl_base
     position.dv01_base = figures.dv01_base
-    position.daily_pnl_base = (
-        position.unrealized_pnl_base + position.realized_pnl_base - position.sod_pnl_base
-    )
+    position.daily_pnl_base = day.daily_pnl
+
+
+class Priced(Protocol):
+    """What the day's start needs of an instrument: an `Instrument`, or a mark's row."""
+
+    @property
+    def currency(self) -> str: ...
+
+    @property
+    def terms(self) -> Terms: ...
 
 
 Closing = tuple[dict[int, tuple[dt.date, Decimal]], dict[str, Decimal]]
@@ -105,7 +124,7 @@ class Closes:
     """The latest close of some instruments, and FX rate of their currencies, on or before
     a day: two queries per distinct day, on first use."""
 
-    def __init__(self, instruments: Mapping[int, Instrument]):
+    def __init__(self, instruments: Mapping[int, Priced]):
         self.instruments = instruments
         self.days: dict[dt.date, Closing] = {}
 
@@ -129,37 +148,21 @@ def pnl_day(trade_date: dt.date) -> dt.date:
     return on_or_after(trade_date)
 
 
-class Holdings(NamedTuple):
-    """What a position holds at a moment: the state its next trade starts from."""
-
-    quantity: Decimal
-    avg_cost: Decimal
-    cost_base: Decimal
-    realized: Decimal
-
-    def after(self, terms: Terms, request: TradeRequest, fx_rate: Decimal) -> "Holdings":
-        """These holdings with one more trade booked on them (fees realized)."""
-        booked = book_trade(
-            terms,
-            self.quantity,
-            self.avg_cost,
-            self.cost_base,
-            request.quantity,
-            request.price,
-            fx_rate,
-        )
-        return Holdings(
-            booked.local.quantity,
-            booked.local.avg_cost,
-            booked.cost_base,
-            self.realized + booked.realized_base - request.fees,
-        )
+def leg(request: TradeRequest, fx_rate: Decimal) -> TradeLeg:
+    """A trade request as the position's day books it, at X(c, trade date)."""
+    return TradeLeg(request.quantity, request.price, fx_rate, request.fees)
 
 
 def holdings_of(position: Position) -> Holdings:
     return Holdings(
         position.quantity, position.avg_cost, position.cost_base, position.realized_pnl_base
     )
+
+
+def _hold(position: Position, held: Holdings) -> None:
+    """Write `held` on the position (`holdings_of`'s inverse)."""
+    position.quantity, position.avg_cost = held.quantity, held.avg_cost
+    position.cost_base, position.realized_pnl_base = held.cost_base, held.realized
 
 
 # The days after a position's P&L date that trades were booked on, each with what the
@@ -195,7 +198,7 @@ class DayStart:
     position's last mark.
     """
 
-    def __init__(self, instruments: Mapping[int, Instrument], closes: Closes | None = None):
+    def __init__(self, instruments: Mapping[int, Priced], closes: Closes | None = None):
         self.instruments = instruments
         self.closes = closes or Closes(instruments)
 
@@ -215,15 +218,7 @@ class DayStart:
         fx_rate = fx_rate if fx_rate is not None else mark[1]
         if quote is None or fx_rate is None:
             return held.realized
-        return value_at(
-            Terms.of(instrument),
-            held.quantity,
-            held.avg_cost,
-            held.realized,
-            quote,
-            fx_rate,
-            held.cost_base,
-        )
+        return start_value(instrument.terms, held, quote, fx_rate)
 
     def rolled(
         self,
@@ -269,7 +264,7 @@ class DayStart:
         if day >= position.pnl_date:
             pending.setdefault(day, pending[later[0]] if later else holdings_of(position))
         for d in later:
-            pending[d] = pending[d].after(terms, request, fx_rate)
+            pending[d] = pending[d].after(terms, leg(request, fx_rate))
         position.next_pnl_date, position.pending_days = pending_dump(pending)
 
 
@@ -311,12 +306,10 @@ def _size_and_band(
     """A trade's own size in base currency, and its price beside the last close."""
     fx_rate = fx.rate(instrument.currency, request.trade_date)
     assert fx_rate is not None
-    quantity, rate = float(request.quantity), float(fx_rate)
-    if instrument.quote_type == Instrument.QuoteType.YIELD:
-        notional = quantity * float(instrument.multiplier) * rate
-    else:
-        notional = quantity * float(request.price) * float(instrument.multiplier) * rate
-    too_large = inputs.size_problem(notional, quantity * float(instrument.dv01) * rate)
+    terms = instrument.terms
+    notional = notional_local(terms, request.quantity, request.price) * fx_rate
+    dv01 = dv01_local(terms, request.quantity) * fx_rate
+    too_large = inputs.size_problem(float(notional), float(dv01))
     if too_large:
         return {"quantity": [too_large]}
     last = closes.last_price(instrument.pk, request.trade_date)
@@ -443,50 +436,39 @@ class _Booking:
         if position.pnl_date < day <= self.valuation:  # a day the book has valued
             self.day_start.roll(position, day)
         self.day_start.keep_aside(position, request, fx_rate, terms)
-        booked = book_trade(
-            terms,
-            position.quantity,
-            position.avg_cost,
-            position.cost_base,
-            request.quantity,
-            request.price,
-            fx_rate,
-        )
-        realized = booked.realized_base - request.fees
-        position.realized_pnl_base += realized
-        booked_on = self._apply_effect(position, booked, request, fx_rate, terms)
+        held, booked = holdings_of(position).booked(terms, leg(request, fx_rate))
+        booked_on = self._apply_effect(position, held, booked, request, fx_rate, terms)
         if day < position.pnl_date:  # back-dated: its day's start holds it already
             self.day_start.roll(position, position.pnl_date)
             _remark(position, terms)
+        realized = booked.realized_base - request.fees
         self._record(request, booked_on, before, fx_rate, realized, booked.realized_fx_base)
         return inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
 
     def _apply_effect(
         self,
         position: Position,
+        held: Holdings,
         booked: BookedTrade,
         request: TradeRequest,
         fx_rate: Decimal,
         terms: Terms,
     ) -> Position:
-        """Write a booked trade's quantities on the position; the position it leaves open
-        (a new one when it crossed zero)."""
-        effect = booked.local
-        if not (effect.crossed_zero or effect.quantity == 0):
-            position.quantity, position.avg_cost = effect.quantity, effect.avg_cost
-            position.cost_base = booked.cost_base
+        """Write what a booked trade leaves (`held`) on the position; the position it leaves
+        open (a new one, holding the remainder, when it crossed zero)."""
+        if not (booked.local.crossed_zero or held.quantity == 0):
+            _hold(position, held)
             _remark(position, terms)
             return position
-        position.quantity, position.avg_cost, position.cost_base = ZERO, ZERO, ZERO
+        _hold(position, held._replace(quantity=ZERO, avg_cost=ZERO, cost_base=ZERO))
         position.closed_at = request.trade_date
         _remark(position, terms)
         del self.open_positions[(position.instrument_id, position.strategy_id)]
-        if not effect.crossed_zero:
+        if not booked.local.crossed_zero:
             return position
         opened = self._new_position(request, fx_rate)
         self.day_start.keep_aside(opened, request, fx_rate, terms)  # its day starts empty
-        opened.quantity, opened.avg_cost = effect.quantity, effect.avg_cost
-        opened.cost_base = booked.cost_base
+        _hold(opened, held._replace(realized=ZERO))
         _remark(opened, terms)
         return opened
 
