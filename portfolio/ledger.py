@@ -190,12 +190,22 @@ MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], Figure
 NO_CENTS = Decimal("0.00")
 
 
-def notional_local(terms: Terms, quantity: Decimal, quote: Decimal) -> Decimal:
-    """Notional in the instrument's currency: q × P × m, or q × m for a yield-quoted one
-    (its multiplier is the notional per contract)."""
+QuantityRule = Callable[[Decimal, Decimal], Decimal]
+
+
+@cache
+def notional_rule(terms: Terms) -> QuantityRule:
+    """Notional in the instrument's currency of `quantity` at `quote`: q × P × m, or q × m
+    for a yield-quoted instrument (its multiplier is the notional per contract)."""
+    multiplier = terms.multiplier
     if terms.is_yield:
-        return quantity * terms.multiplier
-    return quantity * quote * terms.multiplier
+        return lambda quantity, quote: quantity * multiplier
+    return lambda quantity, quote: quantity * quote * multiplier
+
+
+def notional_local(terms: Terms, quantity: Decimal, quote: Decimal) -> Decimal:
+    """`notional_rule`'s notional."""
+    return notional_rule(terms)(quantity, quote)
 
 
 def dv01_local(terms: Terms, quantity: Decimal) -> Decimal:
@@ -214,15 +224,15 @@ def mark_rule(terms: Terms) -> MarkRule:
     rest the FX part. A yield instrument's market value is its unrealized P&L (what the
     contract is worth), not its notional. DV01 is 0.00 for an instrument without one.
     """
-    pnl = pnl_rule(terms)
-    has_dv01, is_yield, funded = bool(terms.dv01), terms.is_yield, terms.is_funded
+    pnl, notional_of, dv01 = pnl_rule(terms), notional_rule(terms), terms.dv01
+    is_yield, funded = terms.is_yield, terms.is_funded
 
     def figures(
         q: Decimal, C: Decimal, P: Decimal, X: Decimal, K: Decimal | None = None
     ) -> FigureRow:
-        notional = to_cents(notional_local(terms, q, P) * X)
+        notional = to_cents(notional_of(q, P) * X)
         price_part = to_cents(pnl(q, C, P) * X)
-        dv01_base = to_cents(dv01_local(terms, q) * X) if has_dv01 else NO_CENTS
+        dv01_base = to_cents(dv01_local(terms, q) * X) if dv01 else NO_CENTS
         if is_yield:
             return notional, price_part, price_part, dv01_base, ZERO
         if not funded:
