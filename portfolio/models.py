@@ -292,10 +292,13 @@ class CapitalFlow(models.Model):
 class Position(models.Model):
     """One position per instrument and strategy while open; the state the trades produce.
 
-    Base-currency figures are those of the last mark (`last_price` on `price_date`,
-    converted at `fx_rate`). `sod_pnl_base` is unrealized + realized P&L at the previous
-    close, so that daily P&L = unrealized + realized − sod_pnl_base on `pnl_date`, the
-    book's valuation date.
+    The row is the live book's projection of the position's day in progress, as
+    `portfolio.ledger.position_day` computes it (the engine of the timeline's days too):
+    its holdings (quantity, average cost, cost base, realized), the close it is marked at
+    (`last_price` on `price_date`, converted at `fx_rate`) with the figures there, and the
+    start of the day, `sod_pnl_base` (unrealized + realized P&L at the previous close), so
+    that daily P&L = unrealized + realized − sod_pnl_base on `pnl_date`, the book's
+    valuation date.
 
     A trade dated after `pnl_date` (today's, while the book is valued at the last close)
     changes the quantities at once, valued at that close, without moving `pnl_date`; the
