@@ -252,19 +252,19 @@ class DayStart:
         position.next_pnl_date, position.pending_days = pending_dump(pending)
 
     def keep_aside(
-        self, position: Position, request: TradeRequest, fx_rate: Decimal, terms: Terms
+        self, position: Position, trade_date: dt.date, trade: TradeLeg, terms: Terms
     ) -> None:
         """Before a trade: keep what the position held before its day's trades, if that
         day is not before its P&L date (the day's start, for the mark that reaches it or
         marks it again), and add the trade to what it held before any later trade day (a
         trade booked out of date order)."""
         pending = pending_load(position.pending_days)
-        day = pnl_day(request.trade_date)
+        day = pnl_day(trade_date)
         later = sorted(d for d in pending if d > day)
         if day >= position.pnl_date:
             pending.setdefault(day, pending[later[0]] if later else holdings_of(position))
         for d in later:
-            pending[d] = pending[d].after(terms, leg(request, fx_rate))
+            pending[d] = pending[d].after(terms, trade)
         position.next_pnl_date, position.pending_days = pending_dump(pending)
 
 
@@ -435,9 +435,10 @@ class _Booking:
         before = _position_state(position) if position.pk is not None else None
         if position.pnl_date < day <= self.valuation:  # a day the book has valued
             self.day_start.roll(position, day)
-        self.day_start.keep_aside(position, request, fx_rate, terms)
-        held, booked = holdings_of(position).booked(terms, leg(request, fx_rate))
-        booked_on = self._apply_effect(position, held, booked, request, fx_rate, terms)
+        trade = leg(request, fx_rate)
+        self.day_start.keep_aside(position, request.trade_date, trade, terms)
+        held, booked = holdings_of(position).booked(terms, trade)
+        booked_on = self._apply_effect(position, held, booked, request, trade, terms)
         if day < position.pnl_date:  # back-dated: its day's start holds it already
             self.day_start.roll(position, position.pnl_date)
             _remark(position, terms)
@@ -451,7 +452,7 @@ class _Booking:
         held: Holdings,
         booked: BookedTrade,
         request: TradeRequest,
-        fx_rate: Decimal,
+        trade: TradeLeg,
         terms: Terms,
     ) -> Position:
         """Write what a booked trade leaves (`held`) on the position; the position it leaves
@@ -466,8 +467,8 @@ class _Booking:
         del self.open_positions[(position.instrument_id, position.strategy_id)]
         if not booked.local.crossed_zero:
             return position
-        opened = self._new_position(request, fx_rate)
-        self.day_start.keep_aside(opened, request, fx_rate, terms)  # its day starts empty
+        opened = self._new_position(request, trade.fx_rate)
+        self.day_start.keep_aside(opened, request.trade_date, trade, terms)  # starts empty
         _hold(opened, held._replace(realized=ZERO))
         _remark(opened, terms)
         return opened
