@@ -21,7 +21,7 @@ from ..ledger import ZERO, Holdings, Terms, is_stale, mark_rule
 from ..models import MARK_FIELDS, BookMark, Instrument, Position
 from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
-from .trades import DayStart, Pending, book_lock, pending_dump, pending_load
+from .live_day import DayStart, Pending, book_lock, pending_dump, pending_load
 
 
 @dataclass
