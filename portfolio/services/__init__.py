@@ -2,8 +2,10 @@
 
 By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
 benchmark rates, capital flows), `trades` (the ledger and
-its positions), `marking` (mark-to-market), `timeline` (the daily snapshots); the names
-callers use are exported here.
+its positions), `marking` (mark-to-market), `live_day` (the day in progress that trades
+and marks share: its start, its pending days, the book's locks), `timeline` (the daily
+snapshots); the names callers use are exported here. A position's day itself is computed
+by `portfolio.ledger.position_day`, for the live book and the timeline alike.
 """
 
 from .audit import (
