@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core import inputs
 from core.calendar import today
 from core.errors import Conflict, RowErrors
 from core.formatting import number
@@ -360,8 +361,9 @@ def _checked_price(
     instrument = proposal.instrument
     errors: dict[str, list[str]] = {}
     if quantity is not None:
-        if quantity == 0:
-            errors["quantity"] = ["A trade's quantity cannot be zero."]
+        problem = inputs.quantity_problem(quantity)
+        if problem:
+            errors["quantity"] = [problem]
         elif (quantity > 0) != (proposal.quantity > 0):
             sign = "positive" if proposal.quantity > 0 else "negative"
             errors["quantity"] = [

@@ -186,8 +186,9 @@ class PositionOpenSerializer(StrictSerializer):
     confirm = confirm_field()
 
     def validate_quantity(self, value: Decimal) -> Decimal:
-        if value == 0:
-            raise serializers.ValidationError("A trade's quantity cannot be zero.")
+        problem = inputs.quantity_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 
