@@ -131,6 +131,27 @@ def fees_problem(fees: Decimal) -> str | None:
     return f"Fees are from 0 to {FEES_MAX:,.0f}."
 
 
+def flow_problem(amount: Decimal) -> str | None:
+    """Why `amount` cannot be a capital flow: zero moves nothing, and past FLOW_MAX either
+    way it is a typo."""
+    if amount == 0:
+        return "A capital flow cannot be zero."
+    if abs(amount) > FLOW_MAX:
+        return f"At most {FLOW_MAX:,.0f} either way."
+    return None
+
+
+def benchmark_rate_problem(rate: Decimal) -> str | None:
+    """Why `rate` cannot be a daily benchmark rate: past BENCHMARK_RATE_MAX either way it is
+    an annual percent (13.65) typed where the day's fraction belongs."""
+    if -BENCHMARK_RATE_MAX <= rate <= BENCHMARK_RATE_MAX:
+        return None
+    return (
+        f"A daily rate as a fraction, e.g. 0.000415 for 0.0415% a day: at most "
+        f"{BENCHMARK_RATE_MAX} either way."
+    )
+
+
 def size_problem(notional_base: float, dv01_base: float) -> str | None:
     """Why a trade's or a position's base-currency size is past what the fund accepts
     (in floats, so that the check itself cannot overflow)."""

@@ -161,18 +161,15 @@ def benchmark_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
     fund accepts, a daily rate within ±BENCHMARK_RATE_MAX (an annual percent such as 13.65
     is refused), each (benchmark, date) once."""
     errors: RowErrorMap = {}
-    bound = inputs.BENCHMARK_RATE_MAX
     for index, row in enumerate(rows):
         if row["benchmark"] not in BenchmarkRate.Benchmark.values:
             errors.setdefault(index, {})["benchmark"] = [
                 f"Unknown benchmark {row['benchmark']!r}: use "
                 f"{', '.join(BenchmarkRate.Benchmark.values)}."
             ]
-        if not -bound <= row["rate"] <= bound:
-            errors.setdefault(index, {})["rate"] = [
-                f"A daily rate as a fraction, e.g. 0.000415 for 0.0415% a day: at most "
-                f"{bound} either way."
-            ]
+        problem = inputs.benchmark_rate_problem(row["rate"])
+        if problem:
+            errors.setdefault(index, {})["rate"] = [problem]
     reject_dates_outside(rows, errors)
     reject_duplicates(rows, ("benchmark", "date"), errors)
     if errors:
@@ -270,10 +267,9 @@ def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[
     """A flow is not zero, within bounds, and dated in the fund's range."""
     amount, date = changes.get("amount"), changes.get("date")
     errors: dict[str, list[str]] = {}
-    if amount == 0:
-        errors["amount"] = ["A capital flow cannot be zero."]
-    elif amount is not None and abs(amount) > inputs.FLOW_MAX:
-        errors["amount"] = [f"At most {inputs.FLOW_MAX:,.0f} either way."]
+    wrong = amount is not None and inputs.flow_problem(amount)
+    if wrong:
+        errors["amount"] = [wrong]
     problem = date and (inputs.date_problem(date) or inputs.business_day_problem(date))
     if problem:
         errors["date"] = [problem]
