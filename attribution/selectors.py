@@ -55,6 +55,56 @@ class Period:
     end: dt.date  # last
 
 
+def _custom_bounds(
+    start: dt.date | None, end: dt.date | None, origin: dt.date
+) -> tuple[dt.date, dt.date | None]:
+    """A custom period's first day and its last snapshot on or before `end`."""
+    bounds_given = {"start": start, "end": end}
+    errors = {k: ["Required for period=custom."] for k, v in bounds_given.items() if v is None}
+    if errors:
+        raise ValidationError(errors)
+    assert start is not None and end is not None
+    if start > end:
+        raise ValidationError({"start": [f"start {start} is after end {end}."]})
+    if start < origin:
+        raise ValidationError({"start": [before_inception(start, origin)]})
+    last = PortfolioSnapshot.objects.filter(date__lte=end).aggregate(last=Max("date"))["last"]
+    return start, last
+
+
+def _named_bounds(
+    period: str, as_of: dt.date | None, origin: dt.date
+) -> tuple[dt.date, dt.date | None]:
+    """A named period's first day (not before the inception) and its last snapshot on or
+    before `as_of`."""
+    if as_of is not None and as_of < origin:
+        raise ValidationError({"as_of": [before_inception(as_of, origin)]})
+    snapshots = PortfolioSnapshot.objects.all()
+    latest = snapshots.filter(date__lte=as_of) if as_of else snapshots
+    last = latest.aggregate(last=Max("date"))["last"]
+    return (max(_period_start(period, last), origin) if last else origin), last
+
+
+def _stored_days(begin: dt.date, last: dt.date) -> set[dt.date]:
+    """The snapshot dates from `begin` to `last`, once every business day between has its
+    snapshot (a gap would make the period's figures wrong, not just short)."""
+    stored = set(
+        PortfolioSnapshot.objects.filter(date__range=(begin, last)).values_list("date", flat=True)
+    )
+    missing = [day for day in business_days(begin, last) if day not in stored]
+    if missing:
+        raise ValidationError(
+            {
+                "detail": [
+                    f"{len(missing)} business day(s) from {begin} to {last} have no snapshot "
+                    f"(first {missing[0]}): run `manage.py backfill_snapshots --start "
+                    f"{missing[0]} --end {missing[-1]}`."
+                ]
+            }
+        )
+    return stored
+
+
 def period_resolve(
     period: str,
     *,
@@ -77,26 +127,12 @@ def period_resolve(
         raise ValidationError(
             {"detail": ["The fund has no capital flow yet: it has no history to report."]}
         )
-    snapshots = PortfolioSnapshot.objects.all()
     if period == "custom":
-        bounds_given = {"start": start, "end": end}
-        errors = {k: ["Required for period=custom."] for k, v in bounds_given.items() if v is None}
-        if errors:
-            raise ValidationError(errors)
-        assert start is not None and end is not None
-        if start > end:
-            raise ValidationError({"start": [f"start {start} is after end {end}."]})
-        if start < origin:
-            raise ValidationError({"start": [before_inception(start, origin)]})
-        begin, last = start, snapshots.filter(date__lte=end).aggregate(last=Max("date"))["last"]
+        begin, last = _custom_bounds(start, end, origin)
+    elif start is not None or end is not None:
+        raise ValidationError({"period": ["start and end go with period=custom; use as_of."]})
     else:
-        if start is not None or end is not None:
-            raise ValidationError({"period": ["start and end go with period=custom; use as_of."]})
-        if as_of is not None and as_of < origin:
-            raise ValidationError({"as_of": [before_inception(as_of, origin)]})
-        latest = snapshots.filter(date__lte=as_of) if as_of else snapshots
-        last = latest.aggregate(last=Max("date"))["last"]
-        begin = max(_period_start(period, last), origin) if last else origin
+        begin, last = _named_bounds(period, as_of, origin)
     if last is None or last < begin:
         where = (
             f"from {start} to {end}" if period == "custom" else f"on or before {as_of or 'today'}"
@@ -104,19 +140,7 @@ def period_resolve(
         raise ValidationError(
             {"detail": [f"No snapshots {where}: run `manage.py backfill_snapshots`."]}
         )
-    stored = set(snapshots.filter(date__range=(begin, last)).values_list("date", flat=True))
-    missing = [day for day in business_days(begin, last) if day not in stored]
-    if missing:
-        raise ValidationError(
-            {
-                "detail": [
-                    f"{len(missing)} business day(s) from {begin} to {last} have no snapshot "
-                    f"(first {missing[0]}): run `manage.py backfill_snapshots --start "
-                    f"{missing[0]} --end {missing[-1]}`."
-                ]
-            }
-        )
-    return Period(period, min(stored), last)
+    return Period(period, min(_stored_days(begin, last)), last)
 
 
 def before_inception(day: dt.date, origin: dt.date) -> str:

@@ -109,6 +109,71 @@ def _marker_indexes(labels: Sequence[str], markers: Sequence[Marker]) -> list[tu
     return found
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """Where a line chart draws: its size, its margins and the range of its values, which
+    place a point's index across and its value up."""
+
+    width: int
+    height: int
+    top: int
+    low: float
+    high: float
+    points: int
+    left: int = 64
+    right: int = 12
+    bottom: int = 24
+
+    @property
+    def end(self) -> int:
+        return self.width - self.right
+
+    def x(self, index: int) -> float:
+        step = (self.width - self.left - self.right) / max(self.points - 1, 1)
+        return self.left + index * step
+
+    def y(self, value: float) -> float:
+        top, plot_height = self.top, self.height - self.top - self.bottom
+        if self.high == self.low:  # a flat series (or a single point): across the middle
+            return top + plot_height / 2
+        return top + (self.high - value) / (self.high - self.low) * plot_height
+
+
+def _marker(plot: _Plot, n: int, index: int, label: str, text: str) -> str:
+    """The `n`th marker, at point `index`: a dashed vertical line, its text above (on two
+    alternating rows, so that neighbours do not overlap) and as its tooltip."""
+    at = plot.x(index)
+    anchor = "start" if at < (plot.left + plot.end) / 2 else "end"
+    nudge = 2 if anchor == "start" else -2
+    return (
+        f'<g class="marker"><title>{escape(label)}: {escape(text)}</title>'
+        f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{plot.top - 4}" '
+        f'y2="{plot.height - plot.bottom}" stroke="{MARKER_COLOUR}" stroke-dasharray="2,2"/>'
+        f'<text x="{at + nudge:.1f}" y="{10 + (n % 2) * 10}" text-anchor="{anchor}" '
+        f'fill="{MARKER_COLOUR}" {SMALL_FONT}>{escape(text)}</text></g>'
+    )
+
+
+def _line(plot: _Plot, values: Sequence[float]) -> str:
+    """The series: a line through its points, or a dot when it has one."""
+    if len(values) == 1:
+        return f'<circle cx="{plot.x(0):.1f}" cy="{plot.y(values[0]):.1f}" r="3" fill="#1f5fa8"/>'
+    points = " ".join(f"{plot.x(i):.1f},{plot.y(v):.1f}" for i, v in enumerate(values))
+    return f'<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="{points}"/>'
+
+
+def _end_labels(plot: _Plot, labels: Sequence[str]) -> str:
+    """The first label under the left end of the axis and the last under the right end."""
+    baseline = plot.height - 6
+    first = f'<text x="{plot.left}" y="{baseline}" {FONT}>{escape(labels[0])}</text>'
+    if len(labels) == 1:
+        return first
+    return (
+        f'{first}<text x="{plot.end}" y="{baseline}" text-anchor="end" {FONT}>'
+        f"{escape(labels[-1])}</text>"
+    )
+
+
 def line_chart(
     labels: Sequence[str],
     values: Sequence[float],
@@ -129,50 +194,17 @@ def line_chart(
             mark_safe(FONT),
         )
     marks = _marker_indexes(labels, markers)
-    left, right, top, bottom = 64, 12, 28 if marks else 12, 24
-    low, high = min(values), max(values)
-    plot_height = height - top - bottom
-    step = (width - left - right) / max(len(values) - 1, 1)
-
-    def x(index: int) -> float:
-        return left + index * step
-
-    def y(value: float) -> float:
-        if high == low:  # a flat series (or a single point): across the middle
-            return top + plot_height / 2
-        return top + (high - value) / (high - low) * plot_height
-
+    top = 28 if marks else 12  # room for the markers' texts
+    plot = _Plot(width, height, top, min(values), max(values), len(values))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">'
+        f'viewBox="0 0 {width} {height}" role="img">',
+        _value_axis(plot.low, plot.high, plot.y, plot.left, plot.end),
+        *(_marker(plot, n, i, labels[i], text) for n, (i, text) in enumerate(marks)),
+        _line(plot, values),
+        _end_labels(plot, labels) if labels else "",
+        "</svg>",
     ]
-    parts.append(_value_axis(low, high, y, left, width - right))
-    for n, (index, text) in enumerate(marks):
-        at = x(index)
-        anchor = "start" if at < (left + width - right) / 2 else "end"
-        nudge = 2 if anchor == "start" else -2
-        parts.append(
-            f'<g class="marker"><title>{escape(labels[index])}: {escape(text)}</title>'
-            f'<line x1="{at:.1f}" x2="{at:.1f}" y1="{top - 4}" y2="{height - bottom}" '
-            f'stroke="{MARKER_COLOUR}" stroke-dasharray="2,2"/>'
-            f'<text x="{at + nudge:.1f}" y="{10 + (n % 2) * 10}" text-anchor="{anchor}" '
-            f'fill="{MARKER_COLOUR}" {SMALL_FONT}>{escape(text)}</text></g>'
-        )
-    if len(values) == 1:
-        parts.append(f'<circle cx="{x(0):.1f}" cy="{y(values[0]):.1f}" r="3" fill="#1f5fa8"/>')
-    else:
-        points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
-        parts.append(
-            f'<polyline fill="none" stroke="#1f5fa8" stroke-width="1.5" points="{points}"/>'
-        )
-    if labels:
-        parts.append(f'<text x="{left}" y="{height - 6}" {FONT}>{escape(labels[0])}</text>')
-    if len(labels) > 1:
-        parts.append(
-            f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {FONT}>'
-            f"{escape(labels[-1])}</text>"
-        )
-    parts.append("</svg>")
     return mark_safe("".join(parts))  # every value above is a number or escaped
 
 

@@ -43,7 +43,6 @@ BENCHMARK_RATE_MAX = Decimal("0.1")  # a daily rate (CDI ≈ 0.0005); an annual 
 FEES_MAX = Decimal(10**10)
 FLOW_MAX = Decimal(10**14)  # a subscription or redemption, base currency
 BUDGET_MAX = Decimal(10**12)  # a strategy's daily risk budget
-LIMIT_MAX = Decimal(10**15)
 NOTIONAL_MAX = 1e13  # a trade's or a position's notional in base currency
 DV01_BASE_MAX = 1e10  # a trade's or a position's DV01 in base currency per bp
 
@@ -106,6 +105,51 @@ ASCII_DECIMAL = re.compile(r"\A[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?
 def is_ascii_decimal(text: str) -> bool:
     """A decimal written in ASCII digits ("١٢٣" is not 123 here)."""
     return bool(ASCII_DECIMAL.match(text))
+
+
+def quantity_problem(quantity: Decimal) -> str | None:
+    """Why `quantity` cannot be a trade's: zero books nothing, and past QUANTITY_MAX it is
+    a typo."""
+    if quantity == 0:
+        return "A trade's quantity cannot be zero."
+    if abs(quantity) > QUANTITY_MAX:
+        return f"At most {QUANTITY_MAX:,.0f} in one trade."
+    return None
+
+
+def price_problem(price: Decimal) -> str | None:
+    """Why `price` cannot be a trade's: a price is positive and at most PRICE_MAX."""
+    if 0 < price <= PRICE_MAX:
+        return None
+    return f"A trade's price is above 0 and at most {PRICE_MAX:,.0f}."
+
+
+def fees_problem(fees: Decimal) -> str | None:
+    """Why `fees` cannot be a trade's: fees are paid, never received, and at most FEES_MAX."""
+    if 0 <= fees <= FEES_MAX:
+        return None
+    return f"Fees are from 0 to {FEES_MAX:,.0f}."
+
+
+def flow_problem(amount: Decimal) -> str | None:
+    """Why `amount` cannot be a capital flow: zero moves nothing, and past FLOW_MAX either
+    way it is a typo."""
+    if amount == 0:
+        return "A capital flow cannot be zero."
+    if abs(amount) > FLOW_MAX:
+        return f"At most {FLOW_MAX:,.0f} either way."
+    return None
+
+
+def benchmark_rate_problem(rate: Decimal) -> str | None:
+    """Why `rate` cannot be a daily benchmark rate: past BENCHMARK_RATE_MAX either way it is
+    an annual percent (13.65) typed where the day's fraction belongs."""
+    if -BENCHMARK_RATE_MAX <= rate <= BENCHMARK_RATE_MAX:
+        return None
+    return (
+        f"A daily rate as a fraction, e.g. 0.000415 for 0.0415% a day: at most "
+        f"{BENCHMARK_RATE_MAX} either way."
+    )
 
 
 def size_problem(notional_base: float, dv01_base: float) -> str | None:

@@ -113,10 +113,6 @@ def code_field(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(max_length=32, validators=[inputs.code_validator], **kwargs)
 
 
-def currency_field(**kwargs: Any) -> serializers.CharField:
-    return serializers.CharField(max_length=3, validators=[inputs.currency_validator], **kwargs)
-
-
 def note_field(**kwargs: Any) -> serializers.CharField:
     kwargs.setdefault("required", False)
     kwargs.setdefault("default", "")

@@ -86,15 +86,22 @@ class StrategyAdmin(ServiceAdmin):
     update_service = staticmethod(services.strategy_update)
 
 
-class KeyFixedOnChange:
-    """A row of market data is keyed by its date and instrument or currency: a change is to
-    its value (another key is another row, added as such). Nothing is deleted: a wrong
-    value is corrected, as through the API."""
+class MarketDataAdmin(ServiceAdmin):
+    """A series of market data (`services.MarketSeries`), written a row at a time through
+    its batch services. A row is keyed by its date and instrument, currency or benchmark: a
+    change is to its value (another key is another row, added as such). Nothing is
+    deleted: a wrong value is corrected, as through the API."""
 
-    key_fields: tuple[str, ...]
+    series: services.MarketSeries
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.create_service = staticmethod(cls.series.save)
+        cls.update_service = staticmethod(cls.series.update)
+        cls.check_service = staticmethod(cls.series.check)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return self.key_fields if obj is not None else ()
+        return (self.series.key, "date") if obj is not None else ()
 
 
 class PriceForm(forms.ModelForm):
@@ -108,12 +115,9 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(KeyFixedOnChange, ServiceAdmin):
+class PriceAdmin(MarketDataAdmin):
+    series = services.PRICES
     form = PriceForm
-    key_fields = ("instrument", "date")
-    create_service = staticmethod(services.price_save)
-    update_service = staticmethod(services.price_update)
-    check_service = staticmethod(services.price_check)
     list_display = ("instrument", "date", "price_shown")
     price_shown = quote_column("price", "close")
     list_filter = ("instrument__asset_class", "instrument__currency")
@@ -124,11 +128,8 @@ class PriceAdmin(KeyFixedOnChange, ServiceAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(KeyFixedOnChange, ServiceAdmin):
-    key_fields = ("currency", "date")
-    create_service = staticmethod(services.fx_rate_save)
-    update_service = staticmethod(services.fx_rate_update)
-    check_service = staticmethod(services.fx_rate_check)
+class FxRateAdmin(MarketDataAdmin):
+    series = services.FX_RATES
     list_display = ("currency", "date", "rate_shown")
     rate_shown = number_column("rate", f"rate ({BASE} per unit)")
     list_filter = ("currency",)
@@ -137,11 +138,8 @@ class FxRateAdmin(KeyFixedOnChange, ServiceAdmin):
 
 
 @admin.register(BenchmarkRate)
-class BenchmarkRateAdmin(KeyFixedOnChange, ServiceAdmin):
-    key_fields = ("benchmark", "date")
-    create_service = staticmethod(services.benchmark_rate_save)
-    update_service = staticmethod(services.benchmark_rate_update)
-    check_service = staticmethod(services.benchmark_rate_check)
+class BenchmarkRateAdmin(MarketDataAdmin):
+    series = services.BENCHMARK_RATES
     list_display = ("benchmark", "date", "rate_shown", "rate_annualized")
     rate_shown = percent_column("rate", "daily rate", places=4)
     list_filter = ("benchmark",)

@@ -531,6 +531,21 @@ class BookMark(models.Model):
         return f"the book marked to {self.date}"
 
 
+# A position's figures as the API shows them, in its order: the book's rows, the
+# positions list, and a past close's book read from its snapshots.
+POSITION_FIGURES = (
+    "quantity",
+    "avg_cost",
+    "last_price",
+    "price_date",
+    "notional_base",
+    "market_value_base",
+    "unrealized_pnl_base",
+    "realized_pnl_base",
+    "daily_pnl_base",
+    "dv01_base",
+)
+
 # The figures a mark recomputes, shared by trade booking and mark-to-market.
 MARK_FIELDS = (
     "last_price",

@@ -39,6 +39,7 @@ from core.formatting import decimal_str
 
 from .ledger import cents, drawdowns, exposure, nav, to_cents
 from .models import (
+    POSITION_FIGURES,
     BenchmarkRate,
     BookMark,
     CapitalFlow,
@@ -146,20 +147,12 @@ def latest_prices(
     return {pk: (day, price) for pk, day, price in rows}
 
 
+# A position as the book lists it: its pair, its figures, its life.
 POSITION_VALUES = {
     "id": "id",
     "instrument": "instrument__symbol",
     "strategy": "strategy__code",
-    "quantity": "quantity",
-    "avg_cost": "avg_cost",
-    "last_price": "last_price",
-    "price_date": "price_date",
-    "notional_base": "notional_base",
-    "market_value_base": "market_value_base",
-    "unrealized_pnl_base": "unrealized_pnl_base",
-    "realized_pnl_base": "realized_pnl_base",
-    "daily_pnl_base": "daily_pnl_base",
-    "dv01_base": "dv01_base",
+    **{name: name for name in POSITION_FIGURES},
     "opened_at": "opened_at",
     "closed_at": "closed_at",
 }
@@ -299,28 +292,15 @@ def book_state() -> BookState:
     )
 
 
-# A timeline row as a book row: the snapshot's columns under the book's names.
+# A timeline row as a book row: the snapshot's columns under the book's names (its close
+# is `price`; it has no valuation date of its own, the day read is its `pnl_date`).
 _SNAPSHOT_VALUES = {
     "id": "position_id",
     "instrument": "instrument__symbol",
     "strategy": "strategy__code",
-    "quantity": "quantity",
-    "avg_cost": "avg_cost",
+    **{name: name for name in POSITION_FIGURES},
     "last_price": "price",
-    "price_date": "price_date",
-    "notional_base": "notional_base",
-    "market_value_base": "market_value_base",
-    "unrealized_pnl_base": "unrealized_pnl_base",
-    "realized_pnl_base": "realized_pnl_base",
-    "daily_pnl_base": "daily_pnl_base",
-    "dv01_base": "dv01_base",
-    "instrument_id": "instrument_id",
-    "asset_class": "instrument__asset_class",
-    "currency": "instrument__currency",
-    "quote_type": "instrument__quote_type",
-    "settlement": "instrument__settlement",
-    "cost_base": "cost_base",
-    "fx_pnl_base": "fx_pnl_base",
+    **{name: column for name, column in _BOOK_EXTRA.items() if name != "pnl_date"},
 }
 
 

@@ -153,6 +153,18 @@ def test_benchmark_rates_follow_the_api_rules(admin):
     # 0.000415 a day is 0.0415%; (1.000415)^252 = exp(252 × 0.00041491) = 1.11022: 11.02%
     assert "0.0415%" in listed and "11.02%" in listed
 
+    # A change corrects the rate (the benchmark and date are the row's key), by the rules.
+    rate = BenchmarkRate.objects.get(date=TODAY)
+    change = f"/admin/portfolio/benchmarkrate/{rate.pk}/change/"
+    refused(admin.post(change, {"rate": "0.5"}), "A daily rate as a fraction")
+    assert admin.post(change, {"rate": "0.0004"}).status_code == 302
+    assert BenchmarkRate.objects.get(pk=rate.pk).rate == D("0.0004")
+    assert audits("benchmark_rates.upsert")[-1].after == {
+        "created": 0,
+        "updated": 1,
+        "benchmarks": ["CDI"],
+    }
+
 
 def test_fx_rates_and_flows_follow_the_api_rules(admin):
     form = {"currency": "BRL", "date": TODAY.isoformat(), "rate": "1"}
@@ -161,6 +173,12 @@ def test_fx_rates_and_flows_follow_the_api_rules(admin):
     assert added.status_code == 302
     assert FxRate.objects.get(currency="USD", date=TODAY).rate == D("5.1")
     assert audits("fx_rates.upsert")[0].after["currencies"] == ["USD"]
+    rate = FxRate.objects.get(currency="USD", date=TODAY)
+    change = f"/admin/portfolio/fxrate/{rate.pk}/change/"
+    refused(admin.post(change, {"rate": "0"}), "Above 0 and at most")
+    assert admin.post(change, {"rate": "5.2"}).status_code == 302
+    assert FxRate.objects.get(pk=rate.pk).rate == D("5.2")
+    assert audits("fx_rates.upsert")[-1].after["updated"] == 1
 
     flow = {"date": TODAY.isoformat(), "note": "Launch"}
     refused(

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -53,7 +53,6 @@ def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> SafeString:
 
 
 # A decision posted from the proposal's page or the dashboard: the API's parser and service.
-DECISION_FIELDS = {"price", "quantity", "size", "reason", "note"}
 DECISIONS: dict[str, tuple[type, Any, str]] = {
     "approve": (s.ApproveSerializer, services.proposal_approve, "Approved"),
     "modify": (
@@ -63,6 +62,7 @@ DECISIONS: dict[str, tuple[type, Any, str]] = {
     ),
     "reject": (s.RejectSerializer, services.proposal_reject, "Rejected"),
 }
+CHOOSE = "Choose approve, modify or reject."
 
 
 class Refused(Exception):
@@ -75,51 +75,95 @@ def not_pending(proposal: TradeProposal) -> str:
     return f"{proposal}: already {proposal.standing(brt)}; only a pending proposal is decided."
 
 
-def _parsed(request: HttpRequest, proposal: TradeProposal, decision: str) -> dict[str, Any]:
-    """The posted decision as the API's parser reads it; Refused when it does not parse."""
-    parser = DECISIONS[decision][0]
-    fields = parser().fields
-    posted = {name: str(value).strip() for name, value in request.POST.items()}
-    if decision == "modify" and posted.get("size"):
-        # The form asks for a size in the proposal's direction (a PM types 1,000 to sell
-        # 1,000 of a sell proposal); the API's quantity is signed.
-        size = posted.pop("size")
-        if size[:1] in "+-":
-            raise Refused(
-                f"Size: give it without a sign, in the proposal's direction ({proposal.direction})."
-            )
-        posted["quantity"] = size if proposal.quantity > 0 else f"-{size}"
-    stray = [n for n in DECISION_FIELDS - set(fields) if posted.get(n)]
-    if stray:  # e.g. a quantity sent with "approve": refuse rather than book the proposed one
-        raise Refused(f"{', '.join(sorted(stray))}: not part of {decision}.")
-    given: dict[str, Any] = {
-        name: posted[name] for name in fields if name != "confirm" and posted.get(name)
-    }
-    if "reason" in fields:
-        given.setdefault("reason", "")
-    if "confirm" in fields:
-        given["confirm"] = request.POST.get("confirm") == "on"
-    data = parser(data=given)
-    if not data.is_valid():
-        text = " ".join(f"{name}: {' '.join(map(str, e))}" for name, e in data.errors.items())
-        raise Refused(f"{proposal}: {text}")
-    return dict(data.validated_data)
+class DecisionForm(forms.Form):
+    """One decision on one proposal, as the decision panel (`decision.html`) posts it.
+
+    The figures are read by the API's own serializer, so that the admin and the API accept
+    the same input; the form adds what only the page has: a size typed in the proposal's
+    direction, and a field filled for another decision (refused rather than dropped, which
+    would book the proposed quantity instead of the one typed)."""
+
+    decision = forms.ChoiceField(
+        choices=[(name, name) for name in DECISIONS],
+        error_messages={"required": CHOOSE, "invalid_choice": CHOOSE},
+    )
+    price = forms.CharField(required=False)
+    quantity = forms.CharField(required=False)
+    size = forms.CharField(required=False)
+    reason = forms.CharField(required=False)
+    note = forms.CharField(required=False)
+    confirm = forms.BooleanField(required=False)
+
+    def __init__(self, data: Any, *, proposal: TradeProposal) -> None:
+        super().__init__(data)
+        self.proposal = proposal
+        self.arguments: dict[str, Any] = {}  # the service's, once the form is valid
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        decision = data.get("decision")
+        if decision is None:  # the decision field says what to choose
+            return data
+        # A page left open on a decided proposal: say so rather than judge the input. A
+        # status never returns to pending, so this read cannot refuse wrongly; the service
+        # checks the status again on the locked row, which keeps two decisions from both
+        # passing.
+        if self.proposal.status != TradeProposal.Status.PENDING:
+            raise ValidationError(not_pending(self.proposal))
+        posted = {name: data[name] for name in ("price", "quantity", "size", "reason", "note")}
+        if decision == "modify" and posted["size"]:
+            size = posted.pop("size")
+            if size[:1] in "+-":
+                direction = self.proposal.direction
+                self.add_error(
+                    "size", f"give it without a sign, in the proposal's direction ({direction})."
+                )
+                return data
+            # The API's quantity is signed; the page asks for a size in the proposal's
+            # direction (a PM types 1,000 to sell 1,000 of a sell proposal).
+            posted["quantity"] = size if self.proposal.quantity > 0 else f"-{size}"
+        self.arguments = self._parsed(decision, posted, data["confirm"])
+        return data
+
+    def _parsed(self, decision: str, posted: dict[str, str], confirm: bool) -> dict[str, Any]:
+        """The posted figures as the API's serializer for `decision` reads them; the
+        serializer's errors become this form's, field by field."""
+        parser = DECISIONS[decision][0]
+        fields = parser().fields
+        stray = sorted(name for name, value in posted.items() if value and name not in fields)
+        if stray:
+            raise ValidationError(f"{', '.join(stray)}: not part of {decision}.")
+        given: dict[str, Any] = {name: posted[name] for name in fields if posted.get(name)}
+        if "reason" in fields:  # a blank reason is the service's to refuse ("Say why …")
+            given.setdefault("reason", "")
+        if "confirm" in fields:
+            given["confirm"] = confirm
+        parsed = parser(data=given)
+        if parsed.is_valid():
+            return dict(parsed.validated_data)
+        for name, errors in parsed.errors.items():
+            self.add_error(name, [str(error) for error in errors])
+        return {}
+
+    def refusal(self) -> str:
+        """Why the decision was not made, in one message: the decision to choose, the
+        proposal's standing, a stray or signed field, or the API's errors by field."""
+        errors = {name: [str(m) for m in messages] for name, messages in self.errors.items()}
+        plain = [*errors.pop("decision", []), *errors.pop(NON_FIELD_ERRORS, [])]
+        if plain:
+            return " ".join(plain)
+        if "size" in errors:
+            return f"Size: {' '.join(errors['size'])}"
+        text = " ".join(f"{name}: {' '.join(messages)}" for name, messages in errors.items())
+        return f"{self.proposal}: {text}"
 
 
-def _decided(request: HttpRequest, proposal: TradeProposal) -> str:
-    """Make the posted decision through the API's service; what it did, or Refused."""
-    decision = request.POST.get("decision", "")
-    if decision not in DECISIONS:
-        raise Refused("Choose approve, modify or reject.")
-    # A page left open on a decided proposal: say so rather than judge the input. A status
-    # never returns to pending, so this read cannot refuse wrongly; the service checks the
-    # status again on the locked row, which is what keeps two decisions from both passing.
-    if proposal.status != TradeProposal.Status.PENDING:
-        raise Refused(not_pending(proposal))
-    data = _parsed(request, proposal, decision)
+def _decided(form: DecisionForm, actor: str) -> str:
+    """Make the form's decision through the API's service; what it did, or Refused."""
+    decision, proposal = form.cleaned_data["decision"], form.proposal
     _, decide, verb = DECISIONS[decision]
     try:
-        decided = decide(proposal_id=proposal.pk, **data, actor=request.user.get_username())
+        decided = decide(proposal_id=proposal.pk, **form.arguments, actor=actor)
     except services.ProposalNotPending as refused:  # decided meanwhile: the locked row's
         raise Refused(not_pending(refused.proposal)) from None
     except (Conflict, ValidationError) as error:
@@ -207,8 +251,12 @@ class TradeProposalAdmin(ReadOnlyAdmin):
         proposal = get_object_or_404(
             TradeProposal.objects.select_related("instrument", "strategy"), pk=pk
         )
+        form = DecisionForm(request.POST, proposal=proposal)
         try:
-            self.message_user(request, _decided(request, proposal), messages.SUCCESS)
+            if not form.is_valid():
+                raise Refused(form.refusal())
+            done = _decided(form, request.user.get_username())
+            self.message_user(request, done, messages.SUCCESS)
         except Refused as refused:
             self.message_user(request, str(refused), messages.ERROR)
         return HttpResponseRedirect(back)

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from core import inputs
 from core.calendar import today
 from core.errors import Conflict, RowErrors
 from core.formatting import number
@@ -82,12 +83,13 @@ def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[in
     return created, updated
 
 
-# --- Generation ---------------------------------------------------------------------------
+# --- Proposals generated from signals ------------------------------------------------------
 
 
 @dataclass
-class Generation:
-    """What `proposal_generate` did for a date."""
+class ProposalBatch:
+    """One date's run of `proposal_generate`: the proposals it created, how many pending ones
+    it expired, and the signals that gave no trade."""
 
     date: dt.date
     created: list[TradeProposal] = field(default_factory=list)
@@ -134,7 +136,7 @@ def _expire(day: dt.date, actor: str) -> int:
 
 
 @transaction.atomic
-def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -> Generation:
+def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -> ProposalBatch:
     """Size a proposal for each strategy's latest signals on or before `date`.
 
     For each signal: target = score × risk_budget / (σ × unit value) with σ over the last
@@ -156,7 +158,7 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     # so that a trade booked meanwhile (its row's key share on its strategy) does not wait:
     # a decision holding its proposal's lock would deadlock with the expiry below.
     list(Strategy.objects.select_for_update(no_key=True).order_by("pk").values_list("pk"))
-    result = Generation(date=date, expired=_expire(date, actor))
+    result = ProposalBatch(date=date, expired=_expire(date, actor))
     signals = _signals_to_size(result)
     state, last_market_day = sizing_basis(date)
     market_date = Price.objects.filter(
@@ -184,7 +186,7 @@ def proposal_generate(*, date: dt.date, actor: str, window: int | None = None) -
     return result
 
 
-def _signals_to_size(result: Generation) -> list[Signal]:
+def _signals_to_size(result: ProposalBatch) -> list[Signal]:
     """The latest signals that may propose on `result.date`: not those of a pair that has
     its proposal for the date already, nor a signal decided once, nor an inactive
     instrument's (both reported as skipped)."""
@@ -256,7 +258,7 @@ def _decisions_of(signals: Sequence[Signal]) -> dict[tuple[int, Decimal], str]:
     }
 
 
-def _audit_generation(result: Generation, actor: str) -> None:
+def _audit_generation(result: ProposalBatch, actor: str) -> None:
     audit_record(
         actor=actor,
         action="proposals.generate",
@@ -359,8 +361,9 @@ def _checked_price(
     instrument = proposal.instrument
     errors: dict[str, list[str]] = {}
     if quantity is not None:
-        if quantity == 0:
-            errors["quantity"] = ["A trade's quantity cannot be zero."]
+        problem = inputs.quantity_problem(quantity)
+        if problem:
+            errors["quantity"] = [problem]
         elif (quantity > 0) != (proposal.quantity > 0):
             sign = "positive" if proposal.quantity > 0 else "negative"
             errors["quantity"] = [

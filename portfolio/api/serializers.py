@@ -27,6 +27,7 @@ from core.serializers import (
 )
 
 from ..models import (
+    POSITION_FIGURES,
     AuditRecord,
     BenchmarkRate,
     CapitalFlow,
@@ -146,16 +147,7 @@ class PositionSerializer(ModelSerializer):
             "id",
             "instrument",
             "strategy",
-            "quantity",
-            "avg_cost",
-            "last_price",
-            "price_date",
-            "notional_base",
-            "market_value_base",
-            "unrealized_pnl_base",
-            "realized_pnl_base",
-            "daily_pnl_base",
-            "dv01_base",
+            *POSITION_FIGURES,
             "status",
             "opened_at",
             "closed_at",
@@ -186,8 +178,9 @@ class PositionOpenSerializer(StrictSerializer):
     confirm = confirm_field()
 
     def validate_quantity(self, value: Decimal) -> Decimal:
-        if value == 0:
-            raise serializers.ValidationError("A trade's quantity cannot be zero.")
+        problem = inputs.quantity_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
         return value
 
 

@@ -5,11 +5,12 @@ import bisect
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 
 from core import inputs
 from core.errors import RowErrors
@@ -160,18 +161,15 @@ def benchmark_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
     fund accepts, a daily rate within ±BENCHMARK_RATE_MAX (an annual percent such as 13.65
     is refused), each (benchmark, date) once."""
     errors: RowErrorMap = {}
-    bound = inputs.BENCHMARK_RATE_MAX
     for index, row in enumerate(rows):
         if row["benchmark"] not in BenchmarkRate.Benchmark.values:
             errors.setdefault(index, {})["benchmark"] = [
                 f"Unknown benchmark {row['benchmark']!r}: use "
                 f"{', '.join(BenchmarkRate.Benchmark.values)}."
             ]
-        if not -bound <= row["rate"] <= bound:
-            errors.setdefault(index, {})["rate"] = [
-                f"A daily rate as a fraction, e.g. 0.000415 for 0.0415% a day: at most "
-                f"{bound} either way."
-            ]
+        problem = inputs.benchmark_rate_problem(row["rate"])
+        if problem:
+            errors.setdefault(index, {})["rate"] = [problem]
     reject_dates_outside(rows, errors)
     reject_duplicates(rows, ("benchmark", "date"), errors)
     if errors:
@@ -203,91 +201,75 @@ def benchmark_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> 
 # --- One row at a time, as the admin writes them: through the batch services ----------------
 
 
-def _one_row(check: Callable[[list[dict[str, Any]]], Any], row: dict[str, Any]) -> None:
-    """A batch check on one row, its errors by field."""
-    try:
-        check([row])
-    except RowErrors as error:
-        raise ValidationError(error.errors[0]) from None
+@dataclass(frozen=True)
+class MarketSeries:
+    """One series of market data written a row at a time (the admin's add and change
+    forms) through its batch check and upsert, so that a single row meets the batch's
+    rules, audit and re-marking.
+
+    A series is keyed by `key` (what a value is of: an instrument, a currency, a benchmark)
+    and the date, and holds `value`. A key that is another table's row (a close's
+    instrument) goes into the batch by its `natural` key (the symbol); `confirmable`
+    series carry the `confirm` that accepts an outlier."""
+
+    model: type[models.Model]
+    key: str
+    value: str
+    check_rows: Callable[[Sequence[Mapping[str, Any]]], Any]
+    upsert_rows: Callable[..., tuple[int, int]]
+    natural: str | None = None
+    confirmable: bool = False
+
+    def row(self, stored: Any, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """The batch row of `stored` (None for a new one) with `changes` applied."""
+        given = {
+            name: changes.get(name, getattr(stored, name) if stored else None)
+            for name in (self.key, "date", self.value)
+        }
+        if self.natural:
+            reference = given[self.key]
+            given[self.key] = getattr(reference, self.natural) if reference else ""
+        if self.confirmable:
+            given["confirm"] = bool(changes.get("confirm"))
+        return given
+
+    def check(self, *, instance: Any, changes: Mapping[str, Any]) -> None:
+        """The batch's rules on one row, its errors by field (a ValidationError)."""
+        try:
+            self.check_rows([self.row(instance, changes)])
+        except RowErrors as error:
+            raise ValidationError(error.errors[0]) from None
+
+    def save(self, *, actor: str, **fields: Any) -> Any:
+        """A new row, upserted by the batch service; the row as stored."""
+        return self._upserted(self.row(None, fields), actor)
+
+    def update(self, stored: Any, /, *, actor: str, **changes: Any) -> Any:
+        """A change to a stored row (its value; its key stays), upserted by the batch service."""
+        return self._upserted(self.row(stored, changes), actor)
+
+    def _upserted(self, row: dict[str, Any], actor: str) -> Any:
+        self.upsert_rows(rows=[row], actor=actor)
+        key = f"{self.key}__{self.natural}" if self.natural else self.key
+        return self.model._default_manager.get(**{key: row[self.key], "date": row["date"]})
 
 
-def _price_row(price: Price | None, changes: Mapping[str, Any]) -> dict[str, Any]:
-    instrument = changes.get("instrument") or (price.instrument if price else None)
-    return {
-        "instrument": instrument.symbol if instrument else "",
-        "date": changes.get("date", price.date if price else None),
-        "price": changes.get("price", price.price if price else None),
-        "confirm": bool(changes.get("confirm")),
-    }
-
-
-def price_check(*, instance: Price | None, changes: Mapping[str, Any]) -> None:
-    _one_row(prices_check, _price_row(instance, changes))
-
-
-def price_save(*, actor: str, **fields: Any) -> Price:
-    """One close: {instrument, date, price, confirm?}, upserted by `prices_upsert`."""
-    row = _price_row(None, fields)
-    prices_upsert(rows=[row], actor=actor)
-    return Price.objects.get(instrument__symbol=row["instrument"], date=row["date"])
-
-
-def price_update(price: Price, /, *, actor: str, **changes: Any) -> Price:
-    return price_save(actor=actor, **{**_price_row(price, changes), "instrument": price.instrument})
-
-
-def _fx_row(rate: FxRate | None, changes: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: changes.get(name, getattr(rate, name) if rate else None)
-        for name in ("currency", "date", "rate")
-    }
-
-
-def fx_rate_check(*, instance: FxRate | None, changes: Mapping[str, Any]) -> None:
-    _one_row(fx_rates_check, _fx_row(instance, changes))
-
-
-def fx_rate_save(*, actor: str, **fields: Any) -> FxRate:
-    """One FX rate: {currency, date, rate}, upserted by `fx_rates_upsert`."""
-    row = _fx_row(None, fields)
-    fx_rates_upsert(rows=[row], actor=actor)
-    return FxRate.objects.get(currency=row["currency"], date=row["date"])
-
-
-def fx_rate_update(rate: FxRate, /, *, actor: str, **changes: Any) -> FxRate:
-    return fx_rate_save(actor=actor, **_fx_row(rate, changes))
-
-
-def _benchmark_row(rate: BenchmarkRate | None, changes: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        name: changes.get(name, getattr(rate, name) if rate else None)
-        for name in ("benchmark", "date", "rate")
-    }
-
-
-def benchmark_rate_check(*, instance: BenchmarkRate | None, changes: Mapping[str, Any]) -> None:
-    _one_row(benchmark_rates_check, _benchmark_row(instance, changes))
-
-
-def benchmark_rate_save(*, actor: str, **fields: Any) -> BenchmarkRate:
-    """One daily rate: {benchmark, date, rate}, upserted by `benchmark_rates_upsert`."""
-    row = _benchmark_row(None, fields)
-    benchmark_rates_upsert(rows=[row], actor=actor)
-    return BenchmarkRate.objects.get(benchmark=row["benchmark"], date=row["date"])
-
-
-def benchmark_rate_update(rate: BenchmarkRate, /, *, actor: str, **changes: Any) -> BenchmarkRate:
-    return benchmark_rate_save(actor=actor, **_benchmark_row(rate, changes))
+PRICES = MarketSeries(
+    Price, "instrument", "price", prices_check, prices_upsert, natural="symbol", confirmable=True
+)
+FX_RATES = MarketSeries(FxRate, "currency", "rate", fx_rates_check, fx_rates_upsert)
+BENCHMARK_RATES = MarketSeries(
+    BenchmarkRate, "benchmark", "rate", benchmark_rates_check, benchmark_rates_upsert
+)
 
 
 def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[str, Any]) -> None:
     """A flow is not zero, within bounds, and dated in the fund's range."""
     amount, date = changes.get("amount"), changes.get("date")
     errors: dict[str, list[str]] = {}
-    if amount == 0:
-        errors["amount"] = ["A capital flow cannot be zero."]
-    elif amount is not None and abs(amount) > inputs.FLOW_MAX:
-        errors["amount"] = [f"At most {inputs.FLOW_MAX:,.0f} either way."]
+    wrong = amount is not None and inputs.flow_problem(amount)
+    if wrong:
+        errors["amount"] = [wrong]
     problem = date and (inputs.date_problem(date) or inputs.business_day_problem(date))
     if problem:
         errors["date"] = [problem]

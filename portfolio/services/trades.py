@@ -141,14 +141,13 @@ def _request_problems(
         ]
     if not known_strategy:
         problems["strategy"] = [f"Unknown strategy {request.strategy!r}."]
-    if request.quantity == 0:
-        problems["quantity"] = ["A trade's quantity cannot be zero."]
-    elif abs(request.quantity) > inputs.QUANTITY_MAX:
-        problems["quantity"] = [f"At most {inputs.QUANTITY_MAX:,.0f} in one trade."]
-    if not 0 < request.price <= inputs.PRICE_MAX:
-        problems["price"] = [f"A trade's price is above 0 and at most {inputs.PRICE_MAX:,.0f}."]
-    if not 0 <= request.fees <= inputs.FEES_MAX:
-        problems["fees"] = [f"Fees are from 0 to {inputs.FEES_MAX:,.0f}."]
+    for name, problem in (
+        ("quantity", inputs.quantity_problem(request.quantity)),
+        ("price", inputs.price_problem(request.price)),
+        ("fees", inputs.fees_problem(request.fees)),
+    ):
+        if problem:
+            problems[name] = [problem]
     day_problem = inputs.date_problem(request.trade_date) or inputs.weekend_problem(
         request.trade_date
     )

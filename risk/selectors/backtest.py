@@ -20,6 +20,47 @@ from ..models import RiskSnapshot
 LEVELS = {0.95: "var_95", 0.99: "var_99"}
 
 
+def _observations(
+    confidence: float, start: dt.date | None, end: dt.date | None
+) -> tuple[list[dt.date], list[float], list[float]]:
+    """The dates of the stored VaR at `confidence` from `start` to `end` whose next business
+    day has its P&L, with that VaR and that P&L."""
+    snapshots = RiskSnapshot.objects.exclude(**{LEVELS[confidence]: None}).order_by("date")
+    if start:
+        snapshots = snapshots.filter(date__gte=start)
+    if end:
+        snapshots = snapshots.filter(date__lte=end)
+    rows = list(snapshots.values_list("date", LEVELS[confidence]))
+    days: list[dt.date] = []
+    var: list[float] = []
+    pnl: list[float] = []
+    if not rows:
+        return days, var, pnl
+    # Ten calendar days past the last snapshot always hold its next business day.
+    calendar = business_days(rows[0][0], rows[-1][0] + dt.timedelta(days=10))
+    realized = fund_pnl_between(rows[0][0], calendar[-1])
+    for day, level in rows:
+        following = calendar[bisect_right(calendar, day)]
+        if following in realized and level is not None:
+            days.append(day)
+            var.append(float(level))
+            pnl.append(float(realized[following]))
+    return days, var, pnl
+
+
+def _no_observations(start: dt.date | None, end: dt.date | None) -> ValidationError:
+    """The 400 of a period without observations, with the command that takes them."""
+    command = (
+        "manage.py backfill_risk_snapshots"
+        + (f" --start {start}" if start else "")
+        + (f" --end {end}" if end else "")
+    )
+    return ValidationError(
+        "No risk snapshot with the next business day's P&L in that period: take them "
+        f"with `{command}`."
+    )
+
+
 def backtest(
     *, confidence: float = 0.99, start: dt.date | None = None, end: dt.date | None = None
 ) -> dict[str, Any]:
@@ -30,33 +71,9 @@ def backtest(
         raise ValidationError(
             {"confidence": ["Risk snapshots store VaR at 0.95 and 0.99: use one of them."]}
         )
-    snapshots = RiskSnapshot.objects.exclude(**{LEVELS[confidence]: None}).order_by("date")
-    if start:
-        snapshots = snapshots.filter(date__gte=start)
-    if end:
-        snapshots = snapshots.filter(date__lte=end)
-    rows = list(snapshots.values_list("date", LEVELS[confidence]))
-    days: list[dt.date] = []
-    var, pnl = [], []
-    if rows:
-        calendar = business_days(rows[0][0], rows[-1][0] + dt.timedelta(days=10))
-        realized = fund_pnl_between(rows[0][0], calendar[-1])
-        for day, level in rows:
-            following = calendar[bisect_right(calendar, day)]
-            if following in realized and level is not None:
-                days.append(day)
-                var.append(float(level))
-                pnl.append(float(realized[following]))
+    days, var, pnl = _observations(confidence, start, end)
     if not days:
-        command = (
-            "manage.py backfill_risk_snapshots"
-            + (f" --start {start}" if start else "")
-            + (f" --end {end}" if end else "")
-        )
-        raise ValidationError(
-            "No risk snapshot with the next business day's P&L in that period: take them "
-            f"with `{command}`."
-        )
+        raise _no_observations(start, end)
     losses, var_a = -np.array(pnl), np.array(var)
     exceptions = losses > var_a
     kupiec_lr, kupiec_p = engine.kupiec(exceptions, confidence)

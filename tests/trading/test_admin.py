@@ -126,6 +126,29 @@ def test_the_messages_after_a_decision_show_the_new_status(admin_client_pm):
     assert f"Rejected {TODAY} DI1F27 / MACRO sell 3,073 (rejected)." in rejected
 
 
+def test_a_bad_input_is_refused_with_its_field_error(admin_client_pm):
+    """The decision form keeps each error on its field (the API's parser's, by name), and
+    the page it returns to shows them after the proposal; nothing is decided."""
+    pk = ids("ESH4")
+    proposal = TradeProposal.objects.select_related("instrument", "strategy").get(pk=pk)
+    form = trading_admin.DecisionForm(
+        {"decision": "modify", "size": "abc", "price": "0"}, proposal=proposal
+    )
+    assert not form.is_valid()
+    assert form.errors == {
+        "price": ["Must be positive."],
+        "quantity": ["A valid number is required."],
+    }
+    said = decide(admin_client_pm, pk, decision="approve", price="abc")
+    assert f"{TODAY} ESH4 / MACRO buy 40 (pending): price: A valid number is required." in said
+    assert "Choose approve, modify or reject." in decide(admin_client_pm, pk, decision="hold")
+    stray = decide(admin_client_pm, pk, decision="reject", reason="no", price="1", size="2")
+    assert "Price, size: not part of reject." in stray
+    proposal.refresh_from_db()
+    assert proposal.status == "pending"
+    assert not Trade.objects.filter(source="proposal").exists()
+
+
 def test_a_proposal_decided_meanwhile_names_who_and_when(admin_client_pm, monkeypatch):
     """The page was read while the proposal was pending; another PM decides before the
     post arrives: the service finds it decided on the locked row, and the admin says who

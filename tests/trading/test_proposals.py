@@ -21,7 +21,7 @@ from .conftest import DAYS, SIGMA_BP, SIGMA_PRICE, signal
 YESTERDAY = DAYS[-2]
 
 
-def generate(day: dt.date = TODAY) -> services.Generation:
+def generate(day: dt.date = TODAY) -> services.ProposalBatch:
     return services.proposal_generate(date=day, actor="pm")
 
 

@@ -381,10 +381,10 @@ class Command(BaseCommand):
             for symbol, score in demo.signal_scores(paths, day).items()
         ]
         trading_services.signals_upsert(rows=rows, actor=ACTOR)
-        generation = trading_services.proposal_generate(date=dates[-1], actor=ACTOR)
+        batch = trading_services.proposal_generate(date=dates[-1], actor=ACTOR)
         self.step(
-            f"{len(rows)} signals; {len(generation.created)} pending proposals for "
-            f"{generation.date} ({len(generation.skipped)} signals gave no trade)"
+            f"{len(rows)} signals; {len(batch.created)} pending proposals for "
+            f"{batch.date} ({len(batch.skipped)} signals gave no trade)"
         )
 
     def users(self, password: str, *, reset: bool) -> None:
