@@ -547,6 +547,9 @@ POSITION_FIGURES = (
 )
 
 # The figures a mark recomputes, shared by trade booking and mark-to-market.
+# What a position holds: the fields a trade sets, in `portfolio.ledger.Holdings`' order.
+HOLDING_FIELDS = ("quantity", "avg_cost", "cost_base", "realized_pnl_base")
+
 MARK_FIELDS = (
     "last_price",
     "price_date",

@@ -14,7 +14,7 @@ from django.db import connection
 from core.calendar import on_or_after, previous_business_day
 
 from ..ledger import Holdings, Terms, TradeLeg, position_day, start_value
-from ..models import Instrument, Position
+from ..models import HOLDING_FIELDS, Instrument, Position
 from ..selectors import fx_rates_on, latest_prices
 
 # PostgreSQL advisory lock of the live book: marks hold it alone, trades together.
@@ -103,15 +103,13 @@ def pnl_day(trade_date: dt.date) -> dt.date:
 
 
 def holdings_of(position: Position) -> Holdings:
-    return Holdings(
-        position.quantity, position.avg_cost, position.cost_base, position.realized_pnl_base
-    )
+    return Holdings._make(getattr(position, name) for name in HOLDING_FIELDS)
 
 
 def hold(position: Position, held: Holdings) -> None:
     """Write `held` on the position (`holdings_of`'s inverse)."""
-    position.quantity, position.avg_cost = held.quantity, held.avg_cost
-    position.cost_base, position.realized_pnl_base = held.cost_base, held.realized
+    for name, value in zip(HOLDING_FIELDS, held, strict=True):
+        setattr(position, name, value)
 
 
 # The days after a position's P&L date that trades were booked on, each with what the

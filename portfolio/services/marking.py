@@ -18,7 +18,7 @@ from core.errors import Conflict
 from core.signals import data_changed
 
 from ..ledger import ZERO, Holdings, Terms, is_stale, mark_rule
-from ..models import MARK_FIELDS, BookMark, Instrument, Position
+from ..models import HOLDING_FIELDS, MARK_FIELDS, BookMark, Instrument, Position
 from ..selectors import fx_rates_on, last_mark, latest_prices
 from .audit import audit_record
 from .live_day import DayStart, Pending, book_lock, pending_dump, pending_load
@@ -36,11 +36,8 @@ class MarkResult:
 _MTM_READ = (
     "pk",
     "instrument_id",
-    "quantity",
-    "avg_cost",
-    "cost_base",
+    *HOLDING_FIELDS,
     "unrealized_pnl_base",
-    "realized_pnl_base",
     "pending_days",
     "pnl_date",
     "sod_pnl_base",
@@ -123,13 +120,13 @@ class _Marks:
 
     def _start(self, day: dt.date, row: tuple[Any, ...]) -> tuple[Decimal, Pending]:
         """`DayStart.rolled` of a row read by the mark."""
-        pk, instrument_id, quantity, avg_cost, cost, _, realized, pending = row[:8]
-        held = Holdings(quantity, avg_cost, cost, realized)
+        pk, instrument_id, pending = row[0], row[1], row[7]
+        held = Holdings._make(row[2:6])
         mark = self._last_mark(pk, instrument_id, day)
         return self.day_start.rolled(day, instrument_id, held, mark, pending_load(pending))
 
     def add(self, row: tuple[Any, ...]) -> None:
-        pk, instrument_id, quantity, avg_cost, cost, unrealized, realized, pending = row[:8]
+        pk, instrument_id, quantity, avg_cost, cost, realized, unrealized, pending = row[:8]
         pnl_date, sod = row[8:]
         if not quantity:  # closed on a trade day this mark reaches (or passes): its last
             closed_on = max(pending_load(pending))

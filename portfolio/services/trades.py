@@ -26,7 +26,7 @@ from ..ledger import (
     dv01_local,
     notional_local,
 )
-from ..models import MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
+from ..models import HOLDING_FIELDS, MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, close_due, last_mark
 from .audit import model_state
 from .live_day import (
@@ -55,14 +55,7 @@ class TradeRequest:
 
 
 # What a trade changes on a position: written back, and recorded in the audit trail.
-_POSITION_STATE = (
-    "quantity",
-    "avg_cost",
-    "cost_base",
-    "realized_pnl_base",
-    "closed_at",
-    *MARK_FIELDS,
-)
+_POSITION_STATE = (*HOLDING_FIELDS, "closed_at", *MARK_FIELDS)
 
 
 def _position_state(position: Position) -> dict[str, Any]:
