@@ -8,7 +8,9 @@ return and `P × m × X(c)` for a price instrument, a bp and `dv01 × X(c)` for 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from portfolio.ledger import Terms
+from portfolio.ledger import Terms, dv01_local, notional_local
+
+ONE = Decimal(1)
 
 QUANTITY = Decimal("0.000001")  # the precision positions are kept in
 
@@ -16,8 +18,8 @@ QUANTITY = Decimal("0.000001")  # the precision positions are kept in
 def unit_value(terms: Terms, price: Decimal, fx_rate: Decimal) -> Decimal:
     """Base-currency P&L of one contract per unit move (a return of 1, or 1 bp)."""
     if terms.is_yield:
-        return terms.dv01 * fx_rate
-    return price * terms.multiplier * fx_rate
+        return dv01_local(terms, ONE) * fx_rate
+    return notional_local(terms, ONE, price) * fx_rate
 
 
 def target_quantity(score: Decimal, risk_budget: Decimal, sigma: Decimal, unit: Decimal) -> Decimal:
