@@ -33,9 +33,26 @@ from django import db
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from prometheus_client import Counter
 from rest_framework.renderers import JSONRenderer
+
+from briefing.models import MorningPack
+from core.signals import data_changed
+from portfolio.models import (
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    PortfolioSnapshot,
+    Position,
+    PositionSnapshot,
+    Price,
+    Strategy,
+    Trade,
+)
+from risk.models import RiskLimit, RiskSnapshot
 
 logger = logging.getLogger("pms.cache")
 
@@ -52,15 +69,28 @@ def _counted(dataset: str, result: str) -> Any:
     return CACHE_READS.labels(dataset, result)
 
 
-# What a change of each kind makes stale.
-CASCADE = {
-    "market": ("market", "book", "risk", "attribution"),  # prices, FX rates
-    "book": ("book", "risk", "attribution"),  # trades, positions, flows, marks, instruments
-    "limits": ("risk",),
-    "snapshots": ("attribution", "risk"),  # the risk snapshots give the drawdown's peak
-    "morning_pack": ("morning_pack",),
+# Which writes make which data sets stale, declared once: a write of rows of the model (one
+# by one, which sends Django's model signals, or in bulk by a service, which sends
+# `core.signals.data_changed` with the model as sender) makes these data sets stale once it
+# commits. "market" is the market matrices that `core.memo` keeps.
+_BOOK = ("book", "risk", "attribution")
+_MARKET = ("market", *_BOOK)
+_SNAPSHOTS = ("attribution", "risk")  # the risk snapshots give the drawdown's peak
+INVALIDATES: dict[type[Model], tuple[str, ...]] = {
+    Price: _MARKET,
+    FxRate: _MARKET,
+    Instrument: _BOOK,
+    Strategy: _BOOK,
+    CapitalFlow: _BOOK,
+    Position: _BOOK,  # marks included
+    Trade: _BOOK,
+    RiskLimit: ("risk",),
+    RiskSnapshot: _SNAPSHOTS,
+    PortfolioSnapshot: _SNAPSHOTS,
+    PositionSnapshot: _SNAPSHOTS,
+    MorningPack: ("morning_pack",),
 }
-ALL_DATASETS = frozenset(d for datasets in CASCADE.values() for d in datasets)
+ALL_DATASETS = frozenset(d for datasets in INVALIDATES.values() for d in datasets)
 BREAKER_SECONDS = 5.0
 LOCK_SECONDS = 30
 WAIT_SECONDS = 5.0
@@ -330,11 +360,11 @@ class _Flush:
 on_commit: Callable[[Callable[[], None]], None] = transaction.on_commit
 
 
-def changed(event: str) -> None:
-    """A change of kind `event` (a key of CASCADE) is being written: once the transaction
-    commits, the data sets it feeds are invalidated and the book refreshed. Several
-    changes in one transaction invalidate once."""
-    datasets = CASCADE[event]
+def changed(model: type[Model]) -> None:
+    """Rows of `model` are being written: once the transaction commits, the data sets
+    INVALIDATES gives for it are invalidated and the book refreshed. Several writes in one
+    transaction invalidate once."""
+    datasets = INVALIDATES[model]
     # Django keeps the transaction's callbacks (and drops them on rollback): join ours.
     for entry in connection.run_on_commit:  # (savepoint ids, callback, robust)
         callback = entry[1]
@@ -342,6 +372,20 @@ def changed(event: str) -> None:
             callback.datasets.update(datasets)
             return
     on_commit(_Flush(datasets))
+
+
+def _on_write(sender: type[Model], **kwargs: Any) -> None:
+    changed(sender)
+
+
+def connect() -> None:
+    """Invalidate on every write of INVALIDATES' models: their model signals for rows saved
+    or deleted one by one (the API, the admin), `data_changed` for the services' bulk
+    writes."""
+    for model in INVALIDATES:
+        post_save.connect(_on_write, sender=model, dispatch_uid="pms-cache")
+        post_delete.connect(_on_write, sender=model, dispatch_uid="pms-cache")
+    data_changed.connect(_on_write, dispatch_uid="pms-cache")
 
 
 def _pending(dataset: str) -> bool:
