@@ -433,6 +433,18 @@ def test_invalidation_waits_for_the_commit_once_and_skips_a_rollback(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_savepoint_rolled_back_takes_its_invalidation_with_it(ibov, macro):
+    request = book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)
+    probes_set()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            book_services.trades_book(requests=[request], actor="t", source="api")
+            raise RuntimeError("rolled back to the savepoint")
+        RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("3"))
+    assert stale() == {"risk"}
+
+
+@pytest.mark.django_db(transaction=True)
 def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monkeypatch):
     book_services.trades_book(
         requests=[book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)],
