@@ -2,6 +2,6 @@
 
 from django.dispatch import Signal
 
-# Sent by services that write many rows at once (bulk inserts, set-based updates):
-# `event` is a kind of change of `pms_site.cache.CASCADE` ("book", "snapshots", …).
+# Sent by services that write many rows at once (bulk inserts, set-based updates), with the
+# model written as sender: `pms_site.cache.INVALIDATES` says what that write makes stale.
 data_changed = Signal()

@@ -19,7 +19,6 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import version
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -300,7 +299,7 @@ def backup_restore(
     else:
         _restore_sqlite(archive, say)
     # Every cached answer describes the database as it was: all data sets go stale at once.
-    cache.invalidate(set(chain.from_iterable(cache.CASCADE.values())))
+    cache.invalidate(cache.ALL_DATASETS)
     say("comparing row counts with the manifest …")
     found = row_counts()
     expected = backup.manifest["tables"]

@@ -23,6 +23,7 @@ import os
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,10 +33,27 @@ from typing import Any
 from django import db
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Model
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from prometheus_client import Counter
 from rest_framework.renderers import JSONRenderer
+
+from briefing.models import MorningPack
+from core.signals import data_changed
+from portfolio.models import (
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    PortfolioSnapshot,
+    Position,
+    PositionSnapshot,
+    Price,
+    Strategy,
+    Trade,
+)
+from risk.models import RiskLimit, RiskSnapshot
 
 logger = logging.getLogger("pms.cache")
 
@@ -52,15 +70,28 @@ def _counted(dataset: str, result: str) -> Any:
     return CACHE_READS.labels(dataset, result)
 
 
-# What a change of each kind makes stale.
-CASCADE = {
-    "market": ("market", "book", "risk", "attribution"),  # prices, FX rates
-    "book": ("book", "risk", "attribution"),  # trades, positions, flows, marks, instruments
-    "limits": ("risk",),
-    "snapshots": ("attribution", "risk"),  # the risk snapshots give the drawdown's peak
-    "morning_pack": ("morning_pack",),
+# Which writes make which data sets stale, declared once: a write of rows of the model (one
+# by one, which sends Django's model signals, or in bulk by a service, which sends
+# `core.signals.data_changed` with the model as sender) makes these data sets stale once it
+# commits. "market" is the market matrices that `core.memo` keeps.
+_BOOK = ("book", "risk", "attribution")
+_MARKET = ("market", *_BOOK)
+_SNAPSHOTS = ("attribution", "risk")  # the risk snapshots give the drawdown's peak
+INVALIDATES: dict[type[Model], tuple[str, ...]] = {
+    Price: _MARKET,
+    FxRate: _MARKET,
+    Instrument: _BOOK,
+    Strategy: _BOOK,
+    CapitalFlow: _BOOK,
+    Position: _BOOK,  # marks included
+    Trade: _BOOK,
+    RiskLimit: ("risk",),
+    RiskSnapshot: _SNAPSHOTS,
+    PortfolioSnapshot: _SNAPSHOTS,
+    PositionSnapshot: _SNAPSHOTS,
+    MorningPack: ("morning_pack",),
 }
-ALL_DATASETS = frozenset(d for datasets in CASCADE.values() for d in datasets)
+ALL_DATASETS = frozenset(d for datasets in INVALIDATES.values() for d in datasets)
 BREAKER_SECONDS = 5.0
 LOCK_SECONDS = 30
 WAIT_SECONDS = 5.0
@@ -316,40 +347,63 @@ def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
 
 
 class _Flush:
-    """The data sets a transaction made stale, invalidated once when it commits."""
+    """The data sets one transaction has made stale, invalidated once when it commits.
+    Django holds it among the transaction's on-commit callbacks and drops it on a rollback
+    (of the transaction, or of the savepoint it was scheduled in). The thread keeps only a
+    weak reference to it, dead once Django has dropped it: the writes of the next
+    transaction schedule a flush of their own rather than join one that will never run."""
 
     def __init__(self, datasets: Iterable[str]) -> None:
         self.datasets = set(datasets)
+        self.done = False
 
     def __call__(self) -> None:
+        self.done = True
         invalidate(self.datasets)
 
 
-# How a flush waits for the commit (outside a transaction it runs at once). The test suite,
-# whose tests never commit, swaps it for an immediate call.
-on_commit: Callable[[Callable[[], None]], None] = transaction.on_commit
+_scheduled = threading.local()  # .flush: a weak reference to this thread's _Flush
 
 
-def changed(event: str) -> None:
-    """A change of kind `event` (a key of CASCADE) is being written: once the transaction
-    commits, the data sets it feeds are invalidated and the book refreshed. Several
-    changes in one transaction invalidate once."""
-    datasets = CASCADE[event]
-    # Django keeps the transaction's callbacks (and drops them on rollback): join ours.
-    for entry in connection.run_on_commit:  # (savepoint ids, callback, robust)
-        callback = entry[1]
-        if isinstance(callback, _Flush):
-            callback.datasets.update(datasets)
-            return
-    on_commit(_Flush(datasets))
+def _open_flush() -> _Flush | None:
+    """The flush the current transaction has scheduled, if it has neither run nor been
+    dropped with a rollback."""
+    reference = getattr(_scheduled, "flush", None)
+    flush = reference() if reference is not None else None
+    return None if flush is None or flush.done else flush
+
+
+def changed(model: type[Model]) -> None:
+    """Rows of `model` are being written: once the transaction commits (at once outside
+    one), the data sets INVALIDATES gives for it are invalidated and the book refreshed.
+    Several writes in one transaction invalidate once."""
+    flush = _open_flush()
+    if flush is not None:
+        flush.datasets.update(INVALIDATES[model])
+        return
+    flush = _Flush(INVALIDATES[model])
+    _scheduled.flush = weakref.ref(flush)
+    transaction.on_commit(flush)
+
+
+def _on_write(sender: type[Model], **kwargs: Any) -> None:
+    changed(sender)
+
+
+def connect() -> None:
+    """Invalidate on every write of INVALIDATES' models: their model signals for rows saved
+    or deleted one by one (the API, the admin), `data_changed` for the services' bulk
+    writes."""
+    for model in INVALIDATES:
+        post_save.connect(_on_write, sender=model, dispatch_uid="pms-cache")
+        post_delete.connect(_on_write, sender=model, dispatch_uid="pms-cache")
+    data_changed.connect(_on_write, dispatch_uid="pms-cache")
 
 
 def _pending(dataset: str) -> bool:
     """The current transaction has changed `dataset`: its invalidation waits for the commit."""
-    return any(
-        isinstance(entry[1], _Flush) and dataset in entry[1].datasets
-        for entry in connection.run_on_commit
-    )
+    flush = _open_flush()
+    return flush is not None and dataset in flush.datasets
 
 
 def invalidate(datasets: Iterable[str]) -> None:
@@ -434,6 +488,6 @@ class Background:
 background = Background()
 os.register_at_fork(after_in_child=background.forget)
 
-# How a refresh is run: beside the caller. The test suite, whose tests never commit (the
-# worker's connection would not see their rows), swaps it for an immediate call.
+# How a refresh is run: beside the caller. The test suite swaps it for an immediate call: the
+# worker's connection would not see the rows of a test that never commits.
 in_background: Callable[[Callable[[], None]], None] = background

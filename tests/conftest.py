@@ -76,30 +76,20 @@ def _fixed_clock() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test starts with an empty cache and a closed breaker. Tests that never commit
-    (all but the transactional ones) invalidate at once instead of after the commit. The
-    book is written through at once too, on the test's connection (a test of the worker
-    thread puts it back)."""
+def _fresh_cache(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test starts with an empty cache and a closed breaker. The book is written
+    through at once, on the test's connection (a test of the worker thread puts it back):
+    the worker's own connection would not see the rows of a test that never commits."""
     from django.core.cache import cache as default_cache
 
     from pms_site import authentication, cache
 
-    if not _is_transactional(request):
-        monkeypatch.setattr(cache, "on_commit", lambda callback: callback())
     monkeypatch.setattr(cache, "in_background", lambda job: job())
     cache.reset()
     authentication.forget()
     default_cache.clear()
     yield
     cache.reset()
-
-
-def _is_transactional(request: pytest.FixtureRequest) -> bool:
-    marker = request.node.get_closest_marker("django_db")
-    return bool(marker and marker.kwargs.get("transaction")) or (
-        "transactional_db" in request.fixturenames
-    )
 
 
 def queries_of(client: APIClient, url: str, params: Any = None) -> tuple[int, Any]:

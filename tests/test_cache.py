@@ -1,5 +1,6 @@
-"""The read cache: hits and misses, tiers, invalidation by every kind of write, zero-query
-hits, a single computation under concurrent cold requests, and Redis down or hung.
+"""The read cache: hits and misses, tiers, invalidation by every kind of write (after its
+commit, as the table of `pms_site.cache` says), zero-query hits, a single computation under
+concurrent cold requests, and Redis down or hung.
 
 The fund is the risk tests' book (tests/risk/conftest.py: 21 business days of quotes, five
 positions) with its snapshots and a morning pack.
@@ -15,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -22,13 +24,27 @@ from typing import Any
 import pytest
 from django.core.cache import cache as default_cache
 from django.db import connection, transaction
+from django.db.models import Model
 from django.test.utils import CaptureQueriesContext
 
 from briefing import services as briefing_services
+from briefing.models import MorningPack
 from pms_site import cache
 from portfolio import selectors as book_selectors
 from portfolio import services as book_services
-from risk.models import RiskLimit
+from portfolio.models import (
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    PortfolioSnapshot,
+    Position,
+    PositionSnapshot,
+    Price,
+    Strategy,
+    Trade,
+)
+from risk import services as risk_services
+from risk.models import RiskLimit, RiskSnapshot
 from tests.concurrency import at_once
 from tests.conftest import ON_REDIS, TODAY
 from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
@@ -42,9 +58,15 @@ ENDPOINTS = (BOOK, RISK, ATTRIBUTION, PACK, PACK_DATE)
 
 
 @pytest.fixture
-def cached_fund(book: Any, api_client_for: Any) -> Any:  # noqa: F811
-    book_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
-    briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="test")
+def cached_fund(
+    request: pytest.FixtureRequest, api_client_for: Any, django_capture_on_commit_callbacks: Any
+) -> Any:
+    """The fund as committed: its writes' invalidations have run, so that a test's own
+    write, captured, makes its own flush rather than join the fixture's."""
+    with django_capture_on_commit_callbacks(execute=True):
+        request.getfixturevalue("book")
+        book_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
+        briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="test")
     client = api_client_for("viewer")
     client.get(BOOK)  # the token is looked up once, here
     default_cache.clear()
@@ -209,9 +231,12 @@ def write_kinds(api_client_for: Any) -> dict[str, Any]:
     "kind",
     ["trade", "close", "price", "fx", "capital flow", "mark-to-market", "snapshots", "limit"],
 )
-def test_every_write_is_seen_by_the_next_read(cached_fund, api_client_for, kind):
+def test_every_write_is_seen_by_the_next_read(
+    cached_fund, api_client_for, django_capture_on_commit_callbacks, kind
+):
     warm(cached_fund)
-    written = write_kinds(api_client_for)[kind]()
+    with django_capture_on_commit_callbacks(execute=True):
+        written = write_kinds(api_client_for)[kind]()
     assert getattr(written, "status_code", 200) in (200, 201), getattr(written, "content", "")
     fresh = get(cached_fund, BOOK)
     # The book is written through: already cached again, with the committed figures.
@@ -226,12 +251,16 @@ def test_every_write_is_seen_by_the_next_read(cached_fund, api_client_for, kind)
     assert risk["cached"] is False, kind
 
 
-def test_a_decision_cascades_to_book_risk_and_attribution(cached_fund, api_client_for):
+def test_a_decision_cascades_to_book_risk_and_attribution(
+    cached_fund, api_client_for, django_capture_on_commit_callbacks
+):
     from trading.models import TradeProposal
 
     warm(cached_fund)
     proposal = _pending_proposal()
-    answer = api_client_for("pm").post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
+    pm = api_client_for("pm")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
     assert answer.status_code == 200
     fresh = get(cached_fund, BOOK)
     assert D(fresh["totals"]["gross_exposure"]) == D(
@@ -263,21 +292,156 @@ def _pending_proposal() -> Any:
 # --- After commit, once -------------------------------------------------------------------
 
 
+def probe(dataset: str, value: bytes) -> bytes:
+    """What the cache holds for `dataset` under a key of the test's own: `value`, stored,
+    unless a value of the data set's current generation is there."""
+    return cache.remember(dataset, f"probe:{dataset}", lambda: value)
+
+
+def probes_set() -> None:
+    default_cache.delete_many([f"probe:{dataset}" for dataset in cache.ALL_DATASETS])
+    for dataset in cache.ALL_DATASETS:
+        assert probe(dataset, b"before") == b"before"
+
+
+def stale() -> set[str]:
+    """The data sets made stale since `probes_set`. Inside a transaction that changed a
+    data set, this thread computes it afresh (`cache.remember`): it shows as stale."""
+    return {dataset for dataset in cache.ALL_DATASETS if probe(dataset, b"after") == b"after"}
+
+
+def stale_elsewhere() -> set[str]:
+    """What another request, on a thread of its own, finds stale."""
+    found: list[set[str]] = []
+    reader = threading.Thread(target=lambda: found.append(stale()))
+    reader.start()
+    reader.join()
+    return found[0]
+
+
+# Every write of the services, and the models whose rows it writes.
+WRITES: dict[str, tuple[tuple[type[Model], ...], Callable[[], Any]]] = {
+    "price upsert": (
+        (Price,),
+        lambda: book_services.prices_upsert(
+            rows=[{"instrument": "INDJ24", "date": TODAY, "price": D("103000")}], actor="t"
+        ),
+    ),
+    "fx upsert": (
+        (FxRate,),
+        lambda: book_services.fx_rates_upsert(
+            rows=[{"currency": "USD", "date": TODAY, "rate": D("5.2")}], actor="t"
+        ),
+    ),
+    "instrument": (
+        (Instrument,),
+        lambda: book_services.instrument_create(
+            actor="t",
+            symbol="WINJ24",
+            name="Mini index",
+            asset_class="equity",
+            currency="BRL",
+            quote_type="price",
+            multiplier=D("0.2"),
+        ),
+    ),
+    "strategy": (
+        (Strategy,),
+        lambda: book_services.strategy_create(actor="t", code="ARB", name="Arbitrage"),
+    ),
+    "capital flow": (
+        (CapitalFlow,),
+        lambda: book_services.capital_flow_create(date=TODAY, amount=D("500000"), actor="t"),
+    ),
+    "trade": (
+        (Trade, Position),
+        lambda: book_services.trade_book(
+            request=book_services.TradeRequest("INDJ24", "RV", D("5"), D("102000"), TODAY),
+            actor="t",
+            source="api",
+        ),
+    ),
+    "close": (
+        (Trade, Position),
+        lambda: book_services.position_close(
+            position=Position.objects.get(instrument__symbol="DI1F27"),
+            price=D("10.45"),
+            actor="t",
+        ),
+    ),
+    "mark": ((Position,), lambda: book_services.mark_to_market(as_of=TODAY, actor="t")),
+    "limit change": (
+        (RiskLimit,),
+        lambda: risk_services.limit_create(
+            actor="t", name="Gross", metric="gross_leverage", limit=D("3")
+        ),
+    ),
+    "risk snapshot": (
+        (RiskSnapshot,),
+        lambda: risk_services.risk_snapshot_take(date=TODAY, actor="t"),
+    ),
+    "snapshot rebuild": (
+        (PositionSnapshot, PortfolioSnapshot),
+        lambda: book_services.snapshots_build(start=TODAY, end=TODAY, actor="t"),
+    ),
+    "morning pack": (
+        (MorningPack,),
+        lambda: briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="t"),
+    ),
+}
+
+
+def test_every_model_of_the_table_has_a_write_here():
+    written = {model for models, _ in WRITES.values() for model in models}
+    assert written == set(cache.INVALIDATES)
+
+
+@pytest.mark.parametrize("write", WRITES)
+def test_a_write_makes_stale_what_the_table_says_once_it_commits(
+    cached_fund, django_capture_on_commit_callbacks, write
+):
+    models, run = WRITES[write]
+    probes_set()
+    with django_capture_on_commit_callbacks(execute=True):
+        run()
+        assert stale_elsewhere() == set()  # nothing before the commit
+    assert stale() == {dataset for model in models for dataset in cache.INVALIDATES[model]}
+
+
 @pytest.mark.django_db(transaction=True)
-def test_invalidation_waits_for_the_commit_and_skips_a_rollback(ibov, macro, monkeypatch):
-    flushed: list[set[str]] = []
-    monkeypatch.setattr(cache, "invalidate", lambda datasets: flushed.append(set(datasets)))
+def test_invalidation_waits_for_the_commit_once_and_skips_a_rollback(
+    ibov, macro, django_capture_on_commit_callbacks
+):
     request = book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)
+    probes_set()
     with transaction.atomic():
-        book_services.trades_book(requests=[request], actor="t", source="api")
-        book_services.mark_to_market(as_of=TODAY, actor="t")
-        RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("3"))
-        assert flushed == []  # nothing before the commit
-    assert flushed == [{"book", "risk", "attribution"}]  # three changes, one flush
+        with django_capture_on_commit_callbacks() as scheduled:
+            book_services.trades_book(requests=[request], actor="t", source="api")
+            book_services.mark_to_market(as_of=TODAY, actor="t")
+            RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("3"))
+        assert len(scheduled) == 1  # three writes, one invalidation
+        assert stale_elsewhere() == set()  # nothing before the commit
+    assert stale() == {"book", "risk", "attribution"}
+    probes_set()
     with pytest.raises(RuntimeError), transaction.atomic():
         book_services.trades_book(requests=[request], actor="t", source="api")
         raise RuntimeError("rolled back")
-    assert len(flushed) == 1
+    assert stale() == set()
+    # The rolled-back transaction's invalidation is gone, not joined by the next write.
+    RiskLimit.objects.create(name="Net", metric="net_leverage", limit=D("3"))
+    assert stale() == {"risk"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_rolled_back_takes_its_invalidation_with_it(ibov, macro):
+    request = book_services.TradeRequest("INDJ24", "MACRO", D("1"), D("100"), TODAY)
+    probes_set()
+    with transaction.atomic():
+        with pytest.raises(RuntimeError), transaction.atomic():
+            book_services.trades_book(requests=[request], actor="t", source="api")
+            raise RuntimeError("rolled back to the savepoint")
+        RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("3"))
+    assert stale() == {"risk"}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -453,14 +617,15 @@ def test_redis_stopped_then_restarted(cached_fund, spare_redis):
 @pytest.mark.redis
 @pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
 def test_a_change_made_while_redis_hung_is_not_served_stale(
-    cached_fund, spare_redis, api_client_for
+    cached_fund, spare_redis, api_client_for, django_capture_on_commit_callbacks
 ):
     hits_resume(cached_fund)
     spare_redis[0].send_signal(signal.SIGSTOP)
     ops = api_client_for("ops")
-    answer = ops.post(
-        "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # its invalidation is lost
+        answer = ops.post(
+            "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
+        )
     assert answer.status_code == 201
     spare_redis[0].send_signal(signal.SIGCONT)
     time.sleep(0.6)
@@ -480,7 +645,7 @@ def test_a_deleted_token_is_refused_at_once(cached_fund):
 @pytest.mark.redis
 @pytest.mark.skipif(not ON_REDIS, reason="needs redis-server")
 def test_after_a_hang_no_process_serves_what_another_wrote_over(
-    cached_fund, spare_redis, api_client_for
+    cached_fund, spare_redis, api_client_for, django_capture_on_commit_callbacks
 ):
     """Two processes, as two breakers: the reader saw Redis hang; the writer wrote during
     the hang and lost its invalidation, then went away. Back, the reader makes every data
@@ -491,9 +656,10 @@ def test_after_a_hang_no_process_serves_what_another_wrote_over(
     assert get(cached_fund, BOOK)["cached"] is False  # the reader sees the outage
     cache.breaker = cache.Breaker()  # the writer, another process
     ops = api_client_for("ops")
-    answer = ops.post(
-        "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
-    )
+    with django_capture_on_commit_callbacks(execute=True):  # its invalidation is lost
+        answer = ops.post(
+            "/api/capital-flows/", {"date": "2024-03-15", "amount": "700000"}, format="json"
+        )
     assert answer.status_code == 201
     cache.breaker = reader
     spare_redis[0].send_signal(signal.SIGCONT)

@@ -50,6 +50,7 @@ def body(client: Any, url: str) -> dict[str, Any]:
     return json.loads(answer.content)
 
 
+@pytest.mark.django_db(transaction=True)  # each step commits, then warms what it changed
 def test_eod_end_to_end_warms_the_cache(fund, api_client_for):
     eod = run("eod", TODAY)
     assert eod.status == "succeeded" and eod.seconds is not None
@@ -72,6 +73,7 @@ def test_eod_end_to_end_warms_the_cache(fund, api_client_for):
         assert body(viewer, url)["cached"] is True, url  # warm: the first reader hits
 
 
+@pytest.mark.django_db(transaction=True)  # the book is refreshed by the mark's commit
 def test_the_mark_step_computes_the_book_once(fund, monkeypatch):
     """The mark's commit refreshes the cached book (write-through); the step does not
     compute it a second time."""

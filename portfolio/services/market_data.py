@@ -100,7 +100,7 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
             for r in rows
         ],
     )
-    data_changed.send(sender=Price, event="market")
+    data_changed.send(sender=Price)
     earliest = earliest_dates(rows, "instrument")
     positions_remark(earliest={ids[symbol]: day for symbol, day in earliest.items()}, actor=actor)
     audit_record(
@@ -140,7 +140,7 @@ def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[i
         "rate",
         [{"currency": r["currency"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
-    data_changed.send(sender=FxRate, event="market")
+    data_changed.send(sender=FxRate)
     earliest = earliest_dates(rows, "currency")
     instruments = Instrument.objects.filter(currency__in=earliest).values_list("pk", "currency")
     positions_remark(earliest={pk: earliest[currency] for pk, currency in instruments}, actor=actor)

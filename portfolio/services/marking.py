@@ -226,7 +226,7 @@ def _marked(result: MarkResult, actor: str) -> None:
         unique_fields=["id"],
         update_fields=["date", "marked_at"],
     )
-    data_changed.send(sender=Position, event="book")
+    data_changed.send(sender=Position)
     audit_record(
         actor=actor,
         action="book.mark_to_market",

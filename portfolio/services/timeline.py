@@ -309,7 +309,7 @@ def snapshots_build(
         if progress:
             progress(day, done, len(days))
     bulk_insert(PortfolioSnapshot, portfolio)
-    data_changed.send(sender=PortfolioSnapshot, event="snapshots")
+    data_changed.send(sender=PortfolioSnapshot)
     audit_record(
         actor=actor,
         action="snapshots.build",

@@ -311,7 +311,7 @@ class _Booking:
         )
         Position.objects.bulk_create(self.created, batch_size=2000)
         Trade.objects.bulk_create(self.trades, batch_size=2000)
-        data_changed.send(sender=Trade, event="book")
+        data_changed.send(sender=Trade)
         AuditRecord.objects.bulk_create(
             [
                 AuditRecord(

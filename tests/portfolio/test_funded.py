@@ -149,7 +149,7 @@ def _trade(quantity, price, day):
     return trade
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # each day's writes commit: the cached book follows
 def test_a_week_of_a_funded_holding_through_the_book_and_the_timeline(etf, macro, api_client_for):
     services.capital_flow_create(date=MON, amount=D("1000000.00"), note="seed", actor="tester")
     pm = api_client_for("pm")
