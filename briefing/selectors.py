@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from attribution import selectors as performance
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
-from pms_site.pipelines import failed_runs
+from ops.pipelines import failed_runs
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors

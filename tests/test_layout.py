@@ -18,7 +18,7 @@ ALLOWED = {
     "risk": {"core", "portfolio"},
     "trading": {"core", "portfolio", "risk"},
     "attribution": {"core", "portfolio"},
-    "briefing": {"core", "portfolio", "risk", "trading", "attribution", "pms_site.pipelines"},
+    "briefing": {"core", "portfolio", "risk", "trading", "attribution", "ops.pipelines"},
     "pms_site": {"core", "portfolio", "risk", "trading", "attribution", "briefing"},
     "demo": {"core", "portfolio", "risk", "trading", "briefing", "pms_site"},
 }
@@ -27,9 +27,9 @@ ALLOWED = {
 SITE_LAYERS = {
     "pms_site.cache": set(),
     "pms_site.datasets": {"pms_site.cache"},
-    "pms_site.pipelines": {"pms_site.cache", "pms_site.models"},
-    "pms_site.health": {"pms_site.models", "pms_site.pipelines"},
-    "pms_site.backups": {"pms_site.cache"},
+    "ops.pipelines": {"pms_site.cache", "ops.models"},
+    "ops.health": {"ops.models", "ops.pipelines"},
+    "ops.backups": {"pms_site.cache"},
 }
 
 PURE = ("portfolio/ledger.py", "risk/engine.py", "attribution/engine.py", "trading/sizing.py")

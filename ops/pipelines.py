@@ -33,8 +33,8 @@ from core.calendar import (
     utc_iso,
 )
 from core.errors import Conflict
+from pms_site import cache
 
-from . import cache
 from .models import PipelineRun
 
 logger = logging.getLogger("pms.pipelines")
@@ -519,7 +519,7 @@ def pipeline_enqueue(
 
     run = run_request(pipeline=pipeline, date=date, trigger=trigger, actor=actor, force=force)
     transaction.on_commit(
-        lambda: async_task("pms_site.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
+        lambda: async_task("ops.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
     )
     return run
 

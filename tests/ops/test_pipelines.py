@@ -21,8 +21,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from briefing.models import MorningPack
-from pms_site import health, pipelines
-from pms_site.models import Heartbeat, PipelineRun
+from ops import health, pipelines
+from ops.models import Heartbeat, PipelineRun
 from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
@@ -389,14 +389,14 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
     # The heartbeat, due now: the cluster's scheduler takes it on its first pass (~30 s).
     Schedule.objects.create(
         name=health.HEARTBEAT_SCHEDULE,
-        func="pms_site.health.heartbeat",
+        func="ops.health.heartbeat",
         schedule_type=Schedule.MINUTES,
         minutes=1,
         next_run=timezone.now(),
     )
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

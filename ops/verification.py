@@ -26,7 +26,7 @@ from . import health
 OK, WARN, FAIL = "ok", "warn", "fail"
 DOCS = ("GOLIVE_CHECKLIST.md", "OPERATIONAL_RUNBOOK.md", "DR_PLAYBOOK.md")
 DOCS_DIR = Path(settings.BASE_DIR) / "docs"
-DOMAIN_APPS = ("pms_site", "portfolio", "risk", "trading", "attribution", "briefing")
+DOMAIN_APPS = ("ops", "portfolio", "risk", "trading", "attribution", "briefing")
 Outcome = tuple[str, str]  # (status, detail)
 
 
@@ -125,7 +125,7 @@ def cache_round_trip() -> Outcome:
 
 
 def cache_tiers() -> Outcome:
-    from .cache import ttl
+    from pms_site.cache import ttl
 
     expected = settings.PMS_CACHE_TTL_DEFAULTS
     tiers = {name: ttl(name) for name in expected}
@@ -150,7 +150,7 @@ def cache_current() -> Outcome:
     gives now: a process whose invalidations do not reach the others (another cache) shows
     here."""
 
-    from . import cache
+    from pms_site import cache
 
     stale = []
     for name in ("book", "risk"):
