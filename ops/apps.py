@@ -6,3 +6,12 @@ class OpsConfig(AppConfig):
     backups and verify_system."""
 
     name = "ops"
+
+    def ready(self) -> None:
+        # Imported here, not at the top: the modules read models, which the app registry
+        # loads only after every apps.py is imported.
+        from briefing.selectors import failed_runs_reader_register
+
+        from .pipelines import failed_runs
+
+        failed_runs_reader_register(failed_runs)

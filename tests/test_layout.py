@@ -11,14 +11,14 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("core", "portfolio", "risk", "trading", "attribution", "briefing", "pms_site", "demo")
 
-# What each app may import (pms_site by module: a domain app reads only the pipelines' runs).
+# What each app may import.
 ALLOWED = {
     "core": set(),
     "portfolio": {"core"},
     "risk": {"core", "portfolio"},
     "trading": {"core", "portfolio", "risk"},
     "attribution": {"core", "portfolio"},
-    "briefing": {"core", "portfolio", "risk", "trading", "attribution", "ops.pipelines"},
+    "briefing": {"core", "portfolio", "risk", "trading", "attribution"},
     "pms_site": {"core", "portfolio", "risk", "trading", "attribution", "briefing"},
     "demo": {"core", "portfolio", "risk", "trading", "briefing", "pms_site"},
 }
