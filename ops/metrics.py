@@ -39,6 +39,13 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from portfolio.selectors import close_due, stale_instruments
+from risk.models import RiskAlert
+
+from . import health, pipelines
+from .backups import latest_backup
+from .models import PipelineRun
+
 REQUESTS = Counter(
     "pms_http_requests",
     "HTTP requests answered, by route and status.",
@@ -88,8 +95,6 @@ class DomainCollector(Collector):
     """The fund's state, read from the database at each scrape (a handful of queries)."""
 
     def collect(self) -> Iterator[Metric]:
-        from . import health
-
         checks = health.system_health()
         up = GaugeMetricFamily("pms_up", "Health checks of /health/: 1 passing.", labels=["check"])
         for name, check in checks.items():
@@ -106,12 +111,6 @@ class DomainCollector(Collector):
 
 
 def _database_metrics() -> Iterator[Metric]:
-    from portfolio.selectors import close_due, stale_instruments
-    from risk.models import RiskAlert
-
-    from . import health, pipelines
-    from .models import PipelineRun
-
     alerts = GaugeMetricFamily(
         "pms_open_alerts",
         "Risk alerts not resolved, by kind (limit or pipeline) and status.",
@@ -171,8 +170,6 @@ def _database_metrics() -> Iterator[Metric]:
 
 
 def _backup_age() -> float:
-    from .backups import latest_backup
-
     found = latest_backup(Path(settings.PMS_BACKUP_DIR))
     return float("inf") if found is None else (timezone.now() - found[1]).total_seconds()
 
