@@ -111,6 +111,15 @@ class DomainCollector(Collector):
 
 
 def _database_metrics() -> Iterator[Metric]:
+    """The fund's metrics read from the database, in their order on the page."""
+    yield _open_alerts()
+    yield _stale_prices()
+    yield _last_runs()
+    yield _late_pipelines()
+    yield _heartbeat_age()
+
+
+def _open_alerts() -> Metric:
     alerts = GaugeMetricFamily(
         "pms_open_alerts",
         "Risk alerts not resolved, by kind (limit or pipeline) and status.",
@@ -127,16 +136,20 @@ def _database_metrics() -> Iterator[Metric]:
         row = counts.get(status, {"with_limit": 0, "every": 0})
         alerts.add_metric(["limit", status], row["with_limit"])
         alerts.add_metric(["pipeline", status], row["every"] - row["with_limit"])  # no limit
-    yield alerts
+    return alerts
 
+
+def _stale_prices() -> Metric:
     stale = GaugeMetricFamily(
         "pms_stale_prices",
         "Instruments held without the close due: today's after PMS_CLOSE_TIME on a business "
         "day, else the previous business day's.",
     )
     stale.add_metric([], len(stale_instruments(close_due())))
-    yield stale
+    return stale
 
+
+def _last_runs() -> Metric:
     last = GaugeMetricFamily(
         "pms_pipeline_last_run",
         "The latest run of each pipeline: its business date (Unix time), duration, and "
@@ -148,8 +161,10 @@ def _database_metrics() -> Iterator[Metric]:
         last.add_metric([pipeline, "business_date"], day.timestamp())
         last.add_metric([pipeline, "seconds"], run.seconds or 0.0)
         last.add_metric([pipeline, "failed"], float(run.status == PipelineRun.Status.FAILED))
-    yield last
+    return last
 
+
+def _late_pipelines() -> Metric:
     late = GaugeMetricFamily(
         "pms_pipeline_late",
         "1 when a pipeline has not succeeded for its last due slot's business date "
@@ -159,14 +174,16 @@ def _database_metrics() -> Iterator[Metric]:
     overdue = pipelines.late_pipelines()
     for pipeline in pipelines.PIPELINES:
         late.add_metric([pipeline], float(pipeline in overdue))
-    yield late
+    return late
 
+
+def _heartbeat_age() -> Metric:
     heartbeat = GaugeMetricFamily(
         "pms_cluster_heartbeat_age_seconds", "Seconds since the django-q2 cluster's heartbeat."
     )
     seen = health.heartbeat_age()
     heartbeat.add_metric([], float("inf") if seen is None else seen.total_seconds())
-    yield heartbeat
+    return heartbeat
 
 
 def _backup_age() -> float:
