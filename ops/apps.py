@@ -6,6 +6,7 @@ class OpsConfig(AppConfig):
     backups and verify_system."""
 
     name = "ops"
+    verbose_name = "Operations"  # the heading of its models in the admin
 
     def ready(self) -> None:
         # Imported here, not at the top: the modules read models, which the app registry
