@@ -14,7 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
-from pms_site import health
+from ops import health
 
 
 def measure(client: Client, url: str, calls: int) -> None:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import connection
 
 from core.calendar import business_days_ending
-from pms_site import pipelines
+from ops import pipelines
 from portfolio import services
 from portfolio.models import Instrument, PortfolioSnapshot, Position, PositionSnapshot, Strategy
 from portfolio.services import snapshots_build

@@ -7,17 +7,17 @@ with the data. Every figure is a decimal string, as the API shows it.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from attribution import selectors as performance
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
-from pms_site.pipelines import failed_runs
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
@@ -33,6 +33,28 @@ KEY_INSTRUMENTS = 10
 TOP_DRIVERS = 5  # the positions of "what drives VaR"
 MOVES = {"1d": 1, "1w": 5, "1m": 21}  # business days back
 CENT = Decimal("0.01")
+
+# What failed in the fund's operations from a date on, as {name, task, stopped, error}.
+# The ops app owns the pipelines' runs and sits above briefing, which imports nothing of
+# it: ops registers its reader here when it starts (ops.apps), as the pack's data-quality
+# section is one of ops' readers.
+FailedRuns = Callable[[dt.date], list[dict[str, Any]]]
+_failed_runs: FailedRuns | None = None
+
+
+def failed_runs_reader_register(reader: FailedRuns) -> None:
+    """Make `reader` the source of the failed runs the pack shows (again: replaces it)."""
+    global _failed_runs
+    _failed_runs = reader
+
+
+def failed_runs(since: dt.date) -> list[dict[str, Any]]:
+    if _failed_runs is None:
+        raise ImproperlyConfigured(
+            "No reader of failed runs is registered: the ops app registers it when it "
+            "starts (is it in INSTALLED_APPS?)."
+        )
+    return _failed_runs(since)
 
 
 def _ratio(value: Decimal | None) -> str | None:

@@ -14,6 +14,7 @@ from rest_framework.exceptions import APIException
 from core import charts
 from core.calendar import today
 from core.formatting import flow_label, money, percent
+from ops.pipelines import recent_runs
 from portfolio import selectors as portfolio
 from risk import selectors as risk
 from risk.models import limit_figure
@@ -21,7 +22,6 @@ from trading.presentation import decision_context
 from trading.selectors import pending_proposals
 
 from . import cache
-from .pipelines import recent_runs
 
 NAV_DAYS = 250  # the NAV curve: about a year of business days
 RUNS_SHOWN = 6

@@ -9,6 +9,8 @@ import multiprocessing
 import os
 from typing import Any
 
+from prometheus_client import multiprocess
+
 bind = os.environ.get("PMS_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PMS_WEB_WORKERS", str(multiprocessing.cpu_count() * 2 + 1)))
 timeout = int(os.environ.get("PMS_WEB_TIMEOUT", "60"))
@@ -26,6 +28,4 @@ def pre_fork(server: Any, worker: Any) -> None:
 def child_exit(server: Any, worker: Any) -> None:
     # Metrics in multiprocess mode (PROMETHEUS_MULTIPROC_DIR): a dead worker's gauges go.
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.mark_process_dead(worker.pid)

@@ -12,7 +12,7 @@ from django.db.models import Q
 from core.permissions import ALL_GROUPS, OPS, PM, RISK, VIEWER
 
 # The apps whose models every group may view in the admin.
-PMS_APPS = ("portfolio", "risk", "trading", "briefing", "pms_site")
+PMS_APPS = ("portfolio", "risk", "trading", "briefing", "ops")
 
 GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
     VIEWER: (),
@@ -50,7 +50,7 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "trading.add_signal",
         "trading.change_signal",
         "trading.add_tradeproposal",
-        "pms_site.run_pipelinerun",
+        "ops.run_pipelinerun",
         "briefing.add_morningpack",
         "briefing.send_morningpack",
     ),

@@ -65,7 +65,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "pms_site",  # before django_q: its `qcluster` (a bounded stop) replaces django_q's
+    "pms_site",
+    "ops",  # before django_q: its `qcluster` (a bounded stop) replaces django_q's
     "django_q",
     "portfolio",
     "risk",
@@ -76,7 +77,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    "pms_site.metrics.MetricsMiddleware",
+    "ops.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # The admin's CSS and scripts (and the API docs'), under gunicorn too: no DEBUG needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -187,7 +188,7 @@ Q_CLUSTER = {
     "save_limit": 1000,
 }
 # SIGTERM stops the cluster within this many seconds: a task still running then is ended,
-# and its pipeline run recorded as interrupted (`manage.py qcluster`, pms_site's).
+# and its pipeline run recorded as interrupted (`manage.py qcluster`, ops').
 PMS_CLUSTER_STOP_SECONDS = float(os.environ.get("PMS_CLUSTER_STOP_SECONDS", "20"))
 
 # --- Auth, i18n, static -------------------------------------------------------------------
@@ -263,7 +264,7 @@ SPECTACULAR_SETTINGS = {
         "RiskAlertStatusEnum": "risk.models.RiskAlert.Status",
         "LimitStatusEnum": "risk.selectors.LIMIT_STATUSES",
         "TradeProposalStatusEnum": "trading.models.TradeProposal.Status",
-        "PipelineRunStatusEnum": "pms_site.models.PipelineRun.Status",
+        "PipelineRunStatusEnum": "ops.models.PipelineRun.Status",
     },
 }
 

@@ -4,10 +4,10 @@ from django.contrib import admin
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework.routers import SimpleRouter
 
 from attribution.api.views import PerformanceView
-from pms_site import api, cached_api, health, login, metrics
+from ops import health, metrics
+from pms_site import cached_api, login
 
 
 class IsoDateConverter:
@@ -23,9 +23,6 @@ class IsoDateConverter:
 
 
 register_converter(IsoDateConverter, "isodate")
-
-pipeline_runs = SimpleRouter(trailing_slash=True)
-pipeline_runs.register("pipelines/runs", api.PipelineRunViewSet)
 
 urlpatterns = [
     # The cached reads first: URLs resolve in order, and GET /api/book/ is the hottest path.
@@ -46,6 +43,5 @@ urlpatterns = [
     path("api/risk/", include("risk.api.urls")),
     path("api/", include("trading.api.urls")),
     path("api/", include("briefing.api.urls")),
-    path("api/pipelines/<str:pipeline>/run/", api.PipelineRunView.as_view(), name="pipeline-run"),
-    path("api/", include(pipeline_runs.urls)),
+    path("api/", include("ops.urls")),
 ]

@@ -46,7 +46,7 @@ API_MIRROR = {
     "risk.change_stressscenario": ("patch", "/api/risk/scenarios/999999/", {}),
     "risk.delete_stressscenario": ("delete", "/api/risk/scenarios/999999/", None),
     "risk.acknowledge_riskalert": ("post", "/api/risk/alerts/999999/acknowledge/", {}),
-    "pms_site.run_pipelinerun": ("post", "/api/pipelines/eod/run/", {"date": "x"}),
+    "ops.run_pipelinerun": ("post", "/api/pipelines/eod/run/", {"date": "x"}),
     "briefing.add_morningpack": ("post", "/api/morning-pack/generate/", {"date": "x"}),
     "briefing.send_morningpack": ("post", "/api/morning-pack/generate/", {"send": "x"}),
 }
@@ -129,7 +129,7 @@ def test_a_viewer_sees_no_write_control_and_cannot_post_one(pending):
         "/admin/portfolio/position/": ('name="action"', "Mark selected"),
         "/admin/portfolio/instrument/": ("addlink", 'name="action"'),
         "/admin/risk/risklimit/": ("addlink", 'name="action"'),
-        "/admin/pms_site/pipelinerun/": ('name="action"',),
+        "/admin/ops/pipelinerun/": ('name="action"',),
         "/admin/briefing/morningpack/": ('name="action"',),
     }
     for url, controls in pages.items():

@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from pms_site.models import PipelineRun
+from ops.models import PipelineRun
 from portfolio import services
 from portfolio.models import Instrument, Price, Strategy
 from risk import services as risk_services

@@ -111,7 +111,7 @@ def test_a_restore_refuses_other_sessions_unless_it_ends_them(book, tmp_path):  
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_the_application_role_cannot_touch_the_ledger(book):  # noqa: F811
-    from pms_site import verification
+    from ops import verification
 
     with connection.cursor() as cursor:
         cursor.execute((ROOT / "deploy/postgres/roles.sql").read_text())

@@ -14,7 +14,7 @@ from django.core.management import call_command
 
 from attribution import selectors as attribution
 from core.errors import Conflict
-from pms_site import health, verification
+from ops import health, verification
 from portfolio import services as book_services
 from portfolio.models import PortfolioSnapshot
 from risk import services as risk_services

@@ -14,7 +14,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 
 from core import inputs
-from pms_site.models import PipelineRun
+from ops.models import PipelineRun
 from portfolio import services as book_services
 from portfolio.models import CapitalFlow, FxRate, Instrument, Position, Price, Trade
 from tests.conftest import TODAY
@@ -315,7 +315,7 @@ def test_the_largest_accepted_values_break_no_later_read(fund, pm, ops, api_clie
 
 
 def test_a_run_left_running_by_a_dead_worker_is_taken_over(fund, settings):
-    from pms_site import pipelines
+    from ops import pipelines
 
     settings.PMS_RISK_WINDOW = 20
     run = pipelines.run_request(pipeline="eod", date=TODAY, trigger="schedule", actor="t")

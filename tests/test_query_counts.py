@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from pms_site.models import PipelineRun
+from ops.models import PipelineRun
 from portfolio.models import (
     AuditRecord,
     BenchmarkRate,

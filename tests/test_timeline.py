@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from django.core.management import call_command
 
-from pms_site import pipelines
+from ops import pipelines
 from portfolio import services
 from portfolio.models import (
     FxRate,

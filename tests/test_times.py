@@ -11,7 +11,7 @@ import time_machine
 from django.contrib.auth.models import User
 from django.test import Client
 
-from pms_site import pipelines
+from ops import pipelines
 from tests.conftest import TODAY
 from tests.trading.conftest import (
     fund,  # noqa: F401 — the fixture, reused

@@ -8,13 +8,15 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core import mail
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 from django_q.models import Task
 
-from briefing import render, services
+from briefing import render, selectors, services
 from briefing.models import MorningPack
+from ops import pipelines
 from portfolio import services as book_services
 from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Price
 from risk.models import RiskAlert, RiskLimit
@@ -135,6 +137,14 @@ def test_the_risk_section_has_one_row_per_breach(briefed):
         "<tr><td>Gross</td><td>2024-03-13 – 2024-03-15</td><td>3</td>"
         '<td class="text">open</td><td>104%</td><td>130%</td></tr>'
     ) in page
+
+
+def test_the_failed_runs_are_read_through_the_reader_ops_registers(briefed, monkeypatch):
+    """briefing imports nothing of ops: ops registers its reader when it starts."""
+    assert selectors._failed_runs is pipelines.failed_runs
+    monkeypatch.setattr(selectors, "_failed_runs", None)
+    with pytest.raises(ImproperlyConfigured, match="the ops app registers it"):
+        generate()
 
 
 def test_data_quality_reports_what_is_wrong(briefed):

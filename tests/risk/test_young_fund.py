@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from core.calendar import business_days_ending
-from pms_site import pipelines
+from ops import pipelines
 from portfolio import services
 from portfolio.models import Price
 from risk.models import RiskLimit, RiskSnapshot

@@ -21,7 +21,7 @@ from core.calendar import next_business_day, on_or_before, today
 from core.permissions import ALL_GROUPS
 from core.progress import monthly
 from demo import fund as demo
-from pms_site import pipelines
+from ops import pipelines
 from portfolio import services
 from portfolio.models import (
     AuditRecord,

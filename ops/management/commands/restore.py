@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pms_site.backups import BackupError, backup_read, backup_restore, unapplied_migrations
+from ops.backups import BackupError, backup_read, backup_restore, unapplied_migrations
 
 
 class Command(BaseCommand):

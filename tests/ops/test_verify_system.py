@@ -12,11 +12,11 @@ import time_machine
 from django.core.management import call_command
 from django.db.migrations.recorder import MigrationRecorder
 
-from pms_site import health, pipelines, verification
+from ops import health, pipelines, verification
 from tests.conftest import TODAY
+from tests.ops.test_health_metrics import UNREACHABLE_REDIS
 from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
 from tests.risk.test_backtest import DAYS, backtest_history
-from tests.test_health_metrics import UNREACHABLE_REDIS
 
 EVENING = dt.datetime(2024, 3, 15, 23, 0, tzinfo=dt.UTC)  # after the eod slot and its grace
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from pms_site.verification import FAIL, WARN, verify
+from ops.verification import FAIL, WARN, verify
 
 
 class Command(BaseCommand):

@@ -39,6 +39,13 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from portfolio.selectors import close_due, stale_instruments
+from risk.models import RiskAlert
+
+from . import health, pipelines
+from .backups import latest_backup
+from .models import PipelineRun
+
 REQUESTS = Counter(
     "pms_http_requests",
     "HTTP requests answered, by route and status.",
@@ -88,8 +95,6 @@ class DomainCollector(Collector):
     """The fund's state, read from the database at each scrape (a handful of queries)."""
 
     def collect(self) -> Iterator[Metric]:
-        from . import health
-
         checks = health.system_health()
         up = GaugeMetricFamily("pms_up", "Health checks of /health/: 1 passing.", labels=["check"])
         for name, check in checks.items():
@@ -106,12 +111,15 @@ class DomainCollector(Collector):
 
 
 def _database_metrics() -> Iterator[Metric]:
-    from portfolio.selectors import close_due, stale_instruments
-    from risk.models import RiskAlert
+    """The fund's metrics read from the database, in their order on the page."""
+    yield _open_alerts()
+    yield _stale_prices()
+    yield _last_runs()
+    yield _late_pipelines()
+    yield _heartbeat_age()
 
-    from . import health, pipelines
-    from .models import PipelineRun
 
+def _open_alerts() -> Metric:
     alerts = GaugeMetricFamily(
         "pms_open_alerts",
         "Risk alerts not resolved, by kind (limit or pipeline) and status.",
@@ -128,16 +136,20 @@ def _database_metrics() -> Iterator[Metric]:
         row = counts.get(status, {"with_limit": 0, "every": 0})
         alerts.add_metric(["limit", status], row["with_limit"])
         alerts.add_metric(["pipeline", status], row["every"] - row["with_limit"])  # no limit
-    yield alerts
+    return alerts
 
+
+def _stale_prices() -> Metric:
     stale = GaugeMetricFamily(
         "pms_stale_prices",
         "Instruments held without the close due: today's after PMS_CLOSE_TIME on a business "
         "day, else the previous business day's.",
     )
     stale.add_metric([], len(stale_instruments(close_due())))
-    yield stale
+    return stale
 
+
+def _last_runs() -> Metric:
     last = GaugeMetricFamily(
         "pms_pipeline_last_run",
         "The latest run of each pipeline: its business date (Unix time), duration, and "
@@ -149,8 +161,10 @@ def _database_metrics() -> Iterator[Metric]:
         last.add_metric([pipeline, "business_date"], day.timestamp())
         last.add_metric([pipeline, "seconds"], run.seconds or 0.0)
         last.add_metric([pipeline, "failed"], float(run.status == PipelineRun.Status.FAILED))
-    yield last
+    return last
 
+
+def _late_pipelines() -> Metric:
     late = GaugeMetricFamily(
         "pms_pipeline_late",
         "1 when a pipeline has not succeeded for its last due slot's business date "
@@ -160,19 +174,19 @@ def _database_metrics() -> Iterator[Metric]:
     overdue = pipelines.late_pipelines()
     for pipeline in pipelines.PIPELINES:
         late.add_metric([pipeline], float(pipeline in overdue))
-    yield late
+    return late
 
+
+def _heartbeat_age() -> Metric:
     heartbeat = GaugeMetricFamily(
         "pms_cluster_heartbeat_age_seconds", "Seconds since the django-q2 cluster's heartbeat."
     )
     seen = health.heartbeat_age()
     heartbeat.add_metric([], float("inf") if seen is None else seen.total_seconds())
-    yield heartbeat
+    return heartbeat
 
 
 def _backup_age() -> float:
-    from .backups import latest_backup
-
     found = latest_backup(Path(settings.PMS_BACKUP_DIR))
     return float("inf") if found is None else (timezone.now() - found[1]).total_seconds()
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_q.models import Schedule
 
-from pms_site import health, pipelines
+from ops import health, pipelines
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
         schedules = [
             (
                 f"pms-{pipeline}",
-                "pms_site.pipelines.scheduled",
+                "ops.pipelines.scheduled",
                 repr(pipeline),
                 "",
                 settings.PMS_SCHEDULES[pipeline],
@@ -35,7 +35,7 @@ class Command(BaseCommand):
         # The heartbeat's results are not kept: they would push the pipelines' out of the
         # cluster's task history (Q_CLUSTER save_limit).
         schedules.append(
-            (health.HEARTBEAT_SCHEDULE, "pms_site.health.heartbeat", "", _NOT_SAVED, "* * * * *")
+            (health.HEARTBEAT_SCHEDULE, "ops.health.heartbeat", "", _NOT_SAVED, "* * * * *")
         )
         with transaction.atomic():
             _one_at_a_time()

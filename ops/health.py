@@ -23,7 +23,9 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_q.models import Schedule
 
+from . import pipelines
 from .models import Heartbeat
 
 CLUSTER = "cluster"
@@ -73,10 +75,6 @@ def cache_round_trip() -> tuple[bool, str]:
 
 
 def scheduler() -> tuple[bool, str]:
-    from django_q.models import Schedule
-
-    from . import pipelines
-
     age, limit = heartbeat_age(), settings.PMS_HEARTBEAT_MAX_AGE_SECONDS
     if age is None:
         return False, "no cluster heartbeat yet: start `manage.py qcluster` and run setup_schedules"

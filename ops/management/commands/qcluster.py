@@ -22,8 +22,8 @@ from django_q.cluster import Cluster
 from django_q.management.commands.qcluster import Command as DjangoQCommand
 
 from core.calendar import utc_iso
-from pms_site.models import PipelineRun
-from pms_site.pipelines import this_worker
+from ops.models import PipelineRun
+from ops.pipelines import this_worker
 
 
 def descendants(pid: int) -> list[int]:

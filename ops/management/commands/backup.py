@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from pms_site.backups import BackupError, backup_create
+from ops.backups import BackupError, backup_create
 
 
 class Command(BaseCommand):

@@ -16,17 +16,38 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.core import checks
 from django.core.cache import cache as default_cache
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, get_commands, load_command_class
 from django.db import connection, transaction
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Schedule
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
 
-from . import health
+from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
+from briefing import render
+from briefing.models import MorningPack
+from pms_site import cache
+from portfolio.selectors import book as book_report
+from portfolio.selectors import close_due, last_mark
+from portfolio.services import mark_to_market
+from risk.selectors import backtest, breached, live_risk
+
+from . import health, pipelines
+from .backups import backup_read, latest_backup, unapplied_migrations
+from .models import PipelineRun
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 DOCS = ("GOLIVE_CHECKLIST.md", "OPERATIONAL_RUNBOOK.md", "DR_PLAYBOOK.md")
 DOCS_DIR = Path(settings.BASE_DIR) / "docs"
-DOMAIN_APPS = ("pms_site", "portfolio", "risk", "trading", "attribution", "briefing")
+DOMAIN_APPS = ("ops", "portfolio", "risk", "trading", "attribution", "briefing")
 Outcome = tuple[str, str]  # (status, detail)
 
 
@@ -55,8 +76,6 @@ def production_guard() -> Outcome:
 
 
 def system_checks() -> Outcome:
-    from django.core import checks
-
     found = checks.run_checks(include_deployment_checks=not settings.DEBUG)
     serious = [m for m in found if m.level >= checks.WARNING and not m.is_silenced()]
     if serious:
@@ -80,8 +99,6 @@ def database_connection() -> Outcome:
 
 
 def migrations() -> Outcome:
-    from .backups import unapplied_migrations
-
     pending = unapplied_migrations()
     if pending:
         return FAIL, f"unapplied: {', '.join(pending)}; run `manage.py migrate`"
@@ -125,10 +142,8 @@ def cache_round_trip() -> Outcome:
 
 
 def cache_tiers() -> Outcome:
-    from .cache import ttl
-
     expected = settings.PMS_CACHE_TTL_DEFAULTS
-    tiers = {name: ttl(name) for name in expected}
+    tiers = {name: cache.ttl(name) for name in expected}
     bad = [name for name, seconds in tiers.items() if seconds <= 0]
     if bad:
         return FAIL, f"tiers without a positive timeout: {', '.join(bad)} (PMS_CACHE_TTLS)"
@@ -149,9 +164,6 @@ def cache_current() -> Outcome:
     """The cached book and live risk, read as the API reads them, equal what the database
     gives now: a process whose invalidations do not reach the others (another cache) shows
     here."""
-
-    from . import cache
-
     stale = []
     for name in ("book", "risk"):
         for _ in range(2):  # once more if a write committed between the read and the compute
@@ -176,10 +188,6 @@ def cache_current() -> Outcome:
 
 
 def schedules() -> Outcome:
-    from django_q.models import Schedule
-
-    from . import pipelines
-
     wanted = {f"pms-{p}": settings.PMS_SCHEDULES[p] for p in pipelines.PIPELINES}
     wanted[health.HEARTBEAT_SCHEDULE] = "* * * * *"
     found = dict(Schedule.objects.filter(name__in=wanted).values_list("name", "cron"))
@@ -198,9 +206,6 @@ def cluster() -> Outcome:
 
 
 def pipeline_runs() -> Outcome:
-    from . import pipelines
-    from .models import PipelineRun
-
     late = pipelines.late_pipelines()
     failed = [
         f"{run.pipeline} {run.business_date}: {run.error[:120]}"
@@ -220,8 +225,6 @@ def pipeline_runs() -> Outcome:
 
 
 def book() -> Outcome:
-    from portfolio.selectors import book as book_report
-
     report = book_report()
     totals = report["totals"]
     notionals = [Decimal(row["notional_base"]) for row in report["positions"]]
@@ -236,9 +239,6 @@ def book() -> Outcome:
 
 
 def mark_to_market_dry_run() -> Outcome:
-    from portfolio.selectors import close_due, last_mark
-    from portfolio.services import mark_to_market
-
     # The next mark the pipelines make: to the latest close due, or the book's own date if
     # it is marked later (it never moves back).
     as_of = max(close_due(), last_mark() or close_due())
@@ -253,8 +253,6 @@ def mark_to_market_dry_run() -> Outcome:
 
 
 def risk() -> Outcome:
-    from risk.selectors import breached, live_risk
-
     report = live_risk(method="historical")
     breaches = breached(report["limits"])
     if report["var_unavailable"]:
@@ -272,8 +270,6 @@ def risk() -> Outcome:
 def var_backtest() -> Outcome:
     """The Basel traffic light of the 99% VaR: yellow warns, red fails (the VaR model
     understates the losses: the days are in GET /api/risk/backtest/)."""
-    from risk.selectors import backtest
-
     try:
         report = backtest(confidence=0.99)
     except ValidationError as error:
@@ -294,8 +290,6 @@ def var_backtest() -> Outcome:
 
 
 def attribution() -> Outcome:
-    from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
-
     period = period_resolve("mtd")
     totals = set()
     for by in DIMENSIONS:
@@ -313,9 +307,6 @@ def attribution() -> Outcome:
 
 
 def morning_pack() -> Outcome:
-    from briefing import render
-    from briefing.models import MorningPack
-
     pack = MorningPack.objects.order_by("-date").first()
     if pack is None:
         return WARN, "no morning pack yet: `manage.py morning_pack`"
@@ -329,8 +320,6 @@ def morning_pack() -> Outcome:
 
 
 def api_schema() -> Outcome:
-    from drf_spectacular.generators import SchemaGenerator
-
     schema = SchemaGenerator().get_schema(request=None, public=True)
     return OK, f"OpenAPI {schema['openapi']}, {len(schema['paths'])} paths"
 
@@ -338,10 +327,6 @@ def api_schema() -> Outcome:
 def api_routes() -> Outcome:
     """GET every route of the schema that takes no path parameter, as a superuser: a 5xx
     fails; a 4xx (no data yet: no pack, no snapshots) is a warning naming the route."""
-    from django.contrib.auth.models import User
-    from drf_spectacular.generators import SchemaGenerator
-    from rest_framework.test import APIClient
-
     paths = SchemaGenerator().get_schema(request=None, public=True)["paths"]
     routes = sorted(path for path, ops in paths.items() if "get" in ops and "{" not in path)
     host = next((h.lstrip(".") for h in settings.ALLOWED_HOSTS if h not in ("*", ".")), "localhost")
@@ -368,10 +353,6 @@ def api_routes() -> Outcome:
 
 
 def admin_registrations() -> Outcome:
-    from django.apps import apps
-    from django.contrib import admin
-    from django.urls import reverse
-
     missing = [
         model._meta.label
         for label in DOMAIN_APPS
@@ -400,8 +381,6 @@ def doc_commands(text: str) -> Iterator[list[str]]:
 
 def command_problem(words: list[str]) -> str | None:
     """Why `manage.py <words>` would not run; None if its command's parser takes it."""
-    from django.core.management import CommandError, get_commands, load_command_class
-
     name, *arguments = words
     commands = get_commands()
     if name not in commands:
@@ -433,10 +412,6 @@ def docs() -> Outcome:
 
 
 def backup_age() -> Outcome:
-    from django.utils import timezone
-
-    from .backups import backup_read, latest_backup
-
     directory = Path(settings.PMS_BACKUP_DIR)
     found = latest_backup(directory)
     if found is None:

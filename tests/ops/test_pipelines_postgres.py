@@ -18,15 +18,15 @@ from django.core.management import call_command
 from django.db import connection
 from django_q.models import Schedule
 
-from pms_site import pipelines
-from pms_site.models import PipelineRun
+from ops import pipelines
+from ops.models import PipelineRun
 from portfolio.models import CapitalFlow
 from tests.concurrency import at_once
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 DATE = dt.date(2024, 3, 15)  # a business day, after the fund's inception below
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -17,8 +17,8 @@ from django.test import Client
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from pms_site import health, pipelines
-from pms_site.models import PipelineRun
+from ops import health, pipelines
+from ops.models import PipelineRun
 from portfolio.models import Price
 from risk.models import RiskAlert
 from tests.conftest import TODAY

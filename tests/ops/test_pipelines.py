@@ -4,6 +4,7 @@ failing step, on holidays, their schedules, the API, and a real cluster on Postg
 import datetime as dt
 import json
 import os
+import pydoc
 import signal
 import subprocess
 import sys
@@ -21,8 +22,8 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from briefing.models import MorningPack
-from pms_site import health, pipelines
-from pms_site.models import Heartbeat, PipelineRun
+from ops import health, pipelines
+from ops.models import Heartbeat, PipelineRun
 from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
@@ -204,6 +205,30 @@ def test_setup_schedules_is_idempotent(db):
     assert first[0]["next_run"] == dt.datetime(2024, 3, 15, 21, 0, tzinfo=dt.UTC)
     assert first[1]["next_run"] == dt.datetime(2024, 3, 15, 18, 0, tzinfo=dt.UTC)
     assert first[2]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
+
+
+def test_setup_schedules_points_the_schedules_of_before_the_move_at_ops(db):
+    """Schedules written when the pipelines lived in pms_site are updated in place."""
+    old = {
+        "pms-eod": "pms_site.pipelines.scheduled",
+        "pms-preopen": "pms_site.pipelines.scheduled",
+        "pms-heartbeat": "pms_site.health.heartbeat",
+    }
+    pks = {
+        name: Schedule.objects.create(
+            name=name, func=func, schedule_type=Schedule.CRON, cron="* * * * *"
+        ).pk
+        for name, func in old.items()
+    }
+    call_command("setup_schedules", stdout=StringIO())
+    now = dict(Schedule.objects.values_list("name", "func"))
+    assert now == {
+        "pms-eod": "ops.pipelines.scheduled",
+        "pms-preopen": "ops.pipelines.scheduled",
+        "pms-heartbeat": "ops.health.heartbeat",
+    }
+    assert dict(Schedule.objects.values_list("name", "pk")) == pks
+    assert all(callable(pydoc.locate(func)) for func in now.values())  # as the cluster finds it
 
 
 def test_setup_schedules_leaves_one_schedule_of_each_name(db):
@@ -391,14 +416,14 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
     # The heartbeat, due now: the cluster's scheduler takes it on its first pass (~30 s).
     Schedule.objects.create(
         name=health.HEARTBEAT_SCHEDULE,
-        func="pms_site.health.heartbeat",
+        func="ops.health.heartbeat",
         schedule_type=Schedule.MINUTES,
         minutes=1,
         next_run=timezone.now(),
     )
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -24,17 +24,30 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_q.models import Failure
+from django_q.tasks import async_task
 
+from attribution import selectors
+from briefing.api.serializers import MorningPackSerializer
+from briefing.models import MorningPack
+from briefing.services import morning_pack_generate
 from core.calendar import (
     fund_time_zone,
     is_business_day,
+    next_business_day,
     previous_business_day,
     today,
     utc_iso,
 )
 from core.errors import Conflict
+from pms_site import cache
+from portfolio.models import PortfolioSnapshot
+from portfolio.selectors import fund, inception, last_mark
+from portfolio.services import fund_inception_or_error, mark_to_market, snapshots_build
+from risk.selectors import breached
+from risk.services import pipeline_alert_open, pipeline_alert_resolve, risk_snapshot_take
+from trading.services import proposal_generate
 
-from . import cache
 from .models import PipelineRun
 
 logger = logging.getLogger("pms.pipelines")
@@ -53,9 +66,6 @@ class Step:
 def _mark(as_of: dt.date, actor: str) -> str:
     """Mark the live book forward to `as_of`; a book already marked later is left as it
     is (it never moves back): that past date is computed from the timeline instead."""
-    from portfolio.selectors import last_mark
-    from portfolio.services import mark_to_market
-
     mark = last_mark()
     if mark is not None and mark > as_of:
         return f"the live book is marked as of {mark}: left as it is ({as_of} is in the past)"
@@ -73,11 +83,6 @@ def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
     """Build the snapshots of `day` (again, with `rebuild`; else only if missing) and of the
     business days before it back to the last stored one, or the inception, that are
     missing: the fund's history has no holes. Returns what was built."""
-    from core.calendar import next_business_day
-    from portfolio.models import PortfolioSnapshot
-    from portfolio.selectors import inception
-    from portfolio.services import snapshots_build
-
     first = inception()
     if first is None or day < first:
         return []  # before the fund started there is nothing to build
@@ -100,10 +105,6 @@ def eod_snapshots(date: dt.date, actor: str) -> str:
 def eod_risk(date: dt.date, actor: str) -> str:
     """The risk snapshot and limit check of `date`, from its timeline; the live risk is
     warmed when the live book is of that date."""
-    from portfolio.selectors import last_mark
-    from risk.selectors import breached
-    from risk.services import risk_snapshot_take
-
     snapshot = risk_snapshot_take(date=date, actor=actor)
     if last_mark() == date:
         cache.warm("risk")  # the default query's answer: method and window defaulted there
@@ -124,9 +125,6 @@ ATTRIBUTION_PERIODS = ("daily", "mtd", "ytd")
 def eod_attribution(date: dt.date, actor: str) -> str:
     """The attribution of the periods ending at `date`, warmed for `?as_of=<date>` and,
     when `date` is the latest snapshot, for the default (latest) query too."""
-    from attribution import selectors
-    from portfolio.selectors import fund
-
     as_ofs: list[dt.date | None] = [date]
     if fund()["last_snapshot"] == date:
         as_ofs.append(None)
@@ -148,8 +146,6 @@ def preopen_mark(date: dt.date, actor: str) -> str:
 def preopen_proposals(date: dt.date, actor: str) -> str:
     """The proposals of `date`: a past date's are sized on the timeline of the business
     day before it (built first if it is missing), today's on the live book."""
-    from trading.services import proposal_generate
-
     past = date < today()
     built = _timeline_through(previous_business_day(date), actor, rebuild=False) if past else []
     result = proposal_generate(date=date, actor=actor)
@@ -161,10 +157,6 @@ def preopen_proposals(date: dt.date, actor: str) -> str:
 
 
 def preopen_pack(date: dt.date, actor: str) -> str:
-    from briefing.api.serializers import MorningPackSerializer
-    from briefing.models import MorningPack
-    from briefing.services import morning_pack_generate
-
     send = bool(settings.PMS_MORNING_PACK_RECIPIENTS)
     pack = morning_pack_generate(date=date, actor=actor, send=send)
     latest = MorningPack.objects.order_by("-date").values_list("date", flat=True).first()
@@ -224,8 +216,6 @@ def run_request(
     abandoned (taken over, recorded in its note) or `force` is given and its worker is not
     alive on this host. A date in the future or before the fund's inception is a
     ValidationError: any business date between them can run, in any order."""
-    from portfolio.services import fund_inception_or_error
-
     if pipeline not in PIPELINES:
         raise ValueError(f"Unknown pipeline {pipeline!r}: use {', '.join(PIPELINES)}.")
     if date > today():
@@ -478,8 +468,6 @@ def _source(run: PipelineRun) -> str:
 
 
 def _alert(run: PipelineRun) -> None:
-    from risk.services import pipeline_alert_open
-
     pipeline_alert_open(
         source=_source(run),
         date=run.business_date,
@@ -489,8 +477,6 @@ def _alert(run: PipelineRun) -> None:
 
 
 def _resolve_alert(run: PipelineRun) -> None:
-    from risk.services import pipeline_alert_resolve
-
     pipeline_alert_resolve(source=_source(run), date=run.business_date, actor=_source(run))
 
 
@@ -515,11 +501,9 @@ def pipeline_enqueue(
     *, pipeline: str, date: dt.date, actor: str, trigger: str = "api", force: bool = False
 ) -> PipelineRun:
     """Reserve the run and hand it to the cluster, once the reservation is committed."""
-    from django_q.tasks import async_task
-
     run = run_request(pipeline=pipeline, date=date, trigger=trigger, actor=actor, force=force)
     transaction.on_commit(
-        lambda: async_task("pms_site.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
+        lambda: async_task("ops.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
     )
     return run
 
@@ -587,8 +571,6 @@ def failed_runs(since: dt.date) -> list[dict[str, Any]]:
     business dates since, by date and pipeline, then the cluster's failed tasks stopped
     since that day began (UTC), the latest 20 first, which died outside a run's own record
     (a crash, a timeout). Two queries."""
-    from django_q.models import Failure
-
     runs = PipelineRun.objects.filter(
         status=PipelineRun.Status.FAILED, business_date__gte=since
     ).order_by("business_date", "pipeline")

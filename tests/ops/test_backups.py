@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from pms_site import backups
+from ops import backups
 from portfolio import services
 from portfolio.models import Price, Strategy
 from tests.conftest import TODAY

@@ -8,8 +8,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from core.calendar import business_days, today
 from core.errors import Conflict
-from pms_site import pipelines
-from pms_site.models import PipelineRun
+from ops import pipelines
+from ops.models import PipelineRun
 
 
 class Command(BaseCommand):

@@ -26,7 +26,7 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
 
-from . import cache
+from pms_site import cache
 
 MANIFEST = "manifest.json"
 Say = Callable[[str], None]

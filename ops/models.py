@@ -37,6 +37,10 @@ class PipelineRun(models.Model):
     )
 
     class Meta:
+        # The table it had in pms_site, kept: a backup taken before the move restores onto
+        # it as it is (pg_restore --clean replaces the tables the archive names, and no
+        # other; a renamed table would survive the restore beside the old one).
+        db_table = "pms_site_pipelinerun"
         permissions = [
             ("run_pipelinerun", "Can run pipelines"),
         ]
@@ -61,6 +65,9 @@ class Heartbeat(models.Model):
 
     name = models.CharField(max_length=32, primary_key=True)
     seen_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "pms_site_heartbeat"  # kept, as PipelineRun's is
 
     def __str__(self) -> str:
         return f"{self.name} {self.seen_at:%Y-%m-%d %H:%M:%S}"
