@@ -31,7 +31,7 @@ from portfolio import services as book_services
 from risk.models import RiskLimit
 from tests.concurrency import at_once
 from tests.conftest import ON_REDIS, TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 
 BOOK = "/api/book/"
 RISK = "/api/risk/live/?window=20"
@@ -42,7 +42,7 @@ ENDPOINTS = (BOOK, RISK, ATTRIBUTION, PACK, PACK_DATE)
 
 
 @pytest.fixture
-def cached_fund(book: Any, api_client_for: Any) -> Any:  # noqa: F811
+def cached_fund(book: Any, api_client_for: Any) -> Any:
     book_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
     briefing_services.morning_pack_generate(date=TODAY.replace(day=18), actor="test")
     client = api_client_for("viewer")

@@ -18,7 +18,7 @@ from pms_site.models import PipelineRun
 from portfolio import services as book_services
 from portfolio.models import CapitalFlow, FxRate, Instrument, Position, Price, Trade
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 from trading.models import Signal
 
 
@@ -37,7 +37,7 @@ def state() -> list[Any]:
 
 
 @pytest.fixture
-def fund(book: Any) -> Any:  # noqa: F811
+def fund(book: Any) -> Any:
     return book
 
 

@@ -22,7 +22,6 @@ from schemathesis.specs.openapi.checks import (
 
 from portfolio.models import AuditRecord, CapitalFlow, Instrument, Position, Price, Trade
 from risk.models import RiskLimit, StressScenario
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
 from trading.models import Signal, TradeProposal
 
 CHECKS = [
@@ -57,7 +56,7 @@ def keep_the_test_connection() -> Any:
 
 @pytest.fixture
 def api_schema(
-    book: Any,  # noqa: F811
+    book: Any,
     api_client_for: Any,
     settings: Any,
     keep_the_test_connection: None,

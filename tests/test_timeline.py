@@ -31,7 +31,7 @@ from portfolio.models import (
 )
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from tests.factories import InstrumentFactory, StrategyFactory
-from tests.risk.conftest import DAYS, PATHS, usd
+from tests.fixtures.risk_book import DAYS, PATHS, usd
 
 TRADES = {
     1: [("INDJ24", "MACRO", "10")],

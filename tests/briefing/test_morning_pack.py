@@ -20,8 +20,7 @@ from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot,
 from risk.models import RiskAlert, RiskLimit
 from risk.selectors import LimitValue
 from risk.services import alerts_update
-
-from .conftest import D3, PACK_DATE
+from tests.fixtures.briefing_pack import D3, PACK_DATE
 
 
 def generate(**kwargs):

@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from portfolio.models import PortfolioSnapshot
 from risk.models import RiskSnapshot
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS
+from tests.fixtures.risk_book import DAYS
 
 
 def backfill(*args: str) -> str:
