@@ -34,6 +34,7 @@ CHECKS = [
 # PMS_FUZZ_EXAMPLES=200 when hunting.
 EXAMPLES = int(os.environ.get("PMS_FUZZ_EXAMPLES", "12"))
 DERANDOMIZE = "PMS_FUZZ_EXAMPLES" not in os.environ
+pytestmark = pytest.mark.slow
 WRITTEN = (AuditRecord, CapitalFlow, Instrument, Position, Price, Trade, RiskLimit, Signal)
 
 

@@ -96,6 +96,7 @@ def test_import_trades_with_a_bad_line_books_nothing(tmp_path, spx, macro, usd):
     )
 
 
+@pytest.mark.slow
 def test_load_demo_builds_a_consistent_fund():
     out = StringIO()
     call_command("load_demo", "--positions", "45", "--password", "pw", stdout=out)
@@ -144,6 +145,7 @@ def test_load_demo_builds_a_consistent_fund():
     assert "already loaded" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_load_demo_scales_with_sleeves():
     call_command("load_demo", "--positions", "250", "--password", "pw", stdout=StringIO())
     assert Position.objects.filter(closed_at__isnull=True).count() == 250
