@@ -1,4 +1,4 @@
-"""Backup and restore on the risk tests' book (tests/risk/conftest.py), on SQLite and on
+"""Backup and restore on the risk tests' book (tests/fixtures/risk_book.py), on SQLite and on
 PostgreSQL: every table comes back as it was (rows and content), a damaged archive or an
 unconfirmed restore changes nothing, and the cache forgets what it held."""
 

@@ -2,7 +2,7 @@
 other endpoint, with the answer and its cache fields; JSON clients still get the stored
 bytes as they are, nothing parsed or rendered.
 
-The fund is the risk tests' book (tests/risk/conftest.py) with its snapshots and a
+The fund is the risk tests' book (tests/fixtures/risk_book.py) with its snapshots and a
 morning pack, as in tests/test_cache.py.
 """
 

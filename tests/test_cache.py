@@ -1,7 +1,7 @@
 """The read cache: hits and misses, tiers, invalidation by every kind of write, zero-query
 hits, a single computation under concurrent cold requests, and Redis down or hung.
 
-The fund is the risk tests' book (tests/risk/conftest.py: 21 business days of quotes, five
+The fund is the risk tests' book (tests/fixtures/risk_book.py: 21 business days of quotes, five
 positions) with its snapshots and a morning pack.
 """
 

@@ -1,4 +1,4 @@
-"""/health/ and /metrics on the risk tests' book (tests/risk/conftest.py): healthy, a
+"""/health/ and /metrics on the risk tests' book (tests/fixtures/risk_book.py): healthy, a
 stale heartbeat, an unreachable cache; counters, the fund's gauges, pipeline lateness."""
 
 import datetime as dt

@@ -1,6 +1,6 @@
 """Hostile input, replayed: each case a fuzzer or an attacker found answers 400 or 404 with
 a clear message (never a 5xx), writes nothing, and leaves every later read working. On
-the risk tests' book (tests/risk/conftest.py: positions bought on TODAY, 21 days of
+the risk tests' book (tests/fixtures/risk_book.py: positions bought on TODAY, 21 days of
 quotes)."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""The pipelines on the risk tests' book (tests/risk/conftest.py): end to end, twice, with a
+"""The pipelines on the risk tests' book (tests/fixtures/risk_book.py): end to end, twice, with a
 failing step, on holidays, their schedules, the API, and a real cluster on PostgreSQL."""
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""verify_system on the risk tests' book (tests/risk/conftest.py) after a day's pipelines:
+"""verify_system on the risk tests' book (tests/fixtures/risk_book.py) after a day's pipelines:
 exit 0 when healthy, 1 naming the failing check when Redis is unreachable or a migration
 is unapplied; --json; the docs' commands checked against the commands' own parsers."""
 

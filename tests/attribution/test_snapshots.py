@@ -1,4 +1,5 @@
-"""Snapshots and attribution against figures worked out by hand (see conftest)."""
+"""Snapshots and attribution against figures worked out by hand
+(tests/fixtures/attribution_fund.py)."""
 
 import math
 from decimal import Decimal as D

@@ -1,4 +1,4 @@
-"""The morning pack: each section's figures (worked out in tests/attribution/conftest.py),
+"""The morning pack: each section's figures (worked out in tests/fixtures/attribution_fund.py),
 the page, the email, the API and the command."""
 
 import datetime as dt

@@ -1,5 +1,5 @@
 """The pack's "what drives VaR" and its backtest line, on the risk tests' books: the
-hand-worked 5-position book (tests/risk/conftest.py) and the constructed backtest series
+hand-worked 5-position book (tests/fixtures/risk_book.py) and the constructed backtest series
 (tests/risk/test_backtest.py)."""
 
 import datetime as dt

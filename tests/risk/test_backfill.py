@@ -1,5 +1,5 @@
 """`backfill_risk_snapshots`: the daily risk snapshots of a range from the timeline, so a
-fund with history has its VaR backtest at once (the book of tests/risk/conftest.py)."""
+fund with history has its VaR backtest at once (the book of tests/fixtures/risk_book.py)."""
 
 from decimal import Decimal
 from io import StringIO

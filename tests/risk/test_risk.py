@@ -1,4 +1,4 @@
-"""Live risk, stress, limits and alerts on the hand-checkable book of conftest.py."""
+"""Live risk, stress, limits and alerts on the hand-checkable book (tests/fixtures/risk_book.py)."""
 
 import datetime as dt
 import math
