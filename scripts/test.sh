@@ -6,4 +6,13 @@ source scripts/setup.sh
 # The tests' own file cache (the embedded default), apart from a server's under var/.
 PMS_CACHE_DIR=${PMS_CACHE_DIR:-$(mktemp -d)}
 export PMS_CACHE_DIR
-exec .venv/bin/python -m pytest "$@"
+# The slow tests (the schema fuzz runs, the demo loads) run in CI (`CI` set), or when the
+# caller chooses the tests by marker itself (`-m slow` runs only them).
+select=(-m "not slow")
+for arg in "$@"; do
+    case $arg in -m | -m*) select=() ;; esac
+done
+if [ -n "${CI:-}" ]; then
+    select=()
+fi
+exec .venv/bin/python -m pytest "${select[@]}" "$@"

@@ -22,6 +22,16 @@ from portfolio.models import Instrument, Strategy
 
 from .factories import FxRateFactory, InstrumentFactory, StrategyFactory
 
+# The fixtures more than one folder uses, by name (pytest allows this list in the root
+# conftest only).
+pytest_plugins = [
+    "tests.fixtures.attribution_fund",
+    "tests.fixtures.backtest",
+    "tests.fixtures.briefing_pack",
+    "tests.fixtures.risk_book",
+    "tests.fixtures.trading_fund",
+]
+
 ON_POSTGRES = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 ON_REDIS = bool(settings.REDIS_URL)
 

@@ -8,8 +8,6 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from risk import selectors
-from tests.risk.conftest import book, timeline  # noqa: F401 — the fixtures, reused
-from tests.risk.test_backtest import history  # noqa: F401
 
 URL = "/admin/analytics/"
 
@@ -23,7 +21,7 @@ def client(group: str | None = "viewer") -> Client:
     return browser
 
 
-def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:  # noqa: F811
+def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:
     page = client().get(URL, {"by": "strategy", "period": "itd"}).content.decode()
     live = selectors.decomposition(by="strategy")
     var = f"{Decimal(live['var']):,.0f}"
@@ -39,7 +37,7 @@ def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:  #
     assert "Unavailable: No risk snapshot" in page and "backfill_risk_snapshots" in page
 
 
-def test_the_backtest_and_its_chart(history: Any) -> None:  # noqa: F811
+def test_the_backtest_and_its_chart(history: Any) -> None:
     page = client("risk").get(URL, {"confidence": "0.99"}).content.decode()
     assert "6 in 250 days (expected 2.5)" in page
     assert '<span class="pms-status pms-warning">yellow</span>' in page
@@ -51,7 +49,7 @@ def test_the_backtest_and_its_chart(history: Any) -> None:  # noqa: F811
 
 
 def test_unknown_choices_fall_back_and_a_user_outside_the_groups_is_refused(
-    timeline: Any,  # noqa: F811
+    timeline: Any,
 ) -> None:
     answer = client().get(URL, {"period": "decade", "by": "desk", "confidence": "2"})
     page = answer.content.decode()

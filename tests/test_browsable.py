@@ -2,7 +2,7 @@
 other endpoint, with the answer and its cache fields; JSON clients still get the stored
 bytes as they are, nothing parsed or rendered.
 
-The fund is the risk tests' book (tests/risk/conftest.py) with its snapshots and a
+The fund is the risk tests' book (tests/fixtures/risk_book.py) with its snapshots and a
 morning pack, as in tests/test_cache.py.
 """
 
@@ -21,7 +21,7 @@ from briefing import services as briefing_services
 from pms_site import cache
 from portfolio import services as book_services
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 
 PACK_DAY = dt.date(2024, 3, 18)
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
@@ -55,7 +55,7 @@ TAIL = re.compile(rb',"cached":true,"cache_age_seconds":\d+(\.\d+)?}')
 
 
 @pytest.fixture
-def session(book: Any) -> Client:  # noqa: F811
+def session(book: Any) -> Client:
     """A viewer logged in with a session, on the fund with its snapshots and a pack."""
     book_services.snapshots_build(start=DAYS[0], end=TODAY, actor="test")
     briefing_services.morning_pack_generate(date=PACK_DAY, actor="test")

@@ -2,7 +2,7 @@
 commit, as the table of `pms_site.cache` says), zero-query hits, a single computation under
 concurrent cold requests, and Redis down or hung.
 
-The fund is the risk tests' book (tests/risk/conftest.py: 21 business days of quotes, five
+The fund is the risk tests' book (tests/fixtures/risk_book.py: 21 business days of quotes, five
 positions) with its snapshots and a morning pack.
 """
 
@@ -47,7 +47,7 @@ from risk import services as risk_services
 from risk.models import RiskLimit, RiskSnapshot
 from tests.concurrency import at_once
 from tests.conftest import ON_REDIS, TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 
 BOOK = "/api/book/"
 RISK = "/api/risk/live/?window=20"

@@ -14,8 +14,7 @@ import time_machine
 
 from briefing import render, services
 from core.charts import line_chart, nice_ticks
-from tests.attribution.conftest import fund  # noqa: F401 — the fixture, reused
-from tests.briefing.conftest import PACK_DATE, briefed  # noqa: F401 — the fixture, reused
+from tests.fixtures.briefing_pack import PACK_DATE
 from trading import services as trading_services
 from trading.models import TradeProposal
 
@@ -150,7 +149,7 @@ def generate():
     return services.morning_pack_generate(date=PACK_DATE, actor="test")
 
 
-def test_the_pack_marks_the_capital_flows_on_its_nav_chart(briefed):  # noqa: F811
+def test_the_pack_marks_the_capital_flows_on_its_nav_chart(briefed):
     pack = generate()
     # The fixture's flows: 10,000,000 on Mar 12, a subscription of 1,000,000 on Mar 14.
     assert pack.sections["headline"]["nav_flows"] == [
@@ -164,7 +163,7 @@ def test_the_pack_marks_the_capital_flows_on_its_nav_chart(briefed):  # noqa: F8
     assert "2024-03-14: subscription 1,000,000" in chart
 
 
-def test_a_pack_stored_without_flows_or_proposal_ids_still_renders(briefed):  # noqa: F811
+def test_a_pack_stored_without_flows_or_proposal_ids_still_renders(briefed):
     pack = generate()
     del pack.sections["headline"]["nav_flows"]
     for row in pack.sections["proposals"]:
@@ -176,7 +175,7 @@ def test_a_pack_stored_without_flows_or_proposal_ids_still_renders(briefed):  # 
     assert "Proposals pending at generation: 1" in render.text(pack)
 
 
-def test_a_proposal_approved_after_generation_shows_approved(briefed, django_assert_num_queries):  # noqa: F811
+def test_a_proposal_approved_after_generation_shows_approved(briefed, django_assert_num_queries):
     pack = generate()
     [listed] = pack.sections["proposals"]
     page = render.html(pack)
@@ -195,7 +194,7 @@ def test_a_proposal_approved_after_generation_shows_approved(briefed, django_ass
     assert "sell 3 ESH4 (approved by pm 09:14 BRT)" in text
 
 
-def test_a_decision_on_another_day_shows_its_date_and_a_modification_its_quantity(briefed):  # noqa: F811
+def test_a_decision_on_another_day_shows_its_date_and_a_modification_its_quantity(briefed):
     pack = generate()
     [listed] = pack.sections["proposals"]
     # Friday 18:00 UTC (the suite's clock): 15:00 BRT, before the pack's Monday.
@@ -206,7 +205,7 @@ def test_a_decision_on_another_day_shows_its_date_and_a_modification_its_quantit
     assert re.search(r"modified to sell 2 and approved by pm 2024-03-15 15:0\d BRT", page)
 
 
-def test_a_rejected_proposal(briefed):  # noqa: F811
+def test_a_rejected_proposal(briefed):
     pack = generate()
     [listed] = pack.sections["proposals"]
     trading_services.proposal_reject(proposal_id=listed["id"], reason="too much gross", actor="pm")

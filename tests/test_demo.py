@@ -64,6 +64,7 @@ def test_a_larger_book_spreads_the_same_risk_over_smaller_positions():
     assert 0.2 < by_size[1] / by_size[0] < 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_demo_loads_a_plausible_fund(db, seed):
     with time_machine.travel(WEDNESDAY, tick=True):

@@ -18,8 +18,6 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -87,7 +85,7 @@ def test_a_hung_database_is_a_json_503_within_seconds(silent_server, api_client_
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_a_restore_refuses_other_sessions_unless_it_ends_them(book, tmp_path):  # noqa: F811
+def test_a_restore_refuses_other_sessions_unless_it_ends_them(book, tmp_path):
     call_command("backup", "--output-dir", str(tmp_path), stdout=StringIO())
     [folder] = tmp_path.glob("pms-*")
     other = psycopg.connect(dsn(), application_name="a-web-worker")
@@ -110,7 +108,7 @@ def test_a_restore_refuses_other_sessions_unless_it_ends_them(book, tmp_path):  
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_the_application_role_cannot_touch_the_ledger(book):  # noqa: F811
+def test_the_application_role_cannot_touch_the_ledger(book):
     from ops import verification
 
     with connection.cursor() as cursor:

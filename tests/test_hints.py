@@ -20,7 +20,7 @@ from portfolio.models import PortfolioSnapshot
 from risk import services as risk_services
 from risk.models import RiskSnapshot
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 
 HINT = re.compile(r"`manage\.py ([^`]+)`")
 
@@ -33,7 +33,7 @@ def run_hint(message: str) -> str:
 
 
 @pytest.fixture
-def fund(book: Any, settings: Any) -> Any:  # noqa: F811
+def fund(book: Any, settings: Any) -> Any:
     settings.PMS_RISK_WINDOW = 20
     settings.PMS_PIPELINE_RETRIES = 0
     return book

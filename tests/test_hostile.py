@@ -1,6 +1,6 @@
 """Hostile input, replayed: each case a fuzzer or an attacker found answers 400 or 404 with
 a clear message (never a 5xx), writes nothing, and leaves every later read working. On
-the risk tests' book (tests/risk/conftest.py: positions bought on TODAY, 21 days of
+the risk tests' book (tests/fixtures/risk_book.py: positions bought on TODAY, 21 days of
 quotes)."""
 
 import datetime as dt
@@ -18,7 +18,7 @@ from ops.models import PipelineRun
 from portfolio import services as book_services
 from portfolio.models import CapitalFlow, FxRate, Instrument, Position, Price, Trade
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS, book  # noqa: F401 — the fixture, reused
+from tests.fixtures.risk_book import DAYS
 from trading.models import Signal
 
 
@@ -37,7 +37,7 @@ def state() -> list[Any]:
 
 
 @pytest.fixture
-def fund(book: Any) -> Any:  # noqa: F811
+def fund(book: Any) -> Any:
     return book
 
 
@@ -353,7 +353,9 @@ def test_a_revoked_token_is_refused_for_writes_at_once_and_reads_within_seconds(
     flow = ops.post("/api/capital-flows/", {"date": "2024-03-15", "amount": "1"}, format="json")
     assert flow.status_code == 401
     assert viewer.get("/api/book/").status_code == 200  # trusted a few seconds more …
-    with time_machine.travel(dt.datetime(2024, 3, 15, 18, 0, 6, tzinfo=dt.UTC)):
+    # Six seconds after now, not after the suite's 18:00: its clock ticks, and the tokens
+    # were trusted at the moment of their first read, later than 18:00 on a busy machine.
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=6)):
         assert viewer.get("/api/book/").status_code == 401  # … then refused
 
 

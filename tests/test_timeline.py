@@ -1,7 +1,7 @@
 """The fund's timeline: any business date computed, re-computed or repaired, in any order,
 without rewinding the live book.
 
-The fund trades the risk tests' instruments (tests/risk/conftest.py: 21 business days of
+The fund trades the risk tests' instruments (tests/fixtures/risk_book.py: 21 business days of
 quotes, DAYS[0] = Feb 16 to DAYS[20] = Mar 15, 2024). Capital 10,000,000.00 on day 0,
 2,000,000.00 in on day 6 and 1,000,000.00 out on day 8. Trades, each booked on its day:
     day 1  MACRO buys 10 INDJ24     day 5  MACRO sells 100 DI1F27 (DV01 −2,500 per bp)
@@ -31,7 +31,7 @@ from portfolio.models import (
 )
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from tests.factories import InstrumentFactory, StrategyFactory
-from tests.risk.conftest import DAYS, PATHS, usd
+from tests.fixtures.risk_book import DAYS, PATHS, usd
 
 TRADES = {
     1: [("INDJ24", "MACRO", "10")],

@@ -13,10 +13,7 @@ from django.test import Client
 
 from ops import pipelines
 from tests.conftest import TODAY
-from tests.trading.conftest import (
-    fund,  # noqa: F401 — the fixture, reused
-    signal,
-)
+from tests.fixtures.trading_fund import signal
 
 MOMENT = dt.datetime(2024, 3, 15, 18, 18, 7, tzinfo=dt.UTC)  # 15:18:07 BRT
 UTC_STAMP = re.compile(r"^2024-03-15T18:18:07(\.\d+)?Z$")
@@ -32,7 +29,7 @@ def assert_utc(value: Any, where: str) -> None:
     assert isinstance(value, str) and UTC_STAMP.match(value), f"{where}: {value!r}"
 
 
-def test_every_datetime_the_api_answers_is_utc(fund, pinned, api_client_for):  # noqa: F811
+def test_every_datetime_the_api_answers_is_utc(trading_fund, pinned, api_client_for):
     signal("ESH4", "MACRO", "0.5")
     pm, ops = api_client_for("pm"), api_client_for("ops")
     [proposal] = pm.post("/api/proposals/generate/", {}, format="json").json()["proposals"]
@@ -64,7 +61,7 @@ def test_every_datetime_the_api_answers_is_utc(fund, pinned, api_client_for):  #
     assert_utc(pm.get("/api/morning-pack/2024-03-15/").json()["generated_at"], "pack")
 
 
-def test_the_pack_page_and_the_admin_show_sao_paulo_time(fund, pinned, api_client_for):  # noqa: F811
+def test_the_pack_page_and_the_admin_show_sao_paulo_time(trading_fund, pinned, api_client_for):
     pm = api_client_for("pm")
     assert pm.post("/api/morning-pack/generate/", {}, format="json").status_code == 201
     page = pm.get("/api/morning-pack/2024-03-15/html/").content.decode()

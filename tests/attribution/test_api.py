@@ -8,12 +8,11 @@ from django.test import Client
 
 from portfolio import services
 from tests.conftest import queries_of
-
-from .conftest import D0, D3
+from tests.fixtures.attribution_fund import D0, D3
 
 
 @pytest.fixture
-def built(fund):
+def built(attribution_fund):
     services.snapshots_build(start=D0, end=D3, actor="test")
 
 

@@ -3,6 +3,7 @@
 from decimal import Decimal as D
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 from django.db.models import Sum
 
@@ -21,6 +22,7 @@ def value_at(day):
     return to_cents((unrealized["u"] or D(0)) + (realized["r"] or D(0)))
 
 
+@pytest.mark.slow
 def test_every_period_and_dimension_adds_up(db):
     call_command("load_demo", "--password", "pw", stdout=StringIO())
     last = PortfolioSnapshot.objects.latest("date")

@@ -1,4 +1,5 @@
-"""Snapshots and attribution against figures worked out by hand (see conftest)."""
+"""Snapshots and attribution against figures worked out by hand
+(tests/fixtures/attribution_fund.py)."""
 
 import math
 from decimal import Decimal as D
@@ -13,8 +14,7 @@ from portfolio import selectors as book_selectors
 from portfolio import services
 from portfolio import services as book_services
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
-
-from .conftest import D0, D1, D2, D3
+from tests.fixtures.attribution_fund import D0, D1, D2, D3
 
 # Daily P&L by position, (U_t + R_t) − (U_{t−1} + R_{t−1}):
 #   ESH4 / MACRO   D1: 2 × 50 × 50 × 5.10 = 25,500.00
@@ -34,7 +34,7 @@ def build(start=D0, end=D3):
     return services.snapshots_build(start=start, end=end, actor="test")
 
 
-def test_snapshots_by_hand(fund):
+def test_snapshots_by_hand(attribution_fund):
     build()
     rows = {
         (s.date, s.instrument.symbol): s
@@ -79,7 +79,7 @@ def test_snapshots_by_hand(fund):
     assert D(book_selectors.book()["nav"]) == fund_days[D3].nav
 
 
-def test_attribution_by_hand(fund):
+def test_attribution_by_hand(attribution_fund):
     build()
     period = selectors.period_resolve("custom", start=D1, end=D3)
     report = selectors.attribution_report(period, "strategy")
@@ -119,7 +119,7 @@ def test_attribution_by_hand(fund):
     assert float(daily["total_return"]) == pytest.approx(10200 / 11_055_000, abs=1e-15)
 
 
-def test_rebuilding_a_date_changes_nothing(fund):
+def test_rebuilding_a_date_changes_nothing(attribution_fund):
     build()
 
     def stored():
@@ -150,7 +150,7 @@ def test_rebuilding_a_date_changes_nothing(fund):
     assert PortfolioSnapshot.objects.count() == 4 and PositionSnapshot.objects.count() == 8
 
 
-def test_a_back_dated_trade_is_absorbed_by_rebuilding_from_its_date(fund):
+def test_a_back_dated_trade_is_absorbed_by_rebuilding_from_its_date(attribution_fund):
     build()
     book_services.trades_book(
         requests=[book_services.TradeRequest("INDJ24", "RV", D("-10"), D("101000"), D1)],
@@ -165,7 +165,7 @@ def test_a_back_dated_trade_is_absorbed_by_rebuilding_from_its_date(fund):
     assert PortfolioSnapshot.objects.get(date=D3).nav == D("11055200.00")
 
 
-def test_period_errors_name_the_parameter(fund):
+def test_period_errors_name_the_parameter(attribution_fund):
     with pytest.raises(ValidationError) as error:
         selectors.period_resolve("mtd")
     assert "backfill_snapshots" in error.value.message_dict["detail"][0]
@@ -206,7 +206,7 @@ def test_engine_links_to_the_total_and_handles_zero_returns():
         engine.attribute([[-1000]], fund_pnl=[-1000], capital=[1000.0])
 
 
-def test_backfill_command_shows_progress_and_refuses_bad_ranges(fund):
+def test_backfill_command_shows_progress_and_refuses_bad_ranges(attribution_fund):
     out = StringIO()
     call_command("backfill_snapshots", "--start", "2024-03-12", "--end", "2024-03-15", stdout=out)
     text = out.getvalue()

@@ -1,4 +1,4 @@
-"""The morning pack: each section's figures (worked out in tests/attribution/conftest.py),
+"""The morning pack: each section's figures (worked out in tests/fixtures/attribution_fund.py),
 the page, the email, the API and the command."""
 
 import datetime as dt
@@ -22,8 +22,7 @@ from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot,
 from risk.models import RiskAlert, RiskLimit
 from risk.selectors import LimitValue
 from risk.services import alerts_update
-
-from .conftest import D3, PACK_DATE
+from tests.fixtures.briefing_pack import D3, PACK_DATE
 
 
 def generate(**kwargs):

@@ -1,5 +1,5 @@
 """The pack's "what drives VaR" and its backtest line, on the risk tests' books: the
-hand-worked 5-position book (tests/risk/conftest.py) and the constructed backtest series
+hand-worked 5-position book (tests/fixtures/risk_book.py) and the constructed backtest series
 (tests/risk/test_backtest.py)."""
 
 import datetime as dt
@@ -8,13 +8,12 @@ from typing import Any
 
 from briefing import render, services
 from risk import selectors
-from tests.risk.conftest import book, timeline  # noqa: F401 — the fixtures, reused
-from tests.risk.test_backtest import DAYS, history  # noqa: F401
+from tests.fixtures.backtest import DAYS
 
 PACK_DATE = dt.date(2024, 3, 18)  # Monday: reads Friday Mar 15's close
 
 
-def test_what_drives_var_is_the_data_dates_decomposition(timeline: Any) -> None:  # noqa: F811
+def test_what_drives_var_is_the_data_dates_decomposition(timeline: Any) -> None:
     pack = services.morning_pack_generate(date=PACK_DATE, actor="test")
     drivers = pack.sections["risk"]["drivers"]
     live = selectors.decomposition(by="position")  # the book bought on Mar 15, unchanged
@@ -28,7 +27,7 @@ def test_what_drives_var_is_the_data_dates_decomposition(timeline: Any) -> None:
 
 
 def test_the_backtest_line_is_the_basel_window_known_at_the_data_date(
-    history: Any,  # noqa: F811
+    history: Any,
 ) -> None:
     pack = services.morning_pack_generate(date=PACK_DATE, actor="test")
     line = pack.sections["risk"]["backtest"]

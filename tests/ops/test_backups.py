@@ -1,4 +1,4 @@
-"""Backup and restore on the risk tests' book (tests/risk/conftest.py), on SQLite and on
+"""Backup and restore on the risk tests' book (tests/fixtures/risk_book.py), on SQLite and on
 PostgreSQL: every table comes back as it was (rows and content), a damaged archive or an
 unconfirmed restore changes nothing, and the cache forgets what it held."""
 
@@ -16,7 +16,6 @@ from ops import backups
 from portfolio import services
 from portfolio.models import Price, Strategy
 from tests.conftest import TODAY
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
 
 pytestmark = pytest.mark.django_db(transaction=True)  # pg_dump sees committed rows only
 
@@ -61,7 +60,7 @@ def change_the_fund() -> None:
     Price.objects.filter(date=TODAY, instrument__symbol="USDBRL").delete()
 
 
-def test_the_manifest_describes_the_archive(book, tmp_path):  # noqa: F811
+def test_the_manifest_describes_the_archive(book, tmp_path):
     folder = make_backup(tmp_path)
     manifest = json.loads((folder / "manifest.json").read_text())
     archive = folder / manifest["archive"]
@@ -75,7 +74,7 @@ def test_the_manifest_describes_the_archive(book, tmp_path):  # noqa: F811
     assert manifest["app_version"]
 
 
-def test_restore_brings_back_every_row(book, tmp_path, api_client_for):  # noqa: F811
+def test_restore_brings_back_every_row(book, tmp_path, api_client_for):
     viewer = api_client_for("viewer")
     before_book = viewer.get("/api/book/").json()
     folder = make_backup(tmp_path)
@@ -110,7 +109,7 @@ def damage(folder: Path, *, manifest_too: bool) -> None:
 
 
 @pytest.mark.parametrize("manifest_too", [False, True], ids=["checksum", "restore"])
-def test_a_truncated_archive_changes_nothing(book, tmp_path, manifest_too):  # noqa: F811
+def test_a_truncated_archive_changes_nothing(book, tmp_path, manifest_too):
     folder = make_backup(tmp_path)
     change_the_fund()
     changed = table_state()
@@ -124,7 +123,7 @@ def test_a_truncated_archive_changes_nothing(book, tmp_path, manifest_too):  # n
     assert table_state() == changed
 
 
-def test_no_confirmation_no_restore(book, tmp_path, monkeypatch):  # noqa: F811
+def test_no_confirmation_no_restore(book, tmp_path, monkeypatch):
     folder = make_backup(tmp_path)
     change_the_fund()
     changed = table_state()
@@ -159,7 +158,7 @@ def test_backup_without_pg_dump_fails_and_keeps_nothing(db, tmp_path, monkeypatc
     assert list((tmp_path / "out").iterdir()) == []
 
 
-def test_latest_backup(book, tmp_path):  # noqa: F811
+def test_latest_backup(book, tmp_path):
     assert backups.latest_backup(tmp_path) is None
     folder = make_backup(tmp_path)
     found = backups.latest_backup(tmp_path)

@@ -1,4 +1,4 @@
-"""/health/ and /metrics on the risk tests' book (tests/risk/conftest.py): healthy, a
+"""/health/ and /metrics on the risk tests' book (tests/fixtures/risk_book.py): healthy, a
 stale heartbeat, an unreachable cache; counters, the fund's gauges, pipeline lateness."""
 
 import datetime as dt
@@ -22,7 +22,6 @@ from ops.models import PipelineRun
 from portfolio.models import Price
 from risk.models import RiskAlert
 from tests.conftest import TODAY
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
 from tests.test_settings import ROOT
 
 UNREACHABLE_REDIS = {
@@ -60,7 +59,7 @@ def test_health_ok(alive):
     assert "no-cache" in answer["Cache-Control"]
 
 
-def test_health_is_three_queries_and_metrics_nine(alive, book, django_assert_num_queries):  # noqa: F811
+def test_health_is_three_queries_and_metrics_nine(alive, book, django_assert_num_queries):
     """A load balancer polls /health/ every few seconds: the cluster's heartbeat (for the
     database and the scheduler checks) and the schedules. The scrape's count does not grow
     with the book (one aggregate per gauge)."""
@@ -125,7 +124,7 @@ def reads(result: str) -> float:
     return value or 0.0
 
 
-def test_requests_and_cache_reads_are_counted(book, api_client_for):  # noqa: F811
+def test_requests_and_cache_reads_are_counted(book, api_client_for):
     viewer = api_client_for("viewer")
     route = {"method": "GET", "route": "api/book/", "status": "200"}
     requests_before = REGISTRY.get_sample_value("pms_http_requests_total", route) or 0.0
@@ -137,7 +136,7 @@ def test_requests_and_cache_reads_are_counted(book, api_client_for):  # noqa: F8
     assert REGISTRY.get_sample_value("pms_http_requests_total", route) == requests_before + 2
 
 
-def test_cache_reads_bypass_when_the_cache_is_down(book, api_client_for, settings):  # noqa: F811
+def test_cache_reads_bypass_when_the_cache_is_down(book, api_client_for, settings):
     viewer = api_client_for("viewer")
     settings.CACHES = UNREACHABLE_REDIS
     bypass = reads("bypass")
@@ -148,7 +147,7 @@ def test_cache_reads_bypass_when_the_cache_is_down(book, api_client_for, setting
     assert samples["pms_up", (("check", "database"),)] == 1
 
 
-def test_the_funds_gauges(book, alive, settings, tmp_path):  # noqa: F811
+def test_the_funds_gauges(book, alive, settings, tmp_path):
     settings.PMS_BACKUP_DIR = tmp_path
     samples = scrape()
     assert samples["pms_up", (("check", "scheduler"),)] == 1
@@ -236,7 +235,7 @@ def test_late_pipelines(db, now: dt.datetime, late: dict[str, Any]):
     assert {p: d.isoformat() for p, d in found.items()} == late
 
 
-def test_the_alert_rules_read_metrics_that_exist(book, alive):  # noqa: F811
+def test_the_alert_rules_read_metrics_that_exist(book, alive):
     """Every pms_* series an alert rule reads is one /metrics exports (a renamed metric
     would silence its alert)."""
     rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "pms-alerts.yml").read_text())

@@ -1,4 +1,4 @@
-"""The pipelines on the risk tests' book (tests/risk/conftest.py): end to end, twice, with a
+"""The pipelines on the risk tests' book (tests/fixtures/risk_book.py): end to end, twice, with a
 failing step, on holidays, their schedules, the API, and a real cluster on PostgreSQL."""
 
 import datetime as dt
@@ -27,14 +27,13 @@ from ops.models import Heartbeat, PipelineRun
 from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
 from tests.conftest import TODAY
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
 
 MONDAY = dt.date(2024, 3, 18)
 CARNIVAL = dt.date(2024, 2, 13)  # a B3 holiday
 
 
 @pytest.fixture
-def fund(book: Any, settings: Any) -> Any:  # noqa: F811
+def fund(book: Any, settings: Any) -> Any:
     settings.PMS_RISK_WINDOW = 20  # the book has 21 days of quotes
     settings.PMS_PIPELINE_RETRIES = 2
     settings.PMS_PIPELINE_RETRY_SECONDS = 0

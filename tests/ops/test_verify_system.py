@@ -1,4 +1,4 @@
-"""verify_system on the risk tests' book (tests/risk/conftest.py) after a day's pipelines:
+"""verify_system on the risk tests' book (tests/fixtures/risk_book.py) after a day's pipelines:
 exit 0 when healthy, 1 naming the failing check when Redis is unreachable or a migration
 is unapplied; --json; the docs' commands checked against the commands' own parsers."""
 
@@ -14,9 +14,8 @@ from django.db.migrations.recorder import MigrationRecorder
 
 from ops import health, pipelines, verification
 from tests.conftest import TODAY
+from tests.fixtures.backtest import DAYS, backtest_history
 from tests.ops.test_health_metrics import UNREACHABLE_REDIS
-from tests.risk.conftest import book  # noqa: F401 — the fixture, reused
-from tests.risk.test_backtest import DAYS, backtest_history
 
 EVENING = dt.datetime(2024, 3, 15, 23, 0, tzinfo=dt.UTC)  # after the eod slot and its grace
 
@@ -36,7 +35,7 @@ def line(output: str, check: str) -> str:
 
 
 @pytest.fixture
-def running_fund(book: Any, settings: Any, tmp_path: Any) -> Any:  # noqa: F811
+def running_fund(book: Any, settings: Any, tmp_path: Any) -> Any:
     """A day of the fund as production runs it: the pre-open and the end of day done,
     the schedules set, the cluster alive, a backup taken; development settings."""
     settings.DEBUG = True
@@ -126,7 +125,7 @@ def test_a_doc_command_that_would_not_run_is_named():
     ]
 
 
-def test_a_cache_that_missed_a_change_fails_the_check(book, settings):  # noqa: F811
+def test_a_cache_that_missed_a_change_fails_the_check(book, settings):
     """A write the cache never heard of (a process on another cache, say): the served book
     is older than the database's, and verify_system says so."""
     from pms_site import cache

@@ -12,8 +12,7 @@ from risk import services
 from risk.models import RiskAlert, RiskLimit, StressScenario
 from tests.conftest import TODAY, queries_of
 from tests.factories import InstrumentFactory
-
-from .conftest import DAYS
+from tests.fixtures.risk_book import DAYS
 
 Client = Callable[[str | None], APIClient]
 

@@ -1,5 +1,5 @@
 """`backfill_risk_snapshots`: the daily risk snapshots of a range from the timeline, so a
-fund with history has its VaR backtest at once (the book of tests/risk/conftest.py)."""
+fund with history has its VaR backtest at once (the book of tests/fixtures/risk_book.py)."""
 
 from decimal import Decimal
 from io import StringIO
@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from portfolio.models import PortfolioSnapshot
 from risk.models import RiskSnapshot
 from tests.conftest import TODAY
-from tests.risk.conftest import DAYS
+from tests.fixtures.risk_book import DAYS
 
 
 def backfill(*args: str) -> str:

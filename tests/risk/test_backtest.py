@@ -3,7 +3,6 @@ snapshots with VaR 99% = 100.00 and VaR 95% = 60.00, each followed by a business
 fund P&L is +10.00, except 6 days (two of them in a row) with −150.00: 6 exceptions at 99%
 and at 95%. The likelihood ratios are computed here from the formulas."""
 
-import datetime as dt
 import math
 from decimal import Decimal
 from typing import Any
@@ -11,51 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.calendar import business_days_ending
-from portfolio.models import PortfolioSnapshot
 from risk import engine
-from risk.models import RiskSnapshot
-from tests.conftest import TODAY
-
-DAYS = business_days_ending(TODAY, 251)  # 250 snapshots, each with its next day
-LOSS_DAYS = {10, 50, 51, 100, 200, 220}  # indexes of the next days that lose 150
-
-
-def backtest_history(losses: set[int], days: list[dt.date] = DAYS) -> None:
-    """The snapshots of `days` but the last (VaR 99% 100.00, 95% 60.00; 250 by default)
-    and their next days' P&L: +10.00, but −150.00 on the next day of each snapshot index in
-    `losses`."""
-    RiskSnapshot.objects.bulk_create(
-        RiskSnapshot(
-            date=day,
-            nav=Decimal("1000000"),
-            window=250,
-            var_95=Decimal("60.00"),
-            var_99=Decimal("100.00"),
-            exposures={},
-            dv01_by_currency={},
-            limits=[],
-        )
-        for day in days[:-1]
-    )
-    PortfolioSnapshot.objects.bulk_create(
-        PortfolioSnapshot(
-            date=day,
-            nav=Decimal("1000000"),
-            pnl=Decimal("-150.00") if k - 1 in losses else Decimal("10.00"),
-            flow=Decimal("0"),
-            daily_return=Decimal("0"),
-            gross_exposure=Decimal("0"),
-            net_exposure=Decimal("0"),
-            positions=0,
-        )
-        for k, day in enumerate(days)
-    )
-
-
-@pytest.fixture
-def history(db: None) -> None:
-    backtest_history(LOSS_DAYS)
+from tests.fixtures.backtest import DAYS, LOSS_DAYS, backtest_history
 
 
 def kupiec_by_hand(t: int, x: int, p: float) -> float:

@@ -14,8 +14,7 @@ from core import memo
 from portfolio import services as book_services
 from risk import selectors
 from tests.conftest import TODAY
-
-from .conftest import DAYS, es, ind
+from tests.fixtures.risk_book import DAYS, es, ind
 
 QUOTES = ("portfolio_price", "portfolio_fxrate")
 

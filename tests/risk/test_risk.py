@@ -1,4 +1,4 @@
-"""Live risk, stress, limits and alerts on the hand-checkable book of conftest.py."""
+"""Live risk, stress, limits and alerts on the hand-checkable book (tests/fixtures/risk_book.py)."""
 
 import datetime as dt
 import math
@@ -21,8 +21,7 @@ from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from risk.selectors.market import quotes
 from tests.conftest import TODAY
 from tests.factories import InstrumentFactory, StrategyFactory
-
-from .conftest import DAYS, di, es, ind, usd
+from tests.fixtures.risk_book import DAYS, di, es, ind, usd
 
 
 def hand_pnl(

@@ -9,15 +9,14 @@ from django.test import Client
 from portfolio import services as book_services
 from portfolio.models import AuditRecord, Trade
 from tests.conftest import TODAY
+from tests.fixtures.trading_fund import DAYS, signal
 from trading import admin as trading_admin
 from trading import services
 from trading.models import TradeProposal
 
-from .conftest import DAYS, signal
-
 
 @pytest.fixture
-def admin_client_pm(fund) -> Client:
+def admin_client_pm(trading_fund) -> Client:
     user = User.objects.create_superuser("pm-admin", "pm@example.com", "pw")
     client = Client()
     client.force_login(user)

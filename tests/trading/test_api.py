@@ -12,16 +12,15 @@ from django.test.utils import CaptureQueriesContext
 from portfolio import services as book_services
 from portfolio.models import AuditRecord, Position, Trade
 from tests.conftest import TODAY
+from tests.fixtures.trading_fund import DAYS, signal
 from trading import services
 from trading.models import Signal, TradeProposal
-
-from .conftest import DAYS, signal
 
 PROPOSALS = "/api/proposals/"
 
 
 @pytest.fixture
-def pending(fund, api_client_for):
+def pending(trading_fund, api_client_for):
     """ESH4 buy 40, DI1F27 sell 3,073 and INDJ24 buy 300 (see test_proposals), pending."""
     signal("ESH4", "MACRO", "0.5")
     signal("DI1F27", "MACRO", "-0.8")
@@ -35,7 +34,7 @@ def state(proposal_id):
     return TradeProposal.objects.values().get(pk=proposal_id)
 
 
-def test_generate_answers_the_contract(fund, api_client_for):
+def test_generate_answers_the_contract(trading_fund, api_client_for):
     signal("ESH4", "MACRO", "0.5")
     ops = api_client_for("ops")
     answer = ops.post(f"{PROPOSALS}generate/", {"date": str(TODAY)}, format="json")
@@ -171,7 +170,7 @@ def test_a_decided_proposal_answers_409_and_changes_nothing(pending, api_client_
 
 
 @pytest.fixture
-def expired(fund) -> TradeProposal:
+def expired(trading_fund) -> TradeProposal:
     """Yesterday's ESH4 buy 40, left pending: expired when today's proposals came."""
     signal("ESH4", "MACRO", "0.5", day=DAYS[-2])
     book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
@@ -290,7 +289,7 @@ def test_proposal_list_filters_and_query_count(pending, api_client_for):
     assert len(many) == len(three)
 
 
-def test_signals_upsert_all_or_nothing(fund, api_client_for):
+def test_signals_upsert_all_or_nothing(trading_fund, api_client_for):
     ops = api_client_for("ops")
     rows = [
         {"instrument": "ESH4", "strategy": "MACRO", "date": "2024-03-15", "score": "0.5"},
@@ -358,7 +357,7 @@ def csv_file(tmp_path: Path, text: str) -> str:
     return str(path)
 
 
-def test_import_signals_whole_file_or_nothing(fund, tmp_path):
+def test_import_signals_whole_file_or_nothing(trading_fund, tmp_path):
     bad = csv_file(
         tmp_path,
         "instrument,strategy,date,score\nESH4,MACRO,2024-03-15,0.5\nESH4,MACRO,2024-03-14,2\n",

@@ -13,10 +13,9 @@ from django.contrib.auth.models import Group, User
 
 from core.formatting import money
 from tests.conftest import TODAY
+from tests.fixtures.trading_fund import signal
 from trading import services
 from trading.models import TradeProposal
-
-from .conftest import signal
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and os.environ.get("CI"):
@@ -34,7 +33,7 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
 
 
 @pytest.fixture
-def workspace(fund, live_server, settings) -> str:
+def workspace(trading_fund, live_server, settings) -> str:
     """The trading fund with two pending proposals (buy ESH4, sell DI1F27) and a user per
     group; the server's clock is the suite's (2024), the browser's is today's, so cookies
     carry no expiry date the browser would find past."""

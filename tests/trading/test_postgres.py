@@ -10,17 +10,16 @@ from portfolio.models import AuditRecord, Position, Trade
 from portfolio.services import snapshots_build
 from tests.concurrency import statuses_at_once
 from tests.conftest import TODAY
+from tests.fixtures.trading_fund import DAYS, signal
 from trading import services
 from trading.models import TradeProposal
-
-from .conftest import DAYS, signal
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.mark.parametrize("clients", [2, 4, 8])
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_approvals_book_exactly_one_trade(fund, api_client_for, clients):
+def test_concurrent_approvals_book_exactly_one_trade(trading_fund, api_client_for, clients):
     """PMs press "approve" on the same proposal at once: one 200, the others 409."""
     signal("ESH4", "MACRO", "0.5")
     [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
@@ -44,7 +43,7 @@ DECISIONS = [
 
 @pytest.mark.parametrize("clients", [2, 4, 8])
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_decisions_of_every_kind_make_one(fund, api_client_for, clients):
+def test_concurrent_decisions_of_every_kind_make_one(trading_fund, api_client_for, clients):
     """Approve, modify and reject at once: one of them is made, whole; the others 409."""
     signal("ESH4", "MACRO", "0.5")
     [proposal] = services.proposal_generate(date=TODAY, actor="pm").created
@@ -73,7 +72,7 @@ def test_concurrent_decisions_of_every_kind_make_one(fund, api_client_for, clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_expiry_and_approvals_at_once_make_one_change(fund, api_client_for):
+def test_expiry_and_approvals_at_once_make_one_change(trading_fund, api_client_for):
     """Yesterday's leftover is approved by three PMs while today's generation expires it:
     either it is approved once (nothing expires) or it expires (every approval 409)."""
     signal("ESH4", "MACRO", "0.5", day=DAYS[-2])
@@ -103,7 +102,7 @@ def test_expiry_and_approvals_at_once_make_one_change(fund, api_client_for):
 
 
 @pytest.mark.django_db
-def test_the_database_refuses_to_change_the_audit_trail_and_the_ledger(fund):
+def test_the_database_refuses_to_change_the_audit_trail_and_the_ledger(trading_fund):
     record = AuditRecord.objects.first()
     trade = Trade.objects.get()
     for table, pk in (("portfolio_auditrecord", record.pk), ("portfolio_trade", trade.pk)):

@@ -1,4 +1,5 @@
-"""Proposal generation: sizing worked by hand on the `fund` fixture (see conftest)."""
+"""Proposal generation: sizing worked by hand on the `trading_fund` fixture
+(tests/fixtures/trading_fund.py)."""
 
 import datetime as dt
 from decimal import Decimal as D
@@ -12,11 +13,10 @@ from portfolio.services import TradeRequest
 from risk import selectors as risk_selectors
 from risk.models import RiskLimit
 from tests.conftest import TODAY
+from tests.fixtures.trading_fund import DAYS, SIGMA_BP, SIGMA_PRICE, signal
 from trading import selectors as trading_selectors
 from trading import services
 from trading.models import TradeProposal
-
-from .conftest import DAYS, SIGMA_BP, SIGMA_PRICE, signal
 
 YESTERDAY = DAYS[-2]
 
@@ -29,7 +29,7 @@ def proposal(symbol: str, strategy: str = "MACRO", day: dt.date = TODAY) -> Trad
     return TradeProposal.objects.get(instrument__symbol=symbol, strategy__code=strategy, date=day)
 
 
-def test_sizing_a_price_instrument_in_a_foreign_currency(fund):
+def test_sizing_a_price_instrument_in_a_foreign_currency(trading_fund):
     signal("ESH4", "MACRO", "0.5")
     result = generate()
     assert len(result.created) == 1 and result.skipped == []
@@ -48,7 +48,7 @@ def test_sizing_a_price_instrument_in_a_foreign_currency(fund):
     assert D(rationale["current"]) == 0 and rationale["score"] == "0.500000"
 
 
-def test_sizing_a_yield_instrument_against_the_current_position(fund):
+def test_sizing_a_yield_instrument_against_the_current_position(trading_fund):
     signal("DI1F27", "MACRO", "-0.8")
     generate()
     di = proposal("DI1F27")
@@ -63,7 +63,7 @@ def test_sizing_a_yield_instrument_against_the_current_position(fund):
     assert abs(D(di.rationale["target"]) - D("-3173.221287")) < D("0.000002")
 
 
-def test_trade_is_rounded_to_the_lot(fund):
+def test_trade_is_rounded_to_the_lot(trading_fund):
     signal("INDJ24", "MACRO", "0.3")
     generate()
     # target = 0.3 × 1,000,000 / (0.0100344670 × 100,000) = 298.9695; lots of 5:
@@ -71,7 +71,7 @@ def test_trade_is_rounded_to_the_lot(fund):
     assert proposal("INDJ24").quantity == D("300")
 
 
-def test_no_proposal_below_the_minimum_trade(fund):
+def test_no_proposal_below_the_minimum_trade(trading_fund):
     book_services.trades_book(
         requests=[book_services.TradeRequest("INDJ24", "RV", D("290"), D("100000"), TODAY)],
         actor="test",
@@ -90,7 +90,7 @@ def test_no_proposal_below_the_minimum_trade(fund):
     ]
 
 
-def test_a_trade_that_rounds_to_nothing_is_not_proposed(fund):
+def test_a_trade_that_rounds_to_nothing_is_not_proposed(trading_fund):
     book_services.trades_book(
         requests=[book_services.TradeRequest("ESH4", "MACRO", D("40"), D("5000"), TODAY)],
         actor="test",
@@ -102,7 +102,7 @@ def test_a_trade_that_rounds_to_nothing_is_not_proposed(fund):
     assert result.created == [] and "rounds to zero" in result.skipped[0]["reason"]
 
 
-def test_generating_twice_creates_nothing_new(fund):
+def test_generating_twice_creates_nothing_new(trading_fund):
     signal("ESH4", "MACRO", "0.5")
     signal("DI1F27", "MACRO", "-0.8")
     first = generate()
@@ -112,7 +112,7 @@ def test_generating_twice_creates_nothing_new(fund):
     assert list(TradeProposal.objects.order_by("pk").values()) == before
 
 
-def test_only_each_strategys_latest_signals_count(fund):
+def test_only_each_strategys_latest_signals_count(trading_fund):
     signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)  # superseded by today's MACRO signals
     signal("ESH4", "MACRO", "0.5")
     signal("INDJ24", "RV", "0.3", day=YESTERDAY)  # RV's latest
@@ -124,7 +124,7 @@ def test_only_each_strategys_latest_signals_count(fund):
     }
 
 
-def test_older_pending_proposals_expire(fund):
+def test_older_pending_proposals_expire(trading_fund):
     signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
     signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)
     # A past date is sized on the timeline of the close before it.
@@ -144,7 +144,7 @@ def test_older_pending_proposals_expire(fund):
     assert (trail.before, trail.after) == ({"status": "pending"}, {"status": "expired"})
 
 
-def test_what_if_by_hand_and_the_book_after_approval_agrees(fund):
+def test_what_if_by_hand_and_the_book_after_approval_agrees(trading_fund):
     RiskLimit.objects.create(name="VaR", metric="var_95", limit=D("600000"))
     RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("5"))
     signal("ESH4", "MACRO", "0.5")
@@ -175,7 +175,7 @@ def test_what_if_by_hand_and_the_book_after_approval_agrees(fund):
     assert (live["VaR"].status, live["Gross"].status) == ("warning", "breach")
 
 
-def test_signals_without_history_or_movement_are_reported(fund, usd):
+def test_signals_without_history_or_movement_are_reported(trading_fund, usd):
     flat = Price.objects.filter(instrument__symbol="ESH4")
     flat.filter(date__lt=DAYS[10]).delete()  # 50 moves only
     signal("ESH4", "MACRO", "0.5")
@@ -190,14 +190,14 @@ def test_signals_without_history_or_movement_are_reported(fund, usd):
     }
 
 
-def test_generation_for_a_future_date_is_refused(fund):
+def test_generation_for_a_future_date_is_refused(trading_fund):
     with pytest.raises(ValidationError) as error:
         generate(TODAY + dt.timedelta(days=1))
     assert "future" in error.value.message_dict["date"][0]
     assert not AuditRecord.objects.filter(action="proposals.generate").exists()
 
 
-def test_approval_books_the_trade_in_the_same_transaction(fund):
+def test_approval_books_the_trade_in_the_same_transaction(trading_fund):
     signal("ESH4", "MACRO", "0.5")
     generate()
     esh4 = proposal("ESH4")
@@ -220,7 +220,7 @@ def test_approval_books_the_trade_in_the_same_transaction(fund):
     assert decision.after["trade_id"] == approval.trade.pk
 
 
-def test_a_short_history_shrinks_the_what_if_window(fund, settings):
+def test_a_short_history_shrinks_the_what_if_window(trading_fund, settings):
     settings.PMS_RISK_WINDOW = 100  # the quotes cover 63 days: 62 returns
     signal("ESH4", "MACRO", "0.5")
     generate()
@@ -230,7 +230,7 @@ def test_a_short_history_shrinks_the_what_if_window(fund, settings):
     assert (what_if["var_95_before"], what_if["unavailable"]) == ("25000.00", None)
 
 
-def test_without_the_history_for_a_var_proposals_are_still_made(fund, settings):
+def test_without_the_history_for_a_var_proposals_are_still_made(trading_fund, settings):
     """The minimum window above the history: no VaR before or after, the reason given, the
     other limits still judged, and the proposal made."""
     settings.PMS_RISK_WINDOW = 100
@@ -254,7 +254,7 @@ def test_without_the_history_for_a_var_proposals_are_still_made(fund, settings):
     assert (after["Gross"]["value"], after["Gross"]["status"]) == ("6.000000", "breach")
 
 
-def test_a_past_date_generated_after_a_later_one_is_born_expired(fund):
+def test_a_past_date_generated_after_a_later_one_is_born_expired(trading_fund):
     """Today's proposals are out; yesterday's, generated afterwards (a repair), cannot be
     left pending beside them: they are created expired, as they would have been."""
     signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
@@ -283,7 +283,7 @@ def decided_yesterday(decision: str) -> TradeProposal:
 
 
 @pytest.mark.parametrize("decision", ["reject", "modify"])
-def test_a_decided_signal_never_proposes_again(fund, decision):
+def test_a_decided_signal_never_proposes_again(trading_fund, decision):
     """Sized again today, yesterday's signal would be a buy of 40 (rejected) or 20 more
     (modified to 20): decided once, it proposes nothing; a new signal of today does."""
     made = decided_yesterday(decision)
@@ -305,7 +305,7 @@ def test_a_decided_signal_never_proposes_again(fund, decision):
     assert TradeProposal.objects.count() == 2
 
 
-def test_a_re_scored_signal_is_a_new_signal(fund):
+def test_a_re_scored_signal_is_a_new_signal(trading_fund):
     made = decided_yesterday("reject")
     services.signals_upsert(
         rows=[{"instrument": "ESH4", "strategy": "MACRO", "date": YESTERDAY, "score": D("0.4")}],
@@ -316,7 +316,7 @@ def test_a_re_scored_signal_is_a_new_signal(fund):
     assert (again.signal_id, again.score, again.quantity) == (made.signal_id, D("0.4"), D("32"))
 
 
-def test_an_expired_proposals_signal_proposes_again_and_expiry_keeps_decisions(fund):
+def test_an_expired_proposals_signal_proposes_again_and_expiry_keeps_decisions(trading_fund):
     signal("ESH4", "MACRO", "0.5", day=YESTERDAY)
     signal("INDJ24", "MACRO", "0.3", day=YESTERDAY)
     book_services.snapshots_build(start=DAYS[0], end=DAYS[-3], actor="test")
@@ -333,7 +333,7 @@ def test_an_expired_proposals_signal_proposes_again_and_expiry_keeps_decisions(f
     assert generate().expired == 0
 
 
-def test_modify_keeps_the_proposals_direction(fund):
+def test_modify_keeps_the_proposals_direction(trading_fund):
     signal("ESH4", "MACRO", "0.5")
     signal("DI1F27", "MACRO", "-0.8")
     generate()
@@ -353,7 +353,7 @@ def test_modify_keeps_the_proposals_direction(fund):
     assert not AuditRecord.objects.filter(action__startswith="proposal.").exists()
 
 
-def test_the_what_if_kept_after_a_modification_is_the_booked_sizes(fund):
+def test_the_what_if_kept_after_a_modification_is_the_booked_sizes(trading_fund):
     RiskLimit.objects.create(name="Gross", metric="gross_leverage", limit=D("5"))
     signal("ESH4", "MACRO", "0.5")
     [esh4] = generate().created
@@ -399,7 +399,7 @@ def count_vars_under_the_lock(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     return computed
 
 
-def test_a_modification_computes_its_var_before_taking_any_lock(fund, monkeypatch):
+def test_a_modification_computes_its_var_before_taking_any_lock(trading_fund, monkeypatch):
     signal("ESH4", "MACRO", "0.5")
     [esh4] = generate().created
     computed = count_vars_under_the_lock(monkeypatch)
@@ -430,7 +430,7 @@ def book_meanwhile(monkeypatch: pytest.MonkeyPatch, request: TradeRequest) -> li
     return var_then
 
 
-def test_the_booked_what_if_is_against_the_book_just_before_the_trade(fund, monkeypatch):
+def test_the_booked_what_if_is_against_the_book_just_before_the_trade(trading_fund, monkeypatch):
     signal("ESH4", "MACRO", "0.5")
     [esh4] = generate().created
     var_then = book_meanwhile(
@@ -451,7 +451,7 @@ def test_the_booked_what_if_is_against_the_book_just_before_the_trade(fund, monk
     )
 
 
-def test_a_new_instrument_booked_meanwhile_is_in_the_booked_what_if(fund, monkeypatch):
+def test_a_new_instrument_booked_meanwhile_is_in_the_booked_what_if(trading_fund, monkeypatch):
     signal("ESH4", "MACRO", "0.5")
     [esh4] = generate().created
     var_then = book_meanwhile(monkeypatch, TradeRequest("INDJ24", "RV", D("5"), D("100000"), TODAY))
