@@ -6,7 +6,8 @@ book's size; the linking is numpy (`attribution.engine`).
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -141,7 +142,36 @@ def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
     )
 
 
-def attribution_report(period: Period, by: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AttributionRow:
+    """A key's P&L over the period and its Carino-linked contribution to the return; by
+    currency, the part of both from the currency's move on funded holdings' cost."""
+
+    key: str
+    pnl: Decimal
+    contribution: float
+    fx_pnl: Decimal | None = None
+    fx_contribution: float | None = None
+
+
+@dataclass(frozen=True)
+class AttributionReport:
+    """P&L and return attribution of a period by a dimension: the rows add up to the
+    totals. Returns are the engine's floats (the API shows RETURN_PLACES of them)."""
+
+    period: Period
+    by: str
+    total_pnl: Decimal
+    total_return: float
+    rows: list[AttributionRow]
+    linking: str = "carino"
+
+
+def _money(cents: Any) -> Decimal:
+    return Decimal(int(cents)).scaleb(-2)
+
+
+def attribution_report(period: Period, by: str) -> AttributionReport:
     """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
     each row also has the part of its P&L from the currency's move on funded holdings'
     cost (`fx_pnl`, linked as `fx_contribution`)."""
@@ -164,24 +194,23 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
         key_pnl[:, row[key], column[day]] += (pnl, fx)
     capital = (nav - fund_pnl).astype(float)
     result = engine.attribute(key_pnl[0], fund_pnl, capital)
-    fx_part = engine.attribute(key_pnl[1], fund_pnl, capital) if by == "currency" else None
     rows = [
-        {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
+        AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
-    if fx_part is not None:
-        for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True):
-            shown.update(fx_pnl=cents_str(int(pnl)), fx_contribution=return_str(float(c)))
-    return {
-        "period": period.name,
-        "by": by,
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "total_pnl": cents_str(result.total_pnl),
-        "total_return": return_str(result.total_return),
-        "linking": "carino",
-        "rows": rows,
-    }
+    if by == "currency":
+        fx_part = engine.attribute(key_pnl[1], fund_pnl, capital)
+        rows = [
+            replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
+            for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
+        ]
+    return AttributionReport(
+        period=period,
+        by=by,
+        total_pnl=_money(result.total_pnl),
+        total_return=result.total_return,
+        rows=rows,
+    )
 
 
 def attribution(
@@ -191,7 +220,7 @@ def attribution(
     as_of: dt.date | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-) -> dict[str, Any]:
+) -> AttributionReport:
     """GET /api/attribution/: the attribution of a period by a dimension."""
     return attribution_report(period_resolve(period, as_of=as_of, start=start, end=end), by)
 

@@ -15,12 +15,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from attribution import selectors as performance
+from attribution.api.serializers import AttributionSerializer
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
 from pms_site.pipelines import failed_runs
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
+from risk.api.report import report_shown
 from risk.engine import BASEL_DAYS
 from risk.selectors import breached
 from trading.selectors import pending_proposals
@@ -85,7 +87,8 @@ class Sections:
         if resolved.end != self.data_date:
             return None  # the latest snapshot is older: already reported above
         self.periods[period] = resolved
-        return performance.attribution_report(resolved, by)
+        # Stored as the API shows it.
+        return dict(AttributionSerializer(performance.attribution_report(resolved, by)).data)
 
     def all(self) -> dict[str, Any]:
         return {
@@ -260,7 +263,7 @@ class Sections:
                 f"(`manage.py run_pipeline eod --date {self.data_date}` stores it)."
             )
             try:
-                report = risk_selectors.risk_on(self.data_date)
+                report = report_shown(risk_selectors.risk_on(self.data_date))
             except ValidationError as error:
                 self.issues.append(f"Risk unavailable: {' '.join(error.messages)}")
                 return {"source": None, "limits": [], "alerts": self._alerts()}

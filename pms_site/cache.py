@@ -5,9 +5,12 @@
   payload is valid only if it was computed under the current one. A change sets a new
   generation (one SET, no key scan); a payload computed while a change commits carries the
   old generation and is never served.
-- A payload is stored ready to send: the JSON bytes of the answer, its generation and the
-  time it was computed. A hit is one MGET (generation + payload), no database query, and
-  sends the stored bytes as they are, the cache fields after them.
+- A data set is computed by its selector (a value: dataclasses of Decimals and dates) and
+  shown by its serializer. Both are stored, under two keys: the JSON bytes of the answer,
+  ready to send, for the HTTP edge, and the value for readers inside (the dashboard).
+  Each with its generation and the time it was computed. A hit is one MGET (generation +
+  payload), no database query; an HTTP hit sends the stored bytes as they are, the cache
+  fields after them.
 - A cold key is computed once: the first request takes a lock (SET NX), the others wait
   for its result, then compute themselves if it does not come.
 - The cache never fails a request. Any cache error opens a breaker for a few seconds:
@@ -26,7 +29,6 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django import db
@@ -36,6 +38,7 @@ from django.db import connection, transaction
 from django.http import HttpResponse
 from prometheus_client import Counter
 from rest_framework.renderers import JSONRenderer
+from rest_framework.serializers import Serializer
 
 logger = logging.getLogger("pms.cache")
 
@@ -77,11 +80,17 @@ def ttl(dataset: str) -> int:
 @dataclass(frozen=True)
 class DataSet:
     """A cached data set: its parameters with their defaults filled in (the one place a
-    default is chosen), the key of a set of parameters, and the selector that computes it."""
+    default is chosen), the key of a set of parameters, the selector that computes its
+    value and the serializer that shows it."""
 
     params: Callable[..., dict[str, Any]]
     key: Callable[..., str]
     compute: Callable[..., Any]
+    serializer: type[Serializer]
+
+    def rendered(self, value: Any) -> bytes:
+        """The JSON of the answer without its closing brace: the cache fields follow it."""
+        return render(self.serializer(value).data)
 
 
 REGISTRY: dict[str, DataSet] = {}
@@ -92,9 +101,10 @@ def register(
     *,
     key: Callable[..., str],
     compute: Callable[..., Any],
+    serializer: type[Serializer],
     params: Callable[..., dict[str, Any]] = lambda **params: params,
 ) -> None:
-    REGISTRY[name] = DataSet(params, key, compute)
+    REGISTRY[name] = DataSet(params, key, compute, serializer)
 
 
 def params(name: str, **given: Any) -> dict[str, Any]:
@@ -103,7 +113,7 @@ def params(name: str, **given: Any) -> dict[str, Any]:
 
 
 def compute(name: str, **given: Any) -> Any:
-    """Data set `name` computed now by its selector, without the cache."""
+    """The value of data set `name` computed now by its selector, without the cache."""
     return REGISTRY[name].compute(**params(name, **given))
 
 
@@ -114,6 +124,11 @@ def key(name: str, **given: Any) -> str:
 
 def _generation_key(dataset: str) -> str:
     return f"generation:{dataset}"
+
+
+def _value_key(key: str) -> str:
+    """Where the value of the answer stored at `key` is kept."""
+    return f"value:{key}"
 
 
 # --- The breaker: a cache that is down costs nothing after the first error ---------------
@@ -181,7 +196,9 @@ def reset() -> None:
 class Payload:
     generation: int
     computed_at: float  # time.time()
-    head: bytes  # the JSON answer without its cache fields and closing brace, ready to send
+    # The JSON answer without its cache fields and closing brace, ready to send (or
+    # `remember`'s bytes); under a value key, the selector's value.
+    content: Any
 
 
 def _bump(datasets: Iterable[str]) -> None:
@@ -223,6 +240,16 @@ def _store(dataset: str, key: str, generation: int, head: bytes) -> None:
     breaker.call(lambda: cache.set(key, payload, timeout=ttl(dataset)))
 
 
+def _store_answer(dataset: str, key: str, generation: int, value: Any, head: bytes) -> None:
+    """An answer's bytes and its value, in one round trip."""
+    now = time.time()
+    payloads = {
+        key: Payload(generation, now, head),
+        _value_key(key): Payload(generation, now, value),
+    }
+    breaker.call(lambda: cache.set_many(payloads, timeout=ttl(dataset)))
+
+
 def render(data: Any) -> bytes:
     """The JSON of an answer without its closing brace: the cache fields follow it."""
     return JSONRenderer().render(data)[:-1]
@@ -249,9 +276,23 @@ class PreparedResponse(HttpResponse):
 def read(name: str, **given: Any) -> HttpResponse:
     """The answer of data set `name` for `given` parameters: from the cache when the
     payload is current, else computed once by its selector and stored."""
-    dataset = REGISTRY[name]
-    filled = dataset.params(**given)
-    return _answer(name, dataset.key(**filled), partial(dataset.compute, **filled))
+    head, computed_at = _fetch(name, given, as_value=False)
+    return PreparedResponse(head, computed_at)
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A data set's value, and whether it came from the cache."""
+
+    value: Any
+    cached: bool
+
+
+def read_value(name: str, **given: Any) -> Cached:
+    """The value of data set `name` for `given` parameters, as `read` finds or computes it:
+    what the readers inside the application (the dashboard) use, never the JSON."""
+    found, computed_at = _fetch(name, given, as_value=True)
+    return Cached(found, computed_at is not None)
 
 
 def hit(name: str, **given: Any) -> HttpResponse | None:
@@ -260,36 +301,49 @@ def hit(name: str, **given: Any) -> HttpResponse | None:
     if payload is None:
         return None
     _counted(name, "hit").inc()
-    return PreparedResponse(payload.head, payload.computed_at)
+    return PreparedResponse(payload.content, payload.computed_at)
 
 
-def _answer(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
-    generation, payload = _read(dataset, key)
+def _fetch(name: str, given: dict[str, Any], *, as_value: bool) -> tuple[Any, float | None]:
+    """The bytes of data set `name`'s answer (or, with `as_value`, its value) and the time
+    they were computed, from the cache; when not current there, computed once (the first
+    request takes a lock, the others wait for its result) and both stored, with None."""
+    dataset = REGISTRY[name]
+    filled = dataset.params(**given)
+    stored_as = dataset.key(**filled)
+    wanted = _value_key(stored_as) if as_value else stored_as
+
+    def computed() -> Any:
+        found = dataset.compute(**filled)
+        return found if as_value else dataset.rendered(found)
+
+    generation, payload = _read(name, wanted)
     if payload is not None:
-        _counted(dataset, "hit").inc()
-        return PreparedResponse(payload.head, payload.computed_at)
+        _counted(name, "hit").inc()
+        return payload.content, payload.computed_at
     if generation is None:  # no cache: straight to the database
-        _counted(dataset, "bypass").inc()
-        return PreparedResponse(render(compute()), None)
-    lock = f"lock:{key}"
+        _counted(name, "bypass").inc()
+        return computed(), None
+    lock = f"lock:{stored_as}"
     if breaker.call(lambda: cache.add(lock, 1, timeout=LOCK_SECONDS), default=False):
-        _counted(dataset, "miss").inc()
+        _counted(name, "miss").inc()
         try:
-            head = render(compute())
-            _store(dataset, key, generation, head)
+            found = dataset.compute(**filled)
+            head = dataset.rendered(found)
+            _store_answer(name, stored_as, generation, found, head)
         finally:
             breaker.call(lambda: cache.delete(lock))
-        return PreparedResponse(head, None)
+        return (found if as_value else head), None
     # Another request is computing it: wait for its result rather than compute again.
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline and breaker.available:
         time.sleep(POLL_SECONDS)
-        _, payload = _read(dataset, key)
+        _, payload = _read(name, wanted)
         if payload is not None:
-            _counted(dataset, "hit").inc()
-            return PreparedResponse(payload.head, payload.computed_at)
-    _counted(dataset, "miss").inc()
-    return PreparedResponse(render(compute()), None)
+            _counted(name, "hit").inc()
+            return payload.content, payload.computed_at
+    _counted(name, "miss").inc()
+    return computed(), None
 
 
 def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
@@ -302,7 +356,7 @@ def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
     generation, payload = _read(dataset, key)
     if payload is not None:
         _counted(dataset, "hit").inc()
-        return payload.head
+        return payload.content  # type: ignore[no-any-return]
     value = compute()
     if generation is None:
         _counted(dataset, "bypass").inc()
@@ -361,14 +415,15 @@ def invalidate(datasets: Iterable[str]) -> None:
 
 def warm(name: str, *, value: Any = None, **given: Any) -> None:
     """Compute data set `name` for `given` parameters now (or store `value`, already
-    computed), so that its first reader hits: the pipelines' steps, write-through."""
+    computed by its selector), so that its first reader hits: the pipelines' steps,
+    write-through."""
     dataset = REGISTRY[name]
     filled = dataset.params(**given)
     stored_as = dataset.key(**filled)
     generation, _ = _read(name, stored_as)
     if generation is not None:
-        data = dataset.compute(**filled) if value is None else value
-        _store(name, stored_as, generation, render(data))
+        found = dataset.compute(**filled) if value is None else value
+        _store_answer(name, stored_as, generation, found, dataset.rendered(found))
 
 
 def refresh_book() -> None:

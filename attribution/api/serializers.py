@@ -1,10 +1,22 @@
 """Serializers of the performance API: parse the query, describe the answers."""
 
+from typing import Any
+
 from rest_framework import serializers
 
+from core.formatting import decimal_str
 from core.serializers import code_field, money_field
 
-from ..selectors import DEFAULT_BY, DEFAULT_PERFORMANCE_PERIOD, DEFAULT_PERIOD, DIMENSIONS, PERIODS
+from ..selectors import (
+    DEFAULT_BY,
+    DEFAULT_PERFORMANCE_PERIOD,
+    DEFAULT_PERIOD,
+    DIMENSIONS,
+    PERIODS,
+    AttributionReport,
+    AttributionRow,
+    return_str,
+)
 
 
 class AttributionQuerySerializer(serializers.Serializer):
@@ -34,6 +46,25 @@ class AttributionSerializer(serializers.Serializer):
     rows = AttributionRowSerializer(many=True)
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, report: AttributionReport) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "period": report.period.name,
+            "by": report.by,
+            "start": report.period.start.isoformat(),
+            "end": report.period.end.isoformat(),
+            "total_pnl": decimal_str(report.total_pnl),
+            "total_return": return_str(report.total_return),
+            "linking": report.linking,
+            "rows": [attribution_row(row) for row in report.rows],
+        }
+
+
+def attribution_row(row: AttributionRow) -> dict[str, str]:
+    shown = {"key": row.key, "pnl": f"{row.pnl:f}", "contribution": return_str(row.contribution)}
+    if row.fx_pnl is not None and row.fx_contribution is not None:
+        shown.update(fx_pnl=f"{row.fx_pnl:f}", fx_contribution=return_str(row.fx_contribution))
+    return shown
 
 
 class PerformanceQuerySerializer(AttributionQuerySerializer):
