@@ -6,11 +6,13 @@
   generation (one SET, no key scan); a payload computed while a change commits carries the
   old generation and is never served.
 - A data set is computed by its selector (a value: dataclasses of Decimals and dates) and
-  shown by its serializer. Both are stored, under two keys: the JSON bytes of the answer,
-  ready to send, for the HTTP edge, and the value for readers inside (the dashboard).
-  Each with its generation and the time it was computed. A hit is one MGET (generation +
-  payload), no database query; an HTTP hit sends the stored bytes as they are, the cache
-  fields after them.
+  shown by its serializer. The HTTP edge stores and reads the JSON bytes of the answer,
+  ready to send; readers inside (the dashboard) store and read the value, under a key of
+  its own. Each form is stored by the first reader that wants it, with its generation and
+  the time it was computed: pickling a large book's value costs more than rendering it,
+  so the writes' refreshes and the HTTP reads never pay for it. A hit is one MGET
+  (generation + payload), no database query; an HTTP hit sends the stored bytes as they
+  are, the cache fields after them.
 - A cold key is computed once: the first request takes a lock (SET NX), the others wait
   for its result, then compute themselves if it does not come.
 - The cache never fails a request. Any cache error opens a breaker for a few seconds:
@@ -235,19 +237,9 @@ def _read(dataset: str, key: str) -> tuple[int | None, Payload | None]:
     return _generation(dataset, generation), None
 
 
-def _store(dataset: str, key: str, generation: int, head: bytes) -> None:
-    payload = Payload(generation, time.time(), head)
+def _store(dataset: str, key: str, generation: int, content: Any) -> None:
+    payload = Payload(generation, time.time(), content)
     breaker.call(lambda: cache.set(key, payload, timeout=ttl(dataset)))
-
-
-def _store_answer(dataset: str, key: str, generation: int, value: Any, head: bytes) -> None:
-    """An answer's bytes and its value, in one round trip."""
-    now = time.time()
-    payloads = {
-        key: Payload(generation, now, head),
-        _value_key(key): Payload(generation, now, value),
-    }
-    breaker.call(lambda: cache.set_many(payloads, timeout=ttl(dataset)))
 
 
 def render(data: Any) -> bytes:
@@ -307,7 +299,7 @@ def hit(name: str, **given: Any) -> HttpResponse | None:
 def _fetch(name: str, given: dict[str, Any], *, as_value: bool) -> tuple[Any, float | None]:
     """The bytes of data set `name`'s answer (or, with `as_value`, its value) and the time
     they were computed, from the cache; when not current there, computed once (the first
-    request takes a lock, the others wait for its result) and both stored, with None."""
+    request takes a lock, the others wait for its result) and stored, with None."""
     dataset = REGISTRY[name]
     filled = dataset.params(**given)
     stored_as = dataset.key(**filled)
@@ -324,16 +316,15 @@ def _fetch(name: str, given: dict[str, Any], *, as_value: bool) -> tuple[Any, fl
     if generation is None:  # no cache: straight to the database
         _counted(name, "bypass").inc()
         return computed(), None
-    lock = f"lock:{stored_as}"
+    lock = f"lock:{wanted}"
     if breaker.call(lambda: cache.add(lock, 1, timeout=LOCK_SECONDS), default=False):
         _counted(name, "miss").inc()
         try:
-            found = dataset.compute(**filled)
-            head = dataset.rendered(found)
-            _store_answer(name, stored_as, generation, found, head)
+            content = computed()
+            _store(name, wanted, generation, content)
         finally:
             breaker.call(lambda: cache.delete(lock))
-        return (found if as_value else head), None
+        return content, None
     # Another request is computing it: wait for its result rather than compute again.
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline and breaker.available:
@@ -423,7 +414,7 @@ def warm(name: str, *, value: Any = None, **given: Any) -> None:
     generation, _ = _read(name, stored_as)
     if generation is not None:
         found = dataset.compute(**filled) if value is None else value
-        _store_answer(name, stored_as, generation, found, dataset.rendered(found))
+        _store(name, stored_as, generation, dataset.rendered(found))
 
 
 def refresh_book() -> None:
