@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from attribution import selectors as performance
-from attribution.api.serializers import AttributionSerializer
+from attribution.api.serializers import AttributionSerializer, statistics_shown
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
 from pms_site.pipelines import failed_runs
@@ -134,15 +134,16 @@ class Sections:
         answer: dict[str, Any] = {}
         for name in ("mtd", "ytd"):
             report = performance.performance_report(self.periods[name], by_strategy=False)
-            answer["benchmark"] = report["benchmark"]
+            shown = statistics_shown(report.fund)  # stored as the API shows it
+            answer["benchmark"] = report.benchmark
             answer[name] = {
-                key: report[key] for key in ("return", "benchmark_return", "excess_return")
+                key: shown[key] for key in ("return", "benchmark_return", "excess_return")
             }
-            if name == "ytd" and report["benchmark_unavailable"]:
-                self.issues.append(report["benchmark_unavailable"])
-            elif name == "ytd" and report["benchmark_days_carried"]:
+            if name == "ytd" and report.benchmark_unavailable:
+                self.issues.append(report.benchmark_unavailable)
+            elif name == "ytd" and report.benchmark_days_carried:
                 self.issues.append(
-                    f"The {report['benchmark']} has no rate for {report['benchmark_days_carried']} "
+                    f"The {report.benchmark} has no rate for {report.benchmark_days_carried} "
                     "of the YTD days (an earlier rate is carried): load them with "
                     "`manage.py import_benchmark_rates FILE`."
                 )
