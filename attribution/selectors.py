@@ -6,7 +6,8 @@ book's size; the linking is numpy (`attribution.engine`).
 """
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,6 @@ from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
 from core.calendar import business_days
-from core.formatting import cents_str, decimal_str, ratio
 from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Strategy
 from portfolio.selectors import benchmark_series, inception
 
@@ -29,11 +29,6 @@ DIMENSIONS = {
     "currency": "instrument__currency",
 }
 DEFAULT_PERIOD, DEFAULT_BY = "mtd", "strategy"  # of GET /api/attribution/
-RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 1e-12
-
-
-def return_str(value: float) -> str:
-    return f"{value:.{RETURN_PLACES}f}"
 
 
 def _period_start(period: str, end: dt.date) -> dt.date:
@@ -165,7 +160,36 @@ def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
     )
 
 
-def attribution_report(period: Period, by: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class AttributionRow:
+    """A key's P&L over the period and its Carino-linked contribution to the return; by
+    currency, the part of both from the currency's move on funded holdings' cost."""
+
+    key: str
+    pnl: Decimal
+    contribution: float
+    fx_pnl: Decimal | None = None
+    fx_contribution: float | None = None
+
+
+@dataclass(frozen=True)
+class AttributionReport:
+    """P&L and return attribution of a period by a dimension: the rows add up to the
+    totals. Returns are the engine's floats, which the API shows to 15 places."""
+
+    period: Period
+    by: str
+    total_pnl: Decimal
+    total_return: float
+    rows: list[AttributionRow]
+    linking: str = "carino"
+
+
+def _money(cents: Any) -> Decimal:
+    return Decimal(int(cents)).scaleb(-2)
+
+
+def attribution_report(period: Period, by: str) -> AttributionReport:
     """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
     each row also has the part of its P&L from the currency's move on funded holdings'
     cost (`fx_pnl`, linked as `fx_contribution`)."""
@@ -188,24 +212,23 @@ def attribution_report(period: Period, by: str) -> dict[str, Any]:
         key_pnl[:, row[key], column[day]] += (pnl, fx)
     capital = (nav - fund_pnl).astype(float)
     result = engine.attribute(key_pnl[0], fund_pnl, capital)
-    fx_part = engine.attribute(key_pnl[1], fund_pnl, capital) if by == "currency" else None
     rows = [
-        {"key": key, "pnl": cents_str(int(pnl)), "contribution": return_str(float(c))}
+        AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
-    if fx_part is not None:
-        for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True):
-            shown.update(fx_pnl=cents_str(int(pnl)), fx_contribution=return_str(float(c)))
-    return {
-        "period": period.name,
-        "by": by,
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "total_pnl": cents_str(result.total_pnl),
-        "total_return": return_str(result.total_return),
-        "linking": "carino",
-        "rows": rows,
-    }
+    if by == "currency":
+        fx_part = engine.attribute(key_pnl[1], fund_pnl, capital)
+        rows = [
+            replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
+            for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
+        ]
+    return AttributionReport(
+        period=period,
+        by=by,
+        total_pnl=_money(result.total_pnl),
+        total_return=result.total_return,
+        rows=rows,
+    )
 
 
 def attribution(
@@ -215,7 +238,7 @@ def attribution(
     as_of: dt.date | None = None,
     start: dt.date | None = None,
     end: dt.date | None = None,
-) -> dict[str, Any]:
+) -> AttributionReport:
     """GET /api/attribution/: the attribution of a period by a dimension."""
     return attribution_report(period_resolve(period, as_of=as_of, start=start, end=end), by)
 
@@ -223,43 +246,83 @@ def attribution(
 DEFAULT_PERFORMANCE_PERIOD = "itd"  # of GET /api/performance/: since the inception
 
 
-def _optional(show: Any, value: float | None) -> str | None:
-    return None if value is None else show(value)
+@dataclass(frozen=True)
+class ReturnStatistics:
+    """Performance statistics of a run of daily returns, the fund's or a strategy's:
+    returns and ratios are the engine's floats. A drawdown peaking at the period's opening
+    has its peak dated `opening`, the close the period starts from."""
+
+    pnl: Decimal
+    total_return: float
+    annualized_return: float
+    volatility: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    drawdown_peak: dt.date | None
+    drawdown_trough: dt.date | None
+    calmar: float | None
+    hit_ratio: float | None
+    best_day: dt.date
+    best_return: float
+    worst_day: dt.date
+    worst_return: float
+    benchmark_return: float | None
+    excess_return: float | None
 
 
-def _ratio_str(value: float) -> str:
-    return decimal_str(ratio(value)) or "0"
-
-
-def statistics_dict(
-    returns: np.ndarray, benchmark: np.ndarray | None, days: list[dt.date], opening: dt.date
-) -> dict[str, Any]:
-    """The statistics of a run of daily returns as the API shows them: returns to
-    RETURN_PLACES, ratios to 6 places, days by date (a drawdown peaking at the period's
-    opening has its peak dated `opening`, the close the period starts from)."""
+def return_statistics(
+    pnl_cents: int,
+    returns: np.ndarray,
+    benchmark: np.ndarray | None,
+    days: list[dt.date],
+    opening: dt.date,
+) -> ReturnStatistics:
+    """The statistics of a run of daily returns, its days by date."""
     stats = engine.statistics(returns, benchmark)
 
-    def day(index: int | None) -> str | None:
-        return None if index is None else (days[index] if index >= 0 else opening).isoformat()
+    def day(index: int | None) -> dt.date | None:
+        return None if index is None else (days[index] if index >= 0 else opening)
 
-    return {
-        "return": return_str(stats.total_return),
-        "annualized_return": return_str(stats.annualized_return),
-        "volatility": _optional(_ratio_str, stats.volatility),
-        "sharpe": _optional(_ratio_str, stats.sharpe),
-        "sortino": _optional(_ratio_str, stats.sortino),
-        "max_drawdown": {
-            "value": return_str(stats.max_drawdown),
-            "peak": day(stats.peak),
-            "trough": day(stats.trough),
-        },
-        "calmar": _optional(_ratio_str, stats.calmar),
-        "hit_ratio": _optional(_ratio_str, stats.hit_ratio),
-        "best_day": {"date": day(stats.best), "return": return_str(float(returns[stats.best]))},
-        "worst_day": {"date": day(stats.worst), "return": return_str(float(returns[stats.worst]))},
-        "benchmark_return": _optional(return_str, stats.benchmark_return),
-        "excess_return": _optional(return_str, stats.excess_return),
-    }
+    return ReturnStatistics(
+        pnl=_money(pnl_cents),
+        total_return=stats.total_return,
+        annualized_return=stats.annualized_return,
+        volatility=stats.volatility,
+        sharpe=stats.sharpe,
+        sortino=stats.sortino,
+        max_drawdown=stats.max_drawdown,
+        drawdown_peak=day(stats.peak),
+        drawdown_trough=day(stats.trough),
+        calmar=stats.calmar,
+        hit_ratio=stats.hit_ratio,
+        best_day=days[stats.best],
+        best_return=float(returns[stats.best]),
+        worst_day=days[stats.worst],
+        worst_return=float(returns[stats.worst]),
+        benchmark_return=stats.benchmark_return,
+        excess_return=stats.excess_return,
+    )
+
+
+@dataclass(frozen=True)
+class StrategyPerformance:
+    strategy: str
+    statistics: ReturnStatistics
+
+
+@dataclass(frozen=True)
+class PerformanceReport:
+    """Performance statistics of the fund and of each strategy over a period, against a
+    benchmark (the CDI); `benchmark_unavailable` says why there are no benchmark figures."""
+
+    period: Period
+    days: int
+    fund: ReturnStatistics
+    benchmark: str
+    benchmark_days_carried: int
+    benchmark_unavailable: str | None
+    by_strategy: list[StrategyPerformance]
 
 
 def _strategy_pnl(
@@ -282,7 +345,7 @@ def _strategy_pnl(
 
 def performance_report(
     period: Period, strategy: str | None = None, *, by_strategy: bool = True
-) -> dict[str, Any]:
+) -> PerformanceReport:
     """Performance statistics of the fund and of each strategy over `period`, against the
     CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
     the fund's capital at the start of the day; `strategy` keeps that one row only, and
@@ -303,30 +366,28 @@ def performance_report(
     # the capital arrives on the first day).
     before = PortfolioSnapshot.objects.filter(date__lt=period.start).aggregate(day=Max("date"))
     opening = before["day"] or period.start
-    answer = {
-        "start": period.start.isoformat(),
-        "end": period.end.isoformat(),
-        "days": len(days),
-        "pnl": cents_str(int(fund_pnl.sum())),
-        **statistics_dict(fund_pnl * scale, cdi.rates, days, opening),
-        "benchmark": cdi.benchmark,
-        "benchmark_days_carried": cdi.carried,
-        "benchmark_unavailable": None
+    return PerformanceReport(
+        period=period,
+        days=len(days),
+        fund=return_statistics(int(fund_pnl.sum()), fund_pnl * scale, cdi.rates, days, opening),
+        benchmark=cdi.benchmark,
+        benchmark_days_carried=cdi.carried,
+        benchmark_unavailable=None
         if cdi.missing is None
         else (
             f"No {cdi.benchmark} rate on or before {cdi.missing}: load the rates with "
             "`manage.py import_benchmark_rates FILE` or POST /api/benchmark-rates/."
         ),
-        "by_strategy": [
-            {
-                "strategy": code,
-                "pnl": cents_str(int(strategy_pnl[k].sum())),
-                **statistics_dict(strategy_pnl[k] * scale, cdi.rates, days, opening),
-            }
+        by_strategy=[
+            StrategyPerformance(
+                code,
+                return_statistics(
+                    int(strategy_pnl[k].sum()), strategy_pnl[k] * scale, cdi.rates, days, opening
+                ),
+            )
             for k, code in enumerate(codes)
         ],
-    }
-    return {"period": period.name, **answer}
+    )
 
 
 def performance(
@@ -336,6 +397,6 @@ def performance(
     start: dt.date | None = None,
     end: dt.date | None = None,
     strategy: str | None = None,
-) -> dict[str, Any]:
+) -> PerformanceReport:
     """GET /api/performance/: the statistics of a period, the fund's and by strategy."""
     return performance_report(period_resolve(period, as_of=as_of, start=start, end=end), strategy)

@@ -142,11 +142,11 @@ def bench_performance(n_days: int = 500) -> None:
         cursor.execute("ANALYZE")
     rows = PositionSnapshot.objects.count()
     answer = attribution.performance()
-    assert answer["days"] == n_days and len(answer["by_strategy"]) == 10, answer["days"]
-    assert answer["benchmark_unavailable"] is None
+    assert answer.days == n_days and len(answer.by_strategy) == 10, answer.days
+    assert answer.benchmark_unavailable is None
     seconds = timed(attribution.performance, repeat=7)
     print(
-        f"performance statistics, the fund and {len(answer['by_strategy'])} strategies over "
+        f"performance statistics, the fund and {len(answer.by_strategy)} strategies over "
         f"{n_days} days ({rows:,} position snapshots): {seconds * 1000:7.1f} ms (median of 7)"
     )
 

@@ -6,7 +6,6 @@ import datetime as dt
 import time
 from decimal import Decimal
 from functools import partial
-from typing import Any
 
 from bench_risk import POSITIONS, load_book, load_market
 from common import timed
@@ -21,7 +20,7 @@ YEAR_END = dt.date(2024, 12, 27)  # a Friday; the ~250 business days of 2024 bef
 INSTRUMENTS = 100
 
 
-def ytd(by: str) -> dict[str, Any]:
+def ytd(by: str) -> selectors.AttributionReport:
     return selectors.attribution_report(selectors.period_resolve("ytd"), by)
 
 
@@ -54,11 +53,11 @@ def main() -> None:
     days = PortfolioSnapshot.objects.filter(date__gte=dt.date(2024, 1, 1)).count()
     for by in ("strategy", "instrument", "currency"):
         report = ytd(by)
-        assert report["start"] == first.isoformat(), report["start"]
+        assert report.period.start == first, report.period.start
         seconds = timed(partial(ytd, by), repeat=7)
         print(
             f"YTD attribution by {by:<10} over {days} days × {POSITIONS:,} positions "
-            f"({len(report['rows'])} rows): {seconds * 1000:7.1f} ms (median of 7)"
+            f"({len(report.rows)} rows): {seconds * 1000:7.1f} ms (median of 7)"
         )
 
 

@@ -197,7 +197,7 @@ def main() -> None:
         load_book(instruments, strategies)
         assert Position.objects.filter(closed_at__isnull=True).count() == POSITIONS
         report = selectors.live_risk(window=WINDOW)
-        assert report["missing_history"] == [], report["missing_history"]
+        assert report.missing_history == [], report.missing_history
         held = POSITIONS // strategies
         for method in engine.METHODS:
             read = partial(selectors.live_risk, window=WINDOW, method=method)

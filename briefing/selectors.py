@@ -16,11 +16,13 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from attribution import selectors as performance
+from attribution.api.serializers import AttributionSerializer, statistics_shown
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
+from risk.api.report import report_shown
 from risk.engine import BASEL_DAYS
 from risk.selectors import breached
 from trading.selectors import pending_proposals
@@ -107,7 +109,8 @@ class Sections:
         if resolved.end != self.data_date:
             return None  # the latest snapshot is older: already reported above
         self.periods[period] = resolved
-        return performance.attribution_report(resolved, by)
+        # Stored as the API shows it.
+        return dict(AttributionSerializer(performance.attribution_report(resolved, by)).data)
 
     def all(self) -> dict[str, Any]:
         return {
@@ -153,15 +156,16 @@ class Sections:
         answer: dict[str, Any] = {}
         for name in ("mtd", "ytd"):
             report = performance.performance_report(self.periods[name], by_strategy=False)
-            answer["benchmark"] = report["benchmark"]
+            shown = statistics_shown(report.fund)  # stored as the API shows it
+            answer["benchmark"] = report.benchmark
             answer[name] = {
-                key: report[key] for key in ("return", "benchmark_return", "excess_return")
+                key: shown[key] for key in ("return", "benchmark_return", "excess_return")
             }
-            if name == "ytd" and report["benchmark_unavailable"]:
-                self.issues.append(report["benchmark_unavailable"])
-            elif name == "ytd" and report["benchmark_days_carried"]:
+            if name == "ytd" and report.benchmark_unavailable:
+                self.issues.append(report.benchmark_unavailable)
+            elif name == "ytd" and report.benchmark_days_carried:
                 self.issues.append(
-                    f"The {report['benchmark']} has no rate for {report['benchmark_days_carried']} "
+                    f"The {report.benchmark} has no rate for {report.benchmark_days_carried} "
                     "of the YTD days (an earlier rate is carried): load them with "
                     "`manage.py import_benchmark_rates FILE`."
                 )
@@ -282,7 +286,7 @@ class Sections:
                 f"(`manage.py run_pipeline eod --date {self.data_date}` stores it)."
             )
             try:
-                report = risk_selectors.risk_on(self.data_date)
+                report = report_shown(risk_selectors.risk_on(self.data_date))
             except ValidationError as error:
                 self.issues.append(f"Risk unavailable: {' '.join(error.messages)}")
                 return {"source": None, "limits": [], "alerts": self._alerts()}

@@ -28,7 +28,6 @@ from django_q.models import Failure
 from django_q.tasks import async_task
 
 from attribution import selectors
-from briefing.api.serializers import MorningPackSerializer
 from briefing.models import MorningPack
 from briefing.services import morning_pack_generate
 from core.calendar import (
@@ -136,7 +135,7 @@ def eod_attribution(date: dt.date, actor: str) -> str:
             for as_of in as_ofs:
                 cache.warm("attribution", value=report, period=period, by=by, as_of=as_of)
     mtd = reports["mtd", "strategy"]
-    return f"MTD P&L {float(mtd['total_pnl']):,.2f}, return {float(mtd['total_return']):.4%}"
+    return f"MTD P&L {mtd.total_pnl:,.2f}, return {mtd.total_return:.4%}"
 
 
 def preopen_mark(date: dt.date, actor: str) -> str:
@@ -161,7 +160,7 @@ def preopen_pack(date: dt.date, actor: str) -> str:
     pack = morning_pack_generate(date=date, actor=actor, send=send)
     latest = MorningPack.objects.order_by("-date").values_list("date", flat=True).first()
     for day in [date] + ([None] if latest == date else []):
-        cache.warm("morning_pack", value=MorningPackSerializer(pack).data, date=day)
+        cache.warm("morning_pack", value=pack, date=day)
     return f"morning pack {pack.date}" + (" emailed" if send else " (no recipients set)")
 
 

@@ -5,7 +5,6 @@ an operator can act on. Checks that exercise a write (the mark-to-market dry run
 transaction that is rolled back: verifying changes nothing.
 """
 
-import json
 import logging
 import re
 import shlex
@@ -35,10 +34,9 @@ from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
 from briefing import render
 from briefing.models import MorningPack
 from pms_site import cache
-from portfolio.selectors import book as book_report
-from portfolio.selectors import close_due, last_mark
+from portfolio.selectors import close_due, last_mark, live_book
 from portfolio.services import mark_to_market
-from risk.selectors import backtest, breached, live_risk
+from risk.selectors import backtest, live_risk
 
 from . import health, pipelines
 from .backups import backup_read, latest_backup, unapplied_migrations
@@ -167,11 +165,9 @@ def cache_current() -> Outcome:
     stale = []
     for name in ("book", "risk"):
         for _ in range(2):  # once more if a write committed between the read and the compute
-            served = json.loads(cache.read(name).content)
-            fresh = json.loads(
-                cache.render(cache.REGISTRY[name].compute(**cache.params(name))) + b"}"
-            )
-            if {k: v for k, v in served.items() if not k.startswith("cache")} == fresh:
+            served = cache.read(name).content
+            fresh = cache.REGISTRY[name].rendered(cache.compute(name))
+            if served.startswith(fresh + b',"cached":'):  # the cache fields follow the answer
                 break
         else:
             stale.append(name)
@@ -225,14 +221,13 @@ def pipeline_runs() -> Outcome:
 
 
 def book() -> Outcome:
-    report = book_report()
-    totals = report["totals"]
-    notionals = [Decimal(row["notional_base"]) for row in report["positions"]]
-    gross = sum((abs(n) for n in notionals), Decimal(0))
-    if Decimal(totals["gross_exposure"]) != gross.quantize(Decimal("0.01")):
-        return FAIL, f"gross exposure {totals['gross_exposure']} ≠ Σ|notional| {gross}"
-    stale = report["stale_prices"]
-    detail = f"{totals['positions']} positions, NAV {report['nav']} as of {report['as_of']}"
+    report = live_book()
+    totals = report.totals
+    gross = sum((abs(row.notional_base) for row in report.positions), Decimal(0))
+    if totals.gross_exposure != gross.quantize(Decimal("0.01")):
+        return FAIL, f"gross exposure {totals.gross_exposure} ≠ Σ|notional| {gross}"
+    stale = report.stale_prices
+    detail = f"{totals.positions} positions, NAV {report.nav} as of {report.valuation_date}"
     if stale:
         return WARN, f"{detail}; stale prices: {', '.join(stale[:10])}"
     return OK, detail
@@ -254,14 +249,15 @@ def mark_to_market_dry_run() -> Outcome:
 
 def risk() -> Outcome:
     report = live_risk(method="historical")
-    breaches = breached(report["limits"])
-    if report["var_unavailable"]:
-        return WARN, f"no VaR yet: {report['var_unavailable']}; {len(report['limits'])} limits"
-    var, es = Decimal(report["var"]["0.99"]), Decimal(report["expected_shortfall"]["0.99"])
+    breaches = [value.limit.name for value in report.limits if value.status == "breach"]
+    if report.var_unavailable:
+        return WARN, f"no VaR yet: {report.var_unavailable}; {len(report.limits)} limits"
+    var, es = report.var[0.99], report.expected_shortfall[0.99]
+    assert var is not None and es is not None  # a VaR is available
     if not (var.is_finite() and var >= 0 and es >= var):
         return FAIL, f"VaR 99% {var}, ES 99% {es}: expected 0 ≤ VaR ≤ ES"
-    window = f" over {report['window_used']} days" if report["short_history"] else ""
-    detail = f"VaR 95% {report['var']['0.95']}, ES 99% {es}{window}, {len(report['limits'])} limits"
+    window = f" over {report.window_used} days" if report.short_history else ""
+    detail = f"VaR 95% {report.var[0.95]}, ES 99% {es}{window}, {len(report.limits)} limits"
     if breaches:
         return WARN, f"{detail}; in breach: {', '.join(breaches)}"
     return OK, detail
@@ -294,10 +290,10 @@ def attribution() -> Outcome:
     totals = set()
     for by in DIMENSIONS:
         report = attribution_report(period, by)
-        rows = sum(Decimal(row["pnl"]) for row in report["rows"])
-        if rows != Decimal(report["total_pnl"]):
-            return FAIL, f"MTD by {by}: rows add up to {rows}, total {report['total_pnl']}"
-        totals.add(report["total_pnl"])
+        rows = sum((row.pnl for row in report.rows), Decimal(0))
+        if rows != report.total_pnl:
+            return FAIL, f"MTD by {by}: rows add up to {rows}, total {report.total_pnl}"
+        totals.add(report.total_pnl)
     if len(totals) != 1:
         return FAIL, f"MTD totals differ between dimensions: {sorted(totals)}"
     return (

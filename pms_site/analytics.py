@@ -11,8 +11,10 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from attribution import selectors as performance
+from attribution.api.serializers import return_str
+from attribution.selectors import PerformanceReport, ReturnStatistics
 from core import charts
-from core.formatting import money, percent
+from core.formatting import money, percent, ratio
 from risk import engine
 from risk import selectors as risk
 from risk.selectors.decomposition import BY
@@ -28,9 +30,7 @@ def _choice(request: HttpRequest, name: str, choices: tuple[Any, ...], default: 
     return next((c for c in choices if str(c) == given), default)
 
 
-def _shown(
-    compute: Callable[[], dict[str, Any]], present: Callable[[dict[str, Any]], dict[str, Any]]
-) -> dict[str, Any]:
+def _shown(compute: Callable[[], Any], present: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
     """A selector's answer as the page shows it, or why it has none (its 400's message)."""
     try:
         report = compute()
@@ -39,46 +39,52 @@ def _shown(
     return present(report)
 
 
-def _pct(value: str | None, places: int = 2) -> str:
-    return "—" if value is None else percent(Decimal(value), places)
+def _pct(value: float | None, places: int = 2) -> str:
+    """A return, rounded as the API shows it, in percent."""
+    return "—" if value is None else percent(Decimal(return_str(value)), places)
 
 
-def _ratio(value: str | None) -> str:
-    return "—" if value is None else f"{Decimal(value):.2f}"
+def _ratio_pct(value: float | None, places: int = 2) -> str:
+    """A ratio (volatility, hit ratio), rounded as the API shows it, in percent."""
+    return "—" if value is None else percent(ratio(value), places)
 
 
-def _statistics_row(name: str, stats: dict[str, Any]) -> dict[str, Any]:
-    drawdown = stats["max_drawdown"]
+def _ratio(value: float | None) -> str:
+    return "—" if value is None else f"{ratio(value):.2f}"
+
+
+def _statistics_row(name: str, stats: ReturnStatistics) -> dict[str, Any]:
+    peak = stats.drawdown_peak
     return {
         "name": name,
-        "pnl": money(Decimal(stats["pnl"]), 0),
-        "sign": "neg" if Decimal(stats["pnl"]) < 0 else "pos",
-        "return": _pct(stats["return"]),
-        "annualized": _pct(stats["annualized_return"]),
-        "volatility": _pct(stats["volatility"]),
-        "sharpe": _ratio(stats["sharpe"]),
-        "sortino": _ratio(stats["sortino"]),
-        "drawdown": _pct(drawdown["value"]),
-        "drawdown_dates": f"{drawdown['peak']} → {drawdown['trough']}" if drawdown["peak"] else "",
-        "calmar": _ratio(stats["calmar"]),
-        "hit_ratio": _pct(stats["hit_ratio"], 0),
-        "best": f"{_pct(stats['best_day']['return'])} {stats['best_day']['date']}",
-        "worst": f"{_pct(stats['worst_day']['return'])} {stats['worst_day']['date']}",
-        "excess": _pct(stats["excess_return"]),
+        "pnl": money(stats.pnl, 0),
+        "sign": "neg" if stats.pnl < 0 else "pos",
+        "return": _pct(stats.total_return),
+        "annualized": _pct(stats.annualized_return),
+        "volatility": _ratio_pct(stats.volatility),
+        "sharpe": _ratio(stats.sharpe),
+        "sortino": _ratio(stats.sortino),
+        "drawdown": _pct(stats.max_drawdown),
+        "drawdown_dates": f"{peak} → {stats.drawdown_trough}" if peak else "",
+        "calmar": _ratio(stats.calmar),
+        "hit_ratio": _ratio_pct(stats.hit_ratio, 0),
+        "best": f"{_pct(stats.best_return)} {stats.best_day}",
+        "worst": f"{_pct(stats.worst_return)} {stats.worst_day}",
+        "excess": _pct(stats.excess_return),
     }
 
 
-def _performance(report: dict[str, Any]) -> dict[str, Any]:
+def _performance(report: PerformanceReport) -> dict[str, Any]:
     return {
-        "start": report["start"],
-        "end": report["end"],
-        "days": report["days"],
-        "benchmark": report["benchmark"],
-        "benchmark_return": _pct(report["benchmark_return"]),
-        "benchmark_unavailable": report["benchmark_unavailable"],
+        "start": report.period.start.isoformat(),
+        "end": report.period.end.isoformat(),
+        "days": report.days,
+        "benchmark": report.benchmark,
+        "benchmark_return": _pct(report.fund.benchmark_return),
+        "benchmark_unavailable": report.benchmark_unavailable,
         "rows": [
-            _statistics_row("Fund", report),
-            *(_statistics_row(row["strategy"], row) for row in report["by_strategy"]),
+            _statistics_row("Fund", report.fund),
+            *(_statistics_row(row.strategy, row.statistics) for row in report.by_strategy),
         ],
     }
 
@@ -92,7 +98,7 @@ def _decomposition(report: dict[str, Any]) -> dict[str, Any]:
             {
                 "key": row["key"],
                 "component_var": money(Decimal(row["component_var"]), 0),
-                "share": _pct(row["share"], 1),
+                "share": "—" if row["share"] is None else percent(Decimal(row["share"]), 1),
                 "width": 0 if row["share"] is None else min(max(float(row["share"]), 0.0), 1.0),
             }
             for row in report["rows"]

@@ -5,9 +5,14 @@
   payload is valid only if it was computed under the current one. A change sets a new
   generation (one SET, no key scan); a payload computed while a change commits carries the
   old generation and is never served.
-- A payload is stored ready to send: the JSON bytes of the answer, its generation and the
-  time it was computed. A hit is one MGET (generation + payload), no database query, and
-  sends the stored bytes as they are, the cache fields after them.
+- A data set is computed by its selector (a value: dataclasses of Decimals and dates) and
+  shown by its serializer. The HTTP edge stores and reads the JSON bytes of the answer,
+  ready to send; readers inside (the dashboard) store and read the value, under a key of
+  its own. Each form is stored by the first reader that wants it, with its generation and
+  the time it was computed: pickling a large book's value costs more than rendering it,
+  so the writes' refreshes and the HTTP reads never pay for it. A hit is one MGET
+  (generation + payload), no database query; an HTTP hit sends the stored bytes as they
+  are, the cache fields after them.
 - A cold key is computed once: the first request takes a lock (SET NX), the others wait
   for its result, then compute themselves if it does not come.
 - The cache never fails a request. Any cache error opens a breaker for a few seconds:
@@ -27,7 +32,6 @@ import weakref
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django import db
@@ -39,6 +43,7 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpResponse
 from prometheus_client import Counter
 from rest_framework.renderers import JSONRenderer
+from rest_framework.serializers import Serializer
 
 from briefing.models import MorningPack
 from core.signals import data_changed
@@ -108,11 +113,17 @@ def ttl(dataset: str) -> int:
 @dataclass(frozen=True)
 class DataSet:
     """A cached data set: its parameters with their defaults filled in (the one place a
-    default is chosen), the key of a set of parameters, and the selector that computes it."""
+    default is chosen), the key of a set of parameters, the selector that computes its
+    value and the serializer that shows it."""
 
     params: Callable[..., dict[str, Any]]
     key: Callable[..., str]
     compute: Callable[..., Any]
+    serializer: type[Serializer]
+
+    def rendered(self, value: Any) -> bytes:
+        """The JSON of the answer without its closing brace: the cache fields follow it."""
+        return render(self.serializer(value).data)
 
 
 REGISTRY: dict[str, DataSet] = {}
@@ -123,9 +134,10 @@ def register(
     *,
     key: Callable[..., str],
     compute: Callable[..., Any],
+    serializer: type[Serializer],
     params: Callable[..., dict[str, Any]] = lambda **params: params,
 ) -> None:
-    REGISTRY[name] = DataSet(params, key, compute)
+    REGISTRY[name] = DataSet(params, key, compute, serializer)
 
 
 def params(name: str, **given: Any) -> dict[str, Any]:
@@ -134,7 +146,7 @@ def params(name: str, **given: Any) -> dict[str, Any]:
 
 
 def compute(name: str, **given: Any) -> Any:
-    """Data set `name` computed now by its selector, without the cache."""
+    """The value of data set `name` computed now by its selector, without the cache."""
     return REGISTRY[name].compute(**params(name, **given))
 
 
@@ -145,6 +157,11 @@ def key(name: str, **given: Any) -> str:
 
 def _generation_key(dataset: str) -> str:
     return f"generation:{dataset}"
+
+
+def _value_key(key: str) -> str:
+    """Where the value of the answer stored at `key` is kept."""
+    return f"value:{key}"
 
 
 # --- The breaker: a cache that is down costs nothing after the first error ---------------
@@ -212,7 +229,9 @@ def reset() -> None:
 class Payload:
     generation: int
     computed_at: float  # time.time()
-    head: bytes  # the JSON answer without its cache fields and closing brace, ready to send
+    # The JSON answer without its cache fields and closing brace, ready to send (or
+    # `remember`'s bytes); under a value key, the selector's value.
+    content: Any
 
 
 def _bump(datasets: Iterable[str]) -> None:
@@ -249,8 +268,8 @@ def _read(dataset: str, key: str) -> tuple[int | None, Payload | None]:
     return _generation(dataset, generation), None
 
 
-def _store(dataset: str, key: str, generation: int, head: bytes) -> None:
-    payload = Payload(generation, time.time(), head)
+def _store(dataset: str, key: str, generation: int, content: Any) -> None:
+    payload = Payload(generation, time.time(), content)
     breaker.call(lambda: cache.set(key, payload, timeout=ttl(dataset)))
 
 
@@ -280,9 +299,23 @@ class PreparedResponse(HttpResponse):
 def read(name: str, **given: Any) -> HttpResponse:
     """The answer of data set `name` for `given` parameters: from the cache when the
     payload is current, else computed once by its selector and stored."""
-    dataset = REGISTRY[name]
-    filled = dataset.params(**given)
-    return _answer(name, dataset.key(**filled), partial(dataset.compute, **filled))
+    head, computed_at = _fetch(name, given, as_value=False)
+    return PreparedResponse(head, computed_at)
+
+
+@dataclass(frozen=True)
+class Cached:
+    """A data set's value, and whether it came from the cache."""
+
+    value: Any
+    cached: bool
+
+
+def read_value(name: str, **given: Any) -> Cached:
+    """The value of data set `name` for `given` parameters, as `read` finds or computes it:
+    what the readers inside the application (the dashboard) use, never the JSON."""
+    found, computed_at = _fetch(name, given, as_value=True)
+    return Cached(found, computed_at is not None)
 
 
 def hit(name: str, **given: Any) -> HttpResponse | None:
@@ -291,36 +324,48 @@ def hit(name: str, **given: Any) -> HttpResponse | None:
     if payload is None:
         return None
     _counted(name, "hit").inc()
-    return PreparedResponse(payload.head, payload.computed_at)
+    return PreparedResponse(payload.content, payload.computed_at)
 
 
-def _answer(dataset: str, key: str, compute: Callable[[], Any]) -> HttpResponse:
-    generation, payload = _read(dataset, key)
+def _fetch(name: str, given: dict[str, Any], *, as_value: bool) -> tuple[Any, float | None]:
+    """The bytes of data set `name`'s answer (or, with `as_value`, its value) and the time
+    they were computed, from the cache; when not current there, computed once (the first
+    request takes a lock, the others wait for its result) and stored, with None."""
+    dataset = REGISTRY[name]
+    filled = dataset.params(**given)
+    stored_as = dataset.key(**filled)
+    wanted = _value_key(stored_as) if as_value else stored_as
+
+    def computed() -> Any:
+        found = dataset.compute(**filled)
+        return found if as_value else dataset.rendered(found)
+
+    generation, payload = _read(name, wanted)
     if payload is not None:
-        _counted(dataset, "hit").inc()
-        return PreparedResponse(payload.head, payload.computed_at)
+        _counted(name, "hit").inc()
+        return payload.content, payload.computed_at
     if generation is None:  # no cache: straight to the database
-        _counted(dataset, "bypass").inc()
-        return PreparedResponse(render(compute()), None)
-    lock = f"lock:{key}"
+        _counted(name, "bypass").inc()
+        return computed(), None
+    lock = f"lock:{wanted}"
     if breaker.call(lambda: cache.add(lock, 1, timeout=LOCK_SECONDS), default=False):
-        _counted(dataset, "miss").inc()
+        _counted(name, "miss").inc()
         try:
-            head = render(compute())
-            _store(dataset, key, generation, head)
+            content = computed()
+            _store(name, wanted, generation, content)
         finally:
             breaker.call(lambda: cache.delete(lock))
-        return PreparedResponse(head, None)
+        return content, None
     # Another request is computing it: wait for its result rather than compute again.
     deadline = time.monotonic() + WAIT_SECONDS
     while time.monotonic() < deadline and breaker.available:
         time.sleep(POLL_SECONDS)
-        _, payload = _read(dataset, key)
+        _, payload = _read(name, wanted)
         if payload is not None:
-            _counted(dataset, "hit").inc()
-            return PreparedResponse(payload.head, payload.computed_at)
-    _counted(dataset, "miss").inc()
-    return PreparedResponse(render(compute()), None)
+            _counted(name, "hit").inc()
+            return payload.content, payload.computed_at
+    _counted(name, "miss").inc()
+    return computed(), None
 
 
 def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
@@ -333,7 +378,7 @@ def remember(dataset: str, key: str, compute: Callable[[], bytes]) -> bytes:
     generation, payload = _read(dataset, key)
     if payload is not None:
         _counted(dataset, "hit").inc()
-        return payload.head
+        return payload.content  # type: ignore[no-any-return]
     value = compute()
     if generation is None:
         _counted(dataset, "bypass").inc()
@@ -415,14 +460,15 @@ def invalidate(datasets: Iterable[str]) -> None:
 
 def warm(name: str, *, value: Any = None, **given: Any) -> None:
     """Compute data set `name` for `given` parameters now (or store `value`, already
-    computed), so that its first reader hits: the pipelines' steps, write-through."""
+    computed by its selector), so that its first reader hits: the pipelines' steps,
+    write-through."""
     dataset = REGISTRY[name]
     filled = dataset.params(**given)
     stored_as = dataset.key(**filled)
     generation, _ = _read(name, stored_as)
     if generation is not None:
-        data = dataset.compute(**filled) if value is None else value
-        _store(name, stored_as, generation, render(data))
+        found = dataset.compute(**filled) if value is None else value
+        _store(name, stored_as, generation, dataset.rendered(found))
 
 
 def refresh_book() -> None:

@@ -2,7 +2,6 @@
 look at first. Read from the cached data sets (book, live risk, attribution) and the apps'
 selectors, never computed twice: the figures are the API's."""
 
-import json
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -11,13 +10,17 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
+from attribution.api.serializers import return_str
+from attribution.selectors import AttributionReport
 from core import charts
 from core.calendar import today
 from core.formatting import flow_label, money, percent
 from ops.pipelines import recent_runs
 from portfolio import selectors as portfolio
+from portfolio.selectors import LiveBook
 from risk import selectors as risk
 from risk.models import limit_figure
+from risk.selectors import RiskReport
 from trading.presentation import decision_context
 from trading.selectors import pending_proposals
 
@@ -31,14 +34,13 @@ TIMELINE_PERIODS = (("MTD", "mtd"), ("YTD", "ytd"))  # label, attribution period
 PERIODS = ("day", *(label for label, _ in TIMELINE_PERIODS))
 
 
-def _data(name: str, **given: Any) -> dict[str, Any] | None:
-    """A cached data set's answer as the API gives it; None with the reason logged in the
-    page when it cannot be computed (a young fund: no snapshots yet for a period)."""
+def _data(name: str, **given: Any) -> cache.Cached | None:
+    """A cached data set's value, as the API's answer is computed from it; None when it
+    cannot be computed (a young fund: no snapshots yet for a period)."""
     try:
-        data: dict[str, Any] = json.loads(cache.read(name, **given).content)
+        return cache.read_value(name, **given)
     except (ValidationError, APIException):
         return None
-    return data
 
 
 def _headline(label: str, pnl: Decimal, ratio: Decimal | None) -> dict[str, str]:
@@ -50,45 +52,47 @@ def _headline(label: str, pnl: Decimal, ratio: Decimal | None) -> dict[str, str]
     }
 
 
-def _returns(book: dict[str, Any]) -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
+def _returns(book: LiveBook) -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
     """The day, MTD and YTD: the fund's return and P&L, and P&L by strategy. The day is
     the live book's (its valuation date, with the trades done since), as /api/book/ gives
     it; MTD and YTD are the timeline's time-weighted figures (the attribution's)."""
-    day_pnl = Decimal(book["totals"]["daily_pnl"])
-    start = Decimal(book["nav"]) - day_pnl  # the day's capital: NAV before its P&L
+    day_pnl = book.totals.daily_pnl
+    start = book.nav - day_pnl  # the day's capital: NAV before its P&L
     headline = [_headline("day", day_pnl, day_pnl / start if start > 0 else None)]
     by_strategy: dict[str, dict[str, Decimal]] = defaultdict(dict)
-    for row in book["positions"]:
-        held = by_strategy[row["strategy"]]
-        held["day"] = held.get("day", Decimal(0)) + Decimal(row["daily_pnl_base"])
+    for row in book.positions:
+        held = by_strategy[row.strategy]
+        held["day"] = held.get("day", Decimal(0)) + row.daily_pnl_base
     for label, period in TIMELINE_PERIODS:
         found = _data("attribution", period=period, by="strategy")
         if found is None:
             headline.append({"label": label, "return": "—", "pnl": "—", "sign": ""})
             continue
-        headline.append(
-            _headline(label, Decimal(found["total_pnl"]), Decimal(found["total_return"]))
-        )
-        for row in found["rows"]:
-            by_strategy[row["key"]][label] = Decimal(row["pnl"])
+        report: AttributionReport = found.value
+        # The return as the API shows it (to RETURN_PLACES), not the engine's float.
+        total_return = Decimal(return_str(report.total_return))
+        headline.append(_headline(label, report.total_pnl, total_return))
+        for attributed in report.rows:
+            by_strategy[attributed.key][label] = attributed.pnl
     return headline, by_strategy
 
 
-def _limits(live: dict[str, Any]) -> list[dict[str, Any]]:
+def _limits(live: RiskReport) -> list[dict[str, Any]]:
     rows = []
-    for limit in live["limits"]:
-        used = None if limit["utilization"] is None else float(limit["utilization"])
+    for limit in live.limits:
+        used = None if limit.utilization is None else float(limit.utilization)
+        metric = limit.limit.metric
         rows.append(
             {
-                "name": limit["name"],
-                "value": limit_figure(limit["metric"], limit["value"]),
-                "limit": limit_figure(limit["metric"], limit["limit"]),
+                "name": limit.limit.name,
+                "value": limit_figure(metric, limit.value),
+                "limit": limit_figure(metric, limit.limit.limit),
                 "utilization": percent(used, 0),
                 # No utilization (a NAV at or below zero): full when it is in breach.
-                "width": (100 if limit["status"] == "breach" else 0)
+                "width": (100 if limit.status == "breach" else 0)
                 if used is None
                 else min(used, 1.0) * 100,
-                "status": limit["status"],
+                "status": limit.status,
             }
         )
     return rows
@@ -143,30 +147,42 @@ def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str
     return out
 
 
+def _risk(live: RiskReport) -> dict[str, Any]:
+    return {
+        "var_95": money(live.var[0.95], 0),
+        "var_99": money(live.var[0.99], 0),
+        "es_95": money(live.expected_shortfall[0.95], 0),
+        "es_99": money(live.expected_shortfall[0.99], 0),
+        "var_unavailable": live.var_unavailable,
+        "window_used": live.window_used,
+        "limits": _limits(live),
+    }
+
+
 def dashboard(request: HttpRequest) -> dict[str, Any]:
     day = today()
-    book = _data("book")
-    if book is None or portfolio.inception() is None:
+    cached_book = _data("book")
+    if cached_book is None or portfolio.inception() is None:
         return {"empty": True}
-    nav = Decimal(book["nav"])
+    book: LiveBook = cached_book.value
     headline, by_strategy = _returns(book)
     strategies = _strategy_rows(by_strategy)
     live = _data("risk")
     pending = pending_proposals(day)
     curve = portfolio.nav_curve(day, days=NAV_DAYS)
     flows = [(i, flow_label(flow)) for i, (_, _, flow) in enumerate(curve) if flow]
-    totals = book["totals"]
+    totals = book.totals
     return {
         "empty": False,
-        "as_of": book["as_of"],
-        "base": book["base_currency"],
-        "cached": book["cached"],
-        "nav": money(nav, 0),
+        "as_of": book.valuation_date.isoformat(),
+        "base": book.base_currency,
+        "cached": cached_book.cached,
+        "nav": money(book.nav, 0),
         "headline": headline,
-        "day_pnl": money(Decimal(totals["daily_pnl"]), 0),
-        "gross": money(Decimal(totals["gross_exposure"]), 0),
-        "net": money(Decimal(totals["net_exposure"]), 0),
-        "positions": totals["open_positions"],
+        "day_pnl": money(totals.daily_pnl, 0),
+        "gross": money(totals.gross_exposure, 0),
+        "net": money(totals.net_exposure, 0),
+        "positions": totals.open_positions,
         "nav_chart": charts.line_chart(
             [d.isoformat() for d, _, _ in curve],
             [float(nav) for _, nav, _ in curve],
@@ -175,22 +191,12 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             height=260,
         ),
         "strategies": strategies,
-        "risk": None
-        if live is None
-        else {
-            "var_95": money(live["var"].get("0.95"), 0),
-            "var_99": money(live["var"].get("0.99"), 0),
-            "es_95": money(live["expected_shortfall"].get("0.95"), 0),
-            "es_99": money(live["expected_shortfall"].get("0.99"), 0),
-            "var_unavailable": live["var_unavailable"],
-            "window_used": live["window_used"],
-            "limits": _limits(live),
-        },
+        "risk": None if live is None else _risk(live.value),
         "alerts": _alerts(),
         "can_acknowledge": request.user.has_perm("risk.acknowledge_riskalert"),
         "proposals": [decision_context(request, p) for p in pending[:PROPOSALS_SHOWN]],
         "pending": len(pending),
         "runs": recent_runs(RUNS_SHOWN),
-        "stale_prices": book["stale_prices"],
+        "stale_prices": book.stale_prices,
         "next": request.get_full_path(),
     }

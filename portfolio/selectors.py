@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from django.conf import settings
@@ -169,35 +169,46 @@ _BOOK_EXTRA = {
 }
 
 
-def _position_row(values: dict[str, Any]) -> dict[str, Any]:
-    row: dict[str, Any] = {}
-    for name in POSITION_VALUES:
-        value = values[name]
-        if isinstance(value, Decimal):
-            value = decimal_str(value)
-        elif isinstance(value, dt.date):
-            value = value.isoformat()
-        row[name] = value
-    row["status"] = Position.OPEN if values["closed_at"] is None else Position.CLOSED
-    row["asset_class"] = values["asset_class"]
-    row["currency"] = values["currency"]
-    if values["settlement"] == Instrument.Settlement.FUNDED:
-        row.update(
-            funded_figures(
-                values["cost_base"], values["unrealized_pnl_base"], values["fx_pnl_base"]
-            )
-        )
-    return row
+class BookRow(NamedTuple):
+    """A position as the live book lists it: its columns (POSITION_VALUES, in their order),
+    its P&L of the valuation date as `daily_pnl_base`, and what the book adds to them (a
+    named tuple: a book holds thousands, stored in the cache as they are)."""
+
+    id: int
+    instrument: str
+    strategy: str
+    quantity: Decimal
+    avg_cost: Decimal
+    last_price: Decimal | None
+    price_date: dt.date | None
+    notional_base: Decimal
+    market_value_base: Decimal
+    unrealized_pnl_base: Decimal
+    realized_pnl_base: Decimal
+    daily_pnl_base: Decimal
+    dv01_base: Decimal
+    opened_at: dt.date
+    closed_at: dt.date | None
+    asset_class: str
+    currency: str
+    funded: bool  # a funded instrument: its cost base and the FX part of its P&L are shown
+    cost_base: Decimal
+    fx_pnl_base: Decimal
+
+    @property
+    def status(self) -> str:
+        return Position.OPEN if self.closed_at is None else Position.CLOSED
 
 
-def funded_figures(cost_base: Decimal, unrealized: Decimal, fx: Decimal) -> dict[str, str]:
-    """A funded position's cost base and the split of its unrealized P&L into the price
-    and the currency's move, as the API shows them."""
-    return {
-        "cost_base": f"{cost_base:f}",
-        "price_pnl_base": f"{unrealized - fx:f}",
-        "fx_pnl_base": f"{fx:f}",
-    }
+def _book_row(values: dict[str, Any], day_pnl: Decimal) -> BookRow:
+    return BookRow(
+        **{name: values[name] for name in POSITION_VALUES},
+        asset_class=values["asset_class"],
+        currency=values["currency"],
+        funded=values["settlement"] == Instrument.Settlement.FUNDED,
+        cost_base=values["cost_base"],
+        fx_pnl_base=values["fx_pnl_base"],
+    )._replace(daily_pnl_base=day_pnl)
 
 
 def _sum(queryset: Any, field: str) -> Decimal:
@@ -338,36 +349,59 @@ def book_state_on(day: dt.date) -> BookState:
     )
 
 
-def book() -> dict[str, Any]:
+@dataclass(frozen=True)
+class BookTotals:
+    """The exact sums of a live book's rows; money to the cent."""
+
+    positions: int  # rows listed: open, and closed on the valuation date
+    open_positions: int
+    gross_exposure: Decimal
+    net_exposure: Decimal
+    long_exposure: Decimal
+    short_exposure: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl: Decimal
+    daily_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class LiveBook:
+    """The live book as GET /api/book/ and the dashboard show it."""
+
+    valuation_date: dt.date
+    base_currency: str
+    nav: Decimal
+    positions: list[BookRow]
+    totals: BookTotals
+    stale_prices: list[str]  # held instruments whose close due is missing
+
+
+def live_book() -> LiveBook:
     """The live book: its open positions and those closed since its last close, each with
     its P&L of the valuation date, and totals that are the exact sums of those rows; NAV;
     the held instruments whose close due is missing (`close_due`)."""
     state = book_state()
     rows = [*state.positions, *state.closed]
     held = exposure(cents(row["notional_base"] for row in rows))
-    totals: dict[str, int | Decimal] = {
-        "positions": len(rows),
-        "open_positions": len(state.positions),
-        **{
-            f"{name}_exposure": Decimal(getattr(held, name)).scaleb(-2)
-            for name in ("gross", "net", "long", "short")
-        },
-        "unrealized_pnl": state.unrealized,
-        "realized_pnl": sum((row["realized_pnl_base"] for row in rows), ZERO),
-        "daily_pnl": state.daily_pnl,
+    exposures = {
+        f"{name}_exposure": to_cents(Decimal(getattr(held, name)).scaleb(-2))
+        for name in ("gross", "net", "long", "short")
     }
-    return {
-        "as_of": state.as_of.isoformat(),
-        "valuation_date": state.as_of.isoformat(),
-        "base_currency": base_currency(),
-        "nav": decimal_str(state.nav),
-        "positions": [_position_row({**row, "daily_pnl_base": state.day_pnl(row)}) for row in rows],
-        "totals": {
-            key: value if isinstance(value, int) else decimal_str(to_cents(value))
-            for key, value in totals.items()
-        },
-        "stale_prices": stale_instruments(close_due()),
-    }
+    return LiveBook(
+        valuation_date=state.as_of,
+        base_currency=base_currency(),
+        nav=state.nav,
+        positions=[_book_row(row, state.day_pnl(row)) for row in rows],
+        totals=BookTotals(
+            positions=len(rows),
+            open_positions=len(state.positions),
+            **exposures,
+            unrealized_pnl=to_cents(state.unrealized),
+            realized_pnl=to_cents(sum((row["realized_pnl_base"] for row in rows), ZERO)),
+            daily_pnl=to_cents(state.daily_pnl),
+        ),
+        stale_prices=stale_instruments(close_due()),
+    )
 
 
 def close_due(moment: dt.datetime | None = None) -> dt.date:

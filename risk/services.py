@@ -29,6 +29,7 @@ from portfolio.services import (
 )
 
 from . import selectors
+from .api.report import report_shown
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTIVE = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
@@ -381,7 +382,8 @@ def risk_snapshot_take(
     risk, values, report = selectors.risk_of(
         selectors.Book.load(book_state_on(date)), window=window
     )
-    var, es = report["var"], report["expected_shortfall"]
+    var, es = report.var, report.expected_shortfall
+    shown = report_shown(report)
     snapshot, _ = RiskSnapshot.objects.update_or_create(
         date=date,
         defaults={
@@ -389,15 +391,15 @@ def risk_snapshot_take(
             "window": risk.window,
             "window_used": risk.window_used,
             "var_unavailable": risk.var_unavailable or "",
-            "var_95": money_or_none(var["0.95"]),
-            "var_99": money_or_none(var["0.99"]),
-            "es_95": money_or_none(es["0.95"]),
-            "es_99": money_or_none(es["0.99"]),
-            "exposures": report["exposures"],
-            "dv01_by_currency": report["dv01_by_currency"],
-            "drawdown": report["drawdown"],
-            "limits": report["limits"],
-            "missing_history": report["missing_history"],
+            "var_95": var[0.95],
+            "var_99": var[0.99],
+            "es_95": es[0.95],
+            "es_99": es[0.99],
+            **{
+                name: shown[name]
+                for name in ("exposures", "dv01_by_currency", "drawdown", "limits")
+            },
+            "missing_history": report.missing_history,
             "computed_at": timezone.now(),
         },
     )

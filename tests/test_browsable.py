@@ -71,7 +71,7 @@ def stored(name: str, params: dict[str, Any]) -> bytes:
     """The JSON bytes the cache holds for data set `name`, without the cache fields."""
     payload = default_cache.get(cache.key(name, **params))
     assert payload is not None, name
-    return payload.head  # type: ignore[no-any-return]
+    return payload.content  # type: ignore[no-any-return]
 
 
 def html(answer: Any) -> str:

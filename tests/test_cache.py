@@ -48,6 +48,7 @@ from risk.models import RiskLimit, RiskSnapshot
 from tests.concurrency import at_once
 from tests.conftest import ON_REDIS, TODAY
 from tests.fixtures.risk_book import DAYS
+from tests.shown import shown_book
 
 BOOK = "/api/book/"
 RISK = "/api/risk/live/?window=20"
@@ -198,7 +199,7 @@ def write_kinds(api_client_for: Any) -> dict[str, Any]:
             format="json",
         ),
         "close": lambda: pm.post(  # the first position: DI1F27, a yield, last 10.40
-            f"/api/positions/{book_selectors.book()['positions'][0]['id']}/close/",
+            f"/api/positions/{shown_book()['positions'][0]['id']}/close/",
             {"price": "10.45"},
             format="json",
         ),
@@ -240,7 +241,7 @@ def test_every_write_is_seen_by_the_next_read(
     assert getattr(written, "status_code", 200) in (200, 201), getattr(written, "content", "")
     fresh = get(cached_fund, BOOK)
     # The book is written through: already cached again, with the committed figures.
-    assert without_cache_fields(fresh) == json.loads(json.dumps(book_selectors.book()))
+    assert without_cache_fields(fresh) == json.loads(json.dumps(shown_book()))
     risk, attribution = get(cached_fund, RISK), get(cached_fund, ATTRIBUTION)
     if kind == "limit":
         assert fresh["cached"] is True  # a limit feeds risk only
@@ -263,9 +264,7 @@ def test_a_decision_cascades_to_book_risk_and_attribution(
         answer = pm.post(f"/api/proposals/{proposal.pk}/approve/", {}, format="json")
     assert answer.status_code == 200
     fresh = get(cached_fund, BOOK)
-    assert D(fresh["totals"]["gross_exposure"]) == D(
-        book_selectors.book()["totals"]["gross_exposure"]
-    )
+    assert D(fresh["totals"]["gross_exposure"]) == D(shown_book()["totals"]["gross_exposure"])
     assert get(cached_fund, RISK)["cached"] is False
     assert get(cached_fund, ATTRIBUTION)["cached"] is False
     assert TradeProposal.objects.get().status == "approved"
@@ -453,9 +452,9 @@ def test_concurrent_cold_requests_compute_once(ibov, macro, api_client_for, monk
     )
     default_cache.clear()
     computed: list[int] = []
-    real_book = book_selectors.book
+    real_book = book_selectors.live_book
 
-    def slow_book() -> dict[str, Any]:
+    def slow_book() -> book_selectors.LiveBook:
         computed.append(1)
         time.sleep(0.3)  # long enough for every client to arrive while it computes
         return real_book()
@@ -481,9 +480,9 @@ def test_the_writer_does_not_wait_for_the_book_it_refreshes(
     monkeypatch.setattr(cache, "in_background", cache.background)
     started, release = threading.Event(), threading.Event()
     computed: list[int] = []
-    real_book = book_selectors.book
+    real_book = book_selectors.live_book
 
-    def blocked_book() -> dict[str, Any]:
+    def blocked_book() -> book_selectors.LiveBook:
         computed.append(1)
         started.set()
         assert release.wait(10), "the test never released the refresh"
@@ -630,7 +629,7 @@ def test_a_change_made_while_redis_hung_is_not_served_stale(
     spare_redis[0].send_signal(signal.SIGCONT)
     time.sleep(0.6)
     fresh = get(cached_fund, BOOK)
-    assert D(fresh["nav"]) == D(book_selectors.book()["nav"])  # the lost invalidation, replayed
+    assert D(fresh["nav"]) == D(shown_book()["nav"])  # the lost invalidation, replayed
 
 
 def test_a_deleted_token_is_refused_at_once(cached_fund):
@@ -664,7 +663,7 @@ def test_after_a_hang_no_process_serves_what_another_wrote_over(
     cache.breaker = reader
     spare_redis[0].send_signal(signal.SIGCONT)
     time.sleep(0.6)  # the reader's breaker tries Redis again
-    nav = D(book_selectors.book()["nav"])
+    nav = D(shown_book()["nav"])
     bodies = [get(cached_fund, BOOK) for _ in range(400)]
     stale = [body for body in bodies if D(body["nav"]) != nav]
     assert stale == [] and sum(body["cached"] for body in bodies) >= 398

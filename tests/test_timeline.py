@@ -32,6 +32,7 @@ from portfolio.models import (
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
 from tests.factories import InstrumentFactory, StrategyFactory
 from tests.fixtures.risk_book import DAYS, PATHS, usd
+from tests.shown import shown_book
 
 TRADES = {
     1: [("INDJ24", "MACRO", "10")],
@@ -138,9 +139,7 @@ def assert_live_book_is_the_timeline(day: dt.date) -> None:
         assert position.pnl_date == day
         assert position.unrealized_pnl_base == snapshot.unrealized_pnl_base, position
         assert position.daily_pnl_base == snapshot.daily_pnl_base, position
-    from portfolio.selectors import book
-
-    report = book()
+    report = shown_book()
     fund = PortfolioSnapshot.objects.get(date=day)
     assert (Decimal(report["nav"]), Decimal(report["totals"]["daily_pnl"])) == (fund.nav, fund.pnl)
 
@@ -290,7 +289,6 @@ def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
     trades and a close leave the valuation date and the stale set as they were, each
     adding its own day P&L at day 4's close, t × (P − p) × m × X; the day's closes arrive
     after 18:00 and the eod makes the book's day P&L the timeline's."""
-    from portfolio import selectors
     from portfolio.services import TradeRequest, position_close
 
     for day in range(5):
@@ -300,11 +298,11 @@ def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
     with time_machine.travel(dt.datetime.combine(DAYS[5], dt.time(9, 30), dt.UTC), tick=False):
         run = pipelines.pipeline_run(pipeline="preopen", date=DAYS[5], actor="scheduler")
         assert run.status == "succeeded", run.error
-        morning = selectors.book()
+        morning = shown_book()
     assert (morning["valuation_date"], morning["stale_prices"]) == ("2024-02-22", [])
 
     def day_pnl() -> Decimal:
-        return Decimal(selectors.book()["totals"]["daily_pnl"])
+        return Decimal(shown_book()["totals"]["daily_pnl"])
 
     def book(symbol: str, strategy: str, quantity: str, price: str) -> None:
         request = TradeRequest(symbol, strategy, Decimal(quantity), Decimal(price), DAYS[5])
@@ -325,7 +323,7 @@ def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
         position_close(position=esh4, price=Decimal("4950"), actor="pm")
         # −2 × (4,960 − 4,950) × 50 × 5.02 = −5,020
         added.append(day_pnl() - start - sum(added))
-        afternoon = selectors.book()
+        afternoon = shown_book()
     assert added == [
         Decimal("900.00"),
         Decimal("-800.00"),
@@ -353,7 +351,7 @@ def test_a_business_day_lived_through_the_book_ends_as_the_timeline(fund):
         services.fx_rates_upsert(
             rows=[{"currency": "USD", "date": DAYS[5], "rate": usd(5)}], actor="ops"
         )
-        assert selectors.book()["valuation_date"] == "2024-02-22"  # closes after it: no re-mark
+        assert shown_book()["valuation_date"] == "2024-02-22"  # closes after it: no re-mark
         run = pipelines.pipeline_run(pipeline="eod", date=DAYS[5], actor="scheduler")
         assert run.status == "succeeded", run.error
     assert_live_book_is_the_timeline(DAYS[5])

@@ -1,10 +1,39 @@
 """Serializers of the performance API: parse the query, describe the answers."""
 
+import datetime as dt
+from typing import Any
+
 from rest_framework import serializers
 
+from core.formatting import decimal_str, ratio
 from core.serializers import code_field, money_field
 
-from ..selectors import DEFAULT_BY, DEFAULT_PERFORMANCE_PERIOD, DEFAULT_PERIOD, DIMENSIONS, PERIODS
+from ..selectors import (
+    DEFAULT_BY,
+    DEFAULT_PERFORMANCE_PERIOD,
+    DEFAULT_PERIOD,
+    DIMENSIONS,
+    PERIODS,
+    AttributionReport,
+    AttributionRow,
+    PerformanceReport,
+    ReturnStatistics,
+)
+
+RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 1e-12
+
+
+def return_str(value: float) -> str:
+    return f"{value:.{RETURN_PLACES}f}"
+
+
+def _ratio_str(value: float) -> str:
+    """A ratio (volatility, Sharpe…) to 6 places."""
+    return decimal_str(ratio(value)) or "0"
+
+
+def _optional(show: Any, value: Any) -> str | None:
+    return None if value is None else show(value)
 
 
 class AttributionQuerySerializer(serializers.Serializer):
@@ -34,6 +63,25 @@ class AttributionSerializer(serializers.Serializer):
     rows = AttributionRowSerializer(many=True)
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, report: AttributionReport) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "period": report.period.name,
+            "by": report.by,
+            "start": report.period.start.isoformat(),
+            "end": report.period.end.isoformat(),
+            "total_pnl": decimal_str(report.total_pnl),
+            "total_return": return_str(report.total_return),
+            "linking": report.linking,
+            "rows": [attribution_row(row) for row in report.rows],
+        }
+
+
+def attribution_row(row: AttributionRow) -> dict[str, str]:
+    shown = {"key": row.key, "pnl": f"{row.pnl:f}", "contribution": return_str(row.contribution)}
+    if row.fx_pnl is not None and row.fx_contribution is not None:
+        shown.update(fx_pnl=f"{row.fx_pnl:f}", fx_contribution=return_str(row.fx_contribution))
+    return shown
 
 
 class PerformanceQuerySerializer(AttributionQuerySerializer):
@@ -73,7 +121,35 @@ class StrategyStatisticsSerializer(StatisticsSerializer):
     strategy = serializers.CharField()
 
 
+def statistics_shown(stats: ReturnStatistics) -> dict[str, Any]:
+    """The statistics as the API shows them: returns to RETURN_PLACES, ratios to 6 places."""
+    return {
+        "pnl": decimal_str(stats.pnl),
+        "return": return_str(stats.total_return),
+        "annualized_return": return_str(stats.annualized_return),
+        "volatility": _optional(_ratio_str, stats.volatility),
+        "sharpe": _optional(_ratio_str, stats.sharpe),
+        "sortino": _optional(_ratio_str, stats.sortino),
+        "max_drawdown": {
+            "value": return_str(stats.max_drawdown),
+            "peak": _optional(dt.date.isoformat, stats.drawdown_peak),
+            "trough": _optional(dt.date.isoformat, stats.drawdown_trough),
+        },
+        "calmar": _optional(_ratio_str, stats.calmar),
+        "hit_ratio": _optional(_ratio_str, stats.hit_ratio),
+        "best_day": {"date": stats.best_day.isoformat(), "return": return_str(stats.best_return)},
+        "worst_day": {
+            "date": stats.worst_day.isoformat(),
+            "return": return_str(stats.worst_return),
+        },
+        "benchmark_return": _optional(return_str, stats.benchmark_return),
+        "excess_return": _optional(return_str, stats.excess_return),
+    }
+
+
 class PerformanceSerializer(StatisticsSerializer):
+    """GET /api/performance/: a `PerformanceReport` (`attribution.selectors.performance`)."""
+
     period = serializers.ChoiceField(choices=PERIODS)
     start = serializers.DateField()
     end = serializers.DateField()
@@ -84,3 +160,19 @@ class PerformanceSerializer(StatisticsSerializer):
     )
     benchmark_unavailable = serializers.CharField(allow_null=True)
     by_strategy = StrategyStatisticsSerializer(many=True)
+
+    def to_representation(self, report: PerformanceReport) -> dict[str, Any]:  # type: ignore[override]
+        return {
+            "period": report.period.name,
+            "start": report.period.start.isoformat(),
+            "end": report.period.end.isoformat(),
+            "days": report.days,
+            **statistics_shown(report.fund),
+            "benchmark": report.benchmark,
+            "benchmark_days_carried": report.benchmark_days_carried,
+            "benchmark_unavailable": report.benchmark_unavailable,
+            "by_strategy": [
+                {"strategy": row.strategy, **statistics_shown(row.statistics)}
+                for row in report.by_strategy
+            ],
+        }

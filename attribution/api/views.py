@@ -17,8 +17,7 @@ class PerformanceView(APIView):
 
     @extend_schema(parameters=[s.PerformanceQuerySerializer], responses=s.PerformanceSerializer)
     def get(self, request: Request) -> Response:
-        return Response(
-            selectors.performance(
-                **parsed_query(s.PerformanceQuerySerializer, request.query_params)
-            )
+        report = selectors.performance(
+            **parsed_query(s.PerformanceQuerySerializer, request.query_params)
         )
+        return Response(s.PerformanceSerializer(report).data)

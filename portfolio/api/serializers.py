@@ -5,12 +5,15 @@ naming it, numbers are ASCII decimals within their column's digits and bounds, d
 in the fund's range, symbols, codes and currencies match their patterns, notes are bounded.
 """
 
+import dataclasses
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
 
 from core import inputs
+from core.formatting import decimal_str
 from core.serializers import (
     FundDateField,
     ModelSerializer,
@@ -39,7 +42,26 @@ from ..models import (
     Strategy,
     Trade,
 )
-from ..selectors import funded_figures
+from ..selectors import POSITION_VALUES, BookRow, LiveBook
+
+
+def funded_figures(cost_base: Decimal, unrealized: Decimal, fx: Decimal) -> dict[str, str]:
+    """A funded position's cost base and the split of its unrealized P&L into the price
+    and the currency's move, as the API shows them."""
+    return {
+        "cost_base": f"{cost_base:f}",
+        "price_pnl_base": f"{unrealized - fx:f}",
+        "fx_pnl_base": f"{fx:f}",
+    }
+
+
+def json_value(value: Any) -> Any:
+    """A value as the API's JSON holds it: decimals in plain notation, dates in ISO 8601."""
+    if isinstance(value, Decimal):
+        return decimal_str(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
 
 
 class InstrumentSerializer(ModelSerializer):
@@ -262,7 +284,7 @@ class MarkToMarketResultSerializer(serializers.Serializer):
 
 
 class BookPositionSerializer(PositionSerializer):
-    """A position as the book shows it (read from plain rows, documented here)."""
+    """A position as the book shows it (a `BookRow`)."""
 
     asset_class = serializers.CharField()
     currency = serializers.CharField()
@@ -270,6 +292,24 @@ class BookPositionSerializer(PositionSerializer):
     class Meta(PositionSerializer.Meta):
         fields = [*PositionSerializer.Meta.fields, "asset_class", "currency"]
         read_only_fields = fields
+
+    def to_representation(self, row: BookRow) -> dict[str, Any]:  # type: ignore[override]
+        return book_position(row)
+
+
+_SHOWN = list(POSITION_VALUES)  # the first fields of a BookRow, in its order
+
+
+def book_position(row: BookRow) -> dict[str, Any]:
+    """A `BookRow` as the API shows it. A book has thousands of rows: each is a plain
+    dict built here, not a field-by-field serializer."""
+    shown = {name: json_value(value) for name, value in zip(_SHOWN, row, strict=False)}
+    shown["status"] = row.status
+    shown["asset_class"] = row.asset_class
+    shown["currency"] = row.currency
+    if row.funded:
+        shown.update(funded_figures(row.cost_base, row.unrealized_pnl_base, row.fx_pnl_base))
+    return shown
 
 
 class BookTotalsSerializer(serializers.Serializer):
@@ -285,6 +325,8 @@ class BookTotalsSerializer(serializers.Serializer):
 
 
 class BookSerializer(serializers.Serializer):
+    """GET /api/book/: a `LiveBook` (`portfolio.selectors.live_book`)."""
+
     as_of = serializers.DateField(help_text="The valuation date (kept for older clients).")
     valuation_date = serializers.DateField(
         help_text="The close the book is marked to; trades dated after it do not move it."
@@ -299,6 +341,21 @@ class BookSerializer(serializers.Serializer):
     )
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, book: LiveBook) -> dict[str, Any]:  # type: ignore[override]
+        totals = book.totals
+        return {
+            "as_of": book.valuation_date.isoformat(),
+            "valuation_date": book.valuation_date.isoformat(),
+            "base_currency": book.base_currency,
+            "nav": decimal_str(book.nav),
+            "positions": [book_position(row) for row in book.positions],
+            "totals": {
+                field.name: json_value(getattr(totals, field.name))
+                for field in dataclasses.fields(totals)
+            },
+            "stale_prices": book.stale_prices,
+        }
 
 
 class AuditRecordSerializer(ModelSerializer):

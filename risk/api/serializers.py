@@ -17,9 +17,10 @@ from portfolio.models import Instrument
 
 from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-from ..selectors import LIMIT_STATUSES, default_window, validate_request
+from ..selectors import LIMIT_STATUSES, RiskReport, default_window, validate_request
 from ..selectors.decomposition import BY, DEFAULT_CONFIDENCE, validate_decomposition
 from ..services import SHOCK_MAX, SHOCK_PLACES, SHOCK_TARGET_PATTERN
+from .report import report_shown
 
 
 class RiskLimitSerializer(ModelSerializer):
@@ -196,7 +197,7 @@ class DrawdownSerializer(serializers.Serializer):
 
 
 class LiveRiskSerializer(serializers.Serializer):
-    """The schema of GET /api/risk/live/ (the view returns a plain dict)."""
+    """GET /api/risk/live/: a `RiskReport` (`risk.selectors.live_risk`)."""
 
     as_of = serializers.DateField()
     nav = serializers.DecimalField(max_digits=24, decimal_places=2)
@@ -224,6 +225,9 @@ class LiveRiskSerializer(serializers.Serializer):
     missing_history = serializers.ListField(child=serializers.CharField())
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, report: RiskReport) -> dict[str, Any]:  # type: ignore[override]
+        return report_shown(report)
 
 
 class RiskSnapshotSerializer(ModelSerializer):

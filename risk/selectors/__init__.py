@@ -25,7 +25,16 @@ from .limits import (
     limits_evaluate,
 )
 from .market import MarketHistory, market_levels
-from .report import exposures_report, live_risk, risk_of, risk_on, risk_report
+from .report import (
+    Concentration,
+    Exposures,
+    RiskReport,
+    exposures_report,
+    live_risk,
+    risk_of,
+    risk_on,
+    risk_report,
+)
 from .snapshots import active_alerts, snapshot_report
 from .stress import scenario_run, shocks_from, stress_run
 from .var import (
@@ -44,9 +53,12 @@ __all__ = [
     "LIMIT_STATUSES",
     "MAX_WINDOW",
     "Book",
+    "Concentration",
+    "Exposures",
     "LimitValue",
     "MarketHistory",
     "Risk",
+    "RiskReport",
     "WhatIf",
     "active_alerts",
     "active_limits",

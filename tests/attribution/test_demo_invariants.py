@@ -9,9 +9,9 @@ from django.db.models import Sum
 
 from attribution import selectors
 from core.calendar import previous_business_day
-from portfolio import selectors as book_selectors
 from portfolio.ledger import to_cents
 from portfolio.models import PortfolioSnapshot, PositionSnapshot, Trade
+from tests.shown import shown_attribution, shown_book
 
 
 def value_at(day):
@@ -27,12 +27,12 @@ def test_every_period_and_dimension_adds_up(db):
     call_command("load_demo", "--password", "pw", stdout=StringIO())
     last = PortfolioSnapshot.objects.latest("date")
     # The snapshots rebuilt from the ledger agree with the live book, marked the same day.
-    book = book_selectors.book()
+    book = shown_book()
     assert (D(book["nav"]), D(book["totals"]["daily_pnl"])) == (last.nav, last.pnl)
     for period in ("daily", "mtd", "qtd", "ytd", "itd"):
         totals = set()
         for by in selectors.DIMENSIONS:
-            report = selectors.attribution_report(selectors.period_resolve(period), by)
+            report = shown_attribution(selectors.period_resolve(period), by)
             assert sum(D(row["pnl"]) for row in report["rows"]) == D(report["total_pnl"])
             linked = sum(float(row["contribution"]) for row in report["rows"])
             assert abs(linked - float(report["total_return"])) < 1e-10, (period, by)

@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
 from attribution import engine, selectors
-from portfolio import selectors as book_selectors
 from portfolio import services
 from portfolio import services as book_services
 from portfolio.models import PortfolioSnapshot, PositionSnapshot
 from tests.fixtures.attribution_fund import D0, D1, D2, D3
+from tests.shown import shown_attribution, shown_book
 
 # Daily P&L by position, (U_t + R_t) − (U_{t−1} + R_{t−1}):
 #   ESH4 / MACRO   D1: 2 × 50 × 50 × 5.10 = 25,500.00
@@ -76,13 +76,13 @@ def test_snapshots_by_hand(attribution_fund):
 
     # The live book, marked to D3, agrees with the snapshot.
     book_services.mark_to_market(as_of=D3, actor="test")
-    assert D(book_selectors.book()["nav"]) == fund_days[D3].nav
+    assert D(shown_book()["nav"]) == fund_days[D3].nav
 
 
 def test_attribution_by_hand(attribution_fund):
     build()
     period = selectors.period_resolve("custom", start=D1, end=D3)
-    report = selectors.attribution_report(period, "strategy")
+    report = shown_attribution(period, "strategy")
     r = {day: float(pnl) / CAPITAL[day] for day, pnl in {D1: 35500, D2: 19500, D3: 10200}.items()}
     total = (1 + r[D1]) * (1 + r[D2]) * (1 + r[D3]) - 1
 
@@ -109,12 +109,12 @@ def test_attribution_by_hand(attribution_fund):
     contributions = {row["key"]: float(row["contribution"]) for row in report["rows"]}
     assert contributions["MACRO"] == pytest.approx(linked(MACRO), abs=1e-15)
     assert contributions["RV"] == pytest.approx(linked(RV), abs=1e-15)
-    by_currency = selectors.attribution_report(period, "currency")
+    by_currency = shown_attribution(period, "currency")
     assert [(row["key"], row["pnl"]) for row in by_currency["rows"]] == [
         ("BRL", "20000.00"),
         ("USD", "45200.00"),
     ]
-    daily = selectors.attribution_report(selectors.period_resolve("daily"), "instrument")
+    daily = shown_attribution(selectors.period_resolve("daily"), "instrument")
     assert (daily["start"], daily["total_pnl"]) == ("2024-03-15", "10200.00")
     assert float(daily["total_return"]) == pytest.approx(10200 / 11_055_000, abs=1e-15)
 

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from portfolio import selectors, services
+from portfolio import services
 from tests.factories import PriceFactory, StrategyFactory
+from tests.shown import shown_book
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +37,7 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     trade("MACRO", "-5", "126900", FRI)  # closed today, the book still at Thursday's close
     # MACRO: 5 × (127,000 − 126,800) = 1,000 on Thursday, then 5 × (126,900 − 127,000) =
     # −500 for the sale at Thursday's close: 500. RV: −2 × (127,000 − 127,100) = 200.
-    report = selectors.book()
+    report = shown_book()
     assert report["totals"]["daily_pnl"] == "700.00"
 
     user = User.objects.create_user("pm-user", password="x", is_staff=True)

@@ -12,8 +12,8 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from demo.management.commands import load_demo
-from portfolio import selectors
 from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
+from tests.shown import shown_book
 from trading.models import Signal, TradeProposal
 
 pytestmark = pytest.mark.django_db
@@ -114,7 +114,7 @@ def test_load_demo_builds_a_consistent_fund():
     assert Position.objects.filter(
         closed_at__isnull=False
     ).exists()  # some were closed along the way
-    book = selectors.book()
+    book = shown_book()
     assert book["stale_prices"] == []
     # NAV = flows + realized (all positions, closed long ago too) + unrealized (open).
     flows = D("1000000000.00") + D("150000000.00") - D("80000000.00")

@@ -11,8 +11,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from portfolio import selectors, services
+from portfolio import services
 from portfolio.models import PortfolioSnapshot, Position, Trade
+from tests.shown import shown_book
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,7 @@ def test_a_position_closed_on_a_day_the_book_has_not_marked(fund):
     close(TUE, "110")
     buy("-20", "108", WED)  # closes it: 20 × (108 − 102.5) = 110 realized
     mark(TUE)
-    book = selectors.book()
+    book = shown_book()
     # Tuesday: 10 × 10 + 10 × 5 = 150, and the sale at Tuesday's close, −20 × (110 − 108)
     # = −40: 110, listed with the closed position.
     assert book["valuation_date"] == "2024-03-12"
@@ -116,7 +117,7 @@ def test_a_position_closed_on_a_day_the_book_has_not_marked(fund):
     mark(WED)
     # Wednesday: the sale against Tuesday's close of 20 at 102.5 (150): 110 − 150 = −40.
     assert day_pnl() == D("-40.00") == timeline(WED)
-    assert selectors.book()["totals"]["daily_pnl"] == "-40.00"
+    assert shown_book()["totals"]["daily_pnl"] == "-40.00"
 
 
 def test_a_first_trade_on_a_holiday_is_in_the_next_business_days_pnl(ibov, macro):

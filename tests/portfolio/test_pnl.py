@@ -9,9 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.errors import RowErrors
-from portfolio import selectors, services
+from portfolio import services
 from portfolio.models import AuditRecord, Position, Trade
 from tests.factories import InstrumentFactory, PriceFactory, StrategyFactory
+from tests.shown import shown_book
 
 pytestmark = pytest.mark.django_db
 
@@ -79,7 +80,7 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
     assert (short.last_price, short.price_date, short.pnl_date) == (D("5030"), THU, THU)
     assert short.notional_base == D("-2565300.00")
     assert short.daily_pnl_base == D("5100.00")
-    assert selectors.book()["totals"]["daily_pnl"] == "34150.00"  # 29,050 + 5,100
+    assert shown_book()["totals"]["daily_pnl"] == "34150.00"  # 29,050 + 5,100
 
     PriceFactory(instrument=spx, date=FRI, price=D("5020"))
     result = mark(FRI)
@@ -91,7 +92,7 @@ def test_foreign_currency_position_through_three_days_with_fx_moving(spx, macro,
 
     position.refresh_from_db()
     assert (position.pnl_date, position.daily_pnl_base) == (FRI, D("8450.00"))
-    the_book = selectors.book()
+    the_book = shown_book()
     assert the_book["as_of"] == "2024-03-15"
     assert the_book["totals"] == {
         "positions": 2,  # the short, and the long closed today
@@ -242,7 +243,7 @@ def test_book_totals_are_the_sums_of_its_rows_with_a_position_closed_today(spx, 
         PriceFactory(instrument=ibov, date=day, price=D(ind))
         mark(day)
     book(trade("INDJ24", "3", "126700", FRI))  # closes the short on Friday, the book at THU
-    report = selectors.book()
+    report = shown_book()
     rows, totals = report["positions"], report["totals"]
     assert [(row["instrument"], row["strategy"], row["status"]) for row in rows] == [
         ("ESH4", "MACRO", "open"),
@@ -311,4 +312,4 @@ def test_a_close_or_fx_rate_up_to_the_valuation_date_re_marks_the_book(spx, ibov
     )
     es.refresh_from_db()
     assert (es.price_date, es.pnl_date) == (WED, WED)
-    assert selectors.book()["valuation_date"] == "2024-03-13"
+    assert shown_book()["valuation_date"] == "2024-03-13"

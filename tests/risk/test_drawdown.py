@@ -28,8 +28,9 @@ from briefing.services import morning_pack_generate
 from portfolio import selectors as book_selectors
 from portfolio import services as book_services
 from portfolio.models import PortfolioSnapshot, Price
-from risk import selectors, services
+from risk import services
 from risk.models import RiskAlert, RiskLimit
+from tests.shown import shown_risk
 
 D0, D1, D2, D3 = (dt.date(2024, 3, day) for day in (11, 12, 13, 14))
 CLOSES = {D0: "100000", D1: "110000", D2: "104500", D3: "99275"}
@@ -73,7 +74,7 @@ def test_the_live_day_without_a_snapshot_takes_its_return_from_the_last_one(fall
     """The timeline to D2 only: the live book of D3 (NAV 447,750.00) against D2's NAV and
     the redemption since: (447,750 − (1,045,000 − 545,000)) / 500,000 = −10.45%."""
     book_services.snapshots_build(start=D0, end=D2, actor="test")
-    report = selectors.live_risk(window=20)
+    report = shown_risk(window=20)
     assert (report["as_of"], report["nav"]) == ("2024-03-14", "447750.00")
     assert report["drawdown"] == {
         "as_of": "2024-03-14",
@@ -94,7 +95,7 @@ def test_the_limit_the_snapshot_the_pack_and_the_admin_show_it(falling):
         "peak_date": "2024-03-12",
     }
     assert RiskAlert.objects.get().value == Decimal("0.149275")
-    assert selectors.live_risk(window=20)["drawdown"] == snapshot.drawdown
+    assert shown_risk(window=20)["drawdown"] == snapshot.drawdown
 
     pack = morning_pack_generate(date=dt.date(2024, 3, 15), actor="test")
     assert pack.sections["risk"]["drawdown"] == snapshot.drawdown

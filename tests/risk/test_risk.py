@@ -22,6 +22,7 @@ from risk.selectors.market import quotes
 from tests.conftest import TODAY
 from tests.factories import InstrumentFactory, StrategyFactory
 from tests.fixtures.risk_book import DAYS, di, es, ind, usd
+from tests.shown import shown_risk
 
 
 def hand_pnl(
@@ -56,7 +57,7 @@ def cents(value: float) -> str:
 
 
 def test_historical_var_and_es_match_the_formulas(book: Any) -> None:
-    report = selectors.live_risk(window=20, method="historical")
+    report = shown_risk(window=20, method="historical")
     pnl = hand_pnl()
     assert report["as_of"] == "2024-03-15" and report["nav"] == "10000000.00"
     for a in (0.95, 0.99):
@@ -77,7 +78,7 @@ def test_parametric_and_ewma_var_match_the_formulas(book: Any) -> None:
         / sum(0.94 ** (19 - i) for i in range(20))
     )
     for method, sigma in (("parametric", stdev(pnl)), ("ewma", sigma_ewma)):
-        report = selectors.live_risk(window=20, method=method)
+        report = shown_risk(window=20, method=method)
         for a in (0.95, 0.99):
             z = NormalDist().inv_cdf(a)
             assert report["var"][str(a)] == cents(z * sigma)
@@ -87,7 +88,7 @@ def test_parametric_and_ewma_var_match_the_formulas(book: Any) -> None:
 
 
 def test_exposures_and_dv01_by_hand(book: Any) -> None:
-    exposures = selectors.live_risk(window=20)["exposures"]
+    exposures = shown_risk(window=20)["exposures"]
     # Long 1,015,000 + 2,474,940 + 501,000; short −1,237,470 − 10,000,000.
     assert exposures["long"] == "3990940.00"
     assert exposures["short"] == "-11237470.00"
@@ -116,13 +117,13 @@ def test_exposures_and_dv01_by_hand(book: Any) -> None:
         },
         {"instrument": "ESH4", "strategy": "MACRO", "notional": "2474940.00", "weight": "0.247494"},
     ]
-    assert selectors.live_risk(window=20)["dv01_by_currency"] == {"BRL": "-2500.00"}
+    assert shown_risk(window=20)["dv01_by_currency"] == {"BRL": "-2500.00"}
 
 
 def test_a_position_without_enough_history_is_listed_not_dropped_silently(
     book: Any, macro: Any
 ) -> None:
-    before = selectors.live_risk(window=20)
+    before = shown_risk(window=20)
     young = InstrumentFactory.create(symbol="NEWCO", currency="BRL")
     Price.objects.bulk_create(Price(instrument=young, date=day, price=50) for day in DAYS[-5:])
     book_services.trades_book(
@@ -138,7 +139,7 @@ def test_a_position_without_enough_history_is_listed_not_dropped_silently(
         actor="test",
         source="api",
     )
-    after = selectors.live_risk(window=20)
+    after = shown_risk(window=20)
     assert after["missing_history"] == ["NEWCO"]
     assert after["var"] == before["var"]  # it cannot contribute scenarios it does not have
     assert after["exposures"]["long"] == "4040940.00"  # but it is in the exposures
@@ -148,7 +149,7 @@ def test_a_quote_missing_on_a_foreign_holiday_is_carried(book: Any) -> None:
     # ESH4 not quoted on Mar 14 (k = 19): Mar 13's price stands for it (times Mar 14's
     # USD rate), and the price move lands on Mar 15.
     Price.objects.filter(instrument__symbol="ESH4", date=DAYS[19]).delete()
-    report = selectors.live_risk(window=20)
+    report = shown_risk(window=20)
     assert report["missing_history"] == []
     pnl = hand_pnl(es=lambda k: es(18) if k == 19 else es(k))
     assert report["var"]["0.99"] == cents(-linear_quantile(pnl, 0.01))
@@ -157,9 +158,9 @@ def test_a_quote_missing_on_a_foreign_holiday_is_carried(book: Any) -> None:
 
 def test_a_window_longer_than_the_history_shrinks_to_it(book: Any) -> None:
     """21 days of quotes give 20 returns: a 250-day window uses those 20, and says so."""
-    report = selectors.live_risk(window=250)
+    report = shown_risk(window=250)
     assert (report["window"], report["window_used"], report["short_history"]) == (250, 20, True)
-    assert report["var"] == selectors.live_risk(window=20)["var"]
+    assert report["var"] == shown_risk(window=20)["var"]
     assert report["var_unavailable"] is None and report["missing_history"] == []
 
 
@@ -171,7 +172,7 @@ def test_below_the_minimum_window_there_is_no_var_but_everything_else(
     settings.PMS_RISK_MIN_WINDOW = 25
     limit("var", "var_95", "1000000")
     limit("gross", "gross_leverage", "1.6")
-    report = selectors.live_risk(window=250)
+    report = shown_risk(window=250)
     assert report["var"] == {"0.95": None, "0.99": None}
     assert report["expected_shortfall"] == {"0.95": None, "0.99": None}
     assert report["var_unavailable"] == (
@@ -186,7 +187,7 @@ def test_below_the_minimum_window_there_is_no_var_but_everything_else(
 def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> None:
     RiskLimit.objects.create(name="VaR", metric="var_95", limit=Decimal("1000000"))
     with CaptureQueriesContext(connection) as small:
-        selectors.live_risk(window=20)
+        shown_risk(window=20)
     for n in range(30):
         StrategyFactory.create(code=f"S{n}")
     book_services.trades_book(
@@ -206,9 +207,9 @@ def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> N
     )
     default_cache.clear()  # the market matrix of those instruments computed again
     with CaptureQueriesContext(connection) as large:
-        selectors.live_risk(window=20)
+        shown_risk(window=20)
     with CaptureQueriesContext(connection) as remembered:
-        selectors.live_risk(window=20)
+        shown_risk(window=20)
     # The book 5, the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and
     # the flows since its last day); the market none once its matrix is remembered.
     assert len(large) == len(small) == 10
@@ -303,7 +304,7 @@ def test_limit_values_and_statuses(book: Any) -> None:
     limit("rv dv01", "dv01", "10", scope_type="strategy", scope_value="RV")
     limit("daily loss", "daily_loss", "1")
     limit("drawdown", "drawdown", "0.05")
-    rows = {row["name"]: row for row in selectors.live_risk(window=20)["limits"]}
+    rows = {row["name"]: row for row in shown_risk(window=20)["limits"]}
     # DI1F27: |−10,000,000| / 10,000,000 = 1.0 > 0.8.
     assert rows["concentration"]["value"] == "1.000000"
     assert rows["concentration"]["utilization"] == "1.250000"
@@ -322,7 +323,7 @@ def test_limit_values_and_statuses(book: Any) -> None:
 
 def test_scoped_var_is_the_var_of_that_strategy_alone(book: Any) -> None:
     limit("rv var", "var_99", "1000", scope_type="strategy", scope_value="RV")
-    [row] = selectors.live_risk(window=20)["limits"]
+    [row] = shown_risk(window=20)["limits"]
     assert row["value"] == cents(-linear_quantile(hand_pnl(with_macro=False), 0.01))
 
 
@@ -340,7 +341,7 @@ def test_a_snapshot_of_a_past_date_comes_from_its_timeline(timeline: Any) -> Non
     assert past.exposures["gross"] == "0.00" and not RiskAlert.objects.exists()
     today = services.risk_snapshot_take(date=TODAY, actor="eod", window=20)
     assert today.exposures["gross"] == "15228410.00"
-    assert today.var_95 == Decimal(selectors.live_risk(window=20)["var"]["0.95"])
+    assert today.var_95 == Decimal(shown_risk(window=20)["var"]["0.95"])
     assert RiskAlert.objects.get().date == TODAY  # DV01 2,500 > 2,000 on Mar 15 only
 
 

@@ -1,0 +1,23 @@
+"""The selectors' values as the API shows them (through its serializers), for the tests
+that state their figures as the JSON does."""
+
+from typing import Any
+
+from attribution.api.serializers import AttributionSerializer
+from attribution.selectors import Period, attribution_report
+from portfolio.api.serializers import BookSerializer
+from portfolio.selectors import live_book
+from risk.api.report import report_shown
+from risk.selectors import live_risk
+
+
+def shown_book() -> dict[str, Any]:
+    return dict(BookSerializer(live_book()).data)
+
+
+def shown_risk(**query: Any) -> dict[str, Any]:
+    return report_shown(live_risk(**query))
+
+
+def shown_attribution(period: Period, by: str) -> dict[str, Any]:
+    return dict(AttributionSerializer(attribution_report(period, by)).data)
