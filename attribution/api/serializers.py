@@ -148,8 +148,7 @@ def statistics_shown(stats: ReturnStatistics) -> dict[str, Any]:
 
 
 class PerformanceSerializer(StatisticsSerializer):
-    """GET /api/performance/: a `PerformanceReport` (`attribution.selectors.performance`)."""
-
+    # GET /api/performance/: a `PerformanceReport` (`attribution.selectors.performance`).
     period = serializers.ChoiceField(choices=PERIODS)
     start = serializers.DateField()
     end = serializers.DateField()

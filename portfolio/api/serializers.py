@@ -284,8 +284,9 @@ class MarkToMarketResultSerializer(serializers.Serializer):
 
 
 class BookPositionSerializer(PositionSerializer):
-    """A position as the book shows it (a `BookRow`)."""
+    """A position as the book shows it (read from plain rows, documented here)."""
 
+    # The rows are `BookRow`s of the live book.
     asset_class = serializers.CharField()
     currency = serializers.CharField()
 
@@ -325,8 +326,7 @@ class BookTotalsSerializer(serializers.Serializer):
 
 
 class BookSerializer(serializers.Serializer):
-    """GET /api/book/: a `LiveBook` (`portfolio.selectors.live_book`)."""
-
+    # GET /api/book/: a `LiveBook` (`portfolio.selectors.live_book`).
     as_of = serializers.DateField(help_text="The valuation date (kept for older clients).")
     valuation_date = serializers.DateField(
         help_text="The close the book is marked to; trades dated after it do not move it."

@@ -197,8 +197,9 @@ class DrawdownSerializer(serializers.Serializer):
 
 
 class LiveRiskSerializer(serializers.Serializer):
-    """GET /api/risk/live/: a `RiskReport` (`risk.selectors.live_risk`)."""
+    """The schema of GET /api/risk/live/ (the view returns a plain dict)."""
 
+    # The dict is a `RiskReport` (`risk.selectors.live_risk`) shown by `report_shown`.
     as_of = serializers.DateField()
     nav = serializers.DecimalField(max_digits=24, decimal_places=2)
     method = serializers.CharField()
