@@ -460,8 +460,8 @@ def invalidate(datasets: Iterable[str]) -> None:
 
 def warm(name: str, *, value: Any = None, **given: Any) -> None:
     """Compute data set `name` for `given` parameters now (or store `value`, already
-    computed by its selector), so that its first reader hits: the pipelines' steps,
-    write-through."""
+    computed by its selector), in both its forms, so that its first reader hits, the HTTP
+    edge or the dashboard: the pipelines' steps, write-through."""
     dataset = REGISTRY[name]
     filled = dataset.params(**given)
     stored_as = dataset.key(**filled)
@@ -469,6 +469,7 @@ def warm(name: str, *, value: Any = None, **given: Any) -> None:
     if generation is not None:
         found = dataset.compute(**filled) if value is None else value
         _store(name, stored_as, generation, dataset.rendered(found))
+        _store(name, _value_key(stored_as), generation, found)
 
 
 def refresh_book() -> None:

@@ -8,8 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     initial = True
 
-    # The tables exist once pms_site's migrations up to its models' last change have run.
-    dependencies = [("pms_site", "0005_permissions")]
+    # After pms_site has let the models go: the tables exist, and only one app's state
+    # holds them at any migration (unapplying pms_site 0006 unapplies this one too).
+    dependencies = [("pms_site", "0006_models_to_ops")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
