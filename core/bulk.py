@@ -47,10 +47,10 @@ class _Collector:
 
 
 # The cyclic garbage collector paused for a block of bulk work. Rows as tuples of Decimals
-# hold no reference cycles, and reference counting frees them, but every 700 of them set off
-# a collection, some of which walk every object of the process: 10,000 marks set off 60,
-# 7 ms, and one in a few marks a full one, 50 ms more. Cycles made meanwhile are collected
-# after the pause.
+# hold no reference cycles, and reference counting frees them, but every 700 new objects set
+# off a collection, some of which walk every object of the process: a large mark would set
+# off dozens, and now and then a full one. Cycles made meanwhile are collected after the
+# pause.
 collector_paused = _Collector().paused
 
 

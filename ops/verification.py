@@ -36,7 +36,7 @@ from briefing.models import MorningPack
 from pms_site import cache
 from portfolio.selectors import close_due, last_mark, live_book
 from portfolio.services import mark_to_market
-from risk.selectors import backtest, live_risk
+from risk.selectors import backtest, breached, live_risk
 
 from . import health, pipelines
 from .backups import backup_read, latest_backup, unapplied_migrations
@@ -249,7 +249,7 @@ def mark_to_market_dry_run() -> Outcome:
 
 def risk() -> Outcome:
     report = live_risk(method="historical")
-    breaches = [value.limit.name for value in report.limits if value.status == "breach"]
+    breaches = breached(value.as_dict() for value in report.limits)
     if report.var_unavailable:
         return WARN, f"no VaR yet: {report.var_unavailable}; {len(report.limits)} limits"
     var, es = report.var[0.99], report.expected_shortfall[0.99]

@@ -280,7 +280,7 @@ def render(data: Any) -> bytes:
 
 class PreparedResponse(HttpResponse):
     """JSON sent as stored: the payload's bytes, then the cache fields, as two chunks of one
-    response. Joining them would copy the payload (400 KB for a 1,000-position book) on
+    response. Joining them would copy the payload (hundreds of kilobytes for a large book) on
     every hit; gunicorn writes each chunk to a TCP_NODELAY socket, so the small second one
     does not wait on the first one's ACK. Content-Length is set here, so that nothing
     downstream joins them to count."""

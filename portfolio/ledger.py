@@ -263,8 +263,8 @@ class Holdings(NamedTuple):
     cost_base: Decimal  # funded: K (zero when margined)
     realized: Decimal  # cumulative realized P&L, base, net of fees
 
-    def booked(self, terms: Terms, trade: TradeLeg) -> tuple["Holdings", BookedTrade]:
-        """These holdings after one more trade (its fees realized), and what it did."""
+    def booked(self, terms: Terms, trade: TradeLeg) -> "Booked":
+        """These holdings with one more trade booked on them (`book_trade`)."""
         booked = book_trade(
             terms,
             self.quantity,
@@ -274,12 +274,22 @@ class Holdings(NamedTuple):
             trade.price,
             trade.fx_rate,
         )
-        realized = self.realized + booked.realized_base - trade.fees
+        realized = booked.realized_base - trade.fees
         local = booked.local
-        return Holdings(local.quantity, local.avg_cost, booked.cost_base, realized), booked
+        held = Holdings(local.quantity, local.avg_cost, booked.cost_base, self.realized + realized)
+        return Booked(held, booked, realized)
 
     def after(self, terms: Terms, trade: TradeLeg) -> "Holdings":
-        return self.booked(terms, trade)[0]
+        return self.booked(terms, trade).held
+
+
+class Booked(NamedTuple):
+    """A trade booked on holdings: what they hold after it, what it did, and the P&L it
+    realized in base, net of its fees."""
+
+    held: Holdings
+    trade: BookedTrade
+    realized: Decimal
 
 
 NOTHING = Holdings(ZERO, ZERO, ZERO, ZERO)
@@ -297,20 +307,13 @@ class PositionDay(NamedTuple):
 
 
 def position_day(
-    terms: Terms,
-    start: Decimal,
-    held: Holdings,
-    quote: Decimal,
-    fx_rate: Decimal,
-    trades: Iterable[TradeLeg] = (),
+    terms: Terms, start: Decimal, held: Holdings, quote: Decimal, fx_rate: Decimal
 ) -> PositionDay:
     """The day of a position worth `start` at the previous business day's close (what it
-    held then, valued there: `start_value`), holding `held`, which then does `trades` in
-    order and is marked at the close (quote, fx_rate): DESIGN.md's daily P&L
-    `(U_t + R_t) − (U_{t−1} + R_{t−1})`. The live book and the timeline both compute a
-    position's day with it."""
-    for trade in trades:
-        held = held.after(terms, trade)
+    held then, valued there: `start_value`) that holds `held` after the day's trades
+    (booked by `Holdings.booked`), marked at the day's close (quote, fx_rate): DESIGN.md's
+    daily P&L `(U_t + R_t) − (U_{t−1} + R_{t−1})`. The live book and the timeline both
+    compute a position's day with it."""
     figures = mark_figures(terms, held.quantity, held.avg_cost, quote, fx_rate, held.cost_base)
     value = figures.unrealized_pnl_base + held.realized
     return PositionDay(held, figures, value, value - start)

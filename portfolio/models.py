@@ -546,10 +546,10 @@ POSITION_FIGURES = (
     "dv01_base",
 )
 
-# The figures a mark recomputes, shared by trade booking and mark-to-market.
 # What a position holds: the fields a trade sets, in `portfolio.ledger.Holdings`' order.
 HOLDING_FIELDS = ("quantity", "avg_cost", "cost_base", "realized_pnl_base")
 
+# The figures a mark recomputes, shared by trade booking and mark-to-market.
 MARK_FIELDS = (
     "last_price",
     "price_date",

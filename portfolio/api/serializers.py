@@ -299,6 +299,7 @@ class BookPositionSerializer(PositionSerializer):
 
 
 _SHOWN = list(POSITION_VALUES)  # the first fields of a BookRow, in its order
+assert tuple(BookRow._fields[: len(_SHOWN)]) == tuple(_SHOWN), "BookRow starts with the columns"
 
 
 def book_position(row: BookRow) -> dict[str, Any]:

@@ -98,8 +98,8 @@ class _Replay:
     """The ledger walked forward over business days, each marked at the latest close and
     FX rate on or before it: the day of every position (`position_day`), and the fund's.
 
-    Trades are applied in trade order by the ledger's rule (`Holdings.booked`); each adds
-    the realized P&L it recorded, which the book booked it with.
+    Trades are applied in trade order by the ledger's rule (`Holdings.after`), each with
+    the realized P&L the ledger recorded for it when it was booked.
     """
 
     def __init__(self, start: dt.date, end: dt.date):
@@ -128,7 +128,7 @@ class _Replay:
             key = (trade.instrument_id, trade.strategy_id)
             holding = self.holdings.setdefault(key, Holding(trade.position_id))
             leg = TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees)
-            held, _ = holding.held.booked(self.terms[trade.instrument_id], leg)
+            held = holding.held.after(self.terms[trade.instrument_id], leg)
             holding.held = held._replace(realized=holding.held.realized + trade.realized_pnl_base)
             holding.realized_fx += trade.realized_fx_pnl_base
             holding.position_id = trade.position_id

@@ -235,13 +235,14 @@ class _Booking:
             self.day_start.roll(position, day)
         trade = leg(request, fx_rate)
         self.day_start.keep_aside(position, request.trade_date, trade, terms)
-        held, booked = holdings_of(position).booked(terms, trade)
-        booked_on = self._apply_effect(position, held, booked, request, trade, terms)
+        booking = holdings_of(position).booked(terms, trade)
+        booked_on = self._apply_effect(position, booking.held, booking.trade, request, trade, terms)
         if day < position.pnl_date:  # back-dated: its day's start holds it already
             self.day_start.roll(position, position.pnl_date)
             remark(position, terms)
-        realized = booked.realized_base - request.fees
-        self._record(request, booked_on, before, fx_rate, realized, booked.realized_fx_base)
+        self._record(
+            request, booked_on, before, fx_rate, booking.realized, booking.trade.realized_fx_base
+        )
         return inputs.size_problem(float(booked_on.notional_base), float(booked_on.dv01_base))
 
     def _apply_effect(

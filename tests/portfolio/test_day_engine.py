@@ -80,13 +80,18 @@ def test_the_fast_forms_are_the_engines_day(terms, before, today, quote0, fx0, q
     for leg in before:
         held = held.after(terms, leg)
     start = start_value(terms, held, quote0, fx0)
-    day = position_day(terms, start, held, quote, fx, today)
+    realized = held.realized
+    for leg in today:  # the day's trades, one at a time, as the book books them
+        booking = held.booked(terms, leg)
+        assert booking.held.realized == held.realized + booking.realized
+        assert booking.realized == booking.trade.realized_base - leg.fees
+        held = booking.held
+        realized += booking.realized
+    day = position_day(terms, start, held, quote, fx)
 
-    # The day's trades, one at a time, as the book books them; then the mark's fast form.
-    for leg in today:
-        held = held.after(terms, leg)
+    # The mark's fast form: the figures of `mark_rule`, daily P&L U + R − start.
     row = mark_rule(terms)(held.quantity, held.avg_cost, quote, fx, held.cost_base)
-    assert day.held == held
+    assert held.realized == realized
     assert row == tuple(day.figures) == composed(terms, held, quote, fx)
     assert row[2] + held.realized - start == day.daily_pnl
     # The day's P&L is the move of the position's value from one close to the next.
