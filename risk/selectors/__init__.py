@@ -13,7 +13,7 @@
 """
 
 from .backtest import backtest
-from .book import Book, money
+from .book import BookArrays, money
 from .decomposition import decomposition, validate_decomposition
 from .limits import (
     LIMIT_STATUSES,
@@ -52,7 +52,7 @@ __all__ = [
     "CONFIDENCES",
     "LIMIT_STATUSES",
     "MAX_WINDOW",
-    "Book",
+    "BookArrays",
     "Concentration",
     "Exposures",
     "LimitValue",

@@ -13,7 +13,7 @@ from core.formatting import cents_str, decimal_str, ratio
 from portfolio.selectors import book_state_on
 
 from .. import engine
-from .book import Book, money
+from .book import BookArrays, money
 from .var import risk_compute
 
 BY = ("position", "strategy", "asset_class", "currency")
@@ -43,7 +43,7 @@ def decomposition(
     share of VaR; and every strategy's incremental VaR (the VaR, minus the VaR without
     it: positive when the strategy adds risk). 400 when the history is too short for a VaR."""
     validate_decomposition(by, confidence)
-    book = None if as_of is None else Book.load(book_state_on(as_of))
+    book = None if as_of is None else BookArrays.load(book_state_on(as_of))
     risk = risk_compute(window=window, method="historical", book=book)
     if risk.var_unavailable:
         raise ValidationError({"window": [risk.var_unavailable]})
