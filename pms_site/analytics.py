@@ -17,6 +17,8 @@ from core import charts
 from core.formatting import money, percent, ratio
 from risk import engine
 from risk import selectors as risk
+from risk.api.report import likelihood_ratio_shown
+from risk.selectors import Backtest, Decomposition
 from risk.selectors.decomposition import BY
 
 PERFORMANCE_PERIODS = ("mtd", "qtd", "ytd", "itd")
@@ -89,56 +91,52 @@ def _performance(report: PerformanceReport) -> dict[str, Any]:
     }
 
 
-def _decomposition(report: dict[str, Any]) -> dict[str, Any]:
+def _decomposition(report: Decomposition) -> dict[str, Any]:
     return {
-        "as_of": report["as_of"],
-        "var": money(Decimal(report["var"]), 0),
-        "window_used": report["window_used"],
+        "as_of": report.as_of,
+        "var": money(report.var, 0),
+        "window_used": report.window_used,
         "rows": [
             {
-                "key": row["key"],
-                "component_var": money(Decimal(row["component_var"]), 0),
-                "share": "—" if row["share"] is None else percent(Decimal(row["share"]), 1),
-                "width": 0 if row["share"] is None else min(max(float(row["share"]), 0.0), 1.0),
+                "key": row.key,
+                "component_var": money(row.component_var, 0),
+                "share": "—" if row.share is None else percent(row.share, 1),
+                "width": 0 if row.share is None else min(max(float(row.share), 0.0), 1.0),
             }
-            for row in report["rows"]
+            for row in report.rows
         ],
         "incremental": [
-            {"strategy": row["strategy"], "value": money(Decimal(row["incremental_var"]), 0)}
-            for row in report["incremental"]
+            {"strategy": row.strategy, "value": money(row.incremental_var, 0)}
+            for row in report.incremental
         ],
     }
 
 
-def _backtest(report: dict[str, Any]) -> dict[str, Any]:
-    shown = report["days"][-engine.BASEL_DAYS :]
+def _backtest(report: Backtest) -> dict[str, Any]:
+    shown = report.days[-engine.BASEL_DAYS :]
     return {
-        "start": report["start"],
-        "end": report["end"],
-        "observations": report["observations"],
-        "exceptions": report["exceptions"],
-        "expected": f"{Decimal(report['expected']):.1f}",
-        "kupiec": report["kupiec"],
-        "christoffersen": report["christoffersen"],
-        "traffic_light": report["traffic_light"],
-        "traffic_light_days": report["traffic_light_days"],
+        "start": report.start,
+        "end": report.end,
+        "observations": report.observations,
+        "exceptions": report.exceptions,
+        "expected": f"{ratio(report.expected):.1f}",
+        "kupiec": likelihood_ratio_shown(report.kupiec),
+        "christoffersen": likelihood_ratio_shown(report.christoffersen),
+        "traffic_light": report.traffic_light,
+        "traffic_light_days": report.traffic_light_days,
         "chart_days": len(shown),
         "chart": charts.backtest_chart(
-            [day["date"].isoformat() for day in shown],
-            [float(day["pnl"]) for day in shown],
-            [float(day["var"]) for day in shown],
-            [day["exception"] for day in shown],
+            [day.date.isoformat() for day in shown],
+            [float(day.pnl) for day in shown],
+            [float(day.var) for day in shown],
+            [day.exception for day in shown],
             width=1400,
             height=300,
         ),
         "exception_days": [
-            {
-                "date": day["date"],
-                "pnl": money(Decimal(day["pnl"]), 0),
-                "var": money(Decimal(day["var"]), 0),
-            }
-            for day in reversed(report["days"])
-            if day["exception"]
+            {"date": day.date, "pnl": money(day.pnl, 0), "var": money(day.var, 0)}
+            for day in reversed(report.days)
+            if day.exception
         ],
     }
 
