@@ -4,14 +4,13 @@ against the CDI. Each figure is the API's (the same selectors); a part that cann
 computed says why and the others still show."""
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from attribution import selectors as performance
-from attribution.api.serializers import return_str
+from attribution.api.serializers import return_decimal
 from attribution.selectors import PerformanceReport, ReturnStatistics
 from core import charts
 from core.formatting import money, percent, ratio
@@ -43,7 +42,7 @@ def _shown(compute: Callable[[], Any], present: Callable[[Any], dict[str, Any]])
 
 def _pct(value: float | None, places: int = 2) -> str:
     """A return, rounded as the API shows it, in percent."""
-    return "—" if value is None else percent(Decimal(return_str(value)), places)
+    return "—" if value is None else percent(return_decimal(value), places)
 
 
 def _ratio_pct(value: float | None, places: int = 2) -> str:

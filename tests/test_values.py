@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from attribution.api.serializers import return_decimal, return_str
 from attribution.selectors import AttributionReport
 from pms_site import cache
 from portfolio import services
@@ -284,3 +285,8 @@ def test_the_backtest_shown_is_the_api_json(db, api_client_for):
             ],
         }
     )
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 0.0103500000000004, -0.123456789012345678, 1 / 3])
+def test_a_return_as_a_decimal_is_the_one_shown(value):
+    assert str(return_decimal(value)) == str(D(return_str(value)))
