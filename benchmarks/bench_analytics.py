@@ -41,14 +41,14 @@ def main() -> None:
         )
         for by in BY:
             answer = selectors.decomposition(by=by, window=WINDOW)
-            total = sum(Decimal(row["component_var"]) for row in answer["rows"])
-            assert total == Decimal(answer["var"]), (by, total, answer["var"])
-            assert answer["window_used"] == WINDOW
+            total = sum((row.component_var for row in answer.rows), Decimal(0))
+            assert total == answer.var, (by, total, answer.var)
+            assert answer.window_used == WINDOW
             seconds = timed(partial(selectors.decomposition, by=by, window=WINDOW), repeat=7)
             print(
                 f"decomposition by {by:<11}, {POSITIONS:,} positions on {held:,} instruments × "
-                f"{WINDOW} days, {len(answer['rows']):>5} rows adding up to VaR 99% "
-                f"{answer['var']}: {seconds * 1000:7.1f} ms (median of 7)"
+                f"{WINDOW} days, {len(answer.rows):>5} rows adding up to VaR 99% "
+                f"{answer.var}: {seconds * 1000:7.1f} ms (median of 7)"
             )
 
     bench_backtest()
@@ -88,11 +88,11 @@ def bench_backtest(snapshots: int = 500) -> None:
         for day, p in zip(days, pnl, strict=True)
     )
     answer = selectors.backtest()
-    assert answer["observations"] == snapshots, answer["observations"]
+    assert answer.observations == snapshots, answer.observations
     seconds = timed(selectors.backtest, repeat=7)
     print(
-        f"backtest over {snapshots} risk snapshots (99%): {answer['exceptions']} exceptions, "
-        f"{answer['traffic_light']}: {seconds * 1000:7.1f} ms (median of 7)"
+        f"backtest over {snapshots} risk snapshots (99%): {answer.exceptions} exceptions, "
+        f"{answer.traffic_light}: {seconds * 1000:7.1f} ms (median of 7)"
     )
 
 

@@ -24,7 +24,7 @@ from portfolio import services
 from portfolio.models import FxRate, Instrument, Position, Price, Strategy
 from risk import engine, selectors
 from risk.models import RiskLimit
-from risk.selectors import Book, MarketHistory
+from risk.selectors import BookArrays, MarketHistory
 
 AS_OF = dt.date(2024, 3, 15)
 POSITIONS, WINDOW = 1_000, 250
@@ -175,7 +175,7 @@ def rebuilt(fn: Callable[[], object], repeat: int = 7) -> float:
 def engine_on_the_matrix() -> Callable[[], object]:
     """The floor of a live risk read: the live book's VaR and ES from its market matrix as
     the cache holds it (one read of its bytes), nothing else read or reported."""
-    book = Book.load()
+    book = BookArrays.load()
     dates = business_days_ending(book.state.as_of, WINDOW + 1)
     history = MarketHistory(book, dates[0], dates[-1])
 

@@ -22,7 +22,7 @@ from core.formatting import cents_str, decimal_str, ratio
 from portfolio import selectors as portfolio
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
-from risk.api.report import report_shown
+from risk.api.report import backtest_shown, decomposition_shown, report_shown
 from risk.engine import BASEL_DAYS
 from risk.selectors import breached
 from trading.selectors import pending_proposals
@@ -313,10 +313,11 @@ class Sections:
         except ValidationError as error:
             self.issues.append(f"VaR decomposition unavailable: {' '.join(error.messages)}")
             return None
+        shown = decomposition_shown(report)
         return {
-            "confidence": report["confidence"],
-            "var": report["var"],
-            "positions": report["rows"][:TOP_DRIVERS],
+            "confidence": shown["confidence"],
+            "var": shown["var"],
+            "positions": shown["rows"][:TOP_DRIVERS],
         }
 
     def _backtest(self) -> dict[str, Any] | None:
@@ -328,13 +329,12 @@ class Sections:
         except ValidationError as error:
             self.issues.append(f"VaR backtest unavailable: {' '.join(error.messages)}")
             return None
-        keys = ("confidence", "observations", "exceptions", "expected")
+        shown = backtest_shown(report)
+        keys = ("confidence", "observations", "exceptions", "expected", "start", "end")
         return {
-            **{key: report[key] for key in keys},
-            "start": report["start"].isoformat(),
-            "end": report["end"].isoformat(),
-            "kupiec_p_value": report["kupiec"]["p_value"],
-            "traffic_light": report["traffic_light"],
+            **{key: shown[key] for key in keys},
+            "kupiec_p_value": shown["kupiec"]["p_value"],
+            "traffic_light": shown["traffic_light"],
         }
 
     def _alerts(self) -> list[dict[str, Any]]:

@@ -33,6 +33,7 @@ from rest_framework.test import APIClient
 from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
 from briefing import render
 from briefing.models import MorningPack
+from core.formatting import decimal_str, ratio
 from pms_site import cache
 from portfolio.selectors import close_due, last_mark, live_book
 from portfolio.services import mark_to_market
@@ -270,14 +271,13 @@ def var_backtest() -> Outcome:
         report = backtest(confidence=0.99)
     except ValidationError as error:
         return WARN, f"no backtest yet: {' '.join(error.messages)}"
-    zone = report["traffic_light"]
-    days = report["traffic_light_days"]
-    window = report["days"][-days:]
-    exceptions = sum(day["exception"] for day in window)
+    zone, days = report.traffic_light, report.traffic_light_days
+    window = report.days[-days:]
+    exceptions = sum(day.exception for day in window)
     detail = (
-        f"VaR 99%: {exceptions} exceptions in the {days} days to {window[-1]['date']} "
-        f"(Basel {zone}); Kupiec p {report['kupiec']['p_value']} over all "
-        f"{report['observations']} days"
+        f"VaR 99%: {exceptions} exceptions in the {days} days to {window[-1].date} "
+        f"(Basel {zone}); Kupiec p {decimal_str(ratio(report.kupiec.p_value))} over all "
+        f"{report.observations} days"
     )
     if zone == "green":
         return OK, detail

@@ -4,19 +4,20 @@ against the CDI. Each figure is the API's (the same selectors); a part that cann
 computed says why and the others still show."""
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
 from attribution import selectors as performance
-from attribution.api.serializers import return_str
+from attribution.api.serializers import return_decimal
 from attribution.selectors import PerformanceReport, ReturnStatistics
 from core import charts
 from core.formatting import money, percent, ratio
 from risk import engine
 from risk import selectors as risk
+from risk.api.report import likelihood_ratio_shown
+from risk.selectors import Backtest, Decomposition
 from risk.selectors.decomposition import BY
 
 PERFORMANCE_PERIODS = ("mtd", "qtd", "ytd", "itd")
@@ -41,7 +42,7 @@ def _shown(compute: Callable[[], Any], present: Callable[[Any], dict[str, Any]])
 
 def _pct(value: float | None, places: int = 2) -> str:
     """A return, rounded as the API shows it, in percent."""
-    return "—" if value is None else percent(Decimal(return_str(value)), places)
+    return "—" if value is None else percent(return_decimal(value), places)
 
 
 def _ratio_pct(value: float | None, places: int = 2) -> str:
@@ -89,56 +90,52 @@ def _performance(report: PerformanceReport) -> dict[str, Any]:
     }
 
 
-def _decomposition(report: dict[str, Any]) -> dict[str, Any]:
+def _decomposition(report: Decomposition) -> dict[str, Any]:
     return {
-        "as_of": report["as_of"],
-        "var": money(Decimal(report["var"]), 0),
-        "window_used": report["window_used"],
+        "as_of": report.as_of,
+        "var": money(report.var, 0),
+        "window_used": report.window_used,
         "rows": [
             {
-                "key": row["key"],
-                "component_var": money(Decimal(row["component_var"]), 0),
-                "share": "—" if row["share"] is None else percent(Decimal(row["share"]), 1),
-                "width": 0 if row["share"] is None else min(max(float(row["share"]), 0.0), 1.0),
+                "key": row.key,
+                "component_var": money(row.component_var, 0),
+                "share": "—" if row.share is None else percent(row.share, 1),
+                "width": 0 if row.share is None else min(max(float(row.share), 0.0), 1.0),
             }
-            for row in report["rows"]
+            for row in report.rows
         ],
         "incremental": [
-            {"strategy": row["strategy"], "value": money(Decimal(row["incremental_var"]), 0)}
-            for row in report["incremental"]
+            {"strategy": row.strategy, "value": money(row.incremental_var, 0)}
+            for row in report.incremental
         ],
     }
 
 
-def _backtest(report: dict[str, Any]) -> dict[str, Any]:
-    shown = report["days"][-engine.BASEL_DAYS :]
+def _backtest(report: Backtest) -> dict[str, Any]:
+    shown = report.days[-engine.BASEL_DAYS :]
     return {
-        "start": report["start"],
-        "end": report["end"],
-        "observations": report["observations"],
-        "exceptions": report["exceptions"],
-        "expected": f"{Decimal(report['expected']):.1f}",
-        "kupiec": report["kupiec"],
-        "christoffersen": report["christoffersen"],
-        "traffic_light": report["traffic_light"],
-        "traffic_light_days": report["traffic_light_days"],
+        "start": report.start,
+        "end": report.end,
+        "observations": report.observations,
+        "exceptions": report.exceptions,
+        "expected": f"{ratio(report.expected):.1f}",
+        "kupiec": likelihood_ratio_shown(report.kupiec),
+        "christoffersen": likelihood_ratio_shown(report.christoffersen),
+        "traffic_light": report.traffic_light,
+        "traffic_light_days": report.traffic_light_days,
         "chart_days": len(shown),
         "chart": charts.backtest_chart(
-            [day["date"].isoformat() for day in shown],
-            [float(day["pnl"]) for day in shown],
-            [float(day["var"]) for day in shown],
-            [day["exception"] for day in shown],
+            [day.date.isoformat() for day in shown],
+            [float(day.pnl) for day in shown],
+            [float(day.var) for day in shown],
+            [day.exception for day in shown],
             width=1400,
             height=300,
         ),
         "exception_days": [
-            {
-                "date": day["date"],
-                "pnl": money(Decimal(day["pnl"]), 0),
-                "var": money(Decimal(day["var"]), 0),
-            }
-            for day in reversed(report["days"])
-            if day["exception"]
+            {"date": day.date, "pnl": money(day.pnl, 0), "var": money(day.var, 0)}
+            for day in reversed(report.days)
+            if day.exception
         ],
     }
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
-from attribution.api.serializers import return_str
+from attribution.api.serializers import return_decimal
 from attribution.selectors import AttributionReport
 from core import charts
 from core.calendar import today
@@ -70,7 +70,7 @@ def _returns(book: LiveBook) -> tuple[list[dict[str, str]], dict[str, dict[str, 
             continue
         report: AttributionReport = found.value
         # The return as the API shows it (to RETURN_PLACES), not the engine's float.
-        total_return = Decimal(return_str(report.total_return))
+        total_return = return_decimal(report.total_return)
         headline.append(_headline(label, report.total_pnl, total_return))
         for attributed in report.rows:
             by_strategy[attributed.key][label] = attributed.pnl

@@ -380,7 +380,7 @@ def risk_snapshot_take(
                 {"date": ["No snapshot yet: run `manage.py backfill_snapshots` first."]}
             )
     risk, values, report = selectors.risk_of(
-        selectors.Book.load(book_state_on(date)), window=window
+        selectors.BookArrays.load(book_state_on(date)), window=window
     )
     var, es = report.var, report.expected_shortfall
     shown = report_shown(report)

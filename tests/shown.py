@@ -7,8 +7,8 @@ from attribution.api.serializers import AttributionSerializer
 from attribution.selectors import Period, attribution_report
 from portfolio.api.serializers import BookSerializer
 from portfolio.selectors import live_book
-from risk.api.report import report_shown
-from risk.selectors import live_risk
+from risk.api.report import backtest_shown, decomposition_shown, report_shown
+from risk.selectors import backtest, decomposition, live_risk
 
 
 def shown_book() -> dict[str, Any]:
@@ -21,3 +21,11 @@ def shown_risk(**query: Any) -> dict[str, Any]:
 
 def shown_attribution(period: Period, by: str) -> dict[str, Any]:
     return dict(AttributionSerializer(attribution_report(period, by)).data)
+
+
+def shown_decomposition(**query: Any) -> dict[str, Any]:
+    return decomposition_shown(decomposition(**query))
+
+
+def shown_backtest(**query: Any) -> dict[str, Any]:
+    return backtest_shown(backtest(**query))

@@ -1,7 +1,6 @@
 """The admin's risk and performance page: the decomposition, the backtest with its chart
 and the statistics are the API's figures; a part that cannot be computed says why."""
 
-from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -24,10 +23,9 @@ def client(group: str | None = "viewer") -> Client:
 def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:
     page = client().get(URL, {"by": "strategy", "period": "itd"}).content.decode()
     live = selectors.decomposition(by="strategy")
-    var = f"{Decimal(live['var']):,.0f}"
-    assert f"What drives VaR 99%: {var} (live book, 20 days)" in page
-    for row in live["rows"]:  # MACRO and RV, as the API has them
-        assert f'<td>{row["key"]}</td><td class="num">{Decimal(row["component_var"]):,.0f}' in page
+    assert f"What drives VaR 99%: {live.var:,.0f} (live book, 20 days)" in page
+    for row in live.rows:  # MACRO and RV, as the API has them
+        assert f'<td>{row.key}</td><td class="num">{row.component_var:,.0f}' in page
     decomposition = page[page.index('id="decomposition"') :]
     assert decomposition.count("<tr><td>MACRO</td>") == 2  # a component, an incremental VaR
     # Since the capital (Feb 16): the positions bought at Mar 15's close have no P&L yet.

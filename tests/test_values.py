@@ -8,13 +8,25 @@ from decimal import Decimal as D
 
 import pytest
 
+from attribution.api.serializers import return_decimal, return_str
 from attribution.selectors import AttributionReport
 from pms_site import cache
 from portfolio import services
 from portfolio.models import Trade
 from portfolio.selectors import BookRow, LiveBook, live_book
-from risk.selectors import RiskReport
+from risk.selectors import (
+    Backtest,
+    BacktestDay,
+    ComponentVar,
+    Decomposition,
+    IncrementalVar,
+    LikelihoodRatio,
+    RiskReport,
+    backtest,
+    decomposition,
+)
 from tests.factories import InstrumentFactory, PriceFactory
+from tests.fixtures.backtest import DAYS, backtest_history
 
 pytestmark = pytest.mark.django_db
 
@@ -201,3 +213,80 @@ def test_the_attribution_shown_is_the_api_json(small_book):
     ]
     assert (shown["period"], shown["start"], shown["end"]) == ("mtd", "2024-03-13", "2024-03-14")
     assert (shown["total_pnl"], shown["total_return"]) == ("10350.00", "0.010350000000000")
+
+
+def compact(expected: dict) -> bytes:
+    """JSON as the API renders it: compact, keys in order, UTF-8."""
+    return json.dumps(expected, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def test_the_decomposition_shown_is_the_api_json(book, api_client_for):
+    """The hand-worked 5-position book (tests/fixtures/risk_book.py) by strategy."""
+    report = decomposition(by="strategy", window=20)
+    assert isinstance(report, Decomposition)
+    assert all(isinstance(row, ComponentVar) for row in report.rows)
+    assert all(isinstance(row, IncrementalVar) for row in report.incremental)
+    assert report.var == sum((row.component_var for row in report.rows), D(0)) == D("41988.99")
+    answer = api_client_for("viewer").get("/api/risk/decomposition/", {"by": "strategy"})
+    assert answer.status_code == 200
+    assert answer.content == compact(
+        {
+            "as_of": "2024-03-15",
+            "by": "strategy",
+            "confidence": 0.99,
+            "window_used": 20,
+            "var": "41988.99",
+            "rows": [
+                {"key": "MACRO", "component_var": "54350.23", "share": "1.294392"},
+                {"key": "RV", "component_var": "-12361.24", "share": "-0.294392"},
+            ],
+            "incremental": [
+                {"strategy": "MACRO", "incremental_var": "9282.31"},
+                {"strategy": "RV", "incremental_var": "-12418.31"},
+            ],
+        }
+    )
+
+
+def backtest_day(k: int, pnl: str) -> dict:
+    """The k-th of the 5 days, as the API shows it (exceptions after the 2nd and 3rd)."""
+    return {"date": DAYS[-6 + k].isoformat(), "var": "100.00", "pnl": pnl, "exception": k in {1, 2}}
+
+
+def test_the_backtest_shown_is_the_api_json(db, api_client_for):
+    """5 snapshots (VaR 99% 100.00), the next days' P&L +10.00 but −150.00 after the 2nd and
+    the 3rd: 2 exceptions in a row. Kupiec (T 5, x 2, p 0.01): −2[3 ln 0.99 + 2 ln 0.01] +
+    2[3 ln 0.6 + 2 ln 0.4] = 11.750866; Christoffersen: each transition as likely (½), 0."""
+    backtest_history({1, 2}, days=DAYS[-6:])
+    report = backtest()
+    assert isinstance(report, Backtest) and all(isinstance(d, BacktestDay) for d in report.days)
+    assert isinstance(report.kupiec, LikelihoodRatio) and report.expected == pytest.approx(0.05)
+    assert (report.days[1].var, report.days[1].pnl) == (D("100.00"), D("-150.00"))
+    answer = api_client_for("viewer").get("/api/risk/backtest/")
+    assert answer.status_code == 200
+    assert answer.content == compact(
+        {
+            "confidence": 0.99,
+            "start": "2024-03-08",
+            "end": "2024-03-14",
+            "observations": 5,
+            "exceptions": 2,
+            "expected": "0.050000",
+            "kupiec": {"lr": "11.750866", "p_value": "0.000608"},
+            "christoffersen": {"lr": "0.000000", "p_value": "1.000000"},
+            "traffic_light": "red",
+            "traffic_light_days": 5,
+            "days": [
+                backtest_day(0, "10.00"),
+                backtest_day(1, "-150.00"),
+                backtest_day(2, "-150.00"),
+                backtest_day(3, "10.00"),
+                backtest_day(4, "10.00"),
+            ],
+        }
+    )
+
+
+@pytest.mark.parametrize("value", [0.0, -0.0, 0.0103500000000004, -0.123456789012345678, 1 / 3])
+def test_a_return_as_a_decimal_is_the_one_shown(value):
+    assert str(return_decimal(value)) == str(D(return_str(value)))

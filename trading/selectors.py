@@ -18,7 +18,7 @@ from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
 from portfolio.models import Instrument, Strategy, Trade
 from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
 from risk.engine import instrument_moves
-from risk.selectors import Book, Risk, WhatIf, market_levels, risk_compute
+from risk.selectors import BookArrays, Risk, WhatIf, market_levels, risk_compute
 
 from . import sizing
 from .models import Signal, TradeProposal
@@ -89,7 +89,7 @@ class Sizer:
                 self.row_of[key] = len(state.positions) + len(extra)
                 extra.append(_placeholder(signal.instrument, signal.strategy))
         self.rows = [*state.positions, *extra]
-        self.book = Book.load(state, extra)
+        self.book = BookArrays.load(state, extra)
         self.market_date = market_date
         grid = business_days_ending(market_date, SIGMA_RETURNS + 1)
         levels, self.has_history = market_levels(self.book, grid)
@@ -157,7 +157,7 @@ def trade_exposure(
     return int(figures.notional_base * 100), int(figures.dv01_base * 100)
 
 
-def _market_reused(book: Book, market: Risk) -> Risk | None:
+def _market_reused(book: BookArrays, market: Risk) -> Risk | None:
     """`book` over `market`'s scenario moves when they are the moves `book` would read: the
     same as-of date and instrument columns (the moves depend on nothing else of the book);
     None otherwise."""
@@ -198,7 +198,7 @@ class BookedWhatIf:
         rows = {(r["instrument_id"], r["strategy"]): i for i, r in enumerate(state.positions)}
         key = (instrument.pk, strategy.code)
         extra = [] if key in rows else [_placeholder(instrument, strategy)]
-        book = Book.load(state, extra)
+        book = BookArrays.load(state, extra)
         risk = (market and _market_reused(book, market)) or risk_compute(book=book)
         return cls(state, instrument, strategy, rows.get(key, len(state.positions)), WhatIf(risk))
 

@@ -1,6 +1,7 @@
 """Serializers of the performance API: parse the query, describe the answers."""
 
 import datetime as dt
+from decimal import Decimal
 from typing import Any
 
 from rest_framework import serializers
@@ -21,10 +22,17 @@ from ..selectors import (
 )
 
 RETURN_PLACES = 15  # decimals of a return in the API: rows still add up within 1e-12
+RETURN_QUANTUM = Decimal(1).scaleb(-RETURN_PLACES)
 
 
 def return_str(value: float) -> str:
     return f"{value:.{RETURN_PLACES}f}"
+
+
+def return_decimal(value: float) -> Decimal:
+    """The return as the API shows it, as a Decimal: the float's exact value rounded half
+    to even to RETURN_PLACES, as `return_str` rounds it."""
+    return Decimal(value).quantize(RETURN_QUANTUM)
 
 
 def _ratio_str(value: float) -> str:

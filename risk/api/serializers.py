@@ -17,10 +17,17 @@ from portfolio.models import Instrument
 
 from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
-from ..selectors import LIMIT_STATUSES, RiskReport, default_window, validate_request
+from ..selectors import (
+    LIMIT_STATUSES,
+    Backtest,
+    Decomposition,
+    RiskReport,
+    default_window,
+    validate_request,
+)
 from ..selectors.decomposition import BY, DEFAULT_CONFIDENCE, validate_decomposition
 from ..services import SHOCK_MAX, SHOCK_PLACES, SHOCK_TARGET_PATTERN
-from .report import report_shown
+from .report import backtest_shown, decomposition_shown, report_shown
 
 
 class RiskLimitSerializer(ModelSerializer):
@@ -280,6 +287,7 @@ class IncrementalSerializer(serializers.Serializer):
 
 
 class DecompositionSerializer(serializers.Serializer):
+    # A `Decomposition` (`risk.selectors.decomposition`), shown by `decomposition_shown`.
     as_of = serializers.DateField()
     by = serializers.ChoiceField(choices=BY)
     confidence = serializers.FloatField()
@@ -287,6 +295,9 @@ class DecompositionSerializer(serializers.Serializer):
     var = serializers.DecimalField(max_digits=28, decimal_places=2)
     rows = ComponentSerializer(many=True, help_text="Largest first; they add up to var.")
     incremental = IncrementalSerializer(many=True)
+
+    def to_representation(self, report: Decomposition) -> dict[str, Any]:  # type: ignore[override]
+        return decomposition_shown(report)
 
 
 class BacktestQuerySerializer(serializers.Serializer):
@@ -308,6 +319,7 @@ class BacktestDaySerializer(serializers.Serializer):
 
 
 class BacktestSerializer(serializers.Serializer):
+    # A `Backtest` (`risk.selectors.backtest`), shown by `backtest_shown`.
     confidence = serializers.FloatField()
     start = serializers.DateField()
     end = serializers.DateField()
@@ -321,3 +333,6 @@ class BacktestSerializer(serializers.Serializer):
         help_text="The observations it counts: the last 250, or all when fewer."
     )
     days = BacktestDaySerializer(many=True)
+
+    def to_representation(self, report: Backtest) -> dict[str, Any]:  # type: ignore[override]
+        return backtest_shown(report)

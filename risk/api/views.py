@@ -82,7 +82,7 @@ class DecompositionView(APIView):
     @extend_schema(parameters=[s.DecompositionQuerySerializer], responses=s.DecompositionSerializer)
     def get(self, request: Request) -> Response:
         query = parsed_query(s.DecompositionQuerySerializer, request.query_params)
-        return Response(selectors.decomposition(**query))
+        return Response(s.DecompositionSerializer(selectors.decomposition(**query)).data)
 
 
 class BacktestView(APIView):
@@ -91,7 +91,7 @@ class BacktestView(APIView):
     @extend_schema(parameters=[s.BacktestQuerySerializer], responses=s.BacktestSerializer)
     def get(self, request: Request) -> Response:
         query = parsed_query(s.BacktestQuerySerializer, request.query_params)
-        return Response(selectors.backtest(**query))
+        return Response(s.BacktestSerializer(selectors.backtest(**query)).data)
 
 
 class StressView(APIView):

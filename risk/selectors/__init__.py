@@ -12,9 +12,15 @@
 - `snapshots`: the stored risk snapshots and alerts, as reports.
 """
 
-from .backtest import backtest
-from .book import Book, money
-from .decomposition import decomposition, validate_decomposition
+from .backtest import Backtest, BacktestDay, LikelihoodRatio, backtest
+from .book import BookArrays, money
+from .decomposition import (
+    ComponentVar,
+    Decomposition,
+    IncrementalVar,
+    decomposition,
+    validate_decomposition,
+)
 from .limits import (
     LIMIT_STATUSES,
     LimitValue,
@@ -52,9 +58,15 @@ __all__ = [
     "CONFIDENCES",
     "LIMIT_STATUSES",
     "MAX_WINDOW",
-    "Book",
+    "Backtest",
+    "BacktestDay",
+    "BookArrays",
+    "ComponentVar",
     "Concentration",
+    "Decomposition",
     "Exposures",
+    "IncrementalVar",
+    "LikelihoodRatio",
     "LimitValue",
     "MarketHistory",
     "Risk",

@@ -5,13 +5,13 @@ them, when fewer)."""
 
 import datetime as dt
 from bisect import bisect_right
-from typing import Any
+from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 from django.core.exceptions import ValidationError
 
 from core.calendar import business_days
-from core.formatting import decimal_str, ratio
 from portfolio.selectors import fund_pnl_between
 
 from .. import engine
@@ -20,9 +20,44 @@ from ..models import RiskSnapshot
 LEVELS = {0.95: "var_95", 0.99: "var_99"}
 
 
+@dataclass(frozen=True)
+class LikelihoodRatio:
+    """A test's likelihood ratio and its p-value, the engine's floats."""
+
+    lr: float
+    p_value: float
+
+
+@dataclass(frozen=True)
+class BacktestDay:
+    """A snapshot's date, its VaR and the next business day's P&L (in cents, as stored)."""
+
+    date: dt.date
+    var: Decimal
+    pnl: Decimal
+    exception: bool
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The backtest of the VaR at `confidence` over its observations, first to last."""
+
+    confidence: float
+    start: dt.date
+    end: dt.date
+    observations: int
+    exceptions: int
+    expected: float  # the exceptions expected: observations × (1 − confidence)
+    kupiec: LikelihoodRatio
+    christoffersen: LikelihoodRatio
+    traffic_light: str
+    traffic_light_days: int  # the observations it counts: the last 250, or all when fewer
+    days: tuple[BacktestDay, ...]
+
+
 def _observations(
     confidence: float, start: dt.date | None, end: dt.date | None
-) -> tuple[list[dt.date], list[float], list[float]]:
+) -> tuple[list[dt.date], list[Decimal], list[Decimal]]:
     """The dates of the stored VaR at `confidence` from `start` to `end` whose next business
     day has its P&L, with that VaR and that P&L."""
     snapshots = RiskSnapshot.objects.exclude(**{LEVELS[confidence]: None}).order_by("date")
@@ -32,8 +67,8 @@ def _observations(
         snapshots = snapshots.filter(date__lte=end)
     rows = list(snapshots.values_list("date", LEVELS[confidence]))
     days: list[dt.date] = []
-    var: list[float] = []
-    pnl: list[float] = []
+    var: list[Decimal] = []
+    pnl: list[Decimal] = []
     if not rows:
         return days, var, pnl
     # Ten calendar days past the last snapshot always hold its next business day.
@@ -43,8 +78,8 @@ def _observations(
         following = calendar[bisect_right(calendar, day)]
         if following in realized and level is not None:
             days.append(day)
-            var.append(float(level))
-            pnl.append(float(realized[following]))
+            var.append(level)
+            pnl.append(realized[following])
     return days, var, pnl
 
 
@@ -63,7 +98,7 @@ def _no_observations(start: dt.date | None, end: dt.date | None) -> ValidationEr
 
 def backtest(
     *, confidence: float = 0.99, start: dt.date | None = None, end: dt.date | None = None
-) -> dict[str, Any]:
+) -> Backtest:
     """The backtest of the stored VaR at `confidence` (0.95 or 0.99) of the snapshots dated
     `start` to `end` (default: all) whose next business day has its P&L. 400 when there
     is none, with the command that makes them."""
@@ -74,27 +109,22 @@ def backtest(
     days, var, pnl = _observations(confidence, start, end)
     if not days:
         raise _no_observations(start, end)
-    losses, var_a = -np.array(pnl), np.array(var)
-    exceptions = losses > var_a
-    kupiec_lr, kupiec_p = engine.kupiec(exceptions, confidence)
-    independence_lr, independence_p = engine.christoffersen(exceptions)
+    losses = -np.array([float(p) for p in pnl])
+    exceptions = losses > np.array([float(v) for v in var])
     last = exceptions[-engine.BASEL_DAYS :]
-    return {
-        "confidence": confidence,
-        "start": days[0],
-        "end": days[-1],
-        "observations": len(days),
-        "exceptions": int(exceptions.sum()),
-        "expected": decimal_str(ratio(len(days) * round(1.0 - confidence, 12))),
-        "kupiec": {"lr": decimal_str(ratio(kupiec_lr)), "p_value": decimal_str(ratio(kupiec_p))},
-        "christoffersen": {
-            "lr": decimal_str(ratio(independence_lr)),
-            "p_value": decimal_str(ratio(independence_p)),
-        },
-        "traffic_light": engine.traffic_light(int(last.sum()), len(last), confidence),
-        "traffic_light_days": len(last),
-        "days": [
-            {"date": day, "var": f"{v:.2f}", "pnl": f"{p:.2f}", "exception": bool(e)}
+    return Backtest(
+        confidence=confidence,
+        start=days[0],
+        end=days[-1],
+        observations=len(days),
+        exceptions=int(exceptions.sum()),
+        expected=len(days) * round(1.0 - confidence, 12),
+        kupiec=LikelihoodRatio(*engine.kupiec(exceptions, confidence)),
+        christoffersen=LikelihoodRatio(*engine.christoffersen(exceptions)),
+        traffic_light=engine.traffic_light(int(last.sum()), len(last), confidence),
+        traffic_light_days=len(last),
+        days=tuple(
+            BacktestDay(day, v, p, bool(e))
             for day, v, p, e in zip(days, var, pnl, exceptions, strict=True)
-        ],
-    }
+        ),
+    )

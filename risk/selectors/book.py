@@ -25,7 +25,7 @@ def labels(values: Iterable[str]) -> np.ndarray:
 
 
 @dataclass
-class Book:
+class BookArrays:
     """The open positions as arrays, one entry per position, and their instrument columns."""
 
     state: BookState
@@ -44,7 +44,9 @@ class Book:
     closed_daily_pnl_cents: np.ndarray
 
     @classmethod
-    def load(cls, state: BookState | None = None, extra: Sequence[dict[str, Any]] = ()) -> "Book":
+    def load(
+        cls, state: BookState | None = None, extra: Sequence[dict[str, Any]] = ()
+    ) -> "BookArrays":
         """The open book, or `state`'s, with `extra` rows appended (e.g. positions a
         what-if opens, with zero notional)."""
         state = state or book_state()

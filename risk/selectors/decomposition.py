@@ -3,21 +3,49 @@ currency's component VaR (their P&L in the VaR scenario, adding up to VaR to the
 its share, and each strategy's incremental VaR (DESIGN.md "Risk decomposition")."""
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 from django.core.exceptions import ValidationError
 
-from core.formatting import cents_str, decimal_str, ratio
+from core.formatting import ratio
 from portfolio.selectors import book_state_on
 
 from .. import engine
-from .book import Book, money
+from .book import BookArrays, money
 from .var import risk_compute
 
 BY = ("position", "strategy", "asset_class", "currency")
 DEFAULT_CONFIDENCE = 0.99
+
+
+@dataclass(frozen=True)
+class ComponentVar:
+    """A key's component VaR (money) and its share of VaR (to 6 places; None when VaR is 0)."""
+
+    key: str
+    component_var: Decimal
+    share: Decimal | None
+
+
+@dataclass(frozen=True)
+class IncrementalVar:
+    strategy: str
+    incremental_var: Decimal
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """The VaR of the book of `as_of` and its components, largest first (they add up to it)."""
+
+    as_of: dt.date
+    by: str
+    confidence: float
+    window_used: int
+    var: Decimal
+    rows: tuple[ComponentVar, ...]
+    incremental: tuple[IncrementalVar, ...]
 
 
 def validate_decomposition(by: str, confidence: float) -> None:
@@ -36,14 +64,14 @@ def decomposition(
     confidence: float = DEFAULT_CONFIDENCE,
     window: int | None = None,
     as_of: dt.date | None = None,
-) -> dict[str, Any]:
+) -> Decomposition:
     """The historical VaR at `confidence` over `window` (default PMS_RISK_WINDOW) of the
     live book, or of the book at the close of `as_of` from the timeline, decomposed `by`
     position, strategy, asset class or currency: rows largest component first, with their
     share of VaR; and every strategy's incremental VaR (the VaR, minus the VaR without
     it: positive when the strategy adds risk). 400 when the history is too short for a VaR."""
     validate_decomposition(by, confidence)
-    book = None if as_of is None else Book.load(book_state_on(as_of))
+    book = None if as_of is None else BookArrays.load(book_state_on(as_of))
     risk = risk_compute(window=window, method="historical", book=book)
     if risk.var_unavailable:
         raise ValidationError({"window": [risk.var_unavailable]})
@@ -59,26 +87,26 @@ def decomposition(
     distinct, sums = engine.group_sums(keys, components)
     in_cents = engine.cents_adding_up(sums, var)
     var_cents = round(var * 100)
-    rows = [
-        {
-            "key": str(key),
-            "component_var": cents_str(int(cents)),
-            "share": decimal_str(ratio(Decimal(int(cents)) / var_cents)) if var_cents else None,
-        }
+    rows = tuple(
+        ComponentVar(
+            key=str(key),
+            component_var=Decimal(int(cents)).scaleb(-2),
+            share=ratio(Decimal(int(cents)) / var_cents) if var_cents else None,
+        )
         for key, cents in sorted(zip(distinct, in_cents, strict=True), key=lambda r: -r[1])
-    ]
+    )
     strategies, incremental = engine.incremental_var(
         risk.moves, book.column, exposure, book.strategy, confidence
     )
-    return {
-        "as_of": book.state.as_of,
-        "by": by,
-        "confidence": confidence,
-        "window_used": risk.window_used,
-        "var": cents_str(var_cents),
-        "rows": rows,
-        "incremental": [
-            {"strategy": str(code), "incremental_var": decimal_str(money(float(value)))}
+    return Decomposition(
+        as_of=book.state.as_of,
+        by=by,
+        confidence=confidence,
+        window_used=risk.window_used,
+        var=Decimal(var_cents).scaleb(-2),
+        rows=rows,
+        incremental=tuple(
+            IncrementalVar(str(code), money(float(value)))
             for code, value in zip(strategies, incremental, strict=True)
-        ],
-    }
+        ),
+    )

@@ -11,7 +11,7 @@ from core.formatting import RATIO, decimal_str
 from portfolio.selectors import Drawdown, drawdown
 
 from ..models import RiskLimit
-from .book import Book, money
+from .book import BookArrays, money
 from .var import Risk
 
 LIMIT_STATUSES = ("ok", "warning", "breach", "unavailable")
@@ -60,7 +60,7 @@ class LimitValue:
         }
 
 
-def book_drawdown(book: Book) -> Drawdown:
+def book_drawdown(book: BookArrays) -> Drawdown:
     """The fund's drawdown on the book's date: from the timeline, and the live NAV for a
     live book's day that has no snapshot yet."""
     state = book.state

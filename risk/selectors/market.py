@@ -23,7 +23,7 @@ from portfolio.models import FxRate, Price
 from portfolio.selectors import base_currency
 
 from .. import engine
-from .book import Book
+from .book import BookArrays
 
 # A price or rate is carried across up to this many business days without a quote (a
 # market holiday abroad); an observation up to LOOKBACK_DAYS before the window's first day
@@ -126,7 +126,7 @@ class MarketHistory:
     does not reads the quotes once, in two queries (prices, then FX rates), for all its grids.
     """
 
-    def __init__(self, book: Book, start: dt.date, end: dt.date):
+    def __init__(self, book: BookArrays, start: dt.date, end: dt.date):
         self.book = book
         self.since = start - dt.timedelta(days=LOOKBACK_DAYS)
         self.end = end
@@ -228,7 +228,7 @@ def _decode(stored: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 def market_levels(
-    book: Book, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+    book: BookArrays, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
 ) -> tuple[np.ndarray, np.ndarray]:
     """Levels of the book's instruments on `dates` and which are complete (remembered, or
     two queries)."""

@@ -9,7 +9,7 @@ from portfolio.ledger import Exposure
 from portfolio.selectors import Drawdown, book_state_on
 
 from .. import engine
-from .book import Book, money
+from .book import BookArrays, money
 from .limits import LimitValue, book_drawdown, limits_evaluate
 from .var import CONFIDENCES, Risk, risk_compute
 
@@ -39,7 +39,7 @@ class Exposures:
     dv01_by_currency: dict[str, int]
 
 
-def exposures_report(book: Book) -> Exposures:
+def exposures_report(book: BookArrays) -> Exposures:
     """The book's exposures, its largest notionals and its DV01 by currency."""
     exposures = engine.exposures(
         book.notional_cents,
@@ -118,7 +118,7 @@ def risk_report(risk: Risk, limits: list[LimitValue], fund_drawdown: Drawdown) -
 
 
 def risk_of(
-    book: Book, *, window: int | None = None, method: str = "historical"
+    book: BookArrays, *, window: int | None = None, method: str = "historical"
 ) -> tuple[Risk, list[LimitValue], RiskReport]:
     """A book's risk, its limits and the report of both."""
     risk = risk_compute(window=window, method=method, book=book)
@@ -129,9 +129,9 @@ def risk_of(
 
 def live_risk(*, window: int | None = None, method: str = "historical") -> RiskReport:
     """GET /api/risk/live/: the live book's risk."""
-    return risk_of(Book.load(), window=window, method=method)[2]
+    return risk_of(BookArrays.load(), window=window, method=method)[2]
 
 
 def risk_on(day: dt.date, *, window: int | None = None) -> RiskReport:
     """The risk of the book at the close of a past business day, from the timeline."""
-    return risk_of(Book.load(book_state_on(day)), window=window)[2]
+    return risk_of(BookArrays.load(book_state_on(day)), window=window)[2]

@@ -11,7 +11,7 @@ from core.formatting import decimal_str
 
 from .. import engine
 from ..models import StressScenario
-from .book import Book, money
+from .book import BookArrays, money
 from .market import market_levels
 
 
@@ -30,7 +30,7 @@ def stress_run(
     window: tuple[dt.date, dt.date] | None = None,
 ) -> dict[str, Any]:
     """P&L of the current book under shocks, or under the moves of a historical window."""
-    book = Book.load()
+    book = BookArrays.load()
     missing: list[str] = []
     if window is None:
         moves = engine.shock_vector(

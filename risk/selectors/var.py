@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from core.calendar import business_days_ending
 
 from .. import engine
-from .book import Book
+from .book import BookArrays
 from .market import MarketHistory
 
 MAX_WINDOW = 2520  # ten years of daily returns
@@ -26,7 +26,7 @@ class Risk:
     is None and `var_unavailable` says why.
     """
 
-    book: Book
+    book: BookArrays
     window: int
     window_used: int
     method: str
@@ -103,7 +103,7 @@ def validate_request(window: int, method: str) -> None:
 
 
 def risk_compute(
-    *, window: int | None = None, method: str = "historical", book: Book | None = None
+    *, window: int | None = None, method: str = "historical", book: BookArrays | None = None
 ) -> Risk:
     """The risk of a book (default: the live one) over `window` daily returns (default
     `PMS_RISK_WINDOW`) ending at its as-of date.
@@ -114,7 +114,7 @@ def risk_compute(
     """
     window = window or default_window()
     validate_request(window, method)
-    book = book or Book.load()
+    book = book or BookArrays.load()
     dates = business_days_ending(book.state.as_of, window + 1)
     history = MarketHistory(book, dates[0], dates[-1])
     levels, complete = history.levels(dates)

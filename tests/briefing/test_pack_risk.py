@@ -7,8 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from briefing import render, services
-from risk import selectors
 from tests.fixtures.backtest import DAYS
+from tests.shown import shown_backtest, shown_decomposition
 
 PACK_DATE = dt.date(2024, 3, 18)  # Monday: reads Friday Mar 15's close
 
@@ -16,7 +16,7 @@ PACK_DATE = dt.date(2024, 3, 18)  # Monday: reads Friday Mar 15's close
 def test_what_drives_var_is_the_data_dates_decomposition(timeline: Any) -> None:
     pack = services.morning_pack_generate(date=PACK_DATE, actor="test")
     drivers = pack.sections["risk"]["drivers"]
-    live = selectors.decomposition(by="position")  # the book bought on Mar 15, unchanged
+    live = shown_decomposition(by="position")  # the book bought on Mar 15, unchanged
     assert drivers["confidence"] == 0.99 and drivers["var"] == live["var"]
     assert drivers["positions"] == live["rows"]  # all 5 positions: the top 5
     assert sum(Decimal(row["component_var"]) for row in drivers["positions"]) == Decimal(
@@ -35,7 +35,7 @@ def test_the_backtest_line_is_the_basel_window_known_at_the_data_date(
     assert (line["start"], line["end"]) == (DAYS[0].isoformat(), DAYS[-2].isoformat())
     assert (line["observations"], line["exceptions"], line["expected"]) == (250, 6, "2.500000")
     assert line["traffic_light"] == "yellow"
-    assert line["kupiec_p_value"] == selectors.backtest()["kupiec"]["p_value"]
+    assert line["kupiec_p_value"] == shown_backtest()["kupiec"]["p_value"]
     page = render.html(pack)
     assert "6 exceptions in 250 days (expected 2.5)" in page
     assert '<span class="warning">yellow</span>' in page

@@ -16,6 +16,7 @@ from ops import health, pipelines, verification
 from tests.conftest import TODAY
 from tests.fixtures.backtest import DAYS, backtest_history
 from tests.ops.test_health_metrics import UNREACHABLE_REDIS
+from tests.shown import shown_backtest
 
 EVENING = dt.datetime(2024, 3, 15, 23, 0, tzinfo=dt.UTC)  # after the eod slot and its grace
 
@@ -155,6 +156,7 @@ def test_the_var_backtest_warns_in_yellow_and_fails_in_red(db, losses, status, z
     got, detail = verification.var_backtest()
     assert (got, zone in detail) == (status, True)
     assert f"{len(losses)} exceptions in the 250 days to {DAYS[-2]}" in detail
+    assert f"Kupiec p {shown_backtest()['kupiec']['p_value']} over all 250 days" in detail
     assert ("GET /api/risk/backtest/" in detail) == (status != "ok")
 
 

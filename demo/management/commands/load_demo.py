@@ -310,7 +310,7 @@ class Command(BaseCommand):
     def limit_figures(self, day: dt.date) -> dict[str, Decimal]:
         """Each demo limit's figure on the book at the close of `day` (its own metric in its
         scope, or its basis), read as the risk snapshot reads it."""
-        risk = risk_selectors.risk_compute(book=risk_selectors.Book.load(book_state_on(day)))
+        risk = risk_selectors.risk_compute(book=risk_selectors.BookArrays.load(book_state_on(day)))
         fund_drawdown = risk_selectors.book_drawdown(risk.book)
         figures = {}
         for spec in demo.RISK_LIMITS:
