@@ -458,10 +458,11 @@ def invalidate(datasets: Iterable[str]) -> None:
         refresh_book()
 
 
-def warm(name: str, *, value: Any = None, **given: Any) -> None:
+def warm(name: str, *, value: Any = None, keep_value: bool = True, **given: Any) -> None:
     """Compute data set `name` for `given` parameters now (or store `value`, already
-    computed by its selector), in both its forms, so that its first reader hits, the HTTP
-    edge or the dashboard: the pipelines' steps, write-through."""
+    computed by its selector), so that its first reader hits: the pipelines' steps,
+    write-through. Both its forms are stored, the HTTP edge's bytes and, unless not
+    `keep_value`, the dashboard's value."""
     dataset = REGISTRY[name]
     filled = dataset.params(**given)
     stored_as = dataset.key(**filled)
@@ -469,7 +470,8 @@ def warm(name: str, *, value: Any = None, **given: Any) -> None:
     if generation is not None:
         found = dataset.compute(**filled) if value is None else value
         _store(name, stored_as, generation, dataset.rendered(found))
-        _store(name, _value_key(stored_as), generation, found)
+        if keep_value:
+            _store(name, _value_key(stored_as), generation, found)
 
 
 def refresh_book() -> None:
@@ -484,7 +486,10 @@ def _refresh_book() -> None:
     stored_as = key("book")
     taken = breaker.call(lambda: cache.add(f"lock:{stored_as}", 1, timeout=LOCK_SECONDS))
     try:
-        warm("book")
+        # The bytes alone: pickling a large book's value costs more than rendering it,
+        # and the API's readers wait for this refresh; the dashboard computes its value
+        # on its first read after the write.
+        warm("book", keep_value=False)
     finally:
         if taken:
             breaker.call(lambda: cache.delete(f"lock:{stored_as}"))

@@ -134,12 +134,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache ---------------------------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The version of what the cache holds (pickled payloads and values): raised when their shape
+# changes, so that a deploy reads nothing an earlier version stored (2: values beside bytes).
+CACHE_VERSION = 2
+
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": os.environ.get("PMS_CACHE_PREFIX", "pms"),
+            "VERSION": CACHE_VERSION,
             "OPTIONS": {
                 # A down or hung Redis must cost milliseconds, not a request timeout. Errors
                 # reach pms_site.cache, whose breaker answers from the database.
@@ -155,6 +160,7 @@ else:
         "default": {
             "BACKEND": "pms_site.filecache.SharedFileCache",
             "LOCATION": os.environ.get("PMS_CACHE_DIR", str(VAR_DIR / "cache")),
+            "VERSION": CACHE_VERSION,
             "OPTIONS": {"MAX_ENTRIES": 20000},
         }
     }

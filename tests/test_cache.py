@@ -16,6 +16,7 @@ import socket
 import subprocess
 import threading
 import time
+import types
 from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
@@ -91,6 +92,18 @@ def test_a_miss_then_hits(cached_fund):
         second = get(cached_fund, url)
         assert second["cached"] is True and 0 <= second["cache_age_seconds"] < 5, url
         assert without_cache_fields(second) == without_cache_fields(first), url
+
+
+def test_what_an_earlier_version_cached_is_never_read(cached_fund, settings):
+    """A deploy whose stored payloads changed shape starts from an empty cache: an earlier
+    version's payload (here of its shape: `head`, not `content`), current for its
+    generation, is not read, and the book is computed."""
+    earlier = settings.CACHES["default"]["VERSION"] - 1
+    old = types.SimpleNamespace(generation=1, computed_at=time.time(), head=b'{"stale":1')
+    default_cache.set_many({"generation:book": 1, cache.key("book"): old}, version=earlier)
+    response = cached_fund.get(BOOK)
+    assert response.status_code == 200
+    assert "stale" not in response.json() and response.json()["cached"] is False
 
 
 def test_a_hit_makes_no_database_query(cached_fund):
