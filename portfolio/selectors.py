@@ -130,21 +130,29 @@ class FxHistory:
         return self._rates[currency][index - 1] if index else None
 
 
+def with_marks(instruments: QuerySet[Instrument], as_of: dt.date) -> QuerySet[Any]:
+    """`instruments`, each with its mark on `as_of`: `price_date` and `price`, its latest
+    close on or before that day, and `fx_rate`, X(its currency, as_of) (1 for the base
+    currency); None where there is none. One query, whatever the number of instruments."""
+    latest = Price.objects.filter(instrument=OuterRef("pk"), date__lte=as_of).order_by("-date")
+    rate = FxRate.objects.filter(currency=OuterRef("currency"), date__lte=as_of).order_by("-date")
+    return instruments.annotate(
+        price_date=Subquery(latest.values("date")[:1]),
+        price=Subquery(latest.values("price")[:1]),
+        fx_rate=Case(
+            When(currency=base_currency(), then=Value(ONE)),
+            default=Subquery(rate.values("rate")[:1]),
+        ),
+    )
+
+
 def latest_prices(
     as_of: dt.date, instrument_ids: Iterable[int]
 ) -> dict[int, tuple[dt.date, Decimal]]:
     """(date, price) of the latest price on or before `as_of`, per instrument that has one."""
-    latest = Price.objects.filter(instrument=OuterRef("pk"), date__lte=as_of).order_by("-date")
-    rows = (
-        Instrument.objects.filter(pk__in=set(instrument_ids))
-        .annotate(
-            price_date=Subquery(latest.values("date")[:1]),
-            price=Subquery(latest.values("price")[:1]),
-        )
-        .filter(price_date__isnull=False)
-        .values_list("pk", "price_date", "price")
-    )
-    return {pk: (day, price) for pk, day, price in rows}
+    instruments = Instrument.objects.filter(pk__in=set(instrument_ids))
+    rows = with_marks(instruments, as_of).values_list("pk", "price_date", "price")
+    return {pk: (day, price) for pk, day, price in rows if day is not None}
 
 
 # A position as the book lists it: its pair, its figures, its life.

@@ -19,7 +19,7 @@ from core.signals import data_changed
 
 from ..ledger import ZERO, Holdings, Terms, is_stale, mark_rule
 from ..models import HOLDING_FIELDS, MARK_FIELDS, BookMark, Instrument, Position
-from ..selectors import fx_rates_on, last_mark, latest_prices
+from ..selectors import last_mark, with_marks
 from .audit import audit_record
 from .live_day import DayStart, Pending, book_lock, pending_dump, pending_load
 
@@ -63,23 +63,21 @@ class InstrumentMark(NamedTuple):
 
 def _lock_with_marks(as_of: dt.date, positions: QuerySet[Position]) -> dict[int, InstrumentMark]:
     """The instruments of `positions`, locked in id order as trades lock them, each with
-    its terms and its mark on `as_of` (`latest_prices`, `fx_rates_on`)."""
-    rows = (
+    its terms and its mark on `as_of` (`selectors.with_marks`): one query."""
+    locked = (
         Instrument.objects.select_for_update()
         .filter(pk__in=positions.values("instrument_id"))
         .order_by("pk")
-        .values_list(*_TERMS, named=True)
     )
-    instruments = {row.pk: row for row in rows}
-    closes = latest_prices(as_of, instruments)
-    rates = fx_rates_on(as_of, {row.currency for row in instruments.values()})
-    marks = {}
-    for pk, row in instruments.items():
-        price_date, price = closes.get(pk, (None, None))
-        marks[pk] = InstrumentMark(
-            pk, row.symbol, row.currency, Terms.of(row), price_date, price, rates.get(row.currency)
+    rows = with_marks(locked, as_of).values_list(
+        *_TERMS, "price_date", "price", "fx_rate", named=True
+    )
+    return {
+        row.pk: InstrumentMark(
+            row.pk, row.symbol, row.currency, Terms.of(row), row.price_date, row.price, row.fx_rate
         )
-    return marks
+        for row in rows
+    }
 
 
 class _Marks:
