@@ -209,14 +209,16 @@ class BookRow(NamedTuple):
 
 
 def _book_row(values: dict[str, Any], day_pnl: Decimal) -> BookRow:
-    return BookRow(
-        **{name: values[name] for name in POSITION_VALUES},
-        asset_class=values["asset_class"],
-        currency=values["currency"],
-        funded=values["settlement"] == Instrument.Settlement.FUNDED,
-        cost_base=values["cost_base"],
-        fx_pnl_base=values["fx_pnl_base"],
-    )._replace(daily_pnl_base=day_pnl)
+    return BookRow._make(
+        [
+            *[day_pnl if name == "daily_pnl_base" else values[name] for name in POSITION_VALUES],
+            values["asset_class"],
+            values["currency"],
+            values["settlement"] == Instrument.Settlement.FUNDED,
+            values["cost_base"],
+            values["fx_pnl_base"],
+        ]
+    )
 
 
 def _sum(queryset: Any, field: str) -> Decimal:

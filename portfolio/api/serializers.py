@@ -305,7 +305,13 @@ assert tuple(BookRow._fields[: len(_SHOWN)]) == tuple(_SHOWN), "BookRow starts w
 def book_position(row: BookRow) -> dict[str, Any]:
     """A `BookRow` as the API shows it. A book has thousands of rows: each is a plain
     dict built here, not a field-by-field serializer."""
-    shown = {name: json_value(value) for name, value in zip(_SHOWN, row, strict=False)}
+    shown: dict[str, Any] = {}
+    for name, value in zip(_SHOWN, row, strict=False):  # `json_value`, inline: once per field
+        if isinstance(value, Decimal):
+            value = decimal_str(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        shown[name] = value
     shown["status"] = row.status
     shown["asset_class"] = row.asset_class
     shown["currency"] = row.currency
