@@ -30,8 +30,8 @@ from portfolio.models import (
     Price,
 )
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
-from tests.factories import InstrumentFactory, StrategyFactory
-from tests.fixtures.risk_book import DAYS, PATHS, usd
+from tests.factories import StrategyFactory
+from tests.fixtures.risk_book import DAYS, PATHS, load_market, usd
 from tests.shown import shown_book
 
 TRADES = {
@@ -56,16 +56,7 @@ def fund(db: None, settings: Any, ibov: Instrument, spx: Instrument, di1: Instru
     settings.PMS_PIPELINE_RETRIES = 0
     StrategyFactory.create(code="MACRO")
     StrategyFactory.create(code="RV")
-    usdbrl = InstrumentFactory.create(symbol="USDBRL", asset_class="fx", currency="BRL")
-    instruments = {i.symbol: i for i in (ibov, spx, di1, usdbrl)}
-    Price.objects.bulk_create(
-        Price(instrument=instruments[symbol], date=day, price=path(k))
-        for symbol, path in PATHS.items()
-        for k, day in enumerate(DAYS)
-    )
-    FxRate.objects.bulk_create(
-        FxRate(currency="USD", date=day, rate=usd(k)) for k, day in enumerate(DAYS)
-    )
+    load_market(ibov, spx, di1)
     RiskLimit.objects.create(name="DV01", metric="dv01", limit=Decimal("2000"))
     RiskLimit.objects.create(name="Drawdown", metric="drawdown", limit=Decimal("0.05"))
 
