@@ -248,27 +248,19 @@ DEFAULT_PERFORMANCE_PERIOD = "itd"  # of GET /api/performance/: since the incept
 
 @dataclass(frozen=True)
 class ReturnStatistics:
-    """Performance statistics of a run of daily returns, the fund's or a strategy's:
-    returns and ratios are the engine's floats. A drawdown peaking at the period's opening
-    has its peak dated `opening`, the close the period starts from."""
+    """Performance statistics of a run of daily returns, the fund's or a strategy's: the
+    engine's `figures` (returns and ratios as its floats), with their days dated. A
+    drawdown peaking at the period's opening has its peak dated `opening`, the close the
+    period starts from."""
 
     pnl: Decimal
-    total_return: float
-    annualized_return: float
-    volatility: float | None
-    sharpe: float | None
-    sortino: float | None
-    max_drawdown: float
+    figures: engine.Statistics
     drawdown_peak: dt.date | None
     drawdown_trough: dt.date | None
-    calmar: float | None
-    hit_ratio: float | None
     best_day: dt.date
     best_return: float
     worst_day: dt.date
     worst_return: float
-    benchmark_return: float | None
-    excess_return: float | None
 
 
 def return_statistics(
@@ -286,22 +278,13 @@ def return_statistics(
 
     return ReturnStatistics(
         pnl=_money(pnl_cents),
-        total_return=stats.total_return,
-        annualized_return=stats.annualized_return,
-        volatility=stats.volatility,
-        sharpe=stats.sharpe,
-        sortino=stats.sortino,
-        max_drawdown=stats.max_drawdown,
+        figures=stats,
         drawdown_peak=day(stats.peak),
         drawdown_trough=day(stats.trough),
-        calmar=stats.calmar,
-        hit_ratio=stats.hit_ratio,
         best_day=days[stats.best],
         best_return=float(returns[stats.best]),
         worst_day=days[stats.worst],
         worst_return=float(returns[stats.worst]),
-        benchmark_return=stats.benchmark_return,
-        excess_return=stats.excess_return,
     )
 
 

@@ -55,23 +55,23 @@ def _ratio(value: float | None) -> str:
 
 
 def _statistics_row(name: str, stats: ReturnStatistics) -> dict[str, Any]:
-    peak = stats.drawdown_peak
+    peak, figures = stats.drawdown_peak, stats.figures
     return {
         "name": name,
         "pnl": money(stats.pnl, 0),
         "sign": "neg" if stats.pnl < 0 else "pos",
-        "return": _pct(stats.total_return),
-        "annualized": _pct(stats.annualized_return),
-        "volatility": _ratio_pct(stats.volatility),
-        "sharpe": _ratio(stats.sharpe),
-        "sortino": _ratio(stats.sortino),
-        "drawdown": _pct(stats.max_drawdown),
+        "return": _pct(figures.total_return),
+        "annualized": _pct(figures.annualized_return),
+        "volatility": _ratio_pct(figures.volatility),
+        "sharpe": _ratio(figures.sharpe),
+        "sortino": _ratio(figures.sortino),
+        "drawdown": _pct(figures.max_drawdown),
         "drawdown_dates": f"{peak} → {stats.drawdown_trough}" if peak else "",
-        "calmar": _ratio(stats.calmar),
-        "hit_ratio": _ratio_pct(stats.hit_ratio, 0),
+        "calmar": _ratio(figures.calmar),
+        "hit_ratio": _ratio_pct(figures.hit_ratio, 0),
         "best": f"{_pct(stats.best_return)} {stats.best_day}",
         "worst": f"{_pct(stats.worst_return)} {stats.worst_day}",
-        "excess": _pct(stats.excess_return),
+        "excess": _pct(figures.excess_return),
     }
 
 
@@ -81,7 +81,7 @@ def _performance(report: PerformanceReport) -> dict[str, Any]:
         "end": report.period.end.isoformat(),
         "days": report.days,
         "benchmark": report.benchmark,
-        "benchmark_return": _pct(report.fund.benchmark_return),
+        "benchmark_return": _pct(report.fund.figures.benchmark_return),
         "benchmark_unavailable": report.benchmark_unavailable,
         "rows": [
             _statistics_row("Fund", report.fund),

@@ -131,27 +131,28 @@ class StrategyStatisticsSerializer(StatisticsSerializer):
 
 def statistics_shown(stats: ReturnStatistics) -> dict[str, Any]:
     """The statistics as the API shows them: returns to RETURN_PLACES, ratios to 6 places."""
+    figures = stats.figures
     return {
         "pnl": decimal_str(stats.pnl),
-        "return": return_str(stats.total_return),
-        "annualized_return": return_str(stats.annualized_return),
-        "volatility": _optional(_ratio_str, stats.volatility),
-        "sharpe": _optional(_ratio_str, stats.sharpe),
-        "sortino": _optional(_ratio_str, stats.sortino),
+        "return": return_str(figures.total_return),
+        "annualized_return": return_str(figures.annualized_return),
+        "volatility": _optional(_ratio_str, figures.volatility),
+        "sharpe": _optional(_ratio_str, figures.sharpe),
+        "sortino": _optional(_ratio_str, figures.sortino),
         "max_drawdown": {
-            "value": return_str(stats.max_drawdown),
+            "value": return_str(figures.max_drawdown),
             "peak": _optional(dt.date.isoformat, stats.drawdown_peak),
             "trough": _optional(dt.date.isoformat, stats.drawdown_trough),
         },
-        "calmar": _optional(_ratio_str, stats.calmar),
-        "hit_ratio": _optional(_ratio_str, stats.hit_ratio),
+        "calmar": _optional(_ratio_str, figures.calmar),
+        "hit_ratio": _optional(_ratio_str, figures.hit_ratio),
         "best_day": {"date": stats.best_day.isoformat(), "return": return_str(stats.best_return)},
         "worst_day": {
             "date": stats.worst_day.isoformat(),
             "return": return_str(stats.worst_return),
         },
-        "benchmark_return": _optional(return_str, stats.benchmark_return),
-        "excess_return": _optional(return_str, stats.excess_return),
+        "benchmark_return": _optional(return_str, figures.benchmark_return),
+        "excess_return": _optional(return_str, figures.excess_return),
     }
 
 
