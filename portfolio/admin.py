@@ -29,8 +29,10 @@ from .models import (
     BenchmarkRate,
     BookMark,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
+    OfficialNav,
     PortfolioSnapshot,
     Position,
     PositionSnapshot,
@@ -155,13 +157,74 @@ class CapitalFlowAdmin(ServiceAdmin):
     """Flows are added, never edited or deleted (as through the API): a correction is a
     flow of its own."""
 
-    fields = ("date", "amount", "note")
+    fields = ("date", "amount", "units", "note")
     create_service = staticmethod(services.capital_flow_create)
     check_service = staticmethod(services.capital_flow_check)
-    list_display = ("date", "amount_shown", "note", "created_at")
+    list_display = ("date", "amount_shown", "units", "quota", "entered", "note", "created_at")
     amount_shown = money_column("amount", f"amount ({BASE})")
     date_hierarchy = "date"
     search_fields = ("note",)
+
+
+@admin.register(FundTerms)
+class FundTermsAdmin(ServiceAdmin):
+    """The fund's terms, each from its date: a change rebuilds the accounts from there.
+    Changes are kept (a new date is a new row); they are never deleted."""
+
+    fields = ("effective_from", *services.TERMS_FIELDS)
+    create_service = staticmethod(services.fund_terms_change)
+    list_display = (
+        "effective_from",
+        "initial_quota",
+        "management_fee_pct",
+        "performance_fee_pct",
+        "hurdle_pct",
+        "payment_months",
+        "cash_yield_pct",
+        "financing_spread_pct",
+        "created_by",
+        "created_at",
+    )
+
+    @staticmethod
+    def update_service(terms: FundTerms, *, actor: str, **changes: Any) -> FundTerms:
+        changes.pop("effective_from", None)
+        return services.fund_terms_change(
+            effective_from=terms.effective_from, actor=actor, **changes
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("effective_from",) if obj else ()
+
+    @admin.display(description="management fee")
+    def management_fee_pct(self, terms: FundTerms) -> str:
+        return percent(terms.management_fee, 2) + " a year"
+
+    @admin.display(description="performance fee")
+    def performance_fee_pct(self, terms: FundTerms) -> str:
+        return percent(terms.performance_fee, 2)
+
+    @admin.display(description="hurdle")
+    def hurdle_pct(self, terms: FundTerms) -> str:
+        return percent(terms.hurdle, 0) + " of the CDI"
+
+    @admin.display(description="cash earns")
+    def cash_yield_pct(self, terms: FundTerms) -> str:
+        return percent(terms.cash_yield, 0) + " of the CDI"
+
+    @admin.display(description="financing spread")
+    def financing_spread_pct(self, terms: FundTerms) -> str:
+        return percent(terms.financing_spread, 2) + " a year"
+
+
+@admin.register(OfficialNav)
+class OfficialNavAdmin(ReadOnlyAdmin):
+    """The administrator's NAV, quota and units per day (POST /api/official-nav/ or
+    `manage.py import_official_nav`)."""
+
+    list_display = ("date", "nav_shown", "quota", "units", "received_at")
+    nav_shown = money_column("nav", f"official NAV ({BASE})")
+    date_hierarchy = "date"
 
 
 class OpenClosedFilter(admin.SimpleListFilter):
@@ -381,19 +444,29 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     list_display = (
         "date",
         "nav_shown",
+        "quota",
+        "units",
         "pnl_shown",
         "flow_shown",
         "return_pct",
         "drawdown_pct",
+        "cash_shown",
+        "carry_shown",
+        "management_shown",
+        "performance_shown",
+        "provision_shown",
         "gross_shown",
-        "net_shown",
         "positions",
     )
     nav_shown = money_column("nav", f"NAV ({BASE})")
     pnl_shown = money_column("pnl", f"P&L ({BASE})")
+    cash_shown = money_column("cash", f"cash ({BASE})", places=0)
+    carry_shown = money_column("carry", f"carry ({BASE})")
+    management_shown = money_column("management_fee", "management fee")
+    performance_shown = money_column("performance_fee", "performance fee")
+    provision_shown = money_column("performance_provision", "provision")
     flow_shown = money_column("flow", f"flow ({BASE})")
     gross_shown = money_column("gross_exposure", f"gross exposure ({BASE})", places=0)
-    net_shown = money_column("net_exposure", f"net exposure ({BASE})", places=0)
     date_hierarchy = "date"
     list_per_page = 100
 

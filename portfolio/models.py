@@ -19,7 +19,14 @@ from django.utils import timezone
 from core import inputs
 from core.formatting import money, number
 
+from .accounts import TermsInForce
 from .ledger import Terms
+
+PAYMENT_MONTHS = [6, 12]  # June and December, by default
+
+
+def list_of_payment_months() -> list[int]:
+    return list(PAYMENT_MONTHS)
 
 
 def at_most(bound: Decimal, *, signed: bool = False) -> list[Any]:
@@ -270,11 +277,39 @@ class BenchmarkRate(models.Model):
         return f"{self.benchmark} {self.date} {self.rate:f}"
 
 
+def units_field(**kwargs: Any) -> models.DecimalField:
+    """Units of the fund, or a quota: 8 places."""
+    return models.DecimalField(max_digits=28, decimal_places=8, **kwargs)
+
+
 class CapitalFlow(models.Model):
-    """A subscription (+) or redemption (−) in base currency, effective at the start of `date`."""
+    """A subscription (+) or redemption (−), effective at the start of `date`, given as an
+    amount in base currency or as units of the fund.
+
+    The other side is converted at the quota of the previous close (`Q_{t−1}`; the
+    initial quota on the first day): `units = amount / quota`, or `amount = cents(units ×
+    quota)`. The timeline converts it again whenever it rebuilds the days before it.
+    """
+
+    class Entered(models.TextChoices):
+        AMOUNT = "amount"
+        UNITS = "units"
 
     date = fund_date_field(inputs.validate_business_day)
     amount = money_field(validators=at_most(inputs.FLOW_MAX, signed=True))
+    units = units_field(
+        null=True,
+        blank=True,
+        validators=at_most(inputs.FLOW_MAX, signed=True),
+        help_text="Units issued (+) or cancelled (−).",
+    )
+    quota = units_field(null=True, blank=True, help_text="The quota it was converted at.")
+    entered = models.CharField(
+        max_length=8,
+        choices=Entered.choices,
+        default=Entered.AMOUNT,
+        help_text="Given as an amount or as units; the other is converted.",
+    )
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -287,6 +322,100 @@ class CapitalFlow(models.Model):
     def __str__(self) -> str:
         kind = "subscription" if self.amount >= 0 else "redemption"
         return f"{self.date} {kind} {money(self.amount)}"
+
+
+class FundTerms(models.Model):
+    """The fund's terms from `effective_from` until the next change: its fees, what its
+    cash earns and its initial quota (DESIGN.md "The fund's accounts"). A change applies
+    from its date: the fund's accounts are rebuilt from there. A fund without terms has no
+    fees and its cash earns 100% of the CDI."""
+
+    effective_from = fund_date_field(unique=True)
+    initial_quota = units_field(
+        default=Decimal("1"),
+        validators=[MinValueValidator(Decimal("0.00000001")), MaxValueValidator(10**9)],
+        help_text="The quota at the inception (Q0).",
+    )
+    management_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal("0"),
+        validators=at_most(Decimal("0.2")),
+        help_text="Annual, on the capital at the start of each day: 0.02 is 2% a year.",
+    )
+    performance_fee = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal("0"),
+        validators=at_most(Decimal("1")),
+        help_text="Of the gain over the hurdle: 0.20 is 20%.",
+    )
+    hurdle = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal("1"),
+        validators=at_most(Decimal("10")),
+        help_text="The hurdle as a multiple of the CDI: 1.00 is 100% of the CDI.",
+    )
+    payment_months = models.JSONField(
+        default=list_of_payment_months,
+        help_text="Months the performance fee is paid in, on their last business day.",
+    )
+    cash_yield = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal("1"),
+        validators=at_most(Decimal("10")),
+        help_text="What a positive cash balance earns, as a multiple of the CDI.",
+    )
+    financing_spread = models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal("0"),
+        validators=at_most(Decimal("1")),
+        help_text="Annual, over the CDI, on a negative cash balance: 0.01 is 1% a year.",
+    )
+    created_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["effective_from"]
+        verbose_name = "fund's terms"
+        verbose_name_plural = "fund's terms"
+
+    def __str__(self) -> str:
+        return f"terms from {self.effective_from}"
+
+    @property
+    def in_force(self) -> TermsInForce:
+        return TermsInForce(
+            initial_quota=self.initial_quota,
+            management_fee=self.management_fee,
+            performance_fee=self.performance_fee,
+            hurdle=self.hurdle,
+            payment_months=frozenset(self.payment_months),
+            cash_yield=self.cash_yield,
+            financing_spread=self.financing_spread,
+        )
+
+
+class OfficialNav(models.Model):
+    """The fund administrator's NAV, quota and units of a business day: what the fund's
+    own are reconciled with."""
+
+    date = fund_date_field(inputs.validate_business_day, unique=True)
+    nav = money_field(validators=at_most(inputs.FLOW_MAX))
+    quota = units_field(validators=at_most(Decimal(10**9)))
+    units = units_field(validators=at_most(inputs.FLOW_MAX))
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["date"]
+        verbose_name = "official NAV"
+        verbose_name_plural = "official NAVs"
+
+    def __str__(self) -> str:
+        return f"{self.date} official NAV {money(self.nav)}"
 
 
 class Position(models.Model):
@@ -493,19 +622,41 @@ class PositionSnapshot(models.Model):
 
 
 class PortfolioSnapshot(models.Model):
-    """The fund at the close of a business date.
+    """The fund at the close of a business date, with its accounts (DESIGN.md "The fund's
+    accounts").
 
-    `nav = nav(previous) + flow + pnl`; `daily_return = pnl / (nav(previous) + flow)`.
+    `nav = nav(previous) + flow + pnl`, where `pnl` is the fund's: the positions' P&L plus
+    the cash's carry less the fees; `daily_return = pnl / capital`, `capital = nav(previous)
+    + flow`; `gross_return` leaves the fees out.
     """
 
     date = models.DateField(unique=True)
     nav = money_field()
-    pnl = money_field()
+    pnl = money_field(help_text="The fund's: the positions' P&L + carry − fees.")
     flow = money_field(help_text="Capital flows effective at the start of the date.")
     daily_return = models.DecimalField(max_digits=24, decimal_places=16)
     gross_exposure = money_field()
     net_exposure = money_field()
     positions = models.PositiveIntegerField(help_text="Open positions at the close.")
+    positions_pnl = money_field(help_text="The positions' P&L of the day.")
+    funded_value = money_field(help_text="The funded holdings' market value at the close.")
+    capital = money_field(help_text="At the start of the day: the previous NAV + the flow.")
+    cash = money_field(help_text="The capital not held in funded instruments.")
+    carry = money_field(help_text="What the cash earned (or cost) at the CDI.")
+    cdi = models.DecimalField(max_digits=14, decimal_places=12, default=Decimal("0"))
+    management_fee = money_field()
+    performance_fee = money_field(help_text="The provision's change, net of what was paid.")
+    performance_paid = money_field(help_text="Provision paid out: on a payment date, or redeemed.")
+    performance_provision = money_field(help_text="Accrued at the close, not yet paid.")
+    units = units_field(default=Decimal("0"))
+    quota = units_field(default=Decimal("0"), help_text="NAV / units, 8 places.")
+    hurdle_quota = models.DecimalField(
+        max_digits=40,
+        decimal_places=24,
+        default=Decimal("0"),
+        help_text="The quota the next day's hurdle compounds from (unrounded).",
+    )
+    gross_return = models.DecimalField(max_digits=24, decimal_places=16, default=Decimal("0"))
     computed_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -30,19 +30,34 @@ from django.db.models import (
 from django.utils import timezone
 
 from core.calendar import (
+    business_days,
     fund_time_zone,
     is_business_day,
+    next_business_day,
     on_or_after,
     previous_business_day,
 )
 from core.formatting import decimal_str
 
-from .ledger import cents, drawdowns, exposure, nav, to_cents
+from .accounts import (
+    NO_TERMS,
+    Accounts,
+    AccountsDay,
+    Converted,
+    DayInputs,
+    Flow,
+    TermsInForce,
+    account_day,
+    before_inception,
+    is_payment_date,
+)
+from .ledger import cents, drawdowns, exposure, to_cents
 from .models import (
     POSITION_FIGURES,
     BenchmarkRate,
     BookMark,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -243,6 +258,7 @@ class BookState:
     nav: Decimal
     realized: Decimal
     live: bool = True
+    accounts: AccountsDay | None = None  # the live book's day's (cash, carry, fees, quota)
 
     @cached_property
     def closed_today(self) -> list[tuple[str, str, Decimal]]:
@@ -293,8 +309,10 @@ def book_state() -> BookState:
     """The live book in five queries whatever its size.
 
     `as_of` is its valuation date: the close it is marked to (trades dated after it do
-    not move it); an empty book is valued at the latest close due. NAV = every capital
-    flow + realized P&L of every position since inception + unrealized P&L.
+    not move it); an empty book is valued at the latest close due. Its NAV is that of
+    its day's accounts (`live_accounts`), whose positions' P&L is the realized P&L of
+    every position since inception + the unrealized P&L less what the stored closes
+    counted already.
     """
     as_of = last_mark() or close_due()
     positions = _book_rows(Position.objects.filter(closed_at__isnull=True))
@@ -303,13 +321,14 @@ def book_state() -> BookState:
         (row["realized_pnl_base"] for row in positions), ZERO
     )
     unrealized = sum((row["unrealized_pnl_base"] for row in positions), ZERO)
-    flows = _sum(CapitalFlow.objects.all(), "amount")
+    accounts = live_accounts(as_of, realized + unrealized)
     return BookState(
         as_of=as_of,
         positions=positions,
         closed=_book_rows(closed.filter(pnl_date=as_of)),
-        nav=nav(flows, realized + unrealized),
+        nav=accounts.close.nav,
         realized=realized,
+        accounts=accounts,
     )
 
 
@@ -384,6 +403,7 @@ class LiveBook:
     positions: list[BookRow]
     totals: BookTotals
     stale_prices: list[str]  # held instruments whose close due is missing
+    accounts: AccountsDay  # the valuation date's: cash, carry, fees, units and quota
 
 
 def live_book() -> LiveBook:
@@ -391,6 +411,7 @@ def live_book() -> LiveBook:
     its P&L of the valuation date, and totals that are the exact sums of those rows; NAV;
     the held instruments whose close due is missing (`close_due`)."""
     state = book_state()
+    assert state.accounts is not None  # the live book's
     rows = [*state.positions, *state.closed]
     held = exposure(cents(row["notional_base"] for row in rows))
     exposures = {
@@ -411,6 +432,7 @@ def live_book() -> LiveBook:
             daily_pnl=to_cents(state.daily_pnl),
         ),
         stale_prices=stale_instruments(close_due()),
+        accounts=state.accounts,
     )
 
 
@@ -600,3 +622,169 @@ def fx_quoted_on(day: dt.date, currencies: Iterable[str]) -> set[str]:
             "currency", flat=True
         )
     )
+
+
+# --- The fund's accounts ------------------------------------------------------------------
+
+
+class TermsSchedule:
+    """The fund's terms in force on each day (one query): the latest change effective on
+    or before it, or none (`accounts.NO_TERMS`)."""
+
+    def __init__(self) -> None:
+        rows = FundTerms.objects.order_by("effective_from")
+        self._from = []
+        self._terms = []
+        for row in rows:
+            self._from.append(row.effective_from)
+            self._terms.append(row.in_force)
+
+    def on(self, day: dt.date) -> TermsInForce:
+        index = bisect_right(self._from, day)
+        return self._terms[index - 1] if index else NO_TERMS
+
+    def inception_terms(self, first: dt.date) -> TermsInForce:
+        """The terms the fund started with: those in force at its inception, or the first
+        ones given if they are dated later (the initial quota is the fund's)."""
+        if self._terms and bisect_right(self._from, first) == 0:
+            return self._terms[0]
+        return self.on(first)
+
+
+@dataclass(frozen=True)
+class CdiRates:
+    """The CDI of each of a run of business days: its own rate, or the latest before it
+    (`carried`); 0 before the first rate ever stored (`missing`: the fund earns nothing
+    and its hurdle does not grow until the CDI is loaded)."""
+
+    rates: dict[dt.date, Decimal]
+    carried: list[dt.date]
+    missing: list[dt.date]
+
+
+def cdi_rates(days: Sequence[dt.date]) -> CdiRates:
+    """The CDI of `days` (ascending): one query, for their rates and the latest before."""
+    if not days:
+        return CdiRates({}, [], [])
+    stored = BenchmarkRate.objects.filter(benchmark=BenchmarkRate.Benchmark.CDI)
+    latest_before = stored.filter(date__lt=days[0]).order_by("-date").values("date")[:1]
+    rows = stored.filter(Q(date__range=(days[0], days[-1])) | Q(date=Subquery(latest_before)))
+    own = dict(rows.values_list("date", "rate"))
+    earlier = [day for day in own if day < days[0]]
+    rate: Decimal | None = own[earlier[0]] if earlier else None
+    rates, carried, missing = {}, [], []
+    for day in days:
+        if day in own:
+            rate = own[day]
+        elif rate is None:
+            missing.append(day)
+        else:
+            carried.append(day)
+        rates[day] = rate if rate is not None else ZERO
+    return CdiRates(rates, carried, missing)
+
+
+def flows_by_day(
+    start: dt.date, end: dt.date, *, later_on_end: bool = False
+) -> dict[dt.date, list[tuple[int, Flow]]]:
+    """The capital flows effective from `start` to `end` (a flow on a holiday takes effect
+    on the next business day), as they were given, by day: (id, flow). `later_on_end`:
+    those dated after `end` count on it (the live day's)."""
+    by_day: dict[dt.date, list[tuple[int, Flow]]] = {}
+    rows = CapitalFlow.objects.filter(date__gte=previous_business_day(start))
+    if not later_on_end:
+        rows = rows.filter(date__lte=end)
+    for pk, day, amount, units, entered in rows.order_by("date", "pk").values_list(
+        "pk", "date", "amount", "units", "entered"
+    ):
+        effective = min(on_or_after(day), end)
+        if start <= effective:
+            given = Flow(units=units) if entered == CapitalFlow.Entered.UNITS else Flow(amount)
+            by_day.setdefault(effective, []).append((pk, given))
+    return by_day
+
+
+_ACCOUNTS_READ = ("nav", "units", "quota", "performance_provision", "hurdle_quota")
+
+
+def accounts_at_close(day: dt.date) -> tuple[Accounts, Decimal] | None:
+    """The fund's accounts at the close of `day` and its funded holdings' value there,
+    from its snapshot (None without one)."""
+    row = (
+        PortfolioSnapshot.objects.filter(date=day)
+        .values_list(*_ACCOUNTS_READ, "funded_value")
+        .first()
+    )
+    return None if row is None else (Accounts(*row[:-1]), row[-1])
+
+
+class AccountsWalk:
+    """The fund's accounts walked over business days from the accounts of the close before
+    the first (`account_day` each day), with the terms, CDI and flows of those days read
+    at once. `converted` keeps each flow's conversion, (id, Converted)."""
+
+    def __init__(
+        self,
+        days: Sequence[dt.date],
+        start: Accounts | None,
+        terms: TermsSchedule,
+        *,
+        later_flows: bool = False,
+    ):
+        self.terms = terms
+        self.cdi = cdi_rates(days)
+        self.flows = flows_by_day(days[0], days[-1], later_on_end=later_flows) if days else {}
+        self.close = start
+        self.converted: list[tuple[int, Converted]] = []
+
+    def day(self, day: dt.date, positions_pnl: Decimal, funded_before: Decimal) -> AccountsDay:
+        terms = self.terms.on(day)
+        before = self.close or before_inception(self.terms.inception_terms(day))
+        flows = self.flows.get(day, [])
+        inputs = DayInputs(
+            day=day,
+            flows=[flow for _, flow in flows],
+            positions_pnl=positions_pnl,
+            funded_before=funded_before,
+            cdi=self.cdi.rates[day],
+            terms=terms,
+            pays=is_payment_date(day, next_business_day(day), terms.payment_months),
+        )
+        accounts = account_day(before, inputs)
+        self.close = accounts.close
+        self.converted.extend(zip((pk for pk, _ in flows), accounts.flows, strict=True))
+        return accounts
+
+
+def live_accounts(as_of: dt.date, positions_value: Decimal) -> AccountsDay:
+    """The accounts of the live book's day `as_of`: from the latest stored close before it
+    (or the inception), with the flows since and the positions' P&L since that close —
+    `positions_value` is their unrealized + realized P&L since the inception, so the P&L
+    since is its move. Days between that close and `as_of` that the timeline has not built
+    yet accrue their carry and fees on the capital they start with; the P&L since falls
+    on `as_of`, and flows dated after it count on it."""
+    earlier = PortfolioSnapshot.objects.filter(date__lt=as_of).exclude(units=0, nav__gt=0)
+    counted = (  # the positions' P&L the stored closes counted, to each
+        PortfolioSnapshot.objects.filter(date__lte=OuterRef("date"))
+        .order_by()
+        .values(one=Value(1))
+        .annotate(total=Sum("positions_pnl"))
+        .values("total")
+    )
+    stored = (
+        earlier.order_by("-date")
+        .annotate(counted=Subquery(counted))
+        .values_list("date", *_ACCOUNTS_READ, "funded_value", "counted")
+        .first()
+    )
+    start = stored[0] if stored else None
+    since = next_business_day(start) if start else (inception() or as_of)
+    days = business_days(since, max(as_of, since))
+    walk = AccountsWalk(
+        days, Accounts(*stored[1:-2]) if stored else None, TermsSchedule(), later_flows=True
+    )
+    before = to_cents(Decimal(str(stored[-1]))) if stored else ZERO  # SQLite: a float
+    funded = stored[-2] if stored else ZERO
+    for day in days[:-1]:
+        walk.day(day, ZERO, funded)
+    return walk.day(days[-1], positions_value - before, funded)

@@ -76,6 +76,14 @@ def test_the_book_shown_is_the_api_json(small_book):
         "positions",
         "totals",
         "stale_prices",
+        "cash",
+        "carry",
+        "fees",
+        "management_fee",
+        "performance_fee",
+        "performance_provision",
+        "units",
+        "quota",
     ]
     assert (shown["as_of"], shown["valuation_date"], shown["nav"]) == (
         "2024-03-14",

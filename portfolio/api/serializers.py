@@ -151,11 +151,22 @@ class BenchmarkRateSerializer(ModelSerializer):
 
 
 class CapitalFlowSerializer(ModelSerializer):
+    """A flow given as an amount or as units; the answer has both and the quota it was
+    converted at."""
+
     class Meta:
         model = CapitalFlow
-        fields = ["id", "date", "amount", "note", "created_at"]
-        read_only_fields = ["id", "created_at"]
-        extra_kwargs = {"amount": {"required": True}}
+        fields = ["id", "date", "amount", "units", "quota", "entered", "note", "created_at"]
+        read_only_fields = ["id", "quota", "entered", "created_at"]
+        extra_kwargs = {"amount": {"required": False}, "units": {"required": False}}
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        given = [name for name in ("amount", "units") if attrs.get(name) is not None]
+        if len(given) != 1:
+            raise serializers.ValidationError(
+                {"amount": ["Give the flow as an amount (base currency) or as units, not both."]}
+            )
+        return attrs
 
 
 class PositionSerializer(ModelSerializer):
@@ -346,11 +357,19 @@ class BookSerializer(serializers.Serializer):
         child=serializers.CharField(),
         help_text="Held instruments without the latest close due (PMS_CLOSE_TIME).",
     )
+    cash = money_field(help_text="The valuation date's cash: capital not in funded holdings.")
+    carry = money_field(help_text="What the cash earned (or cost) that day at the CDI.")
+    fees = money_field(help_text="That day's management and performance fees.")
+    management_fee = money_field()
+    performance_fee = money_field()
+    performance_provision = money_field(help_text="Accrued at the day's close, not yet paid.")
+    units = serializers.DecimalField(max_digits=28, decimal_places=8)
+    quota = serializers.DecimalField(max_digits=28, decimal_places=8)
     cached = serializers.BooleanField()
     cache_age_seconds = serializers.FloatField(allow_null=True)
 
     def to_representation(self, book: LiveBook) -> dict[str, Any]:  # type: ignore[override]
-        totals = book.totals
+        totals, accounts = book.totals, book.accounts
         return {
             "as_of": book.valuation_date.isoformat(),
             "valuation_date": book.valuation_date.isoformat(),
@@ -362,6 +381,14 @@ class BookSerializer(serializers.Serializer):
                 for field in dataclasses.fields(totals)
             },
             "stale_prices": book.stale_prices,
+            "cash": decimal_str(accounts.cash),
+            "carry": decimal_str(accounts.carry),
+            "fees": decimal_str(accounts.management_fee + accounts.performance_fee),
+            "management_fee": decimal_str(accounts.management_fee),
+            "performance_fee": decimal_str(accounts.performance_fee),
+            "performance_provision": decimal_str(accounts.close.provision),
+            "units": decimal_str(accounts.close.units),
+            "quota": decimal_str(accounts.close.quota),
         }
 
 
@@ -382,18 +409,35 @@ class AuditRecordSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+def units_field(**kwargs: Any) -> serializers.DecimalField:
+    return serializers.DecimalField(max_digits=28, decimal_places=8, **kwargs)
+
+
 class NavSerializer(serializers.Serializer):
-    """A day of the fund. NAV = previous NAV + flow + pnl; return = pnl / (previous NAV +
-    flow)."""
+    """A day of the fund and its accounts. NAV = previous NAV + flow + pnl, where pnl is
+    the fund's (positions' P&L + carry − fees); return = pnl / (previous NAV + flow)."""
 
     date = serializers.DateField()
     nav = money_field()
-    pnl = money_field()
+    pnl = money_field(help_text="The fund's: the positions' P&L + carry − fees.")
     flow = money_field()
     # `return` is a Python keyword: declared through the class namespace.
     vars()["return"] = serializers.DecimalField(
         max_digits=24, decimal_places=16, source="daily_return", help_text="The day's return."
     )
+    gross_return = serializers.DecimalField(
+        max_digits=24, decimal_places=16, help_text="The day's return before fees."
+    )
+    quota = units_field()
+    units = units_field()
+    positions_pnl = money_field()
+    cash = money_field()
+    carry = money_field()
+    cdi = serializers.DecimalField(max_digits=14, decimal_places=12)
+    management_fee = money_field()
+    performance_fee = money_field()
+    performance_paid = money_field()
+    performance_provision = money_field()
     gross_exposure = money_field()
     net_exposure = money_field()
     positions = serializers.IntegerField()

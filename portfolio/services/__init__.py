@@ -1,13 +1,21 @@
 """Writes of the position book. One call, one transaction; every book change is audited.
 
 By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
-benchmark rates, capital flows), `trades` (the ledger and
+benchmark rates), `accounts` (the fund's terms, capital flows and the
+accounts' rebuild), `trades` (the ledger and
 its positions), `marking` (mark-to-market), `live_day` (the day in progress that trades
 and marks share: its start, its pending days, the book's locks), `timeline` (the daily
 snapshots); the names callers use are exported here. A position's day itself is computed
 by `portfolio.ledger.position_day`, for the live book and the timeline alike.
 """
 
+from .accounts import (
+    TERMS_FIELDS,
+    accounts_rebuild,
+    capital_flow_check,
+    capital_flow_create,
+    fund_terms_change,
+)
 from .audit import (
     audit_record,
     audited_create,
@@ -21,8 +29,6 @@ from .market_data import (
     PRICES,
     MarketSeries,
     benchmark_rates_upsert,
-    capital_flow_check,
-    capital_flow_create,
     fx_rates_upsert,
     prices_upsert,
 )
@@ -42,9 +48,11 @@ __all__ = [
     "BENCHMARK_RATES",
     "FX_RATES",
     "PRICES",
+    "TERMS_FIELDS",
     "MarkResult",
     "MarketSeries",
     "TradeRequest",
+    "accounts_rebuild",
     "audit_record",
     "audited_create",
     "audited_delete",
@@ -53,6 +61,7 @@ __all__ = [
     "capital_flow_check",
     "capital_flow_create",
     "fund_inception_or_error",
+    "fund_terms_change",
     "fx_rates_upsert",
     "instrument_check",
     "instrument_create",

@@ -26,9 +26,9 @@ from core.rows import (
 )
 from core.signals import data_changed
 
-from ..models import BenchmarkRate, CapitalFlow, FxRate, Instrument, Price
+from ..models import BenchmarkRate, FxRate, Instrument, Price
 from ..selectors import base_currency, latest_prices
-from .audit import audit_record, model_state
+from .audit import audit_record
 from .marking import positions_remark
 
 
@@ -261,28 +261,3 @@ FX_RATES = MarketSeries(FxRate, "currency", "rate", fx_rates_check, fx_rates_ups
 BENCHMARK_RATES = MarketSeries(
     BenchmarkRate, "benchmark", "rate", benchmark_rates_check, benchmark_rates_upsert
 )
-
-
-def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[str, Any]) -> None:
-    """A flow is not zero, within bounds, and dated in the fund's range."""
-    amount, date = changes.get("amount"), changes.get("date")
-    errors: dict[str, list[str]] = {}
-    wrong = amount is not None and inputs.flow_problem(amount)
-    if wrong:
-        errors["amount"] = [wrong]
-    problem = date and (inputs.date_problem(date) or inputs.business_day_problem(date))
-    if problem:
-        errors["date"] = [problem]
-    if errors:
-        raise ValidationError(errors)
-
-
-@transaction.atomic
-def capital_flow_create(
-    *, date: dt.date, amount: Decimal, note: str = "", actor: str
-) -> CapitalFlow:
-    capital_flow_check(changes={"date": date, "amount": amount})
-    flow = CapitalFlow.objects.create(date=date, amount=amount, note=note)
-    flow.refresh_from_db()  # the amount as stored, to the cent
-    audit_record(actor=actor, action="capital_flow.create", obj=flow, after=model_state(flow))
-    return flow

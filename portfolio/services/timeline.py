@@ -15,13 +15,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 
 from core.bulk import bulk_insert, collector_paused
-from core.calendar import business_days, is_business_day, previous_business_day, today
+from core.calendar import business_days, next_business_day, previous_business_day, today
 from core.progress import Progress
 from core.signals import data_changed
 
+from ..accounts import AccountsDay
 from ..ledger import (
     NOTHING,
     ZERO,
@@ -30,11 +30,9 @@ from ..ledger import (
     TradeLeg,
     cents,
     exposure,
-    nav,
     position_day,
 )
 from ..models import (
-    CapitalFlow,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -42,10 +40,16 @@ from ..models import (
     Price,
     Trade,
 )
-from ..selectors import fx_rates_on, inception, latest_prices
+from ..selectors import AccountsWalk, TermsSchedule, fx_rates_on, inception, latest_prices
+from .accounts import (
+    accounts_rebuild,
+    accounts_start,
+    flows_converted,
+    fund_accounts_fields,
+    resume_day,
+    timeline_lock,
+)
 from .audit import audit_record
-
-RETURN_PLACES = Decimal("1e-16")
 
 Key = tuple[int, int]  # (instrument_id, strategy_id)
 
@@ -118,7 +122,6 @@ class _Replay:
             _later_rates(currencies, start, end),
         )
         self.holdings: dict[Key, Holding] = {}
-        self.value_total = ZERO  # Σ (unrealized + realized) over every position ever held
 
     def trade_until(self, day: dt.date) -> set[Key]:
         """Apply the trades dated up to `day`; the positions they touched."""
@@ -149,6 +152,13 @@ class _Replay:
             if holding.held.quantity or holding.open_at_last_close or key in touched
         ]
 
+    def funded_value(self, rows: list[PositionSnapshot]) -> Decimal:
+        """The funded holdings' market value in base at a close (`F`): what is not cash."""
+        return sum(
+            (row.market_value_base for row in rows if self.terms[row.instrument_id].is_funded),
+            ZERO,
+        )
+
     def _row(self, day: dt.date, key: Key, holding: Holding) -> PositionSnapshot:
         """One position's day, carried to the next as its start."""
         instrument_id, strategy_id = key
@@ -160,7 +170,6 @@ class _Replay:
         figures = its_day.figures
         fx_value = figures.fx_pnl_base + holding.realized_fx
         daily_fx = fx_value - holding.fx_value
-        self.value_total += its_day.daily_pnl
         holding.value, holding.fx_value = its_day.value, fx_value
         holding.open_at_last_close = bool(held.quantity)
         return PositionSnapshot(
@@ -197,63 +206,33 @@ def _later_rates(
     return list(rows.order_by("date").values_list("currency", "date", "rate"))
 
 
-class _Flows:
-    """The capital flowed in up to each business day of a walk (a flow on a holiday takes
-    effect on the next business day)."""
-
-    def __init__(self, days: list[dt.date]):
-        start, end = days[0], days[-1]
-        before = CapitalFlow.objects.filter(date__lt=start).aggregate(total=Sum("amount"))
-        self.total = before["total"] or ZERO
-        self.by_day: dict[dt.date, Decimal] = {}
-        rows = CapitalFlow.objects.filter(date__gte=start, date__lte=end)
-        for day, amount in rows.values_list("date", "amount"):
-            effective = day if is_business_day(day) else next(d for d in days if d >= day)
-            self.by_day[effective] = self.by_day.get(effective, ZERO) + amount
-
-    def on(self, day: dt.date) -> Decimal:
-        """`day`'s flow, added to the total."""
-        flow = self.by_day.get(day, ZERO)
-        self.total += flow
-        return flow
-
-
 def _replay(
-    days: list[dt.date], first_written: dt.date
+    days: list[dt.date], accounts: AccountsWalk
 ) -> Iterator[tuple[dt.date, list[PositionSnapshot], PortfolioSnapshot]]:
-    """Walk the ledger over `days`, yielding each day from `first_written` with its rows.
+    """Walk the ledger over `days`, yielding each day but the first with its rows and the
+    fund's day (its accounts walked by `accounts`, from the close of the first day).
 
-    The days before `first_written` only set the starting point (yesterday's close).
+    The first day only sets the starting point (the previous business day's close).
     """
-    replay, flows = _Replay(days[0], days[-1]), _Flows(days)
-    nav_before: Decimal | None = None
-    for day in days:
+    replay = _Replay(days[0], days[-1])
+    funded = replay.funded_value(replay.close(days[0]))
+    for day in days[1:]:
         rows = replay.close(day)
-        flow = flows.on(day)
-        fund_nav = nav(flows.total, replay.value_total)
         pnl = sum((row.daily_pnl_base for row in rows), ZERO)
-        capital = (nav_before if nav_before is not None else fund_nav - pnl - flow) + flow
-        nav_before = fund_nav
-        if day >= first_written:
-            yield day, rows, _fund_row(day, rows, fund_nav, pnl, flow, capital)
+        its_accounts = accounts.day(day, pnl, funded)
+        funded = replay.funded_value(rows)
+        yield day, rows, _fund_row(its_accounts, rows, funded)
 
 
 def _fund_row(
-    day: dt.date,
-    rows: list[PositionSnapshot],
-    fund_nav: Decimal,
-    pnl: Decimal,
-    flow: Decimal,
-    capital: Decimal,
+    accounts: AccountsDay, rows: list[PositionSnapshot], funded: Decimal
 ) -> PortfolioSnapshot:
-    """The fund's day: NAV, P&L, flow, return on the capital it started with, exposures."""
+    """The fund's day: its accounts, the funded holdings' value and the exposures at the
+    close."""
     held = exposure(cents(row.notional_base for row in rows if row.quantity))
     return PortfolioSnapshot(
-        date=day,
-        nav=fund_nav,
-        pnl=pnl,
-        flow=flow,
-        daily_return=(pnl / capital).quantize(RETURN_PLACES) if capital > 0 else ZERO,
+        **fund_accounts_fields(accounts),
+        funded_value=funded,
         gross_exposure=Decimal(held.gross).scaleb(-2),
         net_exposure=Decimal(held.net).scaleb(-2),
         positions=sum(1 for row in rows if row.quantity),
@@ -293,22 +272,26 @@ def snapshots_build(
     """
     if start > end:
         raise ValidationError({"start": [f"start {start} is after end {end}."]})
+    timeline_lock()
     if end > today():
         raise ValidationError({"end": [f"{end} is in the future."]})
-    start = max(start, fund_inception_or_error(end))
+    start = resume_day(max(start, fund_inception_or_error(end)))
     days = business_days(start, end)
     if not days:
         raise ValidationError({"start": [f"No business day from {start} to {end}."]})
     PositionSnapshot.objects.filter(date__range=(days[0], days[-1])).delete()
     PortfolioSnapshot.objects.filter(date__range=(days[0], days[-1])).delete()
     portfolio: list[PortfolioSnapshot] = []
-    replay = _replay([previous_business_day(days[0]), *days], first_written=days[0])
+    accounts = AccountsWalk(days, accounts_start(days[0])[0], TermsSchedule())
+    replay = _replay([previous_business_day(days[0]), *days], accounts)
     for done, (day, rows, fund) in enumerate(replay, start=1):
         bulk_insert(PositionSnapshot, rows)
         portfolio.append(fund)
         if progress:
             progress(day, done, len(days))
     bulk_insert(PortfolioSnapshot, portfolio)
+    flows_converted(accounts.converted)
+    accounts_rebuild(start=next_business_day(days[-1]), actor=actor)  # the days after, if any
     data_changed.send(sender=PortfolioSnapshot)
     audit_record(
         actor=actor,

@@ -18,6 +18,10 @@ Days D1 = Mon Mar 4 … D7 = Tue Mar 12, 2024. Capital 1,000,000.00 on D1, a sub
 The NAV index: 1, 1.008 (D2), 0.99 (D3), 0.99 × 1.49015/1.49 = 0.999966 (D4),
 × 1.485/1.505 = 0.986678 (D5, the trough), 1.004618, 1.005947: the drawdown peaks on D2 and
 bottoms on D5 at 1 − 0.986678 / 1.008 = 2.1153%. Hit ratio: 4 days up of 6 that moved.
+
+The fund's terms say its cash earns nothing and it charges no fee, so its P&L is the
+positions' alone: these tests are of the statistics (the accounts are
+tests/portfolio/test_fund_accounts.py's).
 """
 
 import datetime as dt
@@ -28,7 +32,7 @@ import pytest
 
 from attribution import engine
 from portfolio import services
-from portfolio.models import BenchmarkRate, Price
+from portfolio.models import BenchmarkRate, FundTerms, Price
 from tests.factories import InstrumentFactory, StrategyFactory
 
 DAYS = [dt.date(2024, 3, day) for day in (4, 5, 6, 7, 8, 11, 12)]
@@ -57,6 +61,7 @@ def fund(db, ibov, macro):
     BenchmarkRate.objects.bulk_create(
         BenchmarkRate(date=DAYS[t], rate=Decimal(rate)) for t, rate in CDI.items()
     )
+    FundTerms.objects.create(effective_from=DAYS[0], cash_yield=Decimal(0))
     services.capital_flow_create(date=DAYS[0], amount=Decimal("1000000.00"), actor="test")
     services.capital_flow_create(date=DAYS[3], amount=Decimal("500000.00"), actor="test")
     trade = services.TradeRequest

@@ -191,10 +191,30 @@ def test_fx_rates_and_capital_flows(ops, viewer):
         {"date": THU, "amount": "-2500000.00", "note": "redemption"},
         format="json",
     )
+    assert flow.status_code == 400 and "units" in flow.json()["amount"][0]  # none outstanding
+    flow = ops.post("/api/capital-flows/", {"date": THU, "amount": "10000000.00"}, format="json")
+    assert flow.status_code == 201, flow.json()
+    # The first flow is converted at the initial quota, 1: 10,000,000 units.
+    assert (flow.json()["units"], flow.json()["quota"]) == ("10000000.00000000", "1.00000000")
+    flow = ops.post(
+        "/api/capital-flows/",
+        {"date": THU, "amount": "-2500000.00", "note": "redemption"},
+        format="json",
+    )
     assert flow.status_code == 201 and flow.json()["amount"] == "-2500000.00"
-    zero = ops.post("/api/capital-flows/", {"date": THU, "amount": 0}, format="json")
-    assert zero.status_code == 400 and "amount" in zero.json()
-    assert CapitalFlow.objects.count() == 1
+    assert (flow.json()["units"], flow.json()["entered"]) == ("-2500000.00000000", "amount")
+    for wrong in (
+        {"date": THU, "amount": 0},
+        {"date": THU, "amount": 5, "units": 5},
+        {"date": THU},
+    ):
+        answer = ops.post("/api/capital-flows/", wrong, format="json")
+        assert answer.status_code == 400 and "amount" in answer.json(), wrong
+    too_many = ops.post("/api/capital-flows/", {"date": THU, "units": "-7500000.01"}, format="json")
+    assert too_many.status_code == 400 and "7500000.00000000 are outstanding" in str(
+        too_many.json()
+    )
+    assert CapitalFlow.objects.count() == 2
 
 
 def test_positions_open_add_close_and_the_ledger(pm, viewer, ibov, macro):
@@ -328,6 +348,14 @@ def test_book_answers_the_contract_and_its_queries_do_not_grow(viewer, ibov, mac
         "positions",
         "totals",
         "stale_prices",
+        "cash",
+        "carry",
+        "fees",
+        "management_fee",
+        "performance_fee",
+        "performance_provision",
+        "units",
+        "quota",
         "cached",
         "cache_age_seconds",
     }

@@ -210,10 +210,11 @@ def test_live_risk_queries_do_not_grow_with_the_book(book: Any, macro: Any) -> N
         shown_risk(window=20)
     with CaptureQueriesContext(connection) as remembered:
         shown_risk(window=20)
-    # The book 5, the market 2 (prices, FX), the limits 1, the drawdown 2 (the timeline, and
-    # the flows since its last day); the market none once its matrix is remembered.
-    assert len(large) == len(small) == 10
-    assert len(remembered) == 8
+    # The book 9 (its positions 4, its day's accounts 5: the last close, the inception, the
+    # terms, the CDI, the flows), the market 2 (prices, FX), the limits 1, the drawdown 2
+    # (the timeline, and the flows since its last day); the market none once remembered.
+    assert len(large) == len(small) == 14
+    assert len(remembered) == 12
 
 
 # --- Stress ------------------------------------------------------------------------------

@@ -1,0 +1,327 @@
+"""Writes of the fund's accounts: the terms, a rebuild of the accounts from a day, the
+capital flows' conversion to units (DESIGN.md "The fund's accounts").
+
+The accounts are a chain: each day starts from the close before it. The timeline
+(`timeline.snapshots_build`) walks them beside the positions; a change that moves the
+accounts only — new terms, a capital flow — walks them again from its day over the stored
+positions' P&L (`accounts_rebuild`), without replaying the ledger.
+"""
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max, Q
+
+from core import inputs
+from core.bulk import bulk_update_rows
+from core.calendar import business_days, next_business_day, on_or_after, previous_business_day
+from core.signals import data_changed
+
+from ..accounts import ZERO, Accounts, AccountsDay, Converted, Flow, convert
+from ..models import CapitalFlow, FundTerms, PortfolioSnapshot
+from ..selectors import AccountsWalk, TermsSchedule, accounts_at_close, inception
+from .audit import audit_record, model_state
+
+# PostgreSQL advisory lock of the fund's timeline: its rebuilds, terms and flows queue.
+TIMELINE_LOCK = 0x504D5354  # "PMST"
+
+
+def timeline_lock() -> None:
+    """Order the writes of the fund's timeline (snapshots built, accounts rebuilt, flows
+    converted): two at once would interleave their deletes and inserts, or both pass a
+    check of the units outstanding. SQLite runs one writing transaction at a time."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TIMELINE_LOCK])
+
+
+# The snapshot's columns an `AccountsDay` sets.
+ACCOUNTS_FIELDS = (
+    "nav",
+    "pnl",
+    "flow",
+    "daily_return",
+    "positions_pnl",
+    "capital",
+    "cash",
+    "carry",
+    "cdi",
+    "management_fee",
+    "performance_fee",
+    "performance_paid",
+    "performance_provision",
+    "units",
+    "quota",
+    "hurdle_quota",
+    "gross_return",
+)
+
+
+def fund_accounts_fields(day: AccountsDay) -> dict[str, Any]:
+    """A fund snapshot's accounts columns (ACCOUNTS_FIELDS) and date, from its day."""
+    close = day.close
+    return {
+        "date": day.day,
+        "nav": close.nav,
+        "pnl": day.pnl,
+        "flow": day.flow,
+        "daily_return": day.daily_return,
+        "positions_pnl": day.positions_pnl,
+        "capital": day.capital,
+        "cash": day.cash,
+        "carry": day.carry,
+        "cdi": day.cdi,
+        "management_fee": day.management_fee,
+        "performance_fee": day.performance_fee,
+        "performance_paid": day.performance_paid,
+        "performance_provision": close.provision,
+        "units": close.units,
+        "quota": close.quota,
+        "hurdle_quota": close.hurdle_quota,
+        "gross_return": day.gross_return,
+    }
+
+
+# Snapshots stored before the fund's accounts existed have a NAV but no units.
+_WITHOUT_ACCOUNTS = Q(units=0) & ~Q(nav=0)
+
+
+def resume_day(start: dt.date) -> dt.date:
+    """The first day a rebuild from `start` (on or after the inception) can write: `start`
+    itself when the accounts of the close before it are stored, else the day after the
+    latest close before it that has them (or the inception): each day's accounts start
+    from the close before."""
+    first = inception()
+    if first is None or start <= first:
+        return start
+    stored = PortfolioSnapshot.objects.exclude(_WITHOUT_ACCOUNTS)
+    if stored.filter(date=previous_business_day(start)).exists():
+        return start
+    last = stored.filter(date__lt=start).aggregate(last=Max("date"))["last"]
+    return next_business_day(last) if last else first
+
+
+def accounts_start(day: dt.date) -> tuple[Accounts | None, Decimal]:
+    """The accounts business day `day` starts from and the funded holdings' value at that
+    close: nothing on the inception; the stored close before it after (`resume_day`
+    says which day has one)."""
+    first = inception()
+    if first is None or day <= first:
+        return None, ZERO
+    found = accounts_at_close(previous_business_day(day))
+    if found is None:
+        raise ValidationError(
+            {"date": [f"No snapshot of {previous_business_day(day)}: build it first."]}
+        )
+    return found
+
+
+def flows_converted(converted: Iterable[tuple[int, Converted]]) -> None:
+    """Store each flow's conversion where it moved (the quota before its day changed)."""
+    rows = [(pk, c.amount, c.units, c.quota) for pk, c in converted]
+    stored = dict(
+        (pk, (amount, units, quota))
+        for pk, amount, units, quota in CapitalFlow.objects.filter(
+            pk__in=[row[0] for row in rows]
+        ).values_list("pk", "amount", "units", "quota")
+    )
+    moved = [row for row in rows if stored.get(row[0]) != row[1:]]
+    bulk_update_rows(CapitalFlow, ("amount", "units", "quota"), moved)
+
+
+def _stored_run(start: dt.date) -> list[PortfolioSnapshot]:
+    """The stored snapshots from `start` on, up to the first business day without one."""
+    rows = list(PortfolioSnapshot.objects.filter(date__gte=start).order_by("date"))
+    if not rows:
+        return []
+    run = []
+    for day, row in zip(business_days(start, rows[-1].date), rows, strict=False):
+        if row.date != day:
+            break
+        run.append(row)
+    return run
+
+
+@transaction.atomic
+def accounts_rebuild(*, start: dt.date, actor: str) -> int:
+    """Walk the fund's accounts again over every stored day from `start` (up to a day
+    without a snapshot, which the eod builds whole), from the stored positions' P&L and
+    funded value: the positions do not move when the terms or the flows do. Returns the
+    days rewritten."""
+    timeline_lock()
+    first = inception()
+    if first is None:
+        return 0
+    start = resume_day(max(on_or_after(start), first))
+    rows = _stored_run(start)
+    if not rows:
+        return 0
+    before, funded = accounts_start(start)
+    walk = AccountsWalk([row.date for row in rows], before, TermsSchedule())
+    updates = []
+    for row in rows:
+        fields = fund_accounts_fields(walk.day(row.date, row.positions_pnl, funded))
+        funded = row.funded_value
+        updates.append((row.pk, *(fields[name] for name in ACCOUNTS_FIELDS)))
+    bulk_update_rows(PortfolioSnapshot, ACCOUNTS_FIELDS, updates)
+    flows_converted(walk.converted)
+    data_changed.send(sender=PortfolioSnapshot)
+    audit_record(
+        actor=actor,
+        action="accounts.rebuild",
+        after={"start": rows[0].date, "end": rows[-1].date, "days": len(rows)},
+    )
+    return len(rows)
+
+
+# --- The terms --------------------------------------------------------------------------------
+
+TERMS_FIELDS = (
+    "initial_quota",
+    "management_fee",
+    "performance_fee",
+    "hurdle",
+    "payment_months",
+    "cash_yield",
+    "financing_spread",
+)
+
+
+def payment_months_problem(months: Any) -> str | None:
+    if not isinstance(months, list) or not all(
+        isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12 for m in months
+    ):
+        return (
+            "A list of months, 1 to 12: [6, 12] pays on the last business day of June and December."
+        )
+    return None
+
+
+@transaction.atomic
+def fund_terms_change(*, effective_from: dt.date, actor: str, **changes: Any) -> FundTerms:
+    """The fund's terms from `effective_from`: those in force then with `changes`, stored
+    (replacing a change of the same date), audited, and the accounts rebuilt from that
+    day."""
+    timeline_lock()
+    problem = inputs.date_problem(effective_from)
+    if problem:
+        raise ValidationError({"effective_from": [problem]})
+    unknown = sorted(set(changes) - set(TERMS_FIELDS))
+    if unknown:
+        raise ValidationError({name: ["Unknown field."] for name in unknown})
+    months = changes.get("payment_months", [])
+    if payment_months_problem(months):
+        raise ValidationError({"payment_months": [payment_months_problem(months)]})
+    in_force = FundTerms.objects.filter(effective_from__lte=effective_from).last()
+    before = model_state(in_force) if in_force else None
+    values = {name: getattr(in_force, name) for name in TERMS_FIELDS} if in_force else {}
+    terms = FundTerms.objects.filter(effective_from=effective_from).first() or FundTerms(
+        effective_from=effective_from
+    )
+    for name, value in {**values, **changes, "created_by": actor}.items():
+        setattr(terms, name, value)
+    terms.full_clean(validate_unique=False)
+    terms.save()
+    audit_record(
+        actor=actor, action="fund_terms.change", obj=terms, before=before, after=model_state(terms)
+    )
+    accounts_rebuild(start=effective_from, actor=actor)
+    return terms
+
+
+# --- Capital flows ----------------------------------------------------------------------------
+
+
+def quota_before(day: dt.date) -> Decimal:
+    """The quota a flow of `day` is converted at: the previous close's (`Q_{t−1}`), or the
+    initial quota on the fund's first day. Until that close is built the latest stored one
+    stands in; the timeline converts the flow again when it builds the day."""
+    first = inception()
+    schedule = TermsSchedule()
+    if first is None or on_or_after(day) <= first:
+        return schedule.inception_terms(on_or_after(day)).initial_quota
+    latest = (
+        PortfolioSnapshot.objects.exclude(_WITHOUT_ACCOUNTS)
+        .filter(date__lt=on_or_after(day))
+        .order_by("-date")
+        .values_list("quota", flat=True)
+        .first()
+    )
+    return latest if latest is not None else schedule.inception_terms(first).initial_quota
+
+
+def units_problem(day: dt.date, units: Decimal) -> str | None:
+    """Why a flow of `units` on `day` would leave fewer than no units outstanding, on its
+    day (after its other flows) or on any later one."""
+    if units >= 0:
+        return None
+    rows = CapitalFlow.objects.filter(units__isnull=False).order_by("date", "pk")
+    flows = list(rows.values_list("date", "units"))
+    held = sum((u for date, u in flows if date <= day), ZERO)
+    lowest = held
+    for date, u in flows:
+        if date > day:
+            held += u
+            lowest = min(lowest, held)
+    if lowest + units >= 0:
+        return None
+    return (
+        f"Redeems {-units:f} units but {lowest:f} are outstanding on {day} "
+        "(after its flows and the later ones)."
+    )
+
+
+@transaction.atomic
+def capital_flow_create(
+    *,
+    date: dt.date,
+    amount: Decimal | None = None,
+    units: Decimal | None = None,
+    note: str = "",
+    actor: str,
+) -> CapitalFlow:
+    """A subscription or redemption given as an amount or as units, converted at the quota
+    of the close before its date, audited; when that date's accounts are stored already
+    they are walked again from it."""
+    timeline_lock()
+    field = "units" if units is not None else "amount"
+    if (amount is None) == (units is None):
+        raise ValidationError({"amount": ["Give the flow as an amount or as units, not both."]})
+    capital_flow_check(changes={"date": date, field: amount if units is None else units})
+    converted = convert(Flow(amount, units), quota_before(date))
+    problem = inputs.flow_problem(converted.amount) or units_problem(date, converted.units)
+    if problem:
+        raise ValidationError({field: [problem]})
+    flow = CapitalFlow.objects.create(
+        date=date,
+        amount=converted.amount,
+        units=converted.units,
+        quota=converted.quota,
+        entered=field,
+        note=note,
+    )
+    flow.refresh_from_db()  # as stored: to the cent and to 8 places
+    audit_record(actor=actor, action="capital_flow.create", obj=flow, after=model_state(flow))
+    if PortfolioSnapshot.objects.filter(date__gte=on_or_after(date)).exists():
+        accounts_rebuild(start=date, actor=actor)
+    return flow
+
+
+def capital_flow_check(*, instance: CapitalFlow | None = None, changes: Mapping[str, Any]) -> None:
+    """A flow is not zero, within bounds, and dated in the fund's range."""
+    date = changes.get("date")
+    errors: dict[str, list[str]] = {}
+    for field in ("amount", "units"):
+        value = changes.get(field)
+        wrong = value is not None and inputs.flow_problem(value)
+        if wrong:
+            errors[field] = [wrong]
+    problem = date and (inputs.date_problem(date) or inputs.business_day_problem(date))
+    if problem:
+        errors["date"] = [problem]
+    if errors:
+        raise ValidationError(errors)
