@@ -559,6 +559,20 @@ def capital_scale(n_positions: int) -> int:
     return max(1, -(-n_positions // SINGLE_LOT_POSITIONS))
 
 
+# The fund's terms, a Brazilian macro fund's usual: 2% a year of management fee, 20% of
+# the gain over 100% of the CDI paid at the end of June and December, its cash earning
+# 100% of the CDI, and a quota of 1.00000000 at launch.
+TERMS = {
+    "initial_quota": Decimal("1"),
+    "management_fee": Decimal("0.02"),
+    "performance_fee": Decimal("0.20"),
+    "hurdle": Decimal("1"),
+    "payment_months": [6, 12],
+    "cash_yield": Decimal("1"),
+    "financing_spread": Decimal("0"),
+}
+
+
 def capital_flows(dates: list[dt.date], n_positions: int) -> list[tuple[dt.date, Decimal, str]]:
     """The launch capital, a subscription midway and a redemption two months before the
     end: (date, amount, note), sized for the book."""

@@ -1,5 +1,7 @@
 """Views of the portfolio API: parse, call one service or selector, render."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -205,6 +207,10 @@ class NavView(generics.ListAPIView):
     queryset = PortfolioSnapshot.objects.order_by("date")
     serializer_class = s.NavSerializer
     filterset_class = PortfolioSnapshotFilter
+
+    def paginate_queryset(self, queryset: Any) -> Any:
+        # The page's days as plain values: what NavSerializer shows, nothing more.
+        return super().paginate_queryset(queryset.values(*set(s.NAV_VALUES.values())))
 
 
 class PositionSnapshotViewSet(viewsets.ReadOnlyModelViewSet):

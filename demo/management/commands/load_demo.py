@@ -27,8 +27,10 @@ from portfolio.models import (
     AuditRecord,
     BenchmarkRate,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
+    OfficialNav,
     PortfolioSnapshot,
     Position,
     PositionSnapshot,
@@ -160,6 +162,8 @@ class Command(BaseCommand):
                 FxRate,
                 BenchmarkRate,
                 CapitalFlow,
+                FundTerms,
+                OfficialNav,
                 Instrument,
                 Strategy,
             )
@@ -263,6 +267,9 @@ class Command(BaseCommand):
         self.step(f"{len(paths) * len(dates)} prices")
 
     def load_capital(self, dates: list[dt.date], n_positions: int) -> None:
+        """The fund's terms from its launch, and its capital flows."""
+        services.fund_terms_change(effective_from=dates[0], actor=ACTOR, **demo.TERMS)
+        self.step("terms: 2% management, 20% over 100% of the CDI paid in June and December")
         flows = demo.capital_flows(dates, n_positions)
         for date, amount, note in flows:
             services.capital_flow_create(date=date, amount=amount, note=note, actor=ACTOR)
