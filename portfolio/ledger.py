@@ -328,12 +328,6 @@ def start_value(terms: Terms, held: Holdings, quote: Decimal, fx_rate: Decimal) 
 # --- The fund's figures: one definition each ---------------------------------------------
 
 
-def nav(flows: Decimal, pnl: Decimal) -> Decimal:
-    """NAV: the capital flowed in (net of redemptions) plus the P&L made with it since
-    inception (realized + unrealized), to the cent."""
-    return to_cents(flows + pnl)
-
-
 def is_stale(price_date: dt.date | None, as_of: dt.date) -> bool:
     """A position is marked at a stale price when its close is older than the day it is
     marked for (or it has none)."""
