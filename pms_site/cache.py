@@ -48,7 +48,9 @@ from rest_framework.serializers import Serializer
 from briefing.models import MorningPack
 from core.signals import data_changed
 from portfolio.models import (
+    BenchmarkRate,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -90,9 +92,13 @@ INVALIDATES: dict[type[Model], tuple[str, ...]] = {
     CapitalFlow: _BOOK,
     Position: _BOOK,  # marks included
     Trade: _BOOK,
+    # The live book's NAV is its day's accounts: from the last stored close, with the
+    # terms and the CDI of the day.
+    PortfolioSnapshot: _BOOK,
+    FundTerms: _BOOK,
+    BenchmarkRate: _BOOK,
     RiskLimit: ("risk",),
     RiskSnapshot: _SNAPSHOTS,
-    PortfolioSnapshot: _SNAPSHOTS,
     PositionSnapshot: _SNAPSHOTS,
     MorningPack: ("morning_pack",),
 }

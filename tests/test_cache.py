@@ -34,7 +34,9 @@ from pms_site import cache
 from portfolio import selectors as book_selectors
 from portfolio import services as book_services
 from portfolio.models import (
+    BenchmarkRate,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -391,6 +393,18 @@ WRITES: dict[str, tuple[tuple[type[Model], ...], Callable[[], Any]]] = {
     "risk snapshot": (
         (RiskSnapshot,),
         lambda: risk_services.risk_snapshot_take(date=TODAY, actor="t"),
+    ),
+    "terms change": (
+        (FundTerms,),
+        lambda: book_services.fund_terms_change(
+            effective_from=TODAY, actor="t", management_fee=D("0.02")
+        ),
+    ),
+    "CDI": (
+        (BenchmarkRate,),
+        lambda: book_services.benchmark_rates_upsert(
+            rows=[{"benchmark": "CDI", "date": TODAY, "rate": D("0.0005")}], actor="t"
+        ),
     ),
     "snapshot rebuild": (
         (PositionSnapshot, PortfolioSnapshot),

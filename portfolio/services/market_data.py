@@ -186,6 +186,7 @@ def benchmark_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> 
         "rate",
         [{"benchmark": r["benchmark"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
+    data_changed.send(sender=BenchmarkRate)
     audit_record(
         actor=actor,
         action="benchmark_rates.upsert",
