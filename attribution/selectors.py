@@ -150,14 +150,31 @@ def _cents(field: str) -> Sum:
     return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
 
 
-def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
-    """(date, NAV in cents, P&L in cents) of each fund snapshot of `period`, in order."""
-    return list(
+@dataclass(frozen=True)
+class FundDays:
+    """The fund's snapshots of a period, in order, in integer cents: each day's NAV and
+    its P&L."""
+
+    dates: list[dt.date]
+    nav: np.ndarray
+    pnl: np.ndarray
+
+    @property
+    def capital(self) -> np.ndarray:
+        """At the start of each day: `NAV_{t−1} + flow_t`."""
+        return self.nav - self.pnl
+
+
+def _fund_days(period: Period) -> FundDays:
+    """The fund's snapshots of `period`: one query."""
+    rows = list(
         PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
         .order_by("date")
         .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
         .values_list("date", "nav_cents", "pnl_cents")
     )
+    figures = np.array([row[1:] for row in rows], dtype=np.int64).reshape(len(rows), 2)
+    return FundDays([row[0] for row in rows], *figures.T)
 
 
 @dataclass(frozen=True)
@@ -189,16 +206,10 @@ def _money(cents: Any) -> Decimal:
     return Decimal(int(cents)).scaleb(-2)
 
 
-def attribution_report(period: Period, by: str) -> AttributionReport:
-    """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
-    each row also has the part of its P&L from the currency's move on funded holdings'
-    cost (`fx_pnl`, linked as `fx_contribution`)."""
-    if by not in DIMENSIONS:
-        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
-    days = _fund_days(period)
-    column = {day: t for t, (day, _, _) in enumerate(days)}
-    nav = np.array([row[1] for row in days], dtype=np.int64)
-    fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
+def _positions_by_key(period: Period, by: str, days: list[dt.date]) -> tuple[list[str], np.ndarray]:
+    """The positions' keys of a dimension and their daily P&L and its FX part, in cents
+    (2 × K × T): one grouped query."""
+    column = {day: t for t, day in enumerate(days)}
     grouped = (
         PositionSnapshot.objects.filter(date__range=(period.start, period.end))
         .values_list(DIMENSIONS[by], "date")
@@ -210,14 +221,24 @@ def attribution_report(period: Period, by: str) -> AttributionReport:
     key_pnl = np.zeros((2, len(keys), len(days)), dtype=np.int64)  # P&L, its FX part
     for key, day, pnl, fx in grouped:
         key_pnl[:, row[key], column[day]] += (pnl, fx)
-    capital = (nav - fund_pnl).astype(float)
-    result = engine.attribute(key_pnl[0], fund_pnl, capital)
+    return keys, key_pnl
+
+
+def attribution_report(period: Period, by: str) -> AttributionReport:
+    """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
+    each row also has the part of its P&L from the currency's move on funded holdings'
+    cost (`fx_pnl`, linked as `fx_contribution`)."""
+    if by not in DIMENSIONS:
+        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
+    fund = _fund_days(period)
+    keys, key_pnl = _positions_by_key(period, by, fund.dates)
+    result = engine.attribute(key_pnl[0], fund.pnl, fund.capital)
     rows = [
         AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
     if by == "currency":
-        fx_part = engine.attribute(key_pnl[1], fund_pnl, capital)
+        fx_part = engine.attribute(key_pnl[1], fund.pnl, fund.capital)
         rows = [
             replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
             for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
@@ -335,10 +356,8 @@ def performance_report(
     `by_strategy=False` none (the fund's figures alone, one query fewer)."""
     if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
         raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
-    rows = _fund_days(period)
-    days = [day for day, _, _ in rows]
-    fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
-    capital = np.array([nav for _, nav, _ in rows], dtype=np.int64) - fund_pnl
+    fund = _fund_days(period)
+    days, capital, fund_pnl = fund.dates, fund.capital, fund.pnl
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
     codes, strategy_pnl = (
