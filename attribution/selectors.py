@@ -150,19 +150,36 @@ def _cents(field: str) -> Sum:
     return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
 
 
+# The rows of the fund's P&L that no position made (DESIGN.md "The fund's accounts"): what
+# the cash earned at the CDI and the two fees, in every dimension.
+ACCOUNTS_KEYS = ("CASH", "MANAGEMENT_FEE", "PERFORMANCE_FEE")
+
+
 @dataclass(frozen=True)
 class FundDays:
-    """The fund's snapshots of a period, in order, in integer cents: each day's NAV and
-    its P&L."""
+    """The fund's snapshots of a period, in order, in integer cents: each day's NAV, its
+    P&L (the fund's: the positions' + carry − fees) and the accounts' part of that P&L."""
 
     dates: list[dt.date]
     nav: np.ndarray
     pnl: np.ndarray
+    carry: np.ndarray
+    management_fee: np.ndarray
+    performance_fee: np.ndarray
 
     @property
     def capital(self) -> np.ndarray:
         """At the start of each day: `NAV_{t−1} + flow_t`."""
         return self.nav - self.pnl
+
+    def accounts(self) -> tuple[list[str], np.ndarray]:
+        """The accounts' rows of the P&L (`ACCOUNTS_KEYS`), the fees as charged (negative):
+        with the positions' rows they add up to the fund's P&L every day. A row that is
+        zero on every day of the period (a fund without fees, a period without a CDI) is
+        left out: it adds nothing to the P&L or to the return."""
+        rows = np.stack([self.carry, -self.management_fee, -self.performance_fee])
+        kept = [k for k in range(len(ACCOUNTS_KEYS)) if rows[k].any()]
+        return [ACCOUNTS_KEYS[k] for k in kept], rows[kept]
 
 
 def _fund_days(period: Period) -> FundDays:
@@ -170,10 +187,23 @@ def _fund_days(period: Period) -> FundDays:
     rows = list(
         PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
         .order_by("date")
-        .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
-        .values_list("date", "nav_cents", "pnl_cents")
+        .annotate(
+            nav_cents=_cents("nav"),
+            pnl_cents=_cents("pnl"),
+            carry_cents=_cents("carry"),
+            management_cents=_cents("management_fee"),
+            performance_cents=_cents("performance_fee"),
+        )
+        .values_list(
+            "date",
+            "nav_cents",
+            "pnl_cents",
+            "carry_cents",
+            "management_cents",
+            "performance_cents",
+        )
     )
-    figures = np.array([row[1:] for row in rows], dtype=np.int64).reshape(len(rows), 2)
+    figures = np.array([row[1:] for row in rows], dtype=np.int64).reshape(len(rows), 5)
     return FundDays([row[0] for row in rows], *figures.T)
 
 
@@ -225,20 +255,28 @@ def _positions_by_key(period: Period, by: str, days: list[dt.date]) -> tuple[lis
 
 
 def attribution_report(period: Period, by: str) -> AttributionReport:
-    """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
-    each row also has the part of its P&L from the currency's move on funded holdings'
-    cost (`fx_pnl`, linked as `fx_contribution`)."""
+    """P&L and Carino-linked return attribution of `period` by a dimension: the
+    positions' keys, then the accounts' rows (`FundDays.accounts`: the carry and the
+    fees), so that the rows add up to the fund's P&L and its return. By currency, each
+    row also has the part of its P&L from the currency's move on funded holdings' cost
+    (`fx_pnl`, linked as `fx_contribution`); the accounts are in base currency, so theirs
+    is zero."""
     if by not in DIMENSIONS:
         raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
     fund = _fund_days(period)
     keys, key_pnl = _positions_by_key(period, by, fund.dates)
-    result = engine.attribute(key_pnl[0], fund.pnl, fund.capital)
+    accounts_keys, accounts = fund.accounts()
+    keys += accounts_keys
+    # The accounts are in base currency: no part of them is the currency's move.
+    accounts_part = np.stack([accounts, np.zeros_like(accounts)])
+    rows_pnl, rows_fx = np.concatenate([key_pnl, accounts_part], axis=1)
+    result = engine.attribute(rows_pnl, fund.pnl, fund.capital)
     rows = [
         AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
     if by == "currency":
-        fx_part = engine.attribute(key_pnl[1], fund.pnl, fund.capital)
+        fx_part = engine.attribute(rows_fx, fund.pnl, fund.capital)
         rows = [
             replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
             for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
