@@ -172,6 +172,11 @@ class FundDays:
         """At the start of each day: `NAV_{t−1} + flow_t`."""
         return self.nav - self.pnl
 
+    @property
+    def gross_pnl(self) -> np.ndarray:
+        """The P&L before fees: the positions' and the carry."""
+        return self.pnl + self.management_fee + self.performance_fee
+
     def accounts(self) -> tuple[list[str], np.ndarray]:
         """The accounts' rows of the P&L (`ACCOUNTS_KEYS`), the fees as charged (negative):
         with the positions' rows they add up to the fund's P&L every day. A row that is
@@ -303,6 +308,8 @@ def attribution(
 
 
 DEFAULT_PERFORMANCE_PERIOD = "itd"  # of GET /api/performance/: since the inception
+BASES = ("net", "gross")  # the fund's returns after its fees, or before them
+DEFAULT_BASIS = "net"
 
 
 @dataclass(frozen=True)
@@ -356,9 +363,11 @@ class StrategyPerformance:
 @dataclass(frozen=True)
 class PerformanceReport:
     """Performance statistics of the fund and of each strategy over a period, against a
-    benchmark (the CDI); `benchmark_unavailable` says why there are no benchmark figures."""
+    benchmark (the CDI); `benchmark_unavailable` says why there are no benchmark figures.
+    The fund's are on `basis`: net of fees, or gross (before them)."""
 
     period: Period
+    basis: str
     days: int
     fund: ReturnStatistics
     benchmark: str
@@ -386,16 +395,26 @@ def _strategy_pnl(
 
 
 def performance_report(
-    period: Period, strategy: str | None = None, *, by_strategy: bool = True
+    period: Period,
+    strategy: str | None = None,
+    *,
+    by_strategy: bool = True,
+    basis: str = DEFAULT_BASIS,
 ) -> PerformanceReport:
     """Performance statistics of the fund and of each strategy over `period`, against the
-    CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
-    the fund's capital at the start of the day; `strategy` keeps that one row only, and
-    `by_strategy=False` none (the fund's figures alone, one query fewer)."""
+    CDI: five queries whatever the book's size. The fund's figures (its P&L, returns,
+    drawdown and ratios) are on `basis`: `net`, its P&L after fees, or `gross`, the
+    positions' P&L and the carry before them, over the same capital. A strategy's daily
+    return is its P&L over the fund's capital at the start of the day, on either basis;
+    `strategy` keeps that one row only, and `by_strategy=False` none (the fund's figures
+    alone, one query fewer)."""
+    if basis not in BASES:
+        raise ValidationError({"basis": [f"Unknown basis {basis!r}: use {', '.join(BASES)}."]})
     if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
         raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
     fund = _fund_days(period)
-    days, capital, fund_pnl = fund.dates, fund.capital, fund.pnl
+    days, capital = fund.dates, fund.capital
+    fund_pnl = fund.pnl if basis == "net" else fund.gross_pnl
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
     codes, strategy_pnl = (
@@ -408,6 +427,7 @@ def performance_report(
     opening = before["day"] or period.start
     return PerformanceReport(
         period=period,
+        basis=basis,
         days=len(days),
         fund=return_statistics(int(fund_pnl.sum()), fund_pnl * scale, cdi.rates, days, opening),
         benchmark=cdi.benchmark,
@@ -437,6 +457,9 @@ def performance(
     start: dt.date | None = None,
     end: dt.date | None = None,
     strategy: str | None = None,
+    basis: str = DEFAULT_BASIS,
 ) -> PerformanceReport:
-    """GET /api/performance/: the statistics of a period, the fund's and by strategy."""
-    return performance_report(period_resolve(period, as_of=as_of, start=start, end=end), strategy)
+    """GET /api/performance/: the statistics of a period, the fund's (net or gross of
+    fees) and by strategy."""
+    resolved = period_resolve(period, as_of=as_of, start=start, end=end)
+    return performance_report(resolved, strategy, basis=basis)

@@ -1,5 +1,6 @@
-"""Attribution's accounts rows, CASH, MANAGEMENT_FEE and PERFORMANCE_FEE (DESIGN.md "The
-fund's accounts", API.md `/api/attribution/`), on the fund of
+"""Attribution's accounts rows, CASH, MANAGEMENT_FEE and PERFORMANCE_FEE, and the
+performance net and gross of fees (DESIGN.md "The fund's accounts", API.md
+`/api/attribution/` and `/api/performance/?basis=`), on the fund of
 tests/fixtures/attribution_fund.py given terms, a CDI series and one more day, every
 figure worked out by hand below.
 
@@ -54,6 +55,7 @@ from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from attribution import selectors
 from portfolio import services
@@ -76,8 +78,11 @@ CARRY = ("4000.00", "4001.20", "4413.92", "5526.70", "5533.10")
 MANAGEMENT = ("1000.00", "1000.30", "1103.48", "1105.34", "1106.62")
 PERFORMANCE = ("0.00", "6699.86", "4215.79", "1823.30", "-6256.23")
 NAV = ("10003000.00", "10034801.04", "11053395.69", "11066193.75", "11046676.46")
-# The fund's P&L, day by day.
+# The fund's P&L (net) and before fees (gross: the positions' + the carry), day by day.
 NET = (3_000.00, 31_801.04, 18_594.65, 12_798.06, -19_517.29)
+# Gross: 0 + 4,000; 35,500 + 4,001.20; 19,500 + 4,413.92; 10,200 + 5,526.70;
+# −30,200 + 5,533.10.
+GROSS = (4_000.00, 39_501.20, 23_913.92, 15_726.70, -24_666.90)
 
 # Over D0–D4: CASH 4,000 + 4,001.20 + 4,413.92 + 5,526.70 + 5,533.10 = 23,474.92;
 # MANAGEMENT_FEE −(1,000 + 1,000.30 + 1,103.48 + 1,105.34 + 1,106.62) = −5,315.74;
@@ -197,3 +202,44 @@ def test_a_fund_without_terms_or_cdi_has_only_its_positions_rows(attribution_fun
         ("INDJ24", "20000.00"),
     ]
     assert report["total_pnl"] == "65200.00"
+
+
+def test_gross_return_is_above_net_by_the_fees(fund, api_client_for):
+    viewer = api_client_for("viewer")
+    net = viewer.get("/api/performance/").json()
+    gross = viewer.get("/api/performance/", {"basis": "gross"}).json()
+    assert (net["basis"], gross["basis"]) == ("net", "gross")
+    assert (net["start"], net["end"], net["days"]) == ("2024-03-12", "2024-03-18", 5)
+    # Gross: the positions' 35,000 and the carry 23,474.92 = 58,474.92; net 46,676.46,
+    # below it by the fees 5,315.74 + 6,482.72 = 11,798.46.
+    assert (gross["pnl"], net["pnl"]) == ("58474.92", TOTAL)
+    assert D(gross["pnl"]) - D(net["pnl"]) == D("11798.46")
+    # Each basis compounds its own days over the same capital.
+    assert float(net["return"]) == pytest.approx(compounded(NET), abs=1e-14)
+    assert float(gross["return"]) == pytest.approx(compounded(GROSS), abs=1e-14)
+    assert float(gross["return"]) > float(net["return"])
+    # 1 + R (net) is the quota's move within its rounding: 1.00456003 at D4 from Q0 = 1.
+    assert float(net["return"]) == pytest.approx(0.00456003, abs=1e-8)
+    # The drawdown follows the basis: both peak at D3's close and fall on D4 only, by
+    # that day's loss over its capital.
+    for shown, loss in ((net, 19_517.29), (gross, 24_666.90)):
+        drawdown = shown["max_drawdown"]
+        assert (drawdown["peak"], drawdown["trough"]) == ("2024-03-15", "2024-03-18")
+        assert float(drawdown["value"]) == pytest.approx(loss / 11_066_193.75, abs=1e-14)
+    assert (net["worst_day"]["date"], gross["worst_day"]["date"]) == ("2024-03-18",) * 2
+    # The CDI compounds the same on both: the benchmark does not move with the basis.
+    assert net["benchmark_return"] == gross["benchmark_return"]
+    # The strategies' rows are their P&L over the fund's capital on either basis.
+    assert net["by_strategy"] == gross["by_strategy"]
+    assert [(row["strategy"], row["pnl"]) for row in net["by_strategy"]] == [
+        ("MACRO", "25000.00"),
+        ("RV", "10000.00"),
+    ]
+
+
+def test_an_unknown_basis_is_a_400_naming_it(fund, api_client_for):
+    answer = api_client_for("viewer").get("/api/performance/", {"basis": "foo"})
+    assert answer.status_code == 400 and list(answer.data) == ["basis"], answer.data
+    with pytest.raises(ValidationError) as error:
+        selectors.performance_report(selectors.period_resolve("itd"), basis="foo")
+    assert "basis" in error.value.message_dict
