@@ -58,8 +58,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from attribution import selectors
+from ops import verification
 from portfolio import services
-from portfolio.models import FxRate, Instrument, PortfolioSnapshot, Price
+from portfolio.models import FxRate, Instrument, PortfolioSnapshot, PositionSnapshot, Price
 from tests.fixtures.attribution_fund import D0, D1, D2, D3
 from tests.shown import shown_attribution
 
@@ -243,3 +244,19 @@ def test_an_unknown_basis_is_a_400_naming_it(fund, api_client_for):
     with pytest.raises(ValidationError) as error:
         selectors.performance_report(selectors.period_resolve("itd"), basis="foo")
     assert "basis" in error.value.message_dict
+
+
+def test_the_total_is_the_funds_so_a_row_that_misses_part_of_it_shows(fund):
+    # verify_system's check: the rows add up by every dimension, to one total.
+    assert verification.attribution()[0] == verification.OK
+    # A position's day that the fund's snapshot does not count (a snapshot edited by
+    # hand): ESH4's D1 P&L 25,500.00 + 1.00. The total stays the fund's 46,676.46, and the
+    # rows now add up to 46,677.46: the check fails, naming the dimension.
+    PositionSnapshot.objects.filter(date=D1, instrument__symbol="ESH4").update(
+        daily_pnl_base=D("25501.00")
+    )
+    report = selectors.attribution_report(selectors.period_resolve("mtd"), "strategy")
+    assert report.total_pnl == D(TOTAL)
+    assert sum(row.pnl for row in report.rows) == D("46677.46")
+    status, detail = verification.attribution()
+    assert status == verification.FAIL and "by strategy" in detail, detail
