@@ -26,7 +26,7 @@ def carino_factor(returns: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Attribution:
     pnl: np.ndarray  # K, integer cents
-    total_pnl: int  # cents
+    total_pnl: int  # the fund's, in cents: the rows add up to it when the columns do
     contribution: np.ndarray  # K, Carino-linked
     total_return: float  # Π(1 + r_t) − 1
     daily_returns: np.ndarray  # T
@@ -38,7 +38,10 @@ def attribute(key_pnl: np.ndarray, fund_pnl: np.ndarray, capital: np.ndarray) ->
     c_{k,t} = pnl_{k,t} / capital_t; r_t = pnl_t / capital_t; R = Π(1 + r_t) − 1;
     C_k = Σ_t (k_t / k) c_{k,t} with k_t = ln(1 + r_t)/r_t and k = ln(1 + R)/R, so that
     Σ_k C_k = Σ_t ln(1 + r_t) / k = R. Days without capital (≤ 0) contribute no return.
+    The total P&L is the fund's, not the rows' sum, so that rows which miss part of it
+    show it rather than hide it.
     """
+    total_pnl = int(np.asarray(fund_pnl, dtype=np.int64).sum())
     fund_pnl, capital = np.asarray(fund_pnl, dtype=float), np.asarray(capital, dtype=float)
     key_pnl = np.asarray(key_pnl, dtype=np.int64).reshape(-1, len(fund_pnl))
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -51,7 +54,7 @@ def attribute(key_pnl: np.ndarray, fund_pnl: np.ndarray, capital: np.ndarray) ->
     contribution = (key_pnl * scale) @ weights
     return Attribution(
         pnl=key_pnl.sum(axis=1),
-        total_pnl=int(key_pnl.sum()),
+        total_pnl=total_pnl,
         contribution=contribution,
         total_return=total_return,
         daily_returns=daily_returns,

@@ -150,14 +150,66 @@ def _cents(field: str) -> Sum:
     return Sum(Cast(Round(F(field) * 100), BigIntegerField()))
 
 
-def _fund_days(period: Period) -> list[tuple[dt.date, int, int]]:
-    """(date, NAV in cents, P&L in cents) of each fund snapshot of `period`, in order."""
-    return list(
+# The rows of the fund's P&L that no position made (DESIGN.md "The fund's accounts"): what
+# the cash earned at the CDI and the two fees, in every dimension.
+ACCOUNTS_KEYS = ("CASH", "MANAGEMENT_FEE", "PERFORMANCE_FEE")
+
+
+@dataclass(frozen=True)
+class FundDays:
+    """The fund's snapshots of a period, in order, in integer cents: each day's NAV, its
+    P&L (the fund's: the positions' + carry − fees) and the accounts' part of that P&L."""
+
+    dates: list[dt.date]
+    nav: np.ndarray
+    pnl: np.ndarray
+    carry: np.ndarray
+    management_fee: np.ndarray
+    performance_fee: np.ndarray
+
+    @property
+    def capital(self) -> np.ndarray:
+        """At the start of each day: `NAV_{t−1} + flow_t`."""
+        return self.nav - self.pnl
+
+    @property
+    def gross_pnl(self) -> np.ndarray:
+        """The P&L before fees: the positions' and the carry."""
+        return self.pnl + self.management_fee + self.performance_fee
+
+    def accounts(self) -> tuple[list[str], np.ndarray]:
+        """The accounts' rows of the P&L (`ACCOUNTS_KEYS`), the fees as charged (negative):
+        with the positions' rows they add up to the fund's P&L every day. A row that is
+        zero on every day of the period (a fund without fees, a period without a CDI) is
+        left out: it adds nothing to the P&L or to the return."""
+        rows = np.stack([self.carry, -self.management_fee, -self.performance_fee])
+        kept = [k for k in range(len(ACCOUNTS_KEYS)) if rows[k].any()]
+        return [ACCOUNTS_KEYS[k] for k in kept], rows[kept]
+
+
+def _fund_days(period: Period) -> FundDays:
+    """The fund's snapshots of `period`: one query."""
+    rows = list(
         PortfolioSnapshot.objects.filter(date__range=(period.start, period.end))
         .order_by("date")
-        .annotate(nav_cents=_cents("nav"), pnl_cents=_cents("pnl"))
-        .values_list("date", "nav_cents", "pnl_cents")
+        .annotate(
+            nav_cents=_cents("nav"),
+            pnl_cents=_cents("pnl"),
+            carry_cents=_cents("carry"),
+            management_cents=_cents("management_fee"),
+            performance_cents=_cents("performance_fee"),
+        )
+        .values_list(
+            "date",
+            "nav_cents",
+            "pnl_cents",
+            "carry_cents",
+            "management_cents",
+            "performance_cents",
+        )
     )
+    figures = np.array([row[1:] for row in rows], dtype=np.int64).reshape(len(rows), 5)
+    return FundDays([row[0] for row in rows], *figures.T)
 
 
 @dataclass(frozen=True)
@@ -189,16 +241,10 @@ def _money(cents: Any) -> Decimal:
     return Decimal(int(cents)).scaleb(-2)
 
 
-def attribution_report(period: Period, by: str) -> AttributionReport:
-    """P&L and Carino-linked return attribution of `period` by a dimension. By currency,
-    each row also has the part of its P&L from the currency's move on funded holdings'
-    cost (`fx_pnl`, linked as `fx_contribution`)."""
-    if by not in DIMENSIONS:
-        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
-    days = _fund_days(period)
-    column = {day: t for t, (day, _, _) in enumerate(days)}
-    nav = np.array([row[1] for row in days], dtype=np.int64)
-    fund_pnl = np.array([row[2] for row in days], dtype=np.int64)
+def _positions_by_key(period: Period, by: str, days: list[dt.date]) -> tuple[list[str], np.ndarray]:
+    """The positions' keys of a dimension and their daily P&L and its FX part, in cents
+    (2 × K × T): one grouped query."""
+    column = {day: t for t, day in enumerate(days)}
     grouped = (
         PositionSnapshot.objects.filter(date__range=(period.start, period.end))
         .values_list(DIMENSIONS[by], "date")
@@ -210,14 +256,32 @@ def attribution_report(period: Period, by: str) -> AttributionReport:
     key_pnl = np.zeros((2, len(keys), len(days)), dtype=np.int64)  # P&L, its FX part
     for key, day, pnl, fx in grouped:
         key_pnl[:, row[key], column[day]] += (pnl, fx)
-    capital = (nav - fund_pnl).astype(float)
-    result = engine.attribute(key_pnl[0], fund_pnl, capital)
+    return keys, key_pnl
+
+
+def attribution_report(period: Period, by: str) -> AttributionReport:
+    """P&L and Carino-linked return attribution of `period` by a dimension: the
+    positions' keys, then the accounts' rows (`FundDays.accounts`: the carry and the
+    fees), so that the rows add up to the fund's P&L and its return. By currency, each
+    row also has the part of its P&L from the currency's move on funded holdings' cost
+    (`fx_pnl`, linked as `fx_contribution`); the accounts are in base currency, so theirs
+    is zero."""
+    if by not in DIMENSIONS:
+        raise ValidationError({"by": [f"Unknown dimension {by!r}: use {', '.join(DIMENSIONS)}."]})
+    fund = _fund_days(period)
+    keys, key_pnl = _positions_by_key(period, by, fund.dates)
+    accounts_keys, accounts = fund.accounts()
+    keys += accounts_keys
+    # The accounts are in base currency: no part of them is the currency's move.
+    accounts_part = np.stack([accounts, np.zeros_like(accounts)])
+    rows_pnl, rows_fx = np.concatenate([key_pnl, accounts_part], axis=1)
+    result = engine.attribute(rows_pnl, fund.pnl, fund.capital)
     rows = [
         AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
     if by == "currency":
-        fx_part = engine.attribute(key_pnl[1], fund_pnl, capital)
+        fx_part = engine.attribute(rows_fx, fund.pnl, fund.capital)
         rows = [
             replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
             for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
@@ -244,6 +308,8 @@ def attribution(
 
 
 DEFAULT_PERFORMANCE_PERIOD = "itd"  # of GET /api/performance/: since the inception
+BASES = ("net", "gross")  # the fund's returns after its fees, or before them
+DEFAULT_BASIS = "net"
 
 
 @dataclass(frozen=True)
@@ -297,9 +363,11 @@ class StrategyPerformance:
 @dataclass(frozen=True)
 class PerformanceReport:
     """Performance statistics of the fund and of each strategy over a period, against a
-    benchmark (the CDI); `benchmark_unavailable` says why there are no benchmark figures."""
+    benchmark (the CDI); `benchmark_unavailable` says why there are no benchmark figures.
+    The fund's are on `basis`: net of fees, or gross (before them)."""
 
     period: Period
+    basis: str
     days: int
     fund: ReturnStatistics
     benchmark: str
@@ -327,18 +395,26 @@ def _strategy_pnl(
 
 
 def performance_report(
-    period: Period, strategy: str | None = None, *, by_strategy: bool = True
+    period: Period,
+    strategy: str | None = None,
+    *,
+    by_strategy: bool = True,
+    basis: str = DEFAULT_BASIS,
 ) -> PerformanceReport:
     """Performance statistics of the fund and of each strategy over `period`, against the
-    CDI: five queries whatever the book's size. A strategy's daily return is its P&L over
-    the fund's capital at the start of the day; `strategy` keeps that one row only, and
-    `by_strategy=False` none (the fund's figures alone, one query fewer)."""
+    CDI: five queries whatever the book's size. The fund's figures (its P&L, returns,
+    drawdown and ratios) are on `basis`: `net`, its P&L after fees, or `gross`, the
+    positions' P&L and the carry before them, over the same capital. A strategy's daily
+    return is its P&L over the fund's capital at the start of the day, on either basis;
+    `strategy` keeps that one row only, and `by_strategy=False` none (the fund's figures
+    alone, one query fewer)."""
+    if basis not in BASES:
+        raise ValidationError({"basis": [f"Unknown basis {basis!r}: use {', '.join(BASES)}."]})
     if strategy is not None and not Strategy.objects.filter(code=strategy).exists():
         raise ValidationError({"strategy": [f"Unknown strategy {strategy!r}."]})
-    rows = _fund_days(period)
-    days = [day for day, _, _ in rows]
-    fund_pnl = np.array([pnl for _, _, pnl in rows], dtype=np.int64)
-    capital = np.array([nav for _, nav, _ in rows], dtype=np.int64) - fund_pnl
+    fund = _fund_days(period)
+    days, capital = fund.dates, fund.capital
+    fund_pnl = fund.pnl if basis == "net" else fund.gross_pnl
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(capital > 0, 1.0 / capital, 0.0)  # a day without capital: no return
     codes, strategy_pnl = (
@@ -351,6 +427,7 @@ def performance_report(
     opening = before["day"] or period.start
     return PerformanceReport(
         period=period,
+        basis=basis,
         days=len(days),
         fund=return_statistics(int(fund_pnl.sum()), fund_pnl * scale, cdi.rates, days, opening),
         benchmark=cdi.benchmark,
@@ -380,6 +457,9 @@ def performance(
     start: dt.date | None = None,
     end: dt.date | None = None,
     strategy: str | None = None,
+    basis: str = DEFAULT_BASIS,
 ) -> PerformanceReport:
-    """GET /api/performance/: the statistics of a period, the fund's and by strategy."""
-    return performance_report(period_resolve(period, as_of=as_of, start=start, end=end), strategy)
+    """GET /api/performance/: the statistics of a period, the fund's (net or gross of
+    fees) and by strategy."""
+    resolved = period_resolve(period, as_of=as_of, start=start, end=end)
+    return performance_report(resolved, strategy, basis=basis)

@@ -10,6 +10,8 @@ from core.formatting import decimal_str, ratio
 from core.serializers import code_field, money_field
 
 from ..selectors import (
+    BASES,
+    DEFAULT_BASIS,
     DEFAULT_BY,
     DEFAULT_PERFORMANCE_PERIOD,
     DEFAULT_PERIOD,
@@ -96,6 +98,11 @@ class PerformanceQuerySerializer(AttributionQuerySerializer):
     by = None  # type: ignore[assignment]  # statistics are by strategy
     period = serializers.ChoiceField(choices=PERIODS, default=DEFAULT_PERFORMANCE_PERIOD)
     strategy = code_field(required=False, help_text="Only this strategy's row in by_strategy.")
+    basis = serializers.ChoiceField(
+        choices=BASES,
+        default=DEFAULT_BASIS,
+        help_text="The fund's figures net of its fees, or gross (before them).",
+    )
 
 
 class DayReturnSerializer(serializers.Serializer):
@@ -159,6 +166,10 @@ def statistics_shown(stats: ReturnStatistics) -> dict[str, Any]:
 class PerformanceSerializer(StatisticsSerializer):
     # GET /api/performance/: a `PerformanceReport` (`attribution.selectors.performance`).
     period = serializers.ChoiceField(choices=PERIODS)
+    basis = serializers.ChoiceField(
+        choices=BASES,
+        help_text="The fund's figures net of its fees or gross; by_strategy is the same on both.",
+    )
     start = serializers.DateField()
     end = serializers.DateField()
     days = serializers.IntegerField()
@@ -172,6 +183,7 @@ class PerformanceSerializer(StatisticsSerializer):
     def to_representation(self, report: PerformanceReport) -> dict[str, Any]:  # type: ignore[override]
         return {
             "period": report.period.name,
+            "basis": report.basis,
             "start": report.period.start.isoformat(),
             "end": report.period.end.isoformat(),
             "days": report.days,
