@@ -308,6 +308,7 @@ class CapitalFlow(models.Model):
         max_length=8,
         choices=Entered.choices,
         default=Entered.AMOUNT,
+        db_default=Entered.AMOUNT,  # a row written outside the ORM was given as an amount
         help_text="Given as an amount or as units; the other is converted.",
     )
     note = models.CharField(max_length=200, blank=True)

@@ -199,6 +199,7 @@ class Migration(migrations.Migration):
             name="entered",
             field=models.CharField(
                 choices=[("amount", "Amount"), ("units", "Units")],
+                db_default="amount",
                 default="amount",
                 help_text="Given as an amount or as units; the other is converted.",
                 max_length=8,

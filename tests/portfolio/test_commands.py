@@ -12,7 +12,15 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from demo.management.commands import load_demo
-from portfolio.models import AuditRecord, Instrument, Position, Price, Strategy, Trade
+from portfolio.models import (
+    AuditRecord,
+    Instrument,
+    PortfolioSnapshot,
+    Position,
+    Price,
+    Strategy,
+    Trade,
+)
 from tests.shown import shown_book
 from trading.models import Signal, TradeProposal
 
@@ -116,10 +124,15 @@ def test_load_demo_builds_a_consistent_fund():
     ).exists()  # some were closed along the way
     book = shown_book()
     assert book["stale_prices"] == []
-    # NAV = flows + realized (all positions, closed long ago too) + unrealized (open).
+    # NAV = flows + realized (all positions, closed long ago too) + unrealized (open) + what
+    # the cash earned less the fees, every day of the timeline (built to the book's day).
     flows = D("1000000000.00") + D("150000000.00") - D("80000000.00")
     realized = sum(Position.objects.values_list("realized_pnl_base", flat=True), D(0))
-    assert D(book["nav"]) == flows + realized + D(book["totals"]["unrealized_pnl"])
+    days = PortfolioSnapshot.objects.all()
+    accounts = sum((d.carry - d.management_fee - d.performance_fee for d in days), D(0))
+    assert days.latest("date").date.isoformat() == book["valuation_date"]
+    assert accounts > 0  # the demo's cash earns the CDI, more than its fees
+    assert D(book["nav"]) == flows + realized + D(book["totals"]["unrealized_pnl"]) + accounts
     assert "password 'pw'" in out.getvalue()
     # A week of signals, one per instrument and day, and the last day's proposals pending.
     assert Signal.objects.count() == 32 * 5
