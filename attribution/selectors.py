@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import BigIntegerField, F, Max, Sum
 from django.db.models.functions import Cast, Round
 
+from core import inputs
 from core.calendar import business_days
 from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot, Strategy
 from portfolio.selectors import benchmark_series, inception
@@ -152,7 +153,7 @@ def _cents(field: str) -> Sum:
 
 # The rows of the fund's P&L that no position made (DESIGN.md "The fund's accounts"): what
 # the cash earned at the CDI and the two fees, in every dimension.
-ACCOUNTS_KEYS = ("CASH", "MANAGEMENT_FEE", "PERFORMANCE_FEE")
+ACCOUNTS_KEYS = inputs.ACCOUNTS_KEYS
 
 
 @dataclass(frozen=True)

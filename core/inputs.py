@@ -26,6 +26,14 @@ code_validator = RegexValidator(
     "Use 1 to 32 characters: capitals A–Z, digits, and _ . - (starting with a capital or a "
     "digit), e.g. CLF7 or BRL_RATES.",
 )
+# The keys of attribution's rows of the fund's accounts, beside the strategies' and the
+# instruments': no strategy or instrument may take them.
+ACCOUNTS_KEYS = ("CASH", "MANAGEMENT_FEE", "PERFORMANCE_FEE")
+not_accounts_key = RegexValidator(
+    rf"\A({'|'.join(ACCOUNTS_KEYS)})\Z",
+    f"{', '.join(ACCOUNTS_KEYS)} name attribution's rows of the fund's accounts: choose another.",
+    inverse_match=True,
+)
 currency_validator = RegexValidator(
     rf"\A{CURRENCY_PATTERN}\Z", "A currency is a three-letter ISO code in capitals, e.g. USD."
 )

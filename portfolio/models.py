@@ -105,7 +105,9 @@ class Instrument(models.Model):
         MARGINED = "margined"  # futures, swaps, forwards, FX: nothing paid up front
         FUNDED = "funded"  # bonds, equities, ETFs bought outright
 
-    symbol = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
+    symbol = models.CharField(
+        max_length=32, unique=True, validators=[inputs.code_validator, inputs.not_accounts_key]
+    )
     name = models.CharField(max_length=200)
     asset_class = models.CharField(max_length=16, choices=AssetClass.choices)
     currency = models.CharField(max_length=3, validators=[inputs.currency_validator])
@@ -168,7 +170,9 @@ class Instrument(models.Model):
 class Strategy(models.Model):
     """A strategy (book) of the fund; positions are held per instrument and strategy."""
 
-    code = models.CharField(max_length=32, unique=True, validators=[inputs.code_validator])
+    code = models.CharField(
+        max_length=32, unique=True, validators=[inputs.code_validator, inputs.not_accounts_key]
+    )
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, max_length=4000)
     risk_budget = money_field(

@@ -91,7 +91,7 @@ class InstrumentRowSerializer(InstrumentSerializer):
     class Meta(InstrumentSerializer.Meta):
         extra_kwargs = {
             **InstrumentSerializer.Meta.extra_kwargs,
-            "symbol": {"validators": [inputs.code_validator]},  # not unique: an upsert
+            "symbol": {"validators": [inputs.code_validator, inputs.not_accounts_key]},  # an upsert
         }
 
 

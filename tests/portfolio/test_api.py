@@ -5,7 +5,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from portfolio.models import AuditRecord, CapitalFlow, FxRate, Instrument, Position, Price, Trade
+from portfolio.models import (
+    AuditRecord,
+    CapitalFlow,
+    FxRate,
+    Instrument,
+    Position,
+    Price,
+    Strategy,
+    Trade,
+)
 from tests.conftest import queries_of
 from tests.factories import PriceFactory, StrategyFactory
 
@@ -128,6 +137,18 @@ def test_strategies(ops, viewer):
         "/api/strategies/FX/", {"min_trade_fraction": "1.5", "risk_budget": "-1"}, format="json"
     )
     assert bad.status_code == 400 and set(bad.json()) == {"min_trade_fraction", "risk_budget"}
+
+
+def test_attributions_accounts_keys_are_no_strategy_or_instrument(ops):
+    # CASH, MANAGEMENT_FEE and PERFORMANCE_FEE are attribution's rows of the fund's accounts:
+    # a strategy or an instrument of that name would make two rows with one key.
+    strategy = {"code": "CASH", "name": "Cash", "risk_budget": "1000000"}
+    answer = ops.post("/api/strategies/", strategy, format="json")
+    assert answer.status_code == 400 and "attribution" in answer.json()["code"][0]
+    instrument = {"symbol": "PERFORMANCE_FEE", "name": "x", "asset_class": "equity"}
+    answer = ops.post("/api/instruments/", {**instrument, "currency": "BRL"}, format="json")
+    assert answer.status_code == 400 and "attribution" in answer.json()["symbol"][0]
+    assert not Strategy.objects.exists() and not Instrument.objects.exists()
 
 
 def test_price_upload_upserts_and_lists(ops, viewer, ibov, spx):
