@@ -1,5 +1,7 @@
 """Views of the portfolio API: parse, call one service or selector, render."""
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -9,7 +11,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from core import inputs
-from core.api import MarketDataViewSet, ServiceWritesMixin, actor
+from core.api import MarketDataViewSet, ServiceWritesMixin, actor, parsed_query
 from core.calendar import today
 from core.permissions import OPS, PM
 from core.serializers import UpsertResultSerializer
@@ -205,6 +207,22 @@ class NavView(generics.ListAPIView):
     queryset = PortfolioSnapshot.objects.order_by("date")
     serializer_class = s.NavSerializer
     filterset_class = PortfolioSnapshotFilter
+
+
+class NavReconciliationView(generics.ListAPIView):
+    """The fund's NAV, quota and units beside the administrator's official ones, day by
+    day, oldest first: every day either side has, with its status (ok, break, missing)."""
+
+    serializer_class = s.NavReconciliationSerializer
+    filter_backends: list[Any] = []  # the query is the selector's, parsed below
+
+    def get_queryset(self) -> Any:
+        query = parsed_query(s.NavReconciliationQuerySerializer, self.request.query_params)
+        return selectors.nav_reconciliation(**query)
+
+    @extend_schema(parameters=[s.NavReconciliationQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class PositionSnapshotViewSet(viewsets.ReadOnlyModelViewSet):
