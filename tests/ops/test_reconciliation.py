@@ -2,7 +2,7 @@
 Reconciliation; API.md `/api/official-nav/`, `/api/nav/reconciliation/`): the official
 rows upserted by the API and `import_official_nav` (all or nothing, bad rows named), each
 day's status, the `nav_break` alert a break opens and a correction resolves, the eod's
-check, and where a break shows (verify_system).
+check, and where a break shows (verify_system, the dashboard, the pack).
 
 Most tests set the fund's side by hand, one snapshot a day of NAV 10,000,000.00 and
 10,000,000.00000000 units (quota 1.00000000), so that each official figure below is a
@@ -17,8 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group, User
 from django.core.management import CommandError, call_command
+from django.test import Client
 
+from briefing.selectors import Sections
 from ops import pipelines, verification
 from portfolio import services
 from portfolio.models import AuditRecord, Instrument, OfficialNav, PortfolioSnapshot, Strategy
@@ -302,7 +305,7 @@ def test_import_refuses_an_unknown_column_or_a_missing_one(tmp_path):
     assert not OfficialNav.objects.exists()
 
 
-# --- The eod and verify_system -------------------------------------------------------------
+# --- The eod, verify_system, the dashboard and the pack ------------------------------------
 
 
 @pytest.fixture
@@ -407,3 +410,33 @@ def test_verify_system_warns_of_a_day_with_one_side_only(ops):
     assert detail.endswith(
         "one side only on 2024-03-13: GET /api/nav/reconciliation/?start=2024-03-13&end=2024-03-13"
     )
+
+
+def test_the_dashboard_and_the_pack_show_the_breaks(fund, ops):
+    services.mark_to_market(as_of=TODAY, actor="t")
+    post(ops, FUND_OFFICIAL[:2])
+    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user.groups.add(Group.objects.get(name="pm"))
+    client = Client()
+    client.force_login(user)
+    page = client.get("/admin/").content.decode()
+    assert "NAV breaks with the administrator (1)" in page
+    # THU: 9,510,000.00 against 9,505,000.00, 5,000.00 or 5.26 bp; the units agree.
+    assert (
+        '<tr><td>2024-03-14</td><td class="num">9,510,000.00</td>'
+        '<td class="num">9,505,000.00</td><td class="num">5,000.00<br><small>5.26 bp'
+        "</small></td><td>agree</td></tr>"
+    ) in page
+    # The pack of TODAY reads THU's close: its data quality lists THU.
+    [listed] = Sections(TODAY, THU).data_quality()["nav_breaks"]
+    assert listed == {
+        "date": "2024-03-14",
+        "nav": "9510000.00",
+        "official_nav": "9505000.00",
+        "difference": "5000.00",
+        "difference_bp": "5.26",
+        "units": "9500000.00000000",
+        "official_units": "9500000.00000000",
+        "units_differ": False,
+        "status": "break",
+    }
