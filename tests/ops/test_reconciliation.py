@@ -427,6 +427,11 @@ def test_the_dashboard_and_the_pack_show_the_breaks(fund, ops):
         '<td class="num">9,505,000.00</td><td class="num">5,000.00<br><small>5.26 bp'
         "</small></td><td>agree</td></tr>"
     ) in page
+    # The admin's official NAVs: each day beside the fund's NAV, with its status.
+    listed_page = client.get("/admin/portfolio/officialnav/").content.decode()
+    for day, status in ((WED, 'ok">ok'), (THU, 'breach">break')):
+        row = listed_page[listed_page.index(f'/change/">{day}</a>') :]
+        assert f'<span class="pms-status pms-{status}</span>' in row[: row.index("</tr>")], day
     # The pack of TODAY reads THU's close: its data quality lists THU.
     [listed] = Sections(TODAY, THU).data_quality()["nav_breaks"]
     assert listed == {
