@@ -403,8 +403,32 @@ class Sections:
                 {**run, "stopped": utc_iso(run["stopped"]), "error": run["error"][:500]}
                 for run in failed_runs(self.data_date)
             ],
+            "nav_breaks": self._nav_breaks(),
             "issues": self.issues,
         }
+
+    def _nav_breaks(self) -> list[dict[str, Any]]:
+        """The days up to the data date whose NAV break with the administrator's is not
+        resolved, as they reconcile when the pack is generated."""
+        return [
+            {
+                "date": day.date.isoformat(),
+                **{
+                    name: decimal_str(getattr(day, name))
+                    for name in (
+                        "nav",
+                        "official_nav",
+                        "difference",
+                        "difference_bp",
+                        "units",
+                        "official_units",
+                    )
+                },
+                "units_differ": day.units != day.official_units,
+                "status": day.status,
+            }
+            for day in risk_selectors.nav_breaks(through=self.data_date)
+        ]
 
 
 def morning_pack(day: dt.date | None = None) -> "MorningPack | None":

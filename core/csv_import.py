@@ -69,6 +69,26 @@ def _check_header(path: str, header: list[str], required: set[str], known: set[s
         )
 
 
+Check = Callable[[list[dict[str, Any]]], Any]  # a service's rules of a batch (RowErrors)
+
+
+def every_bad_row(
+    errors: RowErrors, serializer_class: type[Serializer], rows: list[dict[str, str]], check: Check
+) -> RowErrors:
+    """The errors of the rows that do not parse, and those `check` (the service's rules of
+    a batch: its dates, its duplicates) finds among the rows that do, by the rows' own
+    indexes: one run names every bad line, not the unparsed ones first and the rest on the
+    next run."""
+    parsed = [index for index in range(len(rows)) if index not in errors.errors]
+    try:
+        check(validated_rows(serializer_class, [rows[index] for index in parsed]))
+    except RowErrors as found:
+        return RowErrors(
+            {**{parsed[index]: fields for index, fields in found.errors.items()}, **errors.errors}
+        )
+    return errors
+
+
 def import_file(
     path: str,
     serializer_class: type[Serializer],
@@ -76,20 +96,29 @@ def import_file(
     write: Callable[[list[dict[str, Any]]], Any],
     *,
     confirm: bool = False,
+    check: Check | None = None,
 ) -> Any:
     """Validate every row, then write; any bad row raises CommandError naming its lines.
-    With `confirm`, prices outside PMS_PRICE_BAND of the last close are accepted."""
+    With `confirm`, prices outside PMS_PRICE_BAND of the last close are accepted. With
+    `check` (the write's own rules of a batch), a file with lines that do not parse has
+    the other lines checked too, so that every bad line is named at once."""
     known = {name for name, field in serializer_class().fields.items() if not field.read_only}
     known.discard("confirm")  # a file confirms its outliers with --confirm-outliers
     rows = read_rows(path, required, known)
     if confirm:
         rows = [{**row, "confirm": "true"} for row in rows]
-    return write(validated_rows(serializer_class, rows))
-
-
-def run_import(path: str, *args: Any, confirm: bool = False) -> Any:
     try:
-        return import_file(path, *args, confirm=confirm)
+        parsed = validated_rows(serializer_class, rows)
+    except RowErrors as errors:
+        if check is None:
+            raise
+        raise every_bad_row(errors, serializer_class, rows, check) from None
+    return write(parsed)
+
+
+def run_import(path: str, *args: Any, confirm: bool = False, check: Check | None = None) -> Any:
+    try:
+        return import_file(path, *args, confirm=confirm, check=check)
     except RowErrors as errors:
         hint = (
             " (a price outside PMS_PRICE_BAND is accepted with --confirm-outliers)"
@@ -109,6 +138,9 @@ class ImportCommand(BaseCommand):
 
     actor: str
     confirmable = False
+    # The service's rules of a batch, run on the lines that parse when others do not (not
+    # `check`: BaseCommand's runs the system checks).
+    batch_check: Check | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
@@ -135,4 +167,5 @@ class ImportCommand(BaseCommand):
             required,
             write,
             confirm=bool(options.get("confirm_outliers")),
+            check=type(self).batch_check,
         )

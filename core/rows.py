@@ -2,7 +2,8 @@
 and field), then upserted in one statement: the shared steps of every import and bulk
 POST."""
 
-from collections.abc import Mapping, Sequence
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -44,12 +45,22 @@ def reject_dates_outside(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap)
             errors.setdefault(index, {})["date"] = [problem]
 
 
-def reject_weekends(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
-    """Trades, closes and FX rates are dated on weekdays."""
+def reject_dates_where(
+    rows: Sequence[Mapping[str, Any]],
+    problem_of: Callable[[dt.date], str | None],
+    errors: RowErrorMap,
+) -> None:
+    """Dates `problem_of` finds a problem with (a row's first problem with its date is
+    the one named)."""
     for index, row in enumerate(rows):
-        problem = inputs.weekend_problem(row["date"])
+        problem = problem_of(row["date"])
         if problem and "date" not in errors.get(index, {}):
             errors.setdefault(index, {})["date"] = [problem]
+
+
+def reject_weekends(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
+    """Trades, closes and FX rates are dated on weekdays."""
+    reject_dates_where(rows, inputs.weekend_problem, errors)
 
 
 def earliest_dates(rows: Sequence[Mapping[str, Any]], key: str) -> dict[Any, Any]:
@@ -83,9 +94,13 @@ def reject_duplicates(
 
 
 def rows_upsert(
-    model: Any, key_fields: Sequence[str], value_field: str, rows: list[dict[str, Any]]
+    model: Any,
+    key_fields: Sequence[str],
+    value_fields: str | Sequence[str],
+    rows: list[dict[str, Any]],
 ) -> tuple[int, int]:
-    """Insert or update rows by their key; answer (created, updated)."""
+    """Insert or update rows by their key, the value field (or fields) replaced on a row
+    already stored; answer (created, updated)."""
     existing = set(
         model.objects.filter(
             **{f"{name}__in": {row[name] for row in rows} for name in key_fields}
@@ -95,7 +110,7 @@ def rows_upsert(
         [model(**row) for row in rows],
         update_conflicts=True,
         unique_fields=list(key_fields),
-        update_fields=[value_field],
+        update_fields=[value_fields] if isinstance(value_fields, str) else list(value_fields),
         batch_size=2000,
     )
     updated = sum(tuple(row[name] for name in key_fields) in existing for row in rows)

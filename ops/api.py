@@ -1,4 +1,5 @@
-"""The pipelines' API: the runs with their steps, and running one on the cluster."""
+"""The operations' API: the pipelines' runs with their steps, running one on the cluster,
+and the administrator's official NAVs (written with their reconciliation)."""
 
 from typing import Any
 
@@ -8,12 +9,22 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.api import MarketDataViewSet
 from core.calendar import today
 from core.permissions import OPS
-from core.serializers import FundDateField, ModelSerializer, StrictSerializer
+from core.serializers import (
+    FundDateField,
+    ModelSerializer,
+    StrictSerializer,
+    UpsertResultSerializer,
+)
+from portfolio.api.serializers import OfficialNavSerializer
+from portfolio.filtersets import OfficialNavFilter
+from portfolio.models import OfficialNav
 
 from . import pipelines
 from .models import PipelineRun
+from .reconciliation import official_navs_upsert_and_reconcile
 
 
 class PipelineRunSerializer(ModelSerializer):
@@ -109,3 +120,20 @@ class PipelineRunView(APIView):
                 status=status.HTTP_409_CONFLICT,
             )
         return Response({"run_id": run.pk, "status": run.status}, status=status.HTTP_202_ACCEPTED)
+
+
+@extend_schema(
+    methods=["POST"],
+    request=OfficialNavSerializer(many=True),
+    responses={200: UpsertResultSerializer},
+)
+class OfficialNavViewSet(MarketDataViewSet):
+    """The administrator's NAV, quota and units per business day. A POST upserts by date
+    and reconciles those days with the fund's, opening or resolving their NAV break
+    alerts in the same transaction (GET /api/nav/reconciliation/ shows them)."""
+
+    queryset = OfficialNav.objects.order_by("date")
+    serializer_class = OfficialNavSerializer
+    row_serializer_class = OfficialNavSerializer
+    filterset_class = OfficialNavFilter
+    upsert = staticmethod(official_navs_upsert_and_reconcile)

@@ -41,10 +41,17 @@ from core.calendar import (
 from core.errors import Conflict
 from pms_site import cache
 from portfolio.models import PortfolioSnapshot
-from portfolio.selectors import fund, inception, last_mark
+from portfolio.selectors import BREAK, MISSING, fund, inception, last_mark
 from portfolio.services import fund_inception_or_error, mark_to_market, snapshots_build
-from risk.selectors import breached
-from risk.services import pipeline_alert_open, pipeline_alert_resolve, risk_snapshot_take
+from risk.selectors import breached, nav_break_days
+from risk.services import (
+    NavCheck,
+    nav_break_message,
+    nav_breaks_update,
+    pipeline_alert_open,
+    pipeline_alert_resolve,
+    risk_snapshot_take,
+)
 from trading.services import proposal_generate
 
 from .models import PipelineRun
@@ -93,12 +100,35 @@ def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
 
 
 def eod_snapshots(date: dt.date, actor: str) -> str:
+    """The fund's snapshots of `date` (and of the missing days before it), then those days
+    and every day still in break reconciled with the administrator's official NAV: a
+    rebuild may have mended a break, or made one."""
     built = _timeline_through(date, actor, rebuild=True)
     fund = built[-1]
     summary = f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"
     if len(built) > 1:
         summary += f"; the {len(built) - 1} missing day(s) before it built from {built[0].date}"
-    return summary
+    days = {snapshot.date for snapshot in built} | set(nav_break_days())
+    check = nav_breaks_update(days=days, actor=actor)
+    return f"{summary}; {_reconciled(date, check)}"
+
+
+def _reconciled(date: dt.date, check: NavCheck) -> str:
+    """The day against the administrator's, and the breaks still open."""
+    own = next((day for day in check.days if day.date == date), None)
+    if own is None or own.status == MISSING:
+        said = f"no official NAV of {date} yet"
+    elif own.status == BREAK:
+        said = f"NAV break on {date}: {nav_break_message(own)}"
+    else:
+        said = f"{date} reconciles with the administrator's NAV"
+    others = [day for day in check.breaks if day != date]
+    if others:
+        said += f"; still in break: {', '.join(str(day) for day in others[:10])}"
+    resolved = [day for day in check.resolved if day != date]
+    if resolved:
+        said += f"; reconciled now: {', '.join(str(day) for day in resolved[:10])}"
+    return said
 
 
 def eod_risk(date: dt.date, actor: str) -> str:

@@ -5,6 +5,7 @@ an operator can act on. Checks that exercise a write (the mark-to-market dry run
 transaction that is rolled back: verifying changes nothing.
 """
 
+import datetime as dt
 import logging
 import re
 import shlex
@@ -35,7 +36,7 @@ from briefing import render
 from briefing.models import MorningPack
 from core.formatting import decimal_str, ratio
 from pms_site import cache
-from portfolio.selectors import close_due, last_mark, live_book
+from portfolio.selectors import BREAK, MISSING, close_due, last_mark, live_book, nav_reconciliation
 from portfolio.services import mark_to_market
 from risk.selectors import backtest, breached, live_risk
 
@@ -232,6 +233,36 @@ def book() -> Outcome:
     if stale:
         return WARN, f"{detail}; stale prices: {', '.join(stale[:10])}"
     return OK, detail
+
+
+def _days(days: list[dt.date]) -> str:
+    """Days named, the first ten, and where to read each against the administrator's."""
+    named = ", ".join(str(day) for day in days[:10])
+    more = f" and {len(days) - 10} more" if len(days) > 10 else ""
+    return f"{named}{more}: GET /api/nav/reconciliation/?start={days[0]}&end={days[-1]}"
+
+
+def reconciliation() -> Outcome:
+    """The fund's NAV against the administrator's official one, on every day either has: a
+    break fails; a day with one side only, where both should be there by now, warns."""
+    days = nav_reconciliation()
+    official = [day.date for day in days if day.official_nav is not None]
+    if not official:
+        return WARN, (
+            "no official NAV yet: import the administrator's with `manage.py "
+            "import_official_nav FILE` (or POST /api/official-nav/)"
+        )
+    ours = [day.date for day in days if day.nav is not None]
+    detail = f"{len(official)} official NAVs from {official[0]} to {official[-1]}"
+    breaks = [day.date for day in days if day.status == BREAK]
+    if breaks:
+        return FAIL, f"{detail}; in break: {_days(breaks)}"
+    # The administrator's NAV of the last days may not be in yet, nor the fund's eod.
+    both = min(official[-1], ours[-1]) if ours else official[-1]
+    holes = [day.date for day in days if day.status == MISSING and official[0] <= day.date <= both]
+    if holes:
+        return WARN, f"{detail}; one side only on {_days(holes)}"
+    return OK, f"{detail}: every day both have reconciles"
 
 
 def mark_to_market_dry_run() -> Outcome:
@@ -433,6 +464,7 @@ CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
     ("scheduler", "cluster heartbeat", cluster),
     ("pipelines", "last runs", pipeline_runs),
     ("services", "book", book),
+    ("services", "NAV reconciliation", reconciliation),
     ("services", "mark-to-market dry run", mark_to_market_dry_run),
     ("services", "risk", risk),
     ("services", "VaR backtest", var_backtest),

@@ -122,6 +122,23 @@ def _alerts() -> list[dict[str, Any]]:
     ]
 
 
+def _nav_breaks() -> list[dict[str, Any]]:
+    """The days whose NAV break with the administrator's is not resolved, as they reconcile
+    now: the NAVs, the difference, and whether the units differ."""
+    return [
+        {
+            "date": day.date,
+            "nav": money(day.nav),
+            "official_nav": money(day.official_nav),
+            "difference": money(day.difference),
+            "difference_bp": "—" if day.difference_bp is None else f"{day.difference_bp} bp",
+            "units_differ": day.units != day.official_units,
+            "status": day.status,
+        }
+        for day in risk.nav_breaks()
+    ]
+
+
 def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
     """P&L by strategy, the day (the book's), MTD and YTD (the attribution's): the largest
     |YTD| first; past STRATEGIES_SHOWN the rest in one row, so the table always adds up to
@@ -193,6 +210,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         "strategies": strategies,
         "risk": None if live is None else _risk(live.value),
         "alerts": _alerts(),
+        "nav_breaks": _nav_breaks(),
         "can_acknowledge": request.user.has_perm("risk.acknowledge_riskalert"),
         "proposals": [decision_context(request, p) for p in pending[:PROPOSALS_SHOWN]],
         "pending": len(pending),

@@ -304,6 +304,23 @@ PMS_PRICE_BAND = {"price": Decimal("0.25"), "yield": Decimal("300")} | {
 }
 
 
+def _tolerance_bp(text: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except ArithmeticError:
+        value = Decimal(-1)
+    if not value.is_finite() or value < 0:
+        raise ImproperlyConfigured(
+            f"PMS_NAV_TOLERANCE_BP={text!r}: give the NAV difference the fund accepts against "
+            "the administrator's, in basis points of its NAV, e.g. 1."
+        )
+    return value
+
+
+# The fund's NAV and the administrator's may differ by this much (basis points of the
+# official NAV) before the day is a break; any difference in units is one.
+PMS_NAV_TOLERANCE_BP = _tolerance_bp(os.environ.get("PMS_NAV_TOLERANCE_BP", "1"))
+
 # The morning pack: who receives it, and the instruments of its market overview (default:
 # the book's largest exposures).
 PMS_MORNING_PACK_RECIPIENTS = env_list("PMS_MORNING_PACK_RECIPIENTS")

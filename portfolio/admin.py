@@ -6,7 +6,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
@@ -222,9 +222,38 @@ class OfficialNavAdmin(ReadOnlyAdmin):
     """The administrator's NAV, quota and units per day (POST /api/official-nav/ or
     `manage.py import_official_nav`)."""
 
-    list_display = ("date", "nav_shown", "quota", "units", "received_at")
+    list_display = (
+        "date",
+        "nav_shown",
+        "fund_nav_shown",
+        "quota",
+        "units",
+        "status",
+        "received_at",
+    )
     nav_shown = money_column("nav", f"official NAV ({BASE})")
+    fund_nav_shown = money_column("fund_nav", f"the fund's NAV ({BASE})")
     date_hierarchy = "date"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OfficialNav]:
+        # The fund's figures of each day in the list's own query, not a query per row.
+        fund = PortfolioSnapshot.objects.filter(date=OuterRef("date"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                fund_nav=Subquery(fund.values("nav")[:1]),
+                fund_units=Subquery(fund.values("units")[:1]),
+            )
+        )
+
+    @admin.display(description="against the fund's")
+    def status(self, obj: Any) -> SafeString:
+        """ok, break (the NAVs beyond PMS_NAV_TOLERANCE_BP, or the units differ) or
+        missing (no snapshot of the fund that day), as GET /api/nav/reconciliation/ says."""
+        status = selectors.reconciliation_status(obj.fund_nav, obj.nav, obj.fund_units, obj.units)
+        css = {selectors.OK: "ok", selectors.BREAK: "breach"}.get(status, "warning")
+        return format_html('<span class="pms-status pms-{}">{}</span>', css, status)
 
 
 class OpenClosedFilter(admin.SimpleListFilter):

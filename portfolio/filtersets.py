@@ -8,6 +8,7 @@ from .models import (
     BenchmarkRate,
     CapitalFlow,
     FxRate,
+    OfficialNav,
     PortfolioSnapshot,
     Position,
     PositionSnapshot,
@@ -52,6 +53,15 @@ class CapitalFlowFilter(filters.FilterSet):
 
     class Meta:
         model = CapitalFlow
+        fields = ["start", "end"]
+
+
+class OfficialNavFilter(filters.FilterSet):
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = OfficialNav
         fields = ["start", "end"]
 
 

@@ -410,7 +410,7 @@ class OfficialNav(models.Model):
 
     date = fund_date_field(inputs.validate_business_day, unique=True)
     nav = money_field(validators=at_most(inputs.FLOW_MAX))
-    quota = units_field(validators=at_most(Decimal(10**9)))
+    quota = units_field(validators=at_most(inputs.QUOTA_MAX))
     units = units_field(validators=at_most(inputs.FLOW_MAX))
     received_at = models.DateTimeField(default=timezone.now)
 

@@ -4,7 +4,7 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -60,6 +60,7 @@ from .models import (
     FundTerms,
     FxRate,
     Instrument,
+    OfficialNav,
     PortfolioSnapshot,
     Position,
     PositionSnapshot,
@@ -622,6 +623,97 @@ def fx_quoted_on(day: dt.date, currencies: Iterable[str]) -> set[str]:
             "currency", flat=True
         )
     )
+
+
+# --- The NAV against the administrator's --------------------------------------------------
+
+BP = Decimal("10000")  # basis points in one
+BP_SHOWN = Decimal("0.01")
+OK, BREAK, MISSING = "ok", "break", "missing"
+
+
+def reconciliation_status(
+    nav: Decimal | None,
+    official_nav: Decimal | None,
+    units: Decimal | None,
+    official_units: Decimal | None,
+) -> str:
+    """A day against the administrator's: `missing` with one side only; `break` when the
+    NAVs differ by more than PMS_NAV_TOLERANCE_BP basis points of the official NAV, or the
+    units differ at all; else `ok`."""
+    if nav is None or official_nav is None or units is None or official_units is None:
+        return MISSING
+    allowed = settings.PMS_NAV_TOLERANCE_BP * official_nav
+    return BREAK if abs(nav - official_nav) * BP > allowed or units != official_units else OK
+
+
+class NavReconciliation(NamedTuple):
+    """A business day of the fund beside the administrator's: `difference` is the fund's
+    NAV less the official one, `difference_bp` that in basis points of the official NAV
+    (to 0.01 bp; the status reads it unrounded). Either side is None when it is missing."""
+
+    date: dt.date
+    nav: Decimal | None
+    official_nav: Decimal | None
+    difference: Decimal | None
+    difference_bp: Decimal | None
+    quota: Decimal | None
+    official_quota: Decimal | None
+    units: Decimal | None
+    official_units: Decimal | None
+    status: str
+
+
+def _reconciled(
+    day: dt.date,
+    ours: tuple[Decimal, Decimal, Decimal] | None,
+    theirs: tuple[Decimal, Decimal, Decimal] | None,
+) -> NavReconciliation:
+    nav, quota, units = ours or (None, None, None)
+    official_nav, official_quota, official_units = theirs or (None, None, None)
+    difference = difference_bp = None
+    if nav is not None and official_nav is not None:
+        difference = nav - official_nav
+        difference_bp = (difference * BP / official_nav).quantize(BP_SHOWN, ROUND_HALF_UP)
+    return NavReconciliation(
+        day,
+        nav,
+        official_nav,
+        difference,
+        difference_bp,
+        quota,
+        official_quota,
+        units,
+        official_units,
+        reconciliation_status(nav, official_nav, units, official_units),
+    )
+
+
+def nav_reconciliation(
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    days: Iterable[dt.date] | None = None,
+) -> list[NavReconciliation]:
+    """The fund's NAV, quota and units beside the administrator's, oldest first: every day
+    from `start` to `end` (either open) that either side has, or only `days`. Two queries,
+    whatever the number of days."""
+    wanted = Q()
+    if start is not None:
+        wanted &= Q(date__gte=start)
+    if end is not None:
+        wanted &= Q(date__lte=end)
+    if days is not None:
+        wanted &= Q(date__in=set(days))
+    figures = ("nav", "quota", "units")
+    ours = {
+        row[0]: row[1:]
+        for row in PortfolioSnapshot.objects.filter(wanted).values_list("date", *figures)
+    }
+    theirs = {
+        row[0]: row[1:] for row in OfficialNav.objects.filter(wanted).values_list("date", *figures)
+    }
+    return [_reconciled(day, ours.get(day), theirs.get(day)) for day in sorted(ours | theirs)]
 
 
 # --- The fund's accounts ------------------------------------------------------------------

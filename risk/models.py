@@ -123,16 +123,22 @@ def limit_figure(metric: str, value: Decimal | str | None) -> str:
     return money(amount, 0)
 
 
+# The source of the alert of a day whose NAV breaks with the administrator's official one.
+NAV_BREAK = "nav_break"
+
+
 class RiskAlert(models.Model):
     """A limit's breach, or a failure of the daily data (a pipeline that failed on a
-    business date): open → acknowledged → resolved.
+    business date, a day whose NAV breaks with the administrator's): open → acknowledged →
+    resolved.
 
     One per limit and breach: a breach is the run of consecutive business days the limit is
     in breach, from `date` (its first day) to `last_day`, with the value and utilization of
     its last day and the worst utilization of all its days; every check of a day in it or
     next to it updates it, and it resolves itself when a later check finds the limit back
     under (`resolved_on`). A later breach is a new alert. A pipeline's alert is one per
-    source and business date, resolved when the pipeline succeeds for that date.
+    source and business date, resolved when the pipeline succeeds for that date; a NAV
+    break's (source `nav_break`) is one per business date, resolved when the day reconciles.
     """
 
     class Status(models.TextChoices):

@@ -1,12 +1,15 @@
 """Writes of risk: the daily snapshot (from the fund's timeline), the alert lifecycle
-(limits' and pipelines'), limits and stress scenarios with their rules; each audited."""
+(limits', pipelines' and the NAV's breaks with the administrator's), limits and stress
+scenarios with their rules; each audited."""
 
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max, Q
@@ -16,9 +19,10 @@ from django.utils import timezone
 from core import inputs
 from core.calendar import business_days, next_business_day, previous_business_day
 from core.errors import Conflict
+from core.formatting import money
 from core.progress import Progress
-from portfolio.models import Instrument, PortfolioSnapshot
-from portfolio.selectors import book_state_on
+from portfolio.models import AuditRecord, Instrument, PortfolioSnapshot
+from portfolio.selectors import BREAK, OK, NavReconciliation, book_state_on, nav_reconciliation
 from portfolio.services import (
     audit_record,
     audited_create,
@@ -30,7 +34,7 @@ from portfolio.services import (
 
 from . import selectors
 from .api.report import report_shown
-from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
+from .models import NAV_BREAK, RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
 ACTIVE = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
 UNDER = ("ok", "warning")
@@ -661,3 +665,105 @@ def pipeline_alert_resolve(*, source: str, date: dt.date, actor: str) -> int:
             alert, actor=actor, verb="resolve", status=RiskAlert.Status.RESOLVED, resolved_at=now
         )
     return len(alerts)
+
+
+# --- The NAV against the administrator's ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NavCheck:
+    """A check of days against the administrator's: each day as it reconciles now, and the
+    days whose alert it opened (or opened again) and resolved."""
+
+    days: list[NavReconciliation]
+    opened: list[dt.date]
+    resolved: list[dt.date]
+
+    @property
+    def breaks(self) -> list[dt.date]:
+        return [day.date for day in self.days if day.status == BREAK]
+
+
+def nav_break_message(day: NavReconciliation) -> str:
+    """What breaks on `day`, in the fund's words: the NAVs and their difference, and the
+    units when they differ."""
+    parts = []
+    if day.difference:
+        parts.append(
+            f"NAV {money(day.nav)}, the administrator's {money(day.official_nav)}: "
+            f"{money(day.difference)} ({day.difference_bp} bp; tolerance "
+            f"{settings.PMS_NAV_TOLERANCE_BP} bp)"
+        )
+    if day.units != day.official_units:
+        parts.append(
+            f"units {money(day.units, 8)}, the administrator's {money(day.official_units, 8)}"
+        )
+    return "; ".join(parts)
+
+
+@transaction.atomic
+def nav_breaks_update(*, days: Iterable[dt.date], actor: str) -> NavCheck:
+    """Reconcile `days` with the administrator's and keep their `nav_break` alerts, one per
+    day: a day in break opens its alert (again, if it had reconciled since) or brings the
+    open one's message up to date; a day that reconciles resolves its alert; a day with one
+    side only leaves its alert as it is (nothing is reconciled yet). A few queries whatever
+    the number of days, each change audited as the pipelines' alerts are."""
+    reconciled = nav_reconciliation(days=days)
+    alerts = {
+        alert.date: alert
+        for alert in RiskAlert.objects.select_for_update(of=("self",)).filter(
+            limit=None, source=NAV_BREAK, date__in=[day.date for day in reconciled]
+        )
+    }
+    now = timezone.now()
+    created: list[RiskAlert] = []
+    changed: list[tuple[RiskAlert, dict[str, Any], str]] = []  # (alert, before, verb)
+    for day in reconciled:
+        alert = alerts.get(day.date)
+        before = model_state(alert) if alert else {}
+        if day.status == BREAK:
+            message = nav_break_message(day)
+            if alert is None:
+                created.append(
+                    RiskAlert(
+                        source=NAV_BREAK,
+                        date=day.date,
+                        last_day=day.date,
+                        message=message,
+                        opened_at=now,
+                    )
+                )
+            elif alert.status == RiskAlert.Status.RESOLVED:
+                alert.status, alert.opened_at, alert.resolved_at = RiskAlert.Status.OPEN, now, None
+                alert.message = message
+                changed.append((alert, before, "open"))
+            elif alert.message != message:
+                alert.message = message
+                changed.append((alert, before, "update"))
+        elif day.status == OK and alert is not None and alert.status in ACTIVE:
+            alert.status, alert.resolved_at = RiskAlert.Status.RESOLVED, now
+            changed.append((alert, before, "resolve"))
+    RiskAlert.objects.bulk_create(created)
+    RiskAlert.objects.bulk_update(
+        [alert for alert, _, _ in changed], ["status", "opened_at", "resolved_at", "message"]
+    )
+    AuditRecord.objects.bulk_create(
+        [_alert_audit(actor, alert, "open", None) for alert in created]
+        + [_alert_audit(actor, alert, verb, before) for alert, before, verb in changed]
+    )
+    opened = [a.date for a in created] + [a.date for a, _, verb in changed if verb == "open"]
+    resolved = [alert.date for alert, _, verb in changed if verb == "resolve"]
+    return NavCheck(reconciled, sorted(opened), sorted(resolved))
+
+
+def _alert_audit(
+    actor: str, alert: RiskAlert, verb: str, before: dict[str, Any] | None
+) -> AuditRecord:
+    return AuditRecord(
+        actor=actor,
+        action=f"riskalert.{verb}",
+        object_type="RiskAlert",
+        object_id=str(alert.pk),
+        before=before,
+        after=model_state(alert),
+    )

@@ -27,6 +27,7 @@ from portfolio.models import (
     CapitalFlow,
     FxRate,
     Instrument,
+    OfficialNav,
     PortfolioSnapshot,
     Position,
     PositionSnapshot,
@@ -82,9 +83,9 @@ def seed(first: int, count: int) -> None:
     """`count` units of data, numbered from `first` (seed them in order): each unit is an
     instrument and a strategy with their prices, two FX rates (unit 0 adds USD's of every
     day), a CDI rate, a capital flow, a position with its trades and snapshots, a fund and a risk
-    snapshot of one date, a limit with an alert, a scenario, a signal with its proposal,
-    audit records and a pipeline run. Bulk writes: no cache invalidation, a handful of
-    queries."""
+    snapshot of one date, an official NAV of that date, a limit with an alert, a scenario, a
+    signal with its proposal, audit records and a pipeline run. Bulk writes: no cache
+    invalidation, a handful of queries."""
     units = range(first, first + count)
     instruments = Instrument.objects.bulk_create(
         Instrument(
@@ -185,6 +186,15 @@ def seed(first: int, count: int) -> None:
             pnl=Decimal(k),
             daily_return=Decimal("0.0001"),
             positions=k,
+        )
+        for k in units
+    )
+    OfficialNav.objects.bulk_create(
+        OfficialNav(
+            date=DAYS[k],
+            nav=Decimal(10_000_000 + k * (k % 2)),  # the odd units' days break
+            quota=Decimal(1),
+            units=Decimal(10_000_000),
         )
         for k in units
     )
@@ -299,6 +309,8 @@ ENDPOINTS = [
     "/api/trades/",
     "/api/audit/",
     "/api/nav/",
+    "/api/nav/reconciliation/",
+    "/api/official-nav/",
     "/api/position-snapshots/",
     "/api/book/",
     "/api/risk/live/",
@@ -440,6 +452,14 @@ FILTERS: list[tuple[str, str, str, Callable[[Row], bool], Callable[[Row], Any]]]
     ],
     ("/api/nav/", "start", str(DAYS[4]), on_or_after("date", DAYS[4]), by_date),
     ("/api/nav/", "end", str(DAYS[4]), on_or_before("date", DAYS[4]), by_date),
+    *[
+        (path, "start", str(DAYS[4]), on_or_after("date", DAYS[4]), by_date)
+        for path in ("/api/nav/reconciliation/", "/api/official-nav/")
+    ],
+    *[
+        (path, "end", str(DAYS[4]), on_or_before("date", DAYS[4]), by_date)
+        for path in ("/api/nav/reconciliation/", "/api/official-nav/")
+    ],
     *[
         ("/api/pipelines/runs/", "pipeline", name, equals("pipeline", name), by_id)
         for name in PIPELINES

@@ -36,13 +36,14 @@ from ..models import (
     CapitalFlow,
     FxRate,
     Instrument,
+    OfficialNav,
     Position,
     PositionSnapshot,
     Price,
     Strategy,
     Trade,
 )
-from ..selectors import POSITION_VALUES, BookRow, LiveBook
+from ..selectors import BREAK, MISSING, OK, POSITION_VALUES, BookRow, LiveBook
 
 
 def funded_figures(cost_base: Decimal, unrealized: Decimal, fx: Decimal) -> dict[str, str]:
@@ -458,6 +459,62 @@ NAV_VALUES = {
     name: field.source or name
     for name, field in NavSerializer._declared_fields.items()  # DRF keeps them in order
 }
+
+
+class OfficialNavSerializer(ModelSerializer):
+    """The administrator's NAV, quota and units of a business day, upserted by date (a
+    date sent again is a correction); `received_at` is when it was last sent."""
+
+    date = FundDateField(
+        validators=[inputs.validate_business_day], help_text="A business day of the fund."
+    )
+
+    class Meta:
+        model = OfficialNav
+        fields = ["date", "nav", "quota", "units", "received_at"]
+        read_only_fields = ["received_at"]
+        # Bounds come from the model's columns; zero is no NAV, quota or units, and each is
+        # required (the NAV column's default is for no row sent here).
+        extra_kwargs = {
+            name: {"validators": [positive], "required": True} for name in ("nav", "quota", "units")
+        }
+
+
+class NavReconciliationQuerySerializer(serializers.Serializer):
+    start = FundDateField(required=False, help_text="The first day; default the first either has.")
+    end = FundDateField(required=False, help_text="The last day; default the last either has.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "start" in attrs and "end" in attrs and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"end": ["On or after start."]})
+        return attrs
+
+
+class NavReconciliationSerializer(serializers.Serializer):
+    """A day of the fund beside the administrator's (a `selectors.NavReconciliation`):
+    the fund's figures, the official ones, and whether they agree."""
+
+    date = serializers.DateField()
+    nav = money_field(allow_null=True, help_text="The fund's; null when it has no snapshot.")
+    official_nav = money_field(
+        allow_null=True, help_text="The administrator's; null when it has none for the day."
+    )
+    difference = money_field(allow_null=True, help_text="The fund's NAV less the official NAV.")
+    difference_bp = serializers.DecimalField(
+        max_digits=24,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The difference in basis points of the official NAV.",
+    )
+    quota = units_field(allow_null=True)
+    official_quota = units_field(allow_null=True)
+    units = units_field(allow_null=True)
+    official_units = units_field(allow_null=True)
+    status = serializers.ChoiceField(
+        choices=[OK, BREAK, MISSING],
+        help_text="break: the NAVs differ by more than PMS_NAV_TOLERANCE_BP basis points of "
+        "the official NAV, or the units differ at all; missing: one side only.",
+    )
 
 
 class PositionSnapshotSerializer(ModelSerializer):

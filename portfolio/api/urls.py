@@ -21,5 +21,6 @@ urlpatterns = [
     path("fund/", views.FundView.as_view(), name="fund"),
     path("book/mark-to-market/", views.MarkToMarketView.as_view(), name="mark-to-market"),
     path("nav/", views.NavView.as_view(), name="nav"),
+    path("nav/reconciliation/", views.NavReconciliationView.as_view(), name="nav-reconciliation"),
     path("", include(router.urls)),
 ]

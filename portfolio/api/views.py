@@ -11,7 +11,7 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from core import inputs
-from core.api import MarketDataViewSet, ServiceWritesMixin, actor
+from core.api import MarketDataViewSet, ServiceWritesMixin, actor, parsed_query
 from core.calendar import today
 from core.permissions import OPS, PM
 from core.serializers import UpsertResultSerializer
@@ -211,6 +211,22 @@ class NavView(generics.ListAPIView):
     def paginate_queryset(self, queryset: Any) -> Any:
         # The page's days as plain values: what NavSerializer shows, nothing more.
         return super().paginate_queryset(queryset.values(*set(s.NAV_VALUES.values())))
+
+
+class NavReconciliationView(generics.ListAPIView):
+    """The fund's NAV, quota and units beside the administrator's official ones, day by
+    day, oldest first: every day either side has, with its status (ok, break, missing)."""
+
+    serializer_class = s.NavReconciliationSerializer
+    filter_backends: list[Any] = []  # the query is the selector's, parsed below
+
+    def get_queryset(self) -> Any:
+        query = parsed_query(s.NavReconciliationQuerySerializer, self.request.query_params)
+        return selectors.nav_reconciliation(**query)
+
+    @extend_schema(parameters=[s.NavReconciliationQuerySerializer])
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
 
 
 class PositionSnapshotViewSet(viewsets.ReadOnlyModelViewSet):

@@ -2,7 +2,8 @@
 
 By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
 benchmark rates), `accounts` (the fund's terms, capital flows and the
-accounts' rebuild), `trades` (the ledger and
+accounts' rebuild), `official_nav` (the administrator's NAV, quota and units),
+`trades` (the ledger and
 its positions), `marking` (mark-to-market), `live_day` (the day in progress that trades
 and marks share: its start, its pending days, the book's locks), `timeline` (the daily
 snapshots); the names callers use are exported here. A position's day itself is computed
@@ -33,6 +34,7 @@ from .market_data import (
     prices_upsert,
 )
 from .marking import MarkResult, mark_to_market
+from .official_nav import official_navs_check, official_navs_upsert
 from .reference import (
     instrument_check,
     instrument_create,
@@ -69,6 +71,8 @@ __all__ = [
     "instruments_upsert",
     "mark_to_market",
     "model_state",
+    "official_navs_check",
+    "official_navs_upsert",
     "position_close",
     "prices_upsert",
     "snapshots_build",

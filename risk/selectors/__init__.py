@@ -9,7 +9,8 @@
 - `what_if`: a trade's effect on VaR and limits;
 - `report`: the live risk report;
 - `stress`: stress runs;
-- `snapshots`: the stored risk snapshots and alerts, as reports.
+- `snapshots`: the stored risk snapshots and alerts, as reports, and the NAV's breaks with
+  the administrator's.
 """
 
 from .backtest import Backtest, BacktestDay, LikelihoodRatio, backtest
@@ -41,7 +42,7 @@ from .report import (
     risk_on,
     risk_report,
 )
-from .snapshots import active_alerts, snapshot_report
+from .snapshots import active_alerts, nav_break_days, nav_breaks, snapshot_report
 from .stress import scenario_run, shocks_from, stress_run
 from .var import (
     CONFIDENCES,
@@ -86,6 +87,8 @@ __all__ = [
     "market_levels",
     "min_window",
     "money",
+    "nav_break_days",
+    "nav_breaks",
     "risk_compute",
     "risk_of",
     "risk_on",

@@ -1,13 +1,13 @@
-"""Reads of the risk stored at each close: the daily risk snapshot, as a report, and the
-alerts still awaiting resolution."""
+"""Reads of the risk stored at each close: the daily risk snapshot, as a report, the
+alerts still awaiting resolution, and the days whose NAV breaks with the administrator's."""
 
 import datetime as dt
 from typing import Any
 
 from core.formatting import decimal_str
-from portfolio.selectors import drawdown
+from portfolio.selectors import NavReconciliation, drawdown, nav_reconciliation
 
-from ..models import RiskAlert, RiskSnapshot
+from ..models import NAV_BREAK, RiskAlert, RiskSnapshot
 
 ACTIVE_ALERTS = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
 
@@ -41,3 +41,20 @@ def active_alerts() -> list[RiskAlert]:
         .select_related("limit")
         .order_by("-date", "limit__name")
     )
+
+
+def nav_break_days(through: dt.date | None = None) -> list[dt.date]:
+    """The days whose NAV break alert is open or acknowledged, on or before `through`
+    (every one without it), oldest first (one query)."""
+    alerts = RiskAlert.objects.filter(limit=None, source=NAV_BREAK, status__in=ACTIVE_ALERTS)
+    if through is not None:
+        alerts = alerts.filter(date__lte=through)
+    return list(alerts.order_by("date").values_list("date", flat=True))
+
+
+def nav_breaks(through: dt.date | None = None) -> list[NavReconciliation]:
+    """The days of `nav_break_days`, each against the administrator's as it reconciles now
+    (a rebuild of the timeline may have mended one since its alert opened: the next check
+    resolves it). Three queries."""
+    days = nav_break_days(through)
+    return nav_reconciliation(days=days) if days else []
