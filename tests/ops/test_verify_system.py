@@ -63,7 +63,7 @@ def test_healthy_system_exits_0(running_fund):
     assert "OK" in line(output, "last runs") and "none late" in line(output, "last runs")
     assert "OK" in line(output, "attribution") and "rows add up" in line(output, "attribution")
     assert "rolled back" in line(output, "mark-to-market dry run")
-    assert "65 manage.py commands parse" in line(output, "documents")
+    assert "68 manage.py commands parse" in line(output, "documents")
     assert "archive checked" in line(output, "latest backup")
     assert output.strip().endswith("failing") and ", 0 failing" in output
 
