@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from demo.management.commands import load_demo
 from portfolio.models import (
     AuditRecord,
+    FundTerms,
     Instrument,
     PortfolioSnapshot,
     Position,
@@ -21,6 +22,7 @@ from portfolio.models import (
     Strategy,
     Trade,
 )
+from portfolio.selectors import nav_reconciliation
 from tests.shown import shown_book
 from trading.models import Signal, TradeProposal
 
@@ -133,6 +135,10 @@ def test_load_demo_builds_a_consistent_fund():
     assert days.latest("date").date.isoformat() == book["valuation_date"]
     assert accounts > 0  # the demo's cash earns the CDI, more than its fees
     assert D(book["nav"]) == flows + realized + D(book["totals"]["unrealized_pnl"]) + accounts
+    # Its terms, and the administrator's NAV of every day, which reconciles with the fund's.
+    assert FundTerms.objects.get().management_fee == D("0.02")
+    reconciled = nav_reconciliation()
+    assert len(reconciled) == days.count() and {r.status for r in reconciled} == {"ok"}
     assert "password 'pw'" in out.getvalue()
     # A week of signals, one per instrument and day, and the last day's proposals pending.
     assert Signal.objects.count() == 32 * 5

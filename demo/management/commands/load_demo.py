@@ -1,16 +1,20 @@
 """Load the demo fund: instruments, strategies, two years of prices and FX, capital, trades."""
 
+import csv
 import datetime as dt
 import os
 import re
 import secrets
+import tempfile
 from decimal import Decimal
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -23,6 +27,7 @@ from core.progress import monthly
 from demo import fund as demo
 from ops import pipelines
 from portfolio import services
+from portfolio.accounts import to_places_8
 from portfolio.models import (
     AuditRecord,
     BenchmarkRate,
@@ -50,10 +55,9 @@ DEMO_USERS = ["admin", *ALL_GROUPS]
 RESET_COMMAND = ".venv/bin/python manage.py load_demo --reset-passwords"
 
 
-def password_file() -> Path | None:
-    """Where the demo users' password is kept, mode 0600, so that a later start prints it
-    again. It belongs to the database: `demo-password` for the embedded default
-    (`var/pms.sqlite3`), `demo-password.<name>` for another one (say PostgreSQL's `pms`),
+def demo_file(stem: str, suffix: str = "") -> Path | None:
+    """A file the demo keeps beside its database: `<stem><suffix>` for the embedded default
+    (`var/pms.sqlite3`), `<stem>.<name><suffix>` for another one (say PostgreSQL's `pms`),
     so that loading a second database (a benchmark's) does not hide the first one's; in
     PMS_DEMO_PASSWORD_DIR (default `var/`; the test suite points it at a temporary
     folder). None when that setting is empty: nothing is stored."""
@@ -62,9 +66,15 @@ def password_file() -> Path | None:
     var, name = Path(settings.PMS_DEMO_PASSWORD_DIR), str(connection.settings_dict["NAME"])
     if connection.vendor == "sqlite":
         if Path(name).resolve() == (Path(settings.VAR_DIR) / "pms.sqlite3").resolve():
-            return var / "demo-password"
+            return var / f"{stem}{suffix}"
         name = Path(name).stem
-    return var / f"demo-password.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}"
+    return var / f"{stem}.{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}{suffix}"
+
+
+def password_file() -> Path | None:
+    """Where the demo users' password is kept, mode 0600, so that a later start prints it
+    again (`demo_file`: `var/demo-password` for the embedded database)."""
+    return demo_file("demo-password")
 
 
 def stored_password() -> str | None:
@@ -200,12 +210,35 @@ class Command(BaseCommand):
             f"{len(built)} days of snapshots; NAV {built[-1].nav:,.2f} on {dates[-1]}; "
             f"worst day {worst.daily_return:.2%} on {worst.date}"
         )
+        self.load_official_navs(built, seed)
         self.load_risk(dates, paths)
         self.load_signals(dates, paths)
         pack = briefing_services.morning_pack_generate(
             date=next_business_day(dates[-1]), actor=ACTOR
         )
         self.step(f"morning pack for {pack.date} (close of {pack.data_date})")
+
+    def load_official_navs(self, days: list[PortfolioSnapshot], seed: int) -> None:
+        """The administrator's NAV file of every day (`var/demo-official-nav.csv` for the
+        embedded database), imported as Ops imports it each morning (import_official_nav):
+        its units are the fund's and its NAV within a few cents of it (the administrator
+        values on its own systems), so every day reconciles."""
+        path = demo_file("demo-official-nav", ".csv") or Path(tempfile.mkdtemp()) / "nav.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cents = np.random.default_rng(seed).integers(-3, 4, len(days))
+        with path.open("w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(["date", "nav", "quota", "units"])
+            for day, off in zip(days, cents, strict=True):
+                nav = day.nav + Decimal(int(off)).scaleb(-2)
+                quota = to_places_8(nav / day.units)
+                writer.writerow([day.date.isoformat(), f"{nav:f}", f"{quota:f}", f"{day.units:f}"])
+        out = StringIO()
+        call_command("import_official_nav", str(path), stdout=out)
+        self.step(
+            f"the administrator's NAV of {len(days)} days from {path.name}: "
+            f"{out.getvalue().strip().splitlines()[-1]}"
+        )
 
     def load_reference(self, n_positions: int) -> None:
         """The instruments and the strategies: the six desks, and as many sleeves beside
