@@ -281,6 +281,17 @@ class BenchmarkRate(models.Model):
         return f"{self.benchmark} {self.date} {self.rate:f}"
 
 
+def fraction_field(default: str, bound: str, help_text: str) -> models.DecimalField:
+    """A rate of the fund's terms, a fraction (0.02 is 2%) from 0 to `bound`."""
+    return models.DecimalField(
+        max_digits=10,
+        decimal_places=8,
+        default=Decimal(default),
+        validators=at_most(Decimal(bound)),
+        help_text=help_text,
+    )
+
+
 def units_field(**kwargs: Any) -> models.DecimalField:
     """Units of the fund, or a quota: 8 places."""
     return models.DecimalField(max_digits=28, decimal_places=8, **kwargs)
@@ -341,44 +352,22 @@ class FundTerms(models.Model):
         validators=[MinValueValidator(Decimal("0.00000001")), MaxValueValidator(10**9)],
         help_text="The quota at the inception (Q0).",
     )
-    management_fee = models.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal("0"),
-        validators=at_most(Decimal("0.2")),
-        help_text="Annual, on the capital at the start of each day: 0.02 is 2% a year.",
+    management_fee = fraction_field(
+        "0", "0.2", "Annual, on the capital at the start of each day: 0.02 is 2% a year."
     )
-    performance_fee = models.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal("0"),
-        validators=at_most(Decimal("1")),
-        help_text="Of the gain over the hurdle: 0.20 is 20%.",
-    )
-    hurdle = models.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal("1"),
-        validators=at_most(Decimal("10")),
-        help_text="The hurdle as a multiple of the CDI: 1.00 is 100% of the CDI.",
+    performance_fee = fraction_field("0", "1", "Of the gain over the hurdle: 0.20 is 20%.")
+    hurdle = fraction_field(
+        "1", "10", "The hurdle as a multiple of the CDI: 1.00 is 100% of the CDI."
     )
     payment_months = models.JSONField(
         default=list_of_payment_months,
         help_text="Months the performance fee is paid in, on their last business day.",
     )
-    cash_yield = models.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal("1"),
-        validators=at_most(Decimal("10")),
-        help_text="What a positive cash balance earns, as a multiple of the CDI.",
+    cash_yield = fraction_field(
+        "1", "10", "What a positive cash balance earns, as a multiple of the CDI."
     )
-    financing_spread = models.DecimalField(
-        max_digits=10,
-        decimal_places=8,
-        default=Decimal("0"),
-        validators=at_most(Decimal("1")),
-        help_text="Annual, over the CDI, on a negative cash balance: 0.01 is 1% a year.",
+    financing_spread = fraction_field(
+        "0", "1", "Annual, over the CDI, on a negative cash balance: 0.01 is 1% a year."
     )
     created_by = models.CharField(max_length=150, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -10,6 +10,26 @@ from portfolio.selectors import live_book
 from risk.api.report import backtest_shown, decomposition_shown, report_shown
 from risk.selectors import backtest, decomposition, live_risk
 
+# GET /api/book/'s keys, in their order (API.md's, then the live day's accounts), before
+# the cache's `cached` and `cache_age_seconds`.
+BOOK_KEYS = [
+    "as_of",
+    "valuation_date",
+    "base_currency",
+    "nav",
+    "positions",
+    "totals",
+    "stale_prices",
+    "cash",
+    "carry",
+    "fees",
+    "management_fee",
+    "performance_fee",
+    "performance_provision",
+    "units",
+    "quota",
+]
+
 
 def shown_book() -> dict[str, Any]:
     return dict(BookSerializer(live_book()).data)

@@ -27,6 +27,7 @@ from risk.selectors import (
 )
 from tests.factories import InstrumentFactory, PriceFactory
 from tests.fixtures.backtest import DAYS, backtest_history
+from tests.shown import BOOK_KEYS
 
 pytestmark = pytest.mark.django_db
 
@@ -68,23 +69,7 @@ def test_the_live_book_is_a_value(small_book):
 
 def test_the_book_shown_is_the_api_json(small_book):
     shown = json.loads(cache.REGISTRY["book"].rendered(live_book()) + b"}")
-    assert list(shown) == [
-        "as_of",
-        "valuation_date",
-        "base_currency",
-        "nav",
-        "positions",
-        "totals",
-        "stale_prices",
-        "cash",
-        "carry",
-        "fees",
-        "management_fee",
-        "performance_fee",
-        "performance_provision",
-        "units",
-        "quota",
-    ]
+    assert list(shown) == BOOK_KEYS
     assert (shown["as_of"], shown["valuation_date"], shown["nav"]) == (
         "2024-03-14",
         "2024-03-14",
