@@ -92,6 +92,11 @@ def last_mark() -> dt.date | None:
     return Position.objects.aggregate(day=Max("pnl_date"))["day"]
 
 
+def last_snapshot() -> dt.date | None:
+    """The latest business date of the fund's timeline."""
+    return PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"]
+
+
 def fund() -> dict[str, Any]:
     """The fund as GET /api/fund/ shows it."""
     return {
@@ -100,7 +105,7 @@ def fund() -> dict[str, Any]:
         "calendar": settings.PMS_CALENDAR,
         "time_zone": settings.TIME_ZONE,
         "last_mark": last_mark(),
-        "last_snapshot": PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"],
+        "last_snapshot": last_snapshot(),
     }
 
 

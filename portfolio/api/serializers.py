@@ -259,6 +259,11 @@ class TradeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+def units_field(**kwargs: Any) -> serializers.DecimalField:
+    """Units of the fund, or a quota: 8 places."""
+    return serializers.DecimalField(max_digits=28, decimal_places=8, **kwargs)
+
+
 class FundSerializer(serializers.Serializer):
     base_currency = serializers.CharField()
     inception = serializers.DateField(
@@ -407,10 +412,6 @@ class AuditRecordSerializer(ModelSerializer):
             "note",
         ]
         read_only_fields = fields
-
-
-def units_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=28, decimal_places=8, **kwargs)
 
 
 class NavSerializer(serializers.Serializer):
