@@ -49,6 +49,7 @@ from briefing.models import MorningPack
 from core.signals import data_changed
 from portfolio.models import (
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -88,11 +89,12 @@ INVALIDATES: dict[type[Model], tuple[str, ...]] = {
     Instrument: _BOOK,
     Strategy: _BOOK,
     CapitalFlow: _BOOK,
+    FundTerms: _BOOK,  # the live day's carry and fees
     Position: _BOOK,  # marks included
     Trade: _BOOK,
     RiskLimit: ("risk",),
     RiskSnapshot: _SNAPSHOTS,
-    PortfolioSnapshot: _SNAPSHOTS,
+    PortfolioSnapshot: ("book", *_SNAPSHOTS),  # the live day starts from the last close's
     PositionSnapshot: _SNAPSHOTS,
     MorningPack: ("morning_pack",),
 }

@@ -97,16 +97,41 @@ def last_snapshot() -> dt.date | None:
     return PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"]
 
 
-def fund() -> dict[str, Any]:
-    """The fund as GET /api/fund/ shows it."""
-    return {
-        "base_currency": base_currency(),
-        "inception": inception(),
-        "calendar": settings.PMS_CALENDAR,
-        "time_zone": settings.TIME_ZONE,
-        "last_mark": last_mark(),
-        "last_snapshot": last_snapshot(),
-    }
+@dataclass(frozen=True)
+class Fund:
+    """The fund as GET /api/fund/ shows it: what it is, how far its live book and its
+    timeline reach, its accounts now and its terms, oldest first.
+
+    `accounts` are the live book's, of its valuation date (`book_state`): the NAV, quota,
+    units, cash and provision /api/book/ shows, which equal the timeline's once that day
+    is built."""
+
+    base_currency: str
+    inception: dt.date | None
+    calendar: str
+    time_zone: str
+    last_mark: dt.date | None
+    last_snapshot: dt.date | None
+    valuation_date: dt.date
+    accounts: AccountsDay
+    terms: list[FundTerms]
+
+
+def fund() -> Fund:
+    """The fund now (GET /api/fund/)."""
+    book = book_state()
+    assert book.accounts is not None  # the live book's
+    return Fund(
+        base_currency=base_currency(),
+        inception=inception(),
+        calendar=settings.PMS_CALENDAR,
+        time_zone=settings.TIME_ZONE,
+        last_mark=last_mark(),
+        last_snapshot=last_snapshot(),
+        valuation_date=book.as_of,
+        accounts=book.accounts,
+        terms=list(FundTerms.objects.order_by("effective_from")),
+    )
 
 
 def fx_rates_on(as_of: dt.date, currencies: Iterable[str]) -> dict[str, Decimal]:

@@ -35,6 +35,7 @@ from portfolio import selectors as book_selectors
 from portfolio import services as book_services
 from portfolio.models import (
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     PortfolioSnapshot,
@@ -391,6 +392,12 @@ WRITES: dict[str, tuple[tuple[type[Model], ...], Callable[[], Any]]] = {
     "risk snapshot": (
         (RiskSnapshot,),
         lambda: risk_services.risk_snapshot_take(date=TODAY, actor="t"),
+    ),
+    "terms change": (
+        (FundTerms,),
+        lambda: book_services.fund_terms_change(
+            effective_from=TODAY, actor="t", management_fee=D("0.02")
+        ),
     ),
     "snapshot rebuild": (
         (PositionSnapshot, PortfolioSnapshot),
