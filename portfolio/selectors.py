@@ -581,6 +581,25 @@ def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal, Deci
     return list(rows)[::-1]
 
 
+class FundDay(NamedTuple):
+    """A day of the fund's timeline: its P&L and return (the fund's, net of fees), its CDI
+    and what its accounts accrued."""
+
+    date: dt.date
+    pnl: Decimal
+    daily_return: Decimal
+    cdi: Decimal
+    carry: Decimal
+    management_fee: Decimal
+    performance_fee: Decimal
+
+
+def fund_days(start: dt.date, end: dt.date) -> list[FundDay]:
+    """The fund's snapshots from `start` to `end`, oldest first, as `FundDay`s (one query)."""
+    rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).order_by("date")
+    return [FundDay(*row) for row in rows.values_list(*FundDay._fields)]
+
+
 def fund_pnl_between(start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:
     """The fund's realized daily P&L (its snapshots') from `start` to `end`, by date."""
     rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).values_list("date", "pnl")
