@@ -89,11 +89,16 @@ def _returns(
     """The day, MTD and YTD: the fund's return net of fees, its P&L and the CDI's return
     over the same days; and P&L by strategy, with the cash's carry and the fees in rows of
     their own (so that the rows add up to the fund's). The day is the live book's (its
-    valuation date, with the trades done since), as /api/book/ gives it; MTD and YTD are
-    the timeline's time-weighted figures over the attribution's periods."""
+    valuation date, with the trades done since), as /api/book/ gives it, with the day's
+    carry and fees; MTD and YTD are the timeline's time-weighted figures over the
+    attribution's periods."""
     live = book.accounts
-    ratio = live.daily_return if live.capital > 0 else None
-    headline = [_headline("day", live.pnl, ratio, live.cdi)]
+    # The positions' day is the book's (its rows' sum); the carry and the fees are the live
+    # day's accounts'. The same as `live.pnl` once the timeline has the day before: until
+    # then the accounts take every day not built yet into the live day's P&L.
+    day_pnl = book.totals.daily_pnl + live.carry - live.management_fee - live.performance_fee
+    ratio = day_pnl / live.capital if live.capital > 0 else None
+    headline = [_headline("day", day_pnl, ratio, live.cdi)]
     by_strategy: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for row in book.positions:
         held = by_strategy[row.strategy]
