@@ -210,13 +210,10 @@ def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str
         total = {
             label: sum((periods[c].get(label, zero) for c in group), zero) for label in PERIODS
         }
-        out.append(
-            {
-                "code": name,
-                **{label.lower(): money(total[label]) for label in PERIODS},
-                "sign": "neg" if total["YTD"] < 0 else "pos",
-            }
-        )
+        cells = {label.lower(): money(total[label]) for label in PERIODS}
+        if group[0] in accounts:  # a period whose attribution has no such row: unknown
+            cells.update({p.lower(): "—" for p in PERIODS if p not in periods[group[0]]})
+        out.append({"code": name, **cells, "sign": "neg" if total["YTD"] < 0 else "pos"})
     return out
 
 
