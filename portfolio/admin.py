@@ -1,6 +1,8 @@
 """Admin screens of the position book. The ledger, the audit trail and positions are read-only:
 positions change only through trades and marks."""
 
+import calendar
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -166,11 +168,37 @@ class CapitalFlowAdmin(ServiceAdmin):
     search_fields = ("note",)
 
 
+MONTHS = [(month, calendar.month_name[month]) for month in range(1, 13)]
+
+
+class FundTermsForm(forms.ModelForm):
+    """The terms as a person writes them: the payment months ticked, not a JSON list."""
+
+    payment_months = forms.TypedMultipleChoiceField(
+        choices=MONTHS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The performance fee is paid on the last business day of each month ticked.",
+    )
+
+    class Meta:
+        model = FundTerms
+        fields = ["effective_from", *services.TERMS_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, value in self.initial.items():  # 0E-8 reads 0.00000000
+            if isinstance(value, Decimal):
+                self.initial[name] = f"{value:f}"
+
+
 @admin.register(FundTerms)
 class FundTermsAdmin(ServiceAdmin):
     """The fund's terms, each from its date: a change rebuilds the accounts from there.
     Changes are kept (a new date is a new row); they are never deleted."""
 
+    form = FundTermsForm
     fields = ("effective_from", *services.TERMS_FIELDS)
     create_service = staticmethod(services.fund_terms_change)
     list_display = (
@@ -179,7 +207,7 @@ class FundTermsAdmin(ServiceAdmin):
         "management_fee_pct",
         "performance_fee_pct",
         "hurdle_pct",
-        "payment_months",
+        "paid_in",
         "cash_yield_pct",
         "financing_spread_pct",
         "created_by",
@@ -195,6 +223,10 @@ class FundTermsAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("effective_from",) if obj else ()
+
+    @admin.display(description="performance fee paid in")
+    def paid_in(self, terms: FundTerms) -> str:
+        return ", ".join(calendar.month_name[m] for m in sorted(terms.payment_months)) or "—"
 
     @admin.display(description="management fee")
     def management_fee_pct(self, terms: FundTerms) -> str:
@@ -449,11 +481,11 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     cash's carry, the fees and the fund's P&L and return net of them; the NAV curve of the
     rows shown above."""
 
+    # The units, the cash and the CDI are on the day's page: the list fits 1,280 px.
     list_display = (
         "date",
         "nav_shown",
         "quota_shown",
-        "units_shown",
         "flow_shown",
         "positions_pnl_shown",
         "carry_shown",
@@ -461,11 +493,10 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
         "performance_shown",
         "pnl_shown",
         "return_pct",
-        "cdi_pct",
-        "cash_shown",
         "provision_shown",
         "drawdown_pct",
     )
+    ordering = ("-date",)  # the latest day first
     nav_shown = money_column("nav", f"NAV ({BASE})")
     quota_shown = quota_column("quota", "quota")
     units_shown = quota_column("units", "units")
@@ -528,6 +559,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The drawdown of the time-weighted NAV index, over the whole timeline, once a page.
         self._drawdowns = selectors.drawdown_history()
+        extra_context = {"title": "The fund's accounts, day by day", **(extra_context or {})}
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page
