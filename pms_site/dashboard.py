@@ -213,7 +213,8 @@ def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str
         cells = {label.lower(): money(total[label]) for label in PERIODS}
         if group[0] in accounts:  # a period whose attribution has no such row: unknown
             cells.update({p.lower(): "—" for p in PERIODS if p not in periods[group[0]]})
-        out.append({"code": name, **cells, "sign": "neg" if total["YTD"] < 0 else "pos"})
+        sign = "" if cells["ytd"] == "—" else "neg" if total["YTD"] < 0 else "pos"
+        out.append({"code": name, **cells, "sign": sign})
     return out
 
 
