@@ -754,6 +754,8 @@ def flows_by_day(
 
 
 _ACCOUNTS_READ = ("nav", "units", "quota", "performance_provision", "hurdle_quota")
+# Snapshots stored before the fund's accounts existed have a NAV but no units.
+WITHOUT_ACCOUNTS = Q(units=0) & ~Q(nav=0)
 
 
 def accounts_at_close(day: dt.date) -> tuple[Accounts, Decimal] | None:
