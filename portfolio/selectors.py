@@ -14,11 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -756,6 +758,24 @@ def flows_by_day(
 _ACCOUNTS_READ = ("nav", "units", "quota", "performance_provision", "hurdle_quota")
 # Snapshots stored before the fund's accounts existed have a NAV but no units.
 WITHOUT_ACCOUNTS = Q(units=0) & ~Q(nav=0)
+
+
+class StoredWithoutAccounts(NamedTuple):
+    """The fund's snapshots stored before its accounts existed: how many, the first day
+    and the last (None when there are none)."""
+
+    days: int
+    first: dt.date | None
+    last: dt.date | None
+
+
+def stored_without_accounts() -> StoredWithoutAccounts:
+    """The snapshots that have a NAV but no units, quota or fees (one query): the days to
+    rebuild from the ledger."""
+    found = PortfolioSnapshot.objects.filter(WITHOUT_ACCOUNTS).aggregate(
+        days=Count("pk"), first=Min("date"), last=Max("date")
+    )
+    return StoredWithoutAccounts(found["days"], found["first"], found["last"])
 
 
 def accounts_at_close(day: dt.date) -> tuple[Accounts, Decimal] | None:
