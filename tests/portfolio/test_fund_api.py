@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
-from portfolio.models import AuditRecord, FundTerms, PortfolioSnapshot
+from portfolio import services
+from portfolio.models import AuditRecord, FundTerms, FxRate, PortfolioSnapshot, Price
+from tests.conftest import queries_of
 from tests.fixtures.fees_fund import D2, D3, D4
 
 
@@ -206,3 +208,20 @@ def test_the_schema_says_a_change_names_its_date(api_client_for):
     assert {"200", "400", "401", "403"} <= set(patch["responses"])
     fund = schema["components"]["schemas"]["Fund"]["properties"]
     assert {"nav", "quota", "units", "cash", "performance_provision", "terms"} <= set(fund)
+
+
+def test_the_funds_queries_do_not_grow_with_its_terms_or_its_book(fees_fund, api_client_for, spx):
+    viewer = api_client_for("viewer")
+    few, _ = queries_of(viewer, "/api/fund/")
+    for day, fee in ((D2, "0.01"), (D3, "0.03")):
+        services.fund_terms_change(effective_from=day, actor="ops", management_fee=D(fee))
+    Price.objects.create(instrument=spx, date=D4, price=D("5000"))
+    FxRate.objects.create(currency="USD", date=D4, rate=D("5"))
+    services.trades_book(
+        requests=[services.TradeRequest("ESH4", "MACRO", D("1"), D("5000"), D4)],
+        actor="pm",
+        source="api",
+    )
+    many, answer = queries_of(viewer, "/api/fund/")
+    assert len(answer.json()["terms"]) == 3
+    assert many == few
