@@ -237,11 +237,11 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         return {"empty": True}
     book: LiveBook = cached_book.value
     reports = _reports()
-    first = min(
-        [book.valuation_date.replace(month=1, day=1)]
-        + [report.period.start for report in reports.values() if report is not None]
+    periods = [report.period for report in reports.values() if report is not None]
+    days = portfolio.fund_days(  # the year to the live day, and the periods' days
+        min([book.valuation_date.replace(month=1, day=1)] + [p.start for p in periods]),
+        max([book.valuation_date] + [p.end for p in periods]),
     )
-    days = portfolio.fund_days(first, book.valuation_date)
     headline, by_strategy = _returns(book, reports, days)
     strategies = _strategy_rows(by_strategy)
     live = _data("risk")
