@@ -173,17 +173,16 @@ class Sections:
         (reported above) or when it was stored before the accounts existed (said here)."""
         if self.nav is None:
             return None
-        found = portfolio.accounts_at_close(self.data_date)
-        accounts = found[0] if found else None
-        if accounts is not None and accounts.units == 0 and accounts.nav != 0:
-            day = self.data_date
+        day = self.data_date
+        if portfolio.stored_without_accounts(day, day).days:
             self.issues.append(
                 f"The snapshot of {day} was stored before the fund's accounts (no units, "
                 f"quota or fees): run `manage.py backfill_snapshots --start {day} --end "
                 f"{day}`, then generate the pack again."
             )
             return None
-        return accounts
+        found = portfolio.accounts_at_close(day)
+        return found[0] if found else None
 
     def _vs_benchmark(self) -> dict[str, Any] | None:
         """The fund's return on the day, MTD and YTD against the CDI's over the same days;

@@ -769,12 +769,13 @@ class StoredWithoutAccounts(NamedTuple):
     last: dt.date | None
 
 
-def stored_without_accounts() -> StoredWithoutAccounts:
-    """The snapshots that have a NAV but no units, quota or fees (one query): the days to
-    rebuild from the ledger."""
-    found = PortfolioSnapshot.objects.filter(WITHOUT_ACCOUNTS).aggregate(
-        days=Count("pk"), first=Min("date"), last=Max("date")
-    )
+def stored_without_accounts(
+    start: dt.date = dt.date.min, end: dt.date = dt.date.max
+) -> StoredWithoutAccounts:
+    """The snapshots from `start` to `end` that have a NAV but no units, quota or fees (one
+    query): the days to rebuild from the ledger."""
+    stored = PortfolioSnapshot.objects.filter(WITHOUT_ACCOUNTS, date__range=(start, end))
+    found = stored.aggregate(days=Count("pk"), first=Min("date"), last=Max("date"))
     return StoredWithoutAccounts(found["days"], found["first"], found["last"])
 
 
