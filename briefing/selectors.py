@@ -20,6 +20,7 @@ from attribution.api.serializers import AttributionSerializer, statistics_shown
 from core.calendar import business_days_ending, utc_iso
 from core.formatting import cents_str, decimal_str, ratio
 from portfolio import selectors as portfolio
+from portfolio.accounts import Accounts
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
 from risk import selectors as risk_selectors
 from risk.api.report import backtest_shown, decomposition_shown, report_shown
@@ -130,16 +131,23 @@ class Sections:
         def figure(report: dict[str, Any] | None, key: str) -> str | None:
             return report[key] if report else None
 
+        pnl = self._fund_pnl()
+        accounts = self._accounts()
         return {
             "date": self.date.isoformat(),
             "data_date": self.data_date.isoformat(),
             "base_currency": portfolio.base_currency(),
             "nav": decimal_str(self.nav),
-            "day_pnl": figure(daily, "total_pnl"),
+            # The fund's accounts at the data date's close (None without them).
+            "quota": decimal_str(accounts.quota) if accounts else None,
+            "units": decimal_str(accounts.units) if accounts else None,
+            "performance_provision": decimal_str(accounts.provision) if accounts else None,
+            # The fund's P&L and returns, net of fees (its snapshots').
+            "day_pnl": pnl.get("daily"),
             "day_return": figure(daily, "total_return"),
-            "mtd_pnl": figure(mtd, "total_pnl"),
+            "mtd_pnl": pnl.get("mtd"),
             "mtd_return": figure(mtd, "total_return"),
-            "ytd_pnl": figure(ytd, "total_pnl"),
+            "ytd_pnl": pnl.get("ytd"),
             "ytd_return": figure(ytd, "total_return"),
             "vs_benchmark": self._vs_benchmark(),
             "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav, _ in self.curve],
@@ -148,14 +156,42 @@ class Sections:
             "nav_flows": [[d.isoformat(), decimal_str(flow)] for d, _, flow in self.curve if flow],
         }
 
+    def _fund_pnl(self) -> dict[str, str]:
+        """The fund's P&L (positions + carry − fees) over each period resolved, by name:
+        the sum of its snapshots' (one query)."""
+        if not self.periods:
+            return {}
+        start = min(period.start for period in self.periods.values())
+        days = portfolio.fund_days(start, self.data_date)
+        return {
+            name: cents_str(sum(int(d.pnl * 100) for d in days if p.start <= d.date <= p.end))
+            for name, p in self.periods.items()
+        }
+
+    def _accounts(self) -> Accounts | None:
+        """The fund's accounts at the data date's close; None without its snapshot
+        (reported above) or when it was stored before the accounts existed (said here)."""
+        if self.nav is None:
+            return None
+        day = self.data_date
+        if portfolio.stored_without_accounts(day, day).days:
+            self.issues.append(
+                f"The snapshot of {day} was stored before the fund's accounts (no units, "
+                f"quota or fees): run `manage.py backfill_snapshots --start {day} --end "
+                f"{day}`, then generate the pack again."
+            )
+            return None
+        found = portfolio.accounts_at_close(day)
+        return found[0] if found else None
+
     def _vs_benchmark(self) -> dict[str, Any] | None:
-        """The fund's MTD and YTD return against the CDI's over the same days; None when
-        the data date has no snapshot (reported above)."""
-        if not {"mtd", "ytd"} <= self.periods.keys():
+        """The fund's return on the day, MTD and YTD against the CDI's over the same days;
+        None when the data date has no snapshot (reported above)."""
+        if not {"daily", "mtd", "ytd"} <= self.periods.keys():
             return None
         answer: dict[str, Any] = {}
-        for name in ("mtd", "ytd"):
-            report = performance.performance_report(self.periods[name], by_strategy=False)
+        for name, period in (("day", "daily"), ("mtd", "mtd"), ("ytd", "ytd")):
+            report = performance.performance_report(self.periods[period], by_strategy=False)
             shown = statistics_shown(report.fund)  # stored as the API shows it
             answer["benchmark"] = report.benchmark
             answer[name] = {

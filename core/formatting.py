@@ -50,6 +50,12 @@ def money(value: Decimal | float | int | str | None, places: int = 2) -> str:
     return DASH if value is None else f"{Decimal(str(value)):,.{places}f}"
 
 
+def quota(value: Decimal | str | None) -> str:
+    """A quota or a number of units, to its 8 places: 1.0132835 → "1.01328350",
+    1000000 → "1,000,000.00000000"; None → "—"."""
+    return money(value, 8)
+
+
 def number(value: Decimal | float | int | str | None, max_places: int | None = None) -> str:
     """A quantity or a price as entered, without trailing zeros: 6173000.000000 →
     "6,173,000", 4.912500 → "4.9125"; rounded to `max_places` when given (an average

@@ -41,7 +41,7 @@ from core.calendar import (
 from core.errors import Conflict
 from pms_site import cache
 from portfolio.models import PortfolioSnapshot
-from portfolio.selectors import BREAK, MISSING, fund, inception, last_mark
+from portfolio.selectors import BREAK, MISSING, inception, last_mark, last_snapshot
 from portfolio.services import fund_inception_or_error, mark_to_market, snapshots_build
 from risk.selectors import breached, nav_break_days
 from risk.services import (
@@ -155,7 +155,7 @@ def eod_attribution(date: dt.date, actor: str) -> str:
     """The attribution of the periods ending at `date`, warmed for `?as_of=<date>` and,
     when `date` is the latest snapshot, for the default (latest) query too."""
     as_ofs: list[dt.date | None] = [date]
-    if fund()["last_snapshot"] == date:
+    if last_snapshot() == date:
         as_ofs.append(None)
     reports = {}
     for period in ATTRIBUTION_PERIODS:

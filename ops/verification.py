@@ -34,9 +34,19 @@ from rest_framework.test import APIClient
 from attribution.selectors import DIMENSIONS, attribution_report, period_resolve
 from briefing import render
 from briefing.models import MorningPack
-from core.formatting import decimal_str, ratio
+from core.formatting import decimal_str, money, quota, ratio
 from pms_site import cache
-from portfolio.selectors import BREAK, MISSING, close_due, last_mark, live_book, nav_reconciliation
+from portfolio.selectors import (
+    BREAK,
+    MISSING,
+    accounts_at_close,
+    close_due,
+    last_mark,
+    last_snapshot,
+    live_book,
+    nav_reconciliation,
+    stored_without_accounts,
+)
 from portfolio.services import mark_to_market
 from risk.selectors import backtest, breached, live_risk
 
@@ -316,6 +326,28 @@ def var_backtest() -> Outcome:
     return (WARN if zone == "yellow" else FAIL), detail
 
 
+def fund_accounts() -> Outcome:
+    """Every stored day has the fund's accounts: a snapshot stored before they existed has
+    a NAV but no units, quota or fees, and the days after it start from it. Rebuilding its
+    days from the ledger gives them their accounts."""
+    without = stored_without_accounts()
+    if without.days:
+        return WARN, (
+            f"{without.days} snapshot(s) from {without.first} to {without.last} were stored "
+            "before the fund's accounts (a NAV, no units, quota or fees): rebuild them with "
+            f"`manage.py backfill_snapshots --start {without.first} --end {without.last}`"
+        )
+    day = last_snapshot()
+    found = accounts_at_close(day) if day else None
+    if found is None:
+        return OK, "no snapshot yet"
+    accounts = found[0]
+    return OK, (
+        f"every snapshot has its accounts; {day}: NAV {money(accounts.nav)}, quota "
+        f"{quota(accounts.quota)}, units {quota(accounts.units)}"
+    )
+
+
 def attribution() -> Outcome:
     period = period_resolve("mtd")
     totals = set()
@@ -468,6 +500,7 @@ CHECKS: list[tuple[str, str, Callable[[], Outcome]]] = [
     ("services", "mark-to-market dry run", mark_to_market_dry_run),
     ("services", "risk", risk),
     ("services", "VaR backtest", var_backtest),
+    ("services", "fund's accounts", fund_accounts),
     ("services", "attribution", attribution),
     ("services", "morning pack", morning_pack),
     ("api", "schema", api_schema),

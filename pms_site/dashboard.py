@@ -2,6 +2,7 @@
 look at first. Read from the cached data sets (book, live risk, attribution) and the apps'
 selectors, never computed twice: the figures are the API's."""
 
+import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -10,14 +11,13 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
-from attribution.api.serializers import return_decimal
 from attribution.selectors import AttributionReport
 from core import charts
 from core.calendar import today
-from core.formatting import flow_label, money, percent
+from core.formatting import flow_label, money, percent, quota
 from ops.pipelines import recent_runs
 from portfolio import selectors as portfolio
-from portfolio.selectors import LiveBook
+from portfolio.selectors import FundDay, LiveBook
 from risk import selectors as risk
 from risk.models import limit_figure
 from risk.selectors import RiskReport
@@ -32,6 +32,7 @@ PROPOSALS_SHOWN = 10  # the rest are a link away
 STRATEGIES_SHOWN = 12  # the largest YTD P&L; the others summed in one row
 TIMELINE_PERIODS = (("MTD", "mtd"), ("YTD", "ytd"))  # label, attribution period
 PERIODS = ("day", *(label for label, _ in TIMELINE_PERIODS))
+ZERO = Decimal(0)
 
 
 def _data(name: str, **given: Any) -> cache.Cached | None:
@@ -43,38 +44,107 @@ def _data(name: str, **given: Any) -> cache.Cached | None:
         return None
 
 
-def _headline(label: str, pnl: Decimal, ratio: Decimal | None) -> dict[str, str]:
+# The fund's own P&L beside its positions' (DESIGN.md "The fund's accounts"): attribution's
+# row key, the accounts' field, the sign it adds to the P&L with, and its label here.
+ACCOUNTS_ROWS = (
+    ("CASH", "carry", 1, "Cash (carry at the CDI)"),
+    ("MANAGEMENT_FEE", "management_fee", -1, "Management fee"),
+    ("PERFORMANCE_FEE", "performance_fee", -1, "Performance fee"),
+)
+
+
+def _headline(
+    label: str, pnl: Decimal, ratio: Decimal | None, cdi: Decimal | None
+) -> dict[str, str]:
     return {
         "label": label,
         "return": percent(ratio, 2),
-        "pnl": money(pnl, 0),
+        "pnl": money(pnl),
+        "cdi": percent(cdi, 2),
         "sign": "neg" if pnl < 0 else "pos",
     }
 
 
-def _returns(book: LiveBook) -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
-    """The day, MTD and YTD: the fund's return and P&L, and P&L by strategy. The day is
-    the live book's (its valuation date, with the trades done since), as /api/book/ gives
-    it; MTD and YTD are the timeline's time-weighted figures (the attribution's)."""
-    day_pnl = book.totals.daily_pnl
-    start = book.nav - day_pnl  # the day's capital: NAV before its P&L
-    headline = [_headline("day", day_pnl, day_pnl / start if start > 0 else None)]
+def _period(label: str, days: list[FundDay], start: dt.date, end: dt.date) -> dict[str, str]:
+    """The fund's days from `start` to `end` in the headline: its P&L, its return net of
+    fees, Π(1 + r) − 1 of the days' returns, and the CDI's over the same days, Π(1 + c) − 1."""
+    pnl, growth, cdi = ZERO, Decimal(1), Decimal(1)
+    for day in days:
+        if start <= day.date <= end:
+            pnl += day.pnl
+            growth *= 1 + day.daily_return
+            cdi *= 1 + day.cdi
+    return _headline(label, pnl, growth - 1, cdi - 1)
+
+
+def _reports() -> dict[str, AttributionReport | None]:
+    """The MTD and YTD attribution by strategy (cached), None when it cannot be computed."""
+    found = {label: _data("attribution", period=p, by="strategy") for label, p in TIMELINE_PERIODS}
+    return {label: None if cached is None else cached.value for label, cached in found.items()}
+
+
+def _returns(
+    book: LiveBook, reports: dict[str, AttributionReport | None], days: list[FundDay]
+) -> tuple[list[dict[str, str]], dict[str, dict[str, Decimal]]]:
+    """The day, MTD and YTD: the fund's return net of fees, its P&L and the CDI's return
+    over the same days; and P&L by strategy, with the cash's carry and the fees in rows of
+    their own (so that the rows add up to the fund's). The day is the live book's (its
+    valuation date, with the trades done since), as /api/book/ gives it, with the day's
+    carry and fees; MTD and YTD are the timeline's time-weighted figures over the
+    attribution's periods."""
+    live = book.accounts
+    # The positions' day is the book's (its rows' sum); the carry and the fees are the live
+    # day's accounts'. The same as `live.pnl` once the timeline has the day before: until
+    # then the accounts take every day not built yet into the live day's P&L.
+    day_pnl = book.totals.daily_pnl + live.carry - live.management_fee - live.performance_fee
+    ratio = day_pnl / live.capital if live.capital > 0 else None
+    headline = [_headline("day", day_pnl, ratio, live.cdi)]
     by_strategy: dict[str, dict[str, Decimal]] = defaultdict(dict)
     for row in book.positions:
         held = by_strategy[row.strategy]
         held["day"] = held.get("day", Decimal(0)) + row.daily_pnl_base
-    for label, period in TIMELINE_PERIODS:
-        found = _data("attribution", period=period, by="strategy")
-        if found is None:
-            headline.append({"label": label, "return": "—", "pnl": "—", "sign": ""})
+    for key, field, sign, _ in ACCOUNTS_ROWS:
+        if getattr(live, field):
+            by_strategy[key]["day"] = sign * getattr(live, field)
+    for label, _ in TIMELINE_PERIODS:
+        report = reports[label]
+        if report is None:
+            headline.append({"label": label, "return": "—", "pnl": "—", "cdi": "—", "sign": ""})
             continue
-        report: AttributionReport = found.value
-        # The return as the API shows it (to RETURN_PLACES), not the engine's float.
-        total_return = return_decimal(report.total_return)
-        headline.append(_headline(label, report.total_pnl, total_return))
+        headline.append(_period(label, days, report.period.start, report.period.end))
         for attributed in report.rows:
             by_strategy[attributed.key][label] = attributed.pnl
     return headline, by_strategy
+
+
+def _accrued(book: LiveBook, days: list[FundDay]) -> list[dict[str, str]]:
+    """The carry and the fees of the day, MTD and YTD: the live day's, and the timeline's
+    days of the month and the year before it. (Days the timeline has not built yet before
+    the live day are missing from the sums until the eod builds them.)"""
+    live, today = book.accounts, book.valuation_date
+    starts = {"mtd": today.replace(day=1), "ytd": today.replace(month=1, day=1)}
+    rows = []
+    for _, field, _, label in ACCOUNTS_ROWS:
+        day = getattr(live, field)
+        sums = {
+            name: day + sum((getattr(d, field) for d in days if start <= d.date < today), ZERO)
+            for name, start in starts.items()
+        }
+        rows.append({"label": label, "day": money(day), **{k: money(v) for k, v in sums.items()}})
+    return rows
+
+
+def _accounts(book: LiveBook, days: list[FundDay]) -> dict[str, Any]:
+    """The fund's accounts at the live day's close: quota, units, cash, the provision, and
+    what the day, the month and the year accrued."""
+    live = book.accounts
+    return {
+        "quota": quota(live.close.quota),
+        "units": quota(live.close.units),
+        "cash": money(live.cash),
+        "provision": money(live.close.provision),
+        "accrued": _accrued(book, days),
+    }
 
 
 def _limits(live: RiskReport) -> list[dict[str, Any]]:
@@ -141,26 +211,27 @@ def _nav_breaks() -> list[dict[str, Any]]:
 
 def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str]]:
     """P&L by strategy, the day (the book's), MTD and YTD (the attribution's): the largest
-    |YTD| first; past STRATEGIES_SHOWN the rest in one row, so the table always adds up to
-    the fund's."""
+    |YTD| first; past STRATEGIES_SHOWN the rest in one row; then the carry and the fees,
+    so the table always adds up to the fund's."""
     zero = Decimal(0)
-    codes = sorted(periods, key=lambda c: -abs(periods[c].get("YTD", zero)))
+    accounts = {key: label for key, _, _, label in ACCOUNTS_ROWS if key in periods}
+    strategies = [code for code in periods if code not in accounts]
+    codes = sorted(strategies, key=lambda c: -abs(periods[c].get("YTD", zero)))
     shown, rest = codes[:STRATEGIES_SHOWN], codes[STRATEGIES_SHOWN:]
     rows = [(code, [code]) for code in shown]
     if rest:
         rows.append((f"{len(rest)} others", rest))
+    rows += [(label, [key]) for key, label in accounts.items()]  # after the strategies
     out = []
     for name, group in rows:
         total = {
             label: sum((periods[c].get(label, zero) for c in group), zero) for label in PERIODS
         }
-        out.append(
-            {
-                "code": name,
-                **{label.lower(): money(total[label], 0) for label in PERIODS},
-                "sign": "neg" if total["YTD"] < 0 else "pos",
-            }
-        )
+        cells = {label.lower(): money(total[label]) for label in PERIODS}
+        if group[0] in accounts:  # a period whose attribution has no such row: unknown
+            cells.update({p.lower(): "—" for p in PERIODS if p not in periods[group[0]]})
+        sign = "" if cells["ytd"] == "—" else "neg" if total["YTD"] < 0 else "pos"
+        out.append({"code": name, **cells, "sign": sign})
     return out
 
 
@@ -182,7 +253,13 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
     if cached_book is None or portfolio.inception() is None:
         return {"empty": True}
     book: LiveBook = cached_book.value
-    headline, by_strategy = _returns(book)
+    reports = _reports()
+    periods = [report.period for report in reports.values() if report is not None]
+    days = portfolio.fund_days(  # the year to the live day, and the periods' days
+        min([book.valuation_date.replace(month=1, day=1)] + [p.start for p in periods]),
+        max([book.valuation_date] + [p.end for p in periods]),
+    )
+    headline, by_strategy = _returns(book, reports, days)
     strategies = _strategy_rows(by_strategy)
     live = _data("risk")
     pending = pending_proposals(day)
@@ -194,9 +271,10 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         "as_of": book.valuation_date.isoformat(),
         "base": book.base_currency,
         "cached": cached_book.cached,
-        "nav": money(book.nav, 0),
+        "nav": money(book.nav),
         "headline": headline,
-        "day_pnl": money(totals.daily_pnl, 0),
+        "accounts": _accounts(book, days),
+        "day_pnl": money(totals.daily_pnl),
         "gross": money(totals.gross_exposure, 0),
         "net": money(totals.net_exposure, 0),
         "positions": totals.open_positions,

@@ -46,6 +46,8 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "portfolio.add_benchmarkrate",
         "portfolio.change_benchmarkrate",
         "portfolio.add_capitalflow",
+        "portfolio.add_fundterms",  # a change of the terms from a date
+        "portfolio.change_fundterms",  # a change stored for a date, changed again
         "portfolio.mark_position",
         "trading.add_signal",
         "trading.change_signal",

@@ -1,6 +1,8 @@
 """Admin screens of the position book. The ledger, the audit trail and positions are read-only:
 positions change only through trades and marks."""
 
+import calendar
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -21,7 +23,7 @@ from core.admin import (
     percent_column,
 )
 from core.charts import line_chart
-from core.formatting import brt, flow_label, money, number, percent
+from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
 from .models import (
@@ -166,11 +168,37 @@ class CapitalFlowAdmin(ServiceAdmin):
     search_fields = ("note",)
 
 
+MONTHS = [(month, calendar.month_name[month]) for month in range(1, 13)]
+
+
+class FundTermsForm(forms.ModelForm):
+    """The terms as a person writes them: the payment months ticked, not a JSON list."""
+
+    payment_months = forms.TypedMultipleChoiceField(
+        choices=MONTHS,
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The performance fee is paid on the last business day of each month ticked.",
+    )
+
+    class Meta:
+        model = FundTerms
+        fields = ["effective_from", *services.TERMS_FIELDS]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, value in self.initial.items():  # 0E-8 reads 0.00000000
+            if isinstance(value, Decimal):
+                self.initial[name] = f"{value:f}"
+
+
 @admin.register(FundTerms)
 class FundTermsAdmin(ServiceAdmin):
     """The fund's terms, each from its date: a change rebuilds the accounts from there.
     Changes are kept (a new date is a new row); they are never deleted."""
 
+    form = FundTermsForm
     fields = ("effective_from", *services.TERMS_FIELDS)
     create_service = staticmethod(services.fund_terms_change)
     list_display = (
@@ -179,7 +207,7 @@ class FundTermsAdmin(ServiceAdmin):
         "management_fee_pct",
         "performance_fee_pct",
         "hurdle_pct",
-        "payment_months",
+        "paid_in",
         "cash_yield_pct",
         "financing_spread_pct",
         "created_by",
@@ -195,6 +223,10 @@ class FundTermsAdmin(ServiceAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
         return ("effective_from",) if obj else ()
+
+    @admin.display(description="performance fee paid in")
+    def paid_in(self, terms: FundTerms) -> str:
+        return ", ".join(calendar.month_name[m] for m in sorted(terms.payment_months)) or "—"
 
     @admin.display(description="management fee")
     def management_fee_pct(self, terms: FundTerms) -> str:
@@ -466,42 +498,85 @@ class AuditRecordAdmin(ReadOnlyAdmin):
 # --- The fund's timeline: read-only, rebuilt from the ledger ----------------------------
 
 
+def quota_column(field: str, description: str) -> Any:
+    """A quota or a number of units, to its 8 places."""
+    return column(field, description, quota)
+
+
 @admin.register(PortfolioSnapshot)
 class PortfolioSnapshotAdmin(ReadOnlyAdmin):
-    """The NAV history: one row per business day, the NAV curve of the rows shown above."""
+    """The fund's accounts, a row per business day (DESIGN.md "The fund's accounts"): the
+    NAV, quota and units at the close; the day's capital, flows, the positions' P&L, the
+    cash's carry, the fees and the fund's P&L and return net of them; the NAV curve of the
+    rows shown above."""
 
+    # The units, the cash and the CDI are on the day's page: the list fits 1,280 px.
     list_display = (
         "date",
         "nav_shown",
-        "quota",
-        "units",
-        "pnl_shown",
+        "quota_shown",
         "flow_shown",
-        "return_pct",
-        "drawdown_pct",
-        "cash_shown",
+        "positions_pnl_shown",
         "carry_shown",
         "management_shown",
         "performance_shown",
+        "pnl_shown",
+        "return_pct",
         "provision_shown",
-        "gross_shown",
-        "positions",
+        "drawdown_pct",
     )
+    ordering = ("-date",)  # the latest day first
     nav_shown = money_column("nav", f"NAV ({BASE})")
-    pnl_shown = money_column("pnl", f"P&L ({BASE})")
-    cash_shown = money_column("cash", f"cash ({BASE})", places=0)
-    carry_shown = money_column("carry", f"carry ({BASE})")
-    management_shown = money_column("management_fee", "management fee")
-    performance_shown = money_column("performance_fee", "performance fee")
-    provision_shown = money_column("performance_provision", "provision")
-    flow_shown = money_column("flow", f"flow ({BASE})")
-    gross_shown = money_column("gross_exposure", f"gross exposure ({BASE})", places=0)
+    quota_shown = quota_column("quota", "quota")
+    units_shown = quota_column("units", "units")
+    flow_shown = money_column("flow", f"subscriptions − redemptions ({BASE})")
+    positions_pnl_shown = money_column("positions_pnl", f"positions' P&L ({BASE})")
+    carry_shown = money_column("carry", f"carry of the cash ({BASE})")
+    management_shown = money_column("management_fee", f"management fee ({BASE})")
+    performance_shown = money_column("performance_fee", f"performance fee ({BASE})")
+    pnl_shown = money_column("pnl", f"P&L net of fees ({BASE})")
+    return_pct = percent_column("daily_return", "return net of fees", places=4)
+    cdi_pct = percent_column("cdi", "CDI", places=4)
+    cash_shown = money_column("cash", f"cash ({BASE})")
+    provision_shown = money_column("performance_provision", f"performance provision ({BASE})")
+    # A day's page: every figure of its accounts, in the fund's words.
+    capital_shown = money_column("capital", f"capital at the start of the day ({BASE})")
+    funded_shown = money_column("funded_value", f"funded holdings at the close ({BASE})")
+    paid_shown = money_column("performance_paid", f"performance fee paid ({BASE})")
+    gross_return_pct = percent_column("gross_return", "return before fees", places=4)
+    hurdle_shown = column("hurdle_quota", "hurdle quota (unrounded)", number)
+    gross_shown = money_column("gross_exposure", f"gross exposure ({BASE})")
+    net_shown = money_column("net_exposure", f"net exposure ({BASE})")
+    fieldsets = (
+        (None, {"fields": ("date",)}),
+        (
+            "The day",
+            {
+                "fields": (
+                    ("capital_shown", "flow_shown", "cdi_pct"),
+                    ("positions_pnl_shown", "carry_shown", "cash_shown"),
+                    ("management_shown", "performance_shown", "paid_shown"),
+                    ("pnl_shown", "return_pct", "gross_return_pct"),
+                )
+            },
+        ),
+        (
+            "At the close",
+            {
+                "fields": (
+                    ("nav_shown", "quota_shown", "units_shown"),
+                    ("provision_shown", "hurdle_shown", "funded_shown"),
+                    ("gross_shown", "net_shown", "positions"),
+                )
+            },
+        ),
+    )
+    readonly_fields = (
+        "date",
+        *(name for _, o in fieldsets[1:] for row in o["fields"] for name in row),
+    )
     date_hierarchy = "date"
     list_per_page = 100
-
-    @admin.display(description="return")
-    def return_pct(self, snapshot: PortfolioSnapshot) -> str:
-        return f"{snapshot.daily_return:.2%}"
 
     @admin.display(description="drawdown (peak)")
     def drawdown_pct(self, snapshot: PortfolioSnapshot) -> str:
@@ -513,6 +588,7 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
     def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         # The drawdown of the time-weighted NAV index, over the whole timeline, once a page.
         self._drawdowns = selectors.drawdown_history()
+        extra_context = {"title": "The fund's accounts, day by day", **(extra_context or {})}
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page

@@ -656,6 +656,8 @@ class PortfolioSnapshot(models.Model):
     class Meta:
         db_table = "attribution_portfoliosnapshot"  # moved from attribution, table kept
         ordering = ["date"]
+        verbose_name = "fund's accounts (daily)"
+        verbose_name_plural = "fund's accounts (daily)"
 
     def __str__(self) -> str:
         return f"{self.date} NAV {money(self.nav)}"

@@ -14,11 +14,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DecimalField,
     Exists,
     ExpressionWrapper,
     F,
     Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -93,16 +95,46 @@ def last_mark() -> dt.date | None:
     return Position.objects.aggregate(day=Max("pnl_date"))["day"]
 
 
-def fund() -> dict[str, Any]:
-    """The fund as GET /api/fund/ shows it."""
-    return {
-        "base_currency": base_currency(),
-        "inception": inception(),
-        "calendar": settings.PMS_CALENDAR,
-        "time_zone": settings.TIME_ZONE,
-        "last_mark": last_mark(),
-        "last_snapshot": PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"],
-    }
+def last_snapshot() -> dt.date | None:
+    """The latest business date of the fund's timeline."""
+    return PortfolioSnapshot.objects.aggregate(day=Max("date"))["day"]
+
+
+@dataclass(frozen=True)
+class Fund:
+    """The fund as GET /api/fund/ shows it: what it is, how far its live book and its
+    timeline reach, its accounts now and its terms, oldest first.
+
+    `accounts` are the live book's, of its valuation date (`book_state`): the NAV, quota,
+    units, cash and provision /api/book/ shows, which equal the timeline's once that day
+    is built."""
+
+    base_currency: str
+    inception: dt.date | None
+    calendar: str
+    time_zone: str
+    last_mark: dt.date | None
+    last_snapshot: dt.date | None
+    valuation_date: dt.date
+    accounts: AccountsDay
+    terms: list[FundTerms]
+
+
+def fund() -> Fund:
+    """The fund now (GET /api/fund/)."""
+    book = book_state()
+    assert book.accounts is not None  # the live book's
+    return Fund(
+        base_currency=base_currency(),
+        inception=inception(),
+        calendar=settings.PMS_CALENDAR,
+        time_zone=settings.TIME_ZONE,
+        last_mark=last_mark(),
+        last_snapshot=last_snapshot(),
+        valuation_date=book.as_of,
+        accounts=book.accounts,
+        terms=list(FundTerms.objects.order_by("effective_from")),
+    )
 
 
 def fx_rates_on(as_of: dt.date, currencies: Iterable[str]) -> dict[str, Decimal]:
@@ -552,6 +584,25 @@ def nav_curve(until: dt.date, *, days: int) -> list[tuple[dt.date, Decimal, Deci
     return list(rows)[::-1]
 
 
+class FundDay(NamedTuple):
+    """A day of the fund's timeline: its P&L and return (the fund's, net of fees), its CDI
+    and what its accounts accrued."""
+
+    date: dt.date
+    pnl: Decimal
+    daily_return: Decimal
+    cdi: Decimal
+    carry: Decimal
+    management_fee: Decimal
+    performance_fee: Decimal
+
+
+def fund_days(start: dt.date, end: dt.date) -> list[FundDay]:
+    """The fund's snapshots from `start` to `end`, oldest first, as `FundDay`s (one query)."""
+    rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).order_by("date")
+    return [FundDay(*row) for row in rows.values_list(*FundDay._fields)]
+
+
 def fund_pnl_between(start: dt.date, end: dt.date) -> dict[dt.date, Decimal]:
     """The fund's realized daily P&L (its snapshots') from `start` to `end`, by date."""
     rows = PortfolioSnapshot.objects.filter(date__range=(start, end)).values_list("date", "pnl")
@@ -797,6 +848,27 @@ def flows_by_day(
 
 
 _ACCOUNTS_READ = ("nav", "units", "quota", "performance_provision", "hurdle_quota")
+# Snapshots stored before the fund's accounts existed have a NAV but no units.
+WITHOUT_ACCOUNTS = Q(units=0) & ~Q(nav=0)
+
+
+class StoredWithoutAccounts(NamedTuple):
+    """The fund's snapshots stored before its accounts existed: how many, the first day
+    and the last (None when there are none)."""
+
+    days: int
+    first: dt.date | None
+    last: dt.date | None
+
+
+def stored_without_accounts(
+    start: dt.date = dt.date.min, end: dt.date = dt.date.max
+) -> StoredWithoutAccounts:
+    """The snapshots from `start` to `end` that have a NAV but no units, quota or fees (one
+    query): the days to rebuild from the ledger."""
+    stored = PortfolioSnapshot.objects.filter(WITHOUT_ACCOUNTS, date__range=(start, end))
+    found = stored.aggregate(days=Count("pk"), first=Min("date"), last=Max("date"))
+    return StoredWithoutAccounts(found["days"], found["first"], found["last"])
 
 
 def accounts_at_close(day: dt.date) -> tuple[Accounts, Decimal] | None:

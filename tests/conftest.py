@@ -28,6 +28,7 @@ pytest_plugins = [
     "tests.fixtures.attribution_fund",
     "tests.fixtures.backtest",
     "tests.fixtures.briefing_pack",
+    "tests.fixtures.fees_fund",
     "tests.fixtures.risk_book",
     "tests.fixtures.trading_fund",
 ]

@@ -32,6 +32,8 @@ API_MIRROR = {
     "portfolio.add_benchmarkrate": ("post", "/api/benchmark-rates/", {}),
     "portfolio.change_benchmarkrate": ("post", "/api/benchmark-rates/", {}),
     "portfolio.add_capitalflow": ("post", "/api/capital-flows/", {}),
+    "portfolio.add_fundterms": ("patch", "/api/fund/", {}),
+    "portfolio.change_fundterms": ("patch", "/api/fund/", {}),  # a date's change, again
     "portfolio.mark_position": ("post", "/api/book/mark-to-market/", {"as_of": "x"}),
     "portfolio.add_trade": ("post", "/api/positions/", {}),
     "portfolio.close_position": ("post", "/api/positions/999999/close/", {}),

@@ -55,11 +55,12 @@ def test_the_dashboard_shows_the_funds_figures(fund, api_client_for):
     page = pm().get("/admin/").content.decode()
     book = api_client_for("viewer").get("/api/book/").json()
     assert book["nav"] == "9520000.00"
-    assert '<div class="value" id="kpi-nav">9,520,000</div>' in page
-    # Day return: 10,000 on the NAV of Mar 14 (9,510,000): 0.105152…% → 0.11%
+    assert '<div class="value" id="kpi-nav">9,520,000.00</div>' in page
+    # Day return: 10,000 on the NAV of Mar 14 (9,510,000): 0.105152…% → 0.11% (no terms,
+    # no CDI: no carry, no fee)
     assert 'id="kpi-return-day">0.11%</div>' in page
-    assert "P&amp;L 10,000" in page
-    assert '<td>MACRO</td><td class="num">10,000</td>' in page  # by strategy: day
+    assert "P&amp;L 10,000.00" in page
+    assert '<td>MACRO</td><td class="num">10,000.00</td>' in page  # by strategy: day
     assert "redemption 500,000" in page  # the flow marked on the NAV curve
     assert "subscription 10,000,000" in page
 
@@ -170,3 +171,48 @@ def test_the_alerts_are_one_row_per_breach_acknowledged_with_a_note(fund):
         "cutting DI",
     )
     assert "by pm-user: cutting DI" in done.content.decode()
+
+
+def test_the_dashboard_shows_the_funds_accounts_net_of_fees_against_the_cdi(fees_fund):
+    """The fund of tests/fixtures/fees_fund.py, its book marked to D4 = Tue Mar 5."""
+    page = pm().get("/admin/").content.decode()
+    assert '<div class="value" id="kpi-nav">1,013,283.53</div>' in page
+    assert '<div class="value" id="kpi-quota">1.01328353</div>' in page
+    # The day (D4), net of fees: P&L 10,000 + 401.98 − 100.50 − 1,980.20 = 8,321.28 on the
+    # capital 1,004,962.25: 0.828019…% → 0.83%; the CDI 0.0004: 0.04%.
+    assert 'id="kpi-return-day">0.83%</div>' in page
+    assert 'P&amp;L 8,321.28 · <span id="kpi-cdi-day">CDI 0.04%</span>' in page
+    # MTD (D2–D4): the quota from 1.00030000 to 1.01328353, 1.297964…% → 1.30%; P&L
+    # 8,340.10 − 3,677.85 + 8,321.28 = 12,983.53; the CDI 1.0004³ − 1 = 0.120048…% → 0.12%.
+    assert 'id="kpi-return-mtd">1.30%</div>' in page
+    assert 'P&amp;L 12,983.53 · <span id="kpi-cdi-mtd">CDI 0.12%</span>' in page
+    # YTD (D1–D4): from 1 to 1.01328353, 1.33%; P&L 300.00 + 12,983.53 = 13,283.53; the
+    # CDI 1.0004⁴ − 1 = 0.160096…% → 0.16%.
+    assert 'id="kpi-return-ytd">1.33%</div>' in page
+    assert 'P&amp;L 13,283.53 · <span id="kpi-cdi-ytd">CDI 0.16%</span>' in page
+    # D4's cash (its capital, all margined), the provision accrued since D2, the units.
+    assert 'id="accounts-cash">1,004,962.25</td>' in page
+    assert 'id="accounts-provision">2,920.64</td>' in page
+    assert 'id="accounts-units">1,000,000.00000000</td>' in page
+    accrued = page[page.index('id="accounts-accrued"') :]
+    accrued = accrued[: accrued.index("</table>")]
+    # Day D4; MTD D2 + D3 + D4; YTD adds D1.
+    #   carry       401.98   400.12 + 403.46 + 401.98 = 1,205.56   + 400.00 = 1,605.56
+    #   management  100.50   100.03 + 100.86 + 100.50 = 301.39     + 100.00 = 401.39
+    #   performance 1,980.20 1,959.99 − 1,019.55 + 1,980.20 = 2,920.64   + 0 = 2,920.64
+    cells = '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+    assert "<td>Cash (carry at the CDI)</td>" + cells.format("401.98", "1,205.56", "1,605.56") in (
+        accrued
+    )
+    assert "<td>Management fee</td>" + cells.format("100.50", "301.39", "401.39") in accrued
+    assert "<td>Performance fee</td>" + cells.format("1,980.20", "2,920.64", "2,920.64") in (
+        accrued
+    )
+    # P&L by strategy: MACRO's day 10 × 1,000 and MTD 10,000 − 5,000 + 10,000; the day's
+    # carry and fees in rows of their own, so the day adds up to the fund's 8,321.28.
+    table = page[page.index('id="pnl-by-strategy"') :]
+    table = table[: table.index("</table>")]
+    assert '<td>MACRO</td><td class="num">10,000.00</td><td class="num">15,000.00</td>' in table
+    assert '<td>Cash (carry at the CDI)</td><td class="num">401.98</td>' in table
+    assert '<td>Management fee</td><td class="num">-100.50</td>' in table
+    assert '<td>Performance fee</td><td class="num">-1,980.20</td>' in table

@@ -20,6 +20,7 @@ from portfolio.models import PortfolioSnapshot
 from risk import services as risk_services
 from risk.models import RiskSnapshot
 from tests.conftest import TODAY
+from tests.fixtures.fees_fund import D2, D3
 from tests.fixtures.risk_book import DAYS
 
 HINT = re.compile(r"`manage\.py ([^`]+)`")
@@ -85,3 +86,27 @@ def test_the_hint_of_a_late_pipeline_works(fund, settings, tmp_path):
         for command in commands:
             call_command(*shlex.split(command), stdout=StringIO())
         assert verification.pipeline_runs() == ("ok", "the latest runs succeeded, none late")
+
+
+def test_the_hint_of_snapshots_stored_before_the_accounts_works(fees_fund):
+    """Two days of tests/fixtures/fees_fund.py as they were stored before the fund had
+    accounts (a NAV, no units): verify_system warns with the command that rebuilds them;
+    run, they have their accounts again (D3: NAV 1,004,962.25, 1,000,000 units, worked out
+    there) and the check passes."""
+    PortfolioSnapshot.objects.filter(date__in=[D2, D3]).update(units=0, quota=0, management_fee=0)
+    status, detail = verification.fund_accounts()
+    assert status == "warn"
+    assert detail.startswith("2 snapshot(s) from 2024-03-01 to 2024-03-04 were stored before")
+    assert run_hint(detail) == "backfill_snapshots --start 2024-03-01 --end 2024-03-04"
+    d3 = PortfolioSnapshot.objects.get(date=D3)
+    assert (f"{d3.nav}", f"{d3.units}", f"{d3.management_fee}") == (
+        "1004962.25",
+        "1000000.00000000",
+        "100.86",
+    )
+    status, detail = verification.fund_accounts()
+    assert status == "ok"
+    assert detail == (
+        "every snapshot has its accounts; 2024-03-05: NAV 1,013,283.53, quota 1.01328353, "
+        "units 1,000,000.00000000"
+    )

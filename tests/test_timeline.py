@@ -226,6 +226,9 @@ def test_marking_the_book_backwards_is_409(fund, api_client_for):
 
 def test_the_fund_endpoint(fund, api_client_for):
     viewer = api_client_for("viewer")
+    # No capital yet: nothing held, the quota at its initial 1 (no terms: Q0's default).
+    # The book, never marked, is valued at the latest close due (Mar 14: it is 15:00 on
+    # Friday Mar 15 in São Paulo).
     assert viewer.get("/api/fund/").json() == {
         "base_currency": "BRL",
         "inception": None,
@@ -233,9 +236,19 @@ def test_the_fund_endpoint(fund, api_client_for):
         "time_zone": "America/Sao_Paulo",
         "last_mark": None,
         "last_snapshot": None,
+        "valuation_date": "2024-03-14",
+        "nav": "0.00",
+        "quota": "1.00000000",
+        "units": "0.00000000",
+        "cash": "0.00",
+        "performance_provision": "0.00",
+        "terms": [],
     }
     for day in range(2):
         live(day)
+    # 10,000,000.00 subscribed at the quota 1: 10,000,000 units. Day 1 buys 10 INDJ24 at
+    # its close (no P&L yet), margined: all of the capital is cash. No CDI is loaded, no
+    # fee charged: the quota stays at 1.
     assert viewer.get("/api/fund/").json() == {
         "base_currency": "BRL",
         "inception": "2024-02-16",
@@ -243,6 +256,13 @@ def test_the_fund_endpoint(fund, api_client_for):
         "time_zone": "America/Sao_Paulo",
         "last_mark": "2024-02-19",
         "last_snapshot": "2024-02-19",
+        "valuation_date": "2024-02-19",
+        "nav": "10000000.00",
+        "quota": "1.00000000",
+        "units": "10000000.00000000",
+        "cash": "10000000.00",
+        "performance_provision": "0.00",
+        "terms": [],
     }
     assert api_client_for(None).get("/api/fund/").status_code == 401
 

@@ -12,6 +12,7 @@ register.filter("percent", render.percent)
 register.filter("move", render.move)
 register.filter("share", render.share)
 register.filter("brt", formatting.brt)
+register.filter("quota", formatting.quota)
 register.filter("share_precise", render.share_precise)
 
 

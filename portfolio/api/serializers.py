@@ -34,6 +34,7 @@ from ..models import (
     AuditRecord,
     BenchmarkRate,
     CapitalFlow,
+    FundTerms,
     FxRate,
     Instrument,
     OfficialNav,
@@ -44,6 +45,7 @@ from ..models import (
     Trade,
 )
 from ..selectors import BREAK, MISSING, OK, POSITION_VALUES, BookRow, LiveBook
+from ..services import TERMS_FIELDS
 
 
 def funded_figures(cost_base: Decimal, unrealized: Decimal, fx: Decimal) -> dict[str, str]:
@@ -260,7 +262,53 @@ class TradeSerializer(ModelSerializer):
         read_only_fields = fields
 
 
+def units_field(**kwargs: Any) -> serializers.DecimalField:
+    """Units of the fund, or a quota: 8 places."""
+    return serializers.DecimalField(max_digits=28, decimal_places=8, **kwargs)
+
+
+class FundTermsSerializer(ModelSerializer):
+    """A change of the fund's terms, in force from its date until the next one."""
+
+    payment_months = serializers.ListField(child=serializers.IntegerField())
+
+    class Meta:
+        model = FundTerms
+        fields = ["effective_from", *TERMS_FIELDS, "created_by", "created_at"]
+        read_only_fields = fields
+
+
+class FundTermsChangeSerializer(ModelSerializer):
+    """PATCH /api/fund/: the terms from `effective_from`, those in force then with the
+    fields given changed. The accounts are rebuilt from that date."""
+
+    effective_from = FundDateField(
+        help_text="The first day the terms apply: the fund's accounts are rebuilt from it."
+    )
+    payment_months = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=12),
+        max_length=12,
+        required=False,
+        help_text="The months the performance fee is paid in, on their last business day.",
+    )
+
+    class Meta:
+        model = FundTerms
+        fields = ["effective_from", *TERMS_FIELDS]
+
+    # A change names its date even by PATCH: this body is never partial, and the schema's
+    # generator, which reads `partial` to leave every field optional on a PATCH, says so.
+    @property
+    def partial(self) -> bool:
+        return False
+
+    @partial.setter
+    def partial(self, value: bool) -> None:
+        pass
+
+
 class FundSerializer(serializers.Serializer):
+    # GET /api/fund/: a `Fund` (`portfolio.selectors.fund`).
     base_currency = serializers.CharField()
     inception = serializers.DateField(
         allow_null=True, help_text="The first business day: that of the first capital flow."
@@ -273,6 +321,21 @@ class FundSerializer(serializers.Serializer):
     last_snapshot = serializers.DateField(
         allow_null=True, help_text="The latest business date of the timeline."
     )
+    valuation_date = serializers.DateField(
+        help_text="The close the live book is marked to: the day of the accounts below."
+    )
+    nav = money_field(
+        source="accounts.close.nav", help_text="The live NAV, as /api/book/ gives it."
+    )
+    quota = units_field(source="accounts.close.quota", help_text="NAV / units, 8 places.")
+    units = units_field(source="accounts.close.units", help_text="Outstanding, after the flows.")
+    cash = money_field(
+        source="accounts.cash", help_text="The day's cash: capital not in funded holdings."
+    )
+    performance_provision = money_field(
+        source="accounts.close.provision", help_text="The performance fee accrued, not yet paid."
+    )
+    terms = FundTermsSerializer(many=True, help_text="Each change of the terms, oldest first.")
 
 
 class MarkToMarketRequestSerializer(StrictSerializer):
@@ -408,10 +471,6 @@ class AuditRecordSerializer(ModelSerializer):
             "note",
         ]
         read_only_fields = fields
-
-
-def units_field(**kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=28, decimal_places=8, **kwargs)
 
 
 class NavSerializer(serializers.Serializer):

@@ -178,11 +178,21 @@ class AuditRecordViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class FundView(APIView):
-    """The fund: base currency, inception, calendar, and how far the book and the
-    timeline reach."""
+    """The fund: base currency, inception, calendar, how far the book and the timeline
+    reach, its accounts now (the live book's NAV, quota, units, cash and performance
+    provision) and its terms; PATCH changes the terms from a date (ops)."""
+
+    write_groups = (OPS,)
 
     @extend_schema(responses=s.FundSerializer)
     def get(self, request: Request) -> Response:
+        return Response(s.FundSerializer(selectors.fund()).data)
+
+    @extend_schema(request=s.FundTermsChangeSerializer, responses=s.FundSerializer)
+    def patch(self, request: Request) -> Response:
+        data = s.FundTermsChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.fund_terms_change(**data.validated_data, actor=actor(request))
         return Response(s.FundSerializer(selectors.fund()).data)
 
 

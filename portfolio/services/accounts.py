@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Max
 
 from core import inputs
 from core.bulk import bulk_update_rows
@@ -23,7 +23,13 @@ from core.signals import data_changed
 
 from ..accounts import ZERO, Accounts, AccountsDay, Converted, Flow, convert
 from ..models import CapitalFlow, FundTerms, PortfolioSnapshot
-from ..selectors import AccountsWalk, TermsSchedule, accounts_at_close, inception
+from ..selectors import (
+    WITHOUT_ACCOUNTS,
+    AccountsWalk,
+    TermsSchedule,
+    accounts_at_close,
+    inception,
+)
 from .audit import audit_record, model_state
 
 # PostgreSQL advisory lock of the fund's timeline: its rebuilds, terms and flows queue.
@@ -86,10 +92,6 @@ def fund_accounts_fields(day: AccountsDay) -> dict[str, Any]:
     }
 
 
-# Snapshots stored before the fund's accounts existed have a NAV but no units.
-_WITHOUT_ACCOUNTS = Q(units=0) & ~Q(nav=0)
-
-
 def resume_day(start: dt.date) -> dt.date:
     """The first day a rebuild from `start` (on or after the inception) can write: `start`
     itself when the accounts of the close before it are stored, else the day after the
@@ -98,7 +100,7 @@ def resume_day(start: dt.date) -> dt.date:
     first = inception()
     if first is None or start <= first:
         return start
-    stored = PortfolioSnapshot.objects.exclude(_WITHOUT_ACCOUNTS)
+    stored = PortfolioSnapshot.objects.exclude(WITHOUT_ACCOUNTS)
     if stored.filter(date=previous_business_day(start)).exists():
         return start
     last = stored.filter(date__lt=start).aggregate(last=Max("date"))["last"]
@@ -245,7 +247,7 @@ def quota_before(day: dt.date) -> Decimal:
     if first is None or on_or_after(day) <= first:
         return schedule.inception_terms(on_or_after(day)).initial_quota
     latest = (
-        PortfolioSnapshot.objects.exclude(_WITHOUT_ACCOUNTS)
+        PortfolioSnapshot.objects.exclude(WITHOUT_ACCOUNTS)
         .filter(date__lt=on_or_after(day))
         .order_by("-date")
         .values_list("quota", flat=True)

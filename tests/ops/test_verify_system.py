@@ -62,6 +62,8 @@ def test_healthy_system_exits_0(running_fund):
     assert "api\n" in output and "admin\n" in output and "docs\n" in output
     assert "OK" in line(output, "last runs") and "none late" in line(output, "last runs")
     assert "OK" in line(output, "attribution") and "rows add up" in line(output, "attribution")
+    accounts = line(output, "fund's accounts")
+    assert "OK" in accounts and "every snapshot has its accounts; 2024-03-15: NAV" in accounts
     assert "rolled back" in line(output, "mark-to-market dry run")
     assert "68 manage.py commands parse" in line(output, "documents")
     assert "archive checked" in line(output, "latest backup")

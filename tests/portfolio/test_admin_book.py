@@ -55,9 +55,9 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     assert "NAV (BRL) · 2024-03-14" in dashboard
     assert 'id="kpi-open-positions">1</div>' in dashboard  # RV; MACRO closed today
     day = dashboard[dashboard.index('id="kpi-return-day"') :]
-    assert "P&amp;L 700</div>" in day[: day.index("</div></div>") + 12]
-    assert '<td>MACRO</td><td class="num">500</td>' in dashboard
-    assert '<td>RV</td><td class="num">200</td>' in dashboard
+    assert "P&amp;L 700.00 · " in day[: day.index("</div></div>") + 12]
+    assert '<td>MACRO</td><td class="num">500.00</td>' in dashboard
+    assert '<td>RV</td><td class="num">200.00</td>' in dashboard
     everything = client.get("/admin/portfolio/position/?status=all").content.decode()
     assert "Total (3)" in everything  # OLD's day is long past: it adds 0.00 to the day
     rows = everything[everything.index('<tr class="pms-totals">') :]
