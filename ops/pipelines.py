@@ -40,7 +40,7 @@ from core.calendar import (
 )
 from core.errors import Conflict
 from pms_site import cache
-from portfolio.models import PortfolioSnapshot
+from portfolio.models import OfficialNav, PortfolioSnapshot
 from portfolio.selectors import BREAK, MISSING, inception, last_mark, last_snapshot
 from portfolio.services import fund_inception_or_error, mark_to_market, snapshots_build
 from risk.selectors import breached, nav_break_days
@@ -101,14 +101,16 @@ def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:
 
 def eod_snapshots(date: dt.date, actor: str) -> str:
     """The fund's snapshots of `date` (and of the missing days before it), then those days
-    and every day still in break reconciled with the administrator's official NAV: a
-    rebuild may have mended a break, or made one."""
+    and every day the administrator has an official NAV of, up to `date`, reconciled with
+    it: a rebuild, a change of terms or a back-dated flow since the last check may have
+    mended a break, or made one (two queries and one bulk write, whatever the days)."""
     built = _timeline_through(date, actor, rebuild=True)
     fund = built[-1]
     summary = f"NAV {fund.nav:,.2f}, P&L {fund.pnl:,.2f}, {fund.positions} positions"
     if len(built) > 1:
         summary += f"; the {len(built) - 1} missing day(s) before it built from {built[0].date}"
-    days = {snapshot.date for snapshot in built} | set(nav_break_days())
+    official = OfficialNav.objects.filter(date__lte=date).values_list("date", flat=True)
+    days = {snapshot.date for snapshot in built} | set(official) | set(nav_break_days())
     check = nav_breaks_update(days=days, actor=actor)
     return f"{summary}; {_reconciled(date, check)}"
 

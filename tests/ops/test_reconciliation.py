@@ -373,6 +373,21 @@ def test_the_eod_reconciles_its_day_and_the_days_in_break(fund, ops, viewer):
     assert detail == "3 official NAVs from 2024-03-13 to 2024-03-15: every day both have reconciles"
 
 
+def test_the_eod_finds_the_break_a_change_of_terms_made(fund, ops):
+    # The administrator's WED and THU are the fund's (THU: 9,510,000.00 on 9,500,000 units).
+    post(ops, [official(WED), official(THU, nav="9510000.00", quota="1.00105263", units="9500000")])
+    assert alerts() == []
+    # Then the terms charge 5.04% a year from THU: THU's management fee is its capital,
+    # 10,000,000 − 500,000 = 9,500,000.00, × 0.0504 / 252 = 1,900.00; its NAV 9,508,100.00 is
+    # 1,900 / 9,510,000 × 10,000 = 2.0 bp below the administrator's. The change alone
+    # opens no alert; the next eod checks every day the administrator sent.
+    services.fund_terms_change(effective_from=THU, actor="t", management_fee=D("0.0504"))
+    assert PortfolioSnapshot.objects.get(date=THU).nav == D("9508100.00")
+    summary = pipelines.eod_snapshots(TODAY, "pipeline:eod")
+    assert "still in break: 2024-03-14" in summary
+    assert alerts() == [(THU, "open")]
+
+
 def test_the_eod_opens_the_alert_of_its_own_day(fund, ops):
     # TODAY's NAV is 9,510,000.00 + 10 × (102,000 − 101,000) = 9,520,000.00; the
     # administrator's is 1,000.00 short: 1,000 / 9,519,000 × 10,000 = 1.0505… → 1.05 bp,
