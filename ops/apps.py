@@ -12,7 +12,10 @@ class OpsConfig(AppConfig):
         # Imported here, not at the top: the modules read models, which the app registry
         # loads only after every apps.py is imported.
         from briefing.selectors import failed_runs_reader_register
+        from portfolio.services import accounts_moved_register
 
         from .pipelines import failed_runs
+        from .reconciliation import accounts_reconciled
 
         failed_runs_reader_register(failed_runs)
+        accounts_moved_register(accounts_reconciled)

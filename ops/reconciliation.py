@@ -5,13 +5,16 @@ day in break is risk's: a write of official NAVs needs both in one transaction, 
 and `import_official_nav` call this, where the apps are wired together.
 """
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.db import transaction
 
+from portfolio.models import OfficialNav
 from portfolio.selectors import BREAK, MISSING, OK
 from portfolio.services import official_navs_upsert
+from risk.selectors import nav_break_days
 from risk.services import NavCheck, nav_breaks_update
 
 DAYS_NAMED = 10  # a summary names this many days in break, then counts the rest
@@ -49,3 +52,14 @@ def official_navs_upsert_and_reconcile(
     """`official_navs_record` as the market-data endpoints' upsert: (created, updated)."""
     counts, _ = official_navs_record(rows=rows, actor=actor)
     return counts
+
+
+def accounts_reconciled(first: dt.date, last: dt.date, actor: str) -> None:
+    """After a rebuild moved the fund's accounts from `first` to `last` (new terms, a
+    back-dated flow, the eod), those days the administrator sent, and those in break,
+    reconciled again: a break opens or resolves at once, not at the next eod. Registered
+    with portfolio's accounts at start-up (`accounts_moved_register`)."""
+    sent = OfficialNav.objects.filter(date__range=(first, last)).values_list("date", flat=True)
+    days = set(sent) | {day for day in nav_break_days(through=last) if day >= first}
+    if days:
+        nav_breaks_update(days=days, actor=actor)

@@ -64,7 +64,13 @@ LOCAL_IMPORTS = {
     ("pms_site/admin_site.py", "analytics"): "admin_site.py holds the admin's AppConfig",
 }
 
-PURE = ("portfolio/ledger.py", "risk/engine.py", "attribution/engine.py", "trading/sizing.py")
+PURE = (
+    "portfolio/ledger.py",
+    "portfolio/accounts.py",
+    "risk/engine.py",
+    "attribution/engine.py",
+    "trading/sizing.py",
+)
 
 
 def _package(path: Path) -> str:

@@ -12,6 +12,7 @@ by `portfolio.ledger.position_day`, for the live book and the timeline alike.
 
 from .accounts import (
     TERMS_FIELDS,
+    accounts_moved_register,
     accounts_rebuild,
     capital_flow_check,
     capital_flow_create,
@@ -54,6 +55,7 @@ __all__ = [
     "MarkResult",
     "MarketSeries",
     "TradeRequest",
+    "accounts_moved_register",
     "accounts_rebuild",
     "audit_record",
     "audited_create",

@@ -8,7 +8,7 @@ positions' P&L (`accounts_rebuild`), without replaying the ledger.
 """
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +43,25 @@ def timeline_lock() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [TIMELINE_LOCK])
+
+
+# What must follow the fund's accounts when a rebuild moves them: the NAV against the
+# administrator's, whose alerts are risk's. The ops app registers it at start-up (the
+# dependency rule has portfolio import neither); each is called with the first and the last
+# day moved and the actor, inside the rebuild's transaction.
+AccountsMoved = Callable[[dt.date, dt.date, str], None]
+_followers: list[AccountsMoved] = []
+
+
+def accounts_moved_register(follower: AccountsMoved) -> None:
+    """Call `follower(first, last, actor)` after each rebuild of the accounts (once)."""
+    if follower not in _followers:
+        _followers.append(follower)
+
+
+def accounts_moved(first: dt.date, last: dt.date, actor: str) -> None:
+    for follower in _followers:
+        follower(first, last, actor)
 
 
 # The snapshot's columns an `AccountsDay` sets.
@@ -122,8 +141,9 @@ def accounts_start(day: dt.date) -> tuple[Accounts | None, Decimal]:
     return found
 
 
-def flows_converted(converted: Iterable[tuple[int, Converted]]) -> None:
-    """Store each flow's conversion where it moved (the quota before its day changed)."""
+def flows_converted(converted: Iterable[tuple[int, Converted]]) -> list[dict[str, Any]]:
+    """Store each flow's conversion where it moved (the quota before its day changed); what
+    moved, for the audit: [{id, amount, units, quota}]."""
     rows = [(pk, c.amount, c.units, c.quota) for pk, c in converted]
     stored = dict(
         (pk, (amount, units, quota))
@@ -133,6 +153,7 @@ def flows_converted(converted: Iterable[tuple[int, Converted]]) -> None:
     )
     moved = [row for row in rows if stored.get(row[0]) != row[1:]]
     bulk_update_rows(CapitalFlow, ("amount", "units", "quota"), moved)
+    return [dict(zip(("id", "amount", "units", "quota"), row, strict=True)) for row in moved]
 
 
 def _stored_run(start: dt.date) -> list[PortfolioSnapshot]:
@@ -170,13 +191,19 @@ def accounts_rebuild(*, start: dt.date, actor: str) -> int:
         funded = row.funded_value
         updates.append((row.pk, *(fields[name] for name in ACCOUNTS_FIELDS)))
     bulk_update_rows(PortfolioSnapshot, ACCOUNTS_FIELDS, updates)
-    flows_converted(walk.converted)
+    flows = flows_converted(walk.converted)
     data_changed.send(sender=PortfolioSnapshot)
     audit_record(
         actor=actor,
         action="accounts.rebuild",
-        after={"start": rows[0].date, "end": rows[-1].date, "days": len(rows)},
+        after={
+            "start": rows[0].date,
+            "end": rows[-1].date,
+            "days": len(rows),
+            "flows_converted_again": flows,
+        },
     )
+    accounts_moved(rows[0].date, rows[-1].date, actor)
     return len(rows)
 
 

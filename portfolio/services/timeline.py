@@ -42,6 +42,7 @@ from ..models import (
 )
 from ..selectors import AccountsWalk, TermsSchedule, fx_rates_on, inception, latest_prices
 from .accounts import (
+    accounts_moved,
     accounts_rebuild,
     accounts_start,
     flows_converted,
@@ -290,12 +291,18 @@ def snapshots_build(
         if progress:
             progress(day, done, len(days))
     bulk_insert(PortfolioSnapshot, portfolio)
-    flows_converted(accounts.converted)
-    accounts_rebuild(start=next_business_day(days[-1]), actor=actor)  # the days after, if any
+    flows = flows_converted(accounts.converted)
     data_changed.send(sender=PortfolioSnapshot)
     audit_record(
         actor=actor,
         action="snapshots.build",
-        after={"start": days[0], "end": days[-1], "days": len(days)},
+        after={
+            "start": days[0],
+            "end": days[-1],
+            "days": len(days),
+            "flows_converted_again": flows,
+        },
     )
+    accounts_moved(days[0], days[-1], actor)
+    accounts_rebuild(start=next_business_day(days[-1]), actor=actor)  # the days after, if any
     return portfolio

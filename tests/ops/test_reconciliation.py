@@ -353,19 +353,17 @@ def test_the_eod_reconciles_its_day_and_the_days_in_break(fund, ops, viewer):
     assert alerts() == [(THU, "open")]
     assert verification.reconciliation()[0] == verification.FAIL
     # Operations correct THU's close to the administrator's and rebuild THU: it reconciles,
-    # but its alert waits for the next check.
+    # and its alert resolves with the rebuild.
     services.prices_upsert(
         rows=[{"instrument": "INDJ24", "date": THU, "price": D("100500")}], actor="t"
     )
     services.snapshots_build(start=THU, end=THU, actor="t")
     assert PortfolioSnapshot.objects.get(date=THU).nav == D("9505000.00")
-    assert alerts() == [(THU, "open")]
-    # TODAY's eod builds TODAY (9,520,000.00, as the administrator's) and checks it, and
-    # THU, whose alert was open.
+    assert alerts() == [(THU, "resolved")]
+    # TODAY's eod builds TODAY (9,520,000.00, as the administrator's) and checks it.
     summary = pipelines.eod_snapshots(TODAY, "pipeline:eod")
     assert "NAV 9,520,000.00" in summary
     assert "2024-03-15 reconciles with the administrator's NAV" in summary
-    assert "reconciled now: 2024-03-14" in summary
     assert [d["status"] for d in reconciliation(viewer)] == ["ok", "ok", "ok"]
     assert alerts() == [(THU, "resolved")]
     status, detail = verification.reconciliation()
@@ -373,19 +371,23 @@ def test_the_eod_reconciles_its_day_and_the_days_in_break(fund, ops, viewer):
     assert detail == "3 official NAVs from 2024-03-13 to 2024-03-15: every day both have reconciles"
 
 
-def test_the_eod_finds_the_break_a_change_of_terms_made(fund, ops):
+def test_a_change_of_terms_opens_and_resolves_its_breaks_at_once(fund, ops):
     # The administrator's WED and THU are the fund's (THU: 9,510,000.00 on 9,500,000 units).
     post(ops, [official(WED), official(THU, nav="9510000.00", quota="1.00105263", units="9500000")])
     assert alerts() == []
     # Then the terms charge 5.04% a year from THU: THU's management fee is its capital,
     # 10,000,000 − 500,000 = 9,500,000.00, × 0.0504 / 252 = 1,900.00; its NAV 9,508,100.00 is
-    # 1,900 / 9,510,000 × 10,000 = 2.0 bp below the administrator's. The change alone
-    # opens no alert; the next eod checks every day the administrator sent.
-    services.fund_terms_change(effective_from=THU, actor="t", management_fee=D("0.0504"))
+    # 1,900 / 9,510,000 × 10,000 = 2.0 bp below the administrator's: the change opens its
+    # alert at once, and the eod still names it.
+    services.fund_terms_change(effective_from=THU, actor="ops", management_fee=D("0.0504"))
     assert PortfolioSnapshot.objects.get(date=THU).nav == D("9508100.00")
+    assert alerts() == [(THU, "open")]
+    assert AuditRecord.objects.filter(action="riskalert.open", actor="ops").count() == 1
     summary = pipelines.eod_snapshots(TODAY, "pipeline:eod")
     assert "still in break: 2024-03-14" in summary
-    assert alerts() == [(THU, "open")]
+    # Back to the administrator's terms (none charged from THU): it resolves at once.
+    services.fund_terms_change(effective_from=THU, actor="ops", management_fee=D("0"))
+    assert alerts() == [(THU, "resolved")]
 
 
 def test_the_eod_opens_the_alert_of_its_own_day(fund, ops):
