@@ -162,7 +162,8 @@ class ServiceAdmin(admin.ModelAdmin):
             saved = type(self).update_service(obj, actor=actor, **changes)  # type: ignore[misc]
         else:
             saved = type(self).create_service(actor=actor, **changes)  # type: ignore[misc]
-        obj.pk = saved.pk  # for the admin's own log entry and redirect
+        for field in obj._meta.concrete_fields:  # as stored: the admin's log entry, redirect
+            setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:

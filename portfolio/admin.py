@@ -22,6 +22,7 @@ from core.admin import (
     number_column,
     percent_column,
 )
+from core.calendar import today
 from core.charts import line_chart
 from core.formatting import brt, flow_label, money, number, percent, quota
 
@@ -167,6 +168,16 @@ class CapitalFlowAdmin(ServiceAdmin):
     date_hierarchy = "date"
     search_fields = ("note",)
 
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        """A flow is given as an amount or as units: either may be left blank."""
+        form = super().get_form(request, obj, change=change, **kwargs)
+        for name in ("amount", "units"):
+            form.base_fields[name].required = False
+            form.base_fields[name].initial = None
+        return form
+
 
 MONTHS = [(month, calendar.month_name[month]) for month in range(1, 13)]
 
@@ -211,8 +222,15 @@ class FundTermsAdmin(ServiceAdmin):
         "cash_yield_pct",
         "financing_spread_pct",
         "created_by",
-        "created_at",
     )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, Any]:
+        """A new change starts from the terms in force today: change what changes."""
+        in_force = FundTerms.objects.filter(effective_from__lte=today()).last()
+        values = (
+            {name: getattr(in_force, name) for name in services.TERMS_FIELDS} if in_force else {}
+        )
+        return {**values, "effective_from": today(), **super().get_changeform_initial_data(request)}
 
     @staticmethod
     def update_service(terms: FundTerms, *, actor: str, **changes: Any) -> FundTerms:

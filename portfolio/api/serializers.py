@@ -167,7 +167,7 @@ class CapitalFlowSerializer(ModelSerializer):
         given = [name for name in ("amount", "units") if attrs.get(name) is not None]
         if len(given) != 1:
             raise serializers.ValidationError(
-                {"amount": ["Give the flow as an amount (base currency) or as units, not both."]}
+                {"amount": ["Give the flow as an amount (base currency) or as units: one of them."]}
             )
         return attrs
 

@@ -236,7 +236,7 @@ def fund_terms_change(*, effective_from: dt.date, actor: str, **changes: Any) ->
     (replacing a change of the same date), audited, and the accounts rebuilt from that
     day."""
     timeline_lock()
-    problem = inputs.date_problem(effective_from)
+    problem = inputs.date_problem(effective_from) or inputs.business_day_problem(effective_from)
     if problem:
         raise ValidationError({"effective_from": [problem]})
     unknown = sorted(set(changes) - set(TERMS_FIELDS))
@@ -319,8 +319,21 @@ def capital_flow_create(
     timeline_lock()
     field = "units" if units is not None else "amount"
     if (amount is None) == (units is None):
-        raise ValidationError({"amount": ["Give the flow as an amount or as units, not both."]})
+        raise ValidationError(
+            {"amount": ["Give the flow as an amount (base currency) or as units: one of them."]}
+        )
     capital_flow_check(changes={"date": date, field: amount if units is None else units})
+    first = inception()
+    if first is not None and on_or_after(date) < first and PortfolioSnapshot.objects.exists():
+        raise ValidationError(
+            {
+                "date": [
+                    f"{date} is before the fund's inception {first}, from which its history "
+                    "is built: a flow dated before it would change every day since. Date it "
+                    "on or after the inception."
+                ]
+            }
+        )
     converted = convert(Flow(amount, units), quota_before(date))
     problem = inputs.flow_problem(converted.amount) or units_problem(date, converted.units)
     if problem:

@@ -19,9 +19,14 @@ from core.rows import (
 )
 
 from ..models import OfficialNav
+from ..selectors import inception
 from .audit import audit_record
 
 FIGURES = ("nav", "quota", "units")
+
+
+def before_inception(day: Any, first: Any) -> str:
+    return f"{day} is before the fund's inception {first}: the fund has no NAV to reconcile."
 
 
 def official_navs_check(rows: Sequence[Mapping[str, Any]]) -> None:
@@ -30,6 +35,11 @@ def official_navs_check(rows: Sequence[Mapping[str, Any]]) -> None:
     errors: RowErrorMap = {}
     reject_dates_outside(rows, errors)
     reject_dates_where(rows, inputs.business_day_problem, errors)
+    first = inception()
+    if first is not None:  # nothing of the fund exists before it to reconcile with
+        reject_dates_where(
+            rows, lambda day: None if day >= first else before_inception(day, first), errors
+        )
     reject_out_of_bounds(rows, "nav", inputs.FLOW_MAX, errors)
     reject_out_of_bounds(rows, "quota", inputs.QUOTA_MAX, errors)
     reject_out_of_bounds(rows, "units", inputs.FLOW_MAX, errors)

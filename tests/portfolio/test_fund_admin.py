@@ -1,10 +1,12 @@
 """The admin's fund's accounts and terms, on the fund of tests/fixtures/fees_fund.py (its
 accounts worked out by hand there)."""
 
+from decimal import Decimal as D
+
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from portfolio.models import AuditRecord, FundTerms, PortfolioSnapshot
+from portfolio.models import AuditRecord, CapitalFlow, FundTerms, PortfolioSnapshot
 from tests.fixtures.fees_fund import D1, D2, D4
 
 
@@ -105,3 +107,15 @@ def test_a_change_of_the_terms_in_the_admin_rebuilds_the_accounts(fees_fund):
     assert f"{PortfolioSnapshot.objects.get(date=D1).nav}" == "1000200.00"
     # A viewer may read the terms but not add a change.
     assert staff("viewer").post("/admin/portfolio/fundterms/add/", form).status_code == 403
+
+
+def test_a_new_change_starts_from_the_terms_in_force_and_a_flow_may_be_units(fees_fund):
+    ops = staff("ops")
+    form = ops.get("/admin/portfolio/fundterms/add/").content.decode()
+    assert 'value="0.02520000"' in form  # the management fee in force, not 0
+    assert 'value="0.20000000"' in form  # nor the performance fee
+    # 1,000 units on D4 at D3's quota 1.00496225 (fees_fund): cents(1,004.96225) = 1,004.96.
+    flow = {"date": "2024-03-05", "amount": "", "units": "1000", "note": "in units"}
+    assert ops.post("/admin/portfolio/capitalflow/add/", flow).status_code == 302
+    stored = CapitalFlow.objects.get(note="in units")
+    assert (stored.amount, stored.units, stored.entered) == (D("1004.96"), D("1000"), "units")

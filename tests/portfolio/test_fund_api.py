@@ -121,6 +121,7 @@ def test_a_terms_change_from_a_past_day_rebuilds_the_accounts_from_it(
         ({"effective_from": "2024-03-04", "payment_months": "6,12"}, "payment_months"),
         ({"effective_from": "2024-03-04", "cash_yield": None}, "cash_yield"),
         ({"effective_from": "2024-03-04", "created_by": "me"}, "created_by"),
+        ({"effective_from": "2024-03-02", "management_fee": "0.01"}, "effective_from"),  # Sat
     ],
 )
 def test_bad_terms_are_a_400_naming_the_field_and_write_nothing(
@@ -225,3 +226,17 @@ def test_the_funds_queries_do_not_grow_with_its_terms_or_its_book(fees_fund, api
     many, answer = queries_of(viewer, "/api/fund/")
     assert len(answer.json()["terms"]) == 3
     assert many == few
+
+
+def test_nothing_is_dated_before_the_inception_once_the_history_is_built(fees_fund, api_client_for):
+    """The fund starts on D1 (Thu Feb 29, 2024) and its days are built from there: a flow
+    dated before it would change every day since, and the administrator's NAV of a day
+    before it has nothing to reconcile with. Both are 400s naming the date."""
+    ops = api_client_for("ops")
+    before = (nav_by_day(), AuditRecord.objects.count())
+    flow = ops.post("/api/capital-flows/", {"date": "2024-02-28", "amount": "1000"}, format="json")
+    assert flow.status_code == 400 and "inception 2024-02-29" in flow.json()["date"][0]
+    row = {"date": "2024-02-28", "nav": "1000", "quota": "1", "units": "1000"}
+    official = ops.post("/api/official-nav/", [row], format="json")
+    assert official.status_code == 400 and "inception" in str(official.json()["0"]["date"])
+    assert (nav_by_day(), AuditRecord.objects.count()) == before
