@@ -153,7 +153,10 @@ def flows_converted(converted: Iterable[tuple[int, Converted]]) -> list[dict[str
     )
     moved = [row for row in rows if stored.get(row[0]) != row[1:]]
     bulk_update_rows(CapitalFlow, ("amount", "units", "quota"), moved)
-    return [dict(zip(("id", "amount", "units", "quota"), row, strict=True)) for row in moved]
+    return [
+        {"id": pk, "amount": f"{amount:f}", "units": f"{units:f}", "quota": f"{quota:f}"}
+        for pk, amount, units, quota in moved
+    ]
 
 
 def _stored_run(start: dt.date) -> list[PortfolioSnapshot]:
