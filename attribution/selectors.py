@@ -276,13 +276,13 @@ def attribution_report(period: Period, by: str) -> AttributionReport:
     # The accounts are in base currency: no part of them is the currency's move.
     accounts_part = np.stack([accounts, np.zeros_like(accounts)])
     rows_pnl, rows_fx = np.concatenate([key_pnl, accounts_part], axis=1)
-    result = engine.attribute(rows_pnl, fund.pnl, fund.capital)
+    result = _attributed(rows_pnl, fund)
     rows = [
         AttributionRow(key, _money(pnl), float(c))
         for key, pnl, c in zip(keys, result.pnl, result.contribution, strict=True)
     ]
     if by == "currency":
-        fx_part = engine.attribute(rows_fx, fund.pnl, fund.capital)
+        fx_part = _attributed(rows_fx, fund)
         rows = [
             replace(shown, fx_pnl=_money(pnl), fx_contribution=float(c))
             for shown, pnl, c in zip(rows, fx_part.pnl, fx_part.contribution, strict=True)
@@ -330,6 +330,30 @@ class ReturnStatistics:
     worst_return: float
 
 
+def _linkable(returns: np.ndarray, days: list[dt.date]) -> None:
+    """Returns link only above −100% a day: a day the fund lost all its capital (its NAV at
+    zero or below) ends any period that spans it (ValidationError naming it)."""
+    lost = np.flatnonzero(np.asarray(returns, dtype=float) <= -1.0)
+    if lost.size:
+        day = days[int(lost[0])]
+        raise ValidationError(
+            {
+                "detail": [
+                    f"The fund lost all its capital on {day} (a return of −100% or worse): "
+                    "returns cannot be linked over a period that spans it; ask for one that "
+                    "starts after it."
+                ]
+            }
+        )
+
+
+def _attributed(rows: np.ndarray, fund: FundDays) -> engine.Attribution:
+    capital = fund.capital.astype(float)
+    returns = np.divide(fund.pnl, capital, out=np.zeros(len(capital)), where=capital > 0)
+    _linkable(returns, fund.dates)
+    return engine.attribute(rows, fund.pnl, fund.capital)
+
+
 def return_statistics(
     pnl_cents: int,
     returns: np.ndarray,
@@ -338,6 +362,7 @@ def return_statistics(
     opening: dt.date,
 ) -> ReturnStatistics:
     """The statistics of a run of daily returns, its days by date."""
+    _linkable(returns, days)
     stats = engine.statistics(returns, benchmark)
 
     def day(index: int | None) -> dt.date | None:

@@ -50,6 +50,7 @@ FX_RATE_MAX = Decimal(10**6)  # units of base per unit of a currency
 BENCHMARK_RATE_MAX = Decimal("0.1")  # a daily rate (CDI ≈ 0.0005); an annual percent is refused
 FEES_MAX = Decimal(10**10)
 FLOW_MAX = Decimal(10**14)  # a subscription or redemption, base currency
+UNITS_MAX = Decimal(10**18)  # units of the fund a flow issues or cancels
 QUOTA_MAX = Decimal(10**9)  # the value of one unit of the fund
 BUDGET_MAX = Decimal(10**12)  # a strategy's daily risk budget
 NOTIONAL_MAX = 1e13  # a trade's or a position's notional in base currency

@@ -9,7 +9,7 @@ positions' P&L (`accounts_rebuild`), without replaying the ledger.
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -159,6 +159,30 @@ def flows_converted(converted: Iterable[tuple[int, Converted]]) -> list[dict[str
     ]
 
 
+def walked(
+    walk: AccountsWalk, day: dt.date, positions_pnl: Decimal, funded: Decimal
+) -> AccountsDay:
+    """`walk.day`, refused (ValidationError, nothing written) when the fund's units would
+    fall to zero or below: a redemption given as an amount converts to more units when
+    the quota before it falls (new terms, a back-dated flow), and a fund without units
+    has no quota."""
+    try:
+        accounts = walk.day(day, positions_pnl, funded)
+    except InvalidOperation:
+        raise ValidationError({"detail": [f"The fund's units on {day} overflow."]}) from None
+    if accounts.close.units <= 0 and accounts.flows:
+        raise ValidationError(
+            {
+                "detail": [
+                    f"On {day} the fund's flows, converted at the quota {accounts.flows[0].quota} "
+                    f"of the close before, would leave {accounts.close.units:f} units: "
+                    "nothing was changed."
+                ]
+            }
+        )
+    return accounts
+
+
 def _stored_run(start: dt.date) -> list[PortfolioSnapshot]:
     """The stored snapshots from `start` on, up to the first business day without one."""
     rows = list(PortfolioSnapshot.objects.filter(date__gte=start).order_by("date"))
@@ -190,7 +214,7 @@ def accounts_rebuild(*, start: dt.date, actor: str) -> int:
     walk = AccountsWalk([row.date for row in rows], before, TermsSchedule())
     updates = []
     for row in rows:
-        fields = fund_accounts_fields(walk.day(row.date, row.positions_pnl, funded))
+        fields = fund_accounts_fields(walked(walk, row.date, row.positions_pnl, funded))
         funded = row.funded_value
         updates.append((row.pk, *(fields[name] for name in ACCOUNTS_FIELDS)))
     bulk_update_rows(PortfolioSnapshot, ACCOUNTS_FIELDS, updates)
@@ -299,8 +323,13 @@ def units_problem(day: dt.date, units: Decimal) -> str | None:
         if date > day:
             held += u
             lowest = min(lowest, held)
-    if lowest + units >= 0:
+    if lowest + units > 0:
         return None
+    if lowest + units == 0:
+        return (
+            f"Redeems every unit outstanding on {day} ({lowest:f}): the fund would go on "
+            "holding its positions for no investor. Leave some units."
+        )
     return (
         f"Redeems {-units:f} units but {lowest:f} are outstanding on {day} "
         "(after its flows and the later ones)."
@@ -337,8 +366,16 @@ def capital_flow_create(
                 ]
             }
         )
-    converted = convert(Flow(amount, units), quota_before(date))
-    problem = inputs.flow_problem(converted.amount) or units_problem(date, converted.units)
+    quota = quota_before(date)
+    try:
+        converted = convert(Flow(amount, units), quota)
+    except InvalidOperation:  # past the 28 digits of the context: a typo, not a flow
+        raise ValidationError({field: [f"Too large at the quota {quota}."]}) from None
+    problem = (
+        inputs.flow_problem(converted.amount)
+        or (abs(converted.units) > inputs.UNITS_MAX and f"At most {inputs.UNITS_MAX:,} units.")
+        or units_problem(date, converted.units)
+    )
     if problem:
         raise ValidationError({field: [problem]})
     flow = CapitalFlow.objects.create(

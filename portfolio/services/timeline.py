@@ -49,6 +49,7 @@ from .accounts import (
     fund_accounts_fields,
     resume_day,
     timeline_lock,
+    walked,
 )
 from .audit import audit_record
 
@@ -220,7 +221,7 @@ def _replay(
     for day in days[1:]:
         rows = replay.close(day)
         pnl = sum((row.daily_pnl_base for row in rows), ZERO)
-        its_accounts = accounts.day(day, pnl, funded)
+        its_accounts = walked(accounts, day, pnl, funded)
         funded = replay.funded_value(rows)
         yield day, rows, _fund_row(its_accounts, rows, funded)
 

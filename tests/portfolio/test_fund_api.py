@@ -240,3 +240,48 @@ def test_nothing_is_dated_before_the_inception_once_the_history_is_built(fees_fu
     official = ops.post("/api/official-nav/", [row], format="json")
     assert official.status_code == 400 and "inception" in str(official.json()["0"]["date"])
     assert (nav_by_day(), AuditRecord.objects.count()) == before
+
+
+def test_no_flow_or_change_of_terms_leaves_the_fund_without_units(fees_fund, api_client_for):
+    """fees_fund has 1,000,000 units from D1; D3's quota is 1.00496225."""
+    ops = api_client_for("ops")
+    before = (nav_by_day(), FundTerms.objects.count(), AuditRecord.objects.count())
+    every = {"date": "2024-03-05", "units": "-1000000"}
+    answer = ops.post("/api/capital-flows/", every, format="json")
+    assert answer.status_code == 400 and "every unit" in answer.json()["units"][0]
+    # 1,004,900.00 out on D4 at D3's quota cancels 1,004,900 / 1.00496225 = 999,938.…
+    # units: 61.… are left.
+    out = {"date": "2024-03-05", "amount": "-1004900"}
+    assert ops.post("/api/capital-flows/", out, format="json").status_code == 201
+    kept = (nav_by_day(), FundTerms.objects.count(), AuditRecord.objects.count())
+    assert kept != before
+    # A management fee of 20% a year from D2 charges about S × 0.2 / 252 ≈ 794 a day more
+    # on D2 and D3 (less a fifth back through the performance provision): D3's quota falls
+    # by about 0.0013, to about 1.0037, and the same 1,004,900.00 cancels about 1,001,200
+    # units, more than the 1,000,000 there are. Refused; nothing written.
+    change = {"effective_from": "2024-03-01", "management_fee": "0.2"}
+    answer = api_client_for("ops").patch("/api/fund/", change, format="json")
+    assert answer.status_code == 400 and "would leave -" in answer.json()["detail"][0]
+    assert (nav_by_day(), FundTerms.objects.count(), AuditRecord.objects.count()) == kept
+
+
+def test_a_flow_too_large_for_the_quota_is_a_400(fees_fund, api_client_for):
+    ops = api_client_for("ops")
+    tiny = {"effective_from": "2024-02-29", "initial_quota": "0.00000001"}
+    assert ops.patch("/api/fund/", tiny, format="json").status_code == 200
+    # 100,000,000,000,000.00 at a quota near 0.00000001 is some 1e22 units: past any fund.
+    huge = {"date": "2024-03-05", "amount": "100000000000000"}
+    answer = ops.post("/api/capital-flows/", huge, format="json")
+    assert answer.status_code == 400 and "amount" in answer.json()
+
+
+def test_a_day_that_lost_all_the_capital_is_named_not_a_500(fees_fund, api_client_for):
+    # D3 as a fund that lost everything it started the day with (1,008,640.10): NAV 0.00.
+    lost = {"pnl": D("-1008640.10"), "nav": D("0"), "daily_return": D("-1")}
+    PortfolioSnapshot.objects.filter(date=D3).update(**lost)
+    viewer = api_client_for("viewer")
+    for url in ("/api/attribution/?period=mtd", "/api/performance/?period=ytd"):
+        answer = viewer.get(url)
+        assert answer.status_code == 400, url
+        assert "lost all its capital on 2024-03-04" in answer.json()["detail"][0], url
+    assert viewer.get("/api/attribution/?period=daily").status_code == 200  # D4 alone
