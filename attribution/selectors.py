@@ -333,7 +333,7 @@ class ReturnStatistics:
 def _linkable(returns: np.ndarray, days: list[dt.date]) -> None:
     """Returns link only above −100% a day: a day the fund lost all its capital (its NAV at
     zero or below) ends any period that spans it (ValidationError naming it)."""
-    lost = np.flatnonzero(np.asarray(returns, dtype=float) <= -1.0)
+    lost = np.flatnonzero(np.asarray(returns, dtype=float) <= -1.0 + 1e-12)  # float division
     if lost.size:
         day = days[int(lost[0])]
         raise ValidationError(

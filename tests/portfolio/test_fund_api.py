@@ -282,6 +282,6 @@ def test_a_day_that_lost_all_the_capital_is_named_not_a_500(fees_fund, api_clien
     viewer = api_client_for("viewer")
     for url in ("/api/attribution/?period=mtd", "/api/performance/?period=ytd"):
         answer = viewer.get(url)
-        assert answer.status_code == 400, url
+        assert answer.status_code == 400, (url, answer.json())
         assert "lost all its capital on 2024-03-04" in answer.json()["detail"][0], url
     assert viewer.get("/api/attribution/?period=daily").status_code == 200  # D4 alone
