@@ -726,6 +726,7 @@ def _reconciled(
     if nav is not None and official_nav is not None:
         difference = nav - official_nav
         difference_bp = (difference * BP / official_nav).quantize(BP_SHOWN, ROUND_HALF_UP)
+        difference_bp = difference_bp if difference_bp else abs(difference_bp)  # no "-0.00"
     return NavReconciliation(
         day,
         nav,

@@ -125,6 +125,7 @@ def limit_figure(metric: str, value: Decimal | str | None) -> str:
 
 # The source of the alert of a day whose NAV breaks with the administrator's official one.
 NAV_BREAK = "nav_break"
+SOURCES_SHOWN = {NAV_BREAK: "NAV break with the administrator"}
 
 
 class RiskAlert(models.Model):
@@ -209,8 +210,10 @@ class RiskAlert(models.Model):
 
     @property
     def subject(self) -> str:
-        """What the alert is about: the limit's name, or its source."""
-        return self.limit.name if self.limit else self.source
+        """What the alert is about, in the fund's words: the limit's name, or its source's."""
+        if self.limit:
+            return self.limit.name
+        return SOURCES_SHOWN.get(self.source, self.source)
 
     @property
     def last(self) -> dt.date:

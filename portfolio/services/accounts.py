@@ -269,15 +269,19 @@ def fund_terms_change(*, effective_from: dt.date, actor: str, **changes: Any) ->
     unknown = sorted(set(changes) - set(TERMS_FIELDS))
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in unknown})
-    months = changes.get("payment_months", [])
-    if payment_months_problem(months):
-        raise ValidationError({"payment_months": [payment_months_problem(months)]})
+    if "payment_months" in changes:
+        months = changes["payment_months"]
+        if payment_months_problem(months):
+            raise ValidationError({"payment_months": [payment_months_problem(months)]})
+        changes["payment_months"] = sorted(set(months))
     in_force = FundTerms.objects.filter(effective_from__lte=effective_from).last()
     before = model_state(in_force) if in_force else None
     values = {name: getattr(in_force, name) for name in TERMS_FIELDS} if in_force else {}
     terms = FundTerms.objects.filter(effective_from=effective_from).first() or FundTerms(
         effective_from=effective_from
     )
+    if terms.pk and all(getattr(terms, name) == value for name, value in changes.items()):
+        return terms  # the same terms again (a request sent twice): nothing to change
     for name, value in {**values, **changes, "created_by": actor}.items():
         setattr(terms, name, value)
     terms.full_clean(validate_unique=False)
@@ -373,6 +377,7 @@ def capital_flow_create(
         raise ValidationError({field: [f"Too large at the quota {quota}."]}) from None
     problem = (
         inputs.flow_problem(converted.amount)
+        or (not converted.units and f"Issues or cancels no unit at the quota {quota}.")
         or (abs(converted.units) > inputs.UNITS_MAX and f"At most {inputs.UNITS_MAX:,} units.")
         or units_problem(date, converted.units)
     )

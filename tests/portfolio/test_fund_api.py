@@ -285,3 +285,25 @@ def test_a_day_that_lost_all_the_capital_is_named_not_a_500(fees_fund, api_clien
         assert answer.status_code == 400, (url, answer.json())
         assert "lost all its capital on 2024-03-04" in answer.json()["detail"][0], url
     assert viewer.get("/api/attribution/?period=daily").status_code == 200  # D4 alone
+
+
+def test_the_same_change_twice_changes_once_and_an_amount_worth_no_unit_is_refused(
+    fees_fund, api_client_for
+):
+    ops = api_client_for("ops")
+    change = {
+        "effective_from": "2024-03-04",
+        "management_fee": "0.03",
+        "payment_months": [12, 6, 6],
+    }
+    assert ops.patch("/api/fund/", change, format="json").status_code == 200
+    audits = AuditRecord.objects.count()
+    assert ops.patch("/api/fund/", change, format="json").status_code == 200
+    assert AuditRecord.objects.count() == audits  # no second change, no second rebuild
+    assert FundTerms.objects.get(effective_from=D3).payment_months == [6, 12]
+    # At a quota of 1,000,000,000 from the inception, 0.004 units round to 0.00000000.
+    big = {"effective_from": "2024-02-29", "initial_quota": "1000000000"}
+    assert ops.patch("/api/fund/", big, format="json").status_code == 200
+    flow = {"date": "2024-03-05", "amount": "-4.00"}
+    answer = ops.post("/api/capital-flows/", flow, format="json")
+    assert answer.status_code == 400 and "no unit" in answer.json()["amount"][0]
