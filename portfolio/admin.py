@@ -212,6 +212,7 @@ class FundTermsAdmin(ServiceAdmin):
     form = FundTermsForm
     fields = ("effective_from", *services.TERMS_FIELDS)
     create_service = staticmethod(services.fund_terms_change)
+    check_service = staticmethod(services.fund_terms_check)
     list_display = (
         "effective_from",
         "initial_quota",

@@ -17,6 +17,7 @@ from .accounts import (
     capital_flow_check,
     capital_flow_create,
     fund_terms_change,
+    fund_terms_check,
 )
 from .audit import (
     audit_record,
@@ -66,6 +67,7 @@ __all__ = [
     "capital_flow_create",
     "fund_inception_or_error",
     "fund_terms_change",
+    "fund_terms_check",
     "fx_rates_upsert",
     "instrument_check",
     "instrument_create",

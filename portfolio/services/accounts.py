@@ -248,13 +248,30 @@ TERMS_FIELDS = (
 
 
 def payment_months_problem(months: Any) -> str | None:
-    if not isinstance(months, list) or not all(
-        isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12 for m in months
+    if (
+        not isinstance(months, list)
+        or not months
+        or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 12 for m in months)
     ):
         return (
             "A list of months, 1 to 12: [6, 12] pays on the last business day of June and December."
         )
     return None
+
+
+def fund_terms_check(*, instance: FundTerms | None = None, changes: Mapping[str, Any]) -> None:
+    """The rules of a change of terms that its form can show next to its fields: a business
+    day in the fund's dates, at least one payment month."""
+    errors: dict[str, list[str]] = {}
+    day = changes.get("effective_from")
+    problem = day and (inputs.date_problem(day) or inputs.business_day_problem(day))
+    if problem:
+        errors["effective_from"] = [problem]
+    months = changes.get("payment_months")
+    if months is not None and payment_months_problem(months):
+        errors["payment_months"] = [str(payment_months_problem(months))]
+    if errors:
+        raise ValidationError(errors)
 
 
 @transaction.atomic
@@ -263,17 +280,12 @@ def fund_terms_change(*, effective_from: dt.date, actor: str, **changes: Any) ->
     (replacing a change of the same date), audited, and the accounts rebuilt from that
     day."""
     timeline_lock()
-    problem = inputs.date_problem(effective_from) or inputs.business_day_problem(effective_from)
-    if problem:
-        raise ValidationError({"effective_from": [problem]})
     unknown = sorted(set(changes) - set(TERMS_FIELDS))
     if unknown:
         raise ValidationError({name: ["Unknown field."] for name in unknown})
+    fund_terms_check(changes={**changes, "effective_from": effective_from})
     if "payment_months" in changes:
-        months = changes["payment_months"]
-        if payment_months_problem(months):
-            raise ValidationError({"payment_months": [payment_months_problem(months)]})
-        changes["payment_months"] = sorted(set(months))
+        changes["payment_months"] = sorted(set(changes["payment_months"]))
     in_force = FundTerms.objects.filter(effective_from__lte=effective_from).last()
     before = model_state(in_force) if in_force else None
     values = {name: getattr(in_force, name) for name in TERMS_FIELDS} if in_force else {}

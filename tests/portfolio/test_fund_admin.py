@@ -97,6 +97,15 @@ def test_a_change_of_the_terms_in_the_admin_rebuilds_the_accounts(fees_fund):
         wrong.content.decode()
     )
     assert FundTerms.objects.count() == 2
+    # No month ticked, or a Saturday: refused next to the field, the form kept as typed.
+    for wrong, field_error in (
+        ({**form, "payment_months": []}, "A list of months, 1 to 12"),
+        ({**form, "effective_from": "2024-03-02"}, "2024-03-04"),  # the next business day
+    ):
+        page = ops.post("/admin/portfolio/fundterms/add/", wrong)
+        assert page.status_code == 200 and field_error in page.content.decode()
+        assert 'value="0.0504"' in page.content.decode()
+    assert FundTerms.objects.count() == 2
     # The first change, changed in its turn: 5.04% from D1 too. D1: management
     # cents(1,000,000 × 0.0002) = 200.00; G = 1,000,000 + 400 − 200 = 1,000,200.00, under
     # the hurdle's 1,000,400: no provision; NAV 1,000,200.00 (was 1,000,300.00).
