@@ -29,6 +29,11 @@ code_validator = RegexValidator(
 # The keys of attribution's rows of the fund's accounts, beside the strategies' and the
 # instruments': no strategy or instrument may take them.
 ACCOUNTS_KEYS = ("CASH", "MANAGEMENT_FEE", "PERFORMANCE_FEE")
+ACCOUNTS_LABELS = dict(  # as pages show them
+    zip(
+        ACCOUNTS_KEYS, ("Cash (carry at the CDI)", "Management fee", "Performance fee"), strict=True
+    )
+)
 not_accounts_key = RegexValidator(
     rf"\A({'|'.join(ACCOUNTS_KEYS)})\Z",
     f"{', '.join(ACCOUNTS_KEYS)} name attribution's rows of the fund's accounts: choose another.",

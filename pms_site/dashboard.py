@@ -12,7 +12,7 @@ from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
 from attribution.selectors import AttributionReport
-from core import charts
+from core import charts, inputs
 from core.calendar import today
 from core.formatting import flow_label, money, percent, quota
 from ops.pipelines import recent_runs
@@ -46,10 +46,13 @@ def _data(name: str, **given: Any) -> cache.Cached | None:
 
 # The fund's own P&L beside its positions' (DESIGN.md "The fund's accounts"): attribution's
 # row key, the accounts' field, the sign it adds to the P&L with, and its label here.
-ACCOUNTS_ROWS = (
-    ("CASH", "carry", 1, "Cash (carry at the CDI)"),
-    ("MANAGEMENT_FEE", "management_fee", -1, "Management fee"),
-    ("PERFORMANCE_FEE", "performance_fee", -1, "Performance fee"),
+ACCOUNTS_ROWS = tuple(
+    (key, field, sign, inputs.ACCOUNTS_LABELS[key])
+    for key, field, sign in (
+        ("CASH", "carry", 1),
+        ("MANAGEMENT_FEE", "management_fee", -1),
+        ("PERFORMANCE_FEE", "performance_fee", -1),
+    )
 )
 
 

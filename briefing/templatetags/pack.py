@@ -2,7 +2,7 @@
 
 from django import template
 
-from core import formatting
+from core import formatting, inputs
 
 from .. import render
 
@@ -14,6 +14,12 @@ register.filter("share", render.share)
 register.filter("brt", formatting.brt)
 register.filter("quota", formatting.quota)
 register.filter("share_precise", render.share_precise)
+
+
+@register.filter
+def row_label(key: str) -> str:
+    """A row of P&L by its name: a strategy's code, or the fund's accounts' in words."""
+    return inputs.ACCOUNTS_LABELS.get(key, key)
 
 
 @register.filter

@@ -62,6 +62,9 @@ def test_the_headline_is_net_of_fees_and_beside_the_cdi(fees_fund):
     assert "+1.30%" in page and "12,984 · CDI +0.12%" in page
     assert "+1.33%" in page and "13,284 · CDI +0.16%" in page
     assert "Returns net of fees, beside the CDI's over the same days" in page
+    # The fund's accounts' rows of P&L by strategy and attribution, in words, not keys.
+    assert "<td>Cash (carry at the CDI)</td>" in page and "<td>Management fee</td>" in page
+    assert "<td>CASH</td>" not in page and "<td>MANAGEMENT_FEE</td>" not in page
     text = render.text(pack)
     assert "NAV 1,013,284   quota 1.01328353" in text
     assert "Over the CDI: day +0.79% (CDI +0.04%)" in text  # 0.828% − 0.04% = 0.788%
