@@ -428,7 +428,7 @@ def performance_report(
     basis: str = DEFAULT_BASIS,
 ) -> PerformanceReport:
     """Performance statistics of the fund and of each strategy over `period`, against the
-    CDI: five queries whatever the book's size. The fund's figures (its P&L, returns,
+    CDI: four queries whatever the book's size. The fund's figures (its P&L, returns,
     drawdown and ratios) are on `basis`: `net`, its P&L after fees, or `gross`, the
     positions' P&L and the carry before them, over the same capital. A strategy's daily
     return is its P&L over the fund's capital at the start of the day, on either basis;

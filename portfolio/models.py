@@ -382,15 +382,8 @@ class FundTerms(models.Model):
 
     @property
     def in_force(self) -> TermsInForce:
-        return TermsInForce(
-            initial_quota=self.initial_quota,
-            management_fee=self.management_fee,
-            performance_fee=self.performance_fee,
-            hurdle=self.hurdle,
-            payment_months=frozenset(self.payment_months),
-            cash_yield=self.cash_yield,
-            financing_spread=self.financing_spread,
-        )
+        terms = {name: getattr(self, name) for name in TermsInForce._fields}
+        return TermsInForce(**{**terms, "payment_months": frozenset(self.payment_months)})
 
 
 class OfficialNav(models.Model):

@@ -339,7 +339,8 @@ def _book_rows(positions: Any) -> list[dict[str, Any]]:
 
 
 def book_state() -> BookState:
-    """The live book in five queries whatever its size.
+    """The live book in eight queries whatever its size: its positions in four, its day's
+    accounts in four (five before the timeline has a close: the inception).
 
     `as_of` is its valuation date: the close it is marked to (trades dated after it do
     not move it); an empty book is valued at the latest close due. Its NAV is that of
@@ -622,24 +623,12 @@ class BenchmarkSeries:
 
 
 def benchmark_series(days: Sequence[dt.date], benchmark: str = "CDI") -> BenchmarkSeries:
-    """The daily rates of `benchmark` for `days` (ascending): two queries."""
-    if not days:
-        return BenchmarkSeries(benchmark, np.zeros(0), 0, None)
-    stored = BenchmarkRate.objects.filter(benchmark=benchmark)
-    rows = list(stored.filter(date__range=(days[0], days[-1])).values_list("date", "rate"))
-    before = stored.filter(date__lt=days[0]).order_by("-date").values_list("rate", flat=True)
-    own = dict(rows)
-    latest = before.first() if days[0] not in own else None
-    rates, carried = [], 0
-    for day in days:
-        if day in own:
-            latest = own[day]
-        elif latest is None:
-            return BenchmarkSeries(benchmark, None, 0, day)
-        else:
-            carried += 1
-        rates.append(float(latest))
-    return BenchmarkSeries(benchmark, np.array(rates), carried, None)
+    """The daily rates of `benchmark` for `days` (ascending), as floats: one query."""
+    found = benchmark_rates(days, benchmark)
+    if found.missing:
+        return BenchmarkSeries(benchmark, None, 0, found.missing[0])
+    rates = np.array([float(found.rates[day]) for day in days])
+    return BenchmarkSeries(benchmark, rates, len(found.carried), None)
 
 
 def instruments(symbols: Iterable[str]) -> list[Instrument]:
@@ -796,21 +785,23 @@ class TermsSchedule:
 
 
 @dataclass(frozen=True)
-class CdiRates:
-    """The CDI of each of a run of business days: its own rate, or the latest before it
-    (`carried`); 0 before the first rate ever stored (`missing`: the fund earns nothing
-    and its hurdle does not grow until the CDI is loaded)."""
+class BenchmarkRates:
+    """A benchmark's rate on each of a run of business days: its own, or the latest before
+    it (`carried`: the CDI changes at policy meetings, not daily); 0 before the first rate
+    ever stored (`missing`: the fund's cash earns nothing and its hurdle does not grow
+    until the CDI is loaded)."""
 
     rates: dict[dt.date, Decimal]
     carried: list[dt.date]
     missing: list[dt.date]
 
 
-def cdi_rates(days: Sequence[dt.date]) -> CdiRates:
-    """The CDI of `days` (ascending): one query, for their rates and the latest before."""
+def benchmark_rates(days: Sequence[dt.date], benchmark: str = "CDI") -> BenchmarkRates:
+    """The rates of `benchmark` on `days` (ascending): one query, for their own rates and
+    the latest before them."""
     if not days:
-        return CdiRates({}, [], [])
-    stored = BenchmarkRate.objects.filter(benchmark=BenchmarkRate.Benchmark.CDI)
+        return BenchmarkRates({}, [], [])
+    stored = BenchmarkRate.objects.filter(benchmark=benchmark)
     latest_before = stored.filter(date__lt=days[0]).order_by("-date").values("date")[:1]
     rows = stored.filter(Q(date__range=(days[0], days[-1])) | Q(date=Subquery(latest_before)))
     own = dict(rows.values_list("date", "rate"))
@@ -825,7 +816,7 @@ def cdi_rates(days: Sequence[dt.date]) -> CdiRates:
         else:
             carried.append(day)
         rates[day] = rate if rate is not None else ZERO
-    return CdiRates(rates, carried, missing)
+    return BenchmarkRates(rates, carried, missing)
 
 
 def flows_by_day(
@@ -897,7 +888,7 @@ class AccountsWalk:
         later_flows: bool = False,
     ):
         self.terms = terms
-        self.cdi = cdi_rates(days)
+        self.cdi = benchmark_rates(days, BenchmarkRate.Benchmark.CDI)
         self.flows = flows_by_day(days[0], days[-1], later_on_end=later_flows) if days else {}
         self.close = start
         self.converted: list[tuple[int, Converted]] = []
@@ -928,7 +919,7 @@ def live_accounts(as_of: dt.date, positions_value: Decimal) -> AccountsDay:
     since is its move. Days between that close and `as_of` that the timeline has not built
     yet accrue their carry and fees on the capital they start with; the P&L since falls
     on `as_of`, and flows dated after it count on it."""
-    earlier = PortfolioSnapshot.objects.filter(date__lt=as_of).exclude(units=0, nav__gt=0)
+    earlier = PortfolioSnapshot.objects.filter(date__lt=as_of).exclude(WITHOUT_ACCOUNTS)
     counted = (  # the positions' P&L the stored closes counted, to each
         PortfolioSnapshot.objects.filter(date__lte=OuterRef("date"))
         .order_by()

@@ -21,7 +21,7 @@ from core.bulk import bulk_update_rows
 from core.calendar import business_days, next_business_day, on_or_after, previous_business_day
 from core.signals import data_changed
 
-from ..accounts import ZERO, Accounts, AccountsDay, Converted, Flow, convert
+from ..accounts import ZERO, Accounts, AccountsDay, Converted, Flow, TermsInForce, convert
 from ..models import CapitalFlow, FundTerms, PortfolioSnapshot
 from ..selectors import (
     WITHOUT_ACCOUNTS,
@@ -183,9 +183,13 @@ def walked(
     return accounts
 
 
-def _stored_run(start: dt.date) -> list[PortfolioSnapshot]:
-    """The stored snapshots from `start` on, up to the first business day without one."""
-    rows = list(PortfolioSnapshot.objects.filter(date__gte=start).order_by("date"))
+def _stored_run(start: dt.date) -> list[Any]:
+    """The stored days from `start` on, up to the first business day without one: what
+    the accounts take of each (named rows: pk, date, positions_pnl, funded_value)."""
+    stored = PortfolioSnapshot.objects.filter(date__gte=start).order_by("date")
+    rows: list[Any] = list(
+        stored.values_list("pk", "date", "positions_pnl", "funded_value", named=True)
+    )
     if not rows:
         return []
     run = []
@@ -236,15 +240,7 @@ def accounts_rebuild(*, start: dt.date, actor: str) -> int:
 
 # --- The terms --------------------------------------------------------------------------------
 
-TERMS_FIELDS = (
-    "initial_quota",
-    "management_fee",
-    "performance_fee",
-    "hurdle",
-    "payment_months",
-    "cash_yield",
-    "financing_spread",
-)
+TERMS_FIELDS = TermsInForce._fields  # what a change of terms may set
 
 
 def payment_months_problem(months: Any) -> str | None:
