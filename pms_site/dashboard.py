@@ -2,7 +2,6 @@
 look at first. Read from the cached data sets (book, live risk, attribution) and the apps'
 selectors, never computed twice: the figures are the API's."""
 
-import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 from typing import Any
@@ -11,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from rest_framework.exceptions import APIException
 
+from attribution.api.serializers import return_decimal
 from attribution.selectors import AttributionReport
 from core import charts, inputs
 from core.calendar import today
@@ -68,16 +68,14 @@ def _headline(
     }
 
 
-def _period(label: str, days: list[FundDay], start: dt.date, end: dt.date) -> dict[str, str]:
-    """The fund's days from `start` to `end` in the headline: its P&L, its return net of
-    fees, Π(1 + r) − 1 of the days' returns, and the CDI's over the same days, Π(1 + c) − 1."""
-    pnl, growth, cdi = ZERO, Decimal(1), Decimal(1)
+def _period(label: str, days: list[FundDay], report: AttributionReport) -> dict[str, str]:
+    """A period in the headline: the fund's P&L and return net of fees (attribution's, its
+    return as the API shows it), and the CDI's over the same days, Π(1 + c) − 1."""
+    cdi = Decimal(1)
     for day in days:
-        if start <= day.date <= end:
-            pnl += day.pnl
-            growth *= 1 + day.daily_return
+        if report.period.start <= day.date <= report.period.end:
             cdi *= 1 + day.cdi
-    return _headline(label, pnl, growth - 1, cdi - 1)
+    return _headline(label, report.total_pnl, return_decimal(report.total_return), cdi - 1)
 
 
 def _reports() -> dict[str, AttributionReport | None]:
@@ -114,7 +112,7 @@ def _returns(
         if report is None:
             headline.append({"label": label, "return": "—", "pnl": "—", "cdi": "—", "sign": ""})
             continue
-        headline.append(_period(label, days, report.period.start, report.period.end))
+        headline.append(_period(label, days, report))
         for attributed in report.rows:
             by_strategy[attributed.key][label] = attributed.pnl
     return headline, by_strategy
