@@ -131,7 +131,6 @@ class Sections:
         def figure(report: dict[str, Any] | None, key: str) -> str | None:
             return report[key] if report else None
 
-        pnl = self._fund_pnl()
         accounts = self._accounts()
         return {
             "date": self.date.isoformat(),
@@ -142,30 +141,18 @@ class Sections:
             "quota": decimal_str(accounts.quota) if accounts else None,
             "units": decimal_str(accounts.units) if accounts else None,
             "performance_provision": decimal_str(accounts.provision) if accounts else None,
-            # The fund's P&L and returns, net of fees (its snapshots').
-            "day_pnl": pnl.get("daily"),
+            # The fund's P&L and returns, net of fees (attribution's totals).
+            "day_pnl": figure(daily, "total_pnl"),
             "day_return": figure(daily, "total_return"),
-            "mtd_pnl": pnl.get("mtd"),
+            "mtd_pnl": figure(mtd, "total_pnl"),
             "mtd_return": figure(mtd, "total_return"),
-            "ytd_pnl": pnl.get("ytd"),
+            "ytd_pnl": figure(ytd, "total_pnl"),
             "ytd_return": figure(ytd, "total_return"),
             "vs_benchmark": self._vs_benchmark(),
             "nav_curve": [[day.isoformat(), decimal_str(nav)] for day, nav, _ in self.curve],
             # [date, amount] of the capital flows on the curve (a pack stored before they
             # were kept has none).
             "nav_flows": [[d.isoformat(), decimal_str(flow)] for d, _, flow in self.curve if flow],
-        }
-
-    def _fund_pnl(self) -> dict[str, str]:
-        """The fund's P&L (positions + carry − fees) over each period resolved, by name:
-        the sum of its snapshots' (one query)."""
-        if not self.periods:
-            return {}
-        start = min(period.start for period in self.periods.values())
-        days = portfolio.fund_days(start, self.data_date)
-        return {
-            name: cents_str(sum(int(d.pnl * 100) for d in days if p.start <= d.date <= p.end))
-            for name, p in self.periods.items()
         }
 
     def _accounts(self) -> Accounts | None:
