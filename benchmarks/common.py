@@ -15,6 +15,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pms_site.settings")
+os.environ.setdefault("DEBUG", "1")  # the development settings, as run.sh sets them
 import django
 
 django.setup()

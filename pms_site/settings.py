@@ -3,7 +3,8 @@
 With no variables set it runs anywhere Python does: a SQLite file under ``var/``, a
 file cache under ``var/cache`` that every local process shares, and django-q2's ORM
 broker. Production switches by variables alone:
-``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DEBUG=0``.
+``DATABASE_URL`` (PostgreSQL), ``REDIS_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``.
+``DEBUG`` is off unless ``DEBUG=1``: the demo's scripts (serve.sh, test.sh) set it.
 """
 
 import datetime as dt
@@ -30,7 +31,9 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
 
 
-DEBUG = env_bool("DEBUG", True)
+# Off unless asked for: a server started with only its database's address must not serve
+# Django's technical pages, /metrics without a token or a development key.
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
@@ -38,10 +41,15 @@ if DEBUG:
     SECRET_KEY = SECRET_KEY or "insecure-development-key-never-use-in-production"
     ALLOWED_HOSTS = ALLOWED_HOSTS or ["127.0.0.1", "localhost", "testserver"]
 else:
+    _HOW = (
+        " DEBUG is off (it is on only with DEBUG=1): production sets SECRET_KEY and "
+        "ALLOWED_HOSTS (README, Production settings); the demo on this machine runs with "
+        "`export DEBUG=1`."
+    )
     if not SECRET_KEY:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off." + _HOW)
     if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off.")
+        raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off." + _HOW)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     # Load balancers and Prometheus reach the nodes directly over HTTP: no redirect for them.

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+# The demo's settings (a development key, local hosts): DEBUG is off unless set.
+export DEBUG=${DEBUG:-1}
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py load_demo --if-empty
 .venv/bin/python manage.py setup_schedules

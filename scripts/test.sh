@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+# The development settings (a development key, local hosts; DEBUG is off unless set):
+# pytest-django still runs the tests with DEBUG off, as production.
+export DEBUG=${DEBUG:-1}
 # The tests' own file cache (the embedded default), apart from a server's under var/.
 PMS_CACHE_DIR=${PMS_CACHE_DIR:-$(mktemp -d)}
 export PMS_CACHE_DIR

@@ -109,3 +109,26 @@ def test_every_model_change_has_its_migration(db):
     out = StringIO()
     call_command("makemigrations", "--check", "--dry-run", stdout=out)  # exits 1 otherwise
     assert "No changes detected" in out.getvalue()
+
+
+def test_debug_is_off_unless_set_to_1(tmp_path):
+    """A server started with only its database's address (no DEBUG) does not start in
+    development mode: without SECRET_KEY it refuses, saying what to set; with its secrets
+    it answers a 404 without Django's technical page (the URL patterns) and keeps /metrics
+    closed."""
+    database = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    refused = run_manage("check", DATABASE_URL=database, PMS_VAR_DIR=str(tmp_path))
+    assert refused.returncode != 0 and "SECRET_KEY must be set" in refused.stderr
+    assert "export DEBUG=1" in refused.stderr  # what the demo on this machine does instead
+    probe = (
+        "from django.conf import settings; from django.test import Client; "
+        "c = Client(HTTP_HOST='pms.example.com'); r = c.get('/no-such-page/', secure=True); "
+        "print(settings.DEBUG, r.status_code, b'URLconf' in r.content, "
+        "c.get('/metrics').status_code)"
+    )
+    production = {key: value for key, value in PRODUCTION.items() if key != "DEBUG"}
+    result = run_manage(
+        "shell", "-c", probe, **production, DATABASE_URL=database, PMS_VAR_DIR=str(tmp_path)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split()[-4:] == ["False", "404", "False", "404"]
