@@ -9,7 +9,7 @@ import statistics
 import time
 from decimal import Decimal
 
-from common import CACHED, UNCACHED, time_get, timed
+from common import CACHED, PASSWORD, UNCACHED, time_get, timed
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from rest_framework.test import APIClient
@@ -152,7 +152,7 @@ def main() -> None:
 
     load_positions(1_000, instruments, strategies)
     services.mark_to_market(as_of=AS_OF, actor="bench")
-    user = User.objects.create_superuser("bench", password="x")
+    user = User.objects.create_superuser("bench", password=PASSWORD)
     client = APIClient()
     client.force_authenticate(user)
     computed = timed(lambda: BookSerializer(selectors.live_book()).data, repeat=7)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from bench_risk import POSITIONS, load_book, load_market
 from bench_urls import FLOOR_KEY
-from common import gunicorn
+from common import PASSWORD, gunicorn
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from pms_site.cache import render
 from portfolio.api.serializers import BookSerializer
@@ -105,8 +105,8 @@ def main() -> None:
     print(f"loading {POSITIONS:,} positions …", flush=True)
     instruments = load_market(100)
     load_book(instruments, strategies=10)
-    user = User.objects.create_superuser("bench", password="x")
-    token = Token.objects.create(user=user).key
+    user = User.objects.create_superuser("bench", password=PASSWORD)
+    token = AuthToken.objects.create(user=user)[1]
     # The answer as the cached endpoint sends it: the book's JSON and its cache fields.
     body = render(BookSerializer(live_book()).data) + b',"cached":true,"cache_age_seconds":0.0}'
     cache.clear()

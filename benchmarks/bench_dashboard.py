@@ -7,7 +7,7 @@ import statistics
 import time
 from io import StringIO
 
-from common import CACHED, UNCACHED, cache_bypassed
+from common import CACHED, PASSWORD, UNCACHED, cache_bypassed
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection
@@ -33,7 +33,7 @@ def times(client: Client, repeat: int) -> list[float]:
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(f"load_demo --positions {POSITIONS} …")
-    call_command("load_demo", positions=POSITIONS, password="bench-pw", stdout=StringIO())
+    call_command("load_demo", positions=POSITIONS, password=PASSWORD, stdout=StringIO())
     client = Client()
     client.force_login(User.objects.get(username="pm"))
     client.get("/admin/")  # warms the data sets the dashboard reads

@@ -13,7 +13,7 @@ import numpy as np
 from common import timed
 from django.contrib.auth.models import User
 from django.db import connection
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from core.calendar import business_days_ending
@@ -78,7 +78,7 @@ def main() -> None:
         cursor.execute("ANALYZE")
     user = User.objects.create_superuser("bench", password="bench-password-1")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {AuthToken.objects.create(user=user)[1]}")
     span = f"start={days[0]}&end={days[-1]}"
     for limit in (100, 1000):
         url = f"/api/nav/?{span}&limit={limit}"

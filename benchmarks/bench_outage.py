@@ -16,9 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from bench_risk import load_book, load_market
-from common import gunicorn, wait_for
+from common import PASSWORD, gunicorn, wait_for
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from portfolio.services import capital_flow_create
 
@@ -83,8 +83,8 @@ def main() -> None:
     capital_flow_create(
         date=instruments[0].prices.latest("date").date, amount=Decimal("1e9"), actor="bench"
     )
-    user = User.objects.create_superuser("bench", password="x")
-    token = Token.objects.create(user=user).key
+    user = User.objects.create_superuser("bench", password=PASSWORD)
+    token = AuthToken.objects.create(user=user)[1]
     redis, server = start_redis(), serve()
     try:
         started = time.monotonic()

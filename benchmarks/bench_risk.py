@@ -12,7 +12,7 @@ from decimal import Decimal
 from functools import partial
 
 import numpy as np
-from common import CACHED, UNCACHED, time_get, timed
+from common import CACHED, PASSWORD, UNCACHED, time_get, timed
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -231,7 +231,7 @@ def main() -> None:
                 f"{cold_s / floor_s:4.1f}× (medians of 15)"
             )
     # The last book loaded (`held` instruments); the endpoint's default method, historical.
-    user = User.objects.create_superuser("bench", password="x")
+    user = User.objects.create_superuser("bench", password=PASSWORD)
     client = APIClient()
     client.force_authenticate(user)
     url = f"/api/risk/live/?window={WINDOW}"

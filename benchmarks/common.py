@@ -26,6 +26,7 @@ from rest_framework.test import APIClient  # noqa: E402
 from pms_site import cache as read_cache  # noqa: E402
 
 NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+PASSWORD = "a-bench-passphrase-7Kq"  # Django's validators accept it
 UNCACHED = "uncached: cache bypassed, cached: false"
 CACHED = "cached: true"
 

@@ -6,6 +6,7 @@ change this table instead."""
 
 from typing import Any
 
+from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
@@ -59,7 +60,11 @@ GROUP_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def group_permissions_sync(**kwargs: Any) -> None:
+def group_permissions_sync(app_config: Any = None, **kwargs: Any) -> None:
+    """post_migrate of every app: the sending app's permissions are made first (Django
+    makes them in its own receiver, which may run after this one), then the groups'."""
+    if app_config is not None:
+        create_permissions(app_config, **{**kwargs, "verbosity": 0})
     views = Permission.objects.filter(
         content_type__app_label__in=PMS_APPS, codename__startswith="view_"
     )

@@ -8,7 +8,9 @@
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_bearer_security_scheme_object
 
 DETAIL = {
     "type": "object",
@@ -69,3 +71,15 @@ def refuse_unknown_fields(result: dict[str, Any], **kwargs: Any) -> dict[str, An
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
     return result
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """`Authorization: Token <token>` (knox's tokens, `pms_site.authentication`)."""
+
+    target_class = "pms_site.authentication.CachedTokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> Any:
+        return build_bearer_security_scheme_object(
+            header_name="Authorization", token_prefix="Token"
+        )

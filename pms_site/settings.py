@@ -63,17 +63,18 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "pms_site.admin_site.PMSAdminConfig",  # Django's admin, the fund dashboard as its front page
+    # Before django.contrib.auth: its `createsuperuser` (validators on every path) is the one.
+    "pms_site",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, stored hashed, expiring
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "pms_site",
     "ops",  # before django_q: its `qcluster` (a bounded stop) replaces django_q's
     "django_q",
     "portfolio",
@@ -185,6 +186,27 @@ PMS_CACHE_TTL_DEFAULTS = {
 PMS_CACHE_TTLS = PMS_CACHE_TTL_DEFAULTS | {
     name: int(seconds) for name, seconds in (item.split("=") for item in env_list("PMS_CACHE_TTLS"))
 }
+
+
+# An API token expires this many hours after it was issued (`POST /api/auth/token/`).
+def _token_ttl_hours(text: str) -> float:
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 24 * 366:
+        raise ImproperlyConfigured(
+            f"PMS_TOKEN_TTL_HOURS={text!r}: give the hours an API token lasts, more than 0 "
+            "and at most a year, e.g. 12."
+        )
+    return hours
+
+
+PMS_TOKEN_TTL_HOURS = _token_ttl_hours(os.environ.get("PMS_TOKEN_TTL_HOURS", "12"))
+REST_KNOX = {
+    "TOKEN_TTL": dt.timedelta(hours=PMS_TOKEN_TTL_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",  # `Authorization: Token <token>`, as API.md says
+}
 # How long a process trusts an API token it has looked up, for reads (writes always look
 # it up): a revoked token reads for at most this many seconds more in the other processes.
 PMS_AUTH_CACHE_SECONDS = int(os.environ.get("PMS_AUTH_CACHE_SECONDS", "5"))
@@ -212,6 +234,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# After a login the admin opens on the fund dashboard (also when its `next` is refused as
+# another site's).
+LOGIN_REDIRECT_URL = "admin:index"
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = True

@@ -5,8 +5,8 @@ after migrations, the market matrices kept in the cache."""
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save
-from rest_framework.authtoken.models import Token
+from django.db.models.signals import m2m_changed, post_delete, post_migrate, post_save, pre_save
+from knox.models import AuthToken
 
 from core import memo
 
@@ -22,15 +22,19 @@ def invalidate_on_writes() -> None:
 def _forget_user(sender: Any, instance: Any, **kwargs: Any) -> None:
     if isinstance(instance, User):
         authentication.forget(instance.pk)
-    elif isinstance(instance, Token):
+    elif isinstance(instance, AuthToken):
         authentication.forget(instance.user_id)
     else:  # a group's members changed
         authentication.forget()
 
 
 def forget_tokens_on_changes() -> None:
-    """A token deleted, a user changed or regrouped: this process forgets the token."""
-    post_delete.connect(_forget_user, sender=Token, weak=False)
+    """A token deleted, a user changed or regrouped: this process forgets the token. A new
+    password or a deactivation deletes the user's tokens."""
+    pre_save.connect(authentication.validate_new_password, sender=User, weak=False)
+    pre_save.connect(authentication.note_credentials, sender=User, weak=False)
+    post_save.connect(authentication.revoke_tokens_on_credentials_change, sender=User, weak=False)
+    post_delete.connect(_forget_user, sender=AuthToken, weak=False)
     post_save.connect(_forget_user, sender=User, weak=False)
     m2m_changed.connect(_forget_user, sender=User.groups.through, weak=False)
 

@@ -67,7 +67,7 @@ def load_fund() -> None:
     cache.in_background = lambda job: job()
     quiet = open(os.devnull, "w")  # noqa: SIM115 — for the commands' whole run
     call_command("migrate", verbosity=0, stdout=quiet)
-    call_command("load_demo", "--seed", "7", "--password", "pw", stdout=quiet)
+    call_command("load_demo", "--seed", "7", "--password", "api-answers-passphrase", stdout=quiet)
     call_command("run_pipeline", "eod", "--date", DAY.isoformat(), stdout=quiet)
 
 

@@ -15,7 +15,7 @@ import pytest
 import time_machine
 from django.conf import settings
 from django.contrib.auth.models import Group, User
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from portfolio.models import Instrument, Strategy
@@ -138,8 +138,8 @@ def api_client_for(db: None) -> Callable[[str | None], APIClient]:
         elif group != "nogroup":
             # get_or_create: a transactional test before this one flushed the migrated groups.
             user.groups.add(Group.objects.get_or_create(name=group)[0])
-        token, _ = Token.objects.get_or_create(user=user)
-        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        _, token = AuthToken.objects.create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return client
 
     return make

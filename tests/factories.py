@@ -7,6 +7,9 @@ import factory
 
 from portfolio.models import FxRate, Instrument, Price, Strategy
 
+# A password Django's validators accept (every path that sets one runs them).
+PASSWORD = "a-test-passphrase-7Kq"
+
 
 class InstrumentFactory(factory.django.DjangoModelFactory):
     class Meta:

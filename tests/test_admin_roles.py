@@ -14,6 +14,7 @@ from portfolio import services as book
 from portfolio.models import Trade
 from risk.models import RiskAlert, RiskLimit
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 from trading import services as trading
 from trading.models import Signal, TradeProposal
 
@@ -55,7 +56,7 @@ API_MIRROR = {
 
 
 def staff(group: str) -> User:
-    user = User.objects.create_user(f"staff-{group}", password="pw", is_staff=True)
+    user = User.objects.create_user(f"staff-{group}", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     return user
 

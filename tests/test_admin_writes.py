@@ -20,6 +20,7 @@ from portfolio.models import (
 )
 from risk.models import RiskAlert, RiskLimit, StressScenario
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 
 YESTERDAY = TODAY.replace(day=14)
 
@@ -40,7 +41,7 @@ INSTRUMENT_FORM = {
 @pytest.fixture
 def admin(db: None) -> Client:
     client = Client()
-    client.force_login(User.objects.create_superuser("boss", "boss@example.com", "x"))
+    client.force_login(User.objects.create_superuser("boss", "boss@example.com", PASSWORD))
     return client
 
 

@@ -7,12 +7,13 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from risk import selectors
+from tests.factories import PASSWORD
 
 URL = "/admin/analytics/"
 
 
 def client(group: str | None = "viewer") -> Client:
-    user = User.objects.create_user(f"{group}-user", password="x", is_staff=True)
+    user = User.objects.create_user(f"{group}-user", password=PASSWORD, is_staff=True)
     if group:
         user.groups.add(Group.objects.get(name=group))
     browser = Client()

@@ -23,6 +23,7 @@ from risk import services as risk_services
 from risk.models import RiskAlert, RiskLimit
 from risk.selectors import LimitValue
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 from trading.models import Signal, TradeProposal
 
 D1, D2 = dt.date(2024, 3, 13), dt.date(2024, 3, 14)
@@ -44,7 +45,7 @@ def fund(ibov: Instrument, macro: Strategy) -> None:
 
 
 def pm() -> Client:
-    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user = User.objects.create_user("pm-user", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="pm"))
     client = Client()
     client.force_login(user)
@@ -111,7 +112,7 @@ def test_the_dashboard_makes_the_same_queries_for_a_larger_book(fund, spx, usd):
 
 
 def test_a_staff_user_outside_the_pms_groups_sees_no_figures(fund):
-    outsider = User.objects.create_user("outsider", password="x", is_staff=True)
+    outsider = User.objects.create_user("outsider", password=PASSWORD, is_staff=True)
     client = Client()
     client.force_login(outsider)
     page = client.get("/admin/").content.decode()

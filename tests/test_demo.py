@@ -15,6 +15,7 @@ from core.calendar import is_business_day
 from demo import fund
 from portfolio.models import CapitalFlow, FxRate, PortfolioSnapshot, Price, Trade
 from risk.models import RiskSnapshot
+from tests.factories import PASSWORD
 
 # A bad day of a macro fund at the demo's risk is a percent or two; −5% is already a
 # crisis, and far from the −100% that a book sized 25 times its capital gave.
@@ -68,7 +69,7 @@ def test_a_larger_book_spreads_the_same_risk_over_smaller_positions():
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_demo_loads_a_plausible_fund(db, seed):
     with time_machine.travel(WEDNESDAY, tick=True):
-        call_command("load_demo", positions=12, seed=seed, password="pw", stdout=StringIO())
+        call_command("load_demo", positions=12, seed=seed, password=PASSWORD, stdout=StringIO())
     returns = [float(r) for r in PortfolioSnapshot.objects.values_list("daily_return", flat=True)]
     assert len(returns) > 450 and min(returns) > WORST_DAY and max(returns) < -WORST_DAY
     booked = [

@@ -18,6 +18,7 @@ from ops.models import PipelineRun
 from portfolio import services as book_services
 from portfolio.models import CapitalFlow, FxRate, Instrument, Position, Price, Trade
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 from tests.fixtures.risk_book import DAYS
 from trading.models import Signal
 
@@ -229,7 +230,7 @@ def test_the_admin_form_applies_the_same_rules(fund):
     from django.contrib.auth.models import User
 
     admin = Client()
-    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", "x"))
+    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", PASSWORD))
     page = admin.post(
         "/admin/portfolio/instrument/add/",
         {
@@ -349,7 +350,7 @@ def test_a_revoked_token_is_refused_for_writes_at_once_and_reads_within_seconds(
     assert viewer.get("/api/book/").status_code == 200  # both tokens known in this process
     assert ops.get("/api/book/").status_code == 200
     with connection.cursor() as cursor:  # as another process would: no signal here
-        cursor.execute("DELETE FROM authtoken_token")
+        cursor.execute("DELETE FROM knox_authtoken")
     flow = ops.post("/api/capital-flows/", {"date": "2024-03-15", "amount": "1"}, format="json")
     assert flow.status_code == 401
     assert viewer.get("/api/book/").status_code == 200  # trusted a few seconds more …
@@ -362,7 +363,7 @@ def test_a_revoked_token_is_refused_for_writes_at_once_and_reads_within_seconds(
 def test_the_login_is_throttled(db):
     from django.contrib.auth.models import User
 
-    User.objects.create_user("pm", password="right")
+    User.objects.create_user("pm", password=PASSWORD)
     client = Client()
     codes = [
         client.post(

@@ -13,6 +13,7 @@ from django.test import Client
 
 from ops import pipelines
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 from tests.fixtures.trading_fund import signal
 
 MOMENT = dt.datetime(2024, 3, 15, 18, 18, 7, tzinfo=dt.UTC)  # 15:18:07 BRT
@@ -72,7 +73,7 @@ def test_the_pack_page_and_the_admin_show_sao_paulo_time(trading_fund, pinned, a
     [proposal] = pm.post("/api/proposals/generate/", {}, format="json").json()["proposals"]
     pm.post(f"/api/proposals/{proposal['id']}/approve/", {}, format="json")
     admin = Client()
-    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", "x"))
+    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", PASSWORD))
     listing = admin.get("/admin/trading/tradeproposal/").content.decode()
     assert "2024-03-15 15:18:07 BRT" in listing and "18:18" not in listing
     audit = admin.get("/admin/portfolio/auditrecord/").content.decode()

@@ -8,6 +8,7 @@ from django.test import Client
 
 from portfolio import services
 from tests.conftest import queries_of
+from tests.factories import PASSWORD
 from tests.fixtures.attribution_fund import D0, D3
 
 
@@ -94,7 +95,7 @@ def test_nav_rows(built, api_client_for):
 
 def test_admin_nav_history_has_its_chart(built):
     client = Client()
-    client.force_login(User.objects.create_superuser("ops-admin", "o@example.com", "pw"))
+    client.force_login(User.objects.create_superuser("ops-admin", "o@example.com", PASSWORD))
     page = client.get("/admin/portfolio/portfoliosnapshot/")
     html = page.content.decode()
     assert page.status_code == 200 and "<svg" in html and "<polyline" in html

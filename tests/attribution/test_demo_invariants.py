@@ -11,6 +11,7 @@ from attribution import selectors
 from core.calendar import previous_business_day
 from portfolio.ledger import to_cents
 from portfolio.models import PortfolioSnapshot, PositionSnapshot, Trade
+from tests.factories import PASSWORD
 from tests.shown import shown_attribution, shown_book
 
 
@@ -24,7 +25,7 @@ def value_at(day):
 
 @pytest.mark.slow
 def test_every_period_and_dimension_adds_up(db):
-    call_command("load_demo", "--password", "pw", stdout=StringIO())
+    call_command("load_demo", "--password", PASSWORD, stdout=StringIO())
     last = PortfolioSnapshot.objects.latest("date")
     # The snapshots rebuilt from the ledger agree with the live book, marked the same day:
     # its positions' P&L, its carry and fees, and so the fund's P&L and NAV.

@@ -22,6 +22,7 @@ from portfolio.models import BenchmarkRate, PortfolioSnapshot, PositionSnapshot,
 from risk.models import RiskAlert, RiskLimit
 from risk.selectors import LimitValue
 from risk.services import alerts_update
+from tests.factories import PASSWORD
 from tests.fixtures.briefing_pack import D3, PACK_DATE
 
 
@@ -259,7 +260,7 @@ def test_api(briefed, api_client_for):
 def test_admin_links_each_pack_to_its_page(briefed):
     pack = generate()
     client = Client()
-    client.force_login(User.objects.create_superuser("pm-admin", "p@example.com", "pw"))
+    client.force_login(User.objects.create_superuser("pm-admin", "p@example.com", PASSWORD))
     listing = client.get("/admin/briefing/morningpack/").content.decode()
     assert f"/admin/briefing/morningpack/{pack.pk}/page/" in listing
     page = client.get(f"/admin/briefing/morningpack/{pack.pk}/page/")

@@ -27,6 +27,7 @@ from portfolio import services
 from portfolio.models import AuditRecord, Instrument, OfficialNav, PortfolioSnapshot, Strategy
 from risk.models import NAV_BREAK, RiskAlert
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -432,7 +433,7 @@ def test_verify_system_warns_of_a_day_with_one_side_only(ops):
 def test_the_dashboard_and_the_pack_show_the_breaks(fund, ops):
     services.mark_to_market(as_of=TODAY, actor="t")
     post(ops, FUND_OFFICIAL[:2])
-    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user = User.objects.create_user("pm-user", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="pm"))
     client = Client()
     client.force_login(user)

@@ -10,7 +10,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from portfolio import services
-from tests.factories import PriceFactory, StrategyFactory
+from tests.factories import PASSWORD, PriceFactory, StrategyFactory
 from tests.shown import shown_book
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def test_the_positions_list_totals_the_days_pnl_as_the_api_does(ibov, macro):
     report = shown_book()
     assert report["totals"]["daily_pnl"] == "700.00"
 
-    user = User.objects.create_user("pm-user", password="x", is_staff=True)
+    user = User.objects.create_user("pm-user", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="pm"))
     client = Client()
     client.force_login(user)

@@ -30,7 +30,7 @@ def test_token_login(api_client_for, django_user_model):
     answer = client.post(
         "/api/auth/token/", {"username": "alice", "password": "s3cret-pass"}, format="json"
     )
-    assert answer.status_code == 200 and len(answer.json()["token"]) == 40
+    assert answer.status_code == 200 and len(answer.json()["token"]) == 64
     client.credentials(HTTP_AUTHORIZATION=f"Token {answer.json()['token']}")
     assert client.get("/api/instruments/").status_code == 403  # no group yet
     assert (

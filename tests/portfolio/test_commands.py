@@ -23,6 +23,7 @@ from portfolio.models import (
     Trade,
 )
 from portfolio.selectors import nav_reconciliation
+from tests.factories import PASSWORD
 from tests.shown import shown_book
 from trading.models import Signal, TradeProposal
 
@@ -109,7 +110,7 @@ def test_import_trades_with_a_bad_line_books_nothing(tmp_path, spx, macro, usd):
 @pytest.mark.slow
 def test_load_demo_builds_a_consistent_fund():
     out = StringIO()
-    call_command("load_demo", "--positions", "45", "--password", "pw", stdout=out)
+    call_command("load_demo", "--positions", "45", "--password", PASSWORD, stdout=out)
     assert Instrument.objects.count() == 32
     assert Strategy.objects.count() == 6
     # Two held outright (a Treasury, an ETF), each with its cost base in BRL.
@@ -139,7 +140,7 @@ def test_load_demo_builds_a_consistent_fund():
     assert FundTerms.objects.get().management_fee == D("0.02")
     reconciled = nav_reconciliation()
     assert len(reconciled) == days.count() and {r.status for r in reconciled} == {"ok"}
-    assert "password 'pw'" in out.getvalue()
+    assert f"password {PASSWORD!r}" in out.getvalue()
     # A week of signals, one per instrument and day, and the last day's proposals pending.
     assert Signal.objects.count() == 32 * 5
     last_day = Signal.objects.latest("date").date
@@ -151,7 +152,7 @@ def test_load_demo_builds_a_consistent_fund():
         Price.objects.order_by("instrument__symbol", "date").values_list("price", flat=True)[:50]
     )
     call_command(
-        "load_demo", "--reset", "--positions", "250", "--password", "pw", stdout=StringIO()
+        "load_demo", "--reset", "--positions", "250", "--password", PASSWORD, stdout=StringIO()
     )
     assert (
         list(
@@ -220,7 +221,7 @@ def test_load_demo_keeps_the_demo_password(spx, password_file):
 def test_load_demo_without_the_stored_password_says_how_to_reset(spx, password_file):
     logins("--password", "chosen-one")
     pm = User.objects.get(username="pm")
-    pm.set_password("pm-own")
+    pm.set_password("pm-own-passphrase")
     pm.is_staff = False  # as the demo users were made before they were staff
     pm.save()
     changed = logins()
@@ -228,7 +229,7 @@ def test_load_demo_without_the_stored_password_says_how_to_reset(spx, password_f
         "password of pm is no longer the stored one" in changed and "--reset-passwords" in changed
     )
     pm.refresh_from_db()
-    assert pm.is_staff and pm.check_password("pm-own")  # staff again, its password kept
+    assert pm.is_staff and pm.check_password("pm-own-passphrase")  # staff again, its password kept
     password_file.write_text("another-database-s\n")  # written for another database
     foreign = logins()
     assert f"{password_file} holds a password none of them has" in foreign

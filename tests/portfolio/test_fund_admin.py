@@ -7,11 +7,12 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 
 from portfolio.models import AuditRecord, CapitalFlow, FundTerms, PortfolioSnapshot
+from tests.factories import PASSWORD
 from tests.fixtures.fees_fund import D1, D2, D4
 
 
 def staff(group: str) -> Client:
-    user = User.objects.create_user(f"{group}-user", password="x", is_staff=True)
+    user = User.objects.create_user(f"{group}-user", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name=group))
     client = Client()
     client.force_login(user)

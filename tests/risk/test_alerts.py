@@ -27,6 +27,7 @@ from django.test import Client
 from portfolio.models import AuditRecord
 from risk import selectors, services
 from risk.models import RiskAlert, RiskLimit, RiskSnapshot
+from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
 migration = importlib.import_module("risk.migrations.0006_alerts_per_breach")
@@ -342,7 +343,7 @@ def test_a_folded_resolved_breach_stays_resolved_when_a_day_of_it_is_checked_aga
 def test_the_admin_lists_breaches_newest_first_and_asks_for_the_note(dv01: RiskLimit) -> None:
     for day, value in WEEK.items():
         check(dv01, day, value)
-    user = User.objects.create_user("risk-officer", password="x", is_staff=True)
+    user = User.objects.create_user("risk-officer", password=PASSWORD, is_staff=True)
     user.groups.add(Group.objects.get(name="risk"))
     client = Client()
     client.force_login(user)

@@ -30,6 +30,7 @@ from portfolio import services as book_services
 from portfolio.models import PortfolioSnapshot, Price
 from risk import services
 from risk.models import RiskAlert, RiskLimit
+from tests.factories import PASSWORD
 from tests.shown import shown_risk
 
 D0, D1, D2, D3 = (dt.date(2024, 3, day) for day in (11, 12, 13, 14))
@@ -102,7 +103,7 @@ def test_the_limit_the_snapshot_the_pack_and_the_admin_show_it(falling):
     assert "Drawdown 14.93% from the peak of 2024-03-12" in render.html(pack)
 
     admin = Client()
-    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", "x"))
+    admin.force_login(User.objects.create_superuser("boss", "boss@example.com", PASSWORD))
     page = admin.get("/admin/portfolio/portfoliosnapshot/").content.decode()
     assert "14.93% (peak 2024-03-12)" in page and "5.00% (peak 2024-03-12)" in page
 

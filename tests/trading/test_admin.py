@@ -9,6 +9,7 @@ from django.test import Client
 from portfolio import services as book_services
 from portfolio.models import AuditRecord, Trade
 from tests.conftest import TODAY
+from tests.factories import PASSWORD
 from tests.fixtures.trading_fund import DAYS, signal
 from trading import admin as trading_admin
 from trading import services
@@ -17,7 +18,7 @@ from trading.models import TradeProposal
 
 @pytest.fixture
 def admin_client_pm(trading_fund) -> Client:
-    user = User.objects.create_superuser("pm-admin", "pm@example.com", "pw")
+    user = User.objects.create_superuser("pm-admin", "pm@example.com", PASSWORD)
     client = Client()
     client.force_login(user)
     signal("ESH4", "MACRO", "0.5")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
@@ -97,6 +99,23 @@ def store_password(password: str) -> Path | None:
     return path
 
 
+def password_check(password: str) -> None:
+    """Django's password validators, for every demo user (the superuser included), before
+    anything is written: a CommandError naming what is wrong."""
+    problems: list[str] = []
+    for name in DEMO_USERS:
+        try:
+            validate_password(password, User(username=name))
+        except ValidationError as error:
+            problems += [f"{name}: {message}" for message in error.messages]
+    if problems:
+        raise CommandError(
+            "--password is refused, nothing was changed: "
+            + " ".join(problems)
+            + " Choose a longer, less common one, or --reset-passwords for a random one."
+        )
+
+
 class Command(BaseCommand):
     help = "Load a seeded demo fund (about 30 instruments, 6+ strategies, two years of history)."
 
@@ -132,6 +151,8 @@ class Command(BaseCommand):
         if options["seed"] < 0:
             raise CommandError("--seed must be 0 or more.")
         password, reset_passwords = options["password"], options["reset_passwords"]
+        if password:
+            password_check(password)
         if Instrument.objects.exists() and not options["reset"]:
             if options["if_empty"] or password or reset_passwords:
                 self.stdout.write("Demo data already loaded (use --reset to reload it).")
@@ -435,7 +456,7 @@ class Command(BaseCommand):
         changed: list[str] = []
         why = "is missing"
         if password or reset or not existing:
-            password = password or secrets.token_urlsafe(9)
+            password = password or secrets.token_urlsafe(12)
             to_set, path = DEMO_USERS, store_password(password)
         else:
             password, path = stored_password() or "", None
