@@ -80,7 +80,7 @@ def production_guard() -> Outcome:
     if settings.DEBUG:
         return (
             WARN,
-            "DEBUG on: development settings (production: DEBUG=0, SECRET_KEY, ALLOWED_HOSTS)",
+            "DEBUG on: development settings (production: DEBUG unset, SECRET_KEY, ALLOWED_HOSTS)",
         )
     return OK, f"DEBUG off; SECRET_KEY set; ALLOWED_HOSTS {', '.join(settings.ALLOWED_HOSTS)}"
 

@@ -57,6 +57,12 @@ DEMO_USERS = ["admin", *ALL_GROUPS]
 RESET_COMMAND = ".venv/bin/python manage.py load_demo --reset-passwords"
 
 
+def reset_command() -> str:
+    """The command that gives the demo users a new password, as typed in a new shell: on
+    the demo's settings it needs DEBUG=1 (serve.sh sets it for itself only)."""
+    return ("DEBUG=1 " if settings.DEBUG else "") + RESET_COMMAND
+
+
 def demo_file(stem: str, suffix: str = "") -> Path | None:
     """A file the demo keeps beside its database: `<stem><suffix>` for the embedded default
     (`var/pms.sqlite3`), `<stem>.<name><suffix>` for another one (say PostgreSQL's `pms`),
@@ -489,7 +495,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"The password of {', '.join(changed)} is no longer the stored one "
-                    f"(changed since); `{RESET_COMMAND}` sets a new one on every demo user."
+                    f"(changed since); `{reset_command()}` sets a new one on every demo user."
                 )
             )
         if not password:
@@ -497,6 +503,6 @@ class Command(BaseCommand):
                 self.style.WARNING(
                     f"Demo users: {logins}. Their password is not known: "
                     f"{password_file() or 'the password file'} {why}. "
-                    f"`{RESET_COMMAND}` gives them a new one, stores it and prints it."
+                    f"`{reset_command()}` gives them a new one, stores it and prints it."
                 )
             )
