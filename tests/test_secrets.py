@@ -200,3 +200,18 @@ def test_the_admin_login_never_sends_anyone_off_site(db):
         {"username": "boss", "password": PASSWORD, "next": "https://evil.example/steal"},
     )
     assert answer.status_code == 302 and answer["Location"] == "/admin/"
+
+
+def test_the_admin_lists_tokens_without_secrets_and_deleting_one_revokes_it(ops_user):
+    client, token = token_client("ops-officer")
+    assert client.get("/api/strategies/").status_code == 200
+    boss = Client()
+    boss.force_login(User.objects.create_superuser("boss", "boss@example.com", PASSWORD))
+    page = boss.get("/admin/knox/authtoken/")
+    [row] = AuthToken.objects.all()
+    assert page.status_code == 200 and row.token_key.encode() in page.content
+    assert token.encode() not in page.content  # (its digest is the row's key, in the links)
+    assert boss.get("/admin/knox/authtoken/add/").status_code == 403  # issued by the API only
+    deleted = boss.post(f"/admin/knox/authtoken/{row.pk}/delete/", {"post": "yes"}, follow=False)
+    assert deleted.status_code == 302 and not AuthToken.objects.exists()
+    assert client.get("/api/strategies/").status_code == 401

@@ -108,12 +108,12 @@ def store_password(password: str) -> Path | None:
 def password_check(password: str) -> None:
     """Django's password validators, for every demo user (the superuser included), before
     anything is written: a CommandError naming what is wrong."""
-    problems: list[str] = []
+    problems: dict[str, None] = {}  # each message once, in order
     for name in DEMO_USERS:
         try:
             validate_password(password, User(username=name))
         except ValidationError as error:
-            problems += [f"{name}: {message}" for message in error.messages]
+            problems |= dict.fromkeys(error.messages)
     if problems:
         raise CommandError(
             "--password is refused, nothing was changed: "
