@@ -3,7 +3,8 @@
 A backup is a folder `pms-<UTC time>/` holding the archive (`pg_dump -Fc` on PostgreSQL,
 SQLite's online backup elsewhere) and `manifest.json`: the archive's SHA-256 and size,
 the row count of every table, the applied migrations and the application's version. The
-counts are taken in the same snapshot as the dump, so they match it exactly.
+counts are taken in the same snapshot as the dump, so they match it exactly. A backup holds
+secrets (password hashes, tokens): the folder is 0700 and its files 0600, whatever the umask.
 
 A restore checks the archive against the manifest before it touches anything, restores in
 one transaction, then compares every table's rows with the manifest.
@@ -109,8 +110,10 @@ def backup_create(output_dir: Path, say: Say = print) -> Backup:
     """Write a backup folder under `output_dir`; see the module's docstring."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = output_dir / f"pms-{stamp}"
-    folder.mkdir(parents=True, exist_ok=False)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700)
     try:
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is exact
         if connection.vendor == "postgresql":
             archive = folder / "pms.dump"
             counts = _dump_postgres(archive, say)
@@ -130,11 +133,19 @@ def backup_create(output_dir: Path, say: Say = print) -> Backup:
             "migrations": applied_migrations(),
             "tables": counts,
         }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _private_file(folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # no half-written backup left behind
         raise
     return Backup(folder, manifest)
+
+
+def _private_file(path: Path) -> Path:
+    """Create `path` empty and readable by its owner only, for a tool to write into: pg_dump
+    and SQLite keep the mode of a file that exists, where they would create one 0644."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    path.chmod(0o600)  # exact, whatever the umask took from the mode above
+    return path
 
 
 def _dump_postgres(archive: Path, say: Say) -> dict[str, int]:
@@ -148,6 +159,7 @@ def _dump_postgres(archive: Path, say: Say) -> dict[str, int]:
         say("counting rows …")
         counts = row_counts()
         say(f"pg_dump -Fc of {len(counts)} tables …")
+        _private_file(archive)
         _run(
             [pg_dump, "-Fc", "--no-owner", f"--snapshot={snapshot}", *args, "-f", str(archive)], env
         )
@@ -159,7 +171,7 @@ def _dump_sqlite(archive: Path, say: Say) -> dict[str, int]:
         raise BackupError("A SQLite backup must run outside a transaction.")
     connection.ensure_connection()
     say("SQLite online backup …")
-    target = sqlite3.connect(archive)
+    target = sqlite3.connect(_private_file(archive))
     try:
         connection.connection.backup(target)  # a consistent copy, taken in one step
         say("counting rows in the copy …")

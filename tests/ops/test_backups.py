@@ -5,6 +5,8 @@ unconfirmed restore changes nothing, and the cache forgets what it held."""
 import hashlib
 import io
 import json
+import os
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,6 +74,22 @@ def test_the_manifest_describes_the_archive(book, tmp_path):
     assert manifest["tables"]["portfolio_price"] == 4 * 21
     assert "0001_groups" in manifest["migrations"]["pms_site"]
     assert manifest["app_version"]
+
+
+def test_a_backup_is_readable_by_its_owner_only(book, tmp_path):
+    """It holds password hashes and tokens: under the usual umask (022), which would make
+    the folder 0755 and the files 0644, the folder is 0700 and each file 0600."""
+    previous = os.umask(0o022)
+    try:
+        folder = make_backup(tmp_path)
+    finally:
+        os.umask(previous)
+    archive = "pms.dump" if connection.vendor == "postgresql" else "pms.sqlite3"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()} == {
+        archive: 0o600,
+        "manifest.json": 0o600,
+    }
 
 
 def test_restore_brings_back_every_row(book, tmp_path, api_client_for):
