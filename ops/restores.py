@@ -196,15 +196,18 @@ def _check_privileges(admin: psycopg.Connection[Any], name: str) -> None:
 
 
 def _sessions(admin: psycopg.Connection[Any], name: str) -> list[tuple[int, str]]:
-    """The client sessions on database `name`: (pid, "pid user@address application since")."""
+    """The client sessions on database `name`: (pid, "pid user@address application since").
+    A role that is not a superuser sees another role's session without its type, address
+    or start (NULL): it is listed all the same (background workers have no user)."""
     rows = admin.execute(
         "SELECT pid, usename, coalesce(host(client_addr), 'local'), application_name, "
-        "backend_start FROM pg_stat_activity WHERE datname = %s "
-        "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid",
+        "coalesce(to_char(backend_start, 'HH24:MI:SS'), '?') FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid() AND usesysid IS NOT NULL "
+        "AND coalesce(backend_type, 'client backend') = 'client backend' ORDER BY pid",
         [name],
     ).fetchall()
     return [
-        (pid, f"pid {pid} {user}@{address}{f' {app}' if app else ''} since {since:%H:%M:%S}")
+        (pid, f"pid {pid} {user}@{address}{f' {app}' if app else ''} since {since}")
         for pid, user, address, app, since in rows
     ]
 

@@ -177,3 +177,36 @@ def test_the_cluster_stops_within_its_bound_with_a_task_running(db):
         if cluster.poll() is None:
             cluster.kill()
             cluster.wait()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_owner_role_restores_ending_the_application_sessions_only(book, tmp_path):
+    """As in production: `restore` connects as pms_owner (roles.sql), the servers as
+    pms_app. It ends the servers' sessions; a superuser's it may not end, and says so."""
+    with connection.cursor() as cursor:
+        cursor.execute((ROOT / "deploy/postgres/roles.sql").read_text())
+    call_command("backup", "--output-dir", str(tmp_path), stdout=StringIO())
+    [folder] = tmp_path.glob("pms-*")
+    console = psycopg.connect(dsn(), application_name="a-console")  # as postgres
+    app = psycopg.connect(dsn(USER="pms_app"), application_name="a-web-worker")
+    original = dict(connection.settings_dict)
+    connection.close()
+    connection.settings_dict["USER"] = "pms_owner"
+    try:
+        with pytest.raises(CommandError, match=r"may not end pid \d+ postgres@\S+ a-console"):
+            call_command("restore", str(folder), "--yes", "--terminate-sessions", stdout=StringIO())
+        console.close()
+        app = psycopg.connect(dsn(USER="pms_app"), application_name="a-web-worker")
+        out = StringIO()
+        call_command("restore", str(folder), "--yes", "--terminate-sessions", stdout=out)
+        assert "ended 1 other session(s)" in out.getvalue()
+        with pytest.raises(psycopg.OperationalError):
+            app.execute("SELECT 1")
+    finally:
+        app.close()
+        console.close()
+        connection.close()
+        connection.settings_dict.update(original)
+    with psycopg.connect(dsn(USER="pms_app")) as again:  # the servers' role reads the ledger
+        assert again.execute("SELECT count(*) FROM portfolio_trade").fetchone() == (5,)
