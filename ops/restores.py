@@ -57,9 +57,12 @@ def backup_restore(
     expected = backup.manifest["tables"]
     if connection.vendor == "postgresql":
         # Counted before the swap (the servers write into the restored database at once).
-        kept_as = _restore_postgres(
-            archive, expected, say, terminate=terminate_sessions, keep=keep_old
-        )
+        try:
+            kept_as = _restore_postgres(
+                archive, expected, say, terminate=terminate_sessions, keep=keep_old
+            )
+        except psycopg.Error as error:  # e.g. a privilege the role lacks
+            raise BackupError(f"PostgreSQL refused: {str(error).strip()}.") from None
         restored = Restored({}, kept_as)
     else:
         _restore_sqlite(archive, say)
