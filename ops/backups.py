@@ -3,10 +3,11 @@
 A backup is a folder `pms-<UTC time>/` holding the archive (`pg_dump -Fc` on PostgreSQL,
 SQLite's online backup elsewhere) and `manifest.json`: the archive's SHA-256 and size,
 the row count of every table, the applied migrations and the application's version. The
-counts are taken in the same snapshot as the dump, so they match it exactly.
+counts are taken in the same snapshot as the dump, so they match it exactly. A backup holds
+secrets (password hashes, tokens): the folder is 0700 and its files 0600, whatever the umask.
 
-A restore checks the archive against the manifest before it touches anything, restores in
-one transaction, then compares every table's rows with the manifest.
+`backup_read` checks a backup's archive against its manifest before a restore touches
+anything (the restore itself: `ops.restores`).
 """
 
 import datetime as dt
@@ -23,10 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.recorder import MigrationRecorder
-
-from pms_site import cache
 
 MANIFEST = "manifest.json"
 Say = Callable[[str], None]
@@ -44,11 +44,11 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def row_counts() -> dict[str, int]:
-    """Rows of every table of the database, read in the current transaction."""
-    with connection.cursor() as cursor:
-        tables = connection.introspection.table_names(cursor)
-        return _count(cursor, [connection.ops.quote_name(table) for table in tables], tables)
+def row_counts(database: BaseDatabaseWrapper = connection) -> dict[str, int]:
+    """Rows of every table of `database`, read in its current transaction."""
+    with database.cursor() as cursor:
+        tables = database.introspection.table_names(cursor)
+        return _count(cursor, [database.ops.quote_name(table) for table in tables], tables)
 
 
 def _count(cursor: Any, quoted: list[str], tables: list[str]) -> dict[str, int]:
@@ -68,10 +68,11 @@ def applied_migrations() -> dict[str, list[str]]:
     return applied
 
 
-def _postgres_args() -> tuple[list[str], dict[str, str]]:
-    """libpq connection arguments of the default database, and its password's env."""
+def postgres_tool_args(dbname: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """libpq arguments of a PostgreSQL client tool for the default database (or for
+    `dbname` on its server, as its role), and its password's env."""
     db: dict[str, Any] = connection.settings_dict
-    args = ["--dbname", db["NAME"]]
+    args = ["--dbname", dbname or db["NAME"]]
     for flag, key in (("--host", "HOST"), ("--port", "PORT"), ("--username", "USER")):
         if db.get(key):
             args += [flag, str(db[key])]
@@ -79,7 +80,7 @@ def _postgres_args() -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         raise BackupError(
@@ -109,8 +110,10 @@ def backup_create(output_dir: Path, say: Say = print) -> Backup:
     """Write a backup folder under `output_dir`; see the module's docstring."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     folder = output_dir / f"pms-{stamp}"
-    folder.mkdir(parents=True, exist_ok=False)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700)
     try:
+        folder.chmod(0o700)  # mkdir's mode is cut by the umask; this is exact
         if connection.vendor == "postgresql":
             archive = folder / "pms.dump"
             counts = _dump_postgres(archive, say)
@@ -130,16 +133,24 @@ def backup_create(output_dir: Path, say: Say = print) -> Backup:
             "migrations": applied_migrations(),
             "tables": counts,
         }
-        (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+        _private_file(folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)  # no half-written backup left behind
         raise
     return Backup(folder, manifest)
 
 
+def _private_file(path: Path) -> Path:
+    """Create `path` empty and readable by its owner only, for a tool to write into: pg_dump
+    and SQLite keep the mode of a file that exists, where they would create one 0644."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    path.chmod(0o600)  # exact, whatever the umask took from the mode above
+    return path
+
+
 def _dump_postgres(archive: Path, say: Say) -> dict[str, int]:
-    pg_dump = _tool("pg_dump")
-    args, env = _postgres_args()
+    pg_dump = tool("pg_dump")
+    args, env = postgres_tool_args()
     # One snapshot for the counts and the dump: the manifest describes the archive exactly.
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -148,6 +159,7 @@ def _dump_postgres(archive: Path, say: Say) -> dict[str, int]:
         say("counting rows …")
         counts = row_counts()
         say(f"pg_dump -Fc of {len(counts)} tables …")
+        _private_file(archive)
         _run(
             [pg_dump, "-Fc", "--no-owner", f"--snapshot={snapshot}", *args, "-f", str(archive)], env
         )
@@ -159,7 +171,7 @@ def _dump_sqlite(archive: Path, say: Say) -> dict[str, int]:
         raise BackupError("A SQLite backup must run outside a transaction.")
     connection.ensure_connection()
     say("SQLite online backup …")
-    target = sqlite3.connect(archive)
+    target = sqlite3.connect(_private_file(archive))
     try:
         connection.connection.backup(target)  # a consistent copy, taken in one step
         say("counting rows in the copy …")
@@ -208,121 +220,6 @@ def backup_read(path: Path) -> Backup:
             f"A {manifest['database']} backup cannot be restored into {connection.vendor}."
         )
     return Backup(folder, manifest)
-
-
-def other_sessions() -> list[str]:
-    """The other sessions connected to this database (PostgreSQL): "pid user@address
-    application since"."""
-    if connection.vendor != "postgresql":
-        return []
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pid, usename, coalesce(host(client_addr), 'local'), application_name, "
-            "backend_start FROM pg_stat_activity WHERE datname = current_database() "
-            "AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid"
-        )
-        return [
-            f"pid {pid} {user}@{address}" + (f" {app}" if app else "") + f" since {since:%H:%M:%S}"
-            for pid, user, address, app, since in cursor.fetchall()
-        ]
-
-
-def _end_other_sessions(say: Say) -> int:
-    """Keep new sessions out (a connection limit of 0: every role but superusers) and end
-    the others; answer the previous limit, to put back after the restore."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT datconnlimit FROM pg_database WHERE datname = current_database()")
-        limit = int(cursor.fetchone()[0])
-        name = connection.ops.quote_name(connection.settings_dict["NAME"])
-        cursor.execute(f"ALTER DATABASE {name} CONNECTION LIMIT 0")
-        cursor.execute(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend'"
-        )
-        say(f"ended {cursor.fetchone()[0]} other session(s); new ones kept out until done …")
-    return limit
-
-
-def _let_sessions_in(limit: int) -> None:
-    with connection.cursor() as cursor:
-        name = connection.ops.quote_name(connection.settings_dict["NAME"])
-        cursor.execute(f"ALTER DATABASE {name} CONNECTION LIMIT {limit}")
-
-
-def backup_restore(
-    backup: Backup, say: Say = print, *, terminate_sessions: bool = False
-) -> dict[str, tuple[int, int]]:
-    """Restore a checked backup in one transaction; answer the tables whose row counts
-    differ from the manifest after it: {table: (expected, found)}.
-
-    On PostgreSQL it refuses while other sessions are connected (a server or a worker
-    would write on top of the restored data), naming them, unless `terminate_sessions`:
-    then they are ended first and new ones kept out until the restore is done.
-    """
-    archive = backup.folder / backup.manifest["archive"]
-    if connection.vendor == "postgresql":
-        pg_restore = _tool("pg_restore")
-        args, env = _postgres_args()
-        say("checking the archive's table of contents …")
-        _run([pg_restore, "--list", str(archive)], env)
-        sessions = other_sessions()
-        if sessions and not terminate_sessions:
-            raise BackupError(
-                f"{len(sessions)} other session(s) are connected to the database: "
-                + "; ".join(sessions)
-                + ". Stop the web servers and the cluster, or pass --terminate-sessions to "
-                "end them (and keep new ones out) first."
-            )
-        limit = _end_other_sessions(say) if sessions else None
-        connection.close()  # this process holds no lock on what is dropped
-        # A session still holding a table (a server or a worker left running) makes the
-        # restore fail after a minute instead of waiting for ever; it rolls back whole.
-        env["PGOPTIONS"] = "-c lock_timeout=60s"
-        say("pg_restore --single-transaction --clean --if-exists --no-owner …")
-        try:
-            _run(
-                [
-                    pg_restore,
-                    "--single-transaction",
-                    "--clean",
-                    "--if-exists",
-                    "--no-owner",
-                    *args,
-                    str(archive),
-                ],
-                env,
-            )
-        finally:
-            if limit is not None:
-                _let_sessions_in(limit)
-    else:
-        _restore_sqlite(archive, say)
-    # Every cached answer describes the database as it was: all data sets go stale at once.
-    cache.invalidate(cache.ALL_DATASETS)
-    say("comparing row counts with the manifest …")
-    found = row_counts()
-    expected = backup.manifest["tables"]
-    return {
-        table: (expected.get(table, 0), found.get(table, 0))
-        for table in sorted(set(expected) | set(found))
-        if expected.get(table, 0) != found.get(table, 0)
-    }
-
-
-def _restore_sqlite(archive: Path, say: Say) -> None:
-    try:
-        source = sqlite3.connect(f"file:{archive}?mode=ro", uri=True)
-        try:
-            if source.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-            connection.ensure_connection()
-            say("SQLite online restore (one step: all pages or none) …")
-            source.backup(connection.connection)
-        finally:
-            source.close()
-    except sqlite3.DatabaseError as error:
-        raise BackupError(f"{archive}: not a sound SQLite database ({error}).") from None
 
 
 def unapplied_migrations() -> list[str]:

@@ -43,7 +43,8 @@ SITE_LAYERS = {
     "pms_site.datasets": {"pms_site.cache"},
     "ops.pipelines": {"pms_site.cache", "ops.models"},
     "ops.health": {"ops.models", "ops.pipelines"},
-    "ops.backups": {"pms_site.cache"},
+    "ops.backups": set(),
+    "ops.restores": {"pms_site.cache", "ops.backups"},
     "ops.metrics": {"ops.health", "ops.pipelines", "ops.backups", "ops.models"},
     "ops.verification": {
         "pms_site.cache",

@@ -6,7 +6,9 @@
 --     psql -h db.fund.example -U postgres -c "ALTER ROLE pms_app PASSWORD '…'"
 --
 -- pms_owner owns the schema and every table: migrations (`manage.py migrate`), `backup`
--- and `restore` connect as it. pms_app is what the web servers and the cluster connect as
+-- and `restore` connect as it. `restore` builds the backup in a new database beside the
+-- live one (CREATEDB) and, with --terminate-sessions, ends the servers' sessions at the
+-- swap (a member of pms_app may end pms_app's sessions, and no one else's). pms_app is what the web servers and the cluster connect as
 -- (DATABASE_URL): it reads and writes rows, and cannot TRUNCATE, ALTER or DROP a table,
 -- nor disable the triggers that keep the trade ledger and the audit trail append-only.
 -- `manage.py verify_system` warns when the servers connect as the tables' owner.
@@ -21,6 +23,8 @@ BEGIN
     END IF;
 END
 $$;
+ALTER ROLE pms_owner CREATEDB;
+GRANT pms_app TO pms_owner;
 
 DO $$
 DECLARE

@@ -5,6 +5,9 @@ unconfirmed restore changes nothing, and the cache forgets what it held."""
 import hashlib
 import io
 import json
+import os
+import re
+import stat
 from decimal import Decimal
 from pathlib import Path
 
@@ -72,6 +75,22 @@ def test_the_manifest_describes_the_archive(book, tmp_path):
     assert manifest["tables"]["portfolio_price"] == 4 * 21
     assert "0001_groups" in manifest["migrations"]["pms_site"]
     assert manifest["app_version"]
+
+
+def test_a_backup_is_readable_by_its_owner_only(book, tmp_path):
+    """It holds password hashes and tokens: under the usual umask (022), which would make
+    the folder 0755 and the files 0644, the folder is 0700 and each file 0600."""
+    previous = os.umask(0o022)
+    try:
+        folder = make_backup(tmp_path)
+    finally:
+        os.umask(previous)
+    archive = "pms.dump" if connection.vendor == "postgresql" else "pms.sqlite3"
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in folder.iterdir()} == {
+        archive: 0o600,
+        "manifest.json": 0o600,
+    }
 
 
 def test_restore_brings_back_every_row(book, tmp_path, api_client_for):
@@ -163,3 +182,68 @@ def test_latest_backup(book, tmp_path):
     folder = make_backup(tmp_path)
     found = backups.latest_backup(tmp_path)
     assert found is not None and found[0] == folder
+
+
+def databases_like(pattern: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s ORDER BY datname", [pattern]
+        )
+        return [name for (name,) in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+def test_a_damage_only_pg_restore_finds_leaves_the_live_database(book, tmp_path):
+    """The table of contents reads, the data does not: pg_restore fails in the new database,
+    which is dropped; the live one was never touched and takes connections."""
+    folder = make_backup(tmp_path)
+    change_the_fund()
+    changed = table_state()
+    name = connection.settings_dict["NAME"]
+    manifest_file = folder / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    archive = folder / manifest["archive"]
+    archive.write_bytes(archive.read_bytes()[:-40])  # the last table's data cut short
+    manifest.update(size=archive.stat().st_size, sha256=backups.sha256(archive))
+    manifest_file.write_text(json.dumps(manifest))
+
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"pg_restore failed .* left as it was") as refused:
+        call_command("restore", str(folder), "--yes", stdout=out)
+    assert "end of file" in str(refused.value)
+    assert f"creating {name}_restore_" in out.getvalue()  # it got as far as the new database
+    assert databases_like(f"{name}\\_%") == []
+    assert table_state() == changed
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT datallowconn FROM pg_database WHERE datname = %s", [name])
+        assert cursor.fetchone() == (True,)
+
+
+@pytest.mark.postgres
+def test_keep_old_keeps_the_database_as_it_was_under_a_dated_name(book, tmp_path):
+    folder = make_backup(tmp_path)
+    before = table_state()
+    change_the_fund()
+    name = connection.settings_dict["NAME"]
+    out = io.StringIO()
+    call_command("restore", str(folder), "--yes", "--keep-old", stdout=out)
+    [kept] = databases_like(f"{name}\\_old\\_%")
+    try:
+        assert re.fullmatch(rf"{name}_old_20240315_1800\d\d", kept)  # the tests' clock, UTC
+        assert f"kept as {kept}" in out.getvalue()
+        assert table_state() == before
+        connection.close()
+        original = connection.settings_dict["NAME"]
+        connection.settings_dict["NAME"] = kept
+        try:  # the changed fund, open to connections for a look
+            assert table_state()["portfolio_trade"][0] == 6
+        finally:
+            connection.close()
+            connection.settings_dict["NAME"] = original
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE "{kept}"')
+    # Without --keep-old the database as it was is dropped once the swap is done.
+    out = io.StringIO()
+    call_command("restore", str(folder), "--yes", stdout=out)
+    assert "dropped " in out.getvalue() and databases_like(f"{name}\\_%") == []

@@ -7,15 +7,18 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ops.backups import BackupError, backup_read, backup_restore, unapplied_migrations
+from ops.backups import BackupError, backup_read, unapplied_migrations
+from ops.restores import backup_restore
 
 
 class Command(BaseCommand):
     help = (
         "Restore the database from a backup folder: the archive is checked against its "
-        "manifest first, restored in one transaction, then every table's row count is "
-        "compared with the manifest. It refuses while other sessions are connected: stop "
-        "the web servers and the cluster, or pass --terminate-sessions."
+        "manifest first, restored in one transaction and every table's row count compared "
+        "with the manifest. On PostgreSQL it is restored into a new database beside the "
+        "live one and checked there, then the names are swapped in one short step. It "
+        "refuses while other sessions are connected: stop the web servers and the cluster, "
+        "or pass --terminate-sessions."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,8 +27,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--terminate-sessions",
             action="store_true",
-            help="End the other sessions on the database first (PostgreSQL), and keep new "
-            "ones out until the restore is done.",
+            help="PostgreSQL: at the swap, end the other sessions on the database, whatever "
+            "their role, and keep new ones out until the restored database takes its name.",
+        )
+        parser.add_argument(
+            "--keep-old",
+            action="store_true",
+            help="PostgreSQL: keep the database as it was under <name>_old_<UTC time> "
+            "instead of dropping it.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -41,29 +50,40 @@ class Command(BaseCommand):
             "checked against its manifest."
         )
         if not options["yes"]:
-            if not sys.stdin.isatty():
-                raise CommandError(
-                    "Restoring replaces the whole database: confirm at a terminal, or pass --yes."
-                )
-            answer = input("Replace the current database with this backup? Type 'restore': ")
-            if answer.strip() != "restore":
-                raise CommandError("Not confirmed: nothing was changed.")
+            self.confirm()
 
         def say(message: str) -> None:
             self.stdout.write(f"  {message}")
             self.stdout.flush()
 
         try:
-            differences = backup_restore(
-                backup, say, terminate_sessions=options["terminate_sessions"]
+            restored = backup_restore(
+                backup,
+                say,
+                terminate_sessions=options["terminate_sessions"],
+                keep_old=options["keep_old"],
             )
         except BackupError as error:
             raise CommandError(f"{error} The database was left as it was.") from None
-        if differences:
+        if restored.differences:
             raise CommandError(
                 "Restored, but row counts differ from the manifest: "
-                + ", ".join(f"{t} {e} expected, {f} found" for t, (e, f) in differences.items())
+                + ", ".join(
+                    f"{t} {e} expected, {f} found" for t, (e, f) in restored.differences.items()
+                )
             )
+        self.report(manifest, restored.kept_as, time.perf_counter() - started)
+
+    def confirm(self) -> None:
+        if not sys.stdin.isatty():
+            raise CommandError(
+                "Restoring replaces the whole database: confirm at a terminal, or pass --yes."
+            )
+        answer = input("Replace the current database with this backup? Type 'restore': ")
+        if answer.strip() != "restore":
+            raise CommandError("Not confirmed: nothing was changed.")
+
+    def report(self, manifest: dict[str, Any], kept_as: str | None, seconds: float) -> None:
         pending = unapplied_migrations()
         if pending:
             self.stdout.write(
@@ -73,9 +93,14 @@ class Command(BaseCommand):
                     "run `manage.py migrate` before starting the servers."
                 )
             )
+        if kept_as:
+            self.stdout.write(
+                f"The database as it was is kept as {kept_as}: drop it once it is no longer "
+                f'needed (DROP DATABASE "{kept_as}").'
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Restored {len(manifest['tables'])} tables, row counts as in the manifest, in "
-                f"{time.perf_counter() - started:.1f} s."
+                f"{seconds:.1f} s."
             )
         )
