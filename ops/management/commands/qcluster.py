@@ -1,16 +1,24 @@
 """`manage.py qcluster`: django-q2's cluster, stopped within PMS_CLUSTER_STOP_SECONDS of a
-SIGTERM or SIGINT.
+SIGTERM or SIGINT, and never outliving its parent process.
 
 django-q2 lets each worker finish its task before it stops, which for a pipeline can be
 many minutes: a deploy or `systemctl stop` would hang. Here the stop is asked for as
 usual; past the deadline the cluster's processes are killed, and the pipeline runs they
 were executing are recorded as interrupted, so that the next run of their date proceeds
 at once (`pipelines.abandoned`).
+
+A parent killed outright (`kill -9`, the out-of-memory killer) runs no handler: django-q2's
+sentinel, workers, monitor and pusher would live on as orphans, still scheduling, and a
+new qcluster would make a second cluster. So every process of the cluster asks the kernel
+to kill it when its parent dies (`die_with_parent`): the sentinel dies with the qcluster,
+and its children with it.
 """
 
 import contextlib
+import ctypes
 import os
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -44,6 +52,39 @@ def descendants(pid: int) -> list[int]:
         found += below
         frontier = below
     return found
+
+
+# prctl(2): the signal a process receives when the thread that forked it ends.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """From now on, every process this one forks, and those forks fork in turn, is killed
+    (SIGKILL) when its parent dies. Linux only (prctl); elsewhere nothing changes.
+
+    The kernel sends the signal when the *thread* that forked the child ends, so only forks
+    from a main thread are armed: django-q2 forks the sentinel from the qcluster's main
+    thread, and the workers, the monitor and the pusher from the sentinel's (multiprocessing's
+    "fork" start method, which runs these hooks; `subprocess` does not). A child whose parent
+    died between the fork and the prctl would never get the signal: it exits at once.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    prctl = ctypes.CDLL(None).prctl
+    forking = {"parent": 0}  # the forking process's pid, 0 when a side thread forks
+
+    def before() -> None:
+        main = threading.current_thread() is threading.main_thread()
+        forking["parent"] = os.getpid() if main else 0
+
+    def in_child() -> None:
+        if not forking["parent"]:
+            return
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # fails only for a bad signal
+        if os.getppid() != forking["parent"]:
+            os._exit(1)
+
+    os.register_at_fork(before=before, after_in_child=in_child)
 
 
 class BoundedStopCluster(Cluster):
@@ -83,6 +124,7 @@ class Command(DjangoQCommand):
         settings.SECRET_KEY  # noqa: B018 — the cluster signs its tasks with it
         if options.get("cluster_name"):
             os.environ["Q_CLUSTER_NAME"] = options["cluster_name"]
+        die_with_parent()
         cluster = BoundedStopCluster()
         cluster.start()
         if options.get("run_once", False):
