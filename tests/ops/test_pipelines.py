@@ -23,7 +23,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from briefing.models import MorningPack
-from ops import health, pipelines
+from ops import pipelines
 from ops.models import Heartbeat, PipelineRun
 from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
