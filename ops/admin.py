@@ -82,6 +82,6 @@ class PipelineRunAdmin(ReadOnlyAdmin):
 
 @admin.register(Heartbeat)
 class HeartbeatAdmin(ReadOnlyAdmin):
-    """When the django-q2 cluster was last seen (the `pms-heartbeat` schedule)."""
+    """When each django-q2 cluster was last seen (each qcluster writes its own)."""
 
-    list_display = ("name", "seen_at")
+    list_display = ("name", "host", "pid", "seen_at")

@@ -6,35 +6,49 @@
 `verify_system` and `/metrics` use the same checks. They are cheap: two indexed queries
 and one cache round trip.
 
-The scheduler is alive when the cluster's heartbeat is recent: the `pms-heartbeat`
-schedule runs `heartbeat` every minute, so a recent row proves that the cluster's
-scheduler fires schedules and that a worker runs tasks; and the pipelines' schedules exist.
+The scheduler is alive when a cluster's heartbeat is recent (each `manage.py qcluster`
+writes its own several times within PMS_HEARTBEAT_MAX_AGE_SECONDS while its sentinel
+lives), the pipelines' schedules exist, and none is overdue by more than that age (with
+`catch_up` off, a scheduler that fires a schedule moves its next run into the future).
 """
 
 import datetime as dt
+import os
 import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Max
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from django_q.models import Schedule
 
+from core.calendar import utc_iso
+
 from . import pipelines
 from .models import Heartbeat
 
-CLUSTER = "cluster"
-HEARTBEAT_SCHEDULE = "pms-heartbeat"
+# The schedule that wrote the one heartbeat of every cluster before each cluster wrote its
+# own: setup_schedules deletes it.
+RETIRED_HEARTBEAT_SCHEDULE = "pms-heartbeat"
 
 
-def heartbeat() -> None:
-    """The cluster's task, every minute: it is alive."""
-    Heartbeat.objects.update_or_create(name=CLUSTER, defaults={"seen_at": timezone.now()})
+def heartbeat(cluster: str = "") -> None:
+    """`cluster` is alive now, on this host and pid: by default this process's cluster (its
+    id), outside a cluster this process (host:pid). Heartbeats a day old, of clusters long
+    gone, are dropped."""
+    now = timezone.now()
+    Heartbeat.objects.update_or_create(
+        name=cluster or pipelines.this_cluster() or pipelines.this_worker(),
+        defaults={"seen_at": now, "host": socket.gethostname(), "pid": os.getpid()},
+    )
+    Heartbeat.objects.filter(seen_at__lt=now - dt.timedelta(days=1)).delete()
 
 
 @dataclass(frozen=True)
@@ -55,8 +69,8 @@ def timed(probe: Callable[[], tuple[bool, str]]) -> Check:
 
 
 def heartbeat_age() -> dt.timedelta | None:
-    """How long ago the cluster was last seen; None if never."""
-    seen = Heartbeat.objects.filter(name=CLUSTER).values_list("seen_at", flat=True).first()
+    """How long ago a cluster was last seen (the latest heartbeat); None if never."""
+    seen = Heartbeat.objects.aggregate(last=Max("seen_at"))["last"]
     return None if seen is None else timezone.now() - seen
 
 
@@ -81,9 +95,18 @@ def scheduler() -> tuple[bool, str]:
     if age.total_seconds() > limit:
         return False, f"cluster last seen {age.total_seconds():.0f} s ago (limit {limit} s)"
     wanted = {f"pms-{name}" for name in pipelines.PIPELINES}
-    missing = wanted - set(Schedule.objects.filter(name__in=wanted).values_list("name", flat=True))
+    found = dict(Schedule.objects.filter(name__in=wanted).values_list("name", "next_run"))
+    missing = wanted - set(found)
     if missing:
         return False, f"schedules missing: {', '.join(sorted(missing))}; run setup_schedules"
+    overdue = sorted(
+        name for name, due in found.items() if (timezone.now() - due).total_seconds() > limit
+    )
+    if overdue:
+        return False, (
+            f"{', '.join(overdue)} overdue since {utc_iso(min(found[n] for n in overdue))}: "
+            "no cluster's scheduler fires schedules"
+        )
     return True, f"cluster seen {age.total_seconds():.0f} s ago; pipelines scheduled"
 
 

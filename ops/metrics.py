@@ -179,7 +179,8 @@ def _late_pipelines() -> Metric:
 
 def _heartbeat_age() -> Metric:
     heartbeat = GaugeMetricFamily(
-        "pms_cluster_heartbeat_age_seconds", "Seconds since the django-q2 cluster's heartbeat."
+        "pms_cluster_heartbeat_age_seconds",
+        "Seconds since the latest heartbeat of any django-q2 cluster.",
     )
     seen = health.heartbeat_age()
     heartbeat.add_metric([], float("inf") if seen is None else seen.total_seconds())

@@ -22,7 +22,9 @@ class PipelineRun(models.Model):
     business_date = models.DateField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     steps = models.JSONField(default=list)
-    trigger = models.CharField(max_length=16, help_text="schedule, api, command or admin")
+    trigger = models.CharField(
+        max_length=16, help_text="schedule, api, command, admin or recovery (queued again)"
+    )
     requested_by = models.CharField(max_length=150)
     requested_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -31,6 +33,17 @@ class PipelineRun(models.Model):
     error = models.TextField(blank=True)
     worker = models.CharField(
         max_length=120, blank=True, help_text="host:pid of the process that ran it last."
+    )
+    cluster = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="The id of the django-q2 cluster whose worker ran it last (its heartbeat "
+        "tells whether it still can); blank when a command ran it in its own process.",
+    )
+    recoveries = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Times its date was queued again since it was last requested, because the "
+        "cluster or worker running it died.",
     )
     note = models.TextField(
         blank=True, help_text="What befell the run besides its steps: a takeover, a shutdown."
@@ -60,14 +73,17 @@ class PipelineRun(models.Model):
 
 
 class Heartbeat(models.Model):
-    """The last time a process showed it was alive: the django-q2 cluster writes "cluster"
-    every minute (schedule `pms-heartbeat`), which proves its scheduler and a worker run."""
+    """The last time a django-q2 cluster showed it was alive: each `manage.py qcluster`
+    writes its own row (its cluster id) several times within PMS_HEARTBEAT_MAX_AGE_SECONDS,
+    while its sentinel lives."""
 
-    name = models.CharField(max_length=32, primary_key=True)
+    name = models.CharField(max_length=120, primary_key=True, help_text="The cluster's id.")
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(null=True, blank=True, help_text="The qcluster's pid.")
     seen_at = models.DateTimeField()
 
     class Meta:
         db_table = "pms_site_heartbeat"  # kept, as PipelineRun's is
 
     def __str__(self) -> str:
-        return f"{self.name} {self.seen_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.name} on {self.host}:{self.pid} {self.seen_at:%Y-%m-%d %H:%M:%S}"

@@ -54,7 +54,7 @@ from risk.services import (
 )
 from trading.services import proposal_generate
 
-from .models import PipelineRun
+from .models import Heartbeat, PipelineRun
 
 logger = logging.getLogger("pms.pipelines")
 Progress = Callable[[str, str], None]  # (step, message)
@@ -256,11 +256,17 @@ def run_request(
         run, created = _locked_run(pipeline, date, trigger=trigger, actor=actor)
         if not created and run.status in ACTIVE:
             _take_over(run, force=force)
-        run.status, run.steps, run.error = PipelineRun.Status.QUEUED, [], ""
-        run.trigger, run.requested_by, run.requested_at = trigger, actor, timezone.now()
-        run.started_at = run.finished_at = run.seconds = None
+        _requeue(run, trigger=trigger, actor=actor)
+        run.recoveries = 0
         run.save()
     return run
+
+
+def _requeue(run: PipelineRun, *, trigger: str, actor: str) -> None:
+    """Reset the (locked) run's record to queued, as requested by `actor` now."""
+    run.status, run.steps, run.error = PipelineRun.Status.QUEUED, [], ""
+    run.trigger, run.requested_by, run.requested_at = trigger, actor, timezone.now()
+    run.started_at = run.finished_at = run.seconds = None
 
 
 def _locked_run(
@@ -308,6 +314,15 @@ def this_worker() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def this_cluster() -> str:
+    """The id of the django-q2 cluster this process belongs to (`manage.py qcluster` sets
+    it before it forks its processes); blank outside a cluster."""
+    return os.environ.get(CLUSTER_ID_VARIABLE, "")
+
+
+CLUSTER_ID_VARIABLE = "PMS_CLUSTER_ID"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -324,26 +339,105 @@ def _worker_alive_here(worker: str) -> bool:
     return host == socket.gethostname() and pid.isdigit() and _alive(int(pid))
 
 
-def abandoned(run: PipelineRun) -> str | None:
-    """Why a queued or running run is abandoned and may be taken over, or None: running
-    longer than the cluster's task timeout, or by a process of this host that is gone;
-    queued longer than the broker's retry (no worker took it)."""
+def abandoned(run: PipelineRun, beats: dict[str, dt.datetime] | None = None) -> str | None:
+    """Why a queued or running run is abandoned and may be taken over, or None. Running: its
+    cluster stopped heartbeating (whatever its host), its worker is a process of this host
+    that is gone, or it has run longer than the cluster's task timeout (a command's process
+    on another host); queued longer than the broker's retry (no worker took it). `beats`:
+    the clusters' last heartbeats, when the caller read them (else the run's is read)."""
     now = timezone.now()
     cluster: dict[str, Any] = settings.Q_CLUSTER
     timeout, retry = int(cluster["timeout"]), int(cluster["retry"])
-    if run.status == PipelineRun.Status.RUNNING:
-        started = run.started_at or run.requested_at
-        if (now - started).total_seconds() > timeout:
-            return (
-                f"running since {utc_iso(started)}, past the cluster's {timeout} s task "
-                "timeout: its worker died"
-            )
-        host, _, pid = run.worker.partition(":")
-        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
-            return f"its worker {run.worker} is gone"
-    elif (now - run.requested_at).total_seconds() > retry:
-        return f"queued since {utc_iso(run.requested_at)}, past the broker's {retry} s retry"
+    if run.status != PipelineRun.Status.RUNNING:
+        if (now - run.requested_at).total_seconds() > retry:
+            return f"queued since {utc_iso(run.requested_at)}, past the broker's {retry} s retry"
+        return None
+    started = run.started_at or run.requested_at
+    if (now - started).total_seconds() > timeout:
+        return (
+            f"running since {utc_iso(started)}, past the cluster's {timeout} s task "
+            "timeout: its worker died"
+        )
+    host, _, pid = run.worker.partition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return f"its worker {run.worker} is gone"
+    return _cluster_silent(run.cluster, beats, now) if run.cluster else None
+
+
+def _cluster_silent(
+    cluster: str, beats: dict[str, dt.datetime] | None, now: dt.datetime
+) -> str | None:
+    """Why `cluster` is taken for dead, or None while it heartbeats."""
+    if beats is None:
+        beats = last_beats({cluster})
+    limit = settings.PMS_HEARTBEAT_MAX_AGE_SECONDS
+    seen = beats.get(cluster)
+    if seen is None:
+        return f"its cluster {cluster} has no heartbeat"
+    age = (now - seen).total_seconds()
+    if age > limit:
+        return (
+            f"its cluster {cluster} stopped heartbeating: last seen {utc_iso(seen)}, "
+            f"{age:.0f} s ago (limit {limit} s)"
+        )
     return None
+
+
+def last_beats(clusters: set[str]) -> dict[str, dt.datetime]:
+    """The last heartbeat of each of `clusters` that has one."""
+    return dict(Heartbeat.objects.filter(name__in=clusters).values_list("name", "seen_at"))
+
+
+def runs_recover(*, by: str, stopped: str = "") -> list[PipelineRun]:
+    """The scheduler pass of a live cluster (`by`, its name): every queued or running run
+    that is abandoned (`abandoned`), or that ran on the cluster `stopped` (stopping now), is
+    recorded as interrupted in its note and its date queued again, trigger "recovery", in
+    one transaction; the task goes to the broker once it commits. A date interrupted more
+    than PMS_PIPELINE_RECOVERIES times in a row fails with its alert instead: a run that
+    kills its cluster (out of memory) must not take every cluster down in turn.
+
+    Runs whose rows another transaction holds are skipped (`skip_locked`): a second pass at
+    the same moment, or the run's own worker writing its step, leaves them to the next pass,
+    which reads them afresh (a run queued again is no longer abandoned): one re-run only."""
+    with transaction.atomic():
+        runs = list(
+            PipelineRun.objects.select_for_update(skip_locked=True)
+            .filter(status__in=ACTIVE)
+            .order_by("pk")
+        )
+        beats = last_beats({run.cluster for run in runs if run.cluster})
+        recovered = []
+        for run in runs:
+            if stopped and run.cluster == stopped and run.status == PipelineRun.Status.RUNNING:
+                reason: str | None = f"its cluster {stopped} was stopped while it ran"
+            else:
+                reason = abandoned(run, beats)
+            if reason is not None:
+                _recover(run, reason, by)
+                recovered.append(run)
+    return recovered
+
+
+def _recover(run: PipelineRun, reason: str, by: str) -> None:
+    """Record the locked `run` as interrupted for `reason` and queue its date again (or,
+    past PMS_PIPELINE_RECOVERIES, fail it with its alert)."""
+    step = next((s for s in run.steps if s.get("status") == "running"), None)
+    where = f" in step {step['name']} (attempt {step.get('attempts', 0)})" if step else ""
+    said = f"{utc_iso(timezone.now())}: a {run.status} run interrupted{where}: {reason}"
+    limit = int(settings.PMS_PIPELINE_RECOVERIES)
+    if run.recoveries >= limit:
+        run.status, run.finished_at = PipelineRun.Status.FAILED, timezone.now()
+        run.error = f"interrupted: {reason}; not queued again after {limit} recoveries"[:2000]
+        run.note = (f"{said}; failed: queued again {limit} times already. " + run.note)[:2000]
+        run.save()
+        _alert(run)
+    else:
+        run.note = (f"{said}; queued again by {by}. " + run.note)[:2000]
+        _requeue(run, trigger="recovery", actor=by)
+        run.recoveries += 1
+        run.save()
+        transaction.on_commit(lambda: _hand_to_cluster(run))
+    logger.warning("%s %s: %s", run.pipeline, run.business_date, said)
 
 
 def _claim(run_id: int) -> PipelineRun:
@@ -361,8 +455,8 @@ def _claim(run_id: int) -> PipelineRun:
         steps = PIPELINES[run.pipeline]
         run.status, run.started_at = PipelineRun.Status.RUNNING, timezone.now()
         run.steps = [{"name": s.name, "status": "pending", "attempts": 0} for s in steps]
-        run.worker = this_worker()
-        run.save(update_fields=["status", "started_at", "steps", "worker"])
+        run.worker, run.cluster = this_worker(), this_cluster()
+        run.save(update_fields=["status", "started_at", "steps", "worker", "cluster"])
     return run
 
 
@@ -435,7 +529,7 @@ def _run_steps(run: PipelineRun, say: Progress) -> PipelineRun:
 def _run_step(run: PipelineRun, step: Step, record: dict[str, Any], say: Progress) -> bool:
     """Run one step, tried again PMS_PIPELINE_RETRIES times; whether it succeeded."""
     retries = int(settings.PMS_PIPELINE_RETRIES)
-    record.update(status="running", started_at=utc_iso(timezone.now()))
+    record.update(status="running", started_at=utc_iso(timezone.now()), attempts=1)
     _save(run, "steps")
     step_started = time.monotonic()
     for attempt in range(1, retries + 2):
@@ -533,10 +627,12 @@ def pipeline_enqueue(
 ) -> PipelineRun:
     """Reserve the run and hand it to the cluster, once the reservation is committed."""
     run = run_request(pipeline=pipeline, date=date, trigger=trigger, actor=actor, force=force)
-    transaction.on_commit(
-        lambda: async_task("ops.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
-    )
+    transaction.on_commit(lambda: _hand_to_cluster(run))
     return run
+
+
+def _hand_to_cluster(run: PipelineRun) -> None:
+    async_task("ops.pipelines.run_task", run.pk, task_name=f"{run}"[:100])
 
 
 def run_task(run_id: int) -> str:

@@ -197,7 +197,6 @@ def cache_current() -> Outcome:
 
 def schedules() -> Outcome:
     wanted = {f"pms-{p}": settings.PMS_SCHEDULES[p] for p in pipelines.PIPELINES}
-    wanted[health.HEARTBEAT_SCHEDULE] = "* * * * *"
     found = dict(Schedule.objects.filter(name__in=wanted).values_list("name", "cron"))
     wrong = [name for name, cron in wanted.items() if found.get(name) != cron]
     if wrong:
@@ -431,9 +430,10 @@ MANAGE_LINE = re.compile(r"manage\.py\s+([^`\n|]+)")
 
 
 def doc_commands(text: str) -> Iterator[list[str]]:
-    """Each `manage.py …` command line written in a document, as its words."""
+    """Each `manage.py …` command line written in a document, as its words (up to a
+    comment, a `;`, a `&&` or a `&` that runs it in the background)."""
     for match in MANAGE_LINE.finditer(text):
-        words = shlex.split(match.group(1).split(" #")[0].split(";")[0].split("&&")[0])
+        words = shlex.split(re.split(r" #|;|&", match.group(1))[0])
         if words:
             yield words
 

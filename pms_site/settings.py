@@ -371,8 +371,13 @@ PMS_SCHEDULES = {
     "preopen": os.environ.get("PMS_PREOPEN_CRON", "30 9 * * 1-5"),  # 06:30 in São Paulo
 }
 
-# The cluster's heartbeat (every minute) older than this: /health/ reports the scheduler down.
+# Each cluster heartbeats six times within this age. No cluster's heartbeat younger than
+# this: /health/ reports the scheduler down; a run whose cluster's heartbeat is older is
+# taken for interrupted and its date queued again, by the next pass of any live cluster.
 PMS_HEARTBEAT_MAX_AGE_SECONDS = int(os.environ.get("PMS_HEARTBEAT_MAX_AGE_SECONDS", "180"))
+# A date interrupted (its cluster or worker died) this many times in a row fails, with its
+# alert, instead of being queued again.
+PMS_PIPELINE_RECOVERIES = int(os.environ.get("PMS_PIPELINE_RECOVERIES", "2"))
 
 # /metrics asks for `Authorization: Bearer <this>` when it is set. With DEBUG off it is
 # required: without it /metrics is off (404), and `check --deploy` warns.

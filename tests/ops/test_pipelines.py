@@ -6,6 +6,7 @@ import json
 import os
 import pydoc
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from briefing.models import MorningPack
-from ops import health, pipelines
+from ops import pipelines
 from ops.models import Heartbeat, PipelineRun
 from portfolio.models import CapitalFlow, PortfolioSnapshot, PositionSnapshot
 from risk.models import RiskAlert, RiskSnapshot
@@ -196,18 +197,16 @@ def test_setup_schedules_is_idempotent(db):
     assert again == first
     assert [(s["name"], s["cron"], s["args"]) for s in first] == [
         ("pms-eod", "0 21 * * 1-5", "'eod'"),
-        ("pms-heartbeat", "* * * * *", ""),
         ("pms-preopen", "30 9 * * 1-5", "'preopen'"),
     ]
-    # Friday Mar 15, 18:00 UTC: the next eod slot is 21:00 today, the next preopen Monday,
-    # the heartbeat due at once (this minute's slot): the cluster's first pass runs it.
+    # Friday Mar 15, 18:00 UTC: the next eod slot is 21:00 today, the next preopen Monday.
     assert first[0]["next_run"] == dt.datetime(2024, 3, 15, 21, 0, tzinfo=dt.UTC)
-    assert first[1]["next_run"] == dt.datetime(2024, 3, 15, 18, 0, tzinfo=dt.UTC)
-    assert first[2]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
+    assert first[1]["next_run"] == dt.datetime(2024, 3, 18, 9, 30, tzinfo=dt.UTC)
 
 
 def test_setup_schedules_points_the_schedules_of_before_the_move_at_ops(db):
-    """Schedules written when the pipelines lived in pms_site are updated in place."""
+    """Schedules written when the pipelines lived in pms_site are updated in place; the
+    heartbeat's, retired (each cluster beats by itself), is deleted."""
     old = {
         "pms-eod": "pms_site.pipelines.scheduled",
         "pms-preopen": "pms_site.pipelines.scheduled",
@@ -219,13 +218,15 @@ def test_setup_schedules_points_the_schedules_of_before_the_move_at_ops(db):
         ).pk
         for name, func in old.items()
     }
-    call_command("setup_schedules", stdout=StringIO())
+    output = StringIO()
+    call_command("setup_schedules", stdout=output)
+    assert "deleted pms-heartbeat: retired" in output.getvalue()
     now = dict(Schedule.objects.values_list("name", "func"))
     assert now == {
         "pms-eod": "ops.pipelines.scheduled",
         "pms-preopen": "ops.pipelines.scheduled",
-        "pms-heartbeat": "ops.health.heartbeat",
     }
+    del pks["pms-heartbeat"]
     assert dict(Schedule.objects.values_list("name", "pk")) == pks
     assert all(callable(pydoc.locate(func)) for func in now.values())  # as the cluster finds it
 
@@ -238,7 +239,7 @@ def test_setup_schedules_leaves_one_schedule_of_each_name(db):
     double.save()
     call_command("setup_schedules", stdout=StringIO())
     names = list(Schedule.objects.order_by("name").values_list("name", flat=True))
-    assert names == ["pms-eod", "pms-heartbeat", "pms-preopen"]
+    assert names == ["pms-eod", "pms-preopen"]
     assert Schedule.objects.get(name="pms-eod").pk != double.pk
 
 
@@ -411,15 +412,8 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
         "PMS_RISK_WINDOW": "20",
         "PMS_PIPELINE_RETRY_SECONDS": "0",
         "PMS_Q_WORKERS": "1",
+        "DEBUG": "1",
     }
-    # The heartbeat, due now: the cluster's scheduler takes it on its first pass (~30 s).
-    Schedule.objects.create(
-        name=health.HEARTBEAT_SCHEDULE,
-        func="ops.health.heartbeat",
-        schedule_type=Schedule.MINUTES,
-        minutes=1,
-        next_run=timezone.now(),
-    )
     cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=Path(__file__).resolve().parents[2],
@@ -441,9 +435,10 @@ def test_a_cluster_runs_a_pipeline_enqueued_through_the_api(fund, api_client_for
         done = PipelineRun.objects.get(pk=run_id)
         assert done.status == "succeeded", (done.status, done.error, done.steps)
         assert PortfolioSnapshot.objects.filter(date=TODAY).exists()
-        while time.monotonic() < deadline and not Heartbeat.objects.exists():
-            time.sleep(0.5)
-        assert Heartbeat.objects.filter(name=health.CLUSTER).exists()
+        # The cluster's own heartbeat, written before its processes started: its qcluster's.
+        beat = Heartbeat.objects.get()
+        assert (beat.host, beat.pid) == (socket.gethostname(), cluster.pid)
+        assert done.cluster == beat.name
     finally:
         cluster.send_signal(signal.SIGTERM)
         try:

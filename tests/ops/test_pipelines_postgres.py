@@ -177,4 +177,4 @@ def test_setup_schedules_at_once_leave_one_schedule_of_each(db):
     )
     assert (len(done), refusals) == (count, [])
     names = list(Schedule.objects.order_by("name").values_list("name", flat=True))
-    assert names == ["pms-eod", "pms-heartbeat", "pms-preopen"]
+    assert names == ["pms-eod", "pms-preopen"]

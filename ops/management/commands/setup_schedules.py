@@ -15,9 +15,9 @@ from ops import health, pipelines
 
 class Command(BaseCommand):
     help = (
-        "Create or update one schedule per pipeline (crons in UTC, PMS_SCHEDULES) and the "
-        "cluster's heartbeat (every minute); running it again changes nothing, and two at "
-        "once (servers starting together) leave one schedule of each."
+        "Create or update one schedule per pipeline (crons in UTC, PMS_SCHEDULES); running "
+        "it again changes nothing, and two at once (servers starting together) leave one "
+        "schedule of each. Each cluster writes its own heartbeat (no schedule does)."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -32,13 +32,10 @@ class Command(BaseCommand):
             )
             for pipeline in pipelines.PIPELINES
         ]
-        # The heartbeat's results are not kept: they would push the pipelines' out of the
-        # cluster's task history (Q_CLUSTER save_limit).
-        schedules.append(
-            (health.HEARTBEAT_SCHEDULE, "ops.health.heartbeat", "", _NOT_SAVED, "* * * * *")
-        )
         with transaction.atomic():
             _one_at_a_time()
+            if Schedule.objects.filter(name=health.RETIRED_HEARTBEAT_SCHEDULE).delete()[0]:
+                self.stdout.write(f"deleted {health.RETIRED_HEARTBEAT_SCHEDULE}: retired")
             for name, func, call_args, call_kwargs, cron in schedules:
                 schedule, created = _write(name, func, call_args, call_kwargs, cron, now)
                 self.stdout.write(
@@ -73,18 +70,11 @@ def _write(
             "repeats": -1,
         },
     )
-    # A pipeline's next slot of the cron, not "now": setting up must not run it. The
-    # heartbeat's current slot (this minute's, already past), so it is due at once: the
-    # cluster's scheduler, which runs every 30 s in its sentinel and the first time 30 s
-    # after the start, fires it on that first pass, rather than on the first pass after the
-    # next whole minute (up to 90 s after the start).
-    slots = croniter(cron, now)
-    due_now = name == health.HEARTBEAT_SCHEDULE
-    schedule.next_run = slots.get_prev(type(now)) if due_now else slots.get_next(type(now))
+    # A pipeline's next slot of the cron, not "now": setting up must not run it.
+    schedule.next_run = croniter(cron, now).get_next(type(now))
     schedule.save(update_fields=["next_run"])
     return schedule, created
 
 
 # The advisory lock of setup_schedules (any constant bigint no other code of the fund uses).
 _LOCK_KEY = 0x706D735F73636864  # "pms_schd"
-_NOT_SAVED = "q_options={'save': False}"
