@@ -173,7 +173,10 @@ def _dump_sqlite(archive: Path, say: Say) -> dict[str, int]:
     say("SQLite online backup …")
     target = sqlite3.connect(_private_file(archive))
     try:
-        connection.connection.backup(target)  # a consistent copy, taken in one step
+        try:
+            connection.connection.backup(target)  # a consistent copy, taken in one step
+        except sqlite3.Error as error:  # e.g. "database or disk is full"
+            raise BackupError(f"the SQLite copy into {archive} failed: {error}") from None
         say("counting rows in the copy …")
         # The tables Django's introspection lists, so that a restore compares like with like.
         tables = [

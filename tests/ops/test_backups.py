@@ -10,6 +10,7 @@ import re
 import stat
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -247,3 +248,29 @@ def test_keep_old_keeps_the_database_as_it_was_under_a_dated_name(book, tmp_path
     out = io.StringIO()
     call_command("restore", str(folder), "--yes", stdout=out)
     assert "dropped " in out.getvalue() and databases_like(f"{name}\\_%") == []
+
+
+class FullDiskSQLite:
+    """The database connection as the SQLite backup sees it, on a disk that is full."""
+
+    vendor = "sqlite"
+    in_atomic_block = False
+
+    def ensure_connection(self) -> None:
+        pass
+
+    class connection:
+        @staticmethod
+        def backup(target: Any) -> None:
+            import sqlite3
+
+            raise sqlite3.OperationalError("database or disk is full")
+
+
+def test_a_full_disk_is_the_commands_error_and_keeps_nothing(db, tmp_path, monkeypatch):
+    """The backup's disk fills up (as on a 64 KiB tmpfs): the command says so, exit 1, and
+    no half-written folder is left to be mistaken for a backup."""
+    monkeypatch.setattr(backups, "connection", FullDiskSQLite())
+    with pytest.raises(CommandError, match=r"Backup failed, nothing kept: .*disk is full"):
+        call_command("backup", "--output-dir", str(tmp_path), stdout=io.StringIO())
+    assert list(tmp_path.iterdir()) == []
