@@ -390,3 +390,42 @@ def test_the_login_throttle_per_address_ignores_a_forged_forwarded_for(db):
         for n in range(31)
     ]
     assert codes[:30] == [400] * 30 and codes[30] == 429
+
+
+XSS = "<script>alert('pms')</script>"
+
+
+def test_markup_in_names_and_notes_is_shown_as_text(fund, ops):
+    """Text a client chose (a strategy's name, a flow's note) is escaped on every screen
+    that shows it: never markup the browser would run."""
+    from django.contrib.auth.models import User
+
+    assert (
+        ops.post("/api/strategies/", {"code": "XSS", "name": XSS}, format="json").status_code == 201
+    )
+    flow = {"date": "2024-03-15", "amount": "1000", "note": XSS}
+    assert ops.post("/api/capital-flows/", flow, format="json").status_code == 201
+    boss = Client()
+    boss.force_login(User.objects.create_superuser("boss-xss", "b@example.com", PASSWORD))
+    for page in ("/admin/", "/admin/portfolio/strategy/", "/admin/portfolio/capitalflow/"):
+        answer = boss.get(page)
+        assert answer.status_code == 200, page
+        assert XSS.encode() not in answer.content, page
+    assert (
+        b"&lt;script&gt;alert(&#x27;pms&#x27;)&lt;/script&gt;"
+        in boss.get("/admin/portfolio/strategy/").content
+    )
+
+
+def test_a_session_write_without_its_csrf_token_is_refused(fund):
+    """A logged-in browser's session cannot be used by another site's form: the admin and
+    the API refuse a POST without the CSRF token (403), and nothing is written."""
+    from django.contrib.auth.models import User
+
+    before = state()
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(User.objects.create_superuser("boss-csrf", "c@example.com", PASSWORD))
+    flow = {"date": "2024-03-15", "amount": "1000", "note": "forged"}
+    assert browser.post("/api/capital-flows/", flow, "application/json").status_code == 403
+    assert browser.post("/admin/portfolio/capitalflow/add/", flow).status_code == 403
+    assert state() == before
