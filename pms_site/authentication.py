@@ -20,6 +20,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.utils import timezone
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
+from rest_framework import exceptions
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 
@@ -33,7 +34,10 @@ class CachedTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, token: bytes) -> tuple[Any, Any]:
-        key = token.decode("utf-8", "replace")
+        try:
+            key = token.decode("utf-8")
+        except UnicodeDecodeError:  # a header no token can match: a 401, not a 500
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not getattr(self, "_fresh", False) and (known := _remembered(key)) is not None:
             return known
         user, row = super().authenticate_credentials(token)

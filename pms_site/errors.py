@@ -3,7 +3,8 @@
 - Under `/api/`, a 404 or a 500 is `{"detail": …}`, never Django's HTML page.
 - A database that is down or does not answer (a connect or statement timeout) is a 503
   `{"detail"}` with `Retry-After`, for every path: the request changed nothing.
-- A request body nested past what the JSON parser can take is a 400, not a RecursionError.
+- A request body nested past what the JSON parser can take is a 400, not a RecursionError;
+  a host not allowed, a body too large or too many fields is a 400 `{"detail"}` too.
 """
 
 import logging
@@ -12,6 +13,7 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -60,6 +62,16 @@ class ApiErrorsMiddleware:
                 status=500,
             )
         return None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (a host not allowed, a body too large) answered before any view: JSON
+    under `/api/`, Django's page elsewhere."""
+    if request.path.startswith(API_PREFIX):
+        return JsonResponse(
+            {"detail": "Bad request: the request was refused as malformed."}, status=400
+        )
+    return defaults.bad_request(request, exception)
 
 
 class BoundedJSONParser(JSONParser):

@@ -34,18 +34,19 @@ class LoginThrottle(SimpleRateThrottle):
 
     def allow_request(self, request: Request, view: Any) -> bool:
         self.key = self.get_cache_key(request, view)  # may raise ParseError: a 400
-        if self.rate is None or self.key is None:
-            return True
+        if self.rate is None or self.key is None or getattr(request, "_pms_throttled", False):
+            return True  # (refused by an earlier throttle: this one counts nothing)
         self.now = self.timer()
         with transaction.atomic():
             LoginAttempts.objects.filter(last_at__lt=self.now - STALE_SECONDS).delete()
             row, _ = LoginAttempts.objects.select_for_update().get_or_create(key=self.key)
             self.history = [at for at in row.history if at > self.now - self.duration]  # type: ignore[attr-defined]
             allowed = len(self.history) < self.num_requests  # type: ignore[attr-defined]
-            if allowed:
+            if allowed:  # a refused attempt writes nothing
                 self.history.insert(0, self.now)
-            row.history, row.last_at = self.history, self.now
-            row.save(update_fields=["history", "last_at"])
+                row.history, row.last_at = self.history, self.now
+                row.save(update_fields=["history", "last_at"])
+        request._pms_throttled = not allowed  # type: ignore[attr-defined]
         return allowed
 
 
@@ -56,7 +57,9 @@ class LoginUsernameThrottle(LoginThrottle):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         if not username:
             return None
-        digest = hashlib.sha256(str(username).strip().lower().encode()).hexdigest()[:32]
+        digest = hashlib.sha256(
+            str(username).strip().lower().encode("utf-8", "surrogatepass")
+        ).hexdigest()[:32]
         return self.cache_format % {"scope": self.scope, "ident": digest}
 
 

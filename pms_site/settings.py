@@ -33,7 +33,7 @@ def env_list(name: str) -> list[str]:
 
 # Off unless asked for: a server started with only its database's address must not serve
 # Django's technical pages, /metrics without a token or a development key.
-DEBUG = env_bool("DEBUG", False)
+DEBUG = os.environ.get("DEBUG", "").strip() == "1"
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
@@ -189,27 +189,35 @@ PMS_CACHE_TTLS = PMS_CACHE_TTL_DEFAULTS | {
 
 
 # An API token expires this many hours after it was issued (`POST /api/auth/token/`).
-def _token_ttl_hours(text: str) -> float:
+def env_number(name: str, default: str, low: float, high: float, what: str) -> float:
+    """A number from the environment, within [low, high]; else refuse to start, saying
+    what to give."""
+    text = os.environ.get(name, default)
     try:
-        hours = float(text)
+        value = float(text)
     except ValueError:
-        hours = -1.0
-    if not 0 < hours <= 24 * 366:
-        raise ImproperlyConfigured(
-            f"PMS_TOKEN_TTL_HOURS={text!r}: give the hours an API token lasts, more than 0 "
-            "and at most a year, e.g. 12."
-        )
-    return hours
+        value = float("nan")
+    if not low <= value <= high:
+        raise ImproperlyConfigured(f"{name}={text!r}: {what}")
+    return value
 
 
-PMS_TOKEN_TTL_HOURS = _token_ttl_hours(os.environ.get("PMS_TOKEN_TTL_HOURS", "12"))
+PMS_TOKEN_TTL_HOURS = env_number(
+    "PMS_TOKEN_TTL_HOURS",
+    "12",
+    1e-6,
+    24 * 366,
+    "give the hours an API token lasts, more than 0 and at most a year, e.g. 12.",
+)
 REST_KNOX = {
     "TOKEN_TTL": dt.timedelta(hours=PMS_TOKEN_TTL_HOURS),
     "AUTH_HEADER_PREFIX": "Token",  # `Authorization: Token <token>`, as API.md says
 }
 # How long a process trusts an API token it has looked up, for reads (writes always look
 # it up): a revoked token reads for at most this many seconds more in the other processes.
-PMS_AUTH_CACHE_SECONDS = int(os.environ.get("PMS_AUTH_CACHE_SECONDS", "5"))
+PMS_AUTH_CACHE_SECONDS = env_number(
+    "PMS_AUTH_CACHE_SECONDS", "5", 0, 5, "a revoked token must be refused within 5 s: give 0 to 5."
+)
 
 # --- django-q2 (ORM broker: the same database, no extra service) ---------------------------
 Q_CLUSTER = {

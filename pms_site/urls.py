@@ -45,3 +45,5 @@ urlpatterns = [
     path("api/", include("briefing.api.urls")),
     path("api/", include("ops.urls")),
 ]
+
+handler400 = "pms_site.errors.bad_request"

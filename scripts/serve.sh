@@ -6,6 +6,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh
+# The database, the cache and the demo password hold password hashes, sessions and token
+# digests: readable by their owner only.
+umask 077
+var=${PMS_VAR_DIR:-var}
+mkdir -p "$var" && chmod go-rwx "$var"
 # The demo's settings (a development key, local hosts): DEBUG is off unless set.
 export DEBUG=${DEBUG:-1}
 .venv/bin/python manage.py migrate --noinput

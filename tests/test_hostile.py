@@ -429,3 +429,31 @@ def test_a_session_write_without_its_csrf_token_is_refused(fund):
     assert browser.post("/api/capital-flows/", flow, "application/json").status_code == 403
     assert browser.post("/admin/portfolio/capitalflow/add/", flow).status_code == 403
     assert state() == before
+
+
+def test_malformed_credentials_and_oversized_requests_are_a_json_4xx(
+    fund, api_client_for, settings
+):
+    """Bytes that are not UTF-8 in the Authorization header, a username with a lone
+    surrogate, a body past DATA_UPLOAD_MAX_MEMORY_SIZE, a host not allowed: 401 or 400
+    in JSON, never a 500."""
+    client = Client()
+    odd = client.get(
+        "/api/book/",
+        HTTP_AUTHORIZATION="Token \udcff\udcfe".encode("utf-8", "surrogateescape").decode(
+            "latin-1"
+        ),
+    )
+    assert odd.status_code == 401 and odd["Content-Type"] == "application/json"
+    surrogate = '{"username": "x\\ud800", "password": "x"}'
+    login = client.post("/api/auth/token/", surrogate, "application/json")
+    assert login.status_code == 400
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    big = api_client_for("ops").post(
+        "/api/prices/",
+        [{"instrument": "ESH4", "date": "2024-03-15", "price": "1"}] * 100,
+        format="json",
+    )
+    assert big.status_code == 400 and "detail" in big.json()
+    host = client.get("/api/book/", HTTP_HOST="evil.example")
+    assert host.status_code == 400 and host.json()["detail"].startswith("Bad request")

@@ -215,3 +215,34 @@ def test_the_admin_lists_tokens_without_secrets_and_deleting_one_revokes_it(ops_
     deleted = boss.post(f"/admin/knox/authtoken/{row.pk}/delete/", {"post": "yes"}, follow=False)
     assert deleted.status_code == 302 and not AuthToken.objects.exists()
     assert client.get("/api/strategies/").status_code == 401
+
+
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_createsuperuser_at_a_terminal_asks_as_usual_and_allows_no_bypass(db, monkeypatch):
+    """The username and email are asked and answered; a weak password is refused and the
+    "bypass?" question answered no for the person, so the password is asked again."""
+    answers = iter(["root", "root@example.com"])
+    monkeypatch.setattr("builtins.input", lambda question="": next(answers))
+    passwords = iter(["abc", "abc", PASSWORD, PASSWORD])
+    monkeypatch.setattr("getpass.getpass", lambda prompt="Password: ": next(passwords))
+    out, err = StringIO(), StringIO()
+    call_command("createsuperuser", interactive=True, stdin=Terminal(), stdout=out, stderr=err)
+    root = User.objects.get(is_superuser=True)
+    assert (root.username, root.email) == ("root", "root@example.com")
+    assert root.check_password(PASSWORD) and "too short" in err.getvalue()
+
+
+def test_load_demo_checks_the_password_against_each_user_as_it_is(db):
+    from demo.management.commands.load_demo import password_file
+
+    demo_users(PASSWORD)
+    User.objects.filter(username="pm").update(first_name="Quantdeskalpha")
+    stored = password_file().read_text()
+    with pytest.raises(CommandError, match="too similar to the first name"):
+        call_command("load_demo", "--if-empty", "--password", "Quantdeskalpha77", stdout=StringIO())
+    assert all(user.check_password(PASSWORD) for user in User.objects.all())
+    assert password_file().read_text() == stored

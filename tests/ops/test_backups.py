@@ -274,3 +274,19 @@ def test_a_full_disk_is_the_commands_error_and_keeps_nothing(db, tmp_path, monke
     with pytest.raises(CommandError, match=r"Backup failed, nothing kept: .*disk is full"):
         call_command("backup", "--output-dir", str(tmp_path), stdout=io.StringIO())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_or_sighup_stops_a_restore_through_its_clean_up():
+    """A `kill` or a closed terminal during a restore is an interrupt that runs the
+    restore's clean-up (new database dropped, connections allowed again), not a death
+    between the two steps of the swap that leaves the live database refusing everyone."""
+    import os
+    import signal
+
+    from ops.management.commands.restore import stopped_by_signals_as_interrupts
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        before = signal.getsignal(sig)
+        with pytest.raises(KeyboardInterrupt, match=sig.name), stopped_by_signals_as_interrupts():
+            os.kill(os.getpid(), sig)
+        assert signal.getsignal(sig) == before

@@ -109,9 +109,10 @@ def password_check(password: str) -> None:
     """Django's password validators, for every demo user (the superuser included), before
     anything is written: a CommandError naming what is wrong."""
     problems: dict[str, None] = {}  # each message once, in order
+    existing = {u.username: u for u in User.objects.filter(username__in=DEMO_USERS)}
     for name in DEMO_USERS:
-        try:
-            validate_password(password, User(username=name))
+        try:  # against the user as it is (its names and email are the validators' too)
+            validate_password(password, existing.get(name) or User(username=name))
         except ValidationError as error:
             problems |= dict.fromkeys(error.messages)
     if problems:
@@ -454,6 +455,22 @@ class Command(BaseCommand):
             f"{batch.date} ({len(batch.skipped)} signals gave no trade)"
         )
 
+    @staticmethod
+    def user_save(user: User, password: str, set_password: bool) -> None:
+        name = user.username
+        user.is_staff = True  # every demo user may log in to /admin/
+        user.is_superuser = name == "admin" or user.is_superuser
+        if name == "admin" and not user.email:
+            user.email = "admin@example.com"
+        if set_password:
+            if password:
+                user.set_password(password)
+            else:
+                user.set_unusable_password()
+        user.save()
+        if name != "admin":
+            user.groups.set([Group.objects.get(name=name)])
+
     def users(self, password: str, *, reset: bool) -> None:
         """The demo logins: `admin` (superuser) and one staff user per API group. Their
         password is chosen once (or given) and stored; later runs leave it as it is, unless
@@ -463,7 +480,7 @@ class Command(BaseCommand):
         why = "is missing"
         if password or reset or not existing:
             password = password or secrets.token_urlsafe(12)
-            to_set, path = DEMO_USERS, store_password(password)
+            to_set, path = DEMO_USERS, None  # stored once every user has it
         else:
             password, path = stored_password() or "", None
             to_set = [name for name in DEMO_USERS if name not in existing]
@@ -471,20 +488,11 @@ class Command(BaseCommand):
                 changed = [n for n, user in existing.items() if not user.check_password(password)]
             if password and len(changed) == len(existing):
                 password, changed, why = "", [], "holds a password none of them has"
-        for name in DEMO_USERS:
-            user = existing.get(name) or User(username=name)
-            user.is_staff = True  # every demo user may log in to /admin/
-            user.is_superuser = name == "admin" or user.is_superuser
-            if name == "admin" and not user.email:
-                user.email = "admin@example.com"
-            if name in to_set:
-                if password:
-                    user.set_password(password)
-                else:
-                    user.set_unusable_password()
-            user.save()
-            if name != "admin":
-                user.groups.set([Group.objects.get(name=name)])
+        with transaction.atomic():  # every demo user, or none
+            for name in DEMO_USERS:
+                self.user_save(existing.get(name) or User(username=name), password, name in to_set)
+        if to_set == DEMO_USERS and password:
+            path = store_password(password)
         logins = "admin (superuser), " + ", ".join(f"{g} (group {g})" for g in ALL_GROUPS)
         if password:
             where = f"; stored in {path}" if path else ""

@@ -1,7 +1,10 @@
 """Restore a backup written by `manage.py backup`, after checking it."""
 
+import contextlib
+import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +12,23 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ops.backups import BackupError, backup_read, unapplied_migrations
 from ops.restores import backup_restore
+
+
+@contextlib.contextmanager
+def stopped_by_signals_as_interrupts() -> Iterator[None]:
+    """SIGTERM and SIGHUP (a closed terminal) stop the restore as Ctrl-C does: through its
+    clean-up, which drops the new database and lets the live one take connections again,
+    rather than killing the process between the two steps of the swap."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 class Command(BaseCommand):
@@ -57,14 +77,20 @@ class Command(BaseCommand):
             self.stdout.flush()
 
         try:
-            restored = backup_restore(
-                backup,
-                say,
-                terminate_sessions=options["terminate_sessions"],
-                keep_old=options["keep_old"],
-            )
+            with stopped_by_signals_as_interrupts():
+                restored = backup_restore(
+                    backup,
+                    say,
+                    terminate_sessions=options["terminate_sessions"],
+                    keep_old=options["keep_old"],
+                )
         except BackupError as error:
             raise CommandError(f"{error} The database was left as it was.") from None
+        except KeyboardInterrupt as stop:
+            raise CommandError(
+                f"Stopped ({stop or 'Ctrl-C'}): the restore's clean-up ran (the new database "
+                "dropped unless the swap had finished; the live one taking connections)."
+            ) from None
         if restored.differences:
             raise CommandError(
                 "Restored, but row counts differ from the manifest: "

@@ -5,6 +5,7 @@ script (`--noinput`, DJANGO_SUPERUSER_PASSWORD) it runs none. Here a password th
 validators refuse is refused either way (pms_site comes before django.contrib.auth in
 INSTALLED_APPS, so that this command is the one `manage.py` runs)."""
 
+import builtins
 import contextlib
 import os
 from collections.abc import Iterator
@@ -19,10 +20,13 @@ from django.core.management.base import CommandError
 
 @contextlib.contextmanager
 def no_bypass() -> Iterator[None]:
-    """Django asks "Bypass password validation and create user anyway?" with `input`:
-    the answer is no, and the password is asked for again."""
+    """Django asks "Bypass password validation and create user anyway?" with its module's
+    `input`, as it asks every question: to that one the answer is no, and the password is
+    asked for again; the others are asked as usual."""
 
-    def refuse(question: str) -> str:
+    def refuse(question: str = "") -> str:
+        if not question.startswith("Bypass password validation"):
+            return builtins.input(question)  # the username, the email: asked as usual
         print("The password validators cannot be bypassed: choose another password.")
         return "n"
 
