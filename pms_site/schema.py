@@ -149,3 +149,85 @@ def strict_query_parameters(result: dict[str, Any], **kwargs: Any) -> dict[str, 
                 if parameter.get("in") == "query" and schema.get("type") == "string" and free:
                     schema["pattern"] = "^[^\\u0000]+$"
     return result
+
+
+# OpenAPI links of the main resources: where an answer's id leads (a client's next calls,
+# and the chains schemathesis's stateful phase follows). (operation, status) → links, each
+# (name, target operation, path parameters, request body).
+FIRST = "$response.body#/results/0"
+Link = tuple[str, str, dict[str, str], dict[str, str] | None]
+
+
+def _each(names: tuple[str, ...], parameter: str, expression: str) -> list[Link]:
+    return [(name.title().replace("_", ""), name, {parameter: expression}, None) for name in names]
+
+
+POSITION = ("positions_retrieve", "positions_close_create")
+PROPOSAL = (
+    "proposals_retrieve",
+    "proposals_approve_create",
+    "proposals_modify_approve_create",
+    "proposals_reject_create",
+)
+LIMIT = ("risk_limits_retrieve", "risk_limits_partial_update", "risk_limits_destroy")
+ALERT = ("risk_alerts_retrieve", "risk_alerts_acknowledge_create")
+SCENARIO = ("risk_scenarios_retrieve", "risk_scenarios_partial_update", "risk_scenarios_destroy")
+INSTRUMENT = ("instruments_retrieve", "instruments_partial_update")
+STRATEGY = ("strategies_retrieve", "strategies_partial_update")
+STRESS: Link = ("StressScenario", "risk_stress_create", {}, {"scenario": "$response.body#/id"})
+LINKS: dict[tuple[str, str], list[Link]] = {
+    ("positions_create", "201"): _each(POSITION, "id", "$response.body#/id"),
+    ("positions_list", "200"): _each(POSITION, "id", f"{FIRST}/id"),
+    ("positions_close_create", "200"): _each(POSITION[:1], "id", "$response.body#/id"),
+    ("proposals_list", "200"): _each(PROPOSAL, "id", f"{FIRST}/id"),
+    ("proposals_generate_create", "200"): _each(PROPOSAL, "id", "$response.body#/proposals/0/id"),
+    ("proposals_approve_create", "200"): [
+        *_each(PROPOSAL[:1], "id", "$response.body#/proposal/id"),
+        *_each(POSITION, "id", "$response.body#/position/id"),
+        *_each(("trades_retrieve",), "id", "$response.body#/trade/id"),
+    ],
+    ("proposals_reject_create", "200"): _each(PROPOSAL[:1], "id", "$response.body#/proposal/id"),
+    ("risk_limits_create", "201"): _each(LIMIT, "id", "$response.body#/id"),
+    ("risk_limits_list", "200"): _each(LIMIT, "id", f"{FIRST}/id"),
+    ("risk_alerts_list", "200"): _each(ALERT, "id", f"{FIRST}/id"),
+    ("risk_alerts_acknowledge_create", "200"): _each(ALERT[:1], "id", "$response.body#/id"),
+    ("risk_scenarios_create", "201"): [*_each(SCENARIO, "id", "$response.body#/id"), STRESS],
+    ("risk_scenarios_list", "200"): _each(SCENARIO, "id", f"{FIRST}/id"),
+    ("instruments_create", "201"): _each(INSTRUMENT, "symbol", "$response.body#/symbol"),
+    ("instruments_list", "200"): _each(INSTRUMENT, "symbol", f"{FIRST}/symbol"),
+    ("strategies_create", "201"): _each(STRATEGY, "code", "$response.body#/code"),
+    ("strategies_list", "200"): _each(STRATEGY, "code", f"{FIRST}/code"),
+    ("pipelines_run_create", "202"): _each(("pipelines_runs_retrieve",), "id", "$response.body#/run_id"),
+    ("pipelines_runs_list", "200"): _each(("pipelines_runs_retrieve",), "id", f"{FIRST}/id"),
+    ("morning_pack_generate_create", "201"): _each(
+        ("morning_pack_retrieve", "morning_pack_html_retrieve"), "day", "$response.body#/date"
+    ),
+    ("morning_pack_latest_retrieve", "200"): _each(
+        ("morning_pack_retrieve", "morning_pack_html_retrieve"), "day", "$response.body#/date"
+    ),
+    ("risk_snapshots_list", "200"): _each(("risk_snapshots_retrieve",), "date", f"{FIRST}/date"),
+    ("trades_list", "200"): _each(("trades_retrieve",), "id", f"{FIRST}/id"),
+    ("audit_list", "200"): _each(("audit_retrieve",), "id", f"{FIRST}/id"),
+    ("position_snapshots_list", "200"): _each(("position_snapshots_retrieve",), "id", f"{FIRST}/id"),
+}
+
+
+def declare_links(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: the LINKS, on the answers they start from."""
+    operations = {
+        operation["operationId"]: operation
+        for path in result.get("paths", {}).values()
+        for operation in path.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    for (source, status), links in LINKS.items():
+        answer = operations[source]["responses"][status]
+        for name, target, parameters, body in links:
+            assert target in operations, f"LINKS: no operation {target}"
+            link: dict[str, Any] = {"operationId": target}
+            if parameters:
+                link["parameters"] = parameters
+            if body:
+                link["requestBody"] = body
+            answer.setdefault("links", {})[name] = link
+    return result

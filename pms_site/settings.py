@@ -265,6 +265,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pms_site.schema.refuse_unknown_fields",
         "pms_site.schema.strict_query_parameters",
+        "pms_site.schema.declare_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PositionStatusEnum": ["open", "closed"],
