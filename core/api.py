@@ -24,9 +24,7 @@ def parsed_query(serializer_class: type[Serializer], query: QueryDict) -> dict[s
     naming the field if bad, given twice or empty (DRF would take an empty one as left
     out)."""
     problems = {
-        name: [problem]
-        for name in query
-        if (problem := query_values_problem(query.getlist(name)))
+        name: [problem] for name in query if (problem := query_values_problem(query.getlist(name)))
     }
     if problems:
         raise ValidationError(problems)

@@ -18,10 +18,11 @@ from .errors import RowErrors
 
 
 def validated_rows(
-    serializer_class: type[serializers.Serializer], rows: list[Any]
+    serializer_class: type[serializers.Serializer], rows: list[Any], *, text: bool = False
 ) -> list[dict[str, Any]]:
-    """Validate a list of rows, raising RowErrors by row index for the bad ones."""
-    parsed = serializer_class(data=rows, many=True)
+    """Validate a list of rows, raising RowErrors by row index for the bad ones. `text`:
+    the rows' values are all text (a CSV file's), not JSON's types."""
+    parsed = serializer_class(data=rows, many=True, context={"text_values": text})
     if parsed.is_valid():
         return parsed.validated_data  # type: ignore[return-value]
     errors: Any = parsed.errors
@@ -78,6 +79,8 @@ class StrictDecimalField(serializers.DecimalField):
                 self.fail("min_value", min_value=self.min_value)
             self.fail("invalid")
         return value  # its bounds are the validators'
+
+
 class FundDateField(serializers.DateField):
     """A date of the fund's data: from 1990-01-01 to today (São Paulo), or to the latest
     date `latest()` allows."""
@@ -123,10 +126,11 @@ def json_type_problem(field: serializers.Field, value: Any) -> Any:
 
 class RejectUnknownFields:
     """An unknown field is an error, not silently ignored: a misspelt `quantity` on a close
-    must not close the whole position. From a JSON body (not a form, whose values are all
-    text), each field's value is of the JSON type the schema gives it."""
+    must not close the whole position. From a JSON body (not a form or a CSV file, whose
+    values are all text), each field's value is of the JSON type the schema gives it."""
 
     fields: Any
+    context: dict[str, Any]
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -137,7 +141,8 @@ class RejectUnknownFields:
                 raise serializers.ValidationError(
                     {name: [f"Unknown field; expected {expected}."] for name in unknown}
                 )
-        if isinstance(data, dict) and not isinstance(data, QueryDict):  # JSON, not a form
+        json = isinstance(data, dict) and not isinstance(data, QueryDict)  # not a form
+        if json and not self.context.get("text_values"):  # nor a CSV file's row
             wrong = {
                 name: problem
                 for name in data

@@ -18,7 +18,10 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
     max_limit = 1000
 
     def bounds(self) -> dict[str, tuple[int, int]]:
-        return {self.limit_query_param: (1, self.max_limit), self.offset_query_param: (0, OFFSET_MAX)}
+        return {
+            self.limit_query_param: (1, self.max_limit),
+            self.offset_query_param: (0, OFFSET_MAX),
+        }
 
     def _parsed(self, request: Request, name: str, default: int) -> int:
         text = request.query_params.get(name)

@@ -49,7 +49,7 @@ NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
 META = ("description", "default", "nullable", "title", "example", "writeOnly")
 
 
-def _json_number(number: Decimal | int) -> int | float:
+def _json_number(number: Decimal | int | float) -> int | float:
     value = Decimal(number)
     return int(value) if value == value.to_integral_value() else float(value)
 
@@ -85,7 +85,11 @@ def request_text(field: serializers.CharField, schema: dict[str, Any]) -> dict[s
         schema["pattern"] = NOT_BLANK if blank_refused else NO_NUL
     refused = [v for v in field.validators if isinstance(v, RegexValidator) and v.inverse_match]
     if refused:
-        pattern = refused[0].regex.pattern.replace(r"\A", "^").replace(r"\Z", "$")
+        pattern = (
+            str(getattr(refused[0].regex, "pattern", refused[0].regex))
+            .replace(r"\A", "^")
+            .replace(r"\Z", "$")
+        )
         schema["not"] = {"pattern": pattern}
     return schema
 
@@ -197,7 +201,9 @@ LINKS: dict[tuple[str, str], list[Link]] = {
     ("instruments_list", "200"): _each(INSTRUMENT, "symbol", f"{FIRST}/symbol"),
     ("strategies_create", "201"): _each(STRATEGY, "code", "$response.body#/code"),
     ("strategies_list", "200"): _each(STRATEGY, "code", f"{FIRST}/code"),
-    ("pipelines_run_create", "202"): _each(("pipelines_runs_retrieve",), "id", "$response.body#/run_id"),
+    ("pipelines_run_create", "202"): _each(
+        ("pipelines_runs_retrieve",), "id", "$response.body#/run_id"
+    ),
     ("pipelines_runs_list", "200"): _each(("pipelines_runs_retrieve",), "id", f"{FIRST}/id"),
     ("morning_pack_generate_create", "201"): _each(
         ("morning_pack_retrieve", "morning_pack_html_retrieve"), "day", "$response.body#/date"
@@ -208,7 +214,9 @@ LINKS: dict[tuple[str, str], list[Link]] = {
     ("risk_snapshots_list", "200"): _each(("risk_snapshots_retrieve",), "date", f"{FIRST}/date"),
     ("trades_list", "200"): _each(("trades_retrieve",), "id", f"{FIRST}/id"),
     ("audit_list", "200"): _each(("audit_retrieve",), "id", f"{FIRST}/id"),
-    ("position_snapshots_list", "200"): _each(("position_snapshots_retrieve",), "id", f"{FIRST}/id"),
+    ("position_snapshots_list", "200"): _each(
+        ("position_snapshots_retrieve",), "id", f"{FIRST}/id"
+    ),
 }
 
 

@@ -109,7 +109,9 @@ def test_every_operation_as_a_viewer_writes_nothing(case: Any, api_client_for: A
     token = token_of(api_client_for, "viewer")
     writes = case.method.upper() not in ("GET", "HEAD", "OPTIONS")
     before = rows() if writes else []  # counted for the writes only, which compare them
-    response = case.call_and_validate(headers={"Authorization": f"Token {token}"}, checks=ALL_CHECKS)
+    response = case.call_and_validate(
+        headers={"Authorization": f"Token {token}"}, checks=ALL_CHECKS
+    )
     if writes:
         # A viewer's write is refused (403), or refused earlier as malformed (400, 404,
         # 405, 415, 429); never accepted. A stress (it writes nothing) and a login may answer.
