@@ -143,12 +143,14 @@ def refuse_unknown_fields(result: dict[str, Any], **kwargs: Any) -> dict[str, An
 
 
 def strict_query_parameters(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """Postprocessing hook: a free-text query parameter is a non-empty text without NUL, as
-    the filters take it (an empty one is a 400, not ignored)."""
+    """Postprocessing hook: a query parameter is never empty (a 400, not ignored): a
+    free-text one is a non-empty text without NUL, and "" leaves a choice's enum."""
     for path in result.get("paths", {}).values():
         for operation in path.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
+                if parameter.get("in") == "query" and "" in schema.get("enum", []):
+                    schema["enum"] = [value for value in schema["enum"] if value != ""]
                 free = not {"enum", "format", "pattern"} & set(schema)
                 if parameter.get("in") == "query" and schema.get("type") == "string" and free:
                     schema["pattern"] = "^[^\\u0000]+$"
