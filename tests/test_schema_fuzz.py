@@ -35,7 +35,7 @@ ALL_CHECKS = list(CHECKS.get_all())
 POSITIVE_REFUSALS = ["2xx", "3xx", "400", "401", "403", "404", "409", "429"]
 # Per operation and user: every operation is fuzzed in each run; more examples, and a random
 # seed, with PMS_FUZZ_EXAMPLES=200 when hunting.
-EXAMPLES = int(os.environ.get("PMS_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("PMS_FUZZ_EXAMPLES", "4"))
 DERANDOMIZE = "PMS_FUZZ_EXAMPLES" not in os.environ
 pytestmark = pytest.mark.slow
 WRITTEN = (AuditRecord, CapitalFlow, Instrument, Position, Price, Trade, RiskLimit, Signal)
@@ -80,6 +80,8 @@ def api_schema(
     loaded.config.checks.positive_data_acceptance = PositiveDataAcceptanceConfig(
         expected_statuses=POSITIVE_REFUSALS
     )
+    if DERANDOMIZE:  # CI's bound: the coverage phase probes one method each path lacks
+        loaded.config.phases.coverage.unexpected_methods = {"PUT"}
     return loaded
 
 
