@@ -5,10 +5,12 @@ from typing import Any
 
 from django.http import QueryDict
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer, Serializer
 
+from .filtering import query_values_problem
 from .permissions import OPS
 from .serializers import validated_rows
 
@@ -19,7 +21,13 @@ def actor(request: Request) -> str:
 
 def parsed_query(serializer_class: type[Serializer], query: QueryDict) -> dict[str, Any]:
     """A GET's query parameters (`request.query_params`) through `serializer_class`: 400
-    naming the field if bad."""
+    naming the field if bad, given twice or empty (DRF would take an empty one as left
+    out)."""
+    problems = {
+        name: [problem] for name in query if (problem := query_values_problem(query.getlist(name)))
+    }
+    if problems:
+        raise ValidationError(problems)
     parsed = serializer_class(data=query)
     parsed.is_valid(raise_exception=True)
     return dict(parsed.validated_data)

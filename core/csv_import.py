@@ -81,7 +81,7 @@ def every_bad_row(
     next run."""
     parsed = [index for index in range(len(rows)) if index not in errors.errors]
     try:
-        check(validated_rows(serializer_class, [rows[index] for index in parsed]))
+        check(validated_rows(serializer_class, [rows[index] for index in parsed], text=True))
     except RowErrors as found:
         return RowErrors(
             {**{parsed[index]: fields for index, fields in found.errors.items()}, **errors.errors}
@@ -108,7 +108,7 @@ def import_file(
     if confirm:
         rows = [{**row, "confirm": "true"} for row in rows]
     try:
-        parsed = validated_rows(serializer_class, rows)
+        parsed = validated_rows(serializer_class, rows, text=True)
     except RowErrors as errors:
         if check is None:
             raise

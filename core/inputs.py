@@ -122,6 +122,60 @@ def is_ascii_decimal(text: str) -> bool:
     return bool(ASCII_DECIMAL.match(text))
 
 
+# A decimal that is zero, however written: a positive or a non-zero field refuses it.
+ZERO_DECIMAL_PATTERN = r"^-?0(?:\.0+)?$"
+
+
+def _digit(low: int, high: int) -> str:
+    return str(low) if low == high else f"[{low}-{high}]"
+
+
+def _below(digits: str, *, leading: bool) -> list[str]:
+    """Digit strings of the same length as `digits` and smaller (no leading zero when
+    `leading`), as regex branches."""
+    branches = []
+    for i, d in enumerate(int(c) for c in digits):
+        low = 1 if leading and i == 0 and len(digits) > 1 else 0
+        if d > low:
+            rest = len(digits) - i - 1
+            branches.append(digits[:i] + _digit(low, d - 1) + (f"[0-9]{{{rest}}}" if rest else ""))
+    return branches
+
+
+def _at_most(bound: Decimal, places: int) -> str:
+    """Unsigned decimals (no leading zero, at most `places` after the point) ≤ `bound`."""
+    whole, _, fraction = f"{bound:f}".partition(".")
+    fraction = fraction.ljust(places, "0")
+    any_fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
+    smaller = _below(whole, leading=True)
+    if len(whole) > 1:
+        smaller.insert(0, "0" if len(whole) == 2 else f"0|[1-9][0-9]{{0,{len(whole) - 2}}}")
+    equal = [fraction[:k] for k in range(1, places + 1)]
+    for i, d in enumerate(int(c) for c in fraction):
+        if d > 0:
+            equal.append(fraction[:i] + _digit(0, d - 1) + f"[0-9]{{0,{places - i - 1}}}")
+    branches = [f"(?:{'|'.join(smaller)}){any_fraction}"] if smaller else []
+    branches.append(whole + (rf"(?:\.(?:{'|'.join(equal)}))?" if equal else ""))
+    return "|".join(branches)
+
+
+def decimal_pattern(
+    *, places: int, whole_digits: int, bound: Decimal | None = None, signed: bool = False
+) -> str:
+    """The decimals a field accepts as text, as a regular expression: ASCII digits without
+    a leading zero, a point only before a digit, at most `places` after it and at most
+    `whole_digits` before it (and at most `bound`, when given), a minus sign if `signed`.
+    The API checks the form and the schema states it with the bound: one rule for both."""
+    digits_bound = Decimal(10) ** whole_digits - Decimal(10) ** -places
+    if bound is None or bound >= digits_bound:
+        whole = f"0|[1-9][0-9]{{0,{whole_digits - 1}}}" if whole_digits > 1 else "[0-9]"
+        fraction = rf"(?:\.[0-9]{{1,{places}}})?" if places else ""
+        body = f"(?:{whole}){fraction}" if whole_digits else f"0{fraction}"
+    else:
+        body = _at_most(bound, places)
+    return rf"^{'-?' if signed else ''}(?:{body})$"
+
+
 def quantity_problem(quantity: Decimal) -> str | None:
     """Why `quantity` cannot be a trade's: zero books nothing, and past QUANTITY_MAX it is
     a typo."""

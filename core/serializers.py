@@ -4,11 +4,13 @@ digits and bounds, dates are in the fund's range, codes match their pattern, not
 bounded — and UTC datetimes."""
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.db import models
+from django.http import QueryDict
 from rest_framework import serializers
 
 from . import inputs
@@ -16,10 +18,11 @@ from .errors import RowErrors
 
 
 def validated_rows(
-    serializer_class: type[serializers.Serializer], rows: list[Any]
+    serializer_class: type[serializers.Serializer], rows: list[Any], *, text: bool = False
 ) -> list[dict[str, Any]]:
-    """Validate a list of rows, raising RowErrors by row index for the bad ones."""
-    parsed = serializer_class(data=rows, many=True)
+    """Validate a list of rows, raising RowErrors by row index for the bad ones. `text`:
+    the rows' values are all text (a CSV file's), not JSON's types."""
+    parsed = serializer_class(data=rows, many=True, context={"text_values": text})
     if parsed.is_valid():
         return parsed.validated_data  # type: ignore[return-value]
     errors: Any = parsed.errors
@@ -44,14 +47,38 @@ class UTCDateTimeField(serializers.DateTimeField):
 
 
 class StrictDecimalField(serializers.DecimalField):
-    """A decimal written in ASCII digits: "١٢٣" is refused, not read as 123."""
+    """A decimal as the fund accepts it (the schema states the same, `text_pattern`): a
+    JSON number, or a string of ASCII digits written plainly — no sign but a leading minus
+    where negatives are allowed, no exponent, no blank, no leading zero, within the
+    column's digits ("١٢٣", "1e3", "" and " 7" are refused)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.nonzero = any(v in (positive, nonzero) for v in self.validators) or bool(
+            self.min_value is not None and self.min_value > 0
+        )
+        self.signed = self.min_value is None or self.min_value < 0
+        bounds = [abs(Decimal(b)) for b in (self.min_value, self.max_value) if b is not None]
+        self.form = re.compile(self._pattern(bound=None))
+        self.text_pattern = self._pattern(bound=max(bounds) if bounds else None)
+
+    def _pattern(self, *, bound: Decimal | None) -> str:
+        return inputs.decimal_pattern(
+            places=self.decimal_places or 0,
+            whole_digits=self.max_whole_digits or 0,
+            bound=bound,
+            signed=self.signed,
+        )
 
     def to_internal_value(self, data: Any) -> Decimal:
-        if isinstance(data, str) and not inputs.is_ascii_decimal(data.strip()):
-            self.fail("invalid")
         if isinstance(data, bool):
             self.fail("invalid")
-        return super().to_internal_value(data)  # type: ignore[no-any-return]
+        value: Decimal = super().to_internal_value(data)  # its digits and places
+        if isinstance(data, str) and not self.form.match(data):
+            if data.startswith("-") and not self.signed:
+                self.fail("min_value", min_value=self.min_value)
+            self.fail("invalid")
+        return value  # its bounds are the validators'
 
 
 class FundDateField(serializers.DateField):
@@ -70,11 +97,40 @@ class FundDateField(serializers.DateField):
         return day
 
 
+# The JSON type each kind of field takes, as the schema states it: DRF would also read 7 as
+# "7", "true" as true or "12" as 12, which the schema calls invalid.
+JSON_TYPES: tuple[tuple[type, type | tuple[type, ...], str], ...] = (
+    (serializers.BooleanField, bool, "Must be true or false."),
+    (serializers.IntegerField, int, "Must be a whole number."),
+    (serializers.PrimaryKeyRelatedField, int, "Must be an id (a whole number)."),
+    (serializers.ChoiceField, str, "Must be a string: one of the choices."),
+    (serializers.CharField, str, "Must be a string."),
+    (serializers.DateField, str, "Must be a date written YYYY-MM-DD."),
+)
+
+
+def json_type_problem(field: serializers.Field, value: Any) -> Any:
+    """Why `value`, from a JSON body, is not of the type `field` takes (None if it is)."""
+    if value is None:
+        return None  # null is the field's own rule (allow_null)
+    if isinstance(field, serializers.ListField) and isinstance(value, list):
+        child = field.child
+        problems = {i: [p] for i, v in enumerate(value) if (p := json_type_problem(child, v))}
+        return problems or None
+    for kind, expected, message in JSON_TYPES:
+        if isinstance(field, kind):
+            wrong = isinstance(value, bool) and expected is int
+            return message if wrong or not isinstance(value, expected) else None
+    return None
+
+
 class RejectUnknownFields:
     """An unknown field is an error, not silently ignored: a misspelt `quantity` on a close
-    must not close the whole position."""
+    must not close the whole position. From a JSON body (not a form or a CSV file, whose
+    values are all text), each field's value is of the JSON type the schema gives it."""
 
     fields: Any
+    context: dict[str, Any]
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -84,6 +140,17 @@ class RejectUnknownFields:
                 expected = ", ".join(sorted(writable)) or "no fields"
                 raise serializers.ValidationError(
                     {name: [f"Unknown field; expected {expected}."] for name in unknown}
+                )
+        json = isinstance(data, dict) and not isinstance(data, QueryDict)  # not a form
+        if json and not self.context.get("text_values"):  # nor a CSV file's row
+            wrong = {
+                name: problem
+                for name in data
+                if (problem := json_type_problem(self.fields[name], data[name]))
+            }
+            if wrong:
+                raise serializers.ValidationError(
+                    {n: p if isinstance(p, dict) else [p] for n, p in wrong.items()}
                 )
         return super().to_internal_value(data)  # type: ignore[misc]
 
@@ -106,6 +173,11 @@ class StrictSerializer(RejectUnknownFields, serializers.Serializer):
 def positive(value: Decimal) -> None:
     if value <= 0:
         raise serializers.ValidationError("Must be positive.")
+
+
+def nonzero(value: Decimal) -> None:
+    if value == 0:
+        raise serializers.ValidationError("Cannot be zero.")
 
 
 def code_field(**kwargs: Any) -> serializers.CharField:
@@ -132,6 +204,8 @@ def bounded(
 
 
 def quantity_field(**kwargs: Any) -> StrictDecimalField:
+    """A trade's quantity: never zero."""
+    kwargs.setdefault("validators", [nonzero])
     return bounded(24, 6, inputs.QUANTITY_MAX, signed=True, **kwargs)
 
 

@@ -277,7 +277,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["core.filtering.StrictFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "pms_site.schema.PMSAutoSchema",
     "EXCEPTION_HANDLER": "pms_site.exceptions.exception_handler",
     # The address of a client: REMOTE_ADDR, or the one this many proxies in front of the
@@ -306,6 +306,8 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pms_site.schema.refuse_unknown_fields",
+        "pms_site.schema.strict_query_parameters",
+        "pms_site.schema.declare_links",
     ],
     "ENUM_NAME_OVERRIDES": {
         "PositionStatusEnum": ["open", "closed"],

@@ -135,8 +135,10 @@ class ModifyApproveSerializer(ApproveSerializer):
 
 
 class RejectSerializer(StrictSerializer):
-    # Blank passes here so that the service's rule answers it ("Say why …").
-    reason = serializers.CharField(max_length=inputs.NOTE_MAX, allow_blank=True)
+    # Blank is refused with the service's own words, so that the schema can say it.
+    reason = serializers.CharField(
+        max_length=inputs.NOTE_MAX, error_messages={"blank": "Say why the proposal is rejected."}
+    )
 
 
 class ApprovalSerializer(serializers.Serializer):
