@@ -102,6 +102,8 @@ class PMSAutoSchema(AutoSchema):
         if direction != "request":
             return result
         fields = serializer.fields if hasattr(serializer, "fields") else serializer().fields
+        for name in [name for name in result.get("properties", {}) if fields[name].read_only]:
+            del result["properties"][name]  # answered, never taken (a flow's quota)
         for name, schema in result.get("properties", {}).items():
             field = fields[name]
             if isinstance(field, StrictDecimalField):
@@ -254,4 +256,16 @@ def declare_links(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
             if body:
                 link["requestBody"] = body
             answer.setdefault("links", {})[name] = link
+    return result
+
+
+def rows_not_empty(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: a list of rows posted (prices, FX, rates, signals, official
+    NAVs) has at least one, as the API requires."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            body = operation.get("requestBody", {}) if isinstance(operation, dict) else {}
+            for content in body.get("content", {}).values():
+                if content.get("schema", {}).get("type") == "array":
+                    content["schema"]["minItems"] = 1
     return result

@@ -306,6 +306,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "pms_site.schema.refuse_unknown_fields",
+        "pms_site.schema.rows_not_empty",
         "pms_site.schema.strict_query_parameters",
         "pms_site.schema.declare_links",
     ],

@@ -19,10 +19,12 @@ from .. import services
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from ..selectors import (
     LIMIT_STATUSES,
+    MAX_WINDOW,
     Backtest,
     Decomposition,
     RiskReport,
     default_window,
+    min_window,
     validate_request,
 )
 from ..selectors.decomposition import BY, DEFAULT_CONFIDENCE, validate_decomposition
@@ -172,10 +174,24 @@ class StressResultSerializer(serializers.Serializer):
     missing_history = serializers.ListField(child=serializers.CharField())
 
 
+class WindowField(serializers.IntegerField):
+    """Daily returns of the risk window: PMS_RISK_MIN_WINDOW to MAX_WINDOW, the bounds
+    read when the field is made (the schema states the settings in force)."""
+
+    def __init__(self) -> None:
+        bounds = f"The window is {min_window()} to {MAX_WINDOW} daily returns."
+        super().__init__(
+            error_messages={"min_value": bounds, "max_value": bounds},
+            required=False,
+            default=default_window,
+            min_value=min_window(),
+            max_value=MAX_WINDOW,
+            help_text="Daily returns; default PMS_RISK_WINDOW.",
+        )
+
+
 class LiveRiskQuerySerializer(serializers.Serializer):
-    window = serializers.IntegerField(
-        required=False, default=default_window, help_text="Daily returns; default PMS_RISK_WINDOW."
-    )
+    window = WindowField()
     method = serializers.CharField(required=False, default="historical")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -263,9 +279,7 @@ class RiskSnapshotSerializer(ModelSerializer):
 class DecompositionQuerySerializer(serializers.Serializer):
     by = serializers.CharField(required=False, default="position", help_text=" | ".join(BY))
     confidence = serializers.FloatField(required=False, default=DEFAULT_CONFIDENCE)
-    window = serializers.IntegerField(
-        required=False, default=default_window, help_text="Daily returns; default PMS_RISK_WINDOW."
-    )
+    window = WindowField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         validate_decomposition(attrs["by"], attrs["confidence"])
