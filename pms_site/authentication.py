@@ -104,8 +104,8 @@ def _credentials(user_id: int) -> tuple[str, bool] | None:
 
 def note_credentials(sender: Any, instance: User, update_fields: Any = None, **kw: Any) -> None:
     """pre_save of a user: remember its stored password and activity, to compare after."""
-    fields = update_fields
-    if instance.pk is None or (fields is not None and not {"password", "is_active"} & fields):
+    credentials = {"password", "is_active"}
+    if instance.pk is None or (update_fields is not None and not credentials & update_fields):
         instance._pms_credentials = None  # type: ignore[attr-defined]
         return
     instance._pms_credentials = _credentials(instance.pk)  # type: ignore[attr-defined]

@@ -38,8 +38,11 @@ class LoginThrottle(SimpleRateThrottle):
             return True  # (refused by an earlier throttle: this one counts nothing)
         self.now = self.timer()
         with transaction.atomic():
-            LoginAttempts.objects.filter(last_at__lt=self.now - STALE_SECONDS).delete()
-            row, _ = LoginAttempts.objects.select_for_update().get_or_create(key=self.key)
+            row, new = LoginAttempts.objects.select_for_update().get_or_create(
+                key=self.key, defaults={"last_at": self.now}
+            )
+            if new:  # the table grows only here: the keys long silent go
+                LoginAttempts.objects.filter(last_at__lt=self.now - STALE_SECONDS).delete()
             self.history = [at for at in row.history if at > self.now - self.duration]  # type: ignore[attr-defined]
             allowed = len(self.history) < self.num_requests  # type: ignore[attr-defined]
             if allowed:  # a refused attempt writes nothing
