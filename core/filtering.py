@@ -49,3 +49,10 @@ class StrictFilterBackend(DjangoFilterBackend):
             if isinstance(field, forms.DateField):
                 field.input_formats = ["%Y-%m-%d"]
         return filterset
+
+
+class DatedFilterSet(filters.FilterSet):
+    """`?start=&end=`: the rows whose `date` is within them, both ends included."""
+
+    start = filters.DateFilter(field_name="date", lookup_expr="gte")
+    end = filters.DateFilter(field_name="date", lookup_expr="lte")

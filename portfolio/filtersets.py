@@ -3,6 +3,8 @@
 import django_filters as filters
 from django.db.models import QuerySet
 
+from core.filtering import DatedFilterSet
+
 from .models import (
     AuditRecord,
     BenchmarkRate,
@@ -17,49 +19,37 @@ from .models import (
 )
 
 
-class PriceFilter(filters.FilterSet):
+class PriceFilter(DatedFilterSet):
     instrument = filters.CharFilter(field_name="instrument__symbol")
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = Price
         fields = ["instrument", "start", "end"]
 
 
-class FxRateFilter(filters.FilterSet):
+class FxRateFilter(DatedFilterSet):
     currency = filters.CharFilter()
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = FxRate
         fields = ["currency", "start", "end"]
 
 
-class BenchmarkRateFilter(filters.FilterSet):
+class BenchmarkRateFilter(DatedFilterSet):
     benchmark = filters.ChoiceFilter(choices=BenchmarkRate.Benchmark.choices)
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = BenchmarkRate
         fields = ["benchmark", "start", "end"]
 
 
-class CapitalFlowFilter(filters.FilterSet):
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
-
+class CapitalFlowFilter(DatedFilterSet):
     class Meta:
         model = CapitalFlow
         fields = ["start", "end"]
 
 
-class OfficialNavFilter(filters.FilterSet):
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
-
+class OfficialNavFilter(DatedFilterSet):
     class Meta:
         model = OfficialNav
         fields = ["start", "end"]
@@ -106,10 +96,7 @@ class AuditRecordFilter(filters.FilterSet):
         fields = ["action", "actor", "object_type", "object_id", "start", "end"]
 
 
-class PortfolioSnapshotFilter(filters.FilterSet):
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
-
+class PortfolioSnapshotFilter(DatedFilterSet):
     class Meta:
         model = PortfolioSnapshot
         fields = ["start", "end"]

@@ -6,13 +6,12 @@ import django_filters as filters
 from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 
+from core.filtering import DatedFilterSet
+
 from .models import RiskAlert, RiskLimit, RiskSnapshot
 
 
-class RiskSnapshotFilter(filters.FilterSet):
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
-
+class RiskSnapshotFilter(DatedFilterSet):
     class Meta:
         model = RiskSnapshot
         fields = ["start", "end"]

@@ -2,14 +2,14 @@
 
 import django_filters as filters
 
+from core.filtering import DatedFilterSet
+
 from .models import Signal, TradeProposal
 
 
-class SignalFilter(filters.FilterSet):
+class SignalFilter(DatedFilterSet):
     instrument = filters.CharFilter(field_name="instrument__symbol")
     strategy = filters.CharFilter(field_name="strategy__code")
-    start = filters.DateFilter(field_name="date", lookup_expr="gte")
-    end = filters.DateFilter(field_name="date", lookup_expr="lte")
 
     class Meta:
         model = Signal
