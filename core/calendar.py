@@ -2,9 +2,11 @@
 
 import datetime as dt
 from functools import cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
@@ -12,6 +14,49 @@ from django.utils import timezone
 @cache
 def _holidays(market: str, year: int) -> holidays.HolidayBase:
     return holidays.financial_holidays(market, years=year)
+
+
+# The national (ANBIMA) calendar, by which B3 counts a DI1's business days to maturity: the
+# exchange's (BVMF) holidays but the days only the exchange closes, Christmas Eve and the
+# year's last weekday, when the interbank market works. `holidays` has no ANBIMA calendar
+# of its own; the rule gives pyield's ANBIMA list exactly, 2001–2078 (tests/test_di1.py).
+@cache
+def _anbima_holidays(year: int) -> tuple[np.datetime64, ...]:
+    exchange = holidays.financial_holidays("BVMF", years=year)
+    last_weekday = np.busday_offset(f"{year + 1}-01-01", -1, roll="forward")
+    exchange_only = {dt.date(year, 12, 24), dt.date(year, 12, 31), last_weekday.item()}
+    return tuple(np.datetime64(d, "D") for d in sorted(exchange) if d not in exchange_only)
+
+
+@cache
+def _anbima_calendar(first_year: int, last_year: int) -> np.busdaycalendar:
+    days = [d for year in range(first_year, last_year + 1) for d in _anbima_holidays(year)]
+    return np.busdaycalendar(holidays=days)
+
+
+def anbima_days(start: Any, end: Any) -> Any:
+    """The national (ANBIMA) business days from `start` (included) to `end` (excluded):
+    how B3 counts a DI1's days to maturity. Dates or numpy arrays of them (vectorized);
+    0 when `end` is not after `start`."""
+    first = np.min(np.asarray(start, dtype="datetime64[D]")).astype(object).year
+    last = np.max(np.asarray(end, dtype="datetime64[D]")).astype(object).year
+    calendar = _anbima_calendar(min(first, last), max(first, last))
+    counted = np.busday_count(
+        np.asarray(start, dtype="datetime64[D]"),
+        np.asarray(end, dtype="datetime64[D]"),
+        busdaycal=calendar,
+    )
+    return np.maximum(counted, 0)
+
+
+def anbima_days_between(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The national business days from `start` (included) to `end` (excluded): the days the
+    CDI accrues on between two closes."""
+    if end <= start:
+        return []
+    calendar = _anbima_calendar(start.year, end.year)
+    days = np.arange(np.datetime64(start, "D"), np.datetime64(end, "D"))
+    return [d.item() for d in days[np.is_busday(days, busdaycal=calendar)]]
 
 
 def is_business_day(day: dt.date) -> bool:

@@ -33,13 +33,24 @@ class Terms(NamedTuple):
     multiplier: Decimal
     dv01: Decimal
     settlement: str = "margined"  # or "funded": bought outright, its cost paid up front
+    pricing: str = "linear"  # or "di1": valued by B3's unit price (`portfolio.di1`)
+    maturity: dt.date | None = None
 
     @classmethod
     def of(cls, instrument: Any) -> "Terms":
         """The terms of an instrument (any object with its fields)."""
         return cls(
-            instrument.quote_type, instrument.multiplier, instrument.dv01, instrument.settlement
+            instrument.quote_type,
+            instrument.multiplier,
+            instrument.dv01,
+            instrument.settlement,
+            instrument.pricing,
+            instrument.maturity,
         )
+
+    @property
+    def is_di1(self) -> bool:
+        return self.pricing == "di1"
 
     @property
     def is_yield(self) -> bool:

@@ -105,6 +105,10 @@ class Instrument(models.Model):
         MARGINED = "margined"  # futures, swaps, forwards, FX: nothing paid up front
         FUNDED = "funded"  # bonds, equities, ETFs bought outright
 
+    class Pricing(models.TextChoices):
+        LINEAR = "linear"  # P&L linear in the quote (price × multiplier, or yield × dv01)
+        DI1 = "di1"  # B3's DI1 future: unit price from the rate, daily settlement with the CDI
+
     symbol = models.CharField(
         max_length=32, unique=True, validators=[inputs.code_validator, inputs.not_accounts_key]
     )
@@ -137,6 +141,30 @@ class Instrument(models.Model):
         help_text="Value of 1 bp per contract, in the instrument's currency (yield instruments).",
     )
     lot_size = quantity_field(default=Decimal("1"), validators=at_most(inputs.QUANTITY_MAX))
+    pricing = models.CharField(
+        max_length=8,
+        choices=Pricing.choices,
+        default=Pricing.LINEAR,
+        help_text="Linear: P&L is the quote's move × multiplier (price) or × dv01 (yield). "
+        "DI1: B3's one-day interbank deposit future, valued by its unit price from the rate "
+        "and the business days to maturity, settled daily with the CDI correction; needs a "
+        "maturity, is quoted in yield and in BRL. Fixed once the instrument has trades.",
+    )
+    maturity = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Last day of the contract: not traded from then on; its end of day closes "
+        "open positions at the final settlement. A maturity on a holiday moves to the next "
+        "business day.",
+    )
+    root = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        validators=[inputs.code_validator],
+        help_text="The contract chain (e.g. DI1, ES): a position rolls within it, and a young "
+        "contract borrows its older contracts' moves for risk.",
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -150,7 +178,13 @@ class Instrument(models.Model):
             ),
             models.CheckConstraint(condition=Q(dv01__gte=0), name="instrument_dv01_not_negative"),
             models.CheckConstraint(
-                condition=~Q(quote_type="yield") | Q(dv01__gt=0), name="instrument_yield_has_dv01"
+                condition=~Q(quote_type="yield", pricing="linear") | Q(dv01__gt=0),
+                name="instrument_yield_has_dv01",
+            ),
+            models.CheckConstraint(
+                condition=~Q(pricing="di1")
+                | Q(quote_type="yield", currency="BRL", maturity__isnull=False),
+                name="instrument_di1_is_brl_yield_with_maturity",
             ),
             models.CheckConstraint(
                 condition=~Q(settlement="funded") | Q(quote_type="price"),

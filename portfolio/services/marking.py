@@ -45,7 +45,17 @@ _MTM_READ = (
 # A position closed by a trade dated after its P&L date, when a mark reaches that date or
 # passes it: it is rolled to the earlier of the mark's date and the day it closed.
 _CLOSED_DAY = ("pnl_date", "sod_pnl_base", "daily_pnl_base", "next_pnl_date", "pending_days")
-_TERMS = ("pk", "symbol", "currency", "quote_type", "multiplier", "dv01", "settlement")
+_TERMS = (
+    "pk",
+    "symbol",
+    "currency",
+    "quote_type",
+    "multiplier",
+    "dv01",
+    "settlement",
+    "pricing",
+    "maturity",
+)
 
 
 class InstrumentMark(NamedTuple):
