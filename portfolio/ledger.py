@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .di1 import Di1Quote
+
 CENT = Decimal("0.01")
 COST_PLACES = Decimal("1e-12")
 ZERO = Decimal("0")
@@ -133,6 +135,30 @@ def _paid(terms: Terms, quantity: Decimal, price: Decimal, fx_rate: Decimal) -> 
     return to_cents(quantity * price * terms.multiplier * fx_rate)
 
 
+class _Pooled(NamedTuple):
+    cost_base: Decimal  # K after the trade
+    realized: Decimal  # what the trade realized, in base
+
+
+def _pooled(
+    quantity: Decimal,
+    cost_base: Decimal,
+    trade_quantity: Decimal,
+    local: TradeEffect,
+    paid: Callable[[Decimal], Decimal],
+) -> _Pooled:
+    """A cost pool K at average cost: a same-direction trade adds what it paid (`paid` of
+    its quantity); a reduction realizes its proceeds less its share of K; crossing zero
+    realizes the whole position and opens the remainder at its own cost."""
+    if quantity == 0 or (quantity > 0) == (trade_quantity > 0):
+        return _Pooled(cost_base + paid(trade_quantity), ZERO)
+    if local.crossed_zero:
+        return _Pooled(paid(local.quantity), paid(quantity) - cost_base)
+    closed = -trade_quantity
+    released = cost_base if local.quantity == 0 else to_cents(cost_base * closed / quantity)
+    return _Pooled(cost_base - released, paid(closed) - released)
+
+
 def book_trade(
     terms: Terms,
     quantity: Decimal,
@@ -141,31 +167,36 @@ def book_trade(
     trade_quantity: Decimal,
     price: Decimal,
     fx_rate: Decimal,
+    unit: Decimal | None = None,
 ) -> BookedTrade:
     """One trade against a position (quantity, avg_cost, cost base K) at X(c, trade date).
 
     Margined: the realized local P&L converted at `fx_rate`; no cost base. Funded: K adds
     what a same-direction trade paid at `fx_rate`; a reduction realizes its proceeds at
     `fx_rate` minus its share of K (the price part is its local P&L at `fx_rate`, the rest
-    is the currency's move on that share of the cost); crossing zero realizes the whole
-    position and opens the remainder at its own cost.
+    is the currency's move on that share of the cost). DI1: K pools the contracts' unit
+    values (`unit`: the trade's PU less the CDI corrections accrued by then, `Di1Quote`),
+    so that a reduction realizes its share of the daily settlements; the average cost is
+    the average traded rate.
     """
     local = apply_trade(terms, quantity, avg_cost, trade_quantity, price)
+    if terms.is_di1:
+        assert unit is not None, "a DI1 trade is booked at its unit value"
+        pool = _pooled(
+            quantity, cost_base, trade_quantity, local, lambda q: to_cents(q * unit * fx_rate)
+        )
+        return BookedTrade(local, pool.cost_base, pool.realized, ZERO)
     price_part = to_cents(local.realized_local * fx_rate)
     if not terms.is_funded:
         return BookedTrade(local, ZERO, price_part, ZERO)
-    if quantity == 0 or (quantity > 0) == (trade_quantity > 0):
-        return BookedTrade(
-            local, cost_base + _paid(terms, trade_quantity, price, fx_rate), ZERO, ZERO
-        )
-    if local.crossed_zero:
-        realized = _paid(terms, quantity, price, fx_rate) - cost_base
-        remainder_cost = _paid(terms, local.quantity, price, fx_rate)
-        return BookedTrade(local, remainder_cost, realized, realized - price_part)
-    closed = -trade_quantity
-    released = cost_base if local.quantity == 0 else to_cents(cost_base * closed / quantity)
-    realized = _paid(terms, closed, price, fx_rate) - released
-    return BookedTrade(local, cost_base - released, realized, realized - price_part)
+    pool = _pooled(
+        quantity,
+        cost_base,
+        trade_quantity,
+        local,
+        lambda q: _paid(terms, q, price, fx_rate),
+    )
+    return BookedTrade(local, pool.cost_base, pool.realized, pool.realized - price_part)
 
 
 class Figures(NamedTuple):
@@ -183,11 +214,16 @@ class Figures(NamedTuple):
         return self.unrealized_pnl_base - self.fx_pnl_base
 
 
+# What a position is marked at: its instrument's close (a price or a yield), or for a DI1
+# its `Di1Quote` on the day (the rate is not enough: the PU depends on the day too).
+Quote = Decimal | Di1Quote
+
+
 def mark_figures(
     terms: Terms,
     quantity: Decimal,
     avg_cost: Decimal,
-    quote: Decimal,
+    quote: Quote,
     fx_rate: Decimal,
     cost_base: Decimal | None = None,
 ) -> Figures:
@@ -197,7 +233,7 @@ def mark_figures(
 
 # A position's figures as a plain tuple, in the order of `Figures`' fields.
 FigureRow = tuple[Decimal, Decimal, Decimal, Decimal, Decimal]
-MarkRule = Callable[[Decimal, Decimal, Decimal, Decimal, Decimal | None], FigureRow]
+MarkRule = Callable[..., FigureRow]  # (q, C, quote, X, K) → figures
 NO_CENTS = Decimal("0.00")
 
 
@@ -224,6 +260,14 @@ def dv01_local(terms: Terms, quantity: Decimal) -> Decimal:
     return quantity * terms.dv01
 
 
+def size_local(terms: Terms, quantity: Decimal, quote: Quote) -> tuple[Decimal, Decimal]:
+    """Notional and DV01 of `quantity` at `quote`, in the instrument's currency (a DI1's
+    from its PU)."""
+    if isinstance(quote, Di1Quote):
+        return quantity * quote.pu, quantity * quote.dv01
+    return notional_local(terms, quantity, quote), dv01_local(terms, quantity)
+
+
 @cache
 def mark_rule(terms: Terms) -> MarkRule:
     """The figures of a position (quantity q, avg_cost C, cost base K) in an instrument of
@@ -234,7 +278,10 @@ def mark_rule(terms: Terms) -> MarkRule:
     market value q × P × m × X − K, of which the local P&L at X is the price part and the
     rest the FX part. A yield instrument's market value is its unrealized P&L (what the
     contract is worth), not its notional. DV01 is 0.00 for an instrument without one.
+    A DI1 is marked at its `Di1Quote` (`_di1_figures`).
     """
+    if terms.is_di1:
+        return _di1_figures
     pnl, notional_of, dv01 = pnl_rule(terms), notional_rule(terms), terms.dv01
     is_yield, funded = terms.is_yield, terms.is_funded
 
@@ -255,6 +302,18 @@ def mark_rule(terms: Terms) -> MarkRule:
     return figures
 
 
+def _di1_figures(
+    q: Decimal, C: Decimal, P: Di1Quote, X: Decimal, K: Decimal | None = None
+) -> FigureRow:
+    """A DI1 position's figures: notional q × PU; unrealized, the sum of its daily
+    settlements since it opened, q × (PU − accrual) − K (K pools its contracts' unit values
+    at their trades, `book_trade`), which is also what it is worth; DV01 q × the DV01 of a
+    contract from the PU."""
+    assert K is not None, "a DI1 position's figures need its cost base"
+    unrealized = to_cents(q * P.unit_value * X) - K
+    return to_cents(q * P.pu * X), unrealized, unrealized, to_cents(q * P.dv01 * X), ZERO
+
+
 class TradeLeg(NamedTuple):
     """A trade as a position's day sees it: signed quantity, price, X(c, trade date), fees
     (base)."""
@@ -263,6 +322,7 @@ class TradeLeg(NamedTuple):
     price: Decimal
     fx_rate: Decimal
     fees: Decimal = ZERO
+    unit: Decimal | None = None  # a DI1's: its PU less the CDI corrections accrued by then
 
 
 class Holdings(NamedTuple):
@@ -284,6 +344,7 @@ class Holdings(NamedTuple):
             trade.quantity,
             trade.price,
             trade.fx_rate,
+            trade.unit,
         )
         realized = booked.realized_base - trade.fees
         local = booked.local
@@ -318,7 +379,7 @@ class PositionDay(NamedTuple):
 
 
 def position_day(
-    terms: Terms, start: Decimal, held: Holdings, quote: Decimal, fx_rate: Decimal
+    terms: Terms, start: Decimal, held: Holdings, quote: Quote, fx_rate: Decimal
 ) -> PositionDay:
     """The day of a position worth `start` at the previous business day's close (what it
     held then, valued there: `start_value`) that holds `held` after the day's trades
@@ -330,7 +391,7 @@ def position_day(
     return PositionDay(held, figures, value, value - start)
 
 
-def start_value(terms: Terms, held: Holdings, quote: Decimal, fx_rate: Decimal) -> Decimal:
+def start_value(terms: Terms, held: Holdings, quote: Quote, fx_rate: Decimal) -> Decimal:
     """What `held` is worth at a close (quote, fx_rate), unrealized + cumulative realized:
     the start of the next business day."""
     return position_day(terms, ZERO, held, quote, fx_rate).value

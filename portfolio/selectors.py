@@ -32,12 +32,15 @@ from django.db.models import (
 from django.utils import timezone
 
 from core.calendar import (
+    anbima_days,
+    anbima_days_between,
     business_days,
     fund_time_zone,
     is_business_day,
     next_business_day,
     on_or_after,
     previous_business_day,
+    today,
 )
 from core.formatting import decimal_str
 
@@ -53,7 +56,8 @@ from .accounts import (
     before_inception,
     is_payment_date,
 )
-from .ledger import cents, drawdowns, exposure, to_cents
+from .di1 import Di1Quote, dv01_per_contract, unit_price, unit_prices
+from .ledger import Quote, TradeLeg, cents, drawdowns, exposure, to_cents
 from .models import (
     POSITION_FIGURES,
     BenchmarkRate,
@@ -944,3 +948,115 @@ def live_accounts(as_of: dt.date, positions_value: Decimal) -> AccountsDay:
     for day in days[:-1]:
         walk.day(day, ZERO, funded)
     return walk.day(days[-1], positions_value - before, funded)
+
+
+def _dates(days: Sequence[dt.date]) -> np.ndarray:
+    return np.array(days, dtype="datetime64[D]")
+
+
+class Di1Index:
+    """The `Di1Quote`s of DI1 instruments on the fund's business days, from their closes
+    (rates) and the CDI: the settlement PU, the DV01 of a contract, and the CDI corrections
+    a contract's PU has accrued since the instrument's first close.
+
+    Each close's correction is B3's: the settlement PU corrected by the CDI of the national
+    business days until the next close day, to the cent, less the PU. Computed once per
+    instrument, vectorized, on first use; the closes and the CDI in two queries. The CDI
+    days carried from an earlier rate, or missing before the first, are reported.
+    """
+
+    def __init__(self, terms: dict[int, Any]):
+        self.terms = {pk: t for pk, t in terms.items() if t.is_di1}
+        self._closes: dict[int, tuple[list[dt.date], list[Decimal]]] | None = None
+        self._accruals: dict[int, tuple[list[dt.date], np.ndarray]] = {}
+        self.cdi_carried: set[dt.date] = set()
+        self.cdi_missing: set[dt.date] = set()
+
+    def _load(self) -> dict[int, tuple[list[dt.date], list[Decimal]]]:
+        if self._closes is None:
+            self._closes = {pk: ([], []) for pk in self.terms}
+            rows = Price.objects.filter(instrument_id__in=list(self.terms)).order_by("date")
+            for pk, day, rate in rows.values_list("instrument_id", "date", "price"):
+                self._closes[pk][0].append(day)
+                self._closes[pk][1].append(rate)
+        return self._closes
+
+    def _accrual(self, pk: int, day: dt.date) -> Decimal:
+        """The corrections accrued before `day` (cents per contract, as a Decimal)."""
+        if pk not in self._accruals:
+            self._accruals[pk] = self._accrue(pk)
+        days, accrued = self._accruals[pk]
+        at = bisect_right(days, day - dt.timedelta(days=1))  # the closes before `day`
+        return Decimal(int(accrued[at])).scaleb(-2) if at else ZERO
+
+    def _accrue(self, pk: int) -> tuple[list[dt.date], np.ndarray]:
+        close_days, rates = self._load()[pk]
+        maturity = self.terms[pk].maturity
+        if not close_days:
+            return [], np.zeros(1, dtype=np.int64)
+        # Every business day to the maturity, or to today (a stale rate carries).
+        days = business_days(close_days[0], min(maturity, max(close_days[-1], today())))
+        if not days:
+            return [], np.zeros(1, dtype=np.int64)
+        at = np.searchsorted(_dates(close_days), _dates(days), side="right") - 1
+        rate = np.array([float(r) for r in rates])[at]
+        # B3's PU to the cent, half up (np.round would round half to even).
+        pu = np.floor(unit_prices(rate, anbima_days(_dates(days), maturity)) * 100 + 0.5)
+        corrections = np.floor(pu * self._cdi_factors(days, maturity) + 0.5) - pu
+        # accrued[j]: the corrections of the closes before days[j] (cents per contract).
+        return days, np.concatenate([[0], np.cumsum(corrections)]).astype(np.int64)
+
+    def _cdi_factors(self, days: list[dt.date], maturity: dt.date) -> np.ndarray:
+        """Π(1 + CDI) over the national business days from each day to the next."""
+        ends = [*days[1:], next_business_day(days[-1])]
+        national = anbima_days_between(days[0], min(ends[-1], maturity))
+        cdi = benchmark_rates(national)
+        self.cdi_carried.update(cdi.carried)
+        self.cdi_missing.update(cdi.missing)
+        growth = np.concatenate([[1.0], np.cumprod([1 + float(cdi.rates[d]) for d in national])])
+        index = _dates(national)
+        return (
+            growth[np.searchsorted(index, _dates(ends))]
+            / growth[np.searchsorted(index, _dates(days))]
+        )
+
+    def cdi_gaps(self, before: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+        """The CDI days the quotes computed so far used before `before`: (carried from
+        the latest earlier rate, missing before any rate)."""
+        return (
+            sorted(d for d in self.cdi_carried if d < before),
+            sorted(d for d in self.cdi_missing if d < before),
+        )
+
+    def latest_rate(self, pk: int, day: dt.date) -> Decimal | None:
+        close_days, rates = self._load()[pk]
+        at = bisect_right(close_days, day)
+        return rates[at - 1] if at else None
+
+    def quote(self, pk: int, day: dt.date, rate: Decimal | None = None) -> Di1Quote | None:
+        """The instrument's quote on `day` at `rate` (default: its latest close on or
+        before `day`); None without either."""
+        rate = self.latest_rate(pk, day) if rate is None else rate
+        if rate is None:
+            return None
+        days = int(anbima_days(day, self.terms[pk].maturity))
+        pu = unit_price(rate, days)
+        return Di1Quote(rate, days, pu, self._accrual(pk, day), dv01_per_contract(rate, days))
+
+    def mark(self, pk: int, day: dt.date, close: Decimal) -> Quote:
+        """What a position of instrument `pk` is marked at on `day` when the instrument
+        closed at `close`: the close itself, or a DI1's `Di1Quote` there."""
+        if pk not in self.terms:
+            return close
+        quote = self.quote(pk, day, close)
+        assert quote is not None
+        return quote
+
+    def booked_at(self, pk: int, trade: TradeLeg, day: dt.date) -> TradeLeg:
+        """A trade of instrument `pk` as `book_trade` books it on its P&L day `day`: a
+        DI1's with its unit value there (its PU less the corrections accrued by then)."""
+        if pk not in self.terms:
+            return trade
+        quote = self.quote(pk, day, trade.price)
+        assert quote is not None
+        return trade._replace(unit=quote.unit_value)

@@ -67,6 +67,7 @@ LOCAL_IMPORTS = {
 
 PURE = (
     "portfolio/ledger.py",
+    "portfolio/di1.py",
     "portfolio/accounts.py",
     "risk/engine.py",
     "attribution/engine.py",

@@ -13,9 +13,9 @@ from django.db import connection
 
 from core.calendar import on_or_after, previous_business_day
 
-from ..ledger import Holdings, Terms, TradeLeg, position_day, start_value
+from ..ledger import Holdings, Quote, Terms, TradeLeg, position_day, start_value
 from ..models import HOLDING_FIELDS, Instrument, Position
-from ..selectors import fx_rates_on, latest_prices
+from ..selectors import Di1Index, fx_rates_on, latest_prices
 
 # PostgreSQL advisory lock of the live book: marks hold it alone, trades together.
 BOOK_LOCK = 0x504D53  # "PMS"
@@ -41,17 +41,12 @@ def lock_instruments(**filters: Any) -> dict[int, Instrument]:
     }
 
 
-def remark(position: Position, terms: Terms) -> None:
-    """The position's figures and daily P&L at its current mark: its day (`position_day`)
-    from its start-of-day value."""
+def remark(position: Position, terms: Terms, closes: "Closes") -> None:
+    """The position's figures and daily P&L at its current mark (its close, on its P&L
+    date): its day (`position_day`) from its start-of-day value."""
     assert position.last_price is not None and position.fx_rate is not None
-    day = position_day(
-        terms,
-        position.sod_pnl_base,
-        holdings_of(position),
-        position.last_price,
-        position.fx_rate,
-    )
+    quote = closes.quote(position.instrument_id, position.pnl_date, position.last_price)
+    day = position_day(terms, position.sod_pnl_base, holdings_of(position), quote, position.fx_rate)
     figures = day.figures
     position.notional_base = figures.notional_base
     position.market_value_base = figures.market_value_base
@@ -81,6 +76,7 @@ class Closes:
     def __init__(self, instruments: Mapping[int, Priced]):
         self.instruments = instruments
         self.days: dict[dt.date, Closing] = {}
+        self.di1 = Di1Index({pk: i.terms for pk, i in instruments.items()})
 
     def on(self, day: dt.date) -> Closing:
         if day not in self.days:
@@ -94,6 +90,11 @@ class Closes:
     def last_price(self, instrument_id: int, day: dt.date) -> Decimal | None:
         close = self.on(day)[0].get(instrument_id)
         return None if close is None else close[1]
+
+    def quote(self, instrument_id: int, day: dt.date, close: Decimal) -> Quote:
+        """What a position is marked at on `day` when its instrument closed at `close`:
+        the close itself, or a DI1's `Di1Quote` there."""
+        return self.di1.mark(instrument_id, day, close)
 
 
 def pnl_day(trade_date: dt.date) -> dt.date:
@@ -165,7 +166,10 @@ class DayStart:
         fx_rate = fx_rate if fx_rate is not None else mark[1]
         if quote is None or fx_rate is None:
             return held.realized
-        return start_value(instrument.terms, held, quote, fx_rate)
+        at = previous_business_day(day)
+        return start_value(
+            instrument.terms, held, self.closes.quote(instrument_id, at, quote), fx_rate
+        )
 
     def rolled(
         self,

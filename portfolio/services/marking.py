@@ -31,6 +31,9 @@ class MarkResult:
     stale: list[str] = field(default_factory=list)
     missing_fx: list[str] = field(default_factory=list)
     total_unrealized_pnl: Decimal = ZERO
+    # DI1 settlements used the CDI of these days carried from the day before, or none.
+    cdi_carried: list[dt.date] = field(default_factory=list)
+    cdi_missing: list[dt.date] = field(default_factory=list)
 
 
 _MTM_READ = (
@@ -106,8 +109,15 @@ class _Marks:
         self.last_marks: dict[int, tuple[Decimal | None, Decimal | None]] | None = None
         self.day_start = DayStart(instruments)
         # Per instrument, once: how its positions are marked, and its mark.
+        closes = self.day_start.closes
         self.marks = {
-            pk: (mark_rule(i.terms), i.price, i.price_date, i.fx_rate)
+            pk: (
+                mark_rule(i.terms),
+                i.price,
+                closes.quote(pk, as_of, i.price),
+                i.price_date,
+                i.fx_rate,
+            )
             for pk, i in instruments.items()
             if i.price is not None and i.fx_rate is not None
         }
@@ -146,13 +156,13 @@ class _Marks:
         if mark_of is None:  # no price or no FX rate: it keeps its last mark
             self.unrealized += unrealized
             return
-        figures_of, price, price_date, fx_rate = mark_of
+        figures_of, price, quote, price_date, fx_rate = mark_of
         next_day = None  # no trade day pending (`pending` is empty), unless rolled below
         if self.restart or pending or self.as_of > pnl_date:  # else its day's start stands
             sod, left = self._start(self.as_of, row)
             pnl_date, (next_day, pending) = self.as_of, pending_dump(left)
         notional, value, unrealized, dv01, fx_pnl = figures_of(
-            quantity, avg_cost, price, fx_rate, cost
+            quantity, avg_cost, quote, fx_rate, cost
         )
         daily = unrealized + realized - sod  # `position_day`'s, in its fast form
         self.open.append(
@@ -220,6 +230,7 @@ def mark_to_market(
         missing_fx=sorted({i.currency for i in held if i.fx_rate is None}),
         total_unrealized_pnl=marks.unrealized,
     )
+    result.cdi_carried, result.cdi_missing = marks.day_start.closes.di1.cdi_gaps(as_of)
     bulk_update_rows(Position, _CLOSED_DAY, marks.closed)
     _marked(result, actor)
     return result
@@ -244,6 +255,8 @@ def _marked(result: MarkResult, actor: str) -> None:
             "stale": result.stale,
             "missing_fx": result.missing_fx,
             "total_unrealized_pnl": result.total_unrealized_pnl,
+            "cdi_carried": [day.isoformat() for day in result.cdi_carried],
+            "cdi_missing": [day.isoformat() for day in result.cdi_missing],
         },
     )
 

@@ -17,7 +17,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from core.bulk import bulk_insert, collector_paused
-from core.calendar import business_days, next_business_day, previous_business_day, today
+from core.calendar import (
+    business_days,
+    next_business_day,
+    on_or_after,
+    previous_business_day,
+    today,
+)
 from core.progress import Progress
 from core.signals import data_changed
 
@@ -40,7 +46,7 @@ from ..models import (
     Price,
     Trade,
 )
-from ..selectors import AccountsWalk, TermsSchedule, fx_rates_on, inception, latest_prices
+from ..selectors import AccountsWalk, Di1Index, TermsSchedule, fx_rates_on, inception, latest_prices
 from .accounts import (
     accounts_moved,
     accounts_rebuild,
@@ -111,6 +117,7 @@ class _Replay:
     def __init__(self, start: dt.date, end: dt.date):
         self.instruments = {i.pk: i for i in Instrument.objects.all()}
         self.terms = {pk: Terms.of(i) for pk, i in self.instruments.items()}
+        self.di1 = Di1Index(self.terms)
         self.trades: list[Any] = list(  # named rows
             Trade.objects.filter(trade_date__lte=end)
             .order_by("trade_date", "id")
@@ -132,7 +139,11 @@ class _Replay:
             trade = self.trades[self.next_trade]
             key = (trade.instrument_id, trade.strategy_id)
             holding = self.holdings.setdefault(key, Holding(trade.position_id))
-            leg = TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees)
+            leg = self.di1.booked_at(
+                trade.instrument_id,
+                TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees),
+                on_or_after(trade.trade_date),
+            )
             held = holding.held.after(self.terms[trade.instrument_id], leg)
             holding.held = held._replace(realized=holding.held.realized + trade.realized_pnl_base)
             holding.realized_fx += trade.realized_fx_pnl_base
@@ -168,7 +179,8 @@ class _Replay:
         price_date, price = quote if quote else (None, holding.last_trade_price)
         fx_rate = self.fx.latest[self.instruments[instrument_id].currency][1]
         held = holding.held
-        its_day = position_day(self.terms[instrument_id], holding.value, held, price, fx_rate)
+        quote = self.di1.mark(instrument_id, day, price)
+        its_day = position_day(self.terms[instrument_id], holding.value, held, quote, fx_rate)
         figures = its_day.figures
         fx_value = figures.fx_pnl_base + holding.realized_fx
         daily_fx = fx_value - holding.fx_value

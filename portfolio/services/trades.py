@@ -23,8 +23,7 @@ from ..ledger import (
     Holdings,
     Terms,
     TradeLeg,
-    dv01_local,
-    notional_local,
+    size_local,
 )
 from ..models import HOLDING_FIELDS, MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
 from ..selectors import FxHistory, close_due, last_mark
@@ -105,9 +104,8 @@ def _size_and_band(
     """A trade's own size in base currency, and its price beside the last close."""
     fx_rate = fx.rate(instrument.currency, request.trade_date)
     assert fx_rate is not None
-    terms = instrument.terms
-    notional = notional_local(terms, request.quantity, request.price) * fx_rate
-    dv01 = dv01_local(terms, request.quantity) * fx_rate
+    quote = closes.quote(instrument.pk, pnl_day(request.trade_date), request.price)
+    notional, dv01 = (v * fx_rate for v in size_local(instrument.terms, request.quantity, quote))
     too_large = inputs.size_problem(float(notional), float(dv01))
     if too_large:
         return {"quantity": [too_large]}
@@ -233,13 +231,13 @@ class _Booking:
         before = _position_state(position) if position.pk is not None else None
         if position.pnl_date < day <= self.valuation:  # a day the book has valued
             self.day_start.roll(position, day)
-        trade = leg(request, fx_rate)
+        trade = self.closes.di1.booked_at(instrument.pk, leg(request, fx_rate), day)
         self.day_start.keep_aside(position, request.trade_date, trade, terms)
         booking = holdings_of(position).booked(terms, trade)
         booked_on = self._apply_effect(position, booking.held, booking.trade, request, trade, terms)
         if day < position.pnl_date:  # back-dated: its day's start holds it already
             self.day_start.roll(position, position.pnl_date)
-            remark(position, terms)
+            remark(position, terms, self.closes)
         self._record(
             request, booked_on, before, fx_rate, booking.realized, booking.trade.realized_fx_base
         )
@@ -258,18 +256,18 @@ class _Booking:
         open (a new one, holding the remainder, when it crossed zero)."""
         if not (booked.local.crossed_zero or held.quantity == 0):
             hold(position, held)
-            remark(position, terms)
+            remark(position, terms, self.closes)
             return position
         hold(position, held._replace(quantity=ZERO, avg_cost=ZERO, cost_base=ZERO))
         position.closed_at = request.trade_date
-        remark(position, terms)
+        remark(position, terms, self.closes)
         del self.open_positions[(position.instrument_id, position.strategy_id)]
         if not booked.local.crossed_zero:
             return position
         opened = self._new_position(request, trade.fx_rate)
         self.day_start.keep_aside(opened, request.trade_date, trade, terms)  # starts empty
         hold(opened, held._replace(realized=ZERO))
-        remark(opened, terms)
+        remark(opened, terms, self.closes)
         return opened
 
     def _record(
