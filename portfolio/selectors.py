@@ -969,6 +969,7 @@ class Di1Index:
         self.terms = {pk: t for pk, t in terms.items() if t.is_di1}
         self._closes: dict[int, tuple[list[dt.date], list[Decimal]]] | None = None
         self._accruals: dict[int, tuple[list[dt.date], np.ndarray]] = {}
+        self._quotes: dict[tuple[int, dt.date, Decimal], Di1Quote] = {}
         self.cdi_carried: set[dt.date] = set()
         self.cdi_missing: set[dt.date] = set()
 
@@ -1039,9 +1040,13 @@ class Di1Index:
         rate = self.latest_rate(pk, day) if rate is None else rate
         if rate is None:
             return None
-        days = int(anbima_days(day, self.terms[pk].maturity))
-        pu = unit_price(rate, days)
-        return Di1Quote(rate, days, pu, self._accrual(pk, day), dv01_per_contract(rate, days))
+        key = (pk, day, rate)  # a mark asks once per instrument, not once per position
+        if key not in self._quotes:
+            days = int(anbima_days(day, self.terms[pk].maturity))
+            pu = unit_price(rate, days)
+            accrual = self._accrual(pk, day)
+            self._quotes[key] = Di1Quote(rate, days, pu, accrual, dv01_per_contract(rate, days))
+        return self._quotes[key]
 
     def mark(self, pk: int, day: dt.date, close: Decimal) -> Quote:
         """What a position of instrument `pk` is marked at on `day` when the instrument

@@ -187,6 +187,10 @@ def benchmark_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> 
         [{"benchmark": r["benchmark"], "date": r["date"], "rate": r["rate"]} for r in rows],
     )
     data_changed.send(sender=BenchmarkRate)
+    cdi = [r["date"] for r in rows if r["benchmark"] == "CDI"]
+    if cdi:  # DI1 settlements correct the previous PU by the CDI: re-mark them
+        di1 = Instrument.objects.filter(pricing=Instrument.Pricing.DI1).values_list("pk", flat=True)
+        positions_remark(earliest=dict.fromkeys(di1, min(cdi)), actor=actor)
     audit_record(
         actor=actor,
         action="benchmark_rates.upsert",

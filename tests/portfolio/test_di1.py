@@ -173,3 +173,19 @@ def test_the_cdi_carried_for_a_missing_day_is_reported(week):
         close(day)
     result = services.mark_to_market(as_of=THU, actor="ops")
     assert result.cdi_carried == [WED]
+
+
+def test_a_cdi_loaded_late_re_marks_the_di1_book(week):
+    trade("LONG", "10", "10.510", MON)
+    close(MON)
+    close(TUE)
+    services.benchmark_rates_upsert(
+        rows=[{"benchmark": "CDI", "date": MON, "rate": D("0")}], actor="ops"
+    )  # Monday's CDI wrong at first: 0
+    services.mark_to_market(as_of=TUE, actor="ops")
+    PA_MON, PA_TUE = pu(RATES[MON], 14), pu(RATES[TUE], 13)
+    assert daily("LONG") == 10 * (PA_TUE - PA_MON)  # nothing to correct by
+    services.benchmark_rates_upsert(
+        rows=[{"benchmark": "CDI", "date": MON, "rate": D(CDI[MON])}], actor="ops"
+    )  # corrected: the book is re-marked at once
+    assert daily("LONG") == 10 * (PA_TUE - corrected(PA_MON, CDI[MON]))
