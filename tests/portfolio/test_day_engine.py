@@ -37,7 +37,7 @@ from portfolio.ledger import (
     to_cents,
 )
 from portfolio.models import Position, PositionSnapshot, Price, Trade
-from tests.factories import FxRateFactory, StrategyFactory
+from tests.factories import FxRateFactory, InstrumentFactory, StrategyFactory
 
 TERMS = [
     Terms("price", D("50"), D("0")),  # an index future
@@ -112,12 +112,12 @@ def test_a_margined_days_pnl_without_trades_is_its_move(terms, q, cost, quote0, 
 
 SEEDS = 10
 DAYS = [dt.date(2024, 3, d) for d in (11, 12, 13, 14, 15)]
-SYMBOLS = ("INDJ24", "ESH4", "DI1F27")
-START = {"INDJ24": D("100000"), "ESH4": D("5000"), "DI1F27": D("10.50")}
+SYMBOLS = ("INDJ24", "ESH4", "DI1F27", "DI1J24")
+START = {"INDJ24": D("100000"), "ESH4": D("5000"), "DI1F27": D("10.50"), "DI1J24": D("10.62")}
 
 
 def _close(rng: random.Random, symbol: str, last: D) -> D:
-    if symbol == "DI1F27":
+    if symbol.startswith("DI1"):
         return (last + D(rng.randint(-8, 8)) / 100).quantize(D("0.01"))
     return (last * (1 + D(rng.randint(-150, 150)) / 10000)).quantize(D("0.25"))
 
@@ -144,9 +144,25 @@ def _by_key(rows) -> dict[tuple[int, int], tuple[D, D, D]]:
     return keys
 
 
+@pytest.fixture
+def b3_di1(db):
+    """A DI1 valued as B3 settles it (`pricing = di1`), with the CDI of the week."""
+    InstrumentFactory.create(
+        symbol="DI1J24",
+        asset_class="rates",
+        quote_type="yield",
+        pricing="di1",
+        maturity=dt.date(2024, 4, 1),
+        multiplier=D("1"),
+        dv01=D("0"),
+    )
+    rows = [{"benchmark": "CDI", "date": d, "rate": D("0.000401")} for d in DAYS[:3]]
+    services.benchmark_rates_upsert(rows=rows, actor="ops")
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("seed", range(SEEDS))
-def test_the_books_days_are_the_timelines(seed, ibov, spx, di1, macro):
+def test_the_books_days_are_the_timelines(seed, ibov, spx, di1, b3_di1, macro):
     StrategyFactory.create(code="RV")
     rng = random.Random(seed)
     services.capital_flow_create(date=DAYS[0], amount=D("10000000.00"), actor="ops")
