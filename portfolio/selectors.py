@@ -5,7 +5,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -954,6 +954,12 @@ def _dates(days: Sequence[dt.date]) -> np.ndarray:
     return np.array(days, dtype="datetime64[D]")
 
 
+@lru_cache(maxsize=64)
+def _business_days(start: dt.date, end: dt.date) -> list[dt.date]:
+    """`business_days`, kept: the DI1s of a mark mostly share their first close."""
+    return business_days(start, end)
+
+
 class Di1Index:
     """The `Di1Quote`s of DI1 instruments on the fund's business days, from their closes
     (rates) and the CDI: the settlement PU, the DV01 of a contract, and the CDI corrections
@@ -962,7 +968,8 @@ class Di1Index:
     Each close's correction is B3's: the settlement PU corrected by the CDI of the national
     business days until the next close day, to the cent, less the PU. Computed once per
     instrument, vectorized, on first use; the closes and the CDI in two queries. The CDI
-    days carried from an earlier rate, or missing before the first, are reported.
+    days carried from an earlier rate, or missing before the first, are reported
+    (`cdi_gaps`).
     """
 
     def __init__(self, terms: dict[int, Any]):
@@ -970,8 +977,8 @@ class Di1Index:
         self._closes: dict[int, tuple[list[dt.date], list[Decimal]]] | None = None
         self._accruals: dict[int, tuple[list[dt.date], np.ndarray]] = {}
         self._quotes: dict[tuple[int, dt.date, Decimal], Di1Quote] = {}
-        self.cdi_carried: set[dt.date] = set()
-        self.cdi_missing: set[dt.date] = set()
+        self._growth: tuple[np.ndarray, np.ndarray] | None = None
+        self._cdi: BenchmarkRates | None = None
 
     def _load(self) -> dict[int, tuple[list[dt.date], list[Decimal]]]:
         if self._closes is None:
@@ -996,7 +1003,7 @@ class Di1Index:
         if not close_days:
             return [], np.zeros(1, dtype=np.int64)
         # Every business day to the maturity, or to today (a stale rate carries).
-        days = business_days(close_days[0], min(maturity, max(close_days[-1], today())))
+        days = _business_days(close_days[0], min(maturity, max(close_days[-1], today())))
         if not days:
             return [], np.zeros(1, dtype=np.int64)
         at = np.searchsorted(_dates(close_days), _dates(days), side="right") - 1
@@ -1007,26 +1014,35 @@ class Di1Index:
         # accrued[j]: the corrections of the closes before days[j] (cents per contract).
         return days, np.concatenate([[0], np.cumsum(corrections)]).astype(np.int64)
 
-    def _cdi_factors(self, days: list[dt.date], maturity: dt.date) -> np.ndarray:
-        """Π(1 + CDI) over the national business days from each day to the next."""
-        ends = [*days[1:], next_business_day(days[-1])]
-        national = anbima_days_between(days[0], min(ends[-1], maturity))
-        cdi = benchmark_rates(national)
-        self.cdi_carried.update(cdi.carried)
-        self.cdi_missing.update(cdi.missing)
-        growth = np.concatenate([[1.0], np.cumprod([1 + float(cdi.rates[d]) for d in national])])
-        index = _dates(national)
-        return (
-            growth[np.searchsorted(index, _dates(ends))]
-            / growth[np.searchsorted(index, _dates(days))]
-        )
+    def _cdi_growth(self) -> tuple[np.ndarray, np.ndarray]:
+        """The national business days from the first DI1 close on, and Π(1 + CDI) before
+        each of them (one more at the end): one query for all the instruments."""
+        if self._growth is None:
+            closes = [days for days, _ in self._load().values() if days]
+            start = min(days[0] for days in closes)
+            end = next_business_day(max(today(), *(days[-1] for days in closes)))
+            national = anbima_days_between(start, end)
+            self._cdi = benchmark_rates(national)
+            rates = [1 + float(self._cdi.rates[d]) for d in national]
+            self._growth = _dates(national), np.concatenate([[1.0], np.cumprod(rates)])
+        return self._growth
 
-    def cdi_gaps(self, before: dt.date) -> tuple[list[dt.date], list[dt.date]]:
-        """The CDI days the quotes computed so far used before `before`: (carried from
-        the latest earlier rate, missing before any rate)."""
+    def _cdi_factors(self, days: list[dt.date], maturity: dt.date) -> np.ndarray:
+        """Π(1 + CDI) over the national business days from each day to the next (none from
+        the maturity on)."""
+        national, growth = self._cdi_growth()
+        ends = np.minimum(_dates([*days[1:], next_business_day(days[-1])]), _dates([maturity]))
+        starts = np.minimum(_dates(days), _dates([maturity]))
+        return growth[np.searchsorted(national, ends)] / growth[np.searchsorted(national, starts)]
+
+    def cdi_gaps(self, since: dt.date, before: dt.date) -> tuple[list[dt.date], list[dt.date]]:
+        """The CDI days from `since` to `before` (excluded) that the quotes used: (carried
+        from the latest earlier rate, missing before any rate)."""
+        if self._cdi is None:
+            return [], []
         return (
-            sorted(d for d in self.cdi_carried if d < before),
-            sorted(d for d in self.cdi_missing if d < before),
+            [d for d in self._cdi.carried if since <= d < before],
+            [d for d in self._cdi.missing if since <= d < before],
         )
 
     def latest_rate(self, pk: int, day: dt.date) -> Decimal | None:

@@ -230,7 +230,8 @@ def mark_to_market(
         missing_fx=sorted({i.currency for i in held if i.fx_rate is None}),
         total_unrealized_pnl=marks.unrealized,
     )
-    result.cdi_carried, result.cdi_missing = marks.day_start.closes.di1.cdi_gaps(as_of)
+    gaps = marks.day_start.closes.di1.cdi_gaps(previous_business_day(as_of), as_of)
+    result.cdi_carried, result.cdi_missing = gaps
     bulk_update_rows(Position, _CLOSED_DAY, marks.closed)
     _marked(result, actor)
     return result
