@@ -12,8 +12,15 @@ from decimal import ROUND_CEILING, Decimal
 
 import numpy as np
 
-from core.calendar import business_days
+from core.calendar import anbima_days_between, business_days
 from portfolio.ledger import to_cents
+
+def first_business_day(year: int, month: int) -> dt.date:
+    """The first national (ANBIMA) business day of a month, a DI1's maturity: DI1F27 matures
+    on 2027-01-04, New Year's Day being a holiday and the 2nd and 3rd a weekend."""
+    first = dt.date(year, month, 1)
+    return anbima_days_between(first, first + dt.timedelta(days=10))[0]
+
 
 # Factors: global risk-on, Brazil local, US rates, Europe, commodities.
 FACTORS = ("risk", "brazil", "us_rates", "europe", "commodity")
