@@ -181,9 +181,6 @@ def di1_comparison(count: int, rounds: int = 3) -> None:
 
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-    if count := di1_option():
-        di1_comparison(count)
-        return
     instruments, strategies = setup_reference_data()
     for n, target in ((1_000, None), (10_000, 0.3), (100_000, 3.0)):
         load_positions(n, instruments, strategies)
@@ -225,4 +222,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if count := di1_option():
+        print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+        di1_comparison(count)
+    else:
+        main()

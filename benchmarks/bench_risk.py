@@ -265,9 +265,6 @@ def di1_comparison(count: int, rounds: int = 3) -> None:
 
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-    if count := di1_option():
-        di1_comparison(count)
-        return
     print("loading 1,000 instruments × 261 business days of prices …", flush=True)
     instruments = load_market()
     for strategies in (1, 10):
@@ -337,4 +334,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if count := di1_option():
+        print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+        di1_comparison(count)
+    else:
+        main()
