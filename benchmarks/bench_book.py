@@ -1,7 +1,12 @@
 """Mark-to-market at 1,000 / 10,000 / 100,000 open positions, at 10,000 beside its floor (the
 write of the same marks alone), and the book of 1,000 positions: its selector alone, GET
 /api/book/ with the cache bypassed (every answer `"cached": false`) and from the cache
-(every answer `"cached": true`). Run through benchmarks/run.sh."""
+(every answer `"cached": true`). Run through benchmarks/run.sh.
+
+With `--di1 N` (`BENCH_DI1=N benchmarks/run.sh book`): instead, mark-to-market of 10,000
+positions over 1,000 instruments with linear instruments only beside the same book with N of
+its instruments DI1 futures (`common.di1_futures`; each held by 10 strategies: 2,000 DI1
+positions for N = 200), in alternating rounds, and the ratio (issue 37's target: ≤ 1.5×)."""
 
 import datetime as dt
 import json
@@ -9,7 +14,17 @@ import statistics
 import time
 from decimal import Decimal
 
-from common import CACHED, PASSWORD, UNCACHED, time_get, timed
+from common import (
+    CACHED,
+    PASSWORD,
+    UNCACHED,
+    di1_futures,
+    di1_open_positions,
+    di1_option,
+    time_get,
+    timed,
+    with_di1,
+)
 from django.contrib.auth.models import User
 from django.db import connection, transaction
 from rest_framework.test import APIClient
@@ -130,6 +145,40 @@ def mark_timings(repeat: int = 3) -> tuple[float, float]:
     return statistics.median(calls), statistics.median(stored)
 
 
+def di1_mark_round(instruments: list[Instrument], strategies: list[Strategy]) -> float:
+    """The mark of 10,000 positions over `instruments` (median of 3, `mark_timings`), in
+    seconds, having checked that it marks every DI1 position among them."""
+    load_positions(10_000, instruments, strategies)
+    di1 = 10_000 // INSTRUMENTS * sum(i.pricing == "di1" for i in instruments)
+    assert di1_open_positions() == di1, (di1_open_positions(), "DI1 positions, expected", di1)
+    marked, _ = mark_timings()
+    on_di1 = Position.objects.filter(
+        closed_at__isnull=True, instrument__pricing="di1", price_date=AS_OF
+    ).count()
+    assert on_di1 == di1, (on_di1, "DI1 positions marked, expected", di1)
+    return marked
+
+
+def di1_comparison(count: int, rounds: int = 3) -> None:
+    """Mark-to-market of 10,000 positions with linear instruments only (today's set-up)
+    and with `count` of the 1,000 instruments DI1 futures, in `rounds` alternating rounds:
+    the medians, and the median of each round's ratio."""
+    linear, strategies = setup_reference_data()
+    mixed = with_di1(linear, di1_futures(count, [PREVIOUS, AS_OF]))
+    figures: dict[str, list[float]] = {"linear": [], "di1": []}
+    for _ in range(rounds):
+        figures["linear"].append(di1_mark_round(linear, strategies))
+        figures["di1"].append(di1_mark_round(mixed, strategies))
+    ratio = statistics.median(d / b for b, d in zip(figures["linear"], figures["di1"], strict=True))
+    print(
+        f"mark_to_market 10,000 positions: linear only "
+        f"{statistics.median(figures['linear']) * 1000:8.1f} ms, with "
+        f"{10_000 // INSTRUMENTS * count:,} DI1 positions ({count} DI1 futures) "
+        f"{statistics.median(figures['di1']) * 1000:8.1f} ms: {ratio:4.2f}× (target ≤ 1.5×; "
+        f"medians of {rounds} rounds, each the median of 3 marks)"
+    )
+
+
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     instruments, strategies = setup_reference_data()
@@ -173,4 +222,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if count := di1_option():
+        print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+        di1_comparison(count)
+    else:
+        main()

@@ -2,7 +2,12 @@
 distinct instruments, and on 100 instruments held by 10 strategies); GET /api/risk/live/ on
 the latter with the cache bypassed (every answer `"cached": false`) and from the cache
 (every answer `"cached": true`); and the engine alone (10,000 positions × 500 days). Run
-through benchmarks/run.sh."""
+through benchmarks/run.sh.
+
+With `--di1 N` (`BENCH_DI1=N benchmarks/run.sh risk`): instead, live risk on the 1,000
+positions over 1,000 instruments with linear instruments only beside the same book with N
+of its instruments DI1 futures (`common.di1_futures`), in alternating rounds, and the
+ratio (issue 37's target: ≤ 2×)."""
 
 import datetime as dt
 import statistics
@@ -12,7 +17,17 @@ from decimal import Decimal
 from functools import partial
 
 import numpy as np
-from common import CACHED, PASSWORD, UNCACHED, time_get, timed
+from common import (
+    CACHED,
+    PASSWORD,
+    UNCACHED,
+    di1_futures,
+    di1_open_positions,
+    di1_option,
+    time_get,
+    timed,
+    with_di1,
+)
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -104,13 +119,19 @@ def load_book(
             "portfolio_auditrecord"
         )
     held = positions // strategies
+    # A DI1 is booked at its close (a rate of 100% is no DI1 trade).
+    closes = dict(
+        Price.objects.filter(
+            date=as_of, instrument__in=[i for i in instruments[:held] if i.pricing == "di1"]
+        ).values_list("instrument__symbol", "price")
+    )
     services.trades_book(
         requests=[
             services.TradeRequest(
                 instrument=instruments[n % held].symbol,
                 strategy=f"S{n // held:02d}",
                 quantity=Decimal((n % 50 + 1) * (1 if n % 3 else -1)),
-                price=Decimal("100"),
+                price=closes.get(instruments[n % held].symbol, Decimal("100")),
                 trade_date=as_of,
                 confirm=True,  # booked at 100, whatever the market
             )
@@ -189,6 +210,59 @@ def engine_on_the_matrix() -> Callable[[], object]:
     return run
 
 
+def di1_round(instruments: list[Instrument], client: APIClient) -> tuple[float, float, float]:
+    """On a book of 1,000 positions over `instruments`, one strategy: live risk (historical)
+    with its market matrix cached (median of 7), with the matrix rebuilt (median of 5), and
+    GET /api/risk/live/ with the cache bypassed (p50 of 7), in seconds."""
+    load_book(instruments, 1)
+    di1 = sum(i.pricing == "di1" for i in instruments)
+    assert Position.objects.filter(closed_at__isnull=True).count() == POSITIONS
+    assert di1_open_positions() == di1, (di1_open_positions(), "DI1 positions, expected", di1)
+    read = partial(selectors.live_risk, window=WINDOW, method="historical")
+    report = read()
+    assert report.missing_history == [], report.missing_history
+    assert report.var[0.99] is not None, report.var_unavailable
+    book = BookArrays.load()  # what the live risk values: the DI1 futures among its columns
+    assert len(book.column) == POSITIONS, len(book.column)
+    valued = Instrument.objects.filter(pk__in=book.instrument_ids, pricing="di1").count()
+    assert valued == di1, (valued, "DI1 futures valued, expected", di1)
+    assert quote_queries(read) == 0, "the market matrix is not remembered"
+    cold = timed(read, repeat=7)
+    fresh = rebuilt(read, repeat=5)
+    get = time_get(client, f"/api/risk/live/?window={WINDOW}", 7, cached=False)
+    assert get.answer["window"] == WINDOW, get.answer["window"]
+    return cold, fresh, get.p50_ms / 1000
+
+
+def di1_comparison(count: int, rounds: int = 3) -> None:
+    """Live risk with linear instruments only (today's set-up) and with `count` of the
+    1,000 instruments DI1 futures, in `rounds` alternating rounds (this shared machine's
+    speed drifts from minute to minute): the medians, and the median of each round's ratio."""
+    print(f"loading 1,000 instruments and {count} DI1 futures × 261 business days …", flush=True)
+    linear = load_market()
+    mixed = with_di1(linear, di1_futures(count, business_days_ending(AS_OF, WINDOW + 11)))
+    user = User.objects.create_superuser("bench", password=PASSWORD)
+    client = APIClient()
+    client.force_authenticate(user)
+    figures: dict[str, list[tuple[float, float, float]]] = {"linear": [], "di1": []}
+    for _ in range(rounds):
+        figures["linear"].append(di1_round(linear, client))
+        figures["di1"].append(di1_round(mixed, client))
+    labels = ("matrix cached", "matrix rebuilt", "GET uncached p50")
+    for k, label in enumerate(labels):
+        base = statistics.median(f[k] for f in figures["linear"])
+        with_futures = statistics.median(f[k] for f in figures["di1"])
+        ratio = statistics.median(
+            d[k] / b[k] for b, d in zip(figures["linear"], figures["di1"], strict=True)
+        )
+        print(
+            f"live risk, {POSITIONS:,} positions on 1,000 instruments × {WINDOW}-day window, "
+            f"historical, {label}: linear only {base * 1000:7.1f} ms, with {count} DI1 "
+            f"{with_futures * 1000:7.1f} ms: {ratio:4.2f}× (target ≤ 2×; medians of "
+            f"{rounds} rounds)"
+        )
+
+
 def main() -> None:
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print("loading 1,000 instruments × 261 business days of prices …", flush=True)
@@ -260,4 +334,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if count := di1_option():
+        print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+        di1_comparison(count)
+    else:
+        main()

@@ -1,6 +1,8 @@
 """Shared set-up of the benchmark scripts: Django on the benchmark database, a timer, and
 timed GETs of the cached endpoints that check, on every answer, where it came from."""
 
+import argparse
+import datetime as dt
 import os
 import socket
 import statistics
@@ -10,8 +12,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pms_site.settings")
@@ -23,7 +28,11 @@ django.setup()
 from django.test import override_settings  # noqa: E402 — after django.setup()
 from rest_framework.test import APIClient  # noqa: E402
 
+from core.calendar import anbima_days  # noqa: E402
+from demo.fund import first_business_day  # noqa: E402
 from pms_site import cache as read_cache  # noqa: E402
+from portfolio import di1  # noqa: E402
+from portfolio.models import BenchmarkRate, Instrument, Position, Price  # noqa: E402
 
 NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
 PASSWORD = "a-bench-passphrase-7Kq"  # Django's validators accept it
@@ -131,3 +140,88 @@ def gunicorn(
     )
     wait_for(port)
     return process
+
+
+def di1_option() -> int:
+    """`--di1 N` on the command line, or BENCH_DI1=N in the environment (how run.sh passes
+    it: `BENCH_DI1=200 benchmarks/run.sh risk`): the DI1 futures of the comparison with
+    linear instruments only; 0 (the default) runs the benchmark as before."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--di1", type=int, default=int(os.environ.get("BENCH_DI1") or 0))
+    count = parser.parse_args().di1
+    assert count >= 0, "--di1 is a count of DI1 futures"
+    return count
+
+
+def quarterly_maturities(as_of: dt.date, years: tuple[int, int] = (1, 10)) -> list[dt.date]:
+    """The first national business days of January, April, July and October from
+    `years[0]` to `years[1]` years after `as_of`: DI1 maturities along the curve."""
+    first, last = (as_of.replace(year=as_of.year + n) for n in years)
+    return [
+        day
+        for year in range(first.year, last.year + 1)
+        for month in (1, 4, 7, 10)
+        if first <= (day := first_business_day(year, month)) <= last
+    ]
+
+
+def di1_futures(count: int, days: list[dt.date], seed: int = 3) -> list[Instrument]:
+    """`count` DI1 futures (pricing di1, root DI1, BRL, quoted in yield) maturing on the
+    quarterly dates from 1 to 10 years after the last of `days`, each with a close on every
+    one of `days` (rates around 10–14%: the longer the higher, plus a random walk of about
+    6 bp a day), and the CDI (about 0.04% a day) on every one of `days`."""
+    maturities = quarterly_maturities(days[-1])
+    tenor = [k % len(maturities) for k in range(count)]
+    rng = np.random.default_rng(seed)
+    walk = np.cumsum(rng.normal(0, 0.06, (len(days), count)), axis=0)
+    rates = np.clip(10 + 4 * np.array(tenor) / len(maturities) + walk, 5, 25)
+    to_maturity = anbima_days(days[-1], np.array([maturities[t] for t in tenor]))
+    futures = Instrument.objects.bulk_create(
+        Instrument(
+            symbol=f"DI1_{k:04d}",
+            name=f"DI1 {maturities[tenor[k]]:%b/%Y} ({k})",
+            asset_class="rates",
+            currency="BRL",
+            quote_type="yield",
+            pricing="di1",
+            maturity=maturities[tenor[k]],
+            root="DI1",
+            multiplier=Decimal("100000"),  # the notional at maturity
+            # The linear engine's DV01 (a DI1's is its PU's): one contract's at the last day.
+            dv01=di1.dv01_per_contract(
+                Decimal(f"{rates[-1, k]:.3f}"), int(to_maturity[k])
+            ).quantize(Decimal("0.0001")),
+        )
+        for k in range(count)
+    )
+    Price.objects.bulk_create(
+        (
+            Price(instrument=future, date=day, price=Decimal(f"{rates[i, k]:.3f}"))
+            for k, future in enumerate(futures)
+            for i, day in enumerate(days)
+        ),
+        batch_size=10_000,
+    )
+    BenchmarkRate.objects.bulk_create(
+        (
+            BenchmarkRate(benchmark="CDI", date=day, rate=Decimal(f"{0.0004 + 1e-5 * (i % 5):.8f}"))
+            for i, day in enumerate(days)
+        ),
+        ignore_conflicts=True,
+    )
+    return futures
+
+
+def with_di1(instruments: list[Instrument], futures: list[Instrument]) -> list[Instrument]:
+    """`instruments` with every k-th one (k = len/len(futures)) replaced by a DI1 future:
+    the same book, `len(futures)` of its instruments DI1."""
+    step = len(instruments) // len(futures)
+    mixed = list(instruments)
+    for k, future in enumerate(futures):
+        mixed[k * step] = future
+    return mixed
+
+
+def di1_open_positions() -> int:
+    """The open positions on a DI1 future."""
+    return Position.objects.filter(closed_at__isnull=True, instrument__pricing="di1").count()

@@ -2,7 +2,9 @@
 # Benchmarks on PostgreSQL + Redis:
 # `benchmarks/run.sh [book|risk|proposals|attribution|morning_pack|cache|pipelines|nav|backup|health|outage|dashboard|analytics]`
 # (default: all).
-# Each recreates the database pms_bench, then prints its figures.
+# Each recreates the database pms_bench, then prints its figures. `BENCH_DI1=200` (book,
+# risk): linear instruments only beside the same book with 200 of its 1,000 instruments DI1
+# futures, and the ratio (issue 37).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/setup.sh

@@ -4,16 +4,27 @@ Markets are simulated with a few common factors (global risk, Brazil, US rates, 
 commodities) so that the instruments move with realistic volatilities and correlations.
 """
 
+import bisect
 import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
+from itertools import pairwise
 
 import numpy as np
 
-from core.calendar import business_days
+from core.calendar import anbima_days, anbima_days_between, business_days
+from portfolio import di1
 from portfolio.ledger import to_cents
+
+
+def first_business_day(year: int, month: int) -> dt.date:
+    """The first national (ANBIMA) business day of a month, a DI1's maturity: DI1F27 matures
+    on 2027-01-04, New Year's Day being a holiday and the 2nd and 3rd a weekend."""
+    first = dt.date(year, month, 1)
+    return anbima_days_between(first, first + dt.timedelta(days=10))[0]
+
 
 # Factors: global risk-on, Brazil local, US rates, Europe, commodities.
 FACTORS = ("risk", "brazil", "us_rates", "europe", "commodity")
@@ -34,6 +45,44 @@ class DemoInstrument:
     lot_size: str = "1"
     strategy: str = ""
     settlement: str = "margined"
+    pricing: str = "linear"
+    maturity: dt.date | None = None
+    root: str = ""
+
+    @property
+    def places(self) -> int:
+        """The decimals of its quotes: a DI1's rate has three, as B3 quotes it."""
+        return 3 if self.pricing == "di1" else 6
+
+    def trades_on(self, day: dt.date) -> bool:
+        """Whether it can be traded (and is quoted) on `day`: until the day before its
+        maturity, if it has one."""
+        return self.maturity is None or day < self.maturity
+
+
+def di1_future(
+    year: int, start: float, vol: float, loadings: dict[str, float], dv01: str
+) -> DemoInstrument:
+    """B3's DI1 future maturing on the first business day of January of `year` (code F),
+    quoted in its rate (percent a year) and valued by its unit price (`pricing = di1`).
+    `dv01` is the fixed DV01 a linear yield instrument needs (the instrument's rules ask
+    for one); a DI1's own is its PU's, which falls to nothing at maturity."""
+    return DemoInstrument(
+        f"DI1F{year % 100:02d}",
+        f"DI1 Jan/{year}",
+        "rates",
+        "BRL",
+        "yield",
+        start,
+        vol,
+        loadings,
+        "100000",  # the PU at maturity
+        dv01,
+        strategy="BRL_RATES",
+        pricing="di1",
+        maturity=first_business_day(year, 1),
+        root="DI1",
+    )
 
 
 INSTRUMENTS = [
@@ -134,72 +183,14 @@ INSTRUMENTS = [
         lot_size="1000",
         strategy="EM_FX",
     ),
-    # Brazilian rates: DI1 futures quoted in yield; notional 100,000 BRL at maturity.
-    DemoInstrument(
-        "DI1F27",
-        "DI1 Jan/2027",
-        "rates",
-        "BRL",
-        "yield",
-        11.20,
-        7.0,
-        {"brazil": 0.85, "risk": -0.2},
-        "100000",
-        "8.5",
-        strategy="BRL_RATES",
-    ),
-    DemoInstrument(
-        "DI1F28",
-        "DI1 Jan/2028",
-        "rates",
-        "BRL",
-        "yield",
-        11.45,
-        9.0,
-        {"brazil": 0.9, "risk": -0.2},
-        "100000",
-        "16.0",
-        strategy="BRL_RATES",
-    ),
-    DemoInstrument(
-        "DI1F29",
-        "DI1 Jan/2029",
-        "rates",
-        "BRL",
-        "yield",
-        11.60,
-        10.0,
-        {"brazil": 0.9, "risk": -0.25},
-        "100000",
-        "22.0",
-        strategy="BRL_RATES",
-    ),
-    DemoInstrument(
-        "DI1F31",
-        "DI1 Jan/2031",
-        "rates",
-        "BRL",
-        "yield",
-        11.80,
-        11.0,
-        {"brazil": 0.88, "risk": -0.25},
-        "100000",
-        "31.0",
-        strategy="BRL_RATES",
-    ),
-    DemoInstrument(
-        "DI1F33",
-        "DI1 Jan/2033",
-        "rates",
-        "BRL",
-        "yield",
-        11.95,
-        11.5,
-        {"brazil": 0.85, "risk": -0.3},
-        "100000",
-        "38.0",
-        strategy="BRL_RATES",
-    ),
+    # Brazilian rates: B3's DI1 futures, the curve from its short end (~14.9%) to its long
+    # end (~13.5%); DI1F26 matures inside the demo's history and is rolled into DI1F27.
+    di1_future(2026, 14.90, 6.0, {"brazil": 0.85, "risk": -0.2}, "4.0"),
+    di1_future(2027, 14.70, 7.0, {"brazil": 0.85, "risk": -0.2}, "8.5"),
+    di1_future(2028, 14.30, 9.0, {"brazil": 0.9, "risk": -0.2}, "16.0"),
+    di1_future(2029, 14.00, 10.0, {"brazil": 0.9, "risk": -0.25}, "22.0"),
+    di1_future(2031, 13.75, 11.0, {"brazil": 0.88, "risk": -0.25}, "31.0"),
+    di1_future(2033, 13.50, 11.5, {"brazil": 0.85, "risk": -0.3}, "38.0"),
     # Global rates: swaps in yield (notional 1,000,000), bond futures by price.
     DemoInstrument(
         "USD_SOFR_2Y",
@@ -458,6 +449,20 @@ FX_FROM_SPOT: dict[str, tuple[str, bool]] = {
 }
 
 
+# The share of a DI1 rate's gap to its level a day keeps: a half-life of about 5 weeks.
+DI1_REVERSION = 0.98
+
+
+def reverting(moves: np.ndarray, keep: float = DI1_REVERSION) -> np.ndarray:
+    """A path from 0 (length len(moves) + 1) that takes each day's move and keeps `keep`
+    of its gap to 0 from the day before (an AR(1)): it moves day to day but stays within
+    about ±1% of its level for a daily move of 10 bp."""
+    path = np.zeros(len(moves) + 1)
+    for day, move in enumerate(moves, start=1):
+        path[day] = keep * path[day - 1] + move
+    return path
+
+
 def simulate_markets(days: int, seed: int) -> dict[str, np.ndarray]:
     """Quote paths (length `days`) per instrument, from correlated factor shocks."""
     rng = np.random.default_rng(seed)
@@ -467,7 +472,9 @@ def simulate_markets(days: int, seed: int) -> dict[str, np.ndarray]:
         load = np.array([spec.loadings.get(f, 0.0) for f in FACTORS])
         idio = math.sqrt(max(1.0 - float(load @ load), 0.05))
         shocks = factors @ load + idio * rng.standard_normal(days - 1)
-        if spec.quote_type == "yield":
+        if spec.pricing == "di1":  # a point of the curve: it moves, and reverts to its level
+            paths[spec.symbol] = spec.start + reverting(shocks * spec.vol / 100.0)
+        elif spec.quote_type == "yield":
             moves = np.concatenate([[0.0], np.cumsum(shocks * spec.vol / 100.0)])
             paths[spec.symbol] = np.maximum(spec.start + moves, 0.05)
         else:
@@ -485,13 +492,19 @@ def fx_paths(paths: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def unit_values(paths: dict[str, np.ndarray]) -> Callable[[DemoInstrument, int], float]:
-    """`unit_value(spec, day)`: the BRL exposure of one contract of `spec` on `day`, its DV01
-    (per bp) for a yield instrument, its notional otherwise."""
+def unit_values(
+    paths: dict[str, np.ndarray], dates: list[dt.date]
+) -> Callable[[DemoInstrument, int], float]:
+    """`unit_value(spec, day)`: the BRL exposure of one contract of `spec` on `dates[day]`,
+    its DV01 (per bp) for a yield instrument (a DI1's from its PU that day), its notional
+    otherwise."""
     fx = fx_paths(paths)
 
     def unit_value(spec: DemoInstrument, day: int) -> float:
         x_rate = 1.0 if spec.currency == "BRL" else float(fx[spec.currency][day])
+        if spec.pricing == "di1" and spec.maturity is not None:
+            days = int(anbima_days(dates[day], spec.maturity))
+            return max(float(di1.dv01s(paths[spec.symbol][day], days)), 0.01)
         if spec.quote_type == "yield":
             return float(spec.dv01) * x_rate
         return float(paths[spec.symbol][day]) * float(spec.multiplier) * x_rate
@@ -632,10 +645,17 @@ def plan_trades(
     return trades
 
 
-def strategies_for(n_positions: int) -> list[tuple[str, str, str]]:
+def live_instruments(end: dt.date) -> list[DemoInstrument]:
+    """The instruments still traded on `end`: those that have matured by then held
+    positions only until they were rolled (`roll_trades`)."""
+    return [spec for spec in INSTRUMENTS if spec.trades_on(end)]
+
+
+def strategies_for(n_positions: int, end: dt.date) -> list[tuple[str, str, str]]:
     """The six desks, and as many sleeves beside them as it takes to hold `n_positions`
-    (one position per instrument and strategy): (code, name, description)."""
-    needed = -(-n_positions // len(INSTRUMENTS)) - len(STRATEGIES)
+    (one position per instrument still traded on `end` and strategy): (code, name,
+    description)."""
+    needed = -(-n_positions // len(live_instruments(end))) - len(STRATEGIES)
     sleeves = [
         (f"SLEEVE{n:03d}", f"Sleeve {n}", "A scaled sleeve for benchmarks.")
         for n in range(1, needed + 1)
@@ -643,20 +663,78 @@ def strategies_for(n_positions: int) -> list[tuple[str, str, str]]:
     return STRATEGIES + sleeves
 
 
-def book_plan(paths: dict[str, np.ndarray], n_positions: int, seed: int) -> list[DemoTrade]:
-    """The trades that build the demo's `n_positions` positions: each instrument in its own
-    desk first, then in the other strategies, each sized to its share of the fund's risk."""
-    own = [(spec, spec.strategy) for spec in INSTRUMENTS]
+ROLL_DAYS_BEFORE = 3  # a position in a contract about to mature rolls these days before
+
+
+def matured_before(end: dt.date) -> dict[str, DemoInstrument]:
+    """The contracts that have matured by `end`, by the symbol of the next contract of
+    their root (the one they roll into) when that one is still traded on `end`."""
+    chains: dict[str, list[DemoInstrument]] = {}
+    for spec in sorted(INSTRUMENTS, key=lambda s: s.maturity or dt.date.max):
+        if spec.root and spec.maturity:
+            chains.setdefault(spec.root, []).append(spec)
+    return {
+        later.symbol: earlier
+        for chain in chains.values()
+        for earlier, later in pairwise(chain)
+        if not earlier.trades_on(end) and later.trades_on(end)
+    }
+
+
+def roll_trades(
+    plan: list[DemoTrade],
+    dates: list[dt.date],
+    unit_value: Callable[[DemoInstrument, int], float],
+    seed: int,
+    scale: float,
+) -> list[DemoTrade]:
+    """For each planned position in a contract whose root's previous contract matures
+    inside `dates`, a position in that previous contract, opened early in its life in the
+    same direction and rolled into it ROLL_DAYS_BEFORE business days before its maturity:
+    closed, and the same quantity bought (or sold) in the next contract the same day."""
+    rng = np.random.default_rng(seed + 2)
+    previous = matured_before(dates[-1])
+    opened: dict[tuple[str, str], Decimal] = {}
+    for trade in plan:  # each position's direction: its first trade's
+        opened.setdefault((trade.symbol, trade.strategy), trade.quantity)
+    rolls = []
+    for (symbol, strategy), first in opened.items():
+        spec = previous.get(symbol)
+        if spec is None or spec.maturity is None:
+            continue
+        roll = bisect.bisect_left(dates, spec.maturity) - ROLL_DAYS_BEFORE
+        if roll < 15:  # matured too early in the history to be held before
+            continue
+        day = int(rng.integers(5, roll - 5))
+        lots = Decimal(rng.uniform(20e3, 150e3) * scale * 0.6 / unit_value(spec, day))
+        quantity = max(Decimal(spec.lot_size), lots.to_integral_value()).copy_sign(first)
+        rolls.append(DemoTrade(spec.symbol, strategy, day, quantity))
+        # roll: becomes position_roll when it lands
+        rolls += [
+            DemoTrade(spec.symbol, strategy, roll, -quantity),
+            DemoTrade(symbol, strategy, roll, quantity),
+        ]
+    return rolls
+
+
+def book_plan(
+    paths: dict[str, np.ndarray], n_positions: int, seed: int, dates: list[dt.date]
+) -> list[DemoTrade]:
+    """The trades that build the demo's `n_positions` positions over `dates`: each
+    instrument still traded at the end in its own desk first, then in the other
+    strategies, each sized to its share of the fund's risk; and the positions held before
+    in a contract that matured and were rolled into them (`roll_trades`)."""
+    live = live_instruments(dates[-1])
+    own = [(spec, spec.strategy) for spec in live]
     other = [
         (spec, code)
-        for code, _, _ in strategies_for(n_positions)
-        for spec in INSTRUMENTS
+        for code, _, _ in strategies_for(n_positions, dates[-1])
+        for spec in live
         if code != spec.strategy
     ]
-    days = len(next(iter(paths.values())))
-    return plan_trades(
-        (own + other)[:n_positions], days, unit_values(paths), seed, position_scale(n_positions)
-    )
+    unit_value, scale = unit_values(paths, dates), position_scale(n_positions)
+    plan = plan_trades((own + other)[:n_positions], len(dates), unit_value, seed, scale)
+    return plan + roll_trades(plan, dates, unit_value, seed, scale)
 
 
 def fees_for(notional_base: Decimal) -> Decimal:
@@ -746,8 +824,8 @@ def stress_scenarios(dates: list[dt.date], paths: dict[str, np.ndarray]) -> list
     ]
     brl += [
         {"target_type": "instrument", "target": spec.symbol, "shock": "200"}
-        for spec in INSTRUMENTS
-        if spec.symbol.startswith("DI1")
+        for spec in live_instruments(dates[-1])
+        if spec.root == "DI1"
     ]
     usdbrl = paths["USDBRL"]
     start = int(np.argmax(usdbrl[10:] / usdbrl[:-10]))

@@ -111,7 +111,7 @@ def test_import_trades_with_a_bad_line_books_nothing(tmp_path, spx, macro, usd):
 def test_load_demo_builds_a_consistent_fund():
     out = StringIO()
     call_command("load_demo", "--positions", "45", "--password", PASSWORD, stdout=out)
-    assert Instrument.objects.count() == 32
+    assert Instrument.objects.count() == 33  # at TODAY every DI1 contract is still traded
     assert Strategy.objects.count() == 6
     # Two held outright (a Treasury, an ETF), each with its cost base in BRL.
     funded = Position.objects.filter(instrument__settlement="funded", closed_at__isnull=True)
@@ -141,13 +141,14 @@ def test_load_demo_builds_a_consistent_fund():
     reconciled = nav_reconciliation()
     assert len(reconciled) == days.count() and {r.status for r in reconciled} == {"ok"}
     assert f"password {PASSWORD!r}" in out.getvalue()
-    # A week of signals, one per instrument and day, and the last day's proposals pending.
-    assert Signal.objects.count() == 32 * 5
+    # A week of signals, one per instrument still traded and day, and the last day's
+    # proposals pending.
+    assert Signal.objects.count() == 33 * 5
     last_day = Signal.objects.latest("date").date
     pending = TradeProposal.objects.filter(status="pending")
     assert pending.exists() and set(pending.values_list("date", flat=True)) == {last_day}
     # The same seed gives the same markets, at any size of book; a larger book spreads over
-    # more strategies ("sleeves": 250 positions over 32 instruments need 8).
+    # more strategies ("sleeves": 250 positions over 33 instruments need 8).
     first_prices = list(
         Price.objects.order_by("instrument__symbol", "date").values_list("price", flat=True)[:50]
     )

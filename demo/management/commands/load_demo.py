@@ -221,7 +221,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Loading the demo fund: {len(dates)} business days to {dates[-1]}, seed {seed}"
         )
-        self.load_reference(n_positions)
+        self.load_reference(n_positions, dates[-1])
         paths = demo.simulate_markets(len(dates), seed)
         self.load_market(dates, paths)
         self.load_capital(dates, n_positions)
@@ -268,9 +268,10 @@ class Command(BaseCommand):
             f"{out.getvalue().strip().splitlines()[-1]}"
         )
 
-    def load_reference(self, n_positions: int) -> None:
+    def load_reference(self, n_positions: int, end: dt.date) -> None:
         """The instruments and the strategies: the six desks, and as many sleeves beside
-        them as it takes to hold `n_positions` (one position per instrument and strategy)."""
+        them as it takes to hold `n_positions` (one position per instrument still traded on
+        `end` and strategy)."""
         for s in demo.INSTRUMENTS:
             services.instrument_create(
                 actor=ACTOR,
@@ -283,9 +284,12 @@ class Command(BaseCommand):
                 multiplier=Decimal(s.multiplier),
                 dv01=Decimal(s.dv01),
                 lot_size=Decimal(s.lot_size),
+                pricing=s.pricing,
+                maturity=s.maturity,
+                root=s.root,
             )
         self.step(f"{len(demo.INSTRUMENTS)} instruments")
-        strategies = demo.strategies_for(n_positions)
+        strategies = demo.strategies_for(n_positions, end)
         for code, name, text in strategies:
             services.strategy_create(
                 actor=ACTOR,
@@ -317,15 +321,19 @@ class Command(BaseCommand):
             actor=ACTOR,
         )
         self.step(f"{len(dates)} days of CDI")
-        services.prices_upsert(
-            rows=[
-                {"instrument": s, "date": d, "price": demo.quote(float(path[i]))}
-                for s, path in paths.items()
-                for i, d in enumerate(dates)
-            ],
-            actor=ACTOR,
-        )
-        self.step(f"{len(paths) * len(dates)} prices")
+        # A contract is quoted until the day before its maturity (its final settlement).
+        rows = [
+            {
+                "instrument": spec.symbol,
+                "date": d,
+                "price": demo.quote(float(paths[spec.symbol][i]), spec.places),
+            }
+            for spec in demo.INSTRUMENTS
+            for i, d in enumerate(dates)
+            if spec.trades_on(d)
+        ]
+        services.prices_upsert(rows=rows, actor=ACTOR)
+        self.step(f"{len(rows)} prices")
 
     def load_capital(self, dates: list[dt.date], n_positions: int) -> None:
         """The fund's terms from its launch, and its capital flows."""
@@ -341,20 +349,22 @@ class Command(BaseCommand):
     ) -> None:
         """The trades that build `n_positions` positions, each sized to its share of the
         fund's risk (`demo.position_scale`)."""
-        unit_value = demo.unit_values(paths)
-        plan = demo.book_plan(paths, n_positions, seed)
+        unit_value = demo.unit_values(paths, dates)
+        plan = demo.book_plan(paths, n_positions, seed, dates)
         specs = {spec.symbol: spec for spec in demo.INSTRUMENTS}
         requests = [
             services.TradeRequest(
                 instrument=t.symbol,
                 strategy=t.strategy,
                 quantity=t.quantity,
-                price=demo.quote(float(paths[t.symbol][t.day_index])),
+                price=demo.quote(float(paths[t.symbol][t.day_index]), specs[t.symbol].places),
                 trade_date=dates[t.day_index],
                 fees=demo.fees_for(Decimal(unit_value(specs[t.symbol], t.day_index)) * t.quantity),
             )
             for t in plan
         ]
+        # The plan's rolls (demo.roll_trades) are booked as their two trades, a close and an
+        # open on the same day, with the rest.
         services.trades_book(requests=requests, actor=ACTOR, source=Trade.Source.DEMO)
         scale = demo.position_scale(n_positions)
         self.step(f"{len(requests)} trades booked (positions at {scale:.0%} of full size)")
@@ -442,11 +452,17 @@ class Command(BaseCommand):
     def load_signals(self, dates: list[Any], paths: dict[str, Any]) -> None:
         """A week of trend signals for each instrument in its own strategy, then the day's
         proposals: the PM finds them pending."""
-        owner = {spec.symbol: spec.strategy for spec in demo.INSTRUMENTS}
+        specs = {spec.symbol: spec for spec in demo.INSTRUMENTS}
         rows = [
-            {"instrument": symbol, "strategy": owner[symbol], "date": dates[day], "score": score}
+            {
+                "instrument": symbol,
+                "strategy": specs[symbol].strategy,
+                "date": dates[day],
+                "score": score,
+            }
             for day in range(len(dates) - 5, len(dates))
             for symbol, score in demo.signal_scores(paths, day).items()
+            if specs[symbol].trades_on(dates[day])  # no signal on a matured contract
         ]
         trading_services.signals_upsert(rows=rows, actor=ACTOR)
         batch = trading_services.proposal_generate(date=dates[-1], actor=ACTOR)
