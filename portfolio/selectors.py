@@ -950,14 +950,22 @@ def live_accounts(as_of: dt.date, positions_value: Decimal) -> AccountsDay:
     return walk.day(days[-1], positions_value - before, funded)
 
 
-def _dates(days: Sequence[dt.date]) -> np.ndarray:
-    return np.array(days, dtype="datetime64[D]")
+_EPOCH = dt.date(1970, 1, 1).toordinal()
+
+
+def _ordinals(days: Sequence[dt.date]) -> np.ndarray:
+    """Dates as integers (proleptic ordinals): much faster to convert than to datetime64."""
+    return np.fromiter((d.toordinal() for d in days), dtype=np.int64, count=len(days))
+
+
+def _dates(ordinals: np.ndarray) -> np.ndarray:
+    return (ordinals - _EPOCH).astype("datetime64[D]")
 
 
 @lru_cache(maxsize=64)
-def _business_days(start: dt.date, end: dt.date) -> list[dt.date]:
-    """`business_days`, kept: the DI1s of a mark mostly share their first close."""
-    return business_days(start, end)
+def _business_days(start: dt.date, end: dt.date) -> np.ndarray:
+    """`business_days` as ordinals, kept: the DI1s of a mark mostly share their span."""
+    return _ordinals(business_days(start, end))
 
 
 class Di1Index:
@@ -975,7 +983,7 @@ class Di1Index:
     def __init__(self, terms: dict[int, Any]):
         self.terms = {pk: t for pk, t in terms.items() if t.is_di1}
         self._closes: dict[int, tuple[list[dt.date], list[Decimal]]] | None = None
-        self._accruals: dict[int, tuple[list[dt.date], np.ndarray]] = {}
+        self._accrued: tuple[np.ndarray, dict[int, int], np.ndarray] | None = None
         self._quotes: dict[tuple[int, dt.date, Decimal], Di1Quote] = {}
         self._growth: tuple[np.ndarray, np.ndarray] | None = None
         self._cdi: BenchmarkRates | None = None
@@ -991,32 +999,41 @@ class Di1Index:
 
     def _accrual(self, pk: int, day: dt.date) -> Decimal:
         """The corrections accrued before `day` (cents per contract, as a Decimal)."""
-        if pk not in self._accruals:
-            self._accruals[pk] = self._accrue(pk)
-        days, accrued = self._accruals[pk]
-        at = bisect_right(days, day - dt.timedelta(days=1))  # the closes before `day`
-        return Decimal(int(accrued[at])).scaleb(-2) if at else ZERO
+        if self._accrued is None:
+            self._accrued = self._accrue()
+        days, column, accrued = self._accrued
+        if pk not in column:
+            return ZERO
+        return Decimal(int(accrued[np.searchsorted(days, day.toordinal()), column[pk]])).scaleb(-2)
 
-    def _accrue(self, pk: int) -> tuple[list[dt.date], np.ndarray]:
-        close_days, rates = self._load()[pk]
-        maturity = self.terms[pk].maturity
-        if not close_days:
-            return [], np.zeros(1, dtype=np.int64)
-        # Every business day to the maturity, or to today (a stale rate carries).
-        days = _business_days(close_days[0], min(maturity, max(close_days[-1], today())))
-        if not days:
-            return [], np.zeros(1, dtype=np.int64)
-        at = np.searchsorted(_dates(close_days), _dates(days), side="right") - 1
-        rate = np.array([float(r) for r in rates])[at]
+    def _accrue(self) -> tuple[np.ndarray, dict[int, int], np.ndarray]:
+        """The business days from the first close on (ordinals), a column per instrument
+        with closes, and the corrections accrued before each day (one more row at the end),
+        in cents per contract: all the instruments at once, vectorized."""
+        closes = {pk: c for pk, c in self._load().items() if c[0]}
+        if not closes:
+            return np.zeros(0, dtype=np.int64), {}, np.zeros((1, 0), dtype=np.int64)
+        start = min(days[0] for days, _ in closes.values())
+        # Every business day to the last close or to today (a stale rate carries).
+        days = _business_days(start, max(today(), *(days[-1] for days, _ in closes.values())))
+        rates = np.full((len(days), len(closes)), np.nan)
+        for j, (close_days, close_rates) in enumerate(closes.values()):
+            at = np.searchsorted(days, _ordinals(close_days))  # a close's first business day
+            inside = at < len(days)
+            rates[at[inside], j] = np.array([float(r) for r in close_rates])[inside]
+        known = np.where(np.isnan(rates), 0, np.arange(len(days))[:, None])
+        rates = rates[np.maximum.accumulate(known, axis=0), np.arange(len(closes))]
+        maturity = _ordinals([self.terms[pk].maturity for pk in closes])
+        to_maturity = anbima_days(_dates(days)[:, None], _dates(maturity)[None, :])
         # B3's PU to the cent, half up (np.round would round half to even).
-        pu = np.floor(unit_prices(rate, anbima_days(_dates(days), maturity)) * 100 + 0.5)
-        corrections = np.floor(pu * self._cdi_factors(days, maturity) + 0.5) - pu
-        # accrued[j]: the corrections of the closes before days[j] (cents per contract).
-        return days, np.concatenate([[0], np.cumsum(corrections)]).astype(np.int64)
+        pu = np.floor(unit_prices(rates, to_maturity) * 100 + 0.5)
+        corrections = np.nan_to_num(np.floor(pu * self._cdi_factors(days, maturity) + 0.5) - pu)
+        accrued = np.vstack([np.zeros(len(closes)), np.cumsum(corrections, axis=0)])
+        return days, {pk: j for j, pk in enumerate(closes)}, accrued.astype(np.int64)
 
     def _cdi_growth(self) -> tuple[np.ndarray, np.ndarray]:
-        """The national business days from the first DI1 close on, and Π(1 + CDI) before
-        each of them (one more at the end): one query for all the instruments."""
+        """The national business days from the first DI1 close on (ordinals), and
+        Π(1 + CDI) before each of them (one more at the end): one query for all."""
         if self._growth is None:
             closes = [days for days, _ in self._load().values() if days]
             start = min(days[0] for days in closes)
@@ -1024,15 +1041,16 @@ class Di1Index:
             national = anbima_days_between(start, end)
             self._cdi = benchmark_rates(national)
             rates = [1 + float(self._cdi.rates[d]) for d in national]
-            self._growth = _dates(national), np.concatenate([[1.0], np.cumprod(rates)])
+            self._growth = _ordinals(national), np.concatenate([[1.0], np.cumprod(rates)])
         return self._growth
 
-    def _cdi_factors(self, days: list[dt.date], maturity: dt.date) -> np.ndarray:
-        """Π(1 + CDI) over the national business days from each day to the next (none from
-        the maturity on)."""
+    def _cdi_factors(self, days: np.ndarray, maturity: np.ndarray) -> np.ndarray:
+        """Π(1 + CDI) over the national business days from each day to the next (rows),
+        for each maturity (columns): none from the maturity on."""
         national, growth = self._cdi_growth()
-        ends = np.minimum(_dates([*days[1:], next_business_day(days[-1])]), _dates([maturity]))
-        starts = np.minimum(_dates(days), _dates([maturity]))
+        after = next_business_day(dt.date.fromordinal(int(days[-1]))).toordinal()
+        ends = np.minimum(np.append(days[1:], after)[:, None], maturity[None, :])
+        starts = np.minimum(days[:, None], maturity[None, :])
         return growth[np.searchsorted(national, ends)] / growth[np.searchsorted(national, starts)]
 
     def cdi_gaps(self, since: dt.date, before: dt.date) -> tuple[list[dt.date], list[dt.date]]:
