@@ -533,6 +533,7 @@ class Trade(AppendOnlyModel):
         IMPORT = "import"
         PROPOSAL = "proposal"
         DEMO = "demo"
+        EXPIRY = "expiry"  # the end of day's close of a matured contract's positions
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="trades")
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="trades")
