@@ -44,6 +44,9 @@ currency_validator = RegexValidator(
 )
 
 EARLIEST_DATE = dt.date(1990, 1, 1)
+# A contract's maturity is in the future as often as not: the latest one accepted leaves
+# room for the longest listed rates contracts (about 40 years) and no more.
+MATURITY_LATEST = dt.date(2099, 12, 31)
 NOTE_MAX = 400  # notes and reasons: a trade's note holds "Proposal <id>: " + the note
 
 # Largest accepted magnitudes, by kind of number.
@@ -70,6 +73,11 @@ def date_problem(day: dt.date, *, latest: dt.date | None = None) -> str | None:
     if day > latest:
         return f"{day} is in the future." if latest == today() else f"{day} is after {latest}."
     return None
+
+
+def maturity_problem(day: dt.date) -> str | None:
+    """Why `day` cannot be a contract's maturity: from 1990 to MATURITY_LATEST."""
+    return date_problem(day, latest=MATURITY_LATEST)
 
 
 def validate_fund_date(day: dt.date) -> None:

@@ -42,7 +42,12 @@ from core.errors import Conflict
 from pms_site import cache
 from portfolio.models import OfficialNav, PortfolioSnapshot
 from portfolio.selectors import BREAK, MISSING, inception, last_mark, last_snapshot
-from portfolio.services import fund_inception_or_error, mark_to_market, snapshots_build
+from portfolio.services import (
+    fund_inception_or_error,
+    mark_to_market,
+    positions_expire,
+    snapshots_build,
+)
 from risk.selectors import breached, nav_break_days
 from risk.services import (
     NavCheck,
@@ -82,7 +87,20 @@ def _mark(as_of: dt.date, actor: str) -> str:
 
 
 def eod_mark(date: dt.date, actor: str) -> str:
-    return _mark(date, actor)
+    """Close the positions of the contracts matured by `date` at their final settlement
+    (dated at the maturity, so a past date is right too; a re-run finds them closed), then
+    mark. A matured contract without a close fails the step before the mark, naming it: no
+    price is made up, and the day is not valued with it still open."""
+    expiry = positions_expire(as_of=date, actor=actor)
+    if expiry.unpriced:
+        raise ValidationError(
+            f"No close on or before the maturity of {', '.join(expiry.unpriced)}, so their "
+            f"open positions cannot be settled: load the final settlement price (POST "
+            f"/api/prices/ or import_prices) and run the eod of {date} again."
+        )
+    expired = len(expiry.trades)
+    closed = f"{expired} matured position(s) closed at the final settlement; " if expired else ""
+    return closed + _mark(date, actor)
 
 
 def _timeline_through(day: dt.date, actor: str, *, rebuild: bool) -> list[Any]:

@@ -35,6 +35,7 @@ CONFLICTS = (
     ("/acknowledge/", "POST"),
     ("/book/mark-to-market/", "POST"),
     ("/positions/{id}/close/", "POST"),
+    ("/positions/{id}/roll/", "POST"),
     ("/run/", "POST"),
     ("/risk/limits/{id}/", "DELETE"),
 )

@@ -66,6 +66,9 @@ class InstrumentAdmin(ServiceAdmin):
         "currency",
         "quote_type",
         "settlement",
+        "pricing",
+        "maturity",
+        "root",
         "multiplier_shown",
         "dv01_shown",
         "lot_size_shown",
@@ -74,8 +77,16 @@ class InstrumentAdmin(ServiceAdmin):
     multiplier_shown = number_column("multiplier", "multiplier")
     dv01_shown = number_column("dv01", "DV01 (local, per unit)")
     lot_size_shown = number_column("lot_size", "lot")
-    list_filter = ("asset_class", "currency", "quote_type", "settlement", "is_active")
-    search_fields = ("symbol", "name")
+    list_filter = (
+        "asset_class",
+        "currency",
+        "quote_type",
+        "settlement",
+        "pricing",
+        "root",
+        "is_active",
+    )
+    search_fields = ("symbol", "name", "root")
     create_service = staticmethod(services.instrument_create)
     update_service = staticmethod(services.instrument_update)
     check_service = staticmethod(services.instrument_check)

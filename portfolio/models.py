@@ -17,6 +17,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import inputs
+from core.calendar import on_or_after
 from core.formatting import money, number
 
 from .accounts import TermsInForce
@@ -199,6 +200,12 @@ class Instrument(models.Model):
     def terms(self) -> Terms:
         """How a move of its quote becomes money (`portfolio.ledger`)."""
         return Terms.of(self)
+
+    @property
+    def expires_on(self) -> dt.date | None:
+        """The business day the contract matures on: its maturity, or the next business
+        day when that is a holiday (B3 moves a contract's last day so). None if undated."""
+        return on_or_after(self.maturity) if self.maturity else None
 
 
 class Strategy(models.Model):
@@ -526,6 +533,7 @@ class Trade(AppendOnlyModel):
         IMPORT = "import"
         PROPOSAL = "proposal"
         DEMO = "demo"
+        EXPIRY = "expiry"  # the end of day's close of a matured contract's positions
 
     instrument = models.ForeignKey(Instrument, on_delete=models.PROTECT, related_name="trades")
     strategy = models.ForeignKey(Strategy, on_delete=models.PROTECT, related_name="trades")

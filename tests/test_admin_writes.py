@@ -31,6 +31,9 @@ INSTRUMENT_FORM = {
     "currency": "BRL",
     "quote_type": "price",
     "settlement": "margined",
+    "pricing": "linear",
+    "maturity": "",
+    "root": "",
     "multiplier": "1",
     "dv01": "0",
     "lot_size": "1",
@@ -98,6 +101,9 @@ def test_instruments_and_strategies_added_and_changed_are_audited(admin):
         {**INSTRUMENT_FORM, "symbol": "DI1F27", "quote_type": "yield", "dv01": "0"},
     )
     refused(added, "A yield-quoted instrument needs a positive dv01.")
+    di1 = {**INSTRUMENT_FORM, "symbol": "DI1F27", "quote_type": "yield", "pricing": "di1"}
+    refused(admin.post("/admin/portfolio/instrument/add/", di1), "A DI1 needs its maturity")
+    assert not Instrument.objects.exists()
     assert (
         admin.post(
             "/admin/portfolio/instrument/add/", {**INSTRUMENT_FORM, "symbol": "WDOJ24"}

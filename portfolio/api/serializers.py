@@ -77,6 +77,9 @@ class InstrumentSerializer(ModelSerializer):
             "currency",
             "quote_type",
             "settlement",
+            "pricing",
+            "maturity",
+            "root",
             "multiplier",
             "dv01",
             "lot_size",
@@ -234,6 +237,20 @@ class PositionCloseSerializer(StrictSerializer):
     trade_date = FundDateField(required=False)
     fees = fees_field()
     confirm = confirm_field()
+
+
+class PositionRollSerializer(StrictSerializer):
+    to = code_field(help_text="The contract to roll into: another of the position's root.")
+    price_from = price_field(help_text="The price (or rate) the position is closed at.")
+    price_to = price_field(help_text="The price (or rate) the quantity is opened at in `to`.")
+    trade_date = FundDateField(required=False)
+    fees = fees_field(help_text="The roll's fees, base currency, booked on the closing trade.")
+    confirm = confirm_field()
+
+
+class PositionRollResultSerializer(serializers.Serializer):
+    closed = PositionSerializer(help_text="The position rolled out of, now closed.")
+    opened = PositionSerializer(help_text="The position the quantity is held in now.")
 
 
 class TradeSerializer(ModelSerializer):

@@ -160,6 +160,19 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         )
         return Response(s.PositionSerializer(closed).data)
 
+    @extend_schema(request=s.PositionRollSerializer, responses=s.PositionRollResultSerializer)
+    @action(detail=True, methods=["post"])
+    def roll(self, request: Request, pk: str | None = None) -> Response:
+        """Close the position and open its quantity in another contract of its root, in one
+        transaction (both trades, one audit record `position.roll`)."""
+        position = self.get_object()
+        data = s.PositionRollSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        closed, opened = services.position_roll(
+            position=position, **data.validated_data, actor=actor(request)
+        )
+        return Response(s.PositionRollResultSerializer({"closed": closed, "opened": opened}).data)
+
 
 class TradeViewSet(viewsets.ReadOnlyModelViewSet):
     """The trade ledger: read-only."""

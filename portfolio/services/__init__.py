@@ -3,8 +3,8 @@
 By concern: `audit`, `reference` (instruments, strategies), `market_data` (prices, FX,
 benchmark rates), `accounts` (the fund's terms, capital flows and the
 accounts' rebuild), `official_nav` (the administrator's NAV, quota and units),
-`trades` (the ledger and
-its positions), `marking` (mark-to-market), `live_day` (the day in progress that trades
+`trades` (the ledger and its positions), `contracts` (a dated contract's roll and
+expiry), `marking` (mark-to-market), `live_day` (the day in progress that trades
 and marks share: its start, its pending days, the book's locks), `timeline` (the daily
 snapshots); the names callers use are exported here. A position's day itself is computed
 by `portfolio.ledger.position_day`, for the live book and the timeline alike.
@@ -26,6 +26,7 @@ from .audit import (
     audited_update,
     model_state,
 )
+from .contracts import Expiry, position_roll, positions_expire
 from .market_data import (
     BENCHMARK_RATES,
     FX_RATES,
@@ -53,6 +54,7 @@ __all__ = [
     "FX_RATES",
     "PRICES",
     "TERMS_FIELDS",
+    "Expiry",
     "MarkResult",
     "MarketSeries",
     "TradeRequest",
@@ -78,6 +80,8 @@ __all__ = [
     "official_navs_check",
     "official_navs_upsert",
     "position_close",
+    "position_roll",
+    "positions_expire",
     "prices_upsert",
     "snapshots_build",
     "strategy_create",

@@ -147,6 +147,25 @@ def _request_problems(
     return problems
 
 
+def _matured_problems(
+    request: TradeRequest, instrument: Instrument, source: str
+) -> dict[str, list[str]]:
+    """A contract is not traded from its (business-day) maturity on; only the end of day's
+    expiry books there, closing what is still open at the final settlement."""
+    expires = instrument.expires_on
+    if expires is None or request.trade_date < expires or source == Trade.Source.EXPIRY:
+        return {}
+    chain = f" of the {instrument.root} chain" if instrument.root else ""
+    return {
+        "trade_date": [
+            f"{instrument.symbol} matured on {expires}: it cannot be traded on or after that "
+            f"day (its open positions are closed at the final settlement by that day's end "
+            f"of day). Before the maturity, roll a position into a later contract{chain} "
+            "with POST /api/positions/{id}/roll/; from then on, trade the later contract."
+        ]
+    }
+
+
 class _Booking:
     """One batch of trades applied to the positions they change, in memory, then saved
     in a few statements.
@@ -186,6 +205,8 @@ class _Booking:
             instrument = self.by_symbol.get(request.instrument)
             known = request.strategy in self.strategies
             problems = _request_problems(request, instrument, self.fx, known)
+            if instrument is not None:
+                problems.update(_matured_problems(request, instrument, self.source))
             if instrument is not None and not problems:
                 problems.update(_size_and_band(request, instrument, self.fx, self.closes))
             if problems:

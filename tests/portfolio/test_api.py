@@ -74,6 +74,9 @@ def test_instrument_create_read_patch(ops):
         "dv01": "25.00000000",
         "lot_size": "5.000000",
         "settlement": "margined",
+        "pricing": "linear",
+        "maturity": None,
+        "root": "",
         "is_active": True,
     }
     assert ops.get("/api/instruments/DI1F27/").json()["name"] == "DI1 Jan/27"

@@ -136,3 +136,26 @@ def test_a_corrected_close_during_the_eod_mark_is_taken_after_it(ibov, macro):
     position = Position.objects.get()
     # Tuesday from the corrected Monday close: 10 × (110 − 101) = 90
     assert (position.pnl_date, position.daily_pnl_base) == (TUE, D("90.00"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_rolls_of_one_position_roll_it_once(macro, api_client_for):
+    """Two rolls of one position at once: one moves it, the other finds it closed (409);
+    the quantity is never opened twice in the later contract."""
+    for symbol, maturity in (("WINJ24", dt.date(2024, 4, 17)), ("WINM24", dt.date(2024, 6, 12))):
+        InstrumentFactory.create(symbol=symbol, root="WIN", maturity=maturity)
+    request = services.TradeRequest("WINJ24", "MACRO", D("10"), D("100"), TODAY)
+    [trade] = services.trades_book(requests=[request], actor="pm", source="api")
+    body = {"to": "WINM24", "price_from": "101", "price_to": "102"}
+    pms = [api_client_for("pm") for _ in range(2)]
+    answers = at_once(
+        [
+            lambda pm=pm: pm.post(f"/api/positions/{trade.position_id}/roll/", body, format="json")
+            for pm in pms
+        ]
+    )
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    opened = Position.objects.get(instrument__symbol="WINM24")
+    assert (opened.quantity, opened.closed_at) == (D("10"), None)
+    assert Trade.objects.count() == 3  # the opening trade and the roll's two legs
+    assert AuditRecord.objects.filter(action="position.roll").count() == 1

@@ -11,9 +11,11 @@ from portfolio.api.serializers import InstrumentRowSerializer
 class Command(ImportCommand):
     help = (
         "Import instruments from a CSV file with columns symbol,name,asset_class,currency,"
-        "quote_type and optional settlement (margined, the default, or funded),multiplier,dv01,"
-        "lot_size,is_active. A new symbol is created; a stored one has the fields that differ "
-        "changed (its terms, settlement included, are fixed once it has trades). All rows or none."
+        "quote_type and optional settlement (margined, the default, or funded),pricing (linear, "
+        "the default, or di1),maturity (YYYY-MM-DD),root,multiplier,dv01,lot_size,is_active. A "
+        "new symbol is created; a stored one has the fields that differ changed (its terms, "
+        "settlement, pricing, maturity and root included, are fixed once it has trades). All "
+        "rows or none."
     )
     actor = "import_instruments"
 
