@@ -548,6 +548,8 @@ class DemoTrade:
     strategy: str
     day_index: int
     quantity: Decimal
+    roll_into: str = ""  # the closing leg of a roll: the contract it rolls into
+    rolled_in: bool = False  # the opening leg of a roll (booked by the roll)
 
 
 # The launch capital, and the book the exposure targets of `plan_trades` are set for on it:
@@ -709,10 +711,9 @@ def roll_trades(
         lots = Decimal(rng.uniform(20e3, 150e3) * scale * 0.6 / unit_value(spec, day))
         quantity = max(Decimal(spec.lot_size), lots.to_integral_value()).copy_sign(first)
         rolls.append(DemoTrade(spec.symbol, strategy, day, quantity))
-        # roll: becomes position_roll when it lands
         rolls += [
-            DemoTrade(spec.symbol, strategy, roll, -quantity),
-            DemoTrade(symbol, strategy, roll, quantity),
+            DemoTrade(spec.symbol, strategy, roll, -quantity, roll_into=symbol),
+            DemoTrade(symbol, strategy, roll, quantity, rolled_in=True),
         ]
     return rolls
 

@@ -12,11 +12,18 @@ from typing import Any
 import numpy as np
 from django.db.models import Max, Q
 
-from core.calendar import business_days_ending, previous_business_day, today
+from core.calendar import business_days_ending, on_or_after, previous_business_day, today
 from core.formatting import jsonable
-from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
+from portfolio.ledger import Quote, Terms, size_local, to_cents
 from portfolio.models import Instrument, Strategy, Trade
-from portfolio.selectors import BookState, book_state, book_state_on, fx_rates_on, latest_prices
+from portfolio.selectors import (
+    BookState,
+    Di1Index,
+    book_state,
+    book_state_on,
+    fx_rates_on,
+    latest_prices,
+)
 from risk.engine import instrument_moves
 from risk.selectors import BookArrays, Risk, WhatIf, market_levels, risk_compute
 
@@ -98,6 +105,7 @@ class Sizer:
         self.column = {pk: i for i, pk in enumerate(self.book.instrument_ids)}
         self.prices = latest_prices(market_date, self.column)
         self.fx_rates = fx_rates_on(market_date, {s.instrument.currency for s in signals})
+        self.di1 = Di1Index({s.instrument.pk: s.instrument.terms for s in signals})
 
     def size(self, signal: Signal) -> Sized | str:
         """The signal's trade, or why there is none."""
@@ -115,7 +123,8 @@ class Sizer:
             return f"no movement in the last {SIGMA_RETURNS} days (σ = 0)"
         price_date, price = priced
         sigma = Decimal(repr(float(self.sigma[col])))
-        unit = sizing.unit_value(terms, price, fx_rate)
+        quote = self.di1.mark(instrument.pk, self.market_date, price)
+        unit = sizing.unit_value(terms, quote, fx_rate)
         row = self.row_of[(instrument.pk, strategy.code)]
         current = self.rows[row]["quantity"]
         size = sizing.size_trade(
@@ -143,18 +152,17 @@ class Sizer:
             "min_trade_fraction": strategy.min_trade_fraction,
         }
         # The trade's own figures at the price it was sized at: what it adds to the book.
-        notional_cents, dv01_cents = trade_exposure(terms, size.trade, price, fx_rate)
+        notional_cents, dv01_cents = trade_exposure(terms, size.trade, quote, fx_rate)
         return Sized(signal, row, size.trade, jsonable(rationale), notional_cents, dv01_cents)
 
 
 def trade_exposure(
-    terms: Terms, quantity: Decimal, price: Decimal, fx_rate: Decimal
+    terms: Terms, quantity: Decimal, quote: Quote, fx_rate: Decimal
 ) -> tuple[int, int]:
-    """What a trade at `price` adds to its position: base-currency notional and DV01, in
+    """What a trade at `quote` adds to its position: base-currency notional and DV01, in
     cents (the what-if's inputs)."""
-    opened = book_trade(terms, ZERO, ZERO, ZERO, quantity, price, fx_rate)
-    figures = mark_figures(terms, quantity, price, price, fx_rate, opened.cost_base)
-    return int(figures.notional_base * 100), int(figures.dv01_base * 100)
+    notional, dv01 = size_local(terms, quantity, quote)
+    return int(to_cents(notional * fx_rate) * 100), int(to_cents(dv01 * fx_rate) * 100)
 
 
 def _market_reused(book: BookArrays, market: Risk) -> Risk | None:
@@ -212,9 +220,10 @@ class BookedWhatIf:
 
     def booked(self, trade: Trade) -> dict[str, Any]:
         """The what-if of `trade` (its quantity, price and FX rate)."""
-        notional_cents, dv01_cents = trade_exposure(
-            Terms.of(self.instrument), trade.quantity, trade.price, trade.fx_rate
-        )
+        terms = Terms.of(self.instrument)
+        index = Di1Index({self.instrument.pk: terms})
+        quote = index.mark(self.instrument.pk, on_or_after(trade.trade_date), trade.price)
+        notional_cents, dv01_cents = trade_exposure(terms, trade.quantity, quote, trade.fx_rate)
         return self.what_if.after(self.row, notional_cents, dv01_cents)
 
 

@@ -2,24 +2,25 @@
 
 target = score × risk_budget / (σ × unit value): the position whose daily P&L volatility is
 `|score|` of the strategy's budget. σ and the unit value are in matching units: a simple
-return and `P × m × X(c)` for a price instrument, a bp and `dv01 × X(c)` for a yield one.
+return and `P × m × X(c)` for a price instrument, a bp and `dv01 × X(c)` for a yield one
+(a DI1's DV01 from its unit price: `portfolio.ledger.size_local`).
 """
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from portfolio.ledger import Terms, dv01_local, notional_local
+from portfolio.ledger import Quote, Terms, size_local
 
 ONE = Decimal(1)
 
 QUANTITY = Decimal("0.000001")  # the precision positions are kept in
 
 
-def unit_value(terms: Terms, price: Decimal, fx_rate: Decimal) -> Decimal:
-    """Base-currency P&L of one contract per unit move (a return of 1, or 1 bp)."""
-    if terms.is_yield:
-        return dv01_local(terms, ONE) * fx_rate
-    return notional_local(terms, ONE, price) * fx_rate
+def unit_value(terms: Terms, quote: Quote, fx_rate: Decimal) -> Decimal:
+    """Base-currency P&L of one contract per unit move (a return of 1, or 1 bp): a DI1's
+    DV01 from its PU at `quote`."""
+    notional, dv01 = size_local(terms, ONE, quote)
+    return (dv01 if terms.is_yield else notional) * fx_rate
 
 
 def target_quantity(score: Decimal, risk_budget: Decimal, sigma: Decimal, unit: Decimal) -> Decimal:

@@ -352,20 +352,36 @@ class Command(BaseCommand):
         unit_value = demo.unit_values(paths, dates)
         plan = demo.book_plan(paths, n_positions, seed, dates)
         specs = {spec.symbol: spec for spec in demo.INSTRUMENTS}
+
+        def price(symbol: str, day: int) -> Decimal:
+            return demo.quote(float(paths[symbol][day]), specs[symbol].places)
+
         requests = [
             services.TradeRequest(
                 instrument=t.symbol,
                 strategy=t.strategy,
                 quantity=t.quantity,
-                price=demo.quote(float(paths[t.symbol][t.day_index]), specs[t.symbol].places),
+                price=price(t.symbol, t.day_index),
                 trade_date=dates[t.day_index],
                 fees=demo.fees_for(Decimal(unit_value(specs[t.symbol], t.day_index)) * t.quantity),
             )
             for t in plan
+            if not (t.roll_into or t.rolled_in)
         ]
-        # The plan's rolls (demo.roll_trades) are booked as their two trades, a close and an
-        # open on the same day, with the rest.
         services.trades_book(requests=requests, actor=ACTOR, source=Trade.Source.DEMO)
+        for t in (t for t in plan if t.roll_into):  # rolled as the PM rolls: position_roll
+            services.position_roll(
+                position=Position.objects.get(
+                    instrument__symbol=t.symbol, strategy__code=t.strategy, closed_at=None
+                ),
+                to=t.roll_into,
+                price_from=price(t.symbol, t.day_index),
+                price_to=price(t.roll_into, t.day_index),
+                trade_date=dates[t.day_index],
+                confirm=True,
+                actor=ACTOR,
+                source=Trade.Source.DEMO,
+            )
         scale = demo.position_scale(n_positions)
         self.step(f"{len(requests)} trades booked (positions at {scale:.0%} of full size)")
 
