@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP
 from decimal import Decimal as D
 
 import pytest
+import time_machine
 
 from core.calendar import anbima_days, is_business_day
 from portfolio import di1, services
@@ -189,3 +190,31 @@ def test_a_cdi_loaded_late_re_marks_the_di1_book(week):
         rows=[{"benchmark": "CDI", "date": MON, "rate": D(CDI[MON])}], actor="ops"
     )  # corrected: the book is re-marked at once
     assert daily("LONG") == 10 * (PA_TUE - corrected(PA_MON, CDI[MON]))
+
+
+def test_the_maturity_s_end_of_day_settles_at_100000(week):
+    """Held to maturity: the last settlement is q × (100000 − PA_{t−1} × (1 + c_{t−1})).
+
+    On Thursday 2024-03-28 one business day is left (Good Friday and the weekend follow):
+    n = 1. The CDI between the two closes is Thursday's alone (Good Friday is a national
+    holiday too)."""
+    mar27, mar28 = dt.date(2024, 3, 27), dt.date(2024, 3, 28)
+    trade("LONG", "10", "10.510", MON)
+    with time_machine.travel(dt.datetime(2024, 4, 1, 22, 0, tzinfo=dt.UTC), tick=False):
+        closes = {mar27: "10.610", mar28: "10.640"}
+        rows = [{"instrument": "DI1J24", "date": d, "price": D(r)} for d, r in closes.items()]
+        services.prices_upsert(rows=rows, actor="ops")
+        services.benchmark_rates_upsert(
+            rows=[{"benchmark": "CDI", "date": mar28, "rate": D("0.000404")}], actor="ops"
+        )
+        services.mark_to_market(as_of=mar28, actor="ops")
+        held = Position.objects.get(strategy__code="LONG")
+        before = held.unrealized_pnl_base
+        expired = services.positions_expire(as_of=MATURITY, actor="pipeline")
+        services.mark_to_market(as_of=MATURITY, actor="ops")
+    assert [t.price for t in expired.trades] == [D("10.640")]  # the last close; n = 0
+    last = 10 * (D("100000.00") - corrected(pu("10.640", 1), "0.000404"))
+    position = Position.objects.get(pk=held.pk)
+    assert position.closed_at == MATURITY and position.quantity == 0
+    assert position.daily_pnl_base == last
+    assert position.realized_pnl_base == before + last  # all it earned, realized
