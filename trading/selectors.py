@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from django.db.models import Max, Q
 
-from core.calendar import business_days_ending, previous_business_day, today
+from core.calendar import anbima_days, business_days_ending, previous_business_day, today
 from core.formatting import jsonable
 from portfolio.ledger import ZERO, Terms, book_trade, mark_figures
 from portfolio.models import Instrument, Strategy, Trade
@@ -53,6 +53,10 @@ def _placeholder(instrument: Instrument, strategy: Strategy) -> dict[str, Any]:
         "asset_class": instrument.asset_class,
         "currency": instrument.currency,
         "quote_type": instrument.quote_type,
+        "pricing": instrument.pricing,
+        "maturity": instrument.maturity,
+        "root": instrument.root,
+        "last_price": None,
         "quantity": Decimal(0),
         "notional_base": Decimal(0),
         "dv01_base": Decimal(0),
@@ -115,7 +119,8 @@ class Sizer:
             return f"no movement in the last {SIGMA_RETURNS} days (σ = 0)"
         price_date, price = priced
         sigma = Decimal(repr(float(self.sigma[col])))
-        unit = sizing.unit_value(terms, price, fx_rate)
+        days = int(anbima_days(self.market_date, terms.maturity)) if terms.maturity else 0
+        unit = sizing.unit_value(terms, price, fx_rate, days)
         row = self.row_of[(instrument.pk, strategy.code)]
         current = self.rows[row]["quantity"]
         size = sizing.size_trade(
@@ -215,7 +220,7 @@ class BookedWhatIf:
         notional_cents, dv01_cents = trade_exposure(
             Terms.of(self.instrument), trade.quantity, trade.price, trade.fx_rate
         )
-        return self.what_if.after(self.row, notional_cents, dv01_cents)
+        return self.what_if.after(self.row, trade.quantity, notional_cents, dv01_cents)
 
 
 def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:

@@ -2,12 +2,14 @@
 
 target = score × risk_budget / (σ × unit value): the position whose daily P&L volatility is
 `|score|` of the strategy's budget. σ and the unit value are in matching units: a simple
-return and `P × m × X(c)` for a price instrument, a bp and `dv01 × X(c)` for a yield one.
+return and `P × m × X(c)` for a price instrument, a bp and `dv01 × X(c)` for a yield one
+(for a DI1, the DV01 of one contract from its PU: `PU(y − 0.01, n) − PU(y, n)`).
 """
 
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from portfolio import di1
 from portfolio.ledger import Terms, dv01_local, notional_local
 
 ONE = Decimal(1)
@@ -15,8 +17,11 @@ ONE = Decimal(1)
 QUANTITY = Decimal("0.000001")  # the precision positions are kept in
 
 
-def unit_value(terms: Terms, price: Decimal, fx_rate: Decimal) -> Decimal:
-    """Base-currency P&L of one contract per unit move (a return of 1, or 1 bp)."""
+def unit_value(terms: Terms, price: Decimal, fx_rate: Decimal, days: int) -> Decimal:
+    """Base-currency P&L of one contract per unit move (a return of 1, or 1 bp); `days`
+    is a DI1's business days to maturity (its `price` the rate)."""
+    if terms.is_di1:
+        return di1.dv01_per_contract(price, days) * fx_rate
     if terms.is_yield:
         return dv01_local(terms, ONE) * fx_rate
     return notional_local(terms, ONE, price) * fx_rate

@@ -73,15 +73,17 @@ def test_carried_levels_fill_gaps_up_to_the_limit() -> None:
     columns = np.array([0, 1, 0, 0, 1])
     values = np.array([1.0, 5.0, 2.0, 3.0, 6.0])
     days = np.array([0, 1, 2, 3, 4])
-    levels, complete = engine.carried_levels(rows, columns, values, (4, 2), 1, days)
+    levels, complete, unbroken = engine.carried_levels(rows, columns, values, (4, 2), 1, days)
     np.testing.assert_allclose(levels[:, 0], [1.0, 1.0, 3.0, 3.0])
     np.testing.assert_allclose(levels[1:, 1], [5.0, 5.0, 6.0])
     assert np.isnan(levels[0, 1])
     assert complete.tolist() == [True, False]  # column 1 has no level on row 0
-    _, strict = engine.carried_levels(rows, columns, values, (4, 2), 0, days)
+    assert unbroken.tolist() == [True, True]  # ... but none is missing since its first
+    _, strict, strict_unbroken = engine.carried_levels(rows, columns, values, (4, 2), 0, days)
     assert strict.tolist() == [False, False]
+    assert strict_unbroken.tolist() == [False, False]  # both carry a row: gaps
     # The latest date wins wherever it comes: here the first of the two quotes on row 2.
-    dated, _ = engine.carried_levels(rows, columns, values, (4, 2), 1, np.array([0, 1, 9, 8, 3]))
+    dated, _, _ = engine.carried_levels(rows, columns, values, (4, 2), 1, np.array([0, 1, 9, 8, 3]))
     np.testing.assert_allclose(dated[:, 0], [1.0, 1.0, 2.0, 2.0])
 
 
