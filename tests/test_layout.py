@@ -68,6 +68,7 @@ LOCAL_IMPORTS = {
 PURE = (
     "portfolio/ledger.py",
     "portfolio/accounts.py",
+    "portfolio/di1.py",
     "risk/engine.py",
     "attribution/engine.py",
     "trading/sizing.py",

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from portfolio import services as book_services
-from portfolio.models import AuditRecord, Position, Price
+from portfolio.models import AuditRecord, Instrument, Position, Price
 from portfolio.services import TradeRequest
 from risk import selectors as risk_selectors
 from risk.models import RiskLimit
@@ -464,3 +464,24 @@ def test_a_new_instrument_booked_meanwhile_is_in_the_booked_what_if(trading_fund
     esh4.refresh_from_db()
     assert var_then != ["25000.00"]
     assert [esh4.what_if["var_95_before"]] == var_then
+
+
+def test_sizing_a_di1_by_the_dv01_from_its_pu(trading_fund):
+    di1 = Instrument.objects.get(symbol="DI1F27")
+    di1.pricing, di1.maturity, di1.root = "di1", dt.date(2027, 1, 4), "DI1"
+    di1.save()
+    signal("DI1F27", "MACRO", "-0.8")
+    generate()
+    di = proposal("DI1F27")
+    # σ is the same daily bp change; the unit value is one contract's DV01 from its PU at
+    # the close y, n = 703 national business days to 2027-01-04:
+    #   PU(y − 0.01, 703) − PU(y, 703), PU(y, n) = 100000 / (1 + y/100)^(n/252)
+    y = D(di.rationale["price"])
+    years = D(703) / 252
+    unit = 100000 / (1 + (y - D("0.01")) / 100) ** years - 100000 / (1 + y / 100) ** years
+    assert D(di.rationale["unit_value"]) == pytest.approx(unit, rel=D("1e-20"))
+    assert D("10") < unit < D("25")  # well under the fixture's flat 25 per bp
+    target = D("-0.8") * D("1000000") / (SIGMA_BP * unit)
+    assert abs(D(di.rationale["target"]) - target) < D("0.000002")
+    # trade = target − (−100), to the lot of 1
+    assert di.quantity == (target + 100).to_integral_value()
