@@ -62,11 +62,12 @@ class ColumnTerms:
         first = {row["instrument_id"]: row for row in reversed(rows)}
         columns = [first[pk] for pk in instrument_ids]
         is_di1 = np.array([row["pricing"] == Instrument.Pricing.DI1 for row in columns], bool)
-        closes = {pk: first[pk]["last_price"] for pk in np.array(instrument_ids)[is_di1]}
+        held = [row for row, priced_by_pu in zip(columns, is_di1, strict=True) if priced_by_pu]
+        closes = {row["instrument_id"]: row["last_price"] for row in held}
         unmarked = [pk for pk, close in closes.items() if close is None]
         if unmarked:
             closes.update({pk: close for pk, (_, close) in latest_prices(as_of, unmarked).items()})
-        rates = fx_rates_on(as_of, {row["currency"] for row in columns if row["pricing"] == "di1"})
+        rates = fx_rates_on(as_of, {row["currency"] for row in held})
         maturity = [row["maturity"] for row in columns]
         ends = np.array([day or as_of for day in maturity], dtype="datetime64[D]")
         return cls(
