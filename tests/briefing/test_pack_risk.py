@@ -47,3 +47,4 @@ def test_the_risk_section_has_the_dv01_by_tenor(timeline: Any) -> None:
     assert pack.sections["risk"]["dv01_by_tenor"] == [{"bucket": "no maturity", "dv01": "-2500.00"}]
     page = render.html(pack)
     assert 'id="dv01-by-tenor"' in page and "<th>no maturity</th>" in page
+    assert "DV01 by tenor (per bp): no maturity -2,500" in render.text(pack)
