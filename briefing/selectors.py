@@ -319,6 +319,7 @@ class Sections:
             "source": source,
             **{key: report[key] for key in keys},
             "drawdown": report["drawdown"],
+            "dv01_by_tenor": report["dv01_by_tenor"],
             "limits": report["limits"],
             "alerts": self._alerts(),
             "drivers": None if report["var_unavailable"] else self._drivers(report["window"]),

@@ -244,6 +244,10 @@ def _risk(live: RiskReport) -> dict[str, Any]:
         "es_99": money(live.expected_shortfall[0.99], 0),
         "var_unavailable": live.var_unavailable,
         "window_used": live.window_used,
+        "dv01_by_tenor": [
+            {"bucket": bucket, "dv01": money(Decimal(cents).scaleb(-2), 0)}
+            for bucket, cents in live.exposures.dv01_by_tenor
+        ],
         "limits": _limits(live),
     }
 

@@ -9,6 +9,10 @@ percent for a yield instrument. A *move* is a simple return (price) or a change 
 (yield). An *exposure* is the P&L of a unit move: `notional_base` for a price position,
 `−q × dv01 × X(c, as_of)` = `−dv01_base` for a yield position. So P&L = exposure × move for
 both, in historical scenarios and in stress shocks alike.
+
+A DI1 (`pricing = di1`) is revalued in full, not by its DV01: its bp move becomes the change
+of one contract's unit price, `PU(y + Δy, n) − PU(y, n)` (`revalued`), and its exposure is
+`q × X(c, as_of)`, so the same product gives `q × (PU(y + Δy, n) − PU(y, n)) × X`.
 """
 
 import math
@@ -18,6 +22,7 @@ from statistics import NormalDist
 
 import numpy as np
 
+from portfolio import di1
 from portfolio.ledger import Exposure, exposure, exposure_by
 
 EWMA_LAMBDA = 0.94
@@ -26,10 +31,25 @@ METHODS = ("historical", "parametric", "ewma")
 
 
 def position_exposure(
-    notional_base: np.ndarray, dv01_base: np.ndarray, is_yield: np.ndarray
+    notional_base: np.ndarray,
+    dv01_base: np.ndarray,
+    is_yield: np.ndarray,
+    *,
+    is_di1: np.ndarray | bool = False,
+    contracts_base: np.ndarray | float = 0.0,
 ) -> np.ndarray:
-    """P&L of a unit move per position: notional for price, −DV01 (per +1 bp) for yield."""
-    return np.where(is_yield, -dv01_base, notional_base).astype(float)
+    """P&L of a unit move per position: notional for price, −DV01 (per +1 bp) for yield,
+    and for a DI1 its contracts in base currency, q × X (its unit move is one contract's
+    change of PU: `revalued`)."""
+    linear = np.where(is_yield, -dv01_base, notional_base)
+    return np.where(is_di1, contracts_base, linear).astype(float)
+
+
+def revalued(moves_bp: np.ndarray, rate: np.ndarray, days: np.ndarray) -> np.ndarray:
+    """DI1 moves in bp → the change of one contract's PU under each (full revaluation from
+    the rate `rate` in percent, `days` business days to maturity; broadcast on the last
+    axis)."""
+    return di1.unit_prices(rate + moves_bp / BP_PER_PERCENT, days) - di1.unit_prices(rate, days)
 
 
 def carried_levels(
@@ -39,14 +59,15 @@ def carried_levels(
     shape: tuple[int, int],
     max_carry: int,
     order: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Levels on a date grid from observations, carried forward across missing dates.
 
     `rows[k]` is the grid row of observation k (the first grid date on or after its date),
     `columns[k]` its series; of several observations on one row of a series the one with
     the greatest `order[k]` (distinct within a cell: its date) wins. Returns (levels,
     complete): a column is complete when row 0 has an observation and no level is carried
-    more than `max_carry` rows.
+    more than `max_carry` rows. `unbroken` (a third array) says the same from the column's
+    first observation on, wherever it is: a young series that is whole since it started.
     """
     n_rows, n_columns = shape
     levels = np.full(shape, np.nan)
@@ -61,8 +82,10 @@ def carried_levels(
     seen = np.where(np.isnan(levels), -1, row_numbers)
     np.maximum.accumulate(seen, axis=0, out=seen)
     carried = levels[np.maximum(seen, 0), np.arange(n_columns)]
-    complete = (seen[0] >= 0) & ((row_numbers - seen).max(axis=0, initial=0) <= max_carry)
-    return carried, complete
+    # Rows before the first observation (seen = −1) are not gaps: they are not counted.
+    carry = np.where(seen >= 0, row_numbers - seen, 0)
+    unbroken = carry.max(axis=0, initial=0) <= max_carry
+    return carried, (seen[0] >= 0) & unbroken, unbroken
 
 
 def instrument_moves(levels: np.ndarray, is_yield: np.ndarray) -> np.ndarray:
@@ -74,6 +97,16 @@ def instrument_moves(levels: np.ndarray, is_yield: np.ndarray) -> np.ndarray:
     moves = np.subtract(levels[1:], levels[:-1])
     moves /= np.where(is_yield, 1.0 / BP_PER_PERCENT, levels[:-1])
     return moves
+
+
+def borrowed_moves(own: np.ndarray, donors: np.ndarray) -> np.ndarray:
+    """A young contract's moves (length W, NaN where it has none) completed from its
+    donors' (W × K, in order of preference): on each date its own move, else that of the
+    first donor with a move that date; NaN where none has one."""
+    stack = np.column_stack([own, donors])
+    has_move = np.isfinite(stack)
+    chosen = stack[np.arange(len(own)), np.argmax(has_move, axis=1)]
+    return np.where(has_move.any(axis=1), chosen, np.nan)
 
 
 def column_exposure(column: np.ndarray, exposure: np.ndarray, n_columns: int) -> np.ndarray:
@@ -319,6 +352,32 @@ def shock_vector(
             hit &= is_yield == (shock.quote_type == "yield")
         moves[hit] += shock.value
     return moves
+
+
+# --- DV01 by tenor -----------------------------------------------------------------------
+
+# Buckets by the years to maturity τ = n/252 (n: national business days): τ up to each edge
+# falls in that edge's bucket; an instrument without a maturity has its own last bucket.
+TENOR_BUCKETS = ("≤ 6 m", "1 y", "2 y", "3 y", "5 y", "10 y", "> 10 y", "no maturity")
+TENOR_EDGES = np.array([0.5, 1.0, 2.0, 3.0, 5.0, 10.0])
+NO_MATURITY = len(TENOR_BUCKETS) - 1
+
+
+def tenor_bucket(days: np.ndarray, dated: np.ndarray) -> np.ndarray:
+    """Each instrument's bucket (an index into TENOR_BUCKETS) from its business days to
+    maturity; `dated` says which have a maturity."""
+    years = np.asarray(days, dtype=float) / 252.0
+    return np.where(dated, np.searchsorted(TENOR_EDGES, years, side="left"), NO_MATURITY)
+
+
+def dv01_by_tenor(bucket: np.ndarray, dv01_cents: np.ndarray) -> list[tuple[str, int]]:
+    """(bucket, net DV01 in cents) of the buckets that hold any DV01, in bucket order; they
+    add up to the book's DV01 exactly (integer cents)."""
+    net = np.zeros(len(TENOR_BUCKETS), dtype=np.int64)
+    gross = np.zeros(len(TENOR_BUCKETS), dtype=np.int64)
+    np.add.at(net, bucket, dv01_cents)
+    np.add.at(gross, bucket, np.abs(dv01_cents))
+    return [(TENOR_BUCKETS[i], int(net[i])) for i in np.flatnonzero(gross)]
 
 
 # --- Exposures ----------------------------------------------------------------------------

@@ -12,6 +12,8 @@ from core.calendar import today
 from core.formatting import money, percent
 from portfolio.models import Instrument, Strategy
 
+from .engine import TENOR_BUCKETS
+
 
 class RiskLimit(models.Model):
     """A limit on a risk metric of the fund, or of one strategy or asset class.
@@ -38,12 +40,16 @@ class RiskLimit(models.Model):
         FUND = "", "Fund"
         STRATEGY = "strategy", "Strategy"
         ASSET_CLASS = "asset_class", "Asset class"
+        TENOR = "tenor", "Tenor bucket"
 
     name = models.CharField(max_length=120, unique=True)
     metric = models.CharField(max_length=24, choices=Metric.choices)
     scope_type = models.CharField(max_length=16, choices=ScopeType.choices, blank=True)
     scope_value = models.CharField(
-        max_length=32, blank=True, help_text="Strategy code or asset class; blank for the fund."
+        max_length=32,
+        blank=True,
+        help_text="Strategy code, asset class or tenor bucket (for a DV01 limit: "
+        f"{', '.join(TENOR_BUCKETS)}); blank for the fund.",
     )
     limit = models.DecimalField(max_digits=24, decimal_places=6)
     warning_fraction = models.DecimalField(
@@ -93,6 +99,13 @@ class RiskLimit(models.Model):
             raise ValidationError(
                 {"scope_value": f"Unknown asset class {value!r}: one of {choices}."}
             )
+        if scope_type == kind.TENOR and value not in TENOR_BUCKETS:
+            buckets = ", ".join(TENOR_BUCKETS)
+            raise ValidationError(
+                {"scope_value": f"Unknown tenor bucket {value!r}: one of {buckets}."}
+            )
+        if scope_type == kind.TENOR and metric != self.Metric.DV01:
+            raise ValidationError({"scope_type": "A tenor scope is for a dv01 limit."})
         if metric == self.Metric.ASSET_CLASS_GROSS and scope_type != kind.ASSET_CLASS:
             raise ValidationError(
                 {"scope_type": "An asset_class_gross limit is scoped to an asset class."}
@@ -284,6 +297,9 @@ class RiskSnapshot(models.Model):
     es_99 = models.DecimalField(max_digits=24, decimal_places=2, null=True)
     exposures = models.JSONField()
     dv01_by_currency = models.JSONField()
+    dv01_by_tenor = models.JSONField(
+        default=list, help_text="The net DV01 by time to maturity: [{bucket, dv01}], in order."
+    )
     drawdown = models.JSONField(
         default=dict, help_text="The fund's drawdown from its peak: value, peak_date."
     )

@@ -401,7 +401,13 @@ def risk_snapshot_take(
             "es_99": es[0.99],
             **{
                 name: shown[name]
-                for name in ("exposures", "dv01_by_currency", "drawdown", "limits")
+                for name in (
+                    "exposures",
+                    "dv01_by_currency",
+                    "dv01_by_tenor",
+                    "drawdown",
+                    "limits",
+                )
             },
             "missing_history": report.missing_history,
             "computed_at": timezone.now(),

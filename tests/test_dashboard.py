@@ -217,3 +217,18 @@ def test_the_dashboard_shows_the_funds_accounts_net_of_fees_against_the_cdi(fees
     assert '<td>Cash (carry at the CDI)</td><td class="num">401.98</td>' in table
     assert '<td>Management fee</td><td class="num">-100.50</td>' in table
     assert '<td>Performance fee</td><td class="num">-1,980.20</td>' in table
+
+
+def test_the_risk_card_shows_the_dv01_by_tenor(fund, di1):
+    """DI1F27 −100 at 25 per bp and without a maturity: −2,500 per bp in `no maturity`."""
+    Price.objects.create(instrument=di1, date=TODAY, price=D("10.50"))
+    services.trades_book(
+        requests=[services.TradeRequest("DI1F27", "MACRO", D("-100"), D("10.50"), TODAY)],
+        actor="t",
+        source="api",
+    )
+    services.mark_to_market(as_of=TODAY, actor="t")
+    page = pm().get("/admin/").content.decode()
+    table = page[page.index('id="dv01-by-tenor"') :]
+    table = table[: table.index("</table>")]
+    assert '<td>no maturity</td><td class="num">-2,500</td>' in table

@@ -69,6 +69,7 @@ PURE = (
     "portfolio/ledger.py",
     "portfolio/di1.py",
     "portfolio/accounts.py",
+    "portfolio/di1.py",
     "risk/engine.py",
     "attribution/engine.py",
     "trading/sizing.py",

@@ -145,6 +145,7 @@ def test_the_risk_shown_is_the_api_json(small_book):
         "expected_shortfall",
         "exposures",
         "dv01_by_currency",
+        "dv01_by_tenor",
         "drawdown",
         "limits",
         "missing_history",
@@ -168,7 +169,7 @@ def test_the_risk_shown_is_the_api_json(small_book):
         "notional": "5110200.00",
         "weight": "5.057851",
     }
-    assert shown["dv01_by_currency"] == {}
+    assert shown["dv01_by_currency"] == {} and shown["dv01_by_tenor"] == []
     assert list(shown["drawdown"]) == ["as_of", "value", "peak_date"]
 
 

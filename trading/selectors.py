@@ -60,6 +60,10 @@ def _placeholder(instrument: Instrument, strategy: Strategy) -> dict[str, Any]:
         "asset_class": instrument.asset_class,
         "currency": instrument.currency,
         "quote_type": instrument.quote_type,
+        "pricing": instrument.pricing,
+        "maturity": instrument.maturity,
+        "root": instrument.root,
+        "last_price": None,
         "quantity": Decimal(0),
         "notional_base": Decimal(0),
         "dv01_base": Decimal(0),
@@ -224,7 +228,7 @@ class BookedWhatIf:
         index = Di1Index({self.instrument.pk: terms})
         quote = index.mark(self.instrument.pk, on_or_after(trade.trade_date), trade.price)
         notional_cents, dv01_cents = trade_exposure(terms, trade.quantity, quote, trade.fx_rate)
-        return self.what_if.after(self.row, notional_cents, dv01_cents)
+        return self.what_if.after(self.row, trade.quantity, notional_cents, dv01_cents)
 
 
 def sizing_basis(date: dt.date) -> tuple[BookState, dt.date]:

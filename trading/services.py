@@ -226,7 +226,7 @@ def _proposals_create(date: dt.date, sized: list[Sized], what_if: WhatIf) -> lis
                 quantity=s.quantity,
                 score=s.signal.score,
                 rationale=s.rationale,
-                what_if=what_if.after(s.row, s.notional_cents, s.dv01_cents),
+                what_if=what_if.after(s.row, s.quantity, s.notional_cents, s.dv01_cents),
                 status=status,
             )
             for s in sized

@@ -61,6 +61,10 @@ def report_shown(report: RiskReport) -> dict[str, Any]:
         },
         "exposures": exposures_shown(report.exposures),
         "dv01_by_currency": {c: cents_str(v) for c, v in report.exposures.dv01_by_currency.items()},
+        "dv01_by_tenor": [
+            {"bucket": bucket, "dv01": cents_str(value)}
+            for bucket, value in report.exposures.dv01_by_tenor
+        ],
         "drawdown": report.drawdown.as_dict(),
         "limits": [value.as_dict() for value in report.limits],
         "missing_history": report.missing_history,

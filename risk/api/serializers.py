@@ -16,6 +16,7 @@ from core.serializers import (
 from portfolio.models import Instrument
 
 from .. import services
+from ..engine import TENOR_BUCKETS
 from ..models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 from ..selectors import (
     LIMIT_STATUSES,
@@ -211,6 +212,11 @@ class LimitStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=LIMIT_STATUSES)
 
 
+class TenorDv01Serializer(serializers.Serializer):
+    bucket = serializers.ChoiceField(choices=TENOR_BUCKETS)
+    dv01 = serializers.DecimalField(max_digits=24, decimal_places=2)
+
+
 class DrawdownSerializer(serializers.Serializer):
     as_of = serializers.DateField()
     value = serializers.DecimalField(
@@ -244,6 +250,11 @@ class LiveRiskSerializer(serializers.Serializer):
     dv01_by_currency = serializers.DictField(
         child=serializers.DecimalField(max_digits=24, decimal_places=2)
     )
+    dv01_by_tenor = TenorDv01Serializer(
+        many=True,
+        help_text="The book's net DV01 by time to maturity, in bucket order; the buckets "
+        "add up to the book's DV01.",
+    )
     drawdown = DrawdownSerializer()
     limits = LimitStatusSerializer(many=True)
     missing_history = serializers.ListField(child=serializers.CharField())
@@ -269,6 +280,7 @@ class RiskSnapshotSerializer(ModelSerializer):
             "es_99",
             "exposures",
             "dv01_by_currency",
+            "dv01_by_tenor",
             "drawdown",
             "limits",
             "missing_history",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from functools import cached_property
 from itertools import chain
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
@@ -23,7 +23,6 @@ from portfolio.models import FxRate, Price
 from portfolio.selectors import base_currency
 
 from .. import engine
-from .book import BookArrays
 
 # A price or rate is carried across up to this many business days without a quote (a
 # market holiday abroad); an observation up to LOOKBACK_DAYS before the window's first day
@@ -102,7 +101,7 @@ def _fetch_floats(sql: str, params: Sequence[Any]) -> np.ndarray:
 
 def _levels(
     observed: np.ndarray, keys: np.ndarray, day_row: np.ndarray, rows: int, max_carry: int
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Carried levels from `quotes()` rows: keys sorted, columns in the order of `keys`."""
     days = observed[:, 1]
     return engine.carried_levels(
@@ -113,6 +112,19 @@ def _levels(
         max_carry=max_carry,
         order=days,  # the latest quote wins
     )
+
+
+class Columns(Protocol):
+    """Instrument columns whose history is read: a book's (`BookArrays`), or a root chain's."""
+
+    @property
+    def instrument_ids(self) -> list[int]: ...  # sorted
+
+    @property
+    def column_is_yield(self) -> np.ndarray: ...
+
+    @property
+    def column_currency(self) -> np.ndarray: ...
 
 
 class MarketHistory:
@@ -126,7 +138,7 @@ class MarketHistory:
     does not reads the quotes once, in two queries (prices, then FX rates), for all its grids.
     """
 
-    def __init__(self, book: BookArrays, start: dt.date, end: dt.date):
+    def __init__(self, book: Columns, start: dt.date, end: dt.date):
         self.book = book
         self.since = start - dt.timedelta(days=LOOKBACK_DAYS)
         self.end = end
@@ -170,13 +182,23 @@ class MarketHistory:
         are complete. Price columns are `P × X(c)`, yield columns the yield; each carried
         across up to `max_carry` dates without a quote; a quote up to LOOKBACK_DAYS before
         the first date stands for it. The caller may change the arrays: they are its own."""
+        levels, complete, _ = self.history(dates, max_carry=max_carry)
+        return levels, complete
+
+    def history(
+        self, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`levels()` and, third, which columns are unbroken since their first quote
+        (`engine.carried_levels`): the young ones a root chain may complete. Levels before
+        a column's first quote are NaN."""
         assert self.since + dt.timedelta(days=LOOKBACK_DAYS) <= dates[0] and dates[-1] <= self.end
         stored = memo.remember(
             "market",
             self._key(dates, max_carry),
             lambda: _encode(*self._levels(dates, max_carry)),
         )
-        return _decode(stored)
+        levels, complete, unbroken = _decode(stored)
+        return levels, complete, unbroken
 
     def _key(self, dates: Sequence[dt.date], max_carry: int) -> str:
         book = self.book
@@ -185,9 +207,11 @@ class MarketHistory:
         digest.update(book.column_is_yield.tobytes())
         for text in (*book.column_currency.tolist(), base_currency(), *map(str, dates)):
             digest.update(text.encode() + b"\0")
-        return f"market:levels:{max_carry}:{len(dates)}:{digest.hexdigest()}"
+        return f"market:history:{max_carry}:{len(dates)}:{digest.hexdigest()}"
 
-    def _levels(self, dates: Sequence[dt.date], max_carry: int) -> tuple[np.ndarray, np.ndarray]:
+    def _levels(
+        self, dates: Sequence[dt.date], max_carry: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         book = self.book
         # Day k after `since` maps to the first grid date on or after it: a quote stands
         # for that grid date (the latest one wins) and is carried to the next ones.
@@ -195,14 +219,16 @@ class MarketHistory:
         day_row = np.searchsorted(offsets, np.arange(offsets[-1] + 1))
         earliest = offsets[0] - LOOKBACK_DAYS
 
-        def grid(observed: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        def grid(
+            observed: np.ndarray, keys: np.ndarray
+        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             inside = observed[(observed[:, 1] >= earliest) & (observed[:, 1] <= offsets[-1])]
             return _levels(inside, keys, day_row, len(dates), max_carry)
 
         ids = np.array(book.instrument_ids, dtype=float)  # sorted, as quotes() keys come
-        levels, complete = grid(self.prices, ids)
+        levels, complete, unbroken = grid(self.prices, ids)
         if self.foreign:
-            fx, fx_complete = grid(self.rates, np.arange(len(self.foreign), dtype=float))
+            fx, fx_complete, _ = grid(self.rates, np.arange(len(self.foreign), dtype=float))
             # Price columns in a foreign currency move with P × X(c).
             priced_abroad = np.flatnonzero(
                 ~book.column_is_yield & (book.column_currency != base_currency())
@@ -210,25 +236,25 @@ class MarketHistory:
             fx_column = np.searchsorted(self.foreign, book.column_currency[priced_abroad])
             levels[:, priced_abroad] *= fx[:, fx_column]
             complete[priced_abroad] &= fx_complete[fx_column]
-        return levels, complete
+            unbroken[priced_abroad] &= fx_complete[fx_column]
+        return levels, complete, unbroken
 
 
-def _encode(levels: np.ndarray, complete: np.ndarray) -> bytes:
-    """The levels and their completeness as numpy's own format (no pickle)."""
+def _encode(*arrays: np.ndarray) -> bytes:
+    """The levels and their flags as numpy's own format (no pickle)."""
     buffer = io.BytesIO()
-    np.save(buffer, levels, allow_pickle=False)
-    np.save(buffer, complete, allow_pickle=False)
+    for array in arrays:
+        np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
 
 
-def _decode(stored: bytes) -> tuple[np.ndarray, np.ndarray]:
+def _decode(stored: bytes) -> list[np.ndarray]:
     buffer = io.BytesIO(stored)
-    levels = np.load(buffer, allow_pickle=False)
-    return levels, np.load(buffer, allow_pickle=False)
+    return [np.load(buffer, allow_pickle=False) for _ in range(3)]
 
 
 def market_levels(
-    book: BookArrays, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
+    book: Columns, dates: Sequence[dt.date], *, max_carry: int = MAX_CARRY
 ) -> tuple[np.ndarray, np.ndarray]:
     """Levels of the book's instruments on `dates` and which are complete (remembered, or
     two queries)."""

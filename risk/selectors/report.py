@@ -37,10 +37,11 @@ class Exposures:
     by_strategy: dict[str, Exposure]
     top_concentrations: list[Concentration]
     dv01_by_currency: dict[str, int]
+    dv01_by_tenor: list[tuple[str, int]]  # (bucket, cents) in bucket order: they add up
 
 
 def exposures_report(book: BookArrays) -> Exposures:
-    """The book's exposures, its largest notionals and its DV01 by currency."""
+    """The book's exposures, its largest notionals and its DV01 by currency and by tenor."""
     exposures = engine.exposures(
         book.notional_cents,
         book.dv01_cents,
@@ -70,6 +71,7 @@ def exposures_report(book: BookArrays) -> Exposures:
             for i in top
         ],
         dv01_by_currency=dict(exposures.dv01_by_currency),
+        dv01_by_tenor=engine.dv01_by_tenor(book.tenor_bucket, book.dv01_cents),
     )
 
 

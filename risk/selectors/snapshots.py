@@ -14,7 +14,8 @@ ACTIVE_ALERTS = (RiskAlert.Status.OPEN, RiskAlert.Status.ACKNOWLEDGED)
 
 def snapshot_report(day: dt.date) -> dict[str, Any] | None:
     """The risk snapshot of `day` under the live report's keys (as_of, var,
-    expected_shortfall, var_unavailable, window, window_used, limits, drawdown), or None when
+    expected_shortfall, var_unavailable, window, window_used, limits, drawdown,
+    dv01_by_tenor), or None when
     `day` has none. A snapshot stored without its drawdown gets the timeline's."""
     snapshot = RiskSnapshot.objects.filter(date=day).first()
     if snapshot is None:
@@ -29,6 +30,7 @@ def snapshot_report(day: dt.date) -> dict[str, Any] | None:
         "window": snapshot.window,
         "window_used": snapshot.window_used,
         "limits": snapshot.limits,
+        "dv01_by_tenor": snapshot.dv01_by_tenor,
         "drawdown": snapshot.drawdown or drawdown(day).as_dict(),
     }
 

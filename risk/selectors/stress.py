@@ -29,22 +29,25 @@ def stress_run(
     shocks: Sequence[engine.Shock] = (),
     window: tuple[dt.date, dt.date] | None = None,
 ) -> dict[str, Any]:
-    """P&L of the current book under shocks, or under the moves of a historical window."""
+    """P&L of the current book under shocks, or under the moves of a historical window
+    (a DI1 revalued in full at today's rate and days to maturity: q × (PU(y + Δy) − PU(y)) × X)."""
     book = BookArrays.load()
     missing: list[str] = []
     if window is None:
-        moves = engine.shock_vector(
+        shocked = engine.shock_vector(
             shocks,
             instrument=book.symbols,
             asset_class=book.asset_class,
             currency=book.currency,
             is_yield=book.is_yield,
         )
+        moves = book.unit_moves(shocked, book.column)  # a DI1's bp shock revalued in full
     else:
         # The window's two ends as a two-row grid: one move from start to end.
         levels, complete = market_levels(book, list(window), max_carry=0)
         levels[:, ~complete] = 1.0
         column_moves = engine.instrument_moves(levels, book.column_is_yield)[0]
+        column_moves = book.unit_moves(column_moves, np.arange(len(book.instrument_ids)))
         has_history = complete[book.column]
         moves = np.where(has_history, column_moves[book.column], 0.0)
         missing = sorted(set(book.symbols[~has_history].tolist()))

@@ -11,7 +11,7 @@ from core.calendar import business_days_ending
 
 from .. import engine
 from .book import BookArrays
-from .market import MarketHistory
+from .chain import ChainedHistory
 
 MAX_WINDOW = 2520  # ten years of daily returns
 CONFIDENCES = (0.95, 0.99)
@@ -30,7 +30,7 @@ class Risk:
     window: int
     window_used: int
     method: str
-    moves: np.ndarray  # window_used × M
+    moves: np.ndarray  # window_used × M, in the units of the book's exposures
     complete: np.ndarray  # per position: it has window_used + 1 observations
 
     @property
@@ -109,27 +109,31 @@ def risk_compute(
     `PMS_RISK_WINDOW`) ending at its as-of date.
 
     The window shrinks to the history the book's instruments have (from the first date
-    any of them is quoted); an instrument quoted later is in `missing_history` and adds no
-    scenario. Raises ValidationError only for an unknown method or a window out of bounds.
+    any of them, or a root chain a young contract borrows from, moves); an instrument
+    quoted later, unless its root chain completes it (`chain.ChainedHistory`), is in
+    `missing_history` and adds no scenario. A DI1's moves are revalued in full
+    (`BookArrays.unit_moves`). Raises ValidationError only for an unknown method or a
+    window out of bounds.
     """
     window = window or default_window()
     validate_request(window, method)
     book = book or BookArrays.load()
     dates = business_days_ending(book.state.as_of, window + 1)
-    history = MarketHistory(book, dates[0], dates[-1])
-    levels, complete = history.levels(dates)
+    history = ChainedHistory(book, dates[0], dates[-1])
+    moves, complete = history.moves(dates)
     if len(book.symbols):
-        quoted = np.flatnonzero(np.isfinite(levels).any(axis=1))
+        quoted = np.flatnonzero(np.isfinite(moves).any(axis=1))
         first = int(quoted[0]) if len(quoted) else len(dates) - 1
         if first:  # a young history: the longest window it fills
             dates = dates[first:]
-            levels, complete = history.levels(dates)
-    levels[:, ~complete] = 1.0  # no scenarios from an incomplete history: moves of 0
+            moves, complete = history.moves(dates)
+    moves[:, ~complete] = 0.0  # no scenarios from an incomplete history
+    columns = np.arange(len(book.instrument_ids))
     return Risk(
         book=book,
         window=window,
         window_used=len(dates) - 1,
         method=method,
-        moves=engine.instrument_moves(levels, book.column_is_yield),
+        moves=book.unit_moves(moves, columns),
         complete=complete[book.column],
     )

@@ -1,6 +1,7 @@
 """The pre-trade what-if: VaR 95% and limit statuses before and after a trade."""
 
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from core.formatting import decimal_str
@@ -14,8 +15,8 @@ from .var import Risk
 class WhatIf:
     """VaR 95% and limit statuses of the book before a trade, and after it.
 
-    A trade at the mark changes a position's notional and DV01, not NAV or the day's P&L,
-    so the book after it is the same arrays with one position's entries moved. Each trade
+    A trade at the mark changes a position's quantity, notional and DV01, not NAV or the
+    day's P&L, so the book after it is the same arrays with one position's entries moved. Each trade
     is judged alone against the current book. Without the history for a VaR, the what-if
     says why (`unavailable`) and still judges the limits that need none.
     """
@@ -34,16 +35,14 @@ class WhatIf:
             "limits": [limit_value(risk, limit, self.drawdown).as_dict() for limit in self.limits],
         }
 
-    def after(self, position: int, notional_cents: int, dv01_cents: int) -> dict[str, Any]:
-        """The what-if of a trade on row `position` of the book, by its base-currency
-        notional and DV01 in cents."""
+    def after(
+        self, position: int, quantity: Decimal, notional_cents: int, dv01_cents: int
+    ) -> dict[str, Any]:
+        """The what-if of a trade of `quantity` on row `position` of the book, by its
+        base-currency notional and DV01 in cents (a DI1's from its PU: `BookArrays.traded`)."""
         book = self.risk.book
-        notional, dv01 = book.notional_cents.copy(), book.dv01_cents.copy()
-        notional[position] += notional_cents
-        dv01[position] += dv01_cents
-        after = self._report(
-            replace(self.risk, book=replace(book, notional_cents=notional, dv01_cents=dv01))
-        )
+        traded = book.traded(position, float(quantity), notional_cents, dv01_cents)
+        after = self._report(replace(self.risk, book=traded))
         return {
             "as_of": book.state.as_of.isoformat(),
             "method": self.risk.method,

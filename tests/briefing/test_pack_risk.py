@@ -39,3 +39,12 @@ def test_the_backtest_line_is_the_basel_window_known_at_the_data_date(
     page = render.html(pack)
     assert "6 exceptions in 250 days (expected 2.5)" in page
     assert '<span class="warning">yellow</span>' in page
+
+
+def test_the_risk_section_has_the_dv01_by_tenor(timeline: Any) -> None:
+    pack = services.morning_pack_generate(date=PACK_DATE, actor="test")
+    # The book's one rate position, short 100 DI1F27 at 25 per bp, has no maturity.
+    assert pack.sections["risk"]["dv01_by_tenor"] == [{"bucket": "no maturity", "dv01": "-2500.00"}]
+    page = render.html(pack)
+    assert 'id="dv01-by-tenor"' in page and "<th>no maturity</th>" in page
+    assert "DV01 by tenor (per bp): no maturity -2,500" in render.text(pack)

@@ -33,6 +33,7 @@ def test_live_risk_answers_the_contract(book: Any, api_client_for: Client) -> No
         "expected_shortfall",
         "exposures",
         "dv01_by_currency",
+        "dv01_by_tenor",
         "drawdown",
         "limits",
         "missing_history",

@@ -73,15 +73,17 @@ def test_carried_levels_fill_gaps_up_to_the_limit() -> None:
     columns = np.array([0, 1, 0, 0, 1])
     values = np.array([1.0, 5.0, 2.0, 3.0, 6.0])
     days = np.array([0, 1, 2, 3, 4])
-    levels, complete = engine.carried_levels(rows, columns, values, (4, 2), 1, days)
+    levels, complete, unbroken = engine.carried_levels(rows, columns, values, (4, 2), 1, days)
     np.testing.assert_allclose(levels[:, 0], [1.0, 1.0, 3.0, 3.0])
     np.testing.assert_allclose(levels[1:, 1], [5.0, 5.0, 6.0])
     assert np.isnan(levels[0, 1])
     assert complete.tolist() == [True, False]  # column 1 has no level on row 0
-    _, strict = engine.carried_levels(rows, columns, values, (4, 2), 0, days)
+    assert unbroken.tolist() == [True, True]  # ... but none is missing since its first
+    _, strict, strict_unbroken = engine.carried_levels(rows, columns, values, (4, 2), 0, days)
     assert strict.tolist() == [False, False]
+    assert strict_unbroken.tolist() == [False, False]  # both carry a row: gaps
     # The latest date wins wherever it comes: here the first of the two quotes on row 2.
-    dated, _ = engine.carried_levels(rows, columns, values, (4, 2), 1, np.array([0, 1, 9, 8, 3]))
+    dated, _, _ = engine.carried_levels(rows, columns, values, (4, 2), 1, np.array([0, 1, 9, 8, 3]))
     np.testing.assert_allclose(dated[:, 0], [1.0, 1.0, 2.0, 2.0])
 
 
@@ -129,3 +131,26 @@ def test_exposures_in_cents_are_exact() -> None:
     }
     assert result.dv01_by_currency == {"BRL": -250_000}
     assert engine.top_concentrations(notional, 2).tolist() == [3, 1]
+
+
+def test_borrowed_moves_take_the_first_donor_with_a_move_each_day() -> None:
+    nan = np.nan
+    own = np.array([nan, nan, nan, 4.0])
+    donors = np.column_stack([[nan, 2.0, nan, 9.0], [1.0, 7.0, nan, 9.0]])  # nearest first
+    # Day 0: only the second donor moved; day 1: the nearest did; day 2: none did; day 3:
+    # its own move.
+    np.testing.assert_array_equal(engine.borrowed_moves(own, donors), [1.0, 2.0, nan, 4.0])
+
+
+def test_tenor_buckets_by_years_to_maturity() -> None:
+    # τ = n / 252: 126 days is 0.5 (≤ 6 m), 127 the 1 y bucket, 252 × 10 is 10 y, one more
+    # day beyond it > 10 y; an undated instrument is in `no maturity` whatever its days.
+    days = np.array([20, 126, 127, 252, 253, 1260, 2520, 2521, 0])
+    dated = np.array([True] * 8 + [False])
+    labels = [engine.TENOR_BUCKETS[i] for i in engine.tenor_bucket(days, dated)]
+    assert labels == ["≤ 6 m", "≤ 6 m", "1 y", "1 y", "2 y", "5 y", "10 y", "> 10 y", "no maturity"]
+    buckets = engine.tenor_bucket(days, dated)
+    dv01 = np.array([100, -50, 7, 0, 0, 0, 0, 0, -25], dtype=np.int64)
+    rows = engine.dv01_by_tenor(buckets, dv01)
+    assert rows == [("≤ 6 m", 50), ("1 y", 7), ("no maturity", -25)]
+    assert sum(value for _, value in rows) == int(dv01.sum())

@@ -4,11 +4,13 @@
 import datetime as dt
 from decimal import Decimal as D
 
+import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
+from core.calendar import anbima_days, business_days_ending
 from portfolio import services as book_services
-from portfolio.models import AuditRecord, Position, Price
+from portfolio.models import AuditRecord, Instrument, Position, Price
 from portfolio.services import TradeRequest
 from risk import selectors as risk_selectors
 from risk.models import RiskLimit
@@ -464,3 +466,67 @@ def test_a_new_instrument_booked_meanwhile_is_in_the_booked_what_if(trading_fund
     esh4.refresh_from_db()
     assert var_then != ["25000.00"]
     assert [esh4.what_if["var_95_before"]] == var_then
+
+
+def test_sizing_a_di1_by_the_dv01_from_its_pu(trading_fund):
+    di1 = Instrument.objects.get(symbol="DI1F27")
+    di1.pricing, di1.maturity, di1.root = "di1", dt.date(2027, 1, 4), "DI1"
+    di1.save()
+    signal("DI1F27", "MACRO", "-0.8")
+    generate()
+    di = proposal("DI1F27")
+    # σ is the same daily bp change; the unit value is one contract's DV01 from its PU at
+    # the close y, n = 703 national business days to 2027-01-04:
+    #   PU(y − 0.01, 703) − PU(y, 703), PU(y, n) = 100000 / (1 + y/100)^(n/252)
+    y = D(di.rationale["price"])
+    years = D(703) / 252
+    unit = 100000 / (1 + (y - D("0.01")) / 100) ** years - 100000 / (1 + y / 100) ** years
+    assert D(di.rationale["unit_value"]) == pytest.approx(unit, rel=D("1e-20"))
+    assert D("10") < unit < D("25")  # well under the fixture's flat 25 per bp
+    target = D("-0.8") * D("1000000") / (SIGMA_BP * unit)
+    assert abs(D(di.rationale["target"]) - target) < D("0.000002")
+    # trade = target − (−100), to the lot of 1
+    assert di.quantity == (target + 100).to_integral_value()
+
+
+def test_the_what_if_of_a_new_di1_position_revalues_it_at_its_close(trading_fund):
+    """A DI1 the book does not hold yet: its close is read for the what-if, which adds the
+    proposed contracts' full revaluation to the book's scenarios."""
+    f26 = Instrument.objects.create(
+        symbol="DI1F26",
+        name="DI1 Jan 2026",
+        asset_class="rates",
+        currency="BRL",
+        quote_type="yield",
+        pricing="di1",
+        maturity=dt.date(2026, 1, 2),
+        root="DI1",
+        multiplier=D("1"),
+        dv01=D("0"),
+        lot_size=D("1"),
+    )
+    Price.objects.bulk_create(
+        Price(instrument=f26, date=p.date, price=p.price + D("0.30"))
+        for p in Price.objects.filter(instrument__symbol="DI1F27")
+    )
+    signal("DI1F26", "RV", "0.5")
+    generate()
+    what_if = proposal("DI1F26", "RV").what_if
+    assert what_if["missing_history"] is False and what_if["unavailable"] is None
+    assert what_if["var_95_after"] != what_if["var_95_before"]
+    # By hand over the 60-day window: the book's short 100 DI1F27 at 25 per bp gains
+    # 2,500 per bp; the proposed q DI1F26 moves with the same bp (its rates are F27's
+    # + 0.30) and is revalued at its close y, n = 454 days to 2026-01-02.
+    days = business_days_ending(TODAY, 61)
+    closes = dict(Price.objects.filter(instrument=f26, date__in=days).values_list("date", "price"))
+    rates = np.array([float(closes[day]) for day in days])
+    q, y, n = float(proposal("DI1F26", "RV").quantity), rates[-1], 454
+    assert anbima_days(TODAY, f26.maturity) == n
+
+    def pu(r):
+        return 100000 / (1 + r / 100) ** (n / 252)
+
+    bp = np.diff(rates) * 100
+    after = 2500 * bp + q * (pu(y + bp / 100) - pu(y))
+    var_95 = -np.quantile(after, 0.05)
+    assert D(what_if["var_95_after"]) == D(repr(float(var_95))).quantize(D("0.01"))
