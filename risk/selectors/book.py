@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from core.calendar import anbima_days
-from portfolio import di1
 from portfolio.ledger import cents, to_cents
 from portfolio.models import Instrument
 from portfolio.selectors import (
@@ -97,7 +96,7 @@ class BookArrays:
     instrument_ids: list[int]
     terms: ColumnTerms  # per column
     quantity: np.ndarray
-    notional_cents: np.ndarray  # a DI1's from its PU (`_di1_figures`), the others' as stored
+    notional_cents: np.ndarray  # as stored (a DI1's from its PU: `portfolio.ledger`)
     dv01_cents: np.ndarray
     daily_pnl_cents: np.ndarray  # 0 unless the position's P&L date is the book's as-of
     closed_strategy: np.ndarray  # the positions closed on as-of, whose daily P&L counts
@@ -141,31 +140,13 @@ class BookArrays:
             closed_asset_class=labels(asset_class for _, asset_class, _ in closed),
             closed_daily_pnl_cents=cents(pnl for _, _, pnl in closed),
         )
-        return book._di1_figures()
-
-    def _di1_figures(self) -> "BookArrays":
-        """This book with its DI1 positions' notional, q × PU(y, n) × X, and DV01,
-        q × (PU(y − 0.01, n) − PU(y, n)) × X, from their close rate and days to maturity:
-        the stored figures of a DI1 position are not yet by its PU."""
-        at = np.flatnonzero(self.is_di1)
-        if not len(at):
-            return self
-        column = self.column[at]
-        rate, days = self.terms.close[column], self.terms.days[column]
-        contracts = self.quantity[at] * self.terms.fx[column]
-        unit_price, unit_dv01 = di1.unit_prices(rate, days), di1.dv01s(rate, days)
-        # A DI1 without a close (or an FX rate) yet keeps its stored figures.
-        known = np.isfinite(contracts * unit_price)
-        notional, dv01 = self.notional_cents.copy(), self.dv01_cents.copy()
-        notional[at] = np.where(known, np.round(contracts * unit_price * 100.0), notional[at])
-        dv01[at] = np.where(known, np.round(contracts * unit_dv01 * 100.0), dv01[at])
-        return replace(self, notional_cents=notional, dv01_cents=dv01)
+        return book
 
     def traded(
         self, position: int, quantity: float, notional_cents: int, dv01_cents: int
     ) -> "BookArrays":
         """The book after a trade of `quantity` on row `position` that adds `notional_cents`
-        and `dv01_cents` (a DI1's are computed again from its new quantity)."""
+        and `dv01_cents` (a DI1 is revalued from its quantity)."""
         held, notional, dv01 = (
             self.quantity.copy(),
             self.notional_cents.copy(),
@@ -174,8 +155,7 @@ class BookArrays:
         held[position] += quantity
         notional[position] += notional_cents
         dv01[position] += dv01_cents
-        traded = replace(self, quantity=held, notional_cents=notional, dv01_cents=dv01)
-        return traded._di1_figures()
+        return replace(self, quantity=held, notional_cents=notional, dv01_cents=dv01)
 
     @cached_property
     def is_di1(self) -> np.ndarray:

@@ -129,14 +129,15 @@ def test_the_di1_dv01_per_contract_by_hand(db: None) -> None:
     assert dv01.quantize(Decimal("0.000001")) == Decimal("8.265214")
     assert dv01 == pytest.approx(Decimal(10) / Decimal("1.20989"), rel=Decimal("1e-20"))
     # A book short 100 of a contract 252 national business days away (2025-03-17), at 10%:
-    # DV01 −100 × 8.265214 = −826.5214 → −826.52 per bp, its notional −100 × 90909.09.
+    # DV01 −100 × 8.265214 = −826.5214 → −826.52 per bp; its notional −100 × the settlement
+    # PU, PU(10.00) to the cent: −100 × 90909.09 = −9,090,909.00.
     f25 = contract("DI1H25", dt.date(2025, 3, 17))
     assert anbima_days(TODAY, f25.maturity) == 252
     quote(f25, [TODAY], [Decimal("10.00")])
     hold(("DI1H25", "-100"))
     report = shown_risk(window=20)
     assert report["dv01_by_currency"] == {"BRL": "-826.52"}
-    assert report["exposures"]["net"] == "-9090909.09"
+    assert report["exposures"]["net"] == "-9090909.00"
 
 
 def test_a_young_contract_borrows_its_root_chain(db: None) -> None:
