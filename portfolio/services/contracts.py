@@ -51,6 +51,39 @@ def _roll_errors(errors: dict[int, dict[str, list[str]]]) -> dict[str, list[str]
     return named
 
 
+def _roll_legs(
+    position: Position,
+    to: str,
+    price_from: Decimal,
+    price_to: Decimal,
+    day: dt.date,
+    fees: Decimal,
+    confirm: bool,
+) -> list[TradeRequest]:
+    """A roll's two trades: the position closed at `price_from` (with the roll's fees), its
+    quantity opened in `to` at `price_to`."""
+    held_symbol = position.instrument.symbol
+    closing_leg = TradeRequest(
+        instrument=held_symbol,
+        strategy=position.strategy.code,
+        quantity=-position.quantity,
+        price=price_from,
+        trade_date=day,
+        fees=fees,
+        note=f"Roll into {to}",
+        confirm=confirm,
+    )
+    opening_leg = replace(
+        closing_leg,
+        instrument=to,
+        quantity=position.quantity,
+        price=price_to,
+        fees=ZERO,
+        note=f"Roll from {held_symbol}",
+    )
+    return [closing_leg, opening_leg]
+
+
 @transaction.atomic
 def position_roll(
     *,
@@ -81,25 +114,7 @@ def position_roll(
     problem = _roll_target_problem(position.instrument, target, to, day)
     if problem:
         raise ValidationError({"to": [problem]})
-    closing_leg = TradeRequest(
-        instrument=held_symbol,
-        strategy=position.strategy.code,
-        quantity=-position.quantity,
-        price=price_from,
-        trade_date=day,
-        fees=fees,
-        note=f"Roll into {to}",
-        confirm=confirm,
-    )
-    opening_leg = replace(
-        closing_leg,
-        instrument=to,
-        quantity=position.quantity,
-        price=price_to,
-        fees=ZERO,
-        note=f"Roll from {held_symbol}",
-    )
-    requests = [closing_leg, opening_leg]
+    requests = _roll_legs(position, to, price_from, price_to, day, fees, confirm)
     try:
         closing, opening = trades_book(requests=requests, actor=actor, source=source)
     except RowErrors as row_errors:
