@@ -13,7 +13,7 @@ from django.db import connection
 
 from core.calendar import on_or_after, previous_business_day
 
-from ..ledger import Holdings, Quote, Terms, TradeLeg, position_day, start_value
+from ..ledger import NOTHING, ZERO, Holdings, Quote, Terms, TradeLeg, position_day, start_value
 from ..models import HOLDING_FIELDS, Instrument, Position
 from ..selectors import Di1Index, fx_rates_on, latest_prices
 
@@ -217,3 +217,26 @@ class DayStart:
         for d in later:
             pending[d] = pending[d].after(terms, trade)
         position.next_pnl_date, position.pending_days = pending_dump(pending)
+
+
+def di1_rebooked(
+    terms: Terms, index: Di1Index, instrument_id: int, trades: list[Any], pending: list[dt.date]
+) -> tuple[Holdings, Pending]:
+    """What an open DI1 position holds, and held before each of its `pending` days, with
+    the trades of its instrument and strategy (in trade order) booked again at the CDI
+    corrections known now: a corrected close or CDI dated before a trade moves the unit
+    value it pooled. A position that went flat or crossed zero starts again, as booking
+    opens a new one."""
+    held, before = NOTHING, {}
+    for trade in trades:
+        day = pnl_day(trade.trade_date)
+        for waiting in (d for d in pending if d <= day and d not in before):
+            before[waiting] = held
+        leg = TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees)
+        booked = held.booked(terms, index.booked_at(instrument_id, leg, day))
+        held = booked.held
+        if held.quantity == 0:
+            held = NOTHING
+        elif booked.trade.local.crossed_zero:
+            held = held._replace(realized=ZERO)
+    return held, {d: before.get(d, held) for d in pending}

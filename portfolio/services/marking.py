@@ -1,6 +1,7 @@
 """Mark-to-market of the open book: set-based, audited."""
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -18,10 +19,17 @@ from core.errors import Conflict
 from core.signals import data_changed
 
 from ..ledger import ZERO, Holdings, Terms, is_stale, mark_rule
-from ..models import HOLDING_FIELDS, MARK_FIELDS, BookMark, Instrument, Position
-from ..selectors import last_mark, with_marks
+from ..models import HOLDING_FIELDS, MARK_FIELDS, BookMark, Instrument, Position, Trade
+from ..selectors import Di1Index, last_mark, with_marks
 from .audit import audit_record
-from .live_day import DayStart, Pending, book_lock, pending_dump, pending_load
+from .live_day import (
+    DayStart,
+    Pending,
+    book_lock,
+    di1_rebooked,
+    pending_dump,
+    pending_load,
+)
 
 
 @dataclass
@@ -275,9 +283,47 @@ def positions_remark(*, earliest: Mapping[int, dt.date], actor: str) -> MarkResu
     held = Position.objects.filter(closed_at__isnull=True, instrument_id__in=affected)
     if not affected or not held.exists():
         return None
+    _di1_rebook(held.filter(instrument__pricing=Instrument.Pricing.DI1))
     return mark_to_market(
         as_of=valuation,
         actor=actor,
         position_ids=held.values_list("pk", flat=True),
         restart=True,
     )
+
+
+_REBOOK_READ = (
+    "instrument_id",
+    "strategy_id",
+    "trade_date",
+    "quantity",
+    "price",
+    "fx_rate",
+    "fees",
+)
+
+
+def _di1_rebook(positions: QuerySet[Position]) -> None:
+    """The holdings of these open DI1 positions (and before their pending days) booked
+    again from their trades at the CDI corrections known now (`live_day.di1_rebooked`),
+    for the re-mark that follows: a close or CDI written for a day the book has valued
+    moves the unit values their trades pooled. Two queries and one UPDATE."""
+    rows = list(positions.values_list("pk", "instrument_id", "strategy_id", "pending_days"))
+    if not rows:
+        return
+    terms = {i.pk: i.terms for i in Instrument.objects.filter(pk__in={r[1] for r in rows})}
+    trades: dict[tuple[int, int], list[Any]] = defaultdict(list)
+    ledger = Trade.objects.filter(
+        instrument_id__in=terms, strategy_id__in={r[2] for r in rows}
+    ).order_by("trade_date", "id")
+    for trade in ledger.values_list(*_REBOOK_READ, named=True):
+        trades[(trade.instrument_id, trade.strategy_id)].append(trade)
+    index, rebooked = Di1Index(terms), []
+    for pk, instrument_id, strategy_id, pending_text in rows:
+        its_trades, pending = (
+            trades[(instrument_id, strategy_id)],
+            sorted(pending_load(pending_text)),
+        )
+        held, before = di1_rebooked(terms[instrument_id], index, instrument_id, its_trades, pending)
+        rebooked.append((pk, *held, pending_dump(before)[1]))
+    bulk_update_rows(Position, (*HOLDING_FIELDS, "pending_days"), rebooked)

@@ -111,7 +111,9 @@ class _Replay:
     FX rate on or before it: the day of every position (`position_day`), and the fund's.
 
     Trades are applied in trade order by the ledger's rule (`Holdings.after`), each with
-    the realized P&L the ledger recorded for it when it was booked.
+    the realized P&L the ledger recorded for it when it was booked; a DI1's with the
+    realized P&L it has at the accruals known now (a CDI or close corrected since its
+    booking moves the share of the settlements a reduction realized).
     """
 
     def __init__(self, start: dt.date, end: dt.date):
@@ -144,8 +146,11 @@ class _Replay:
                 TradeLeg(trade.quantity, trade.price, trade.fx_rate, trade.fees),
                 on_or_after(trade.trade_date),
             )
-            held = holding.held.after(self.terms[trade.instrument_id], leg)
-            holding.held = held._replace(realized=holding.held.realized + trade.realized_pnl_base)
+            terms = self.terms[trade.instrument_id]
+            held = holding.held.after(terms, leg)
+            if not terms.is_di1:  # a DI1's realized share depends on the accruals known now
+                held = held._replace(realized=holding.held.realized + trade.realized_pnl_base)
+            holding.held = held
             holding.realized_fx += trade.realized_fx_pnl_base
             holding.position_id = trade.position_id
             holding.last_trade_price = trade.price

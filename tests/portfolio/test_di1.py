@@ -218,3 +218,30 @@ def test_the_maturity_s_end_of_day_settles_at_100000(week):
     assert position.closed_at == MATURITY and position.quantity == 0
     assert position.daily_pnl_base == last
     assert position.realized_pnl_base == before + last  # all it earned, realized
+
+
+def test_a_cdi_corrected_before_a_trade_moves_only_what_was_held_across_it(week):
+    """The CDI of Monday first wrong (0), then corrected after Tuesday's trade: Tuesday's
+    settlement corrects Monday's PU for the 10 held from Monday, not for the 15 held now,
+    and the live book stays the timeline's."""
+    services.benchmark_rates_upsert(
+        rows=[{"benchmark": "CDI", "date": MON, "rate": D("0")}], actor="ops"
+    )
+    trade("LONG", "10", "10.510", MON)
+    trade("LONG", "5", "10.490", TUE)
+    for day in (MON, TUE, WED):
+        close(day)
+    services.mark_to_market(as_of=WED, actor="ops")
+    services.benchmark_rates_upsert(
+        rows=[{"benchmark": "CDI", "date": MON, "rate": D(CDI[MON])}], actor="ops"
+    )
+    PA = {day: pu(RATES[day], DAYS[day]) for day in (MON, TUE, WED)}
+    mon = 10 * (PA[MON] - pu("10.510", 14))
+    tue = 10 * (PA[TUE] - corrected(PA[MON], CDI[MON])) + 5 * (PA[TUE] - pu("10.490", 13))
+    wed = 15 * (PA[WED] - corrected(PA[TUE], CDI[TUE]))
+    long = Position.objects.get(strategy__code="LONG")
+    assert long.daily_pnl_base == wed
+    assert long.unrealized_pnl_base == mon + tue + wed
+    services.snapshots_build(start=MON, end=WED, actor="ops")
+    assert PositionSnapshot.objects.get(date=WED).unrealized_pnl_base == mon + tue + wed
+    assert [s.daily_pnl_base for s in PositionSnapshot.objects.order_by("date")] == [mon, tue, wed]
