@@ -148,12 +148,24 @@ def _request_problems(
 
 
 def _matured_problems(
-    request: TradeRequest, instrument: Instrument, source: str
+    request: TradeRequest, instrument: Instrument, source: str, valuation: dt.date | None
 ) -> dict[str, list[str]]:
     """A contract is not traded from its (business-day) maturity on; only the end of day's
-    expiry books there, closing what is still open at the final settlement."""
+    expiry books there, closing what is still open at the final settlement. Nor is it
+    once the book is valued past its maturity (a trade dated before it, booked late): its
+    positions were settled then, and one booked now would stay open in a dead contract."""
     expires = instrument.expires_on
-    if expires is None or request.trade_date < expires or source == Trade.Source.EXPIRY:
+    if expires is None or source == Trade.Source.EXPIRY:
+        return {}
+    if valuation is not None and request.trade_date < expires <= valuation:
+        return {
+            "trade_date": [
+                f"{instrument.symbol} matured on {expires}, and the book, valued on "
+                f"{valuation}, has settled its positions: a trade in it can no longer be "
+                "booked, whatever its date."
+            ]
+        }
+    if request.trade_date < expires:
         return {}
     chain = f" of the {instrument.root} chain" if instrument.root else ""
     return {
@@ -190,7 +202,8 @@ class _Booking:
             max((r.trade_date for r in requests), default=today()),
         )
         # The book's valuation date; an empty book's is the latest close due.
-        self.valuation = last_mark() or close_due()
+        self.marked = last_mark()
+        self.valuation = self.marked or close_due()
         self.open_positions: dict[tuple[int, int], Position] = {}
         self.touched: dict[int, Position] = {}  # existing positions, by id
         self.created: list[Position] = []  # new positions, in creation order
@@ -206,7 +219,7 @@ class _Booking:
             known = request.strategy in self.strategies
             problems = _request_problems(request, instrument, self.fx, known)
             if instrument is not None:
-                problems.update(_matured_problems(request, instrument, self.source))
+                problems.update(_matured_problems(request, instrument, self.source, self.marked))
             if instrument is not None and not problems:
                 problems.update(_size_and_band(request, instrument, self.fx, self.closes))
             if problems:

@@ -18,6 +18,7 @@ import pytest
 import time_machine
 
 from core.calendar import anbima_days, is_business_day
+from core.errors import RowErrors
 from portfolio import di1, services
 from portfolio.models import Position, PositionSnapshot, Trade
 from tests.factories import InstrumentFactory, StrategyFactory
@@ -245,3 +246,26 @@ def test_a_cdi_corrected_before_a_trade_moves_only_what_was_held_across_it(week)
     services.snapshots_build(start=MON, end=WED, actor="ops")
     assert PositionSnapshot.objects.get(date=WED).unrealized_pnl_base == mon + tue + wed
     assert [s.daily_pnl_base for s in PositionSnapshot.objects.order_by("date")] == [mon, tue, wed]
+
+
+def test_a_trade_booked_after_the_book_settled_its_contract_is_refused(week):
+    """DI1H24 matured on Wednesday; the book is valued on Friday, so the end of day of
+    Wednesday settled its positions: a trade dated Monday, booked now, is refused (it
+    would stay open in a dead contract)."""
+    InstrumentFactory.create(
+        symbol="DI1H24",
+        asset_class="rates",
+        quote_type="yield",
+        pricing="di1",
+        maturity=WED,
+        root="DI1",
+        multiplier=D("1"),
+        dv01=D("0"),
+    )
+    close(MON)
+    services.mark_to_market(as_of=FRI, actor="ops")
+    request = services.TradeRequest("DI1H24", "LONG", D("10"), D("10.5"), MON)
+    with pytest.raises(RowErrors) as refused:
+        services.trades_book(requests=[request], actor="pm", source=Trade.Source.API)
+    assert "DI1H24 matured on 2024-03-13" in refused.value.errors[0]["trade_date"][0]
+    assert not Trade.objects.filter(instrument__symbol="DI1H24").exists()
