@@ -18,7 +18,7 @@ from ..models import Instrument, Position, Trade
 from ..selectors import latest_prices
 from .audit import audit_record
 from .live_day import lock_instruments
-from .trades import TradeRequest, trades_book
+from .trades import TradeRequest, opened_after, trades_book
 
 # A roll books two trades, the close (row 0) and the open (row 1): their errors are told by
 # the roll's own fields, e.g. the open's price is `price_to`.
@@ -47,7 +47,8 @@ def _roll_errors(errors: dict[int, dict[str, list[str]]]) -> dict[str, list[str]
     named: dict[str, list[str]] = {}
     for index, problems in errors.items():
         for field, messages in problems.items():
-            named.setdefault(_ROLL_FIELDS[index].get(field, field), []).extend(messages)
+            said = named.setdefault(_ROLL_FIELDS[index].get(field, field), [])
+            said.extend(m for m in messages if m not in said)  # both legs share a date
     return named
 
 
@@ -110,6 +111,8 @@ def position_roll(
     position = Position.objects.select_related("instrument", "strategy").get(pk=position.pk)
     if position.closed_at is not None:
         raise Conflict(f"Position {position.pk} was closed on {position.closed_at}.")
+    if day < position.opened_at:
+        raise ValidationError({"trade_date": [opened_after(position, day)]})
     target = next((i for i in locked.values() if i.symbol == to), None)
     problem = _roll_target_problem(position.instrument, target, to, day)
     if problem:

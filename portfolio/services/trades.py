@@ -394,6 +394,14 @@ def trade_book(*, request: TradeRequest, actor: str, source: str) -> Trade:
     return trade
 
 
+def opened_after(position: Position, day: dt.date) -> str:
+    """Why a close or roll of `position` cannot be dated `day`."""
+    return (
+        f"Position {position.pk} opened on {position.opened_at}: it cannot be closed or "
+        f"rolled on {day}, before it was opened."
+    )
+
+
 @transaction.atomic
 def position_close(
     *,
@@ -414,6 +422,9 @@ def position_close(
     position = Position.objects.select_related("instrument", "strategy").get(pk=position.pk)
     if position.closed_at is not None:
         raise Conflict(f"Position {position.pk} was closed on {position.closed_at}.")
+    day = trade_date or today()
+    if day < position.opened_at:
+        raise ValidationError({"trade_date": [opened_after(position, day)]})
     held = abs(position.quantity)
     amount = held if quantity is None else quantity
     if amount <= 0:
@@ -426,7 +437,7 @@ def position_close(
         strategy=position.strategy.code,
         quantity=-sign * amount,
         price=price,
-        trade_date=trade_date or today(),
+        trade_date=day,
         fees=fees,
         confirm=confirm,
     )

@@ -16,6 +16,7 @@ from decimal import Decimal as D
 
 import pytest
 import time_machine
+from django.core.exceptions import ValidationError
 
 from core.calendar import anbima_days, is_business_day
 from core.errors import RowErrors
@@ -269,3 +270,32 @@ def test_a_trade_booked_after_the_book_settled_its_contract_is_refused(week):
         services.trades_book(requests=[request], actor="pm", source=Trade.Source.API)
     assert "DI1H24 matured on 2024-03-13" in refused.value.errors[0]["trade_date"][0]
     assert not Trade.objects.filter(instrument__symbol="DI1H24").exists()
+
+
+def test_a_position_is_not_closed_or_rolled_before_it_opened(week):
+    InstrumentFactory.create(
+        symbol="DI1K24",
+        asset_class="rates",
+        quote_type="yield",
+        pricing="di1",
+        maturity=dt.date(2024, 5, 2),
+        root="DI1",
+        multiplier=D("1"),
+        dv01=D("0"),
+    )
+    trade("LONG", "10", "10.510", TUE)
+    position = Position.objects.get(strategy__code="LONG")
+    with pytest.raises(ValidationError) as close_refused:
+        services.position_close(position=position, price=D("10.5"), trade_date=MON, actor="pm")
+    with pytest.raises(ValidationError) as roll_refused:
+        services.position_roll(
+            position=position,
+            to="DI1K24",
+            price_from=D("10.5"),
+            price_to=D("10.6"),
+            trade_date=MON,
+            actor="pm",
+        )
+    for refused in (close_refused, roll_refused):
+        assert "opened on 2024-03-12" in refused.value.message_dict["trade_date"][0]
+    assert Trade.objects.count() == 1
