@@ -93,10 +93,15 @@ def last_mark() -> dt.date | None:
     """The live book's valuation date: the close its last mark was to (no position's P&L
     date is later: trades never move it), or, for a book never marked, the latest P&L date
     of its positions. The live book is never marked to an earlier date."""
-    marked = BookMark.objects.values_list("date", flat=True).first()
+    marked = book_marked()
     if marked is not None:
         return marked
     return Position.objects.aggregate(day=Max("pnl_date"))["day"]
+
+
+def book_marked() -> dt.date | None:
+    """The close the live book was last marked to; None for a book never marked."""
+    return BookMark.objects.values_list("date", flat=True).first()
 
 
 def last_snapshot() -> dt.date | None:

@@ -26,7 +26,7 @@ from ..ledger import (
     size_local,
 )
 from ..models import HOLDING_FIELDS, MARK_FIELDS, AuditRecord, Instrument, Position, Strategy, Trade
-from ..selectors import FxHistory, close_due, last_mark
+from ..selectors import FxHistory, book_marked, close_due, last_mark
 from .audit import model_state
 from .live_day import (
     Closes,
@@ -202,8 +202,8 @@ class _Booking:
             max((r.trade_date for r in requests), default=today()),
         )
         # The book's valuation date; an empty book's is the latest close due.
-        self.marked = last_mark()
-        self.valuation = self.marked or close_due()
+        self.marked = book_marked()  # the close it was marked to, if it ever was
+        self.valuation = self.marked or last_mark() or close_due()
         self.open_positions: dict[tuple[int, int], Position] = {}
         self.touched: dict[int, Position] = {}  # existing positions, by id
         self.created: list[Position] = []  # new positions, in creation order
