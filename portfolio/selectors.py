@@ -988,69 +988,85 @@ class Di1Index:
     (`cdi_gaps`).
     """
 
-    def __init__(self, terms: dict[int, Any]):
+    def __init__(self, terms: dict[int, Any], until: dt.date = dt.date.min):
+        """`until`: the last day quotes will be asked for, when known (a timeline's end)."""
         self.terms = {pk: t for pk, t in terms.items() if t.is_di1}
-        self._closes: dict[int, tuple[list[dt.date], list[Decimal]]] | None = None
+        self._closes: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self._accrued: tuple[np.ndarray, dict[int, int], np.ndarray] | None = None
         self._quotes: dict[tuple[int, dt.date, Decimal], Di1Quote] = {}
-        self._growth: tuple[np.ndarray, np.ndarray] | None = None
+        self._growth: tuple[np.ndarray, np.ndarray, dt.date] | None = None
+        self._until = until  # the last day the grid of accruals reaches
         self._cdi: BenchmarkRates | None = None
 
-    def _load(self) -> dict[int, tuple[list[dt.date], list[Decimal]]]:
+    def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The instruments' closes, as arrays: instrument id, date (ordinal) and rate."""
         if self._closes is None:
-            self._closes = {pk: ([], []) for pk in self.terms}
-            rows = Price.objects.filter(instrument_id__in=list(self.terms)).order_by("date")
-            for pk, day, rate in rows.values_list("instrument_id", "date", "price"):
-                self._closes[pk][0].append(day)
-                self._closes[pk][1].append(rate)
+            rows = list(
+                Price.objects.filter(instrument_id__in=list(self.terms))
+                .order_by("instrument_id", "date")
+                .values_list("instrument_id", "date", "price")
+            )
+            count = len(rows)
+            self._closes = (
+                np.fromiter((row[0] for row in rows), np.int64, count),
+                np.fromiter((row[1].toordinal() for row in rows), np.int64, count),
+                np.fromiter((float(row[2]) for row in rows), float, count),
+            )
         return self._closes
 
     def _accrual(self, pk: int, day: dt.date) -> Decimal:
         """The corrections accrued before `day` (cents per contract, as a Decimal)."""
-        if self._accrued is None:
-            self._accrued = self._accrue()
+        if self._accrued is None or day > self._until:
+            # The grid reaches `day` (a mark asks its own day first), or today once a later
+            # day is asked (trades of many dates): computed again once at most.
+            later = self._until if self._accrued is None else today()
+            self._until = max(day, later)
+            self._accrued = self._accrue(self._until)
         days, column, accrued = self._accrued
         if pk not in column:
             return ZERO
         return Decimal(int(accrued[np.searchsorted(days, day.toordinal()), column[pk]])).scaleb(-2)
 
-    def _accrue(self) -> tuple[np.ndarray, dict[int, int], np.ndarray]:
+    def _accrue(self, until: dt.date) -> tuple[np.ndarray, dict[int, int], np.ndarray]:
         """The business days from the first close on (ordinals), a column per instrument
         with closes, and the corrections accrued before each day (one more row at the end),
         in cents per contract: all the instruments at once, vectorized."""
-        closes = {pk: c for pk, c in self._load().items() if c[0]}
-        if not closes:
+        ids, close_days, close_rates = self._load()
+        if not len(ids):
             return np.zeros(0, dtype=np.int64), {}, np.zeros((1, 0), dtype=np.int64)
-        start = min(days[0] for days, _ in closes.values())
-        # Every business day to the last close or to today (a stale rate carries).
-        days = _business_days(start, max(today(), *(days[-1] for days, _ in closes.values())))
-        rates = np.full((len(days), len(closes)), np.nan)
-        for j, (close_days, close_rates) in enumerate(closes.values()):
-            at = np.searchsorted(days, _ordinals(close_days))  # a close's first business day
-            inside = at < len(days)
-            rates[at[inside], j] = np.array([float(r) for r in close_rates])[inside]
+        held = sorted(set(ids.tolist()))
+        start = dt.date.fromordinal(int(close_days.min()))
+        # Every business day to `until` or the last close (a stale rate carries).
+        last = max(until, dt.date.fromordinal(int(close_days.max())))
+        days = _business_days(start, last)
+        rates = np.full((len(days), len(held)), np.nan)
+        at = np.searchsorted(days, close_days)  # a close's first business day on or after it
+        inside = at < len(days)
+        rates[at[inside], np.searchsorted(held, ids[inside])] = close_rates[inside]
         known = np.where(np.isnan(rates), 0, np.arange(len(days))[:, None])
-        rates = rates[np.maximum.accumulate(known, axis=0), np.arange(len(closes))]
-        maturity = _ordinals([self.terms[pk].maturity for pk in closes])
+        rates = rates[np.maximum.accumulate(known, axis=0), np.arange(len(held))]
+        maturity = _ordinals([self.terms[pk].maturity for pk in held])
         to_maturity = anbima_days(_dates(days)[:, None], _dates(maturity)[None, :])
         # B3's PU to the cent, half up (np.round would round half to even).
         pu = np.floor(unit_prices(rates, to_maturity) * 100 + 0.5)
         corrections = np.nan_to_num(np.floor(pu * self._cdi_factors(days, maturity) + 0.5) - pu)
-        accrued = np.vstack([np.zeros(len(closes)), np.cumsum(corrections, axis=0)])
-        return days, {pk: j for j, pk in enumerate(closes)}, accrued.astype(np.int64)
+        accrued = np.vstack([np.zeros(len(held)), np.cumsum(corrections, axis=0)])
+        return days, {pk: j for j, pk in enumerate(held)}, accrued.astype(np.int64)
 
     def _cdi_growth(self) -> tuple[np.ndarray, np.ndarray]:
         """The national business days from the first DI1 close on (ordinals), and
         Π(1 + CDI) before each of them (one more at the end): one query for all."""
-        if self._growth is None:
-            closes = [days for days, _ in self._load().values() if days]
-            start = min(days[0] for days in closes)
-            end = next_business_day(max(today(), *(days[-1] for days in closes)))
+        if self._growth is None or self._growth[2] < self._until:
+            close_days = self._load()[1]
+            start = dt.date.fromordinal(int(close_days.min()))
+            last = dt.date.fromordinal(int(close_days.max()))
+            end = next_business_day(max(self._until, last))
             national = anbima_days_between(start, end)
             self._cdi = benchmark_rates(national)
             rates = [1 + float(self._cdi.rates[d]) for d in national]
-            self._growth = _ordinals(national), np.concatenate([[1.0], np.cumprod(rates)])
-        return self._growth
+            growth = np.concatenate([[1.0], np.cumprod(rates)])
+            self._growth = _ordinals(national), growth, self._until
+        return self._growth[0], self._growth[1]
 
     def _cdi_factors(self, days: np.ndarray, maturity: np.ndarray) -> np.ndarray:
         """Π(1 + CDI) over the national business days from each day to the next (rows),
@@ -1071,17 +1087,8 @@ class Di1Index:
             [d for d in self._cdi.missing if since <= d < before],
         )
 
-    def latest_rate(self, pk: int, day: dt.date) -> Decimal | None:
-        close_days, rates = self._load()[pk]
-        at = bisect_right(close_days, day)
-        return rates[at - 1] if at else None
-
-    def quote(self, pk: int, day: dt.date, rate: Decimal | None = None) -> Di1Quote | None:
-        """The instrument's quote on `day` at `rate` (default: its latest close on or
-        before `day`); None without either."""
-        rate = self.latest_rate(pk, day) if rate is None else rate
-        if rate is None:
-            return None
+    def quote(self, pk: int, day: dt.date, rate: Decimal) -> Di1Quote:
+        """The instrument's quote on `day` at `rate` (its close, or a trade's rate)."""
         key = (pk, day, rate)  # a mark asks once per instrument, not once per position
         if key not in self._quotes:
             days = int(anbima_days(day, self.terms[pk].maturity))
@@ -1095,15 +1102,11 @@ class Di1Index:
         closed at `close`: the close itself, or a DI1's `Di1Quote` there."""
         if pk not in self.terms:
             return close
-        quote = self.quote(pk, day, close)
-        assert quote is not None
-        return quote
+        return self.quote(pk, day, close)
 
     def booked_at(self, pk: int, trade: TradeLeg, day: dt.date) -> TradeLeg:
         """A trade of instrument `pk` as `book_trade` books it on its P&L day `day`: a
         DI1's with its unit value there (its PU less the corrections accrued by then)."""
         if pk not in self.terms:
             return trade
-        quote = self.quote(pk, day, trade.price)
-        assert quote is not None
-        return trade._replace(unit=quote.unit_value)
+        return trade._replace(unit=self.quote(pk, day, trade.price).unit_value)

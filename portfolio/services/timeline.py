@@ -119,7 +119,7 @@ class _Replay:
     def __init__(self, start: dt.date, end: dt.date):
         self.instruments = {i.pk: i for i in Instrument.objects.all()}
         self.terms = {pk: Terms.of(i) for pk, i in self.instruments.items()}
-        self.di1 = Di1Index(self.terms)
+        self.di1 = Di1Index(self.terms, until=end)
         self.trades: list[Any] = list(  # named rows
             Trade.objects.filter(trade_date__lte=end)
             .order_by("trade_date", "id")
