@@ -153,6 +153,8 @@ def di1_mark_round(instruments: list[Instrument], strategies: list[Strategy]) ->
     load_positions(10_000, instruments, strategies)
     di1 = 10_000 // INSTRUMENTS * sum(i.pricing == "di1" for i in instruments)
     assert di1_open_positions() == di1, (di1_open_positions(), "DI1 positions, expected", di1)
+    unkept = Price.objects.filter(instrument__pricing="di1", accrual__isnull=True).count()
+    assert not unkept, (unkept, "DI1 closes without the accrual the services keep")
     marked, _ = mark_timings()
     on_di1 = Position.objects.filter(
         closed_at__isnull=True, instrument__pricing="di1", price_date=AS_OF

@@ -31,7 +31,7 @@ from rest_framework.test import APIClient  # noqa: E402
 from core.calendar import anbima_days  # noqa: E402
 from demo.fund import first_business_day  # noqa: E402
 from pms_site import cache as read_cache  # noqa: E402
-from portfolio import di1  # noqa: E402
+from portfolio import di1, services  # noqa: E402
 from portfolio.models import BenchmarkRate, Instrument, Position, Price  # noqa: E402
 
 NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
@@ -209,6 +209,8 @@ def di1_futures(count: int, days: list[dt.date], seed: int = 3) -> list[Instrume
         ),
         ignore_conflicts=True,
     )
+    # What the services that load closes and the CDI keep on each close for the marks.
+    services.di1_accruals_keep(instrument_ids=[f.pk for f in futures], since=days[0])
     return futures
 
 

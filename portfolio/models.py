@@ -258,6 +258,13 @@ class Price(models.Model):
         output_field=models.FloatField(),
         db_persist=True,
     )
+    # A DI1's: the CDI corrections one contract's settlement PU has accrued before this
+    # close since the instrument's first (`selectors.Di1Index`), kept by the services that
+    # write closes and the CDI, so that a mark reads it instead of the whole history.
+    # Null where unknown (a close loaded around them): the history is read then.
+    accrual = models.DecimalField(
+        max_digits=20, decimal_places=2, null=True, blank=True, editable=False
+    )
 
     class Meta:
         ordering = ["instrument_id", "date"]

@@ -56,7 +56,7 @@ from .accounts import (
     before_inception,
     is_payment_date,
 )
-from .di1 import Di1Quote, dv01_per_contract, unit_price, unit_prices
+from .di1 import Di1Quote, corrected, dv01_per_contract, unit_price, unit_prices
 from .ledger import Quote, TradeLeg, cents, drawdowns, exposure, to_cents
 from .models import (
     POSITION_FIGURES,
@@ -982,9 +982,11 @@ class Di1Index:
     a contract's PU has accrued since the instrument's first close.
 
     Each close's correction is B3's: the settlement PU corrected by the CDI of the national
-    business days until the next close day, to the cent, less the PU. Computed once per
-    instrument, vectorized, on first use; the closes and the CDI in two queries. The CDI
-    days carried from an earlier rate, or missing before the first, are reported
+    business days until the next close day, to the cent, less the PU. A mark reads the
+    accrual stored on the latest close (`Price.accrual`, kept by the services that write
+    closes and the CDI: `accrued_before`); where there is none, the whole history is read
+    and the grid of all the instruments computed once, vectorized. The CDI days a
+    settlement carried from an earlier rate, or missing before the first, are reported
     (`cdi_gaps`).
     """
 
@@ -996,7 +998,7 @@ class Di1Index:
         self._quotes: dict[tuple[int, dt.date, Decimal], Di1Quote] = {}
         self._growth: tuple[np.ndarray, np.ndarray, dt.date] | None = None
         self._until = until  # the last day the grid of accruals reaches
-        self._cdi: BenchmarkRates | None = None
+        self._stored: dict[dt.date, dict[int, tuple[dt.date, Decimal, Decimal | None]]] = {}
 
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The instruments' closes, as arrays: instrument id, date (ordinal) and rate."""
@@ -1015,7 +1017,51 @@ class Di1Index:
         return self._closes
 
     def _accrual(self, pk: int, day: dt.date) -> Decimal:
-        """The corrections accrued before `day` (cents per contract, as a Decimal)."""
+        """The corrections accrued before `day` (cents per contract, as a Decimal): from
+        the latest close's stored accrual where there is one, else from the history."""
+        close_day, rate, accrual = self._stored_on(day).get(pk, (day, ZERO, None))
+        if accrual is None:
+            return self.accrued_before(pk, day)
+        return accrual + self._carried_corrections(pk, close_day, day, rate)
+
+    def _stored_on(self, day: dt.date) -> dict[int, tuple[dt.date, Decimal, Decimal | None]]:
+        """Each instrument's latest close on or before `day`: (date, rate, stored accrual),
+        one query per day asked."""
+        if day not in self._stored:
+            latest = Price.objects.filter(instrument=OuterRef("pk"), date__lte=day)
+            latest = latest.order_by("-date")
+            rows = (
+                Instrument.objects.filter(pk__in=list(self.terms))
+                .annotate(
+                    close_date=Subquery(latest.values("date")[:1]),
+                    rate=Subquery(latest.values("price")[:1]),
+                    accrual=Subquery(latest.values("accrual")[:1]),
+                )
+                .values_list("pk", "close_date", "rate", "accrual")
+            )
+            self._stored[day] = {pk: (d, r, a) for pk, d, r, a in rows if d is not None}
+        return self._stored[day]
+
+    def _carried_corrections(
+        self, pk: int, close_day: dt.date, day: dt.date, rate: Decimal
+    ) -> Decimal:
+        """The corrections of the business days from a close to `day` (excluded) at the
+        close's rate, carried: none when `day` is the close's own (a mark's usual case)."""
+        maturity, total = self.terms[pk].maturity, ZERO
+        for current in business_days(close_day, day - dt.timedelta(days=1)):
+            if current >= maturity:
+                break
+            settlement = unit_price(rate, int(anbima_days(current, maturity)))
+            national = anbima_days_between(current, min(next_business_day(current), maturity))
+            factor = Decimal(1)
+            for cdi in benchmark_rates(national).rates.values():
+                factor *= 1 + cdi
+            total += corrected(settlement, factor) - settlement
+        return total
+
+    def accrued_before(self, pk: int, day: dt.date) -> Decimal:
+        """The corrections accrued before `day` from the instrument's whole history (the
+        grid of all the instruments, computed once)."""
         if self._accrued is None or day > self._until:
             # The grid reaches `day` (a mark asks its own day first), or today once a later
             # day is asked (trades of many dates): computed again once at most.
@@ -1062,8 +1108,8 @@ class Di1Index:
             last = dt.date.fromordinal(int(close_days.max()))
             end = next_business_day(max(self._until, last))
             national = anbima_days_between(start, end)
-            self._cdi = benchmark_rates(national)
-            rates = [1 + float(self._cdi.rates[d]) for d in national]
+            cdi = benchmark_rates(national).rates
+            rates = [1 + float(cdi[d]) for d in national]
             growth = np.concatenate([[1.0], np.cumprod(rates)])
             self._growth = _ordinals(national), growth, self._until
         return self._growth[0], self._growth[1]
@@ -1078,14 +1124,13 @@ class Di1Index:
         return growth[np.searchsorted(national, ends)] / growth[np.searchsorted(national, starts)]
 
     def cdi_gaps(self, since: dt.date, before: dt.date) -> tuple[list[dt.date], list[dt.date]]:
-        """The CDI days from `since` to `before` (excluded) that the quotes used: (carried
-        from the latest earlier rate, missing before any rate)."""
-        if self._cdi is None:
+        """The CDI days from `since` to `before` (excluded), the national business days a
+        settlement on `before` corrects by, that are carried from the latest earlier rate,
+        and missing before any rate."""
+        if not self.terms:
             return [], []
-        return (
-            [d for d in self._cdi.carried if since <= d < before],
-            [d for d in self._cdi.missing if since <= d < before],
-        )
+        cdi = benchmark_rates(anbima_days_between(since, before))
+        return cdi.carried, cdi.missing
 
     def quote(self, pk: int, day: dt.date, rate: Decimal) -> Di1Quote:
         """The instrument's quote on `day` at `rate` (its close, or a trade's rate)."""

@@ -33,6 +33,7 @@ from .market_data import (
     PRICES,
     MarketSeries,
     benchmark_rates_upsert,
+    di1_accruals_keep,
     fx_rates_upsert,
     prices_upsert,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "audited_delete",
     "audited_update",
     "benchmark_rates_upsert",
+    "di1_accruals_keep",
     "capital_flow_check",
     "capital_flow_create",
     "fund_inception_or_error",

@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 
 from core import inputs
+from core.bulk import bulk_update_rows
 from core.errors import RowErrors
 from core.rows import (
     RowErrorMap,
@@ -27,7 +28,7 @@ from core.rows import (
 from core.signals import data_changed
 
 from ..models import BenchmarkRate, FxRate, Instrument, Price
-from ..selectors import base_currency, latest_prices
+from ..selectors import Di1Index, base_currency, latest_prices
 from .audit import audit_record
 from .marking import positions_remark
 
@@ -102,6 +103,9 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
     )
     data_changed.send(sender=Price)
     earliest = earliest_dates(rows, "instrument")
+    di1_accruals_keep(
+        instrument_ids=[ids[symbol] for symbol in earliest], since=min(earliest.values())
+    )
     positions_remark(earliest={ids[symbol]: day for symbol, day in earliest.items()}, actor=actor)
     audit_record(
         actor=actor,
@@ -188,8 +192,9 @@ def benchmark_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> 
     )
     data_changed.send(sender=BenchmarkRate)
     cdi = [r["date"] for r in rows if r["benchmark"] == "CDI"]
-    if cdi:  # DI1 settlements correct the previous PU by the CDI: re-mark them
+    if cdi:  # DI1 settlements correct the previous PU by the CDI: their accruals move
         di1 = Instrument.objects.filter(pricing=Instrument.Pricing.DI1).values_list("pk", flat=True)
+        di1_accruals_keep(instrument_ids=list(di1), since=min(cdi))
         positions_remark(earliest=dict.fromkeys(di1, min(cdi)), actor=actor)
     audit_record(
         actor=actor,
@@ -266,3 +271,23 @@ FX_RATES = MarketSeries(FxRate, "currency", "rate", fx_rates_check, fx_rates_ups
 BENCHMARK_RATES = MarketSeries(
     BenchmarkRate, "benchmark", "rate", benchmark_rates_check, benchmark_rates_upsert
 )
+
+
+def di1_accruals_keep(*, instrument_ids: Sequence[int], since: dt.date) -> int:
+    """Store on the closes of these instruments dated from `since` on, of those that are
+    DI1s, the CDI corrections accrued before each (`Price.accrual`), from their history
+    and the CDI as they are now: what a mark reads instead of the history. Run by every
+    write of closes or of the CDI, in its transaction. Returns the closes written."""
+    terms = {
+        i.pk: i.terms
+        for i in Instrument.objects.filter(pk__in=instrument_ids, pricing=Instrument.Pricing.DI1)
+    }
+    if not terms:
+        return 0
+    index = Di1Index(terms)
+    rows = Price.objects.filter(instrument_id__in=list(terms), date__gte=since)
+    accruals = [
+        (pk, index.accrued_before(instrument_id, day))
+        for pk, instrument_id, day in rows.values_list("pk", "instrument_id", "date")
+    ]
+    return bulk_update_rows(Price, ("accrual",), accruals)

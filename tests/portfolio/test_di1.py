@@ -21,7 +21,8 @@ from django.core.exceptions import ValidationError
 from core.calendar import anbima_days, is_business_day
 from core.errors import RowErrors
 from portfolio import di1, services
-from portfolio.models import Position, PositionSnapshot, Trade
+from portfolio.models import Instrument, Position, PositionSnapshot, Price, Trade
+from portfolio.selectors import Di1Index
 from tests.factories import InstrumentFactory, StrategyFactory
 
 CENT = D("0.01")
@@ -299,3 +300,22 @@ def test_a_position_is_not_closed_or_rolled_before_it_opened(week):
     for refused in (close_refused, roll_refused):
         assert "opened on 2024-03-12" in refused.value.message_dict["trade_date"][0]
     assert Trade.objects.count() == 1
+
+
+def test_a_mark_reads_the_accrual_stored_on_the_close_as_the_history_gives_it(week):
+    trade("LONG", "10", "10.510", MON)
+    for day in (MON, TUE, WED, THU, FRI):
+        close(day)
+    services.mark_to_market(as_of=FRI, actor="ops")
+    prices = Price.objects.filter(instrument__symbol="DI1J24")
+    stored = dict(prices.values_list("date", "accrual"))
+    # Monday's accrual is Friday the 8th's correction: its PU (15 days) corrected by its CDI.
+    friday = pu(RATES[FRI8], 15)
+    assert stored[MON] == corrected(friday, CDI[FRI8]) - friday
+    instrument = Instrument.objects.get(symbol="DI1J24")
+    history = Di1Index({instrument.pk: instrument.terms})
+    assert stored == {day: history.accrued_before(instrument.pk, day) for day in stored}
+    marked = Position.objects.values_list("unrealized_pnl_base", "daily_pnl_base").get()
+    prices.update(accrual=None)  # closes loaded around the services: the history is read
+    services.mark_to_market(as_of=FRI, actor="ops", restart=True)
+    assert Position.objects.values_list("unrealized_pnl_base", "daily_pnl_base").get() == marked
