@@ -976,6 +976,11 @@ def _business_days(start: dt.date, end: dt.date) -> np.ndarray:
     return _ordinals(business_days(start, end))
 
 
+# A mark asks its own day and the day before: those read the accrual stored on their
+# closes; a walk over more days (the timeline, trades of many dates) reads the history once.
+_STORED_DAYS = 2
+
+
 class Di1Index:
     """The `Di1Quote`s of DI1 instruments on the fund's business days, from their closes
     (rates) and the CDI: the settlement PU, the DV01 of a contract, and the CDI corrections
@@ -999,6 +1004,7 @@ class Di1Index:
         self._growth: tuple[np.ndarray, np.ndarray, dt.date] | None = None
         self._until = until  # the last day the grid of accruals reaches
         self._stored: dict[dt.date, dict[int, tuple[dt.date, Decimal, Decimal | None]]] = {}
+        self._factors: dict[tuple[dt.date, dt.date], Decimal] = {}
 
     def _load(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The instruments' closes, as arrays: instrument id, date (ordinal) and rate."""
@@ -1019,10 +1025,11 @@ class Di1Index:
     def _accrual(self, pk: int, day: dt.date) -> Decimal:
         """The corrections accrued before `day` (cents per contract, as a Decimal): from
         the latest close's stored accrual where there is one, else from the history."""
-        close_day, rate, accrual = self._stored_on(day).get(pk, (day, ZERO, None))
-        if accrual is None:
-            return self.accrued_before(pk, day)
-        return accrual + self._carried_corrections(pk, close_day, day, rate)
+        if day in self._stored or len(self._stored) < _STORED_DAYS:
+            close_day, rate, accrual = self._stored_on(day).get(pk, (day, ZERO, None))
+            if accrual is not None:
+                return accrual + self._carried_corrections(pk, close_day, day, rate)
+        return self.accrued_before(pk, day)
 
     def _stored_on(self, day: dt.date) -> dict[int, tuple[dt.date, Decimal, Decimal | None]]:
         """Each instrument's latest close on or before `day`: (date, rate, stored accrual),
@@ -1052,12 +1059,19 @@ class Di1Index:
             if current >= maturity:
                 break
             settlement = unit_price(rate, int(anbima_days(current, maturity)))
-            national = anbima_days_between(current, min(next_business_day(current), maturity))
-            factor = Decimal(1)
-            for cdi in benchmark_rates(national).rates.values():
-                factor *= 1 + cdi
+            factor = self._cdi_factor(current, min(next_business_day(current), maturity))
             total += corrected(settlement, factor) - settlement
         return total
+
+    def _cdi_factor(self, start: dt.date, end: dt.date) -> Decimal:
+        """Π(1 + CDI) over the national business days from `start` to `end` (excluded),
+        the CDI carried where missing; one query per span, whatever the instruments."""
+        if (start, end) not in self._factors:
+            factor = Decimal(1)
+            for cdi in benchmark_rates(anbima_days_between(start, end)).rates.values():
+                factor *= 1 + cdi
+            self._factors[(start, end)] = factor
+        return self._factors[(start, end)]
 
     def accrued_before(self, pk: int, day: dt.date) -> Decimal:
         """The corrections accrued before `day` from the instrument's whole history (the

@@ -303,8 +303,10 @@ def test_a_position_is_not_closed_or_rolled_before_it_opened(week):
 
 
 def test_a_mark_reads_the_accrual_stored_on_the_close_as_the_history_gives_it(week):
+    """Friday has no close yet: its mark reads Thursday's stored accrual and adds
+    Thursday's correction, the rate carried; the same as from the whole history."""
     trade("LONG", "10", "10.510", MON)
-    for day in (MON, TUE, WED, THU, FRI):
+    for day in (MON, TUE, WED, THU):
         close(day)
     services.mark_to_market(as_of=FRI, actor="ops")
     prices = Price.objects.filter(instrument__symbol="DI1J24")
