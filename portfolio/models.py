@@ -108,7 +108,10 @@ class Instrument(models.Model):
 
     class Pricing(models.TextChoices):
         LINEAR = "linear"  # P&L linear in the quote (price × multiplier, or yield × dv01)
-        DI1 = "di1"  # B3's DI1 future: unit price from the rate, daily settlement with the CDI
+        DI1 = (
+            "di1",
+            "DI1",
+        )  # B3's DI1 future: unit price from the rate, daily settlement with the CDI
 
     symbol = models.CharField(
         max_length=32, unique=True, validators=[inputs.code_validator, inputs.not_accounts_key]

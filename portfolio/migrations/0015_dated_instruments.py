@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
             model_name="instrument",
             name="pricing",
             field=models.CharField(
-                choices=[("linear", "Linear"), ("di1", "Di1")],
+                choices=[("linear", "Linear"), ("di1", "DI1")],
                 default="linear",
                 help_text="Linear: P&L is the quote's move × multiplier (price) or × dv01 (yield). DI1: B3's one-day interbank deposit future, valued by its unit price from the rate and the business days to maturity, settled daily with the CDI correction; needs a maturity, is quoted in yield and in BRL. Fixed once the instrument has trades.",
                 max_length=8,
