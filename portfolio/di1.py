@@ -49,8 +49,6 @@ class Di1Quote(NamedTuple):
     one contract. A position worth q × (pu − accrual) − K (K: what its contracts cost, in
     the same terms) has as unrealized P&L the sum of its daily settlements."""
 
-    rate: Decimal
-    days: int  # national business days to maturity
     pu: Decimal
     accrual: Decimal
     dv01: Decimal
@@ -70,13 +68,3 @@ def unit_prices(rates: np.ndarray, days: np.ndarray | int) -> np.ndarray:
 def dv01s(rates: np.ndarray, days: np.ndarray | int) -> np.ndarray:
     """`dv01_per_contract` on arrays, as floats."""
     return unit_prices(np.asarray(rates) - 0.01, days) - unit_prices(rates, days)
-
-
-def scenario_pnl(
-    quantity: float, rate: float, days: int, moves_bp: np.ndarray, fx_rate: float = 1.0
-) -> np.ndarray:
-    """A DI1 position's P&L in each scenario of rate moves (bp), by full revaluation:
-    q × (PU(y + Δy) − PU(y)) × X."""
-    base = unit_prices(np.asarray(rate), days)
-    shocked = unit_prices(rate + np.asarray(moves_bp, dtype=float) / 100.0, days)
-    return quantity * (shocked - base) * fx_rate

@@ -1151,9 +1151,9 @@ class Di1Index:
         key = (pk, day, rate)  # a mark asks once per instrument, not once per position
         if key not in self._quotes:
             days = int(anbima_days(day, self.terms[pk].maturity))
-            pu = unit_price(rate, days)
-            accrual = self._accrual(pk, day)
-            self._quotes[key] = Di1Quote(rate, days, pu, accrual, dv01_per_contract(rate, days))
+            self._quotes[key] = Di1Quote(
+                unit_price(rate, days), self._accrual(pk, day), dv01_per_contract(rate, days)
+            )
         return self._quotes[key]
 
     def mark(self, pk: int, day: dt.date, close: Decimal) -> Quote:

@@ -26,6 +26,16 @@ class InstrumentFactory(factory.django.DjangoModelFactory):
     lot_size = Decimal("1")
 
 
+class Di1Factory(InstrumentFactory):
+    """A DI1 future as B3 settles it (`pricing = di1`): a BRL rate of the DI1 chain, one
+    BRL per point of its unit price; `maturity` is required."""
+
+    asset_class = "rates"
+    quote_type = "yield"
+    pricing = "di1"
+    root = "DI1"
+
+
 class StrategyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Strategy

@@ -159,16 +159,16 @@ class DayStart:
     ) -> Decimal:
         """What `held` was worth at the close before `day` (at `mark`, the position's last
         (price, FX rate), where there is no close or rate)."""
-        prices, fx_rates = self.closes.on(previous_business_day(day))
+        before = previous_business_day(day)
+        prices, fx_rates = self.closes.on(before)
         instrument = self.instruments[instrument_id]
         close, fx_rate = prices.get(instrument_id), fx_rates.get(instrument.currency)
         quote = close[1] if close is not None else mark[0]
         fx_rate = fx_rate if fx_rate is not None else mark[1]
         if quote is None or fx_rate is None:
             return held.realized
-        at = previous_business_day(day)
         return start_value(
-            instrument.terms, held, self.closes.quote(instrument_id, at, quote), fx_rate
+            instrument.terms, held, self.closes.quote(instrument_id, before, quote), fx_rate
         )
 
     def rolled(

@@ -320,10 +320,8 @@ def _di1_rebook(positions: QuerySet[Position]) -> None:
         trades[(trade.instrument_id, trade.strategy_id)].append(trade)
     index, rebooked = Di1Index(terms), []
     for pk, instrument_id, strategy_id, pending_text in rows:
-        its_trades, pending = (
-            trades[(instrument_id, strategy_id)],
-            sorted(pending_load(pending_text)),
-        )
+        pending = sorted(pending_load(pending_text))
+        its_trades = trades[(instrument_id, strategy_id)]
         held, before = di1_rebooked(terms[instrument_id], index, instrument_id, its_trades, pending)
         rebooked.append((pk, *held, pending_dump(before)[1]))
     bulk_update_rows(Position, (*HOLDING_FIELDS, "pending_days"), rebooked)

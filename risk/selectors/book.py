@@ -119,7 +119,7 @@ class BookArrays:
 
         closed = state.closed_today
 
-        book = cls(
+        return cls(
             state=state,
             symbols=column("instrument"),
             strategy=column("strategy"),
@@ -140,7 +140,6 @@ class BookArrays:
             closed_asset_class=labels(asset_class for _, asset_class, _ in closed),
             closed_daily_pnl_cents=cents(pnl for _, _, pnl in closed),
         )
-        return book
 
     def traded(
         self, position: int, quantity: float, notional_cents: int, dv01_cents: int

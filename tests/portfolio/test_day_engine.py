@@ -37,7 +37,7 @@ from portfolio.ledger import (
     to_cents,
 )
 from portfolio.models import Position, PositionSnapshot, Price, Trade
-from tests.factories import FxRateFactory, InstrumentFactory, StrategyFactory
+from tests.factories import Di1Factory, FxRateFactory, StrategyFactory
 
 TERMS = [
     Terms("price", D("50"), D("0")),  # an index future
@@ -147,15 +147,7 @@ def _by_key(rows) -> dict[tuple[int, int], tuple[D, D, D]]:
 @pytest.fixture
 def b3_di1(db):
     """A DI1 valued as B3 settles it (`pricing = di1`), with the CDI of the week."""
-    InstrumentFactory.create(
-        symbol="DI1J24",
-        asset_class="rates",
-        quote_type="yield",
-        pricing="di1",
-        maturity=dt.date(2024, 4, 1),
-        multiplier=D("1"),
-        dv01=D("0"),
-    )
+    Di1Factory.create(symbol="DI1J24", maturity=dt.date(2024, 4, 1))
     rows = [{"benchmark": "CDI", "date": d, "rate": D("0.000401")} for d in DAYS[:3]]
     services.benchmark_rates_upsert(rows=rows, actor="ops")
 

@@ -23,7 +23,7 @@ from core.errors import RowErrors
 from portfolio import di1, services
 from portfolio.models import Instrument, Position, PositionSnapshot, Price, Trade
 from portfolio.selectors import Di1Index
-from tests.factories import InstrumentFactory, StrategyFactory
+from tests.factories import Di1Factory, StrategyFactory
 
 CENT = D("0.01")
 FRI8, MON, TUE, WED, THU, FRI = (dt.date(2024, 3, d) for d in (8, 11, 12, 13, 14, 15))
@@ -76,17 +76,7 @@ def test_the_unit_price_and_the_dv01_of_a_contract():
 
 @pytest.fixture
 def week(db):
-    InstrumentFactory.create(
-        symbol="DI1J24",
-        asset_class="rates",
-        currency="BRL",
-        quote_type="yield",
-        pricing="di1",
-        maturity=MATURITY,
-        root="DI1",
-        multiplier=D("1"),
-        dv01=D("0"),
-    )
+    Di1Factory.create(symbol="DI1J24", maturity=MATURITY)
     StrategyFactory.create(code="LONG")
     StrategyFactory.create(code="SHORT")
     services.capital_flow_create(date=FRI8, amount=D("10000000.00"), actor="ops")
@@ -254,16 +244,7 @@ def test_a_trade_booked_after_the_book_settled_its_contract_is_refused(week):
     """DI1H24 matured on Wednesday; the book is valued on Friday, so the end of day of
     Wednesday settled its positions: a trade dated Monday, booked now, is refused (it
     would stay open in a dead contract)."""
-    InstrumentFactory.create(
-        symbol="DI1H24",
-        asset_class="rates",
-        quote_type="yield",
-        pricing="di1",
-        maturity=WED,
-        root="DI1",
-        multiplier=D("1"),
-        dv01=D("0"),
-    )
+    Di1Factory.create(symbol="DI1H24", maturity=WED)
     close(MON)
     services.mark_to_market(as_of=FRI, actor="ops")
     request = services.TradeRequest("DI1H24", "LONG", D("10"), D("10.5"), MON)
@@ -274,16 +255,7 @@ def test_a_trade_booked_after_the_book_settled_its_contract_is_refused(week):
 
 
 def test_a_position_is_not_closed_or_rolled_before_it_opened(week):
-    InstrumentFactory.create(
-        symbol="DI1K24",
-        asset_class="rates",
-        quote_type="yield",
-        pricing="di1",
-        maturity=dt.date(2024, 5, 2),
-        root="DI1",
-        multiplier=D("1"),
-        dv01=D("0"),
-    )
+    Di1Factory.create(symbol="DI1K24", maturity=dt.date(2024, 5, 2))
     trade("LONG", "10", "10.510", TUE)
     position = Position.objects.get(strategy__code="LONG")
     with pytest.raises(ValidationError) as close_refused:

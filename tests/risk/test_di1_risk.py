@@ -20,7 +20,7 @@ from risk.engine import Shock
 from risk.models import RiskLimit
 from risk.selectors import WhatIf, decomposition, risk_compute, stress_run
 from tests.conftest import TODAY
-from tests.factories import InstrumentFactory, StrategyFactory
+from tests.factories import Di1Factory, InstrumentFactory, StrategyFactory
 from tests.shown import shown_risk
 
 CENT = Decimal("0.01")
@@ -38,16 +38,7 @@ def rate(k: int) -> Decimal:
 
 
 def contract(symbol: str, maturity: dt.date, root: str = "DI1") -> Instrument:
-    return InstrumentFactory.create(
-        symbol=symbol,
-        asset_class="rates",
-        quote_type="yield",
-        pricing="di1",
-        maturity=maturity,
-        root=root,
-        multiplier=Decimal("1"),
-        dv01=Decimal("0"),
-    )
+    return Di1Factory.create(symbol=symbol, maturity=maturity, root=root)
 
 
 def quote(instrument: Instrument, days: list[dt.date], rates: list[Decimal]) -> None:

@@ -15,6 +15,7 @@ from portfolio.services import TradeRequest
 from risk import selectors as risk_selectors
 from risk.models import RiskLimit
 from tests.conftest import TODAY
+from tests.factories import Di1Factory
 from tests.fixtures.trading_fund import DAYS, SIGMA_BP, SIGMA_PRICE, signal
 from trading import selectors as trading_selectors
 from trading import services
@@ -492,19 +493,7 @@ def test_sizing_a_di1_by_the_dv01_from_its_pu(trading_fund):
 def test_the_what_if_of_a_new_di1_position_revalues_it_at_its_close(trading_fund):
     """A DI1 the book does not hold yet: its close is read for the what-if, which adds the
     proposed contracts' full revaluation to the book's scenarios."""
-    f26 = Instrument.objects.create(
-        symbol="DI1F26",
-        name="DI1 Jan 2026",
-        asset_class="rates",
-        currency="BRL",
-        quote_type="yield",
-        pricing="di1",
-        maturity=dt.date(2026, 1, 2),
-        root="DI1",
-        multiplier=D("1"),
-        dv01=D("0"),
-        lot_size=D("1"),
-    )
+    f26 = Di1Factory.create(symbol="DI1F26", maturity=dt.date(2026, 1, 2))
     Price.objects.bulk_create(
         Price(instrument=f26, date=p.date, price=p.price + D("0.30"))
         for p in Price.objects.filter(instrument__symbol="DI1F27")
