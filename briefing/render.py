@@ -1,4 +1,5 @@
-"""The morning pack as a page (HTML, charts as inline SVG), as plain text, and its subject.
+"""The morning pack as a page (HTML, charts as inline SVG), as an email (the same HTML,
+its charts as PNG images inline: mail clients draw no SVG), as plain text, and its subject.
 
 Rendering reads the stored sections, so the page, the email and the API always show the
 same figures; the one thing read at render time is where each proposal listed as pending
@@ -10,21 +11,33 @@ from decimal import Decimal
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
-from core import charts
+from core import charts, formatting
 from core.calendar import fund_time_zone
 from core.formatting import flow_label, number
 from risk.selectors import breached
 from trading.selectors import ProposalState, proposal_states
 
+from .charts_png import Chart, pack_charts
 from .models import MorningPack
 
 HOLDINGS_SHOWN = 25  # the largest; the JSON has them all
+CHARTS = ("nav_chart", "strategy_chart", "limits_chart")  # as the page names them
 
 
 def money(value: str | None) -> str:
-    """Whole units with separators: a PM reads millions, not cents."""
-    return "—" if value is None else f"{Decimal(value):,.0f}"
+    """Money with thousands separators and its cents: "1,243.91"."""
+    return formatting.money(value)
+
+
+def price(value: str | None, unit: str = "%") -> str:
+    """A close or a price as quoted, with separators and no trailing zeros; a yield (its
+    move in bp) in percent: "74,548.313881", "10.85%"."""
+    if value is None:
+        return "—"
+    return f"{number(value)}%" if unit == "bp" else number(value)
 
 
 def percent(value: str | None, places: int = 2) -> str:
@@ -93,20 +106,29 @@ def proposals(pack: MorningPack) -> list[dict[str, Any]]:
     ]
 
 
-def _context(pack: MorningPack) -> dict[str, Any]:
-    sections = pack.sections
+def image(chart: Chart | None) -> SafeString:
+    """A chart as the email shows it: its PNG part, by Content-ID, at its size in CSS
+    pixels (Outlook reads the attributes), narrower on a narrow screen."""
+    if chart is None:
+        return format_html('<p class="muted">{}</p>', "No data to chart.")
+    return format_html(
+        '<img src="cid:{}" alt="{}" width="{}" height="{}" '
+        'style="display:block;width:100%;max-width:{}px;height:auto;border:0">',
+        chart.cid,
+        chart.alt,
+        chart.width,
+        chart.height,
+        chart.width,
+    )
+
+
+def svg_charts(sections: dict[str, Any]) -> dict[str, SafeString]:
+    """The page's charts, inline SVG."""
     headline = sections["headline"]
     curve = headline["nav_curve"]
     strategies = sections["pnl_by_strategy"]
     limits = sections["risk"].get("limits", [])
-    holdings = sections["portfolio"]["holdings"]
     return {
-        "pack": pack,
-        "s": sections,
-        "holdings": holdings[:HOLDINGS_SHOWN],
-        "more_holdings": max(len(holdings) - HOLDINGS_SHOWN, 0),
-        "breaches": breached(limits),
-        "proposals": proposals(pack),
         "nav_chart": charts.line_chart(
             [d for d, _ in curve],
             [float(v) for _, v in curve],
@@ -125,12 +147,38 @@ def _context(pack: MorningPack) -> dict[str, Any]:
     }
 
 
+def _context(pack: MorningPack, shown: dict[str, SafeString], *, email: bool) -> dict[str, Any]:
+    sections = pack.sections
+    holdings = sections["portfolio"]["holdings"]
+    return {
+        "pack": pack,
+        "s": sections,
+        "email": email,
+        "holdings": holdings[:HOLDINGS_SHOWN],
+        "more_holdings": max(len(holdings) - HOLDINGS_SHOWN, 0),
+        "breaches": breached(sections["risk"].get("limits", [])),
+        "proposals": proposals(pack),
+        **shown,
+    }
+
+
 def html(pack: MorningPack) -> str:
-    return render_to_string("briefing/morning_pack.html", _context(pack))
+    """The page, as the admin and the API show it: charts as inline SVG."""
+    context = _context(pack, svg_charts(pack.sections), email=False)
+    return render_to_string("briefing/morning_pack.html", context)
+
+
+def email(pack: MorningPack) -> tuple[str, list[Chart]]:
+    """The page as an email's HTML, its charts as `<img src="cid:…">`, and the charts (PNG)
+    to attach inline under those Content-IDs."""
+    drawn = pack_charts(pack.sections)
+    shown = {name: image(drawn.get(name)) for name in CHARTS}
+    page = render_to_string("briefing/morning_pack.html", _context(pack, shown, email=True))
+    return page, list(drawn.values())
 
 
 def text(pack: MorningPack) -> str:
-    return render_to_string("briefing/morning_pack.txt", _context(pack))
+    return render_to_string("briefing/morning_pack.txt", _context(pack, {}, email=False))
 
 
 def subject(pack: MorningPack) -> str:

@@ -25,6 +25,7 @@ from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by
 from risk import selectors as risk_selectors
 from risk.api.report import backtest_shown, decomposition_shown, report_shown
 from risk.engine import BASEL_DAYS
+from risk.models import StressScenario
 from risk.selectors import breached
 from trading.selectors import pending_proposals
 
@@ -312,7 +313,7 @@ class Sections:
                 report = report_shown(risk_selectors.risk_on(self.data_date))
             except ValidationError as error:
                 self.issues.append(f"Risk unavailable: {' '.join(error.messages)}")
-                return {"source": None, "limits": [], "alerts": self._alerts()}
+                return {"source": None, "limits": [], "alerts": self._alerts(), "stress": None}
             source = "timeline"
         keys = ("as_of", "var", "expected_shortfall", "var_unavailable", "window_used")
         return {
@@ -324,7 +325,35 @@ class Sections:
             "alerts": self._alerts(),
             "drivers": None if report["var_unavailable"] else self._drivers(report["window"]),
             "backtest": self._backtest(),
+            "stress": self._stress(),
         }
+
+    def _stress(self) -> list[dict[str, Any]] | None:
+        """Each stored scenario's P&L on the data date's book, as risk's stress run answers
+        it (`POST /api/risk/stress/` on the live book): its total and its worst position,
+        the one that loses most (None when none loses). None when the book is unknown."""
+        scenarios = list(StressScenario.objects.order_by("name"))
+        if not scenarios:
+            return []
+        try:
+            book = risk_selectors.BookArrays.load(portfolio.book_state_on(self.data_date))
+        except ValidationError as error:
+            self.issues.append(f"Stress unavailable: {' '.join(error.messages)}")
+            return None
+        rows = []
+        for scenario in scenarios:
+            result = risk_selectors.scenario_run(scenario, book=book)
+            worst = min(result["by_position"], key=lambda row: Decimal(row["pnl"]), default=None)
+            rows.append(
+                {
+                    "scenario": scenario.pk,
+                    "name": scenario.name,
+                    "pnl": result["pnl"],
+                    "worst": worst if worst and Decimal(worst["pnl"]) < 0 else None,
+                    "missing_history": result["missing_history"],
+                }
+            )
+        return rows
 
     def _drivers(self, window: int) -> dict[str, Any] | None:
         """What drives VaR: the largest component VaRs by position of the data date's

@@ -1,6 +1,7 @@
 """Writes of the morning pack: generate (replacing the date's pack) and send by email."""
 
 import datetime as dt
+from email.mime.image import MIMEImage
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,6 +19,7 @@ from core.calendar import (
 from portfolio.services import audit_record
 
 from . import render
+from .charts_png import Chart
 from .models import MorningPack
 from .selectors import Sections
 
@@ -67,16 +69,37 @@ def recipients() -> list[str]:
     return addresses
 
 
+def inline_image(chart: Chart) -> MIMEImage:
+    """A chart as a part the HTML shows in place (`cid:`), not as an attachment."""
+    part = MIMEImage(chart.png, "png")
+    part.add_header("Content-ID", f"<{chart.cid}>")
+    part.add_header("Content-Disposition", "inline", filename=f"{chart.name}.png")
+    return part
+
+
+class RelatedEmail(EmailMultiAlternatives):
+    """An email whose attachments are parts its HTML refers to (`cid:`): multipart/related
+    holds the text-or-HTML alternatives and those parts, which Gmail and Outlook show in
+    place rather than as attachments."""
+
+    mixed_subtype = "related"
+
+
+def morning_pack_message(pack: MorningPack, to: list[str]) -> RelatedEmail:
+    """The pack as an email: plain text, and HTML whose charts are PNG images inline."""
+    page, images = render.email(pack)
+    message = RelatedEmail(subject=render.subject(pack), body=render.text(pack), to=to)
+    message.attach_alternative(page, "text/html")
+    for chart in images:
+        message.attach(inline_image(chart))
+    return message
+
+
 def morning_pack_send(*, pack: MorningPack, actor: str) -> int:
-    """Email the pack (HTML with a plain-text part) to PMS_MORNING_PACK_RECIPIENTS."""
+    """Email the pack (HTML with its charts inline, and a plain-text part) to
+    PMS_MORNING_PACK_RECIPIENTS."""
     to = recipients()
-    message = EmailMultiAlternatives(
-        subject=render.subject(pack),
-        body=render.text(pack),
-        to=to,
-    )
-    message.attach_alternative(render.html(pack), "text/html")
-    sent = message.send()
+    sent = morning_pack_message(pack, to).send()
     MorningPack.objects.filter(pk=pack.pk).update(sent_at=timezone.now(), sent_to=", ".join(to))
     audit_record(actor=actor, action="morningpack.send", obj=pack, after={"to": to})
     return sent

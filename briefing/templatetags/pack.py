@@ -8,6 +8,8 @@ from .. import render
 
 register = template.Library()
 register.filter("money", render.money)
+register.filter("price", render.price)
+register.filter("number", formatting.number)
 register.filter("percent", render.percent)
 register.filter("move", render.move)
 register.filter("share", render.share)

@@ -28,10 +28,12 @@ def stress_run(
     *,
     shocks: Sequence[engine.Shock] = (),
     window: tuple[dt.date, dt.date] | None = None,
+    book: BookArrays | None = None,
 ) -> dict[str, Any]:
-    """P&L of the current book under shocks, or under the moves of a historical window
-    (a DI1 revalued in full at today's rate and days to maturity: q × (PU(y + Δy) − PU(y)) × X)."""
-    book = BookArrays.load()
+    """P&L of the current book (or `book`, a past close's, say) under shocks, or under the
+    moves of a historical window (a DI1 revalued in full at today's rate and days to
+    maturity: q × (PU(y + Δy) − PU(y)) × X)."""
+    book = BookArrays.load() if book is None else book
     missing: list[str] = []
     if window is None:
         shocked = engine.shock_vector(
@@ -64,10 +66,11 @@ def stress_run(
     }
 
 
-def scenario_run(scenario: StressScenario) -> dict[str, Any]:
+def scenario_run(scenario: StressScenario, *, book: BookArrays | None = None) -> dict[str, Any]:
+    """A stored scenario's stress run on the current book, or on `book`."""
     start, end = scenario.historical_start, scenario.historical_end
     if start is not None and end is not None:
-        result = stress_run(window=(start, end))
+        result = stress_run(window=(start, end), book=book)
     else:
-        result = stress_run(shocks=shocks_from(scenario.shocks))
+        result = stress_run(shocks=shocks_from(scenario.shocks), book=book)
     return {"scenario": scenario.pk, "name": scenario.name, **result}

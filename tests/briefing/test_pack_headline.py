@@ -57,16 +57,16 @@ def test_the_headline_is_net_of_fees_and_beside_the_cdi(fees_fund):
     page = render.html(pack)
     assert 'id="quota">quota 1.01328353</div>' in page
     # The day +0.83% beside the CDI's +0.04%; MTD +1.30% beside +0.12%; YTD +1.33%, +0.16%;
-    # the P&L in whole units (8,321.28 → 8,321; 12,983.53 → 12,984; 13,283.53 → 13,284).
-    assert "+0.83%" in page and "8,321 · CDI +0.04%" in page
-    assert "+1.30%" in page and "12,984 · CDI +0.12%" in page
-    assert "+1.33%" in page and "13,284 · CDI +0.16%" in page
+    # the P&L with its cents and separators (8,321.28; 12,983.53; 13,283.53).
+    assert "+0.83%" in page and "8,321.28 · CDI +0.04%" in page
+    assert "+1.30%" in page and "12,983.53 · CDI +0.12%" in page
+    assert "+1.33%" in page and "13,283.53 · CDI +0.16%" in page
     assert "Returns net of fees, beside the CDI's over the same days" in page
     # The fund's accounts' rows of P&L by strategy and attribution, in words, not keys.
     assert "<td>Cash (carry at the CDI)</td>" in page and "<td>Management fee</td>" in page
     assert "<td>CASH</td>" not in page and "<td>MANAGEMENT_FEE</td>" not in page
     text = render.text(pack)
-    assert "NAV 1,013,284   quota 1.01328353" in text
+    assert "NAV 1,013,283.53   quota 1.01328353" in text
     assert "Over the CDI: day +0.79% (CDI +0.04%)" in text  # 0.828% − 0.04% = 0.788%
 
 
