@@ -8,20 +8,22 @@ at generation stands now (one query), since the PM may have decided it since.
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from core import charts, formatting
+from core import charts, formatting, inputs
 from core.calendar import fund_time_zone
 from core.formatting import flow_label, number
 from risk.selectors import breached
 from trading.selectors import ProposalState, proposal_states
 
-from .charts_png import Chart, pack_charts
 from .models import MorningPack
+
+if TYPE_CHECKING:
+    from .charts_png import Chart
 
 HOLDINGS_SHOWN = 25  # the largest; the JSON has them all
 CHARTS = ("nav_chart", "strategy_chart", "limits_chart")  # as the page names them
@@ -106,7 +108,7 @@ def proposals(pack: MorningPack) -> list[dict[str, Any]]:
     ]
 
 
-def image(chart: Chart | None) -> SafeString:
+def image(chart: "Chart | None") -> SafeString:
     """A chart as the email shows it: its PNG part, by Content-ID, at its size in CSS
     pixels (Outlook reads the attributes), narrower on a narrow screen."""
     if chart is None:
@@ -135,7 +137,7 @@ def svg_charts(sections: dict[str, Any]) -> dict[str, SafeString]:
             markers=flow_markers(headline),
         ),
         "strategy_chart": charts.bar_chart(
-            [row["strategy"] for row in strategies],
+            [inputs.ACCOUNTS_LABELS.get(row["strategy"], row["strategy"]) for row in strategies],
             [float(row["mtd"]) for row in strategies],
             width=340,
         ),
@@ -168,9 +170,13 @@ def html(pack: MorningPack) -> str:
     return render_to_string("briefing/morning_pack.html", context)
 
 
-def email(pack: MorningPack) -> tuple[str, list[Chart]]:
+def email(pack: MorningPack) -> tuple[str, list["Chart"]]:
     """The page as an email's HTML, its charts as `<img src="cid:…">`, and the charts (PNG)
     to attach inline under those Content-IDs."""
+    # Imported here: matplotlib takes most of a second to load, which a process that serves
+    # pages and never emails a pack need not spend.
+    from .charts_png import pack_charts
+
     drawn = pack_charts(pack.sections)
     shown = {name: image(drawn.get(name)) for name in CHARTS}
     page = render_to_string("briefing/morning_pack.html", _context(pack, shown, email=True))

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from email.mime.image import MIMEImage
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -19,9 +20,11 @@ from core.calendar import (
 from portfolio.services import audit_record
 
 from . import render
-from .charts_png import Chart
 from .models import MorningPack
 from .selectors import Sections
+
+if TYPE_CHECKING:
+    from .charts_png import Chart
 
 
 def pack_date(day: dt.date | None = None) -> dt.date:
@@ -69,7 +72,7 @@ def recipients() -> list[str]:
     return addresses
 
 
-def inline_image(chart: Chart) -> MIMEImage:
+def inline_image(chart: "Chart") -> MIMEImage:
     """A chart as a part the HTML shows in place (`cid:`), not as an attachment."""
     part = MIMEImage(chart.png, "png")
     part.add_header("Content-ID", f"<{chart.cid}>")

@@ -24,6 +24,22 @@ def row_label(key: str) -> str:
     return inputs.ACCOUNTS_LABELS.get(key, key)
 
 
+ASSET_CLASS_LABELS = {
+    "fx": "FX",
+    "rates": "Rates",
+    "equity": "Equity",
+    "commodity": "Commodities",
+    "credit": "Credit",
+    "other": "Other",
+}
+
+
+@register.filter
+def asset_class_label(key: str) -> str:
+    """A row of P&L by asset class in words: "FX", "Commodities", or the fund's accounts'."""
+    return inputs.ACCOUNTS_LABELS.get(key) or ASSET_CLASS_LABELS.get(key, key)
+
+
 @register.filter
 def get_item(mapping: dict[str, object] | None, key: str) -> object:
     """`{{ var|get_item:"0.95" }}`: a key the template language cannot spell."""
