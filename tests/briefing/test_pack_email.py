@@ -153,6 +153,11 @@ def test_the_risk_section_has_the_stored_scenarios_pnl(briefed: None, api_client
         losing = [p for p in answer.json()["by_position"] if p["pnl"].startswith("-")]
         assert row["worst"] == min(losing, key=lambda p: float(p["pnl"]), default=None)
 
+    # Kept in the pack's JSON, inside its risk section, beside the keys it had.
+    latest = api_client_for("viewer").get("/api/morning-pack/latest/").json()["sections"]["risk"]
+    assert latest["stress"] == pack.sections["risk"]["stress"]
+    assert {"var", "limits", "alerts", "drivers", "backtest"} <= set(latest)
+
     page, text = render.html(pack), render.text(pack)
     emailed, _ = render.email(pack)
     for shown in (page, emailed):
