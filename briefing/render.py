@@ -35,8 +35,8 @@ def money(value: str | None) -> str:
 
 
 def price(value: str | None, unit: str = "%") -> str:
-    """A close or a price as quoted, with separators and no trailing zeros; a yield (its
-    move in bp) in percent: "74,548.313881", "10.85%"."""
+    """A close or a price as quoted, with separators and no trailing zeros; a yield
+    instrument's (the one whose moves are in bp) in percent: "74,548.3139", "10.85%"."""
     if value is None:
         return "—"
     return f"{number(value)}%" if unit == "bp" else number(value)

@@ -4,7 +4,10 @@ reads them, and the stored stress scenarios in its risk section, on the briefed 
 ×50) at 5080 with X = 5.05, RV 10 INDJ24 (BRL, ×1) at 102,000."""
 
 import datetime as dt
+import os
 import re
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from email import message_from_bytes
 from email.message import Message
@@ -197,3 +200,33 @@ def test_a_pack_without_scenarios_says_nothing_of_stress(briefed: None) -> None:
     pack = generate()
     assert pack.sections["risk"]["stress"] == []
     assert 'id="stress"' not in render.html(pack) and "Stress" not in render.text(pack)
+
+
+def test_the_charts_draw_with_a_home_nothing_can_be_written_under(tmp_path: Any) -> None:
+    """matplotlib keeps its font list under the home directory unless MPLCONFIGDIR says
+    where: with a home it cannot write to, the charts still draw, without its warning of a
+    temporary directory made anew in each process."""
+    home = tmp_path / "home"
+    home.write_text("")  # a file: nothing can be made under it, even by root
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("MPLCONFIGDIR", "XDG_CACHE_HOME", "XDG_CONFIG_HOME")
+    }
+    script = (
+        "import django; django.setup()\n"
+        "from briefing import charts_png\n"
+        "chart = charts_png.bar_chart(['A', 'B'], [1.0, -2.0], name='x', alt='x')\n"
+        "print(len(chart.png) > 1000)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**environment, "HOME": str(home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "True"
+    assert "temporary cache directory" not in run.stderr and "not a writable" not in run.stderr
