@@ -517,6 +517,8 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 @admin.register(Trade)
 class TradeAdmin(ExportAdmin, ReadOnlyAdmin):
+    # The FX rate, the FX part of the realized P&L and the booking time are on the trade's
+    # page and in the exports: the list fits 1,280 px.
     list_display = (
         "trade_date",
         "instrument",
@@ -524,12 +526,9 @@ class TradeAdmin(ExportAdmin, ReadOnlyAdmin):
         "quantity_shown",
         "price_shown",
         "fees_shown",
-        "fx_rate_shown",
         "realized",
-        "realized_fx",
         "source",
         "booked_by",
-        "booked_at",
     )
     quantity_shown = number_column("quantity", "quantity")
     price_shown = quote_column("price", "price")
