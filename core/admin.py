@@ -12,6 +12,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, Validatio
 from django.db import models, transaction
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -253,7 +254,8 @@ class DateRangeFilter(admin.FieldListFilter):
         self.values = [self._last(name) for name in self.names]
         self.errors: list[str] = []
         self.bounds = [self._parsed(self.values[0], "from"), self._parsed(self.values[1], "to")]
-        if all(self.bounds) and self.bounds[0] > self.bounds[1]:  # type: ignore[operator]
+        start, end = self.bounds
+        if start and end and start > end:
             self.errors.append(f"{self.title}: from {self.values[0]} is after to {self.values[1]}.")
 
     def _last(self, name: str) -> str:
@@ -318,7 +320,7 @@ class ExportAdmin(admin.ModelAdmin):
         links = self.export_links() if self.has_view_or_change_permission(request) else []
         return super().changelist_view(request, {"export_links": links, **(extra_context or {})})
 
-    def export_view(self, request: HttpRequest, kind: str) -> HttpResponse:
+    def export_view(self, request: HttpRequest, kind: str) -> HttpResponseBase:
         if kind not in exports.FORMATS:
             raise Http404(f"No export as {kind!r}: csv or xlsx.")
         if not self.has_view_or_change_permission(request):
@@ -333,4 +335,4 @@ class ExportAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(f"{back}?{request.GET.urlencode()}")
         rows = changelist.queryset.iterator(chunk_size=exports.ROWS_PER_QUERY)
         name = slugify(str(self.opts.verbose_name_plural))
-        return exports.export_response(kind, name, self.export_columns, rows)  # type: ignore[return-value]
+        return exports.export_response(kind, name, self.export_columns, rows)

@@ -257,17 +257,22 @@ def test_the_export_holds_exactly_the_filtered_rows_as_numbers_and_dates(fund):
 def test_an_export_reads_its_rows_in_a_bounded_number_of_queries(fund):
     ids, viewer = fund["ids"], person("viewer")
 
-    def queries(kind: str, query: dict[str, Any]) -> tuple[int, int]:
+    def queries(url: str, kind: str, query: dict[str, Any]) -> tuple[int, int]:
         with CaptureQueriesContext(connection) as captured:
-            answer = viewer.get(f"{PRICES}export.{kind}", query)
+            answer = viewer.get(f"{url}export.{kind}", query)
             rows = csv_rows(answer) if kind == "csv" else xlsx_rows(answer)
         return len(captured), len(rows) - 1
 
     for kind in ("csv", "xlsx"):
-        one, rows_one = queries(kind, {"instrument__id__exact": ids["ESH4"]})
-        every, rows_every = queries(kind, {})
+        one, rows_one = queries(PRICES, kind, {"instrument__id__exact": ids["ESH4"]})
+        every, rows_every = queries(PRICES, kind, {})
         assert (rows_one, rows_every) == (63, 189)
         assert one == every <= 8, kind
+    # Every list: as many queries for all its rows as for none (no query per row).
+    for url, field in LISTS.items():
+        none, no_rows = queries(url, "csv", {f"{field}__from": "2099-01-01"})
+        every, rows = queries(url, "csv", {})
+        assert (no_rows, none) == (0, every) and rows > 1, url
 
 
 def test_only_who_may_view_a_list_exports_it(fund):
