@@ -250,6 +250,8 @@ class DateRangeFilter(admin.FieldListFilter):
         moment = isinstance(field, models.DateTimeField)
         self.lookup = f"{field_path}__date" if moment else field_path
         super().__init__(field, request, params, model, model_admin, field_path)
+        if moment:  # "By at" would say nothing: the day the moment fell on, as shown
+            self.title = "day (BRT)"
         self.kept = _kept_params(request, self.names)
         self.values = [self._last(name) for name in self.names]
         self.errors: list[str] = []

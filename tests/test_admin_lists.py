@@ -186,6 +186,10 @@ def test_the_audit_trail_and_the_alerts_filter_by_the_fund_day_and_the_strategy(
     assert on_the_day > 0
     _, count = shown(viewer, "/admin/portfolio/auditrecord/", {"at__from": TODAY})
     assert count == on_the_day
+    page = viewer.get("/admin/portfolio/auditrecord/", {"at__to": "15/03/2024"})
+    assert "day (BRT) to: &#x27;15/03/2024&#x27; is not a date (YYYY-MM-DD)." in (
+        page.content.decode()
+    )
     rows, _ = shown(
         viewer, "/admin/portfolio/auditrecord/", {"at__from": DAYS[-2], "at__to": DAYS[-2]}
     )
