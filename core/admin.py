@@ -1,18 +1,25 @@
 """Base classes of the admin screens shared by the apps."""
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
+from django.utils.text import slugify
 
+from . import exports
 from .errors import Conflict
 from .formatting import money, number, percent
 
@@ -181,3 +188,153 @@ class ServiceAdmin(admin.ModelAdmin):
         for obj in queryset:
             with transaction.atomic():
                 self.delete_model(request, obj)
+
+
+# --- The lists a person scans: filters and exports ---------------------------------------
+
+
+def _kept_params(request: HttpRequest, own: Sequence[str | None]) -> list[tuple[str, str]]:
+    """The list's other parameters (filters, search, sort), carried as hidden fields by a
+    filter's form, so that applying it keeps them; the page number is not kept."""
+    dropped = {*own, PAGE_VAR, ERROR_FLAG}
+    return [
+        (name, value)
+        for name, values in request.GET.lists()
+        if name not in dropped
+        for value in values
+    ]
+
+
+class SelectFilter(admin.RelatedOnlyFieldListFilter):
+    """A related field's filter as a drop-down list (submitted by a button, or on change),
+    not a column of links: the 33 instruments and more of the fund would make the links a
+    long scroll. Only the rows the list holds are offered (an instrument without a price
+    is not a choice on the price list)."""
+
+    template = "admin/pms_select_filter.html"
+
+    def __init__(
+        self,
+        field: Any,
+        request: HttpRequest,
+        params: dict[str, Any],
+        model: Any,
+        model_admin: Any,
+        field_path: str,
+    ) -> None:
+        for key in [k for k in params if k.startswith(f"{field_path}__")]:
+            if params[key] in ([""], ""):  # the drop-down's "All", as a form sends it
+                params.pop(key)
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.kept = _kept_params(request, self.expected_parameters())
+        self.chosen = {str(value) for value in self.lookup_val or ()}
+
+
+class DateRangeFilter(admin.FieldListFilter):
+    """From and to dates, both included, of a date field, or of a moment's date in São
+    Paulo (the fund's day, as the pages show it). A bound that is not a date is named next
+    to its field and filters nothing; the list's export refuses it."""
+
+    template = "admin/pms_date_range_filter.html"
+
+    def __init__(
+        self,
+        field: Any,
+        request: HttpRequest,
+        params: dict[str, Any],
+        model: Any,
+        model_admin: Any,
+        field_path: str,
+    ) -> None:
+        self.names = (f"{field_path}__from", f"{field_path}__to")
+        moment = isinstance(field, models.DateTimeField)
+        self.lookup = f"{field_path}__date" if moment else field_path
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if moment:  # "By at" would say nothing: the day the moment fell on, as shown
+            self.title = "day (BRT)"
+        self.kept = _kept_params(request, self.names)
+        self.values = [self._last(name) for name in self.names]
+        self.errors: list[str] = []
+        self.bounds = [self._parsed(self.values[0], "from"), self._parsed(self.values[1], "to")]
+        start, end = self.bounds
+        if start and end and start > end:
+            self.errors.append(f"{self.title}: from {self.values[0]} is after to {self.values[1]}.")
+
+    def _last(self, name: str) -> str:
+        value = self.used_parameters.get(name) or [""]
+        return str(value[-1] if isinstance(value, list) else value).strip()
+
+    def _parsed(self, value: str, end: str) -> dt.date | None:
+        if not value:
+            return None
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            self.errors.append(f"{self.title} {end}: {value!r} is not a date (YYYY-MM-DD).")
+            return None
+
+    def expected_parameters(self) -> list[str | None]:
+        return list(self.names)
+
+    def has_output(self) -> bool:
+        return True
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.errors:
+            return queryset
+        start, end = self.bounds
+        if start:
+            queryset = queryset.filter(**{f"{self.lookup}__gte": start})
+        if end:
+            queryset = queryset.filter(**{f"{self.lookup}__lte": end})
+        return queryset
+
+    def choices(self, changelist: Any) -> Any:
+        """One choice: the whole range, which the "clear" link returns to."""
+        yield {
+            "selected": not any(self.values),
+            "query_string": changelist.get_query_string(remove=list(self.names)),
+            "display": "All dates",
+        }
+
+
+class ExportAdmin(admin.ModelAdmin):
+    """A list a person scans, exported as CSV or Excel (`core.exports`): exactly the rows
+    its filters, search and sort select, all pages, in one query. The admin declares its
+    `export_columns` once; whoever may view the list may export it, and no one else."""
+
+    export_columns: tuple[exports.ExportColumn, ...] = ()
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.export_view)
+        name = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        return [path("export.<str:kind>", view, name=name), *super().get_urls()]
+
+    def export_links(self) -> list[tuple[str, str]]:
+        """The list's export controls: their labels and addresses (without the query)."""
+        name = f"admin:{self.opts.app_label}_{self.opts.model_name}_export"
+        return [
+            ("Export CSV", reverse(name, args=[exports.CSV])),
+            ("Export Excel", reverse(name, args=[exports.XLSX])),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        links = self.export_links() if self.has_view_or_change_permission(request) else []
+        return super().changelist_view(request, {"export_links": links, **(extra_context or {})})
+
+    def export_view(self, request: HttpRequest, kind: str) -> HttpResponseBase:
+        if kind not in exports.FORMATS:
+            raise Http404(f"No export as {kind!r}: csv or xlsx.")
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        back = reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseRedirect(f"{back}?{ERROR_FLAG}=1")
+        if any(getattr(spec, "errors", None) for spec in changelist.filter_specs):
+            # What the list shows next to the field; the export would ignore it.
+            return HttpResponseRedirect(f"{back}?{request.GET.urlencode()}")
+        rows = changelist.queryset.iterator(chunk_size=exports.ROWS_PER_QUERY)
+        name = slugify(str(self.opts.verbose_name_plural))
+        return exports.export_response(kind, name, self.export_columns, rows)

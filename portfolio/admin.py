@@ -2,6 +2,7 @@
 positions change only through trades and marks."""
 
 import calendar
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +15,10 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from core.admin import (
+    DateRangeFilter,
+    ExportAdmin,
     ReadOnlyAdmin,
+    SelectFilter,
     ServiceAdmin,
     column,
     has_model_permission,
@@ -24,6 +28,7 @@ from core.admin import (
 )
 from core.calendar import today
 from core.charts import line_chart
+from core.exports import MONEY, ExportColumn
 from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
@@ -131,26 +136,47 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(MarketDataAdmin):
+class PriceAdmin(ExportAdmin, MarketDataAdmin):
     series = services.PRICES
     form = PriceForm
     list_display = ("instrument", "date", "price_shown")
     price_shown = quote_column("price", "close")
-    list_filter = ("instrument__asset_class", "instrument__currency")
+    list_filter = (
+        ("date", DateRangeFilter),
+        ("instrument", SelectFilter),
+        "instrument__asset_class",
+        "instrument__currency",
+    )
     search_fields = ("instrument__symbol",)
     date_hierarchy = "date"
+    ordering = ("-date", "-id")  # the latest closes first
     list_select_related = ("instrument",)
+    export_columns = (
+        ExportColumn("date", "date"),
+        ExportColumn("instrument", "instrument.symbol"),
+        ExportColumn("close", "price"),
+        ExportColumn(
+            "quoted as", lambda p: "yield (%)" if p.instrument.quote_type == "yield" else "price"
+        ),
+        ExportColumn("currency", "instrument.currency"),
+    )
     autocomplete_fields = ("instrument",)
 
 
 @admin.register(FxRate)
-class FxRateAdmin(MarketDataAdmin):
+class FxRateAdmin(ExportAdmin, MarketDataAdmin):
     series = services.FX_RATES
     list_display = ("currency", "date", "rate_shown")
     rate_shown = number_column("rate", f"rate ({BASE} per unit)")
-    list_filter = ("currency",)
+    list_filter = (("date", DateRangeFilter), "currency")
     search_fields = ("currency",)
     date_hierarchy = "date"
+    ordering = ("-date", "-id")
+    export_columns = (
+        ExportColumn("date", "date"),
+        ExportColumn("currency", "currency"),
+        ExportColumn(f"rate ({BASE} per unit)", "rate"),
+    )
 
 
 @admin.register(BenchmarkRate)
@@ -490,7 +516,9 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdmin):
+class TradeAdmin(ExportAdmin, ReadOnlyAdmin):
+    # The FX rate, the FX part of the realized P&L and the booking time are on the trade's
+    # page and in the exports: the list fits 1,280 px.
     list_display = (
         "trade_date",
         "instrument",
@@ -498,12 +526,9 @@ class TradeAdmin(ReadOnlyAdmin):
         "quantity_shown",
         "price_shown",
         "fees_shown",
-        "fx_rate_shown",
         "realized",
-        "realized_fx",
         "source",
         "booked_by",
-        "booked_at",
     )
     quantity_shown = number_column("quantity", "quantity")
     price_shown = quote_column("price", "price")
@@ -511,18 +536,56 @@ class TradeAdmin(ReadOnlyAdmin):
     fx_rate_shown = number_column("fx_rate", "FX rate")
     realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
     realized_fx = money_column("realized_fx_pnl_base", f"of which FX ({BASE})")
-    list_filter = ("source", "strategy", "instrument__asset_class")
+    list_filter = (
+        ("trade_date", DateRangeFilter),
+        ("instrument", SelectFilter),
+        "strategy",
+        "source",
+        "instrument__asset_class",
+    )
     search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")
     date_hierarchy = "trade_date"
+    ordering = ("-trade_date", "-id")  # the latest trades first
     list_select_related = ("instrument", "strategy")
+    export_columns = (
+        ExportColumn("trade date", "trade_date"),
+        ExportColumn("instrument", "instrument.symbol"),
+        ExportColumn("strategy", "strategy.code"),
+        ExportColumn("quantity (+ buys, − sells)", "quantity"),
+        ExportColumn("price", "price"),
+        ExportColumn(f"fees ({BASE})", "fees", MONEY),
+        ExportColumn("FX rate", "fx_rate"),
+        ExportColumn(f"realized P&L ({BASE})", "realized_pnl_base", MONEY),
+        ExportColumn(f"of which FX ({BASE})", "realized_fx_pnl_base", MONEY),
+        ExportColumn("source", "source"),
+        ExportColumn("booked by", "booked_by"),
+        ExportColumn("booked at (UTC)", "booked_at"),
+        ExportColumn("note", "note"),
+    )
+
+
+def _json(value: Any) -> str:
+    """A record's before or after, as JSON text ("" when it has none)."""
+    return "" if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
 @admin.register(AuditRecord)
-class AuditRecordAdmin(ReadOnlyAdmin):
+class AuditRecordAdmin(ExportAdmin, ReadOnlyAdmin):
     list_display = ("at", "actor", "action", "object_type", "object_id", "note")
-    list_filter = ("action", "object_type")
+    list_filter = (("at", DateRangeFilter), "action", "object_type")
     search_fields = ("actor", "action", "object_id", "note")
     date_hierarchy = "at"
+    ordering = ("-at", "-id")
+    export_columns = (
+        ExportColumn("at (UTC)", "at"),
+        ExportColumn("who", "actor"),
+        ExportColumn("action", "action"),
+        ExportColumn("object", "object_type"),
+        ExportColumn("object id", "object_id"),
+        ExportColumn("note", "note"),
+        ExportColumn("before", lambda r: _json(r.before)),
+        ExportColumn("after", lambda r: _json(r.after)),
+    )
 
 
 # --- The fund's timeline: read-only, rebuilt from the ledger ----------------------------

@@ -18,6 +18,8 @@ from django.utils.safestring import SafeString
 
 from core import inputs
 from core.admin import (
+    DateRangeFilter,
+    ExportAdmin,
     ReadOnlyAdmin,
     ServiceAdmin,
     back_url,
@@ -26,7 +28,9 @@ from core.admin import (
     percent_column,
 )
 from core.errors import Conflict
+from core.exports import ExportColumn
 from core.formatting import brt, percent
+from portfolio.models import Strategy
 
 from . import selectors, services
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario, limit_figure
@@ -101,8 +105,25 @@ class AcknowledgeForm(forms.Form):
     )
 
 
+class AlertStrategyFilter(admin.SimpleListFilter):
+    """The alerts of the limits on a strategy (an alert has a strategy through its limit's
+    scope, not a field of its own)."""
+
+    title = "strategy"
+    parameter_name = "strategy"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(code, code) for code in Strategy.objects.values_list("code", flat=True)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RiskAlert]) -> QuerySet[RiskAlert]:
+        if not self.value():
+            return queryset
+        on_strategy = RiskLimit.ScopeType.STRATEGY
+        return queryset.filter(limit__scope_type=on_strategy, limit__scope_value=self.value())
+
+
 @admin.register(RiskAlert)
-class RiskAlertAdmin(ReadOnlyAdmin):
+class RiskAlertAdmin(ExportAdmin, ReadOnlyAdmin):
     """One row per limit and breach, the newest first: its days and its utilization."""
 
     list_display = (
@@ -116,11 +137,29 @@ class RiskAlertAdmin(ReadOnlyAdmin):
         "acknowledged",
         "resolved_shown",
     )
-    list_filter = ("status", "limit__metric")
+    list_filter = (("date", DateRangeFilter), "status", AlertStrategyFilter, "limit__metric")
     search_fields = ("limit__name", "source", "message", "acknowledged_by", "note")
     date_hierarchy = "date"
     ordering = ("-date", "-pk")
     list_select_related = ("limit",)
+    export_columns = (
+        ExportColumn("in breach from", "date"),
+        ExportColumn("to", "last"),
+        ExportColumn("business days", "days"),
+        ExportColumn("limit", "limit.name"),
+        ExportColumn("scope", lambda a: a.limit.scope if a.limit else ""),
+        ExportColumn("raised by", "source"),
+        ExportColumn("status", "status"),
+        ExportColumn("value, last day", "value"),
+        ExportColumn("used, last day (1 = at the limit)", "utilization", "0.0%"),
+        ExportColumn("worst used (1 = at the limit)", "worst_utilization", "0.0%"),
+        ExportColumn("message", "message"),
+        ExportColumn("opened at (UTC)", "opened_at"),
+        ExportColumn("acknowledged by", "acknowledged_by"),
+        ExportColumn("acknowledged at (UTC)", "acknowledged_at"),
+        ExportColumn("note", "note"),
+        ExportColumn("resolved on", "resolved_on"),
+    )
     actions = ["acknowledge"]
     utilization_shown = percent_column("utilization", "used, last day")
     worst_shown = percent_column("worst_utilization", "worst")

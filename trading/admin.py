@@ -2,9 +2,11 @@
 from their page or the dashboard (approve, modify-and-approve, reject: the API's rules and
 services, the 409 when someone decided first), or in bulk by actions; signals read-only."""
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
@@ -16,14 +18,25 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
-from core.admin import ReadOnlyAdmin, back_url, has_model_permission, number_column
+from core.admin import (
+    DateRangeFilter,
+    ExportAdmin,
+    ReadOnlyAdmin,
+    SelectFilter,
+    back_url,
+    has_model_permission,
+    number_column,
+)
 from core.errors import Conflict
+from core.exports import MONEY, ExportColumn
 from core.formatting import brt, number
 
 from . import services
 from .api import serializers as s
 from .models import Signal, TradeProposal
 from .presentation import breaches_after, decision_context, readable, var_change
+
+BASE = settings.PMS_BASE_CURRENCY
 
 
 @admin.register(Signal)
@@ -36,6 +49,12 @@ class SignalAdmin(ReadOnlyAdmin):
     search_fields = ("instrument__symbol", "strategy__code")
     date_hierarchy = "date"
     list_select_related = ("instrument", "strategy")
+
+
+def _figure(what_if: dict[str, Any], key: str) -> Decimal | None:
+    """An amount of a proposal's what-if (stored as text), as a number; None without one."""
+    value = what_if.get(key)
+    return None if value in (None, "") else Decimal(str(value))
 
 
 class RejectForm(forms.Form):
@@ -181,7 +200,7 @@ def _decided(form: DecisionForm, actor: str) -> str:
 
 
 @admin.register(TradeProposal)
-class TradeProposalAdmin(ReadOnlyAdmin):
+class TradeProposalAdmin(ExportAdmin, ReadOnlyAdmin):
     list_display = (
         "date",
         "strategy",
@@ -194,10 +213,39 @@ class TradeProposalAdmin(ReadOnlyAdmin):
         "decided_by",
         "decided_at",
     )
-    list_filter = ("status", "strategy", "instrument__asset_class", "date")
+    list_filter = (
+        ("date", DateRangeFilter),
+        "status",
+        "strategy",
+        ("instrument", SelectFilter),
+        "instrument__asset_class",
+    )
     search_fields = ("instrument__symbol", "strategy__code", "decided_by", "decision_note")
     date_hierarchy = "date"
+    ordering = ("-date", "-id")  # the latest proposals first
     list_select_related = ("instrument", "strategy")
+    export_columns = (
+        ExportColumn("date", "date"),
+        ExportColumn("strategy", "strategy.code"),
+        ExportColumn("instrument", "instrument.symbol"),
+        ExportColumn("side", "direction"),
+        ExportColumn("quantity (+ buys, − sells)", "quantity"),
+        ExportColumn("score", "score"),
+        ExportColumn("status", "status"),
+        ExportColumn(
+            f"VaR 95% before ({BASE})", lambda p: _figure(p.what_if, "var_95_before"), MONEY
+        ),
+        ExportColumn(
+            f"VaR 95% after ({BASE})", lambda p: _figure(p.what_if, "var_95_after"), MONEY
+        ),
+        ExportColumn("limits breached after", breaches_after),
+        ExportColumn("decided by", "decided_by"),
+        ExportColumn("decided at (UTC)", "decided_at"),
+        ExportColumn("decision note", "decision_note"),
+        ExportColumn("executed quantity", "executed_quantity"),
+        ExportColumn("executed price", "executed_price"),
+        ExportColumn("proposed at (UTC)", "created_at"),
+    )
     readonly_fields = ("side_quantity", "score_shown", "rationale_table")
     change_form_template = "admin/trading/tradeproposal/change_form.html"
     fields = (
