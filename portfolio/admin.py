@@ -27,6 +27,7 @@ from core.charts import line_chart
 from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
+from .admin_ticket import TicketAdminMixin
 from .models import (
     AuditRecord,
     BenchmarkRate,
@@ -490,7 +491,7 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-class TradeAdmin(ReadOnlyAdmin):
+class TradeAdmin(TicketAdminMixin, ReadOnlyAdmin):
     list_display = (
         "trade_date",
         "instrument",
