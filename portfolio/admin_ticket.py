@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Max, QuerySet
@@ -35,6 +36,7 @@ RIGHTS = {
     CLOSE: ("portfolio.close_position",),
     ROLL: ("portfolio.add_trade", "portfolio.close_position"),
 }
+BASE = settings.PMS_BASE_CURRENCY
 DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "size": 14}
 
 
@@ -91,7 +93,7 @@ def _decimal(label: str, *, required: bool = True, help_text: str = "") -> forms
 
 def _date() -> forms.CharField:
     return forms.CharField(
-        label="trade date",
+        label="Trade date",
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="A weekday; today by default.",
     )
@@ -99,7 +101,7 @@ def _date() -> forms.CharField:
 
 def _confirm() -> forms.BooleanField:
     return forms.BooleanField(
-        label="confirm",
+        label="Confirm",
         required=False,
         help_text="Tick to trade at a price beyond PMS_PRICE_BAND of the last close.",
     )
@@ -149,10 +151,10 @@ class BookForm(TicketForm):
     )
     strategy = SymbolChoice(queryset=Strategy.objects.order_by("code"), to_field_name="code")
     side = forms.ChoiceField(choices=[("buy", "buy"), ("sell", "sell")])
-    quantity = _decimal("quantity", help_text="Without a sign: the side says buy or sell.")
-    price = _decimal("price", help_text="A yield-quoted instrument's rate in percent (10.40).")
+    quantity = _decimal("Quantity", help_text="Without a sign: the side says buy or sell.")
+    price = _decimal("Price", help_text="A yield-quoted instrument's rate in percent (10.40).")
     trade_date = _date()
-    fees = _decimal("fees (BRL)", required=False)
+    fees = _decimal(f"Fees ({BASE})", required=False)
     note = forms.CharField(required=False, max_length=NOTE_MAX)
     confirm = _confirm()
 
@@ -211,10 +213,10 @@ class PositionForm(TicketForm):
 class CloseForm(PositionForm):
     parser = s.PositionCloseSerializer
 
-    price = _decimal("price")
-    quantity = _decimal("quantity", required=False, help_text="To close part of it; all if blank.")
+    price = _decimal("Price")
+    quantity = _decimal("Quantity", required=False, help_text="To close part of it; all if blank.")
     trade_date = _date()
-    fees = _decimal("fees (BRL)", required=False)
+    fees = _decimal(f"Fees ({BASE})", required=False)
     confirm = _confirm()
 
     def submit(self, actor: str) -> str:
@@ -252,11 +254,11 @@ def contracts() -> QuerySet[Instrument]:
 class RollForm(PositionForm):
     parser = s.PositionRollSerializer
 
-    to = ContractChoice(label="into", help_text="Another contract of the position's chain.")
-    price_from = _decimal("close at", help_text="The price (or rate) the position closes at.")
-    price_to = _decimal("open at", help_text="The price (or rate) it opens at in the new one.")
+    to = ContractChoice(label="Into", help_text="Another contract of the position's chain.")
+    price_from = _decimal("Close at", help_text="The price (or rate) the position closes at.")
+    price_to = _decimal("Open at", help_text="The price (or rate) it opens at in the new one.")
     trade_date = _date()
-    fees = _decimal("fees (BRL)", required=False, help_text="Booked on the closing trade.")
+    fees = _decimal(f"Fees ({BASE})", required=False, help_text="Booked on the closing trade.")
     confirm = _confirm()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

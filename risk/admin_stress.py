@@ -57,6 +57,25 @@ def _options(choices: list[tuple[str, str]], chosen: str) -> SafeString:
     )
 
 
+def plain(shock: Any) -> str:
+    """A stored move as a person types it: 0.11110000 → 0.1111, 200.00000000 → 200; what
+    does not read as a number, as typed."""
+    try:
+        return f"{Decimal(str(shock)).normalize():f}"
+    except (InvalidOperation, ValueError):
+        return "" if shock is None else str(shock)
+
+
+def shocks_said(shocks: list[dict[str, Any]]) -> str:
+    """A scenario's shocks in a line: "currency USD +0.1111; instrument DI1F27 +200"."""
+    return "; ".join(
+        f"{row['target_type'].replace('_', ' ')} {row['target']} "
+        f"{'+' if Decimal(str(row['shock'])) > 0 else ''}{plain(row['shock'])}"
+        + (f" ({row['quote_type']})" if row.get("quote_type") else "")
+        for row in shocks
+    )
+
+
 class ShocksWidget(forms.Widget):
     """A table of shocks, a row each (target type, target, shock, quote type), with blank
     rows to add more; posted back as the list of the rows filled in."""
@@ -106,7 +125,7 @@ class ShocksWidget(forms.Widget):
             field("target"),
             row.get("target") or "",
             field("shock"),
-            row.get("shock") if row.get("shock") is not None else "",
+            plain(row.get("shock")),
             field("quote_type"),
             _options(QUOTE_TYPES, str(row.get("quote_type") or "")),
         )
@@ -214,8 +233,9 @@ class StressAdminMixin(admin.ModelAdmin):
             raise PermissionDenied
         asked = "run" in request.GET or "scenario" in request.GET
         form = StressForm(request.GET if asked else None)
-        result = None
+        result, scenario = None, None
         if asked and form.is_valid():
+            scenario = form.cleaned_data["scenario"]
             result = selectors.stress(
                 scenario=form.cleaned_data["scenario"], shocks=form.cleaned_data["shocks"]
             )
@@ -228,6 +248,7 @@ class StressAdminMixin(admin.ModelAdmin):
             "rows": stress_rows(result) if result else [],
             "total": money(result["pnl"]) if result else None,
             "loss": result is not None and Decimal(result["pnl"]) < 0,
-            "scenario": form.cleaned_data.get("scenario") if result else None,
+            "scenario": scenario,
+            "shocks_said": shocks_said(scenario.shocks) if scenario else "",
         }
         return TemplateResponse(request, "admin/risk/stressscenario/stress.html", context)
