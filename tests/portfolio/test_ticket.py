@@ -8,11 +8,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from portfolio import services
 from portfolio.models import AuditRecord, Instrument, Position, Price, Trade
-from tests.factories import PASSWORD, InstrumentFactory
+from tests.factories import PASSWORD, InstrumentFactory, StrategyFactory
 
 TICKET = "/admin/portfolio/trade/ticket/"
 THU = dt.date(2024, 3, 14)  # the day before the tests' today
@@ -215,3 +217,23 @@ def test_a_ticket_posted_twice_books_once(chain: Any) -> None:
     assert again.data["book-seen"] == str(Trade.objects.latest("pk").pk)
     assert posted(pm, dict(again.data.items()))[0] == 302
     assert Trade.objects.filter(instrument__symbol="WINJ24", quantity=D("10")).count() == 3
+
+
+def test_the_ticket_reads_the_book_in_a_few_queries_whatever_its_size(chain: Any) -> None:
+    pm = desk("pm")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert pm.get(TICKET).status_code == 200
+        return len(captured)
+
+    request = services.TradeRequest("WINJ24", "MACRO", D("1"), D("100"), THU)
+    services.trade_book(request=request, actor="t", source="api")
+    one = queries()
+    for code in ("RV", "CARRY", "TAIL"):
+        StrategyFactory.create(code=code)
+        for symbol in ("WINJ24", "WINM24"):
+            request = services.TradeRequest(symbol, code, D("1"), D("100"), THU)
+            services.trade_book(request=request, actor="t", source="api")
+    assert Position.objects.filter(closed_at__isnull=True).count() == 7
+    assert queries() == one

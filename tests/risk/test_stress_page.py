@@ -2,6 +2,7 @@
 POST /api/risk/stress/, its bad shocks are refused naming what is wrong, the page is the
 risk officer's; and the scenario form edits shocks as rows checked by the service's rules."""
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -138,3 +139,17 @@ def test_the_scenario_form_takes_shocks_as_rows(book: Any) -> None:
     page = risk.get(f"/admin/risk/stressscenario/{stored.pk}/change/").content.decode()
     assert 'name="shocks-1-target" value="rates"' in page
     assert f'href="{STRESS}?scenario={stored.pk}"' in page
+
+
+def test_a_historical_scenario_replays_its_window(book: Any, api_client_for: Any) -> None:
+    scenario = services.scenario_create(
+        actor="risk",
+        name="Mar 13-15",
+        historical_start=dt.date(2024, 3, 13),
+        historical_end=dt.date(2024, 3, 15),
+    )
+    api = api_client_for("risk").post("/api/risk/stress/", {"scenario": scenario.pk}, format="json")
+    page = desk("risk").get(STRESS, {"scenario": scenario.pk})
+    assert page.context["result"] == api.json()
+    assert page.context["total"] == "-8,217.75"  # worked out in tests/risk/test_risk.py
+    assert "The moves from 2024-03-13 to 2024-03-15, replayed." in page.content.decode()
