@@ -262,9 +262,15 @@ class RollForm(PositionForm):
     confirm = _confirm()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """The contracts offered by chain; opened from a position's page, its chain's."""
         super().__init__(*args, **kwargs)
+        offered = contracts()
+        held = self.initial.get("position") if not self.is_bound else None
+        if held is not None:
+            chain = Position.objects.filter(pk=held).values("instrument__root")[:1]
+            offered = offered.filter(root__in=chain).exclude(positions__pk=held)
         groups: dict[str, list[tuple[str, str]]] = {}
-        for contract in contracts():
+        for contract in offered:
             groups.setdefault(contract.root, []).append((contract.symbol, contract.symbol))
         self.fields["to"].widget.choices = [("", "———"), *groups.items()]
 

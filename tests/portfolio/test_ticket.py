@@ -139,10 +139,14 @@ def test_the_pm_finds_the_ticket_in_the_menu_and_on_a_positions_page(chain: Any)
     trade = services.trade_book(request=request, actor="pm", source="api")
     page = pm.get(f"/admin/portfolio/position/{trade.position_id}/change/").content.decode()
     assert f'href="{TICKET}?position={trade.position_id}#ticket-close"' in page
-    ticket = pm.get(f"{TICKET}?position={trade.position_id}").content.decode()
+    answer = pm.get(f"{TICKET}?position={trade.position_id}")
+    ticket = answer.content.decode()
     assert f'<option value="{trade.position_id}" selected>WINJ24 · MACRO · short 4</option>' in (
         ticket
     )
+    # The roll offers the other contracts of the position's chain.
+    roll = dict((k, f) for k, _, f in answer.context["forms"])["roll"]
+    assert roll.fields["to"].widget.choices == [("", "———"), ("WIN", [("WINM24", "WINM24")])]
 
 
 def test_a_price_beyond_the_band_needs_confirm(ibov: Any, macro: Any) -> None:
