@@ -32,6 +32,7 @@ from core.exports import MONEY, ExportColumn
 from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
+from .admin_ticket import TicketAdminMixin
 from .models import (
     AuditRecord,
     BenchmarkRate,
@@ -516,9 +517,9 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-class TradeAdmin(ExportAdmin, ReadOnlyAdmin):
-    # The FX rate, the FX part of the realized P&L and the booking time are on the trade's
-    # page and in the exports: the list fits 1,280 px.
+# The FX rate, the FX part of the realized P&L and the booking time are on the trade's
+# page and in the exports: the list fits 1,280 px.
+class TradeAdmin(TicketAdminMixin, ExportAdmin, ReadOnlyAdmin):
     list_display = (
         "trade_date",
         "instrument",

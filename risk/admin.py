@@ -33,6 +33,7 @@ from core.formatting import brt, percent
 from portfolio.models import Strategy
 
 from . import selectors, services
+from .admin_stress import ScenarioForm, StressAdminMixin
 from .models import RiskAlert, RiskLimit, RiskSnapshot, StressScenario, limit_figure
 
 BASE = settings.PMS_BASE_CURRENCY
@@ -263,7 +264,11 @@ class RiskAlertAdmin(ExportAdmin, ReadOnlyAdmin):
 
 
 @admin.register(StressScenario)
-class StressScenarioAdmin(ServiceAdmin):
+class StressScenarioAdmin(StressAdminMixin, ServiceAdmin):
+    """Scenarios: shocks in rows (the service's rules, errors by row) or a past window; each
+    run on the live book from the stress page."""
+
+    form = ScenarioForm
     fields = ("name", "description", "shocks", "historical_start", "historical_end")
     create_service = staticmethod(services.scenario_create)
     update_service = staticmethod(services.scenario_update)

@@ -252,14 +252,13 @@ def test_limits_through_the_admin_keep_their_rules_and_audit(admin, macro):
 
 def test_scenarios_through_the_admin_check_their_shocks(admin, ibov):
     form = {"name": "Equity down", "description": "", "historical_start": "", "historical_end": ""}
-    bad = '[{"target_type": "instrument", "target": "NOPE", "shock": "-0.1"}]'
-    refused(
-        admin.post("/admin/risk/stressscenario/add/", form | {"shocks": bad}),
-        "Unknown instrument",
-    )
+    # The shocks as the form's rows post them (risk/admin_stress.py's ShocksWidget).
+    bad = {"shocks-0-target_type": "instrument", "shocks-0-target": "NOPE"}
+    bad["shocks-0-shock"] = "-0.1"
+    refused(admin.post("/admin/risk/stressscenario/add/", form | bad), "Unknown instrument")
     assert not StressScenario.objects.exists()
-    good = '[{"target_type": "instrument", "target": "INDJ24", "shock": "-0.1"}]'
-    assert admin.post("/admin/risk/stressscenario/add/", form | {"shocks": good}).status_code == 302
+    good = bad | {"shocks-0-target": "INDJ24"}
+    assert admin.post("/admin/risk/stressscenario/add/", form | good).status_code == 302
     scenario = StressScenario.objects.get()
     assert scenario.created_by == "boss"
     # Stored as the API stores it: the move to 8 places.

@@ -18,7 +18,7 @@ from ..models import Instrument, Position, Trade
 from ..selectors import latest_prices
 from .audit import audit_record
 from .live_day import lock_instruments
-from .trades import TradeRequest, opened_after, trades_book
+from .trades import TradeRequest, opened_after, traded_since_check, trades_book
 
 # A roll books two trades, the close (row 0) and the open (row 1): their errors are told by
 # the roll's own fields, e.g. the open's price is `price_to`.
@@ -97,20 +97,26 @@ def position_roll(
     confirm: bool = False,
     actor: str,
     source: str = Trade.Source.API,
+    unchanged_since: int | None = None,
 ) -> tuple[Position, Position]:
     """Close an open position at `price_from` and open its signed quantity in the contract
     `to` of the same chain (root) at `price_to`, in the same strategy, in one transaction,
     audited (`position.roll`). `fees` (base) are the roll's, booked on the closing trade.
 
     Both instruments are locked and the position read again, as a close does: of two rolls
-    at once the second finds it closed (Conflict). Returns (the closed position, the
-    position the quantity is now held in)."""
+    at once the second finds it closed (Conflict); with `unchanged_since`, one that traded
+    after that trade is not rolled either. Returns (the closed position, the position the
+    quantity is now held in)."""
     day = trade_date or today()
     held_symbol = position.instrument.symbol  # fixed: the instrument has trades
     locked = lock_instruments(symbol__in={held_symbol, to})
     position = Position.objects.select_related("instrument", "strategy").get(pk=position.pk)
     if position.closed_at is not None:
         raise Conflict(f"Position {position.pk} was closed on {position.closed_at}.")
+    if unchanged_since is not None:
+        traded_since_check(
+            instrument=held_symbol, strategy=position.strategy.code, since=unchanged_since
+        )
     if day < position.opened_at:
         raise ValidationError({"trade_date": [opened_after(position, day)]})
     target = next((i for i in locked.values() if i.symbol == to), None)

@@ -385,8 +385,37 @@ def trades_book(*, requests: Sequence[TradeRequest], actor: str, source: str) ->
     return booking.save()
 
 
-def trade_book(*, request: TradeRequest, actor: str, source: str) -> Trade:
-    """Book one trade; its errors by field (a ValidationError), as a single object's are."""
+def traded_since_check(*, instrument: str, strategy: str, since: int) -> None:
+    """Conflict if `instrument` traded in `strategy` after trade `since` (the ledger's
+    latest when a ticket was filled in): the ticket posted twice, or from a second tab,
+    would trade a book that moved since. Called under the instrument's lock."""
+    newer = (
+        Trade.objects.filter(instrument__symbol=instrument, strategy__code=strategy, pk__gt=since)
+        .order_by("-pk")
+        .first()
+    )
+    if newer is not None:
+        side = "bought" if newer.quantity > 0 else "sold"
+        raise Conflict(
+            f"{instrument} / {strategy} traded after this ticket was filled in: {side} "
+            f"{abs(newer.quantity).normalize():f} at {newer.price.normalize():f} on "
+            f"{newer.trade_date} by {newer.booked_by} (trade {newer.pk}). Nothing was "
+            "booked: check the book, and submit again to trade all the same."
+        )
+
+
+@transaction.atomic
+def trade_book(
+    *, request: TradeRequest, actor: str, source: str, unchanged_since: int | None = None
+) -> Trade:
+    """Book one trade; its errors by field (a ValidationError), as a single object's are.
+    With `unchanged_since` (a trade id), only if its instrument and strategy have not
+    traded after that trade (`traded_since_check`)."""
+    if unchanged_since is not None:
+        lock_instruments(symbol=request.instrument)
+        traded_since_check(
+            instrument=request.instrument, strategy=request.strategy, since=unchanged_since
+        )
     try:
         [trade] = trades_book(requests=[request], actor=actor, source=source)
     except RowErrors as row_errors:
@@ -413,15 +442,23 @@ def position_close(
     confirm: bool = False,
     actor: str,
     source: str = Trade.Source.API,
+    unchanged_since: int | None = None,
 ) -> Position:
     """Close all of an open position, or `quantity` (positive) of it, by booking a trade.
 
     The position is read again under its instrument's lock, as trades take it: of two
-    closes at once the second finds it closed (Conflict), or sees what the first left."""
+    closes at once the second finds it closed (Conflict), or sees what the first left.
+    With `unchanged_since`, only if it has not traded after that trade."""
     lock_instruments(pk=position.instrument_id)
     position = Position.objects.select_related("instrument", "strategy").get(pk=position.pk)
     if position.closed_at is not None:
         raise Conflict(f"Position {position.pk} was closed on {position.closed_at}.")
+    if unchanged_since is not None:
+        traded_since_check(
+            instrument=position.instrument.symbol,
+            strategy=position.strategy.code,
+            since=unchanged_since,
+        )
     day = trade_date or today()
     if day < position.opened_at:
         raise ValidationError({"trade_date": [opened_after(position, day)]})

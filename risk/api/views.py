@@ -103,11 +103,4 @@ class StressView(APIView):
     def post(self, request: Request) -> Response:
         data = s.StressRequestSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        scenario = data.validated_data.get("scenario")
-        if scenario is not None:
-            result = selectors.scenario_run(scenario)
-        else:
-            result = selectors.stress_run(
-                shocks=selectors.shocks_from(data.validated_data["shocks"])
-            )
-        return Response(result)
+        return Response(selectors.stress(**data.validated_data))

@@ -43,7 +43,7 @@ from .report import (
     risk_report,
 )
 from .snapshots import active_alerts, nav_break_days, nav_breaks, snapshot_report
-from .stress import scenario_run, shocks_from, stress_run
+from .stress import scenario_run, shocks_from, stress, stress_run
 from .var import (
     CONFIDENCES,
     MAX_WINDOW,
@@ -96,6 +96,7 @@ __all__ = [
     "scenario_run",
     "shocks_from",
     "snapshot_report",
+    "stress",
     "stress_run",
     "validate_decomposition",
     "validate_request",

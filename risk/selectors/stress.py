@@ -74,3 +74,13 @@ def scenario_run(scenario: StressScenario, *, book: BookArrays | None = None) ->
     else:
         result = stress_run(shocks=shocks_from(scenario.shocks), book=book)
     return {"scenario": scenario.pk, "name": scenario.name, **result}
+
+
+def stress(
+    *, scenario: StressScenario | None = None, shocks: Iterable[dict[str, Any]] = ()
+) -> dict[str, Any]:
+    """A stored scenario's run, or that of shocks as `services.shocks_clean` leaves them:
+    what POST /api/risk/stress/ answers and the admin's stress page shows."""
+    if scenario is not None:
+        return scenario_run(scenario)
+    return stress_run(shocks=shocks_from(shocks))
