@@ -27,6 +27,8 @@ from core.charts import line_chart
 from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
+from .admin_uploads import CsvUploadMixin
+from .imports import FX_RATES_CSV, PRICES_CSV
 from .models import (
     AuditRecord,
     BenchmarkRate,
@@ -131,8 +133,9 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(MarketDataAdmin):
+class PriceAdmin(CsvUploadMixin, MarketDataAdmin):
     series = services.PRICES
+    csv_import = PRICES_CSV
     form = PriceForm
     list_display = ("instrument", "date", "price_shown")
     price_shown = quote_column("price", "close")
@@ -144,8 +147,9 @@ class PriceAdmin(MarketDataAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(MarketDataAdmin):
+class FxRateAdmin(CsvUploadMixin, MarketDataAdmin):
     series = services.FX_RATES
+    csv_import = FX_RATES_CSV
     list_display = ("currency", "date", "rate_shown")
     rate_shown = number_column("rate", f"rate ({BASE} per unit)")
     list_filter = ("currency",)
