@@ -144,6 +144,7 @@ def _check_header(
 COMMA_NUMBER = re.compile(r"-?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
 AMBIGUOUS = re.compile(r"-?\d{1,3}\.\d{3}")  # 1.234: 1234 to Excel, 1.234 to a program
 DAY_MONTH_YEAR = re.compile(r"(\d{2})/(\d{2})/(\d{4})")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def comma_number(value: str) -> tuple[str, str | None]:
@@ -158,7 +159,7 @@ def comma_number(value: str) -> tuple[str, str | None]:
     if not COMMA_NUMBER.fullmatch(value):
         return value, (
             f"{value!r} is not a number as a ';'-separated file writes one: ',' marks the "
-            "decimals and '.' only separates thousands (1.234,56; 5,1234)."
+            "decimals and '.' only separates thousands (1.234,56 or 5,1234)."
         )
     return value.replace(".", "").replace(",", "."), None
 
@@ -166,8 +167,9 @@ def comma_number(value: str) -> tuple[str, str | None]:
 def day_month_year(value: str) -> tuple[str, str | None]:
     """A date of a `;`-separated file (dd/mm/yyyy, or ISO) as ISO, or why it is not one."""
     found = DAY_MONTH_YEAR.fullmatch(value)
-    if not found:
-        return value, None  # ISO or not a date: the serializer says which
+    if not found:  # ISO, read by the serializer, or neither form
+        problem = None if ISO_DATE.fullmatch(value) else f"{value!r} is not a date (dd/mm/yyyy)."
+        return value, problem
     day, month, year = (int(part) for part in found.groups())
     try:
         return dt.date(year, month, day).isoformat(), None
@@ -189,7 +191,7 @@ def localized(found: CsvRows, serializer_class: type[Serializer]) -> RowErrorMap
             readers[name] = day_month_year
     problems: RowErrorMap = {}
     for index, row in enumerate(found.rows):
-        for name in readers.keys() & row.keys():
+        for name in [name for name in readers if name in row]:  # in the columns' order
             row[name], problem = readers[name](row[name])
             if problem:
                 problems.setdefault(index, {})[name] = [problem]
@@ -276,9 +278,14 @@ def columns_known(serializer_class: type[Serializer]) -> set[str]:
 def bad_lines(errors: RowErrors) -> list[str]:
     """Each bad line and its problems: "line 3: date: …"."""
     return [
-        RowErrors({index: fields}).describe(line_offset=FIRST_DATA_LINE, label="line")
+        f"line {index + FIRST_DATA_LINE}: "
+        + " ".join(_sentence(f"{name}: {' '.join(map(str, m))}") for name, m in fields.items())
         for index, fields in errors.errors.items()
     ]
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else f"{text}."
 
 
 def outlier_hint(errors: RowErrors, how: str) -> str:

@@ -119,10 +119,15 @@ def test_a_number_that_could_be_read_two_ways_is_refused(tmp_path, ibov):
         "INDJ24;13/03/2024;1.234\n"  # 1234 to Excel, 1.234 to a program: refused
         "INDJ24;14/03/2024;5.1234\n"  # a decimal point: not this dialect's
         "INDJ24;31/02/2024;1,5\n"  # no such day
-        "INDJ24;15/03/2024;1.234.567,8\n",  # good: 1234567.8
+        "INDJ24;15/03/2024;1.234.567,8\n"  # good: 1234567.8
+        "INDJ24;1.3.2024;1,5x\n",  # neither date nor number
     )
     message = refusal("import_prices", path)
-    assert "3 bad line(s)" in message
+    assert "4 bad line(s)" in message
+    assert (
+        "line 6: date: '1.3.2024' is not a date (dd/mm/yyyy). price: '1,5x' is not a number"
+        in message
+    )
     assert "line 2: price: '1.234' is ambiguous" in message and "write 1234 for 1234" in message
     assert "line 3: price: '5.1234' is not a number as a ';'-separated file writes one" in message
     assert "line 4: date: '31/02/2024' is not a date (dd/mm/yyyy)." in message
