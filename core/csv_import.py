@@ -177,17 +177,27 @@ def day_month_year(value: str) -> tuple[str, str | None]:
         return value, f"{value!r} is not a date (dd/mm/yyyy)."
 
 
+def point_number(value: str) -> tuple[str, str | None]:
+    """A number of a `,`-separated file: ASCII decimals, a `,` in one named as such (the
+    serializer checks the rest)."""
+    if "," not in value:
+        return value, None
+    return value, (
+        f"{value!r}: a ','-separated file writes numbers with a decimal point and no "
+        "thousands separator (1234.56); decimal commas come in a ';'-separated file."
+    )
+
+
 def localized(found: CsvRows, serializer_class: type[Serializer]) -> RowErrorMap:
     """The rows of a `;`-separated file rewritten, in place, as the fund's own (ASCII
-    decimals, ISO dates); the values that cannot be, by row and column (left as they are,
-    for the serializer to refuse)."""
-    if not found.decimal_comma:
-        return {}
+    decimals, ISO dates); the values that cannot be, and those of a `,`-separated file
+    with a decimal comma, by row and column (left as they are, for the serializer to
+    refuse)."""
     readers: dict[str, Callable[[str], tuple[str, str | None]]] = {}
     for name, kind in serializer_class().fields.items():
         if isinstance(kind, serializers.DecimalField | serializers.IntegerField):
-            readers[name] = comma_number
-        elif isinstance(kind, serializers.DateField):
+            readers[name] = comma_number if found.decimal_comma else point_number
+        elif isinstance(kind, serializers.DateField) and found.decimal_comma:
             readers[name] = day_month_year
     problems: RowErrorMap = {}
     for index, row in enumerate(found.rows):
