@@ -316,6 +316,12 @@ class CsvImport:
     upsert: Callable[..., Any]
     check: Check | None = None
 
+    def columns(self) -> list[str]:
+        """The columns a file names, in the serializer's order."""
+        known = columns_known(self.serializer_class)
+        fields: dict[str, Any] = dict(self.serializer_class().fields)
+        return [name for name in fields if name in known]
+
     def rows(self, text: str, source: str) -> CsvRows:
         """The file's lines (CsvFileError: not one this import reads)."""
         return parsed_csv(text, source, set(self.required), columns_known(self.serializer_class))

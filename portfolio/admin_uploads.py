@@ -105,9 +105,9 @@ class CsvUploadMixin(admin.ModelAdmin):
             {
                 **self.admin_site.each_context(request),
                 "opts": self.opts,
-                "title": f"Upload {self.csv_import.label.lower()} from a CSV file",
+                "title": f"Upload CSV: {self.csv_import.label}",
                 "form": form,
-                "columns": sorted(self.csv_import.required),
+                "columns": self.csv_import.columns(),
                 "bad_lines": problems,
                 "hint": hint,
             },

@@ -250,7 +250,9 @@ def upload(client: Client, model: str, text: str, **fields: str) -> object:
 def test_ops_uploads_prices_and_fx_as_itself(ibov, spx):
     ops = staff_client("ops")
     assert "Upload CSV" in ops.get("/admin/portfolio/price/").content.decode()
-    assert ops.get("/admin/portfolio/price/upload/").status_code == 200
+    form = ops.get("/admin/portfolio/price/upload/")
+    assert form.status_code == 200
+    assert "<strong>instrument, date, price</strong>" in form.content.decode()
     page = upload(
         ops, "price", "instrument;date;price\nINDJ24;14/03/2024;127.000,5\nESH4;14/03/2024;5100\n"
     )
