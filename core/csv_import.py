@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from rest_framework import serializers
 from rest_framework.serializers import Serializer
 
@@ -254,7 +255,26 @@ def checked_rows(
             check(parsed)
         except RowErrors as broken:
             _merge(errors, good, broken)
-    raise RowErrors(errors)
+    raise RowErrors(errors) if check is not None else LinesUnchecked(errors)
+
+
+class LinesUnchecked(RowErrors):
+    """Bad lines of an import without a `check`: the service's rules were not run on the
+    other lines (a trade's depend on the lines before it), and will be once these are
+    fixed."""
+
+
+def dry_run(write: Write) -> Check:
+    """A check made of a write rolled back: the service's own rules of a batch, for an
+    import whose rows do not depend on one another. Nothing it does stays, its
+    cache flushes (on commit) included."""
+
+    def check(rows: list[dict[str, Any]]) -> None:
+        with transaction.atomic():
+            write(rows)  # RowErrors: rolled back
+            transaction.set_rollback(True)
+
+    return check
 
 
 def import_rows(
@@ -404,7 +424,12 @@ class ImportCommand(BaseCommand):
             )
         except RowErrors as errors:
             hint = outlier_hint(errors, "--confirm-outliers")
+            later = (
+                "\nThe other lines are checked against the book once these are fixed."
+                if isinstance(errors, LinesUnchecked)
+                else ""
+            )
             raise CommandError(
                 f"{path}: nothing imported: {len(errors.errors)} bad line(s). Fix them and "
-                f"run again{hint}:\n  " + "\n  ".join(bad_lines(errors))
+                f"run again{hint}:\n  " + "\n  ".join(bad_lines(errors)) + later
             ) from None

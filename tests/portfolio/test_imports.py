@@ -16,7 +16,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from portfolio.admin_uploads import UPLOAD_MAX_BYTES
-from portfolio.models import AuditRecord, FxRate, Price
+from portfolio.models import AuditRecord, FxRate, Instrument, Price
 from tests.conftest import TODAY
 from tests.factories import FxRateFactory, PriceFactory
 
@@ -336,3 +336,26 @@ def test_signals_and_benchmark_rates_name_every_bad_line_in_one_run(tmp_path, ib
     assert "line 3: date: '32/03/2024' is not a date (dd/mm/yyyy)." in message
     assert "line 4: benchmark: Same benchmark and date as line 2." in message
     assert "line 2" not in message.replace("as line 2", "")
+
+
+def test_instruments_name_every_bad_line_and_trades_say_what_is_left(tmp_path, ibov, macro):
+    instruments = write(
+        tmp_path,
+        "symbol,name,asset_class,currency,quote_type\n"
+        "ESM4,E-mini,equity,USD,price\n"  # line 2: good
+        "WDOM4,Mini dollar,shares,BRL,price\n"  # line 3: no such asset class (the serializer's)
+        "DI1F29,DI1 Jan 2029,rates,BRL,yield\n",  # line 4: no dv01 (the service's)
+    )
+    message = refusal("import_instruments", instruments)
+    assert "line 3: asset_class:" in message
+    assert "line 4: dv01: A yield-quoted instrument needs a positive dv01." in message
+    assert "line 2" not in message and "checked against the book" not in message
+    assert list(Instrument.objects.values_list("symbol", flat=True)) == ["INDJ24"]
+    assert not AuditRecord.objects.filter(action__startswith="instrument").exists()
+    trades = write(
+        tmp_path,
+        "trade_date,instrument,strategy,quantity,price\n2024-03-14,INDJ24,MACRO,x,100000\n",
+    )
+    message = refusal("import_trades", trades)
+    assert "line 2: quantity:" in message
+    assert message.endswith("The other lines are checked against the book once these are fixed.")
