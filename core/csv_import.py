@@ -224,11 +224,11 @@ def _merge(errors: RowErrorMap, indexes: Sequence[int], found: RowErrors) -> Non
 
 
 def _lines(message: str, indexes: Sequence[int]) -> str:
-    return re.sub(
-        r"\brow (\d+)\b",
-        lambda m: f"line {indexes[int(m.group(1))] + FIRST_DATA_LINE}",
-        message,
-    )
+    def line(found: re.Match[str]) -> str:
+        index = int(found.group(1))
+        return f"line {indexes[index] + FIRST_DATA_LINE}" if index < len(indexes) else found[0]
+
+    return re.sub(r"\brow (\d+)\b", line, message)
 
 
 def checked_rows(
@@ -242,7 +242,7 @@ def checked_rows(
     readable = [index for index in range(len(found.rows)) if index not in errors]
     try:
         parsed = validated_rows(serializer_class, [found.rows[i] for i in readable], text=True)
-        if not local:
+        if not local and not errors:
             return parsed
     except RowErrors as unparsed:
         _merge(errors, readable, unparsed)

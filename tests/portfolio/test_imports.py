@@ -154,6 +154,20 @@ def test_a_comma_separated_file_keeps_ascii_decimals(tmp_path, ibov):
     assert Price.objects.get().price == D("127000.5")
 
 
+def test_a_line_with_too_many_values_stops_the_file_alone(tmp_path, ibov):
+    """The other lines good: still nothing written (a decimal comma split a price)."""
+    path = write(
+        tmp_path, "instrument,date,price\nINDJ24,2024-03-13,127000\nINDJ24,2024-03-14,127000,5\n"
+    )
+    message = refusal("import_prices", path)
+    assert "nothing imported: 1 bad line(s)" in message
+    assert (
+        "line 3: columns: 4 values for 3 columns (separate them with ',' and nothing else)."
+        in message
+    )
+    assert not Price.objects.exists()
+
+
 def test_a_header_that_mixes_separators_or_uses_tabs(tmp_path):
     mixed = write(tmp_path, "instrument;date,price\nINDJ24;2024-03-14,1\n")
     assert "the header mixes ',' and ';'" in refusal("import_prices", mixed)
