@@ -49,10 +49,12 @@ class CsvFileError(Exception):
 
 @dataclass
 class CsvRows:
-    """A file's lines as text by column name, and the problems found reading them, by row
-    index (line = index + FIRST_DATA_LINE)."""
+    """A file's rows as text by column name, the line each starts on, and the problems
+    found reading them, by row index. Blank lines, and lines of separators alone (Excel
+    writes them below a table), are no rows."""
 
-    rows: list[dict[str, str]]
+    rows: list[dict[str, str]] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
     errors: RowErrorMap = field(default_factory=dict)
     decimal_comma: bool = False
 
@@ -86,27 +88,29 @@ def separator(header_line: str, source: str) -> str:
 
 
 def parsed_csv(text: str, source: str, required: set[str], known: set[str]) -> CsvRows:
-    """The lines of a CSV text by column name (blank values left out); a line with more
-    values than the header has columns is an error of that line."""
+    """The rows of a CSV text by column name (blank values left out); a line with more
+    values than the header has columns is an error of that row."""
     delimiter = separator(text.split("\n", 1)[0], source)
+    found = CsvRows(decimal_comma=delimiter == ";")
     try:
-        reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-        header = [name.strip() for name in reader.fieldnames or []]
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        header = [name.strip() for name in next(reader, [])]
         _check_header(source, header, required, known, delimiter)
-        reader.fieldnames = header
-        found = CsvRows([], decimal_comma=delimiter == ";")
-        for index, row in enumerate(reader):
-            extra = row.pop(None, None)  # type: ignore[call-overload]
-            if extra:
-                found.errors[index] = {
+        ended = reader.line_num  # a quoted value may span lines: a row starts after the last
+        for values in reader:
+            start, ended = ended + 1, reader.line_num
+            if not any(value.strip() for value in values):
+                continue
+            if len(values) > len(header):
+                found.errors[len(found.rows)] = {
                     "columns": [
-                        f"{len(header) + len(extra)} values for {len(header)} columns "
+                        f"{len(values)} values for {len(header)} columns "
                         f"(separate them with {delimiter!r} and nothing else)."
                     ]
                 }
-            found.rows.append(
-                {k: v.strip() for k, v in row.items() if v is not None and v.strip() != ""}
-            )
+            named = zip(header, values, strict=False)  # a short line lacks its last columns
+            found.rows.append({name: value.strip() for name, value in named if value.strip()})
+            found.lines.append(start)
     except csv.Error as error:
         raise CsvFileError(f"{source}: not a CSV file ({error}).") from None
     if not found.rows:
@@ -212,23 +216,20 @@ def localized(found: CsvRows, serializer_class: type[Serializer]) -> RowErrorMap
 # --- Every bad line, then all rows or none ------------------------------------------------
 
 
-def _merge(errors: RowErrorMap, indexes: Sequence[int], found: RowErrors) -> None:
+def _merge(errors: RowErrorMap, indexes: Sequence[int], found: RowErrors, lines: list[int]) -> None:
     """Record `found` (by index in the rows `indexes` name) by file row, keeping a problem
     already recorded for a column; "row N" in a message becomes the line it names."""
+
+    def line(said: re.Match[str]) -> str:
+        index = int(said.group(1))
+        return f"line {lines[indexes[index]]}" if index < len(indexes) else said[0]
+
     for subset_index, fields in found.errors.items():
         index = indexes[subset_index]
         for name, messages in fields.items():
             errors.setdefault(index, {}).setdefault(
-                name, [_lines(str(message), indexes) for message in messages]
+                name, [re.sub(r"\brow (\d+)\b", line, str(message)) for message in messages]
             )
-
-
-def _lines(message: str, indexes: Sequence[int]) -> str:
-    def line(found: re.Match[str]) -> str:
-        index = int(found.group(1))
-        return f"line {indexes[index] + FIRST_DATA_LINE}" if index < len(indexes) else found[0]
-
-    return re.sub(r"\brow (\d+)\b", line, message)
 
 
 def checked_rows(
@@ -245,7 +246,7 @@ def checked_rows(
         if not local and not errors:
             return parsed
     except RowErrors as unparsed:
-        _merge(errors, readable, unparsed)
+        _merge(errors, readable, unparsed, found.lines)
     for index, fields in local.items():  # the dialect's reason, not the serializer's
         errors.setdefault(index, {}).update(fields)
     good = [index for index in readable if index not in errors]
@@ -254,7 +255,7 @@ def checked_rows(
         try:
             check(parsed)
         except RowErrors as broken:
-            _merge(errors, good, broken)
+            _merge(errors, good, broken, found.lines)
     raise RowErrors(errors) if check is not None else LinesUnchecked(errors)
 
 
@@ -285,18 +286,22 @@ def import_rows(
     confirm: bool = False,
     check: Check | None = None,
 ) -> Any:
-    """Check every row, then write them all (`write`, the service); RowErrors by row index
-    naming every bad row otherwise. With `confirm`, values outside PMS_PRICE_BAND of the
-    previous one are accepted."""
+    """Check every row, then write them all (`write`, the service); RowErrors naming every
+    bad line otherwise (keyed by line − FIRST_DATA_LINE). With `confirm`, values outside
+    PMS_PRICE_BAND of the previous one are accepted."""
     if confirm:
         found.rows = [{**row, "confirm": "true"} for row in found.rows]
-    parsed = checked_rows(found, serializer_class, check)
     try:
-        return write(parsed)
-    except RowErrors as broken:  # the service's own rules, every row parsed
-        errors: RowErrorMap = {}
-        _merge(errors, range(len(parsed)), broken)
-        raise RowErrors(errors) from None
+        parsed = checked_rows(found, serializer_class, check)
+        try:
+            return write(parsed)
+        except RowErrors as broken:  # the service's own rules, every row parsed
+            errors: RowErrorMap = {}
+            _merge(errors, range(len(parsed)), broken, found.lines)
+            raise RowErrors(errors) from None
+    except RowErrors as bad:  # by line: `bad_lines` adds FIRST_DATA_LINE back
+        by_line = {found.lines[i] - FIRST_DATA_LINE: fields for i, fields in bad.errors.items()}
+        raise type(bad)(by_line) from None
 
 
 def columns_known(serializer_class: type[Serializer]) -> set[str]:

@@ -168,6 +168,23 @@ def test_a_line_with_too_many_values_stops_the_file_alone(tmp_path, ibov):
     assert not Price.objects.exists()
 
 
+def test_blank_lines_are_skipped_and_the_lines_keep_their_numbers(tmp_path, ibov, macro):
+    """Excel writes lines of separators alone below a table; a quoted note spans lines."""
+    bad = "instrument;date;price\nINDJ24;14/03/2024;127.000,5\n\nNOPE;14/03/2024;1\n;;\n"
+    message = refusal("import_prices", write(tmp_path, bad))
+    assert "1 bad line(s)" in message
+    assert "line 4: instrument: Unknown instrument 'NOPE'." in message
+    good = "instrument;date;price\n\nINDJ24;14/03/2024;127.000,5\n;;\n;;\n"
+    call_command("import_prices", write(tmp_path, good), stdout=StringIO())
+    assert Price.objects.get().price == D("127000.5")
+    trades = (
+        "trade_date,instrument,strategy,quantity,price,note\n"
+        '2024-03-14,INDJ24,MACRO,1,127000,"two\nlines"\n'
+        "2024-03-14,INDJ24,NOPE,1,127000,\n"  # line 4, after a row on lines 2 and 3
+    )
+    assert "line 4: strategy:" in refusal("import_trades", write(tmp_path, trades))
+
+
 def test_a_header_that_mixes_separators_or_uses_tabs(tmp_path):
     mixed = write(tmp_path, "instrument;date,price\nINDJ24;2024-03-14,1\n")
     assert "the header mixes ',' and ';'" in refusal("import_prices", mixed)
