@@ -382,7 +382,7 @@ class ImportCommand(BaseCommand):
     batch_check: Check | None = None
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("file")
+        parser.add_argument("file", help="The CSV file (UTF-8; ',' or ';' separated).")
         if self.confirmable:
             parser.add_argument(
                 "--confirm-outliers",
@@ -419,7 +419,10 @@ class ImportCommand(BaseCommand):
             found = spec.rows(decoded(Path(path).read_bytes(), path), path)
         except CsvFileError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"{len(found.rows):,} lines ({found.dialect}); checking every line …")
+        count = len(found.rows)
+        self.stdout.write(
+            f"{count:,} line{'s' if count != 1 else ''} ({found.dialect}); checking every line …"
+        )
         try:
             return spec.run(
                 found,
