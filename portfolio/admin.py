@@ -33,6 +33,8 @@ from core.formatting import brt, flow_label, money, number, percent, quota
 
 from . import selectors, services
 from .admin_ticket import TicketAdminMixin
+from .admin_uploads import CsvUploadMixin
+from .imports import FX_RATES_CSV, PRICES_CSV
 from .models import (
     AuditRecord,
     BenchmarkRate,
@@ -137,8 +139,9 @@ class PriceForm(forms.ModelForm):
 
 
 @admin.register(Price)
-class PriceAdmin(ExportAdmin, MarketDataAdmin):
+class PriceAdmin(CsvUploadMixin, ExportAdmin, MarketDataAdmin):
     series = services.PRICES
+    csv_import = PRICES_CSV
     form = PriceForm
     list_display = ("instrument", "date", "price_shown")
     price_shown = quote_column("price", "close")
@@ -165,8 +168,9 @@ class PriceAdmin(ExportAdmin, MarketDataAdmin):
 
 
 @admin.register(FxRate)
-class FxRateAdmin(ExportAdmin, MarketDataAdmin):
+class FxRateAdmin(CsvUploadMixin, ExportAdmin, MarketDataAdmin):
     series = services.FX_RATES
+    csv_import = FX_RATES_CSV
     list_display = ("currency", "date", "rate_shown")
     rate_shown = number_column("rate", f"rate ({BASE} per unit)")
     list_filter = (("date", DateRangeFilter), "currency")

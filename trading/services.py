@@ -45,12 +45,10 @@ from .selectors import BookedWhatIf, Sized, Sizer, latest_signals, sizing_basis
 # --- Signals ------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
-    """Upsert scores per (instrument, strategy, date): {instrument, strategy, date, score}.
-
-    Every row is checked before anything is written; one bad row rejects the batch.
-    """
+def signals_check(rows: Sequence[Mapping[str, Any]]) -> tuple[dict[Any, int], dict[Any, int]]:
+    """The rules of scores (RowErrors by row): a known instrument and strategy, a score in
+    [-1, 1], a date the fund accepts, each (instrument, strategy, date) once. The ids of
+    the instruments by symbol and of the strategies by code."""
     errors: RowErrorMap = {}
     instruments = resolve_references(rows, "instrument", Instrument, "symbol", errors)
     strategies = resolve_references(rows, "strategy", Strategy, "code", errors)
@@ -61,6 +59,16 @@ def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[in
     reject_duplicates(rows, ("instrument", "strategy", "date"), errors)
     if errors:
         raise RowErrors(errors)
+    return instruments, strategies
+
+
+@transaction.atomic
+def signals_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
+    """Upsert scores per (instrument, strategy, date): {instrument, strategy, date, score}.
+
+    Every row is checked before anything is written; one bad row rejects the batch.
+    """
+    instruments, strategies = signals_check(rows)
     created, updated = rows_upsert(
         Signal,
         ("instrument_id", "strategy_id", "date"),

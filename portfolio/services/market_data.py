@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import OuterRef, Q, Subquery
 
 from core import inputs
 from core.bulk import bulk_update_rows
@@ -33,38 +34,73 @@ from .audit import audit_record
 from .marking import positions_remark
 
 
+def reject_outliers(
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[Any],
+    value: str,
+    series: dict[Any, dict[dt.date, Decimal]],
+    quote_types: Mapping[Any, str],
+    errors: RowErrorMap,
+) -> None:
+    """A value further than PMS_PRICE_BAND from the previous one of its series (the latest
+    before its date, stored or in the same batch) needs `confirm`. `keys[i]` is row i's
+    series (None: not checked); `series` holds the stored values around the batch's dates.
+    Rows already in `errors` are neither checked nor counted as a previous value."""
+    checked = [i for i, key in enumerate(keys) if key is not None and i not in errors]
+    for i in checked:  # the batch replaces what is stored for its dates
+        series[keys[i]][rows[i]["date"]] = rows[i][value]
+    days = {key: sorted(values) for key, values in series.items()}  # once, not per row
+    for i in checked:
+        row, key = rows[i], keys[i]
+        at = bisect.bisect_left(days[key], row["date"])  # the values before its date
+        if row.get("confirm") or not at:
+            continue
+        previous = series[key][days[key][at - 1]]
+        problem = inputs.band_problem(quote_types[key], row[value], previous)
+        if problem:
+            errors.setdefault(i, {})[value] = [f"{problem}: confirm it if it is right."]
+
+
 def reject_outlier_prices(
     rows: Sequence[Mapping[str, Any]], ids: Mapping[str, int], errors: RowErrorMap
 ) -> None:
-    """A close further than PMS_PRICE_BAND from the previous close of its instrument (the
-    latest before its date, stored or in the same batch) needs `confirm`. Three queries."""
-    known = [row for row in rows if row["instrument"] in ids]
+    """A close further than PMS_PRICE_BAND from the previous close of its instrument needs
+    `confirm` (`reject_outliers`): the rows without errors are checked. Three queries."""
+    keys = [ids.get(row["instrument"]) for row in rows]
+    known = [row for i, row in enumerate(rows) if keys[i] is not None and i not in errors]
     if not known:
         return
     wanted = {ids[row["instrument"]] for row in known}
     first, last = min(row["date"] for row in known), max(row["date"] for row in known)
     quote_type = dict(Instrument.objects.filter(pk__in=wanted).values_list("pk", "quote_type"))
-    series: dict[int, dict[dt.date, Decimal]] = {pk: {} for pk in wanted}
+    series: dict[Any, dict[dt.date, Decimal]] = {pk: {} for pk in wanted}
     for pk, (day, price) in latest_prices(first - dt.timedelta(days=1), wanted).items():
         series[pk][day] = price
     for pk, day, price in Price.objects.filter(
         instrument_id__in=wanted, date__range=(first, last)
     ).values_list("instrument_id", "date", "price"):
         series[pk][day] = price
-    for row in known:  # the batch replaces what is stored for its dates
-        series[ids[row["instrument"]]][row["date"]] = row["price"]
-    days = {pk: sorted(closes) for pk, closes in series.items()}  # once, not per row
-    for index, row in enumerate(rows):
-        if row["instrument"] not in ids or row.get("confirm"):
-            continue
-        pk = ids[row["instrument"]]
-        at = bisect.bisect_left(days[pk], row["date"])  # the closes before its date
-        if not at:
-            continue
-        previous = series[pk][days[pk][at - 1]]
-        problem = inputs.band_problem(quote_type[pk], row["price"], previous)
-        if problem:
-            errors.setdefault(index, {})["price"] = [f"{problem}: confirm it if it is right."]
+    reject_outliers(rows, keys, "price", series, quote_type, errors)
+
+
+def reject_outlier_rates(rows: Sequence[Mapping[str, Any]], errors: RowErrorMap) -> None:
+    """An FX rate further than PMS_PRICE_BAND (relative, as a price) from the previous rate
+    of its currency needs `confirm` (`reject_outliers`). Two queries."""
+    keys = [row["currency"] if i not in errors else None for i, row in enumerate(rows)]
+    known = [row for i, row in enumerate(rows) if keys[i] is not None]
+    if not known:
+        return
+    wanted = {row["currency"] for row in known}
+    first, last = min(row["date"] for row in known), max(row["date"] for row in known)
+    before = FxRate.objects.filter(currency=OuterRef("currency"), date__lt=first)
+    latest = before.order_by("-date").values("date")[:1]
+    stored = FxRate.objects.filter(currency__in=wanted).filter(
+        Q(date__range=(first, last)) | Q(date=Subquery(latest))
+    )
+    series: dict[Any, dict[dt.date, Decimal]] = {currency: {} for currency in wanted}
+    for currency, day, rate in stored.values_list("currency", "date", "rate"):
+        series[currency][day] = rate
+    reject_outliers(rows, keys, "rate", series, dict.fromkeys(wanted, "price"), errors)
 
 
 def prices_check(rows: Sequence[Mapping[str, Any]]) -> dict[Any, int]:
@@ -77,8 +113,7 @@ def prices_check(rows: Sequence[Mapping[str, Any]]) -> dict[Any, int]:
     reject_weekends(rows, errors)
     reject_out_of_bounds(rows, "price", inputs.PRICE_MAX, errors)
     reject_duplicates(rows, ("instrument", "date"), errors)
-    if not errors:
-        reject_outlier_prices(rows, ids, errors)
+    reject_outlier_prices(rows, ids, errors)  # on the rows without other errors
     if errors:
         raise RowErrors(errors)
     return ids
@@ -115,9 +150,11 @@ def prices_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int
     return created, updated
 
 
-def fx_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
+def fx_rates_check(rows: Sequence[Mapping[str, Any]], *, band: bool = False) -> None:
     """The rules of FX rates (RowErrors by row): a currency other than the base, a date
-    the fund accepts, a positive rate within bounds, each (currency, date) once."""
+    the fund accepts, a positive rate within bounds, each (currency, date) once. With
+    `band` (the CSV imports, which can confirm), a rate further than PMS_PRICE_BAND from
+    the previous one needs the row's `confirm`."""
     errors: RowErrorMap = {}
     for index, row in enumerate(rows):
         if row["currency"] == base_currency():
@@ -130,14 +167,20 @@ def fx_rates_check(rows: Sequence[Mapping[str, Any]]) -> None:
     reject_weekends(rows, errors)
     reject_out_of_bounds(rows, "rate", inputs.FX_RATE_MAX, errors)
     reject_duplicates(rows, ("currency", "date"), errors)
+    if band:
+        reject_outlier_rates(rows, errors)  # on the rows without other errors
     if errors:
         raise RowErrors(errors)
 
 
 @transaction.atomic
-def fx_rates_upsert(*, rows: Sequence[Mapping[str, Any]], actor: str) -> tuple[int, int]:
-    """Upsert FX rates per (currency, date). Rows: {currency, date, rate > 0} (base per unit)."""
-    fx_rates_check(rows)
+def fx_rates_upsert(
+    *, rows: Sequence[Mapping[str, Any]], actor: str, band: bool = False
+) -> tuple[int, int]:
+    """Upsert FX rates per (currency, date). Rows: {currency, date, rate > 0, confirm?}
+    (base per unit); with `band`, a rate outside PMS_PRICE_BAND of the previous one
+    needs `confirm` (`fx_rates_check`)."""
+    fx_rates_check(rows, band=band)
     created, updated = rows_upsert(
         FxRate,
         ("currency", "date"),

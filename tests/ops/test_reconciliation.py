@@ -291,7 +291,7 @@ def test_import_names_every_bad_line_and_writes_nothing(tmp_path):
     for line, field in ((3, "date"), (4, "date"), (5, "nav"), (6, "date")):
         assert f"line {line}: {field}:" in message, message
     assert "line 2:" not in message
-    assert "Same date as row 0" in message  # the row index of the lines that parse
+    assert "line 6: date: Same date as line 2." in message  # the file's line, not an index
     assert not OfficialNav.objects.exists()
 
 

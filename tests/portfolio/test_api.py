@@ -188,10 +188,15 @@ def test_price_upload_with_one_bad_row_writes_nothing(ops, ibov):
     answer = ops.post("/api/prices/", rows, format="json")
     assert answer.status_code == 400
     assert answer.json() == {"4": {"date": ["2024-03-18 is in the future."]}}
-    # Field-valid rows are then checked against the book: unknown symbols, duplicates.
+    # Field-valid rows are then checked against the book: unknown symbols, duplicates, and,
+    # in the same answer, the outliers among the other rows: Fri's 3 beside Thu's 127000 is
+    # |3 / 127000 − 1| = 99.998%, shown as 100%, beyond the 25% band.
     answer = ops.post("/api/prices/", rows[:4], format="json")
     assert answer.status_code == 400
     assert answer.json() == {
+        "1": {
+            "price": ["3 is 100% from the last close 127000 (band 25%): confirm it if it is right."]
+        },
         "2": {"instrument": ["Unknown instrument 'NOPE'."]},
         "3": {"instrument": ["Same instrument and date as row 0."]},
     }

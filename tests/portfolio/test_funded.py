@@ -298,9 +298,9 @@ def test_instruments_imported_from_csv_with_their_settlement(tmp_path, macro):
     with pytest.raises(CommandError) as error:
         call_command("import_instruments", str(path))
     assert str(error.value) == (
-        f"{path}: nothing imported. Fix these lines and run again: "
-        "line 3: settlement: Cannot change settlement: IVV has trades.; "
-        "line 4: dv01: A yield-quoted instrument needs a positive dv01., settlement: A funded "
+        f"{path}: nothing imported: 2 bad line(s). Fix them and run again:\n"
+        "  line 3: settlement: Cannot change settlement: IVV has trades.\n"
+        "  line 4: dv01: A yield-quoted instrument needs a positive dv01. settlement: A funded "
         "instrument is quoted in price (its cost is quantity × price × multiplier): hold a "
         "yield-quoted bond as margined, or quote it by price."
     )

@@ -15,6 +15,7 @@ class Command(ImportCommand):
         "date: all rows or none."
     )
     actor = "import_benchmark_rates"
+    batch_check = staticmethod(services.benchmark_rates_check)
 
     def handle(self, *args: Any, **options: Any) -> None:
         created, updated = self.read(

@@ -3,7 +3,7 @@ rows or none."""
 
 from typing import Any
 
-from core.csv_import import ImportCommand
+from core.csv_import import ImportCommand, dry_run
 from portfolio import services
 from portfolio.api.serializers import InstrumentRowSerializer
 
@@ -18,6 +18,10 @@ class Command(ImportCommand):
         "rows or none."
     )
     actor = "import_instruments"
+    # The rows are independent: the lines that parse are checked by the service itself.
+    batch_check = staticmethod(
+        dry_run(lambda rows: services.instruments_upsert(rows=rows, actor="import_instruments"))
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         created, updated = self.read(

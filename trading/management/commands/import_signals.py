@@ -13,6 +13,7 @@ class Command(ImportCommand):
         "(score in [-1, 1]; upsert by instrument, strategy and date)."
     )
     actor = "import_signals"
+    batch_check = staticmethod(services.signals_check)
 
     def handle(self, *args: Any, **options: Any) -> None:
         created, updated = self.read(
