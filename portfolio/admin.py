@@ -52,6 +52,18 @@ def breakable(code: str) -> SafeString:
     return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in code.split("_")))
 
 
+def code_column(path: str, description: str) -> Any:
+    """A list column of a row's instrument or strategy code (`path`: "instrument__symbol"),
+    breaking after its underscores (EUR_<wbr>ESTR_<wbr>10Y), sortable by it."""
+    relation, field = path.split("__")
+
+    @admin.display(description=description, ordering=path)
+    def cell(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return breakable(getattr(getattr(obj, relation), field))
+
+    return cell
+
+
 def quote_column(field: str, description: str, extra_places: int = 0) -> Any:
     """A price in its instrument's quote, to its places: a yield in percent (12.764%)."""
     return column(
@@ -387,8 +399,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         "instrument_shown",
         "strategy_shown",
         "quantity_shown",
-        "avg_cost_shown",
-        "last_price_shown",
+        "last_price_shown",  # the average cost, its date: on the row's page
         "notional",
         "unrealized",
         "daily",
@@ -396,14 +407,9 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         "dv01",
     )
 
-    # Codes break after their underscores (EUR_<wbr>ESTR_<wbr>10Y): the list fits 1,280 px.
-    @admin.display(description="instrument", ordering="instrument__symbol")
-    def instrument_shown(self, position: Position) -> SafeString:
-        return breakable(position.instrument.symbol)
-
-    @admin.display(description="strategy", ordering="strategy__code")
-    def strategy_shown(self, position: Position) -> SafeString:
-        return breakable(position.strategy.code)
+    # Codes break after their underscores: the list fits 1,280 px.
+    instrument_shown = code_column("instrument__symbol", "instrument")
+    strategy_shown = code_column("strategy__code", "strategy")
 
     @admin.display(description="quantity", ordering="quantity")
     def quantity_shown(self, position: Position) -> SafeString:
@@ -412,7 +418,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         return format_html('<span class="num">{}</span>', number(position.quantity))
 
     avg_cost_shown = quote_column("avg_cost", "avg cost", extra_places=2)
-    last_price_shown = quote_column("last_price", "last price")  # its date: on the row's page
+    last_price_shown = quote_column("last_price", "last price")
     # A position's page: the same figures, as the list shows them, with their dates.
     fields = (
         ("instrument", "strategy"),
@@ -507,8 +513,8 @@ class BookMarkAdmin(ReadOnlyAdmin):
 class TradeAdmin(ReadOnlyAdmin):
     list_display = (
         "trade_date",
-        "instrument",
-        "strategy",
+        "instrument_shown",
+        "strategy_shown",
         "quantity_shown",
         "price_shown",
         "fees_shown",
@@ -516,15 +522,22 @@ class TradeAdmin(ReadOnlyAdmin):
         "realized",
         "realized_fx",
         "source",
-        "booked_by",
-        "booked_at",
+        "booked",
     )
+    instrument_shown = code_column("instrument__symbol", "instrument")
+    strategy_shown = code_column("strategy__code", "strategy")
     quantity_shown = number_column("quantity", "quantity")
     price_shown = quote_column("price", "price")
     fees_shown = money_column("fees", f"fees ({BASE})")
-    fx_rate_shown = number_column("fx_rate", "FX rate")
+    fx_rate_shown = number_column("fx_rate", "FX rate", max_places=6)
     realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
     realized_fx = money_column("realized_fx_pnl_base", f"of which FX ({BASE})")
+
+    @admin.display(description="booked", ordering="booked_at")
+    def booked(self, trade: Trade) -> SafeString:
+        """Who booked it and when, on two lines: the list fits 1,280 px."""
+        return format_html("{}<br><small>{}</small>", trade.booked_by, brt(trade.booked_at))
+
     list_filter = ("source", "strategy", "instrument__asset_class")
     search_fields = ("instrument__symbol", "strategy__code", "booked_by", "note")
     date_hierarchy = "trade_date"
