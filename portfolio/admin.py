@@ -112,7 +112,7 @@ class InstrumentAdmin(ServiceAdmin):
 @admin.register(Strategy)
 class StrategyAdmin(ServiceAdmin):
     list_display = ("code", "name", "risk_budget_shown", "min_trade_shown")
-    risk_budget_shown = money_column("risk_budget", f"risk budget ({BASE})", places=0)
+    risk_budget_shown = money_column("risk_budget", f"risk budget ({BASE})")
     min_trade_shown = percent_column("min_trade_fraction", "min trade (of target)")
     search_fields = ("code", "name")
     create_service = staticmethod(services.strategy_create)

@@ -146,6 +146,21 @@ def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]
     return rows
 
 
+def what_if_note(proposal: TradeProposal) -> str:
+    """How the what-if was computed, in words: the book and history it is of, and what it
+    could not see."""
+    what_if = proposal.what_if
+    if "as_of" not in what_if:
+        return ""
+    days = what_if.get("window_used") or what_if.get("window")
+    note = f"The book of {what_if['as_of']} with this trade alone; VaR over {days} days of history"
+    if what_if.get("short_history"):
+        note += f" (fewer than the {what_if.get('window')} asked)"
+    if what_if.get("missing_history"):
+        note += f"; {proposal.instrument} has no history in that window: it adds nothing to VaR"
+    return f"{note}."
+
+
 def var_change(proposal: TradeProposal) -> str:
     what_if = proposal.what_if
     before, after = _amount(what_if.get("var_95_before")), _amount(what_if.get("var_95_after"))
@@ -206,6 +221,7 @@ def decision_context(
         "open": open_what_if,
         "var_change": var_change(proposal),
         "new_breaches": new_breaches(proposal),
+        "what_if_note": what_if_note(proposal),
         "size": size(proposal),
         "note_max": inputs.NOTE_MAX,
         "modify_size": f"{abs(proposal.quantity).normalize():f}",  # the form's, unsigned

@@ -58,6 +58,8 @@ def test_proposal_page_shows_rationale_and_what_if(admin_client_pm):
     assert "min_trade_fraction" not in html and "unit_value" not in html
     assert "0.0100344" not in html
     assert "25,000" in html and "520,050" in html  # VaR 95% before → after, whole BRL
+    # The what-if in words: the window is the fixture's PMS_RISK_WINDOW, 60 days.
+    assert "with this trade alone; VaR over 60 days of history." in html
     listing = admin_client_pm.get(CHANGELIST).content.decode()
     # VaR 95% in whole BRL; DI1F27 −3,073 more: DV01 −79,325 per bp × 10 bp = 793,250
     assert "25,000 → 520,050" in listing and "25,000 → 793,250" in listing
