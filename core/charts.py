@@ -264,7 +264,9 @@ def _hit(x: float, width: float, top: float, height: float, date: str, value: st
     )
 
 
-def _hits(plot: _Plot, labels: Sequence[str], values: Sequence[float], text: Callable) -> str:
+def _hits(
+    plot: _Plot, labels: Sequence[str], values: Sequence[float], text: Callable[[float], str]
+) -> str:
     """A hover area a point wide around each point of a line chart."""
     step = (plot.end - plot.left) / max(plot.points - 1, 1)
     return "".join(
@@ -411,6 +413,15 @@ def _backtest_day(pnl: float, var: float, exception: bool) -> str:
     return f"P&L {pnl:,.0f} · VaR {var:,.0f}"
 
 
+def _bar(x: float, edge: float, zero: float, width: float, value: float) -> str:
+    """A day's P&L as a bar from the zero line to `edge`: green, red for a loss."""
+    return (
+        f'<rect x="{x - width / 2:.1f}" y="{min(edge, zero):.1f}" width="{width:.1f}" '
+        f'height="{max(abs(edge - zero), 0.5):.1f}" '
+        f'fill="{"#b8322a" if value < 0 else "#2a7d3f"}" fill-opacity="0.55"/>'
+    )
+
+
 def backtest_chart(
     labels: Sequence[str],
     pnl: Sequence[float],
@@ -440,14 +451,8 @@ def backtest_chart(
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" class="pms-chart">',
         _value_axis(plot.low, plot.high, plot.y, plot.left, plot.end),
+        *(_bar(x(i), plot.y(value), zero, bar, value) for i, value in enumerate(pnl)),
     ]
-    for i, value in enumerate(pnl):
-        edge = plot.y(value)
-        parts.append(
-            f'<rect x="{x(i) - bar / 2:.1f}" y="{min(edge, zero):.1f}" width="{bar:.1f}" '
-            f'height="{max(abs(edge - zero), 0.5):.1f}" '
-            f'fill="{"#b8322a" if value < 0 else "#2a7d3f"}" fill-opacity="0.55"/>'
-        )
     points = " ".join(f"{x(i):.1f},{plot.y(-v):.1f}" for i, v in enumerate(var))
     parts.append(
         f'<polyline class="var" fill="none" stroke="#d08a00" stroke-width="1.5" points="{points}"/>'
