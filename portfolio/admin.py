@@ -655,6 +655,8 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
                 [d.isoformat() for d, _, _ in days],
                 [float(nav) for _, nav, _ in days],
                 markers=flows,
+                width=1160,  # the list's width at 1,280 px; narrower windows scale it down
+                height=240,
             )
         return response
 
