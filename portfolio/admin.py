@@ -52,6 +52,11 @@ def breakable(code: str) -> SafeString:
     return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in code.split("_")))
 
 
+def quota_column(field: str, description: str) -> Any:
+    """A quota or a number of units, to its 8 places."""
+    return column(field, description, quota)
+
+
 def code_column(path: str, description: str) -> Any:
     """A list column of a row's instrument or strategy code (`path`: "instrument__symbol"),
     breaking after its underscores (EUR_<wbr>ESTR_<wbr>10Y), sortable by it."""
@@ -191,8 +196,18 @@ class CapitalFlowAdmin(ServiceAdmin):
     fields = ("date", "amount", "units", "note")
     create_service = staticmethod(services.capital_flow_create)
     check_service = staticmethod(services.capital_flow_check)
-    list_display = ("date", "amount_shown", "units", "quota", "entered", "note", "created_at")
+    list_display = (
+        "date",
+        "amount_shown",
+        "units_shown",
+        "quota_shown",
+        "entered",
+        "note",
+        "created_at",
+    )
     amount_shown = money_column("amount", f"amount ({BASE})")
+    units_shown = quota_column("units", "units")
+    quota_shown = quota_column("quota", "quota")
     date_hierarchy = "date"
     search_fields = ("note",)
 
@@ -305,11 +320,13 @@ class OfficialNavAdmin(ReadOnlyAdmin):
         "date",
         "nav_shown",
         "fund_nav_shown",
-        "quota",
-        "units",
+        "quota_shown",
+        "units_shown",
         "status",
         "received_at",
     )
+    quota_shown = quota_column("quota", "quota")
+    units_shown = quota_column("units", "units")
     nav_shown = money_column("nav", f"official NAV ({BASE})")
     fund_nav_shown = money_column("fund_nav", f"the fund's NAV ({BASE})")
     date_hierarchy = "date"
@@ -553,11 +570,6 @@ class AuditRecordAdmin(ReadOnlyAdmin):
 
 
 # --- The fund's timeline: read-only, rebuilt from the ledger ----------------------------
-
-
-def quota_column(field: str, description: str) -> Any:
-    """A quota or a number of units, to its 8 places."""
-    return column(field, description, quota)
 
 
 @admin.register(PortfolioSnapshot)
