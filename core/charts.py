@@ -2,9 +2,16 @@
 
 Each function returns a complete <svg> element, escaped, ready for a template. A value
 axis is labelled at round ("nice") values inside the data's range — steps of 1, 2, 2.5 or
-5 × 10^k, 3 to 6 of them — written with as many decimals as tell neighbours apart.
+5 × 10^k, 3 to 6 of them — written with as many decimals as tell neighbours apart, in the
+fund-finance way (350k, 1.2M, 1.1bn). A dated axis is labelled where a day, week, month,
+quarter or year starts, the finest whose labels do not crowd. Each point (each day of a
+backtest) has a hit area carrying its date and value (`data-date`, `data-value`) and a
+`<title>` with both: the admin's script shows them on hover, a page without it (the
+morning pack's) shows the title.
 """
 
+import datetime as dt
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,18 +22,18 @@ from django.utils.safestring import SafeString, mark_safe
 
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 SMALL_FONT = 'font-family="system-ui, sans-serif" font-size="9"'
-SUFFIXES = ((9, "bn"), (6, "mm"), (3, "k"))  # a power of ten and how it is written
+SUFFIXES = ((9, "bn"), (6, "M"), (3, "k"))  # a power of ten and how it is written
 MANTISSAS = (1, 2, 25, 5)  # the nice steps' digits: 1, 2, 2.5 (25 × 10^(k−1)) and 5
 MOST_TICKS = 6  # the smallest step with no more always gives 3 or more
-MOST_PLACES = 3  # decimals of a label: beyond, a smaller suffix (1,057.02mm)
+MOST_PLACES = 3  # decimals of a label: beyond, a smaller suffix (1,057.02M)
 MARKER_COLOUR = "#8a5a00"
 
 
 def _number(value: float) -> str:
     magnitude = abs(value)
-    for limit, suffix in ((1e9, "bn"), (1e6, "mm"), (1e3, "k")):
-        if magnitude >= limit:
-            return f"{value / limit:,.1f}{suffix}"
+    for power, suffix in SUFFIXES:
+        if magnitude >= 10.0**power:
+            return f"{value / 10.0**power:,.1f}{suffix}"
     return f"{value:,.0f}" if magnitude >= 10 else f"{value:,.2f}"
 
 
@@ -38,7 +45,7 @@ class Tick:
 
 def _suffix(magnitude: float, finest: int = 0) -> tuple[int, str]:
     """The suffix (and its power of ten) a value of this size is written in, but none of a
-    power above `finest`: 1.2e9 → (9, "bn"); with `finest` 8, (6, "mm"). So 1,057.02mm is
+    power above `finest`: 1.2e9 → (9, "bn"); with `finest` 8, (6, "M"). So 1,057.02M is
     not written 1.05702bn."""
     for power, suffix in SUFFIXES:
         if magnitude >= 10.0**power and power <= finest:
@@ -163,7 +170,8 @@ def _line(plot: _Plot, values: Sequence[float]) -> str:
 
 
 def _end_labels(plot: _Plot, labels: Sequence[str]) -> str:
-    """The first label under the left end of the axis and the last under the right end."""
+    """The first label under the left end of the axis and the last under the right end:
+    the axis of labels that are not dates."""
     baseline = plot.height - 6
     first = f'<text x="{plot.left}" y="{baseline}" {FONT}>{escape(labels[0])}</text>'
     if len(labels) == 1:
@@ -174,6 +182,120 @@ def _end_labels(plot: _Plot, labels: Sequence[str]) -> str:
     )
 
 
+DATE_LABEL_GAP = 60  # px between two date labels' middles: "Mar 2024" is about 48 wide
+
+
+def _quarter(day: dt.date) -> tuple[int, int]:
+    return day.year, (day.month - 1) // 3
+
+
+# Where a dated axis may be labelled, finest first: what changes when a period starts and
+# how its first day is written (a month's name alone, but with its year in January).
+DATE_PERIODS: tuple[tuple[Callable[[dt.date], object], str], ...] = (
+    (lambda day: day, "%d %b"),
+    (lambda day: day.isocalendar()[:2], "%d %b"),
+    (lambda day: (day.year, day.month), "%b"),
+    (_quarter, "%b"),
+    (lambda day: day.year, "%Y"),
+)
+
+
+def _dates(labels: Sequence[str]) -> list[dt.date] | None:
+    """The labels as dates, when they all are (ISO 8601); else None."""
+    try:
+        return [dt.date.fromisoformat(label) for label in labels]
+    except ValueError:
+        return None
+
+
+def _period_starts(dates: Sequence[dt.date], spacing: float) -> tuple[list[int], str]:
+    """The points that start a period — the finest whose starts stay DATE_LABEL_GAP apart
+    on an axis of points `spacing` px apart — and how such a start is written."""
+    for key, style in DATE_PERIODS:
+        starts = [i for i in range(1, len(dates)) if key(dates[i]) != key(dates[i - 1])]
+        if all((b - a) * spacing >= DATE_LABEL_GAP for a, b in itertools.pairwise(starts)):
+            return starts, style
+    return starts, style  # years too close: a point per year drawn below a label's width
+
+
+def date_ticks(dates: Sequence[dt.date], spacing: float) -> list[tuple[int, str]]:
+    """Where a dated axis of points `spacing` px apart is labelled, and with what: the
+    points that start a day, week, month, quarter or year (`_period_starts`), and the first
+    point when there is room before them. The first label carries its year, and so does a
+    month's in January ("Mar 2024", "Apr", …, "Jan 2025")."""
+    starts, style = _period_starts(dates, spacing)
+    if not starts or starts[0] * spacing >= DATE_LABEL_GAP:
+        starts.insert(0, 0)
+    ticks = []
+    for n, index in enumerate(starts):
+        day = dates[index]
+        text = day.strftime(style).lstrip("0")
+        january = style == "%b" and day.month == 1
+        if style != "%Y" and (n == 0 or january):
+            text = f"{text} {day.year}"
+        ticks.append((index, text))
+    return ticks
+
+
+def _date_axis(
+    x: Callable[[int], float], dates: Sequence[dt.date], spacing: float, bottom: float, width: int
+) -> str:
+    """The dated axis under a plot whose bottom edge is at `bottom`: a tick and a label at
+    each of `date_ticks`, kept inside the chart at its right end."""
+    parts = []
+    for index, text in date_ticks(dates, spacing):
+        at = x(index)
+        anchor = "end" if at > width - 30 else "middle"
+        parts.append(
+            f'<line class="date-tick" x1="{at:.1f}" x2="{at:.1f}" y1="{bottom:.1f}" '
+            f'y2="{bottom + 4:.1f}" stroke="#999"/><text class="date" x="{at:.1f}" '
+            f'y="{bottom + 16:.1f}" text-anchor="{anchor}" {FONT}>{escape(text)}</text>'
+        )
+    return "".join(parts)
+
+
+def _hit(x: float, width: float, top: float, height: float, date: str, value: str) -> str:
+    """A point's hover area: a transparent column carrying its date and value, and a
+    `<title>` with both for a page without the admin's script."""
+    return (
+        f'<rect class="hit" x="{x:.1f}" y="{top:.1f}" width="{width:.1f}" '
+        f'height="{height:.1f}" fill="#000" fill-opacity="0" data-date="{escape(date)}" '
+        f'data-value="{escape(value)}"><title>{escape(date)}: {escape(value)}</title></rect>'
+    )
+
+
+def _hits(
+    plot: _Plot, labels: Sequence[str], values: Sequence[float], text: Callable[[float], str]
+) -> str:
+    """A hover area a point wide around each point of a line chart."""
+    step = (plot.end - plot.left) / max(plot.points - 1, 1)
+    return "".join(
+        _hit(
+            plot.x(i) - step / 2,
+            step,
+            plot.top,
+            plot.height - plot.top - plot.bottom,
+            label,
+            text(value),
+        )
+        for i, (label, value) in enumerate(zip(labels, values, strict=True))
+    )
+
+
+def amount(value: float) -> str:
+    """A value on hover: an amount to the cent, with separators."""
+    return f"{value:,.2f}"
+
+
+def _x_axis(plot: _Plot, labels: Sequence[str]) -> str:
+    """Dates along the axis where the labels are dates, else the first and last labels."""
+    dates = _dates(labels)
+    if dates is None:
+        return _end_labels(plot, labels)
+    spacing = (plot.end - plot.left) / max(plot.points - 1, 1)
+    return _date_axis(plot.x, dates, spacing, plot.height - plot.bottom, plot.width)
+
+
 def line_chart(
     labels: Sequence[str],
     values: Sequence[float],
@@ -181,10 +303,12 @@ def line_chart(
     width: int = 640,
     height: int = 200,
     markers: Sequence[Marker] = (),
+    value_text: Callable[[float], str] = amount,
 ) -> SafeString:
-    """A line through `values` (one per label) on a value axis of nice ticks, with the first
-    and last labels under it. `markers` — (index or label, text) — are drawn as vertical
-    marks at those points with the text above (and as their tooltip): capital flows, say."""
+    """A line through `values` (one per label) on a value axis of nice ticks, the labels
+    under it (dated where they are dates), each point's label and value (`value_text`) on
+    hover. `markers` — (index or label, text) — are drawn as vertical marks at those
+    points with the text above (and as their tooltip): capital flows, say."""
     if not values:
         return format_html(
             '<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" role="img">'
@@ -198,11 +322,12 @@ def line_chart(
     plot = _Plot(width, height, top, min(values), max(values), len(values))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">',
+        f'viewBox="0 0 {width} {height}" role="img" class="pms-chart">',
         _value_axis(plot.low, plot.high, plot.y, plot.left, plot.end),
         *(_marker(plot, n, i, labels[i], text) for n, (i, text) in enumerate(marks)),
         _line(plot, values),
-        _end_labels(plot, labels) if labels else "",
+        _x_axis(plot, labels) if labels else "",
+        _hits(plot, labels, values, value_text) if labels else "",
         "</svg>",
     ]
     return mark_safe("".join(parts))  # every value above is a number or escaped
@@ -281,6 +406,22 @@ def utilization_chart(
     return mark_safe("".join(parts))  # every value above is a number or escaped
 
 
+def _backtest_day(pnl: float, var: float, exception: bool) -> str:
+    """A backtest day on hover: its P&L and VaR, or its loss beyond the VaR."""
+    if exception:
+        return f"loss {-pnl:,.0f} beyond VaR {var:,.0f} (exception)"
+    return f"P&L {pnl:,.0f} · VaR {var:,.0f}"
+
+
+def _bar(x: float, edge: float, zero: float, width: float, value: float) -> str:
+    """A day's P&L as a bar from the zero line to `edge`: green, red for a loss."""
+    return (
+        f'<rect x="{x - width / 2:.1f}" y="{min(edge, zero):.1f}" width="{width:.1f}" '
+        f'height="{max(abs(edge - zero), 0.5):.1f}" '
+        f'fill="{"#b8322a" if value < 0 else "#2a7d3f"}" fill-opacity="0.55"/>'
+    )
+
+
 def backtest_chart(
     labels: Sequence[str],
     pnl: Sequence[float],
@@ -291,52 +432,48 @@ def backtest_chart(
     height: int = 260,
 ) -> SafeString:
     """A VaR backtest: each day's P&L as a bar from zero (green, red for a loss), the VaR
-    as a loss line below zero, and each exception (a loss beyond the VaR) as a red dot with
-    its date in a tooltip."""
+    as a loss line below zero, each exception (a loss beyond the VaR) as a red dot; a dated
+    axis, and each day's date, P&L and VaR (an exception's loss) on hover."""
     if not pnl:
         return line_chart(labels, [], width=width, height=height)
-    left, right, top, bottom = 64, 12, 12, 24
     low = min(min(pnl), -max(var), 0.0)
     high = max(max(pnl), 0.0)
-    if high == low:
-        high = low + 1.0
-    plot_height = height - top - bottom
-    step = (width - left - right) / len(pnl)
+    # `_Plot` places the value up; a bar's middle is at (i + 0.5) steps of the width.
+    plot = _Plot(width, height, 12, low, high if high > low else low + 1.0, len(pnl))
+    step = (plot.end - plot.left) / len(pnl)
     bar = max(step * 0.7, 1.0)
 
-    def y(value: float) -> float:
-        return top + (high - value) / (high - low) * plot_height
+    def x(index: int) -> float:
+        return plot.left + (index + 0.5) * step
 
+    zero = plot.y(0.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">'
+        f'viewBox="0 0 {width} {height}" role="img" class="pms-chart">',
+        _value_axis(plot.low, plot.high, plot.y, plot.left, plot.end),
+        *(_bar(x(i), plot.y(value), zero, bar, value) for i, value in enumerate(pnl)),
     ]
-    parts.append(_value_axis(low, high, y, left, width - right))
-    zero = y(0.0)
-    for i, value in enumerate(pnl):
-        edge = y(value)
-        colour = "#b8322a" if value < 0 else "#2a7d3f"
-        parts.append(
-            f'<rect x="{left + (i + 0.5) * step - bar / 2:.1f}" y="{min(edge, zero):.1f}" '
-            f'width="{bar:.1f}" '
-            f'height="{max(abs(edge - zero), 0.5):.1f}" fill="{colour}" fill-opacity="0.55"/>'
-        )
-    points = " ".join(f"{left + (i + 0.5) * step:.1f},{y(-v):.1f}" for i, v in enumerate(var))
+    points = " ".join(f"{x(i):.1f},{plot.y(-v):.1f}" for i, v in enumerate(var))
     parts.append(
         f'<polyline class="var" fill="none" stroke="#d08a00" stroke-width="1.5" points="{points}"/>'
     )
-    for i, hit in enumerate(exceptions):
-        if hit:
-            parts.append(
-                f'<circle class="exception" cx="{left + (i + 0.5) * step:.1f}" '
-                f'cy="{y(pnl[i]):.1f}" r="3.5" fill="#b8322a"><title>{escape(labels[i])}: '
-                f"loss {escape(_number(-pnl[i]))} beyond VaR {escape(_number(var[i]))}"
-                "</title></circle>"
-            )
+    for i in (i for i, hit in enumerate(exceptions) if hit):
+        parts.append(
+            f'<circle class="exception" cx="{x(i):.1f}" cy="{plot.y(pnl[i]):.1f}" r="3.5" '
+            f'fill="#b8322a"><title>{escape(labels[i])}: '
+            f"{escape(_backtest_day(pnl[i], var[i], True))}</title></circle>"
+        )
     parts.append(
-        f'<line x1="{left}" x2="{width - right}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#555"/>'
-        f'<text x="{left}" y="{height - 6}" {FONT}>{escape(labels[0])}</text>'
-        f'<text x="{width - right}" y="{height - 6}" text-anchor="end" {FONT}>'
-        f"{escape(labels[-1])}</text></svg>"
+        f'<line x1="{plot.left}" x2="{plot.end}" y1="{zero:.1f}" y2="{zero:.1f}" stroke="#555"/>'
     )
+    dates = _dates(labels)
+    bottom = plot.height - plot.bottom
+    parts.append(
+        _end_labels(plot, labels) if dates is None else _date_axis(x, dates, step, bottom, width)
+    )
+    parts += [
+        _hit(x(i) - step / 2, step, plot.top, bottom - plot.top, labels[i], _backtest_day(*day))
+        for i, day in enumerate(zip(pnl, var, exceptions, strict=True))
+    ]
+    parts.append("</svg>")
     return mark_safe("".join(parts))  # every value above is a number or escaped

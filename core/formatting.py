@@ -71,6 +71,29 @@ def number(value: Decimal | float | int | str | None, max_places: int | None = N
     return f"{exact:,.{places}f}"
 
 
+# An instrument's places (the instrument has no field for them): a yield's three, in percent,
+# as B3 quotes a DI1's rate (10.525%); an exchange rate's four (5.4321); any other price's
+# two (5,012.25). Data feeds carry more (74,548.313881): a person reads the quote's own.
+YIELD_PLACES, FX_PLACES, PRICE_PLACES = 3, 4, 2
+
+
+def price_places(instrument: Any) -> int:
+    """The places of an instrument's quote (anything with `quote_type` and `asset_class`)."""
+    if instrument.quote_type == "yield":
+        return YIELD_PLACES
+    return FX_PLACES if instrument.asset_class == "fx" else PRICE_PLACES
+
+
+def price(value: Decimal | float | str | None, instrument: Any, extra_places: int = 0) -> str:
+    """A quote of `instrument` to its places (`price_places`, plus `extra_places`: an
+    average cost is finer than a quote), no trailing zeros, a yield in percent:
+    74548.313881 → "74,548.31", 10.5 → "10.5%"; None → "—"."""
+    if value is None:
+        return DASH
+    shown = number(value, price_places(instrument) + extra_places)
+    return f"{shown}%" if instrument.quote_type == "yield" else shown
+
+
 def flow_label(amount: Decimal) -> str:
     """A capital flow as a chart marks it: "subscription 1,000,000", "redemption 80,000"."""
     kind = "subscription" if amount > 0 else "redemption"

@@ -58,7 +58,7 @@ def _statistics_row(name: str, stats: ReturnStatistics) -> dict[str, Any]:
     peak, figures = stats.drawdown_peak, stats.figures
     return {
         "name": name,
-        "pnl": money(stats.pnl, 0),
+        "pnl": money(stats.pnl),
         "sign": "neg" if stats.pnl < 0 else "pos",
         "return": _pct(figures.total_return),
         "annualized": _pct(figures.annualized_return),
@@ -66,11 +66,14 @@ def _statistics_row(name: str, stats: ReturnStatistics) -> dict[str, Any]:
         "sharpe": _ratio(figures.sharpe),
         "sortino": _ratio(figures.sortino),
         "drawdown": _pct(figures.max_drawdown),
-        "drawdown_dates": f"{peak} → {stats.drawdown_trough}" if peak else "",
+        "drawdown_peak": peak or "",
+        "drawdown_trough": stats.drawdown_trough if peak else "",
         "calmar": _ratio(figures.calmar),
         "hit_ratio": _ratio_pct(figures.hit_ratio, 0),
-        "best": f"{_pct(stats.best_return)} {stats.best_day}",
-        "worst": f"{_pct(stats.worst_return)} {stats.worst_day}",
+        "best": _pct(stats.best_return),
+        "best_day": stats.best_day,
+        "worst": _pct(stats.worst_return),
+        "worst_day": stats.worst_day,
         "excess": _pct(figures.excess_return),
     }
 

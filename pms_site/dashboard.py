@@ -27,6 +27,7 @@ from trading.selectors import pending_proposals
 from . import cache
 
 NAV_DAYS = 250  # the NAV curve: about a year of business days
+CHART_WIDTH = 1160  # the dashboard's width at 1,280 px; narrower windows scale it down
 RUNS_SHOWN = 6
 PROPOSALS_SHOWN = 10  # the rest are a link away
 STRATEGIES_SHOWN = 12  # the largest YTD P&L; the others summed in one row
@@ -287,7 +288,7 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
             [d.isoformat() for d, _, _ in curve],
             [float(nav) for _, nav, _ in curve],
             markers=flows,
-            width=1000,
+            width=CHART_WIDTH,
             height=260,
         ),
         "strategies": strategies,

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import OuterRef, Q, QuerySet, Subquery, Sum
 from django.http import HttpRequest, HttpResponse
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from core.admin import (
     DateRangeFilter,
@@ -29,7 +29,7 @@ from core.admin import (
 from core.calendar import today
 from core.charts import line_chart
 from core.exports import MONEY, ExportColumn
-from core.formatting import brt, flow_label, money, number, percent, quota
+from core.formatting import brt, flow_label, money, number, percent, price, quota
 
 from . import selectors, services
 from .admin_ticket import TicketAdminMixin
@@ -55,14 +55,36 @@ from .models import (
 BASE = settings.PMS_BASE_CURRENCY  # the columns' headers say which currency
 
 
-def quote_column(field: str, description: str, max_places: int | None = None) -> Any:
-    """A price in its instrument's quote: a yield in percent (12.7643%), a price as is."""
+def breakable(code: str) -> SafeString:
+    """A code that may break after its underscores, in a narrow column."""
+    return format_html_join(mark_safe("_<wbr>"), "{}", ((part,) for part in code.split("_")))
 
-    def show(obj: Any) -> str:
-        shown = number(getattr(obj, field), max_places)
-        return f"{shown}%" if obj.instrument.quote_type == Instrument.QuoteType.YIELD else shown
 
-    return column(field, description, show, of_row=True)
+def quota_column(field: str, description: str) -> Any:
+    """A quota or a number of units, to its 8 places."""
+    return column(field, description, quota)
+
+
+def code_column(path: str, description: str) -> Any:
+    """A list column of a row's instrument or strategy code (`path`: "instrument__symbol"),
+    breaking after its underscores (EUR_<wbr>ESTR_<wbr>10Y), sortable by it."""
+    relation, field = path.split("__")
+
+    @admin.display(description=description, ordering=path)
+    def cell(model_admin: admin.ModelAdmin, obj: Any) -> SafeString:
+        return breakable(getattr(getattr(obj, relation), field))
+
+    return cell
+
+
+def quote_column(field: str, description: str, extra_places: int = 0) -> Any:
+    """A price in its instrument's quote, to its places: a yield in percent (12.764%)."""
+    return column(
+        field,
+        description,
+        lambda obj: price(getattr(obj, field), obj.instrument, extra_places),
+        of_row=True,
+    )
 
 
 @admin.register(Instrument)
@@ -83,7 +105,7 @@ class InstrumentAdmin(ServiceAdmin):
         "is_active",
     )
     multiplier_shown = number_column("multiplier", "multiplier")
-    dv01_shown = number_column("dv01", "DV01 (local, per unit)")
+    dv01_shown = number_column("dv01", "DV01 (local)")
     lot_size_shown = number_column("lot_size", "lot")
     list_filter = (
         "asset_class",
@@ -103,7 +125,7 @@ class InstrumentAdmin(ServiceAdmin):
 @admin.register(Strategy)
 class StrategyAdmin(ServiceAdmin):
     list_display = ("code", "name", "risk_budget_shown", "min_trade_shown")
-    risk_budget_shown = money_column("risk_budget", f"risk budget ({BASE})", places=0)
+    risk_budget_shown = money_column("risk_budget", f"risk budget ({BASE})")
     min_trade_shown = percent_column("min_trade_fraction", "min trade (of target)")
     search_fields = ("code", "name")
     create_service = staticmethod(services.strategy_create)
@@ -205,8 +227,18 @@ class CapitalFlowAdmin(ServiceAdmin):
     fields = ("date", "amount", "units", "note")
     create_service = staticmethod(services.capital_flow_create)
     check_service = staticmethod(services.capital_flow_check)
-    list_display = ("date", "amount_shown", "units", "quota", "entered", "note", "created_at")
+    list_display = (
+        "date",
+        "amount_shown",
+        "units_shown",
+        "quota_shown",
+        "entered",
+        "note",
+        "created_at",
+    )
     amount_shown = money_column("amount", f"amount ({BASE})")
+    units_shown = quota_column("units", "units")
+    quota_shown = quota_column("quota", "quota")
     date_hierarchy = "date"
     search_fields = ("note",)
 
@@ -319,11 +351,13 @@ class OfficialNavAdmin(ReadOnlyAdmin):
         "date",
         "nav_shown",
         "fund_nav_shown",
-        "quota",
-        "units",
+        "quota_shown",
+        "units_shown",
         "status",
         "received_at",
     )
+    quota_shown = quota_column("quota", "quota")
+    units_shown = quota_column("units", "units")
     nav_shown = money_column("nav", f"official NAV ({BASE})")
     fund_nav_shown = money_column("fund_nav", f"the fund's NAV ({BASE})")
     date_hierarchy = "date"
@@ -410,11 +444,10 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     and a totals row."""
 
     list_display = (
-        "instrument",
-        "strategy",
+        "instrument_shown",
+        "strategy_shown",
         "quantity_shown",
-        "avg_cost_shown",
-        "last_price_shown",
+        "last_price_shown",  # the average cost, its date: on the row's page
         "notional",
         "unrealized",
         "daily",
@@ -422,14 +455,18 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         "dv01",
     )
 
+    # Codes break after their underscores: the list fits 1,280 px.
+    instrument_shown = code_column("instrument__symbol", "instrument")
+    strategy_shown = code_column("strategy__code", "strategy")
+
     @admin.display(description="quantity", ordering="quantity")
     def quantity_shown(self, position: Position) -> SafeString:
         if position.closed_at is not None:
             return format_html('<span class="num">closed {}</span>', position.closed_at)
         return format_html('<span class="num">{}</span>', number(position.quantity))
 
-    avg_cost_shown = quote_column("avg_cost", "average cost", max_places=4)
-    last_price_shown = quote_column("last_price", "last price")  # its date: on the row's page
+    avg_cost_shown = quote_column("avg_cost", "avg cost", extra_places=2)
+    last_price_shown = quote_column("last_price", "last price")
     # A position's page: the same figures, as the list shows them, with their dates.
     fields = (
         ("instrument", "strategy"),
@@ -479,7 +516,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
             shown = {
                 name: money(sums[name], places) for name, (_, _, places) in BOOK_AMOUNTS.items()
             }
-            shown["instrument"] = f"Total ({changelist.result_count})"
+            shown["instrument_shown"] = f"Total ({changelist.result_count})"
             changelist.totals_row = [shown.get(name, "") for name in changelist.list_display]
         return response
 
@@ -521,26 +558,34 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-# The FX rate, the FX part of the realized P&L and the booking time are on the trade's
-# page and in the exports: the list fits 1,280 px.
+# The FX rate and the FX part of the realized P&L are on the trade's page and in the
+# exports: the list fits 1,280 px.
 class TradeAdmin(TicketAdminMixin, ExportAdmin, ReadOnlyAdmin):
     list_display = (
         "trade_date",
-        "instrument",
-        "strategy",
+        "instrument_shown",
+        "strategy_shown",
         "quantity_shown",
         "price_shown",
         "fees_shown",
         "realized",
         "source",
-        "booked_by",
+        "booked",
     )
+    instrument_shown = code_column("instrument__symbol", "instrument")
+    strategy_shown = code_column("strategy__code", "strategy")
     quantity_shown = number_column("quantity", "quantity")
     price_shown = quote_column("price", "price")
     fees_shown = money_column("fees", f"fees ({BASE})")
-    fx_rate_shown = number_column("fx_rate", "FX rate")
+    fx_rate_shown = number_column("fx_rate", "FX rate", max_places=6)
     realized = money_column("realized_pnl_base", f"realized P&L ({BASE})")
     realized_fx = money_column("realized_fx_pnl_base", f"of which FX ({BASE})")
+
+    @admin.display(description="booked", ordering="booked_at")
+    def booked(self, trade: Trade) -> SafeString:
+        """Who booked it and when, on two lines: the list fits 1,280 px."""
+        return format_html("{}<br><small>{}</small>", trade.booked_by, brt(trade.booked_at))
+
     list_filter = (
         ("trade_date", DateRangeFilter),
         ("instrument", SelectFilter),
@@ -594,11 +639,6 @@ class AuditRecordAdmin(ExportAdmin, ReadOnlyAdmin):
 
 
 # --- The fund's timeline: read-only, rebuilt from the ledger ----------------------------
-
-
-def quota_column(field: str, description: str) -> Any:
-    """A quota or a number of units, to its 8 places."""
-    return column(field, description, quota)
 
 
 @admin.register(PortfolioSnapshot)
@@ -696,6 +736,8 @@ class PortfolioSnapshotAdmin(ReadOnlyAdmin):
                 [d.isoformat() for d, _, _ in days],
                 [float(nav) for _, nav, _ in days],
                 markers=flows,
+                width=1160,  # the list's width at 1,280 px; narrower windows scale it down
+                height=240,
             )
         return response
 

@@ -1,6 +1,7 @@
 """The admin's risk and performance page: the decomposition, the backtest with its chart
 and the statistics are the API's figures; a part that cannot be computed says why."""
 
+import re
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -31,7 +32,7 @@ def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:
     assert decomposition.count("<tr><td>MACRO</td>") == 2  # a component, an incremental VaR
     # Since the capital (Feb 16): the positions bought at Mar 15's close have no P&L yet.
     assert "Performance ITD, 2024-02-16 to 2024-03-15 (21 days)" in page
-    assert '<td>Fund</td><td class="num pos">0</td><td class="num">0.00%</td>' in page
+    assert '<td>Fund</td><td class="num pos">0.00</td><td class="num">0.00%</td>' in page
     # No risk snapshot yet: the backtest says which command takes them.
     assert "Unavailable: No risk snapshot" in page and "backfill_risk_snapshots" in page
 
@@ -41,7 +42,12 @@ def test_the_backtest_and_its_chart(history: Any) -> None:
     assert "6 in 250 days (expected 2.5)" in page
     assert '<span class="pms-status pms-warning">yellow</span>' in page
     chart = page[page.index('<div id="backtest-chart">') :]
-    assert chart.count('class="exception"') == 6 and chart.count("<rect") == 250
+    assert chart.count('class="exception"') == 6 and chart.count('<rect class="hit"') == 250
+    # Each exception on hover: its date and its loss beyond the VaR.
+    listed = re.findall(r"(\d{4}-\d{2}-\d{2}) \(P&amp;L -([\d,]+), VaR ([\d,]+)\)", page)
+    assert len(listed) == 6
+    for day, loss, var in listed:
+        assert f'data-date="{day}" data-value="loss {loss} beyond VaR {var} (exception)"' in chart
     # No fund (no capital flow): no statistics, and an empty book's VaR is 0.
     assert "Unavailable: The fund has no capital flow yet" in page
     assert "What drives VaR 99%: 0 (live book" in page

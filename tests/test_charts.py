@@ -13,7 +13,8 @@ import pytest
 import time_machine
 
 from briefing import render, services
-from core.charts import line_chart, nice_ticks
+from core.calendar import business_days
+from core.charts import backtest_chart, date_ticks, line_chart, nice_ticks
 from tests.fixtures.briefing_pack import PACK_DATE
 from trading import services as trading_services
 from trading.models import TradeProposal
@@ -25,8 +26,8 @@ def ticks(low: float, high: float) -> list[tuple[float, str]]:
     return [(t.value, t.label) for t in nice_ticks(low, high)]
 
 
-def test_a_nav_of_a_billion_gets_ticks_a_step_of_2mm_apart():
-    # Span 12mm: a step of 1mm gives 13 ticks, 2mm the first with at most 6.
+def test_a_nav_of_a_billion_gets_ticks_a_step_of_2m_apart():
+    # Span 12M: a step of 1M gives 13 ticks, 2M the first with at most 6.
     assert ticks(1_051_000_000, 1_063_000_000) == [
         (1_052_000_000.0, "1.052bn"),
         (1_054_000_000.0, "1.054bn"),
@@ -40,12 +41,12 @@ def test_a_nav_of_a_billion_gets_ticks_a_step_of_2mm_apart():
 @pytest.mark.parametrize(
     ("low", "high", "labels"),
     [
-        # 2mm would give 7 (1,050 … 1,062); 2.5mm gives 6, with a fourth decimal.
+        # 2M would give 7 (1,050 … 1,062); 2.5M gives 6, with a fourth decimal.
         (1_050_000_000, 1_062_500_000, ["1.0500bn", "1.0525bn", "1.0550bn", "1.0575bn"]),
         # The fixture fund: 11,000,000 … 11,065,200 at 20k (10k would give 7).
-        (11_000_000, 11_065_200, ["11.00mm", "11.02mm", "11.04mm", "11.06mm"]),
-        # A range too narrow for bn with 3 decimals is written in mm.
-        (1_057_000_000, 1_057_100_000, ["1,057.00mm", "1,057.02mm", "1,057.04mm"]),
+        (11_000_000, 11_065_200, ["11.00M", "11.02M", "11.04M", "11.06M"]),
+        # A range too narrow for bn with 3 decimals is written in M.
+        (1_057_000_000, 1_057_100_000, ["1,057.00M", "1,057.02M", "1,057.04M"]),
         (0, 1, ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"]),
         (-3.2, 4.7, ["-2", "0", "2", "4"]),
         (-1_500, -200, ["-1.50k", "-1.25k", "-1.00k", "-0.75k", "-0.50k", "-0.25k"]),
@@ -79,7 +80,7 @@ def test_ticks_are_nice_inside_the_range_3_to_6_and_told_apart():
 def test_a_flat_range_has_one_tick_at_its_value_and_none_no_range():
     assert ticks(1_057_123_456, 1_057_123_456) == [(1_057_123_456, "1.057bn")]
     assert ticks(5, 5) == [(5, "5")]
-    assert ticks(-2_000_000, -2_000_000) == [(-2_000_000, "-2mm")]
+    assert ticks(-2_000_000, -2_000_000) == [(-2_000_000, "-2M")]
     assert ticks(0, 0) == [(0.0, "0")]
     assert ticks(2, 1) == [] and ticks(float("nan"), 1) == []
 
@@ -116,8 +117,9 @@ def test_a_flat_series_is_drawn_across_the_middle_with_its_value():
 
 def test_a_single_point_is_a_dot_and_no_series_says_so():
     svg = line_chart(["2024-03-15"], [11_065_200.0])
-    assert "<circle" in svg and "<polyline" not in svg and "11.07mm" in svg
-    assert svg.count("2024-03-15") == 1
+    assert "<circle" in svg and "<polyline" not in svg and "11.07M" in svg
+    assert re.findall(r'class="date"[^>]*>([^<]*)<', svg) == ["15 Mar 2024"]  # its axis
+    assert 'data-date="2024-03-15" data-value="11,065,200.00"' in svg  # on hover
     empty = line_chart([], [])
     assert empty.startswith("<svg") and "no data" in empty
 
@@ -140,6 +142,77 @@ def test_markers_at_an_index_or_a_label_are_drawn_with_their_text():
     assert "gone" not in svg
     # Positional, as portfolio/admin.py calls it: no markers.
     assert '<g class="marker">' not in line_chart(labels, [1.0, 2.0, 3.0, 4.0])
+
+
+# --- Dated axes and values on hover ----------------------------------------------------------
+
+
+def date_labels(svg: str) -> list[str]:
+    return re.findall(r'class="date"[^>]*>([^<]*)</text>', svg)
+
+
+def test_a_year_of_business_days_is_labelled_by_month_with_the_year_in_january():
+    """Jul 1, 2024 to Jun 30, 2025 on the 1,000 px dashboard chart: about 21 business days
+    a month at 936 / 249 = 3.76 px each, 79 px between months (≥ 60): a label a month."""
+    days = business_days(dt.date(2024, 7, 1), dt.date(2025, 6, 30))
+    svg = line_chart([d.isoformat() for d in days], [1e7] * len(days), width=1000)
+    assert date_labels(svg) == [
+        "Jul 2024", "Aug", "Sep", "Oct", "Nov", "Dec",
+        "Jan 2025", "Feb", "Mar", "Apr", "May", "Jun",
+    ]  # fmt: skip
+
+
+def test_a_narrower_chart_labels_quarters_and_a_month_of_days_labels_weeks():
+    days = business_days(dt.date(2024, 7, 1), dt.date(2025, 6, 30))
+    # 564 px over 249 steps: 2.27 px a day, ~48 px a month (< 60): by quarter.
+    svg = line_chart([d.isoformat() for d in days], [1.0] * len(days), width=640)
+    assert date_labels(svg) == ["Jul 2024", "Oct", "Jan 2025", "Apr"]
+    # June 2025's 21 business days on 564 px: 28 px a day, 141 px a week: each Monday,
+    # and Jun 2 is itself a Monday (the first point, labelled once, with its year).
+    june = [d for d in days if d.month == 6]
+    svg = line_chart([d.isoformat() for d in june], [1.0] * len(june), width=640)
+    assert date_labels(svg) == ["2 Jun 2025", "9 Jun", "16 Jun", "23 Jun", "30 Jun"]
+
+
+def test_date_ticks_label_the_first_point_when_there_is_room_before_the_first_period():
+    # Wed Mar 13 to Tue Mar 19, 2024 at 100 px a day: each day; at 20 px a day, the week
+    # starting Mon Mar 18 is 100 px from the first point: both labelled.
+    days = [dt.date(2024, 3, d) for d in (13, 14, 15, 18, 19)]
+    assert [t for _, t in date_ticks(days, 100)] == [
+        "13 Mar 2024", "14 Mar", "15 Mar", "18 Mar", "19 Mar",
+    ]  # fmt: skip
+    assert date_ticks(days, 20) == [(0, "13 Mar 2024"), (3, "18 Mar")]
+
+
+def test_each_point_shows_its_date_and_value_on_hover():
+    labels = ["2024-03-13", "2024-03-14", "2024-03-15"]
+    svg = line_chart(labels, [10_000_000.0, 9_510_000.0, 9_520_000.5])
+    hits = re.findall(r'<rect class="hit"[^>]*data-date="([^"]*)" data-value="([^"]*)">', svg)
+    assert hits == [
+        ("2024-03-13", "10,000,000.00"),
+        ("2024-03-14", "9,510,000.00"),
+        ("2024-03-15", "9,520,000.50"),
+    ]
+    assert "<title>2024-03-14: 9,510,000.00</title>" in svg  # without the admin's script
+    # Labels that are not dates: the first and last under the axis, as before.
+    plain = line_chart(["a", "b", "c"], [1.0, 2.0, 3.0])
+    assert date_labels(plain) == [] and ">a</text>" in plain and ">c</text>" in plain
+
+
+def test_the_backtest_locates_each_exception_by_its_date_and_loss():
+    """Three days: a gain of 500 under a VaR of 1,000; a loss of 1,200 beyond a VaR of
+    1,000 (an exception); a loss of 300 under a VaR of 900."""
+    labels = ["2024-03-13", "2024-03-14", "2024-03-15"]
+    svg = backtest_chart(labels, [500.0, -1200.0, -300.0], [1000.0, 1000.0, 900.0],
+                         [False, True, False])  # fmt: skip
+    hits = re.findall(r'data-date="([^"]*)" data-value="([^"]*)"', svg)
+    assert hits == [
+        ("2024-03-13", "P&amp;L 500 · VaR 1,000"),
+        ("2024-03-14", "loss 1,200 beyond VaR 1,000 (exception)"),
+        ("2024-03-15", "P&amp;L -300 · VaR 900"),
+    ]
+    assert svg.count('class="exception"') == 1
+    assert date_labels(svg) == ["13 Mar 2024", "14 Mar", "15 Mar"]
 
 
 # --- The morning pack ----------------------------------------------------------------------------

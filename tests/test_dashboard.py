@@ -232,3 +232,36 @@ def test_the_risk_card_shows_the_dv01_by_tenor(fund, di1):
     table = page[page.index('id="dv01-by-tenor"') :]
     table = table[: table.index("</table>")]
     assert '<td>no maturity</td><td class="num">-2,500</td>' in table
+
+
+def test_a_proposal_shows_only_the_limits_it_newly_breaches(fund, ibov, macro):
+    """Gross leverage is in breach before and after the trade: the book's, not the trade's.
+    Net leverage goes from ok to breach: the trade's. Only the latter is a new breach."""
+
+    def limit(name: str, value: str, status: str) -> dict[str, str]:
+        return {"name": name, "metric": "net_leverage", "limit": "1", "value": value,
+                "status": status}  # fmt: skip
+
+    proposal = TradeProposal.objects.create(
+        date=TODAY,
+        instrument=ibov,
+        strategy=macro,
+        signal=Signal.objects.create(instrument=ibov, strategy=macro, date=TODAY, score=1),
+        quantity=D("2"),
+        score=D("1"),
+        rationale={},
+        what_if={
+            "var_95_before": "1000",
+            "var_95_after": "1500",
+            "limits_before": [limit("Gross leverage", "3", "breach"), limit("Net", "0.5", "ok")],
+            "limits_after": [limit("Gross leverage", "3", "breach"), limit("Net", "2", "breach")],
+        },
+    )
+    client = pm()
+    page = client.get("/admin/").content.decode()
+    assert 'new limit breaches: <span class="pms-new-breaches">Net</span>' in page
+    listing = client.get("/admin/trading/tradeproposal/").content.decode()
+    assert '<td class="field-new_breaches_shown">Net</td>' in listing
+    own = client.get(f"/admin/trading/tradeproposal/{proposal.pk}/change/").content.decode()
+    assert 'new limit breaches: <span class="pms-new-breaches">Net</span>' in own
+    assert "<td>breach</td>" in own and "<td>ok → breach</td>" in own  # both rows, as they are

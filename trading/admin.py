@@ -29,12 +29,12 @@ from core.admin import (
 )
 from core.errors import Conflict
 from core.exports import MONEY, ExportColumn
-from core.formatting import brt, number
+from core.formatting import brt, number, price
 
 from . import services
 from .api import serializers as s
 from .models import Signal, TradeProposal
-from .presentation import breaches_after, decision_context, readable, var_change
+from .presentation import decision_context, new_breaches, rationale_rows, size, var_change
 
 BASE = settings.PMS_BASE_CURRENCY
 
@@ -193,7 +193,7 @@ def _decided(form: DecisionForm, actor: str) -> str:
     trade, now = decided.trade, decided.proposal
     return (
         f"{verb}: {'bought' if trade.quantity > 0 else 'sold'} "
-        f"{number(abs(trade.quantity))} {now.instrument} at {number(trade.price)} "
+        f"{number(abs(trade.quantity))} {now.instrument} at {price(trade.price, now.instrument)} "
         f"for {now.strategy}; the position is now {number(decided.position.quantity)}. "
         f"Proposal {now.date} {now.instrument} / {now.strategy} is now {now.status}."
     )
@@ -209,7 +209,7 @@ class TradeProposalAdmin(ExportAdmin, ReadOnlyAdmin):
         "score_shown",
         "status",
         "var_95_change",
-        "breaches_after",
+        "new_breaches_shown",
         "decided_by",
         "decided_at",
     )
@@ -266,7 +266,7 @@ class TradeProposalAdmin(ExportAdmin, ReadOnlyAdmin):
 
     @admin.display(description="trade")
     def side_quantity(self, proposal: TradeProposal) -> str:
-        return f"{proposal.direction} {number(abs(proposal.quantity))}"
+        return size(proposal)
 
     def get_urls(self) -> list[Any]:
         decide = self.admin_site.admin_view(self.decide_view)
@@ -316,16 +316,13 @@ class TradeProposalAdmin(ExportAdmin, ReadOnlyAdmin):
     def var_95_change(self, proposal: TradeProposal) -> str:
         return var_change(proposal)
 
-    @admin.display(description="limits breached after")
-    def breaches_after(self, proposal: TradeProposal) -> str:
-        return breaches_after(proposal) or "—"
+    @admin.display(description="new limit breaches")
+    def new_breaches_shown(self, proposal: TradeProposal) -> str:
+        return new_breaches(proposal) or "—"
 
     @admin.display(description="rationale")
     def rationale_table(self, proposal: TradeProposal) -> SafeString:
-        return _table(
-            [(name, readable(value)) for name, value in proposal.rationale.items()],
-            ("input", "value"),
-        )
+        return _table(rationale_rows(proposal), ("", "how the size follows"))
 
     def _decide_each(
         self, request: HttpRequest, queryset: QuerySet[TradeProposal], decide: Any, verb: str

@@ -1,25 +1,116 @@
-"""How a proposal reads to a person: its what-if (VaR 95% and each limit, before → after,
-in their units) and the decision panel the proposal's page and the dashboard show."""
+"""How a proposal reads to a person: its size in its units and in the base currency, its
+rationale in the fund's words, its what-if (VaR 95% and each limit, before → after, in
+their units, the limits it would newly breach) and the decision panel the proposal's page
+and the dashboard show."""
 
+import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from core import inputs
-from core.formatting import money, number
+from core.calendar import anbima_days
+from core.formatting import money, number, percent, price
+from portfolio.di1 import Di1Quote, unit_price
+from portfolio.ledger import Quote, Terms
 from risk.models import limit_figure
 from risk.selectors import breached
 
 from .models import TradeProposal
+from .selectors import trade_exposure
+
+BASE = settings.PMS_BASE_CURRENCY
 
 
 def readable(value: Any) -> str:
-    """A rationale's value: numbers with separators and no trailing zeros, the rest as is."""
+    """A value without a label of its own: numbers with separators, to 4 places at most and
+    no trailing zeros; the rest as is."""
     try:
-        return number(Decimal(str(value)))
+        return number(Decimal(str(value)), 4)
     except (InvalidOperation, ValueError):
         return str(value)
+
+
+def _figures(rationale: dict[str, Any], *keys: str) -> list[Decimal] | None:
+    """The rationale's numbers under `keys`, or None when one is missing or not a number."""
+    try:
+        return [Decimal(str(rationale[key])) for key in keys]
+    except (KeyError, InvalidOperation, ValueError):
+        return None
+
+
+def _market_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
+    """The signal, the volatility and the market the trade was sized at."""
+    r, instrument, rows = proposal.rationale, proposal.instrument, []
+    if (score := _figures(r, "score")) is not None:
+        rows.append(("Signal", f"score {number(score[0])} of {r.get('signal_date', '—')}"))
+    if (sigma := _figures(r, "sigma")) is not None:
+        daily = (
+            f"{number(sigma[0], 2)} bp a day"
+            if r.get("sigma_unit") == "bp"
+            else f"{percent(sigma[0], 2)} a day"
+        )
+        days = r.get("sigma_days")
+        rows.append(("Volatility (σ)", f"{daily}, over the last {days} daily moves"))
+    if (last := _figures(r, "price")) is not None:
+        rows.append(("Price", f"{price(last[0], instrument)}, close of {r.get('price_date')}"))
+    fx = _figures(r, "fx_rate")
+    if fx is not None and instrument.currency != BASE:
+        rows.append(("FX rate", f"{number(fx[0], 4)} {BASE} per {instrument.currency}"))
+    return rows
+
+
+def _sizing_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
+    """How the size follows: target = score × risk budget ÷ (σ × value of one unit), the
+    trade from the current position to it, in lots, if not too small."""
+    r, units, rows = proposal.rationale, unit_word(proposal), []
+    one = units[:-1]  # contract, unit
+    if (unit := _figures(r, "unit_value")) is not None:
+        value = (
+            f"{money(unit[0])} {BASE} per bp (its DV01)"
+            if r.get("sigma_unit") == "bp"
+            else f"{money(unit[0])} {BASE} (its notional)"
+        )
+        rows.append((f"Value of one {one}", value))
+    if (budget := _figures(r, "risk_budget")) is not None:
+        rows.append(
+            ("Strategy's risk budget", f"{money(budget[0])} {BASE} of daily P&L volatility")
+        )
+    if (target := _figures(r, "target")) is not None:
+        formula = f"score × risk budget ÷ (σ × value of one {one})"
+        rows.append(("Target position", f"{number(target[0], 2)} {units} = {formula}"))
+    if (current := _figures(r, "current")) is not None:
+        rows.append(("Current position", f"{number(current[0])} {units}"))
+    lot = _figures(r, "lot_size")
+    lots = "" if lot is None else f", in lots of {number(lot[0])}"
+    rows.append(("Trade", f"{size(proposal)}{lots}"))
+    smallest = _figures(r, "min_trade_fraction", "target")
+    if smallest is not None:
+        fraction, of = smallest
+        least = f"{number(fraction * abs(of), 2)} {units}"
+        rows.append(("Smallest trade proposed", f"{percent(fraction, 0)} of the target: {least}"))
+    return rows
+
+
+# The rationale's keys the rows above put in words; any other is shown as it is named.
+RATIONALE_KEYS = {
+    "signal_date", "score", "sigma", "sigma_unit", "sigma_days", "price", "price_date",
+    "fx_rate", "unit_value", "risk_budget", "target", "current", "lot_size",
+    "min_trade_fraction",
+}  # fmt: skip
+
+
+def rationale_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
+    """The rationale in the fund's words, figures formatted: the market the trade was sized
+    at, then how its size follows from it."""
+    others = [
+        (key.replace("_", " ").capitalize(), readable(value))
+        for key, value in proposal.rationale.items()
+        if key not in RATIONALE_KEYS
+    ]
+    return [*_market_rows(proposal), *_sizing_rows(proposal), *others]
 
 
 def _amount(value: str | None) -> str:
@@ -55,6 +146,21 @@ def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]
     return rows
 
 
+def what_if_note(proposal: TradeProposal) -> str:
+    """How the what-if was computed, in words: the book and history it is of, and what it
+    could not see."""
+    what_if = proposal.what_if
+    if "as_of" not in what_if:
+        return ""
+    days = what_if.get("window_used") or what_if.get("window")
+    note = f"The book of {what_if['as_of']} with this trade alone; VaR over {days} days of history"
+    if what_if.get("short_history"):
+        note += f" (fewer than the {what_if.get('window')} asked)"
+    if what_if.get("missing_history"):
+        note += f"; {proposal.instrument} has no history in that window: it adds nothing to VaR"
+    return f"{note}."
+
+
 def var_change(proposal: TradeProposal) -> str:
     what_if = proposal.what_if
     before, after = _amount(what_if.get("var_95_before")), _amount(what_if.get("var_95_after"))
@@ -62,9 +168,47 @@ def var_change(proposal: TradeProposal) -> str:
     return f"{change} (no VaR yet)" if what_if.get("unavailable") else change
 
 
-def breaches_after(proposal: TradeProposal) -> str:
-    """The limits the trade would leave in breach, by name."""
-    return ", ".join(breached(proposal.what_if.get("limits_after") or []))
+def new_breaches(proposal: TradeProposal) -> str:
+    """The limits the trade would breach that are not in breach before it, by name (a
+    limit already in breach is the book's, not the trade's: its row says so)."""
+    what_if = proposal.what_if
+    before = set(breached(what_if.get("limits_before") or []))
+    return ", ".join(n for n in breached(what_if.get("limits_after") or []) if n not in before)
+
+
+def unit_word(proposal: TradeProposal) -> str:
+    """What the proposal's quantity counts: units of a currency or of a funded holding,
+    contracts of anything else."""
+    instrument = proposal.instrument
+    funded = instrument.settlement == instrument.Settlement.FUNDED
+    return "units" if funded or instrument.asset_class == instrument.AssetClass.FX else "contracts"
+
+
+def notional(proposal: TradeProposal) -> Decimal | None:
+    """The proposed trade's notional in the base currency at the price and FX rate it was
+    sized at (its rationale's), as sizing adds it to the what-if: a DI1's from its unit
+    price at that rate; None for a rationale without them."""
+    rationale, instrument = proposal.rationale, proposal.instrument
+    try:
+        rate, fx_rate = Decimal(rationale["price"]), Decimal(rationale["fx_rate"])
+        priced_on = dt.date.fromisoformat(rationale["price_date"])
+    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return None
+    terms = Terms.of(instrument)
+    quote: Quote = rate
+    if terms.is_di1 and terms.maturity is not None:
+        pu = unit_price(rate, int(anbima_days(priced_on, terms.maturity)))
+        quote = Di1Quote(pu, Decimal(0), Decimal(0))
+    cents, _ = trade_exposure(terms, proposal.quantity, quote, fx_rate)
+    return Decimal(cents).scaleb(-2)
+
+
+def size(proposal: TradeProposal) -> str:
+    """The trade in its units and in the base currency: "sell 40 contracts (notional
+    1,234.00 BRL)"."""
+    shown = f"{proposal.direction} {number(abs(proposal.quantity))} {unit_word(proposal)}"
+    amount = notional(proposal)
+    return shown if amount is None else f"{shown} (notional {money(abs(amount))} {BASE})"
 
 
 def decision_context(
@@ -76,10 +220,11 @@ def decision_context(
         "proposal": proposal,
         "open": open_what_if,
         "var_change": var_change(proposal),
-        "breaches_after": breaches_after(proposal),
+        "new_breaches": new_breaches(proposal),
+        "what_if_note": what_if_note(proposal),
+        "size": size(proposal),
         "note_max": inputs.NOTE_MAX,
-        "quantity": number(abs(proposal.quantity)),
-        "size": f"{abs(proposal.quantity).normalize():f}",  # the modify form's, unsigned
+        "modify_size": f"{abs(proposal.quantity).normalize():f}",  # the form's, unsigned
         "what_if": what_if_rows(proposal),
         "can_decide": proposal.status == TradeProposal.Status.PENDING
         and request.user.has_perm("trading.decide_tradeproposal"),

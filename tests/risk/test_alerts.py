@@ -362,3 +362,7 @@ def test_the_admin_lists_breaches_newest_first_and_asks_for_the_note(dv01: RiskL
         ("acknowledged", "hedged"),
         ("resolved", ""),
     ]
+    # As the person who acknowledged it, in the alert and in the audit trail.
+    [record] = AuditRecord.objects.filter(action="riskalert.acknowledge")
+    assert (record.actor, record.note) == ("risk-officer", "hedged")
+    assert RiskAlert.objects.get(status="acknowledged").acknowledged_by == "risk-officer"

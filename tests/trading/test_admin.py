@@ -37,9 +37,29 @@ def ids(symbol: str) -> str:
 def test_proposal_page_shows_rationale_and_what_if(admin_client_pm):
     page = admin_client_pm.get(f"{CHANGELIST}{ids('ESH4')}/change/")
     assert page.status_code == 200
-    html = page.content.decode()
-    assert "unit_value" in html and "1,250,000" in html  # the rationale table
+    html = unescape(page.content.decode())
+    # The rationale in the fund's words (tests/trading/test_proposals.py works the sizing
+    # out): buy 40 ESH4 at 5,000 × 50 × 5.00 = 1,250,000 BRL a contract: 50,000,000.00.
+    for label, value in (
+        ("Signal", f"score 0.5 of {TODAY}"),
+        ("Price", f"5,000, close of {TODAY}"),
+        ("FX rate", "5 BRL per USD"),
+        ("Value of one contract", "1,250,000.00 BRL (its notional)"),
+        ("Strategy's risk budget", "1,000,000.00 BRL of daily P&L volatility"),
+        # 0.5 × 1,000,000 / (0.0100344670 × 1,250,000) = 39.8626 → 39.86
+        ("Target position", "39.86 contracts = score × risk budget ÷ (σ × value of one"),
+        ("Current position", "0 contracts"),
+        ("Trade", "buy 40 contracts (notional 50,000,000.00 BRL), in lots of 1"),
+        ("Smallest trade proposed", "10% of the target: 3.99 contracts"),
+    ):
+        assert f"<td>{label}</td><td>{value}" in html
+    # σ 0.0100344670 a day: 1.00%; no raw key, no unrounded float.
+    assert "<td>1.00% a day, over the last 60 daily moves</td>" in html
+    assert "min_trade_fraction" not in html and "unit_value" not in html
+    assert "0.0100344" not in html
     assert "25,000" in html and "520,050" in html  # VaR 95% before → after, whole BRL
+    # The what-if in words: the window is the fixture's PMS_RISK_WINDOW, 60 days.
+    assert "with this trade alone; VaR over 60 days of history." in html
     listing = admin_client_pm.get(CHANGELIST).content.decode()
     # VaR 95% in whole BRL; DI1F27 −3,073 more: DV01 −79,325 per bp × 10 bp = 793,250
     assert "25,000 → 520,050" in listing and "25,000 → 793,250" in listing
