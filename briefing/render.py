@@ -34,12 +34,14 @@ def money(value: str | None) -> str:
     return formatting.money(value)
 
 
-def price(value: str | None, unit: str = "%") -> str:
-    """A close or a price as quoted, with separators and no trailing zeros; a yield
-    instrument's (the one whose moves are in bp) in percent: "74,548.3139", "10.85%"."""
+def price(value: str | None, row: dict[str, Any]) -> str:
+    """A close or a price of a pack's row to its instrument's places (`places`; a pack
+    written before they were kept shows the stored digits), no trailing zeros; a yield
+    instrument's (its moves are in bp) in percent: "74,548.31", "10.85%"."""
     if value is None:
         return "—"
-    return f"{number(value)}%" if unit == "bp" else number(value)
+    shown = number(value, row.get("places"))
+    return f"{shown}%" if row.get("unit") == "bp" else shown
 
 
 def percent(value: str | None, places: int = 2) -> str:

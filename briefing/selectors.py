@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from attribution import selectors as performance
 from attribution.api.serializers import AttributionSerializer, statistics_shown
 from core.calendar import business_days_ending, utc_iso
-from core.formatting import cents_str, decimal_str, ratio
+from core.formatting import cents_str, decimal_str, price_places, ratio
 from portfolio import selectors as portfolio
 from portfolio.accounts import Accounts
 from portfolio.ledger import BP_PER_PERCENT, Terms, cents, exposure, exposure_by, is_stale
@@ -238,6 +238,7 @@ class Sections:
                     "name": instrument.name,
                     "currency": instrument.currency,
                     "unit": "bp" if _is_yield(instrument) else "%",
+                    "places": price_places(instrument),
                     "close": decimal_str(now[1].normalize()) if now else None,
                     "close_date": now[0].isoformat() if now else None,
                     **{f"move_{name}": value for name, value in moves.items()},
@@ -262,6 +263,8 @@ class Sections:
                 "asset_class": p.instrument.asset_class,
                 "quantity": decimal_str(p.quantity),
                 "price": decimal_str(p.price.normalize()),
+                "unit": "bp" if _is_yield(p.instrument) else "%",
+                "places": price_places(p.instrument),
                 "notional": decimal_str(p.notional_base),
                 "unrealized_pnl": decimal_str(p.unrealized_pnl_base),
                 "daily_pnl": decimal_str(p.daily_pnl_base),

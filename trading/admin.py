@@ -238,7 +238,7 @@ class TradeProposalAdmin(ExportAdmin, ReadOnlyAdmin):
         ExportColumn(
             f"VaR 95% after ({BASE})", lambda p: _figure(p.what_if, "var_95_after"), MONEY
         ),
-        ExportColumn("limits breached after", breaches_after),
+        ExportColumn("new limit breaches", new_breaches),
         ExportColumn("decided by", "decided_by"),
         ExportColumn("decided at (UTC)", "decided_at"),
         ExportColumn("decision note", "decision_note"),
