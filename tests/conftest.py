@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 
 from portfolio.models import Instrument, Strategy
 
+from .browser import CHROMIUM, LAUNCH_ARGS
 from .factories import FxRateFactory, InstrumentFactory, StrategyFactory
 
 # The fixtures more than one folder uses, by name (pytest allows this list in the root
@@ -41,6 +42,12 @@ ON_REDIS = bool(settings.REDIS_URL)
 # loop running in the main thread from their first test to the session's end; Django's
 # ORM, synchronous all the same, must not take that for an async context.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's browser is Debian's chromium (tests/browser.py)."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": LAUNCH_ARGS}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -8,28 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
 from openpyxl import load_workbook
 
+from tests.browser import log_in, needs_chromium, serve
 from tests.conftest import TODAY
 from tests.fixtures.trading_fund import DAYS
 from tests.test_admin_lists import TRADE_HEADER, fund  # noqa: F401  (the fixture)
-from tests.trading.test_browser import (  # noqa: F401  (the chromium executable's fixture)
-    CHROMIUM,
-    browser_type_launch_args,
-)
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def lists(fund, live_server, settings) -> str:  # noqa: F811
     """The fund of tests/test_admin_lists.py, served, with a viewer who may read it."""
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-    settings.CSRF_USE_SESSIONS = True
-    viewer = User.objects.create_user("viewer", password="browser-pw", is_staff=True)
-    viewer.groups.add(Group.objects.get(name="viewer"))
-    return str(live_server.url)
+    return serve(live_server, settings, "viewer")
 
 
 def downloaded(page: Any, label: str) -> tuple[str, bytes]:
@@ -40,11 +32,7 @@ def downloaded(page: Any, label: str) -> tuple[str, bytes]:
 
 
 def test_the_trades_open_newest_first_filter_by_instrument_and_export(lists, page):
-    page.goto(f"{lists}/admin/login/?next=/admin/portfolio/trade/")
-    page.fill("#id_username", "viewer")
-    page.fill("#id_password", "browser-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#result_list")
+    log_in(page, lists, "viewer", then="/admin/portfolio/trade/", wait_for="#result_list")
     dates = page.locator("#result_list td.field-trade_date, #result_list th.field-trade_date")
     newest_first = [day.isoformat() for day in (TODAY, DAYS[-3], DAYS[-5], DAYS[-10])]
     assert dates.all_inner_texts() == newest_first

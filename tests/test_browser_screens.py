@@ -3,37 +3,24 @@ Playwright): an alert acknowledged with a note from the dashboard, the NAV curve
 and value on hover, and the dashboard and the positions fitting 1,280 px without a
 sideways scroll. In CI the browser is required: a missing one fails."""
 
-import os
 import re
-import shutil
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from portfolio import services
 from portfolio.models import AuditRecord
 from risk import services as risk_services
 from risk.models import RiskAlert, RiskLimit
 from risk.selectors import LimitValue
+from tests import browser
+from tests.browser import needs_chromium, serve
 from tests.conftest import TODAY
 from tests.fixtures.trading_fund import DAYS
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("CI"):
-    raise RuntimeError("The browser tests need Debian's chromium: apt-get install chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
+pytestmark = needs_chromium
 WIDTH = 1280
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    }
 
 
 @pytest.fixture
@@ -42,11 +29,7 @@ def screens(trading_fund, live_server, settings) -> str:
     15, 2024, marked there: no P&L) with 1,000,000.00 more subscribed on DAYS[30], its
     timeline built; a DV01 limit of 2,000 in breach on the last two days (an open alert);
     a user per group."""
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-    settings.CSRF_USE_SESSIONS = True
-    for group in ("pm", "risk"):
-        user = User.objects.create_user(group, password="browser-pw", is_staff=True)
-        user.groups.add(Group.objects.get(name=group))
+    url = serve(live_server, settings, "pm", "risk")
     services.capital_flow_create(
         date=DAYS[30], amount=Decimal("1000000.00"), note="second", actor="test"
     )
@@ -54,16 +37,13 @@ def screens(trading_fund, live_server, settings) -> str:
     dv01 = RiskLimit.objects.create(name="DV01", metric="dv01", limit=Decimal("2000"))
     for day in DAYS[-2:]:
         risk_services.alerts_update(as_of=day, values=[LimitValue(dv01, Decimal("2500"))])
-    return str(live_server.url)
+    return url
 
 
 def log_in(page: Any, url: str, user: str) -> None:
+    """Logged in, on the dashboard, 1,280 px wide."""
     page.set_viewport_size({"width": WIDTH, "height": 900})
-    page.goto(f"{url}/admin/login/?next=/admin/")
-    page.fill("#id_username", user)
-    page.fill("#id_password", "browser-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#pms-dashboard")
+    browser.log_in(page, url, user, wait_for="#pms-dashboard")
 
 
 def test_the_risk_officer_acknowledges_an_alert_with_a_note_from_the_dashboard(screens, page):

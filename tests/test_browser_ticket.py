@@ -3,59 +3,23 @@
 ledger shows the trades booked by the pm; the risk officer's stress runs, stored and
 ad hoc, show the figures of POST /api/risk/stress/. In CI the browser is required."""
 
-import os
-import shutil
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from core.formatting import money
 from portfolio.models import Position
 from risk import services as risk_services
+from tests.browser import api, log_in, needs_chromium, serve
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("CI"):
-    raise RuntimeError("The browser tests need Debian's chromium: apt-get install chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    }
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def desk(book: Any, live_server: Any, settings: Any) -> str:
-    """The risk book (tests/fixtures/risk_book.py) and a pm and a risk officer; the
-    server's clock is the suite's (2024), the browser's today's, so cookies carry no expiry
-    date the browser would find past."""
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-    settings.CSRF_USE_SESSIONS = True
-    for group in ("pm", "risk"):
-        user = User.objects.create_user(group, password="browser-pw", is_staff=True)
-        user.groups.add(Group.objects.get(name=group))
-    return str(live_server.url)
-
-
-def log_in(page: Any, url: str, user: str) -> None:
-    page.goto(f"{url}/admin/login/?next=/admin/")
-    page.fill("#id_username", user)
-    page.fill("#id_password", "browser-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#pms-nav")
-
-
-def api(page: Any, url: str, path: str) -> dict[str, Any]:
-    """The API's answer to the logged-in browser (its session)."""
-    answer = page.request.get(f"{url}{path}", headers={"Accept": "application/json"})
-    assert answer.ok, (path, answer.status)
-    return answer.json()  # type: ignore[no-any-return]
+    """The risk book (tests/fixtures/risk_book.py), a pm and a risk officer."""
+    return serve(live_server, settings, "pm", "risk")
 
 
 def submitted(page: Any, form: str) -> str:

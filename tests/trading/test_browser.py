@@ -3,64 +3,35 @@ Playwright): the dashboard's figures are the API's, a proposal approved from the
 changes the book, a rejection without a reason is refused with the rule's message, and a
 viewer finds no write control. In CI the browser is required: a missing one fails."""
 
-import os
-import shutil
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
 
 from core.formatting import money
+from tests import browser
+from tests.browser import api, needs_chromium, serve
 from tests.conftest import TODAY
 from tests.fixtures.trading_fund import signal
 from trading import services
 from trading.models import TradeProposal
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if CHROMIUM is None and os.environ.get("CI"):
-    raise RuntimeError("The browser tests need Debian's chromium: apt-get install chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (apt-get install chromium)")
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    }
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def workspace(trading_fund, live_server, settings) -> str:
-    """The trading fund with two pending proposals (buy ESH4, sell DI1F27) and a user per
-    group; the server's clock is the suite's (2024), the browser's is today's, so cookies
-    carry no expiry date the browser would find past."""
-    settings.SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-    settings.CSRF_USE_SESSIONS = True
-    for group in ("pm", "viewer"):
-        user = User.objects.create_user(group, password="browser-pw", is_staff=True)
-        user.groups.add(Group.objects.get(name=group))
+    """The trading fund with two pending proposals (buy ESH4, sell DI1F27), a pm and a
+    viewer."""
+    url = serve(live_server, settings, "pm", "viewer")
     signal("ESH4", "MACRO", "0.5")
     signal("DI1F27", "MACRO", "-0.8")
     services.proposal_generate(date=TODAY, actor="pm")
-    return str(live_server.url)
+    return url
 
 
 def log_in(page: Any, url: str, user: str) -> None:
-    page.goto(f"{url}/admin/login/?next=/admin/")
-    page.fill("#id_username", user)
-    page.fill("#id_password", "browser-pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#pms-dashboard")
-
-
-def api(page: Any, url: str, path: str) -> dict[str, Any]:
-    """The API's answer to the logged-in browser (its session)."""
-    answer = page.request.get(f"{url}{path}", headers={"Accept": "application/json"})
-    assert answer.ok, (path, answer.status)
-    return answer.json()  # type: ignore[no-any-return]
+    browser.log_in(page, url, user, wait_for="#pms-dashboard")
 
 
 def proposal_of(symbol: str) -> TradeProposal:
