@@ -84,6 +84,40 @@ def test_the_files_and_benchmarks_the_docs_name_exist():
     assert not problems, "\n".join(problems)
 
 
+# `bash scripts/test.sh ARGS` written in the docs (the fault battery), "PG:" when it runs in
+# the PostgreSQL + Redis environment.
+COLLECT = ["bash", "scripts/test.sh", "--collect-only", "-q", "-p", "no:cacheprovider"]
+TEST_COMMAND = re.compile(r"(PG: )?`((?:\w+=\S+ )*)bash scripts/test\.sh (tests/[^`]+)`")
+
+
+@pytest.mark.slow
+def test_each_test_command_in_the_docs_selects_tests():
+    """`bash scripts/test.sh tests/… -k …` as written collects at least one test (a `-k` or
+    `-m` that matches nothing would run nothing and pass). The "PG:" ones are collected
+    where they run, with DATABASE_URL and REDIS_URL set (CI's PostgreSQL pass)."""
+    on_postgres = os.environ.get("DATABASE_URL", "").startswith("postgres")
+    problems, checked = [], 0
+    for path in DOCUMENTS:
+        for number, text in enumerate(path.read_text().splitlines(), start=1):
+            for marked, variables, arguments in TEST_COMMAND.findall(text):
+                if (marked or "DATABASE_URL" in variables) and not on_postgres:
+                    continue
+                words = [w for w in shlex.split(arguments) if w != "--create-db"]
+                collected = subprocess.run(
+                    [*COLLECT, *words],
+                    cwd=ROOT,
+                    capture_output=True,
+                    text=True,
+                    timeout=300,
+                )
+                checked += 1
+                if collected.returncode != 0:
+                    said = (collected.stdout + collected.stderr).strip().splitlines()[-1:]
+                    problems.append(f"{path.name}:{number}: {arguments}: {said}")
+    assert not problems, "\n".join(problems)
+    assert checked >= (18 if on_postgres else 11)
+
+
 def readme_environment_file() -> dict[str, str]:
     """The README's production environment file, its `…` filled with random secrets."""
     text = (ROOT / "README.md").read_text()
