@@ -2,7 +2,11 @@
 # Benchmarks on PostgreSQL + Redis:
 # `benchmarks/run.sh [book|risk|proposals|attribution|morning_pack|cache|pipelines|nav|backup|health|outage|dashboard|analytics]`
 # (default: all).
-# Each recreates the database pms_bench, then prints its figures. `BENCH_DI1=200` (book,
+# Each recreates the benchmark database, then prints its figures. The database is
+# BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/pms_bench; its name must
+# contain "bench"), the cache BENCH_REDIS_URL (default redis://127.0.0.1:6379/14). `cache`
+# needs wrk (apt-get install wrk): without it, it exits 1 saying so, and so does this script,
+# before the benchmarks after it. `BENCH_DI1=200` (book,
 # risk): linear instruments only beside the same book with 200 of its 1,000 instruments DI1
 # futures, and the ratio (issue 37).
 set -euo pipefail

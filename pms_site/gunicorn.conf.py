@@ -1,4 +1,6 @@
-"""gunicorn settings of PMS: `gunicorn -c pms_site/gunicorn.conf.py pms_site.wsgi`.
+"""gunicorn settings of PMS: `.venv/bin/gunicorn -c pms_site/gunicorn.conf.py pms_site.wsgi`,
+in production and in the demo alike (`scripts/serve.sh` starts it so, with 2 workers unless
+PMS_WEB_WORKERS is set). The static files are served by the application (WhiteNoise).
 
 Environment: PMS_BIND (default 127.0.0.1:8000), PMS_WEB_WORKERS (default 2 per core + 1),
 PMS_WEB_TIMEOUT (seconds, default 60), PMS_ACCESS_LOG (a file, or "-" for stdout).

@@ -65,7 +65,7 @@ def test_healthy_system_exits_0(running_fund):
     accounts = line(output, "fund's accounts")
     assert "OK" in accounts and "every snapshot has its accounts; 2024-03-15: NAV" in accounts
     assert "rolled back" in line(output, "mark-to-market dry run")
-    assert "75 manage.py commands parse" in line(output, "documents")
+    assert "79 manage.py commands parse" in line(output, "documents")
     assert "archive checked" in line(output, "latest backup")
     assert output.strip().endswith("failing") and ", 0 failing" in output
 
