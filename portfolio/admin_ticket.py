@@ -41,7 +41,8 @@ DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "size": 14}
 
 
 def price_text(instrument: Instrument, price: Decimal) -> str:
-    """A price as its instrument is quoted: a yield in percent (10.4%), a price as is."""
+    """A price exactly as booked (a confirmation repeats what was typed, not the places a
+    list rounds it to), as its instrument is quoted: a yield in percent (10.4%)."""
     shown = number(price)
     return f"{shown}%" if instrument.quote_type == Instrument.QuoteType.YIELD else shown
 
@@ -353,8 +354,9 @@ class TicketAdminMixin(admin.ModelAdmin):
             raise PermissionDenied
         seen = latest_trade()
         initial = {"seen": seen, "trade_date": ticket_date()}
-        if request.GET.get("position", "").isdigit():  # from a position's page
-            initial["position"] = int(request.GET["position"])
+        position = request.GET.get("position", "")
+        if position.isascii() and position.isdecimal():  # from a position's page
+            initial["position"] = int(position)
         shown: dict[str, TicketForm] = {
             kind: FORMS[kind](initial=initial, prefix=kind) for kind in kinds
         }

@@ -147,6 +147,10 @@ def test_the_pm_finds_the_ticket_in_the_menu_and_on_a_positions_page(chain: Any)
     # The roll offers the other contracts of the position's chain.
     roll = dict((k, f) for k, _, f in answer.context["forms"])["roll"]
     assert roll.fields["to"].widget.choices == [("", "———"), ("WIN", [("WINM24", "WINM24")])]
+    for odd in ("²", "-1", "1e3", "x"):  # a position that is no number picks none
+        answer = pm.get(TICKET, {"position": odd})
+        assert answer.status_code == 200
+        assert f'<option value="{trade.position_id}" selected>' not in answer.content.decode()
 
 
 def test_a_price_beyond_the_band_needs_confirm(ibov: Any, macro: Any) -> None:
