@@ -26,6 +26,7 @@ os.environ.setdefault(
     "MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), f"pms-matplotlib-{os.getuid()}")
 )
 
+import matplotlib
 from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -36,6 +37,10 @@ from PIL import Image
 from core.charts import STATUS_COLOURS, nice_ticks
 from core.formatting import flow_label, money
 from core.inputs import ACCOUNTS_LABELS
+
+# Labels are the fund's free text (a limit named "Perda R$ 50% & US$ 1mm"): text, never a
+# formula, which two "$" would otherwise start (and a bad one would fail the drawing).
+matplotlib.rcParams["text.parse_math"] = False
 
 EMAIL_WIDTH = 600  # CSS pixels: the width mail clients lay a message out at
 SCALE = 2  # image pixels per CSS pixel

@@ -94,6 +94,15 @@ def test_the_charts_draw_the_same_from_several_threads(briefed: None) -> None:
     assert all({n: c.png for n, c in charts.items()} == alone for charts in drawn)
 
 
+def test_a_limit_named_with_dollar_signs_is_drawn_as_text() -> None:
+    """Two "$" in matplotlib's text start a formula: "R$ 50% & US$" would fail the drawing
+    and "R$ 2mm / US$ 400k" lose its signs. The fund's names are text."""
+    names = ["Perda R$ 50% & US$ 1mm", "R$ {a US$", "Stop R$ 2mm / US$ 400k"]
+    limits = [{"name": n, "utilization": "0.5", "status": "ok"} for n in names]
+    chart = charts_png.utilization_chart(limits)
+    assert Image.open(BytesIO(chart.png)).format == "PNG"
+
+
 def test_the_pack_writes_money_with_separators_and_cents(briefed: None) -> None:
     pack = generate()
     page, _ = render.email(pack)
