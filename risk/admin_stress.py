@@ -3,11 +3,13 @@ position, the numbers of POST /api/risk/stress/ (the same selector); and the sho
 the scenario form and the stress page share: a row per shock instead of a JSON box,
 checked by the service's shock rules, its errors next to it."""
 
+import itertools
 import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -26,7 +28,6 @@ from .models import StressScenario
 # POST /api/risk/stress/, this page is the risk officer's).
 STRESS_RIGHT = "risk.add_stressscenario"
 ROW_FIELDS = services.SHOCK_FIELDS  # target_type, target, shock, quote_type
-MAX_ROWS = 200
 TARGET_TYPES = [
     ("", "———"),
     ("instrument", "instrument"),
@@ -84,7 +85,7 @@ class ShocksWidget(forms.Widget):
 
     def value_from_datadict(self, data: Any, files: Any, name: str) -> list[dict[str, str]]:
         rows = []
-        for index in range(MAX_ROWS):
+        for index in itertools.count():  # every row the page drew: none is dropped
             if f"{name}-{index}-target" not in data:
                 break
             typed = {f: str(data.get(f"{name}-{index}-{f}", "")).strip() for f in ROW_FIELDS}
@@ -250,5 +251,6 @@ class StressAdminMixin(admin.ModelAdmin):
             "loss": result is not None and Decimal(result["pnl"]) < 0,
             "scenario": scenario,
             "shocks_said": shocks_said(scenario.shocks) if scenario else "",
+            "base": settings.PMS_BASE_CURRENCY,
         }
         return TemplateResponse(request, "admin/risk/stressscenario/stress.html", context)

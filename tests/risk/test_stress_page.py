@@ -153,3 +153,13 @@ def test_a_historical_scenario_replays_its_window(book: Any, api_client_for: Any
     assert page.context["result"] == api.json()
     assert page.context["total"] == "-8,217.75"  # worked out in tests/risk/test_risk.py
     assert "The moves from 2024-03-13 to 2024-03-15, replayed." in page.content.decode()
+
+
+def test_a_scenario_of_many_shocks_keeps_every_row(book: Any) -> None:
+    """Rows are read back until the page's last: 210 shocks saved are 210 stored (a cap of
+    200 once dropped the rest without a word)."""
+    risk = desk("risk")
+    many = [{"target_type": "asset_class", "target": "equity", "shock": "-0.001"}] * 210
+    answer = risk.post("/admin/risk/stressscenario/add/", {"name": "Many", **as_rows(many)})
+    assert answer.status_code == 302
+    assert len(StressScenario.objects.get(name="Many").shocks) == 210
