@@ -89,19 +89,22 @@ def separator(header_line: str, source: str) -> str:
 
 def parsed_csv(text: str, source: str, required: set[str], known: set[str]) -> CsvRows:
     """The rows of a CSV text by column name (blank values left out); a line with more
-    values than the header has columns is an error of that row."""
+    values than the header has columns is an error of that row (blank ones past the last
+    column, as Excel writes after a trailing separator, are nothing)."""
     delimiter = separator(text.split("\n", 1)[0], source)
     found = CsvRows(decimal_comma=delimiter == ";")
     try:
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
         header = [name.strip() for name in next(reader, [])]
+        while header and not header[-1]:  # Excel's trailing separator: "date;price;"
+            header.pop()
         _check_header(source, header, required, known, delimiter)
         ended = reader.line_num  # a quoted value may span lines: a row starts after the last
         for values in reader:
             start, ended = ended + 1, reader.line_num
             if not any(value.strip() for value in values):
                 continue
-            if len(values) > len(header):
+            if any(value.strip() for value in values[len(header) :]):
                 found.errors[len(found.rows)] = {
                     "columns": [
                         f"{len(values)} values for {len(header)} columns "

@@ -117,6 +117,13 @@ def test_an_excel_file_with_semicolons_decimal_commas_and_a_bom(tmp_path, ibov, 
     assert Price.objects.get(instrument=ibov, date=TODAY).price == D("127100")
 
 
+def test_excels_trailing_separator_is_no_column(tmp_path, ibov):
+    """Excel may end every line with the separator: an empty last column, nothing else."""
+    path = write(tmp_path, "instrument;date;price;\r\nINDJ24;14/03/2024;127.000,50;\r\n")
+    call_command("import_prices", path, stdout=StringIO())
+    assert Price.objects.get(instrument=ibov, date=YESTERDAY).price == D("127000.50")
+
+
 def test_a_number_that_could_be_read_two_ways_is_refused(tmp_path, ibov):
     path = write(
         tmp_path,
