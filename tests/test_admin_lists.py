@@ -293,3 +293,21 @@ def test_only_who_may_view_a_list_exports_it(fund):
     assert f'href="{TRADES}export.xlsx{query}"' in page
     assert viewer.get(f"{TRADES}export.pdf").status_code == 404
     assert Trade.objects.count() == 4 and FxRate.objects.exists() and Price.objects.exists()
+
+
+def test_the_drop_down_offers_ids_as_the_filter_reads_them(fund):
+    """With thousands separators on (USE_THOUSAND_SEPARATOR), an id of 1,000 and more must
+    still be offered as 12345: "12,345" filtered nothing (Django's ?e=1)."""
+    big = Instrument.objects.create(
+        symbol="BIGID",
+        name="An id past a thousand",
+        asset_class="equity",
+        currency="BRL",
+        quote_type="price",
+        pk=12345,
+    )
+    Price.objects.create(instrument=big, date=HISTORY[-1], price=Decimal("10"))
+    page = person("viewer").get(PRICES).content.decode()
+    assert '<option value="12345">BIGID</option>' in page
+    rows, count = shown(person("pm"), PRICES, {"instrument__id__exact": "12345"})
+    assert count == 1 and rows[0].instrument == big
