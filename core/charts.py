@@ -409,8 +409,8 @@ def utilization_chart(
 def _backtest_day(pnl: float, var: float, exception: bool) -> str:
     """A backtest day on hover: its P&L and VaR, or its loss beyond the VaR."""
     if exception:
-        return f"loss {-pnl:,.0f} beyond VaR {var:,.0f} (exception)"
-    return f"P&L {pnl:,.0f} · VaR {var:,.0f}"
+        return f"loss {-pnl:,.2f} beyond VaR {var:,.2f} (exception)"
+    return f"P&L {pnl:,.2f} · VaR {var:,.2f}"
 
 
 def _bar(x: float, edge: float, zero: float, width: float, value: float) -> str:

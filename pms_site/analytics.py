@@ -96,19 +96,19 @@ def _performance(report: PerformanceReport) -> dict[str, Any]:
 def _decomposition(report: Decomposition) -> dict[str, Any]:
     return {
         "as_of": report.as_of,
-        "var": money(report.var, 0),
+        "var": money(report.var),
         "window_used": report.window_used,
         "rows": [
             {
                 "key": row.key,
-                "component_var": money(row.component_var, 0),
+                "component_var": money(row.component_var),
                 "share": "—" if row.share is None else percent(row.share, 1),
                 "width": 0 if row.share is None else min(max(float(row.share), 0.0), 1.0),
             }
             for row in report.rows
         ],
         "incremental": [
-            {"strategy": row.strategy, "value": money(row.incremental_var, 0)}
+            {"strategy": row.strategy, "value": money(row.incremental_var)}
             for row in report.incremental
         ],
     }
@@ -136,7 +136,7 @@ def _backtest(report: Backtest) -> dict[str, Any]:
             height=300,
         ),
         "exception_days": [
-            {"date": day.date, "pnl": money(day.pnl, 0), "var": money(day.var, 0)}
+            {"date": day.date, "pnl": money(day.pnl), "var": money(day.var)}
             for day in reversed(report.days)
             if day.exception
         ],

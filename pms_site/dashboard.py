@@ -239,14 +239,14 @@ def _strategy_rows(periods: dict[str, dict[str, Decimal]]) -> list[dict[str, str
 
 def _risk(live: RiskReport) -> dict[str, Any]:
     return {
-        "var_95": money(live.var[0.95], 0),
-        "var_99": money(live.var[0.99], 0),
-        "es_95": money(live.expected_shortfall[0.95], 0),
-        "es_99": money(live.expected_shortfall[0.99], 0),
+        "var_95": money(live.var[0.95]),
+        "var_99": money(live.var[0.99]),
+        "es_95": money(live.expected_shortfall[0.95]),
+        "es_99": money(live.expected_shortfall[0.99]),
         "var_unavailable": live.var_unavailable,
         "window_used": live.window_used,
         "dv01_by_tenor": [
-            {"bucket": bucket, "dv01": money(Decimal(cents).scaleb(-2), 0)}
+            {"bucket": bucket, "dv01": money(Decimal(cents).scaleb(-2))}
             for bucket, cents in live.exposures.dv01_by_tenor
         ],
         "limits": _limits(live),
@@ -281,8 +281,8 @@ def dashboard(request: HttpRequest) -> dict[str, Any]:
         "headline": headline,
         "accounts": _accounts(book, days),
         "day_pnl": money(totals.daily_pnl),
-        "gross": money(totals.gross_exposure, 0),
-        "net": money(totals.net_exposure, 0),
+        "gross": money(totals.gross_exposure),
+        "net": money(totals.net_exposure),
         "positions": totals.open_positions,
         "nav_chart": charts.line_chart(
             [d.isoformat() for d, _, _ in curve],

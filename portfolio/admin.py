@@ -418,14 +418,14 @@ class OpenClosedFilter(admin.SimpleListFilter):
         return queryset.filter(closed_at__isnull=self.value() != Position.CLOSED)
 
 
-# The amounts of a position (live or in a snapshot) in the base currency: list column name
-# → (field, header, decimals). The position list sums them over what its filters select.
+# The amounts of a position (live or in a snapshot) in the base currency, to the cent: list
+# column name → (field, header). The position list sums them over what its filters select.
 BOOK_AMOUNTS = {
-    "notional": ("notional_base", f"notional ({BASE})", 0),
-    "unrealized": ("unrealized_pnl_base", f"unrealized P&L ({BASE})", 2),
-    "daily": ("daily_pnl_base", f"day P&L ({BASE})", 2),
-    "realized": ("realized_pnl_base", f"realized P&L ({BASE})", 2),
-    "dv01": ("dv01_base", f"DV01 ({BASE} per bp)", 0),
+    "notional": ("notional_base", f"notional ({BASE})"),
+    "unrealized": ("unrealized_pnl_base", f"unrealized P&L ({BASE})"),
+    "daily": ("daily_pnl_base", f"day P&L ({BASE})"),
+    "realized": ("realized_pnl_base", f"realized P&L ({BASE})"),
+    "dv01": ("dv01_base", f"DV01 ({BASE} per bp)"),
 }
 
 
@@ -433,7 +433,7 @@ class BookAmounts:
     """The columns of BOOK_AMOUNTS, for the position and position-snapshot lists."""
 
     notional, unrealized, daily, realized, dv01 = (
-        money_column(field, header, places) for field, header, places in BOOK_AMOUNTS.values()
+        money_column(field, header) for field, header in BOOK_AMOUNTS.values()
     )
 
 
@@ -482,7 +482,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
         f for row in fields for f in (row if isinstance(row, tuple) else (row,))
     )
     fx_rate_shown = number_column("fx_rate", f"FX rate ({BASE} per unit)")
-    market_value = money_column("market_value_base", f"market value ({BASE})", places=0)
+    market_value = money_column("market_value_base", f"market value ({BASE})")
     cost = money_column("cost_base", f"cost ({BASE}, funded)")
     fx_pnl = money_column("fx_pnl_base", f"of unrealized: FX ({BASE})")
     price_pnl = column(
@@ -499,7 +499,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
     list_per_page = 200
     actions = ["mark_to_market_today"]
     daily = money_column("day_pnl_base", f"day P&L ({BASE})")
-    amount_fields = {name: field for name, (field, _, _) in BOOK_AMOUNTS.items()} | {
+    amount_fields = {name: field for name, (field, _) in BOOK_AMOUNTS.items()} | {
         "daily": "day_pnl_base"
     }
 
@@ -513,9 +513,7 @@ class PositionAdmin(BookAmounts, ReadOnlyAdmin):
             sums = changelist.queryset.order_by().aggregate(
                 **{name: Sum(field) for name, field in self.amount_fields.items()}
             )
-            shown = {
-                name: money(sums[name], places) for name, (_, _, places) in BOOK_AMOUNTS.items()
-            }
+            shown = {name: money(sums[name]) for name in BOOK_AMOUNTS}
             shown["instrument_shown"] = f"Total ({changelist.result_count})"
             changelist.totals_row = [shown.get(name, "") for name in changelist.list_display]
         return response

@@ -293,11 +293,11 @@ class RiskSnapshotAdmin(ReadOnlyAdmin):
         "computed_at",
     )
 
-    nav_shown = money_column("nav", f"NAV ({BASE})", places=0)
-    var_95_shown = money_column("var_95", f"VaR 95% ({BASE})", places=0)
-    var_99_shown = money_column("var_99", f"VaR 99% ({BASE})", places=0)
-    es_95_shown = money_column("es_95", f"ES 95% ({BASE})", places=0)
-    es_99_shown = money_column("es_99", f"ES 99% ({BASE})", places=0)
+    nav_shown = money_column("nav", f"NAV ({BASE})")
+    var_95_shown = money_column("var_95", f"VaR 95% ({BASE})")
+    var_99_shown = money_column("var_99", f"VaR 99% ({BASE})")
+    es_95_shown = money_column("es_95", f"ES 95% ({BASE})")
+    es_99_shown = money_column("es_99", f"ES 99% ({BASE})")
 
     @admin.display(description="drawdown (peak)")
     def drawdown_pct(self, snapshot: RiskSnapshot) -> str:

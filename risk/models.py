@@ -133,7 +133,7 @@ def limit_figure(metric: str, value: Decimal | str | None) -> str:
         return f"{amount:,.2f}×"
     if metric == RiskLimit.Metric.DRAWDOWN:
         return percent(amount, 1)
-    return money(amount, 0)
+    return money(amount)
 
 
 # The source of the alert of a day whose NAV breaks with the administrator's official one.

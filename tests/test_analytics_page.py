@@ -25,9 +25,9 @@ def client(group: str | None = "viewer") -> Client:
 def test_the_decomposition_and_statistics_of_the_book(timeline: Any) -> None:
     page = client().get(URL, {"by": "strategy", "period": "itd"}).content.decode()
     live = selectors.decomposition(by="strategy")
-    assert f"What drives VaR 99%: {live.var:,.0f} (live book, 20 days)" in page
+    assert f"What drives VaR 99%: {live.var:,.2f} (live book, 20 days)" in page
     for row in live.rows:  # MACRO and RV, as the API has them
-        assert f'<td>{row.key}</td><td class="num">{row.component_var:,.0f}' in page
+        assert f'<td>{row.key}</td><td class="num">{row.component_var:,.2f}' in page
     decomposition = page[page.index('id="decomposition"') :]
     assert decomposition.count("<tr><td>MACRO</td>") == 2  # a component, an incremental VaR
     # Since the capital (Feb 16): the positions bought at Mar 15's close have no P&L yet.
@@ -44,13 +44,13 @@ def test_the_backtest_and_its_chart(history: Any) -> None:
     chart = page[page.index('<div id="backtest-chart">') :]
     assert chart.count('class="exception"') == 6 and chart.count('<rect class="hit"') == 250
     # Each exception on hover: its date and its loss beyond the VaR.
-    listed = re.findall(r"(\d{4}-\d{2}-\d{2}) \(P&amp;L -([\d,]+), VaR ([\d,]+)\)", page)
+    listed = re.findall(r"(\d{4}-\d{2}-\d{2}) \(P&amp;L -([\d,.]+), VaR ([\d,.]+)\)", page)
     assert len(listed) == 6
     for day, loss, var in listed:
         assert f'data-date="{day}" data-value="loss {loss} beyond VaR {var} (exception)"' in chart
     # No fund (no capital flow): no statistics, and an empty book's VaR is 0.
     assert "Unavailable: The fund has no capital flow yet" in page
-    assert "What drives VaR 99%: 0 (live book" in page
+    assert "What drives VaR 99%: 0.00 (live book" in page
 
 
 def test_unknown_choices_fall_back_and_a_user_outside_the_groups_is_refused(

@@ -207,9 +207,9 @@ def test_the_backtest_locates_each_exception_by_its_date_and_loss():
                          [False, True, False])  # fmt: skip
     hits = re.findall(r'data-date="([^"]*)" data-value="([^"]*)"', svg)
     assert hits == [
-        ("2024-03-13", "P&amp;L 500 · VaR 1,000"),
-        ("2024-03-14", "loss 1,200 beyond VaR 1,000 (exception)"),
-        ("2024-03-15", "P&amp;L -300 · VaR 900"),
+        ("2024-03-13", "P&amp;L 500.00 · VaR 1,000.00"),
+        ("2024-03-14", "loss 1,200.00 beyond VaR 1,000.00 (exception)"),
+        ("2024-03-15", "P&amp;L -300.00 · VaR 900.00"),
     ]
     assert svg.count('class="exception"') == 1
     assert date_labels(svg) == ["13 Mar 2024", "14 Mar", "15 Mar"]

@@ -135,7 +135,7 @@ def test_the_positions_list_reads_as_a_pm_reads_it(fund, di1):
     page = pm().get("/admin/portfolio/position/").content.decode()
     assert '<span class="num">10.5%</span>' in page  # DI1F27's last price, a yield
     assert '<span class="num">102,000</span>' in page  # INDJ24's
-    assert '<span class="num">-10,000,000</span>' in page and "-2,500" in page
+    assert '<span class="num">-10,000,000.00</span>' in page and "-2,500.00" in page
     assert "Unrealized P&amp;L (BRL)" in page and "DV01 (BRL per bp)" in page
     totals = page[page.index('<tr class="pms-totals">') :]
     totals = totals[: totals.index("</tr>")]
@@ -231,7 +231,7 @@ def test_the_risk_card_shows_the_dv01_by_tenor(fund, di1):
     page = pm().get("/admin/").content.decode()
     table = page[page.index('id="dv01-by-tenor"') :]
     table = table[: table.index("</table>")]
-    assert '<td>no maturity</td><td class="num">-2,500</td>' in table
+    assert '<td>no maturity</td><td class="num">-2,500.00</td>' in table
 
 
 def test_a_proposal_shows_only_the_limits_it_newly_breaches(fund, ibov, macro):

@@ -114,7 +114,7 @@ def rationale_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
 
 
 def _amount(value: str | None) -> str:
-    return money(value, places=0)
+    return money(value)
 
 
 def what_if_rows(proposal: TradeProposal) -> list[tuple[str, str, str, str, str]]:

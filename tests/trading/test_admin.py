@@ -57,12 +57,14 @@ def test_proposal_page_shows_rationale_and_what_if(admin_client_pm):
     assert "<td>1.00% a day, over the last 60 daily moves</td>" in html
     assert "min_trade_fraction" not in html and "unit_value" not in html
     assert "0.0100344" not in html
-    assert "25,000" in html and "520,050" in html  # VaR 95% before → after, whole BRL
+    # VaR 95% before → after (tests/trading/test_proposals.py works them out): 25,000.00 →
+    # 25,000 + 50,000,000 / 101 = 520,049.50.
+    assert "VaR 95% 25,000.00 → 520,049.50" in html
     # The what-if in words: the window is the fixture's PMS_RISK_WINDOW, 60 days.
     assert "with this trade alone; VaR over 60 days of history." in html
     listing = admin_client_pm.get(CHANGELIST).content.decode()
-    # VaR 95% in whole BRL; DI1F27 −3,073 more: DV01 −79,325 per bp × 10 bp = 793,250
-    assert "25,000 → 520,050" in listing and "25,000 → 793,250" in listing
+    # VaR 95%; DI1F27 −3,073 more: DV01 −79,325 per bp × 10 bp = 793,250
+    assert "25,000.00 → 520,049.50" in listing and "25,000.00 → 793,250.00" in listing
 
 
 def test_approve_action_books_each_pending_proposal(admin_client_pm):
