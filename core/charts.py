@@ -116,6 +116,14 @@ def _marker_indexes(labels: Sequence[str], markers: Sequence[Marker]) -> list[tu
     return found
 
 
+def _notes(marks: Sequence[tuple[int, str]]) -> dict[int, str]:
+    """The markers' texts by point, those of one point joined: "redemption 80,000; …"."""
+    notes: dict[int, str] = {}
+    for index, text in marks:
+        notes[index] = f"{notes[index]}; {text}" if index in notes else text
+    return notes
+
+
 @dataclass(frozen=True)
 class _Plot:
     """Where a line chart draws: its size, its margins and the range of its values, which
@@ -265,9 +273,14 @@ def _hit(x: float, width: float, top: float, height: float, date: str, value: st
 
 
 def _hits(
-    plot: _Plot, labels: Sequence[str], values: Sequence[float], text: Callable[[float], str]
+    plot: _Plot,
+    labels: Sequence[str],
+    values: Sequence[float],
+    text: Callable[[float], str],
+    notes: dict[int, str],
 ) -> str:
-    """A hover area a point wide around each point of a line chart."""
+    """A hover area a point wide around each point of a line chart; a point with a marker
+    says its text too (the area lies over the marker's own tooltip)."""
     step = (plot.end - plot.left) / max(plot.points - 1, 1)
     return "".join(
         _hit(
@@ -276,7 +289,7 @@ def _hits(
             plot.top,
             plot.height - plot.top - plot.bottom,
             label,
-            text(value),
+            text(value) + (f" · {notes[i]}" if i in notes else ""),
         )
         for i, (label, value) in enumerate(zip(labels, values, strict=True))
     )
@@ -327,7 +340,7 @@ def line_chart(
         *(_marker(plot, n, i, labels[i], text) for n, (i, text) in enumerate(marks)),
         _line(plot, values),
         _x_axis(plot, labels) if labels else "",
-        _hits(plot, labels, values, value_text) if labels else "",
+        _hits(plot, labels, values, value_text, _notes(marks)) if labels else "",
         "</svg>",
     ]
     return mark_safe("".join(parts))  # every value above is a number or escaped

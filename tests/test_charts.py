@@ -194,6 +194,13 @@ def test_each_point_shows_its_date_and_value_on_hover():
         ("2024-03-15", "9,520,000.50"),
     ]
     assert "<title>2024-03-14: 9,510,000.00</title>" in svg  # without the admin's script
+    # A flow marked on a day: its hover says it (the area lies over the marker's tooltip).
+    marked = line_chart(
+        labels,
+        [10_000_000.0, 9_510_000.0, 9_520_000.5],
+        markers=[(1, "redemption 500,000"), ("2024-03-14", "fee")],
+    )
+    assert 'data-date="2024-03-14" data-value="9,510,000.00 · redemption 500,000; fee"' in marked
     # Labels that are not dates: the first and last under the axis, as before.
     plain = line_chart(["a", "b", "c"], [1.0, 2.0, 3.0])
     assert date_labels(plain) == [] and ">a</text>" in plain and ">c</text>" in plain
