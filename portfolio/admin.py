@@ -556,8 +556,8 @@ class BookMarkAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Trade)
-# The FX rate and the FX part of the realized P&L are on the trade's page and in the
-# exports: the list fits 1,280 px.
+# The FX rate and the FX part of the realized P&L are on the trade's page (`fields`) and in
+# the exports: the list fits 1,280 px.
 class TradeAdmin(TicketAdminMixin, ExportAdmin, ReadOnlyAdmin):
     list_display = (
         "trade_date",
@@ -583,6 +583,19 @@ class TradeAdmin(TicketAdminMixin, ExportAdmin, ReadOnlyAdmin):
     def booked(self, trade: Trade) -> SafeString:
         """Who booked it and when, on two lines: the list fits 1,280 px."""
         return format_html("{}<br><small>{}</small>", trade.booked_by, brt(trade.booked_at))
+
+    # The trade's page: every figure as the list writes it, the FX columns included.
+    fields = (
+        ("trade_date", "instrument", "strategy", "position"),
+        ("quantity_shown", "price_shown", "fees_shown", "fx_rate_shown"),
+        ("realized", "realized_fx"),
+        ("source", "booked"),
+        "note",
+    )
+    readonly_fields = (
+        *("trade_date", "instrument", "strategy", "position", "quantity_shown", "price_shown"),
+        *("fees_shown", "fx_rate_shown", "realized", "realized_fx", "source", "booked", "note"),
+    )
 
     list_filter = (
         ("trade_date", DateRangeFilter),

@@ -5,10 +5,12 @@ exactly the rows the filters select, all pages, in a bounded number of queries."
 import csv
 import datetime as dt
 import io
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
@@ -24,6 +26,7 @@ from tests.fixtures.trading_fund import DAYS, HISTORY, signal
 from trading import services as trading
 
 TRADES = "/admin/portfolio/trade/"
+BASE = settings.PMS_BASE_CURRENCY
 PRICES = "/admin/portfolio/price/"
 LISTS = {  # each list, and the date its rows are ordered by
     TRADES: "trade_date",
@@ -311,3 +314,22 @@ def test_the_drop_down_offers_ids_as_the_filter_reads_them(fund):
     assert '<option value="12345">BIGID</option>' in page
     rows, count = shown(person("pm"), PRICES, {"instrument__id__exact": "12345"})
     assert count == 1 and rows[0].instrument == big
+
+
+def test_a_trades_page_writes_its_figures_as_the_list_does(fund):
+    """The ESH4 trade of 2 at 5,000 with fees 12.34 at USD 5.05 (see the export's test):
+    its page shows the FX rate and the FX part of its P&L the list leaves out."""
+    trade = Trade.objects.get(instrument__symbol="ESH4", trade_date=DAYS[-10])
+    page = person("viewer").get(f"{TRADES}{trade.pk}/change/").content.decode()
+    for label, value in (
+        ("FX rate", "5.05"),  # stored as 5.050000
+        (f"fees ({BASE})", "12.34"),
+        (f"realized P&amp;L ({BASE})", "-12.34"),
+        (f"of which FX ({BASE})", "0.00"),
+    ):
+        assert re.search(
+            rf"<label[^>]*>{re.escape(label)}:</label>\s*"
+            rf'<div class="readonly"><span class="num">{re.escape(value)}</span>',
+            page,
+            re.IGNORECASE,  # the page writes a label with its first letter capital
+        ), label
