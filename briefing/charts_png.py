@@ -36,7 +36,7 @@ from PIL import Image
 
 from core.charts import STATUS_COLOURS, nice_ticks
 from core.formatting import flow_label, money
-from core.inputs import ACCOUNTS_LABELS
+from core.inputs import row_label
 
 # Labels are the fund's free text (a limit named "Perda R$ 50% & US$ 1mm"): text, never a
 # formula, which two "$" would otherwise start (and a bad one would fail the drawing).
@@ -199,7 +199,7 @@ def pack_charts(sections: dict[str, Any]) -> dict[str, Chart]:
     """The pack's charts by the name the page gives them (`nav_chart`, `strategy_chart`,
     `limits_chart`); a chart with nothing to draw is left out."""
     headline, strategies = sections["headline"], sections["pnl_by_strategy"]
-    names = [ACCOUNTS_LABELS.get(row["strategy"], row["strategy"]) for row in strategies]
+    names = [row_label(row["strategy"]) for row in strategies]
     limits = sections["risk"].get("limits") or []
     charts: dict[str, Chart | None] = {
         "nav_chart": nav_chart(headline["nav_curve"], headline.get("nav_flows") or []),

@@ -139,7 +139,7 @@ def svg_charts(sections: dict[str, Any]) -> dict[str, SafeString]:
             markers=flow_markers(headline),
         ),
         "strategy_chart": charts.bar_chart(
-            [inputs.ACCOUNTS_LABELS.get(row["strategy"], row["strategy"]) for row in strategies],
+            [inputs.row_label(row["strategy"]) for row in strategies],
             [float(row["mtd"]) for row in strategies],
             width=340,
         ),

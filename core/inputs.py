@@ -34,6 +34,14 @@ ACCOUNTS_LABELS = dict(  # as pages show them
         ACCOUNTS_KEYS, ("Cash (carry at the CDI)", "Management fee", "Performance fee"), strict=True
     )
 )
+
+
+def row_label(key: str) -> str:
+    """A row of P&L by its key as a page writes it: a strategy's (or an instrument's) code,
+    an account's name in words."""
+    return ACCOUNTS_LABELS.get(key, key)
+
+
 not_accounts_key = RegexValidator(
     rf"\A({'|'.join(ACCOUNTS_KEYS)})\Z",
     f"{', '.join(ACCOUNTS_KEYS)} name attribution's rows of the fund's accounts: choose another.",

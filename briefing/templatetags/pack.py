@@ -16,12 +16,7 @@ register.filter("share", render.share)
 register.filter("brt", formatting.brt)
 register.filter("quota", formatting.quota)
 register.filter("share_precise", render.share_precise)
-
-
-@register.filter
-def row_label(key: str) -> str:
-    """A row of P&L by its name: a strategy's code, or the fund's accounts' in words."""
-    return inputs.ACCOUNTS_LABELS.get(key, key)
+register.filter("row_label", inputs.row_label)
 
 
 ASSET_CLASS_LABELS = {
@@ -37,7 +32,7 @@ ASSET_CLASS_LABELS = {
 @register.filter
 def asset_class_label(key: str) -> str:
     """A row of P&L by asset class in words: "FX", "Commodities", or the fund's accounts'."""
-    return inputs.ACCOUNTS_LABELS.get(key) or ASSET_CLASS_LABELS.get(key, key)
+    return ASSET_CLASS_LABELS.get(key) or inputs.row_label(key)
 
 
 @register.filter
