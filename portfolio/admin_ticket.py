@@ -282,6 +282,7 @@ class RollForm(PositionForm):
         return {**super().payload(data), "to": data["to"].symbol if data.get("to") else None}
 
     def submit(self, actor: str) -> str:
+        rolled = self.cleaned_data["position"].quantity  # unchanged since (the guard)
         closed, opened = services.position_roll(
             position=self.cleaned_data["position"],
             **self.arguments,
@@ -291,11 +292,12 @@ class RollForm(PositionForm):
         )
         prices = self.arguments
         return (
-            f"Rolled {holding(opened.quantity)} of {closed.strategy.code} from "
+            f"Rolled {holding(rolled)} of {closed.strategy.code} from "
             f"{closed.instrument.symbol} at {price_text(closed.instrument, prices['price_from'])} "
             f"into {opened.instrument.symbol} at "
             f"{price_text(opened.instrument, prices['price_to'])} on "
-            f"{prices.get('trade_date') or today()}."
+            f"{prices.get('trade_date') or today()}; {opened.instrument.symbol} now "
+            f"{holding(opened.quantity)}."
         )
 
 

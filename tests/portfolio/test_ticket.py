@@ -88,7 +88,10 @@ def test_the_pm_books_rolls_and_closes_from_the_ticket(chain: Any) -> None:
     roll |= {"price_to": "112.5", "trade_date": "2024-03-15", "fees": "3"}
     status, page = posted(pm, filled(pm, "roll", **roll))
     assert status == 302
-    assert "Rolled long 10 of MACRO from WINJ24 at 110 into WINM24 at 112.5 on 2024-03-15." in page
+    assert (
+        "Rolled long 10 of MACRO from WINJ24 at 110 into WINM24 at 112.5 on 2024-03-15; "
+        "WINM24 now long 10." in page
+    )
     closing, opening = Trade.objects.order_by("pk")[1:]
     # Long 10 at 100 sold at 110, 0.2 BRL a point: 10 × 10 × 0.2 = 20, less 3 of fees: 17.
     assert (closing.quantity, closing.realized_pnl_base) == (D("-10"), D("17"))
@@ -120,6 +123,21 @@ def test_the_pm_books_rolls_and_closes_from_the_ticket(chain: Any) -> None:
         ("pm", "position.roll"),
         ("pm", "trade.book"),
     ]
+
+
+def test_a_roll_into_a_contract_held_says_what_it_rolled_and_what_is_held(chain: Any) -> None:
+    """Long 10 WINJ24 rolled into WINM24, where the strategy is short 4: 10 rolled, long 6
+    held (the message once said "rolled long 6")."""
+    for symbol, quantity in (("WINJ24", "10"), ("WINM24", "-4")):
+        request = services.TradeRequest(symbol, "MACRO", D(quantity), D("100"), THU)
+        services.trade_book(request=request, actor="pm", source="api")
+    pm = desk("pm")
+    held = Position.objects.get(instrument__symbol="WINJ24")
+    roll = {"position": str(held.pk), "to": "WINM24", "price_from": "100", "price_to": "100"}
+    status, page = posted(pm, filled(pm, "roll", **roll, trade_date="2024-03-15"))
+    assert status == 302
+    assert "Rolled long 10 of MACRO from WINJ24 at 100 into WINM24 at 100" in page
+    assert "; WINM24 now long 6." in page
 
 
 @pytest.mark.parametrize("group", ["viewer", "risk", "ops"])
