@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,7 +33,7 @@ from portfolio.services import (
     model_state,
 )
 
-from . import selectors
+from . import engine, selectors
 from .api.report import report_shown
 from .models import NAV_BREAK, RiskAlert, RiskLimit, RiskSnapshot, StressScenario
 
@@ -515,6 +516,8 @@ def shocks_clean(raw: Any) -> list[dict[str, Any]]:
     rows = [row for row, _ in parsed]
     if not errors:
         errors = _shock_rules(rows)
+    if not errors:
+        _combined_rule(rows)
     if errors:
         raise ValidationError(
             [
@@ -632,6 +635,34 @@ def _shock_rules(rows: list[dict[str, Any]]) -> dict[str, dict[str, list[str]]]:
         if problem:
             errors[str(index)] = {problem[0]: [problem[1]]}
     return errors
+
+
+def _combined_rule(rows: list[dict[str, Any]]) -> None:
+    """Shocks on the same position add up: together, they cannot take a price to zero or
+    below either (−60% on an instrument and −60% on its asset class is −120%). One query:
+    every instrument's labels, moved as a stress moves them (`engine.shock_vector`)."""
+    labels = list(Instrument.objects.values_list("symbol", "asset_class", "currency", "quote_type"))
+    if not labels:
+        return
+    symbol, asset_class, currency, quote_type = np.array(labels, dtype=str).T
+    shocks = [
+        engine.Shock(r["target_type"], r["target"], float(r["shock"]), r.get("quote_type"))
+        for r in rows
+    ]
+    is_yield = quote_type == Instrument.QuoteType.YIELD
+    moves = engine.shock_vector(
+        shocks, instrument=symbol, asset_class=asset_class, currency=currency, is_yield=is_yield
+    )
+    wiped = [
+        f"{s} ({m:+.0%})"
+        for s, m, y in zip(symbol, moves, is_yield, strict=True)
+        if not y and m <= -1
+    ]
+    if wiped:
+        raise ValidationError(
+            "Shocks on the same instrument add up, and these take a price to zero or below: "
+            f"{', '.join(wiped[:10])}{' …' if len(wiped) > 10 else ''}."
+        )
 
 
 # --- The pipelines' alerts --------------------------------------------------------------------

@@ -163,3 +163,26 @@ def test_a_scenario_of_many_shocks_keeps_every_row(book: Any) -> None:
     answer = risk.post("/admin/risk/stressscenario/add/", {"name": "Many", **as_rows(many)})
     assert answer.status_code == 302
     assert len(StressScenario.objects.get(name="Many").shocks) == 210
+
+
+def test_shocks_that_add_up_past_minus_100_percent_are_refused(
+    book: Any, api_client_for: Any
+) -> None:
+    """−60% on ESH4 and −60% on equities (ESH4's class) add up to −120%: a price below zero,
+    refused on the page, by the API's stress and as a stored scenario."""
+    wiped = [
+        {"target_type": "instrument", "target": "ESH4", "shock": "-0.6"},
+        {"target_type": "asset_class", "target": "equity", "shock": "-0.6"},
+    ]
+    page = desk("risk").get(STRESS, {"run": "1", **as_rows(wiped)})
+    assert page.context["result"] is None
+    assert "these take a price to zero or below: ESH4 (-120%)" in page.content.decode()
+    client = api_client_for("risk")
+    answer = client.post("/api/risk/stress/", {"shocks": wiped}, format="json")
+    assert answer.status_code == 400 and "ESH4 (-120%)" in str(answer.json())
+    body = {"name": "Wiped", "shocks": wiped}
+    assert client.post("/api/risk/scenarios/", body, format="json").status_code == 400
+    assert not StressScenario.objects.exists()
+    # −40% and −50%: −90%, a price still above zero.
+    fine = [{**wiped[0], "shock": "-0.4"}, {**wiped[1], "shock": "-0.5"}]
+    assert client.post("/api/risk/stress/", {"shocks": fine}, format="json").status_code == 200
