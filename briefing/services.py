@@ -103,6 +103,7 @@ def morning_pack_send(*, pack: MorningPack, actor: str) -> int:
     PMS_MORNING_PACK_RECIPIENTS."""
     to = recipients()
     sent = morning_pack_message(pack, to).send()
-    MorningPack.objects.filter(pk=pack.pk).update(sent_at=timezone.now(), sent_to=", ".join(to))
+    pack.sent_at, pack.sent_to = timezone.now(), ", ".join(to)  # the caller's copy too
+    MorningPack.objects.filter(pk=pack.pk).update(sent_at=pack.sent_at, sent_to=pack.sent_to)
     audit_record(actor=actor, action="morningpack.send", obj=pack, after={"to": to})
     return sent

@@ -207,6 +207,17 @@ def test_the_email_has_both_parts(briefed, settings, django_capture_on_commit_ca
     assert MorningPack.objects.get().sent_to == "pm@fund.example, risk@fund.example"
 
 
+def test_the_command_says_whom_it_sent_the_pack_to(briefed, settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.PMS_MORNING_PACK_RECIPIENTS = ["pm@fund.example", "risk@fund.example"]
+    out = StringIO()
+    call_command("morning_pack", "--date", "2024-03-18", "--send", stdout=out)
+    assert len(mail.outbox) == 1
+    # The NAV of the pack above, with its separators; the addresses the email went to.
+    assert "NAV 11,065,200.00" in out.getvalue()
+    assert "sent to pm@fund.example, risk@fund.example" in out.getvalue()
+
+
 def test_sending_without_recipients_is_refused_and_stores_nothing(briefed, settings):
     settings.PMS_MORNING_PACK_RECIPIENTS = []
     with pytest.raises(CommandError, match="PMS_MORNING_PACK_RECIPIENTS"):

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from briefing import services
+from core.formatting import money
 
 
 class Command(BaseCommand):
@@ -25,17 +26,19 @@ class Command(BaseCommand):
         started = time.perf_counter()
         self.stdout.write("Gathering the morning pack …")
         try:
-            pack = services.morning_pack_generate(
-                date=options["date"], actor=options["actor"], send=options["send"]
-            )
+            if options["send"]:
+                services.recipients()  # refused before anything is stored
+            pack = services.morning_pack_generate(date=options["date"], actor=options["actor"])
         except ValidationError as error:
             raise CommandError(" ".join(error.messages)) from None
+        if options["send"]:  # stored (committed): sent now, so that it says to whom
+            services.morning_pack_send(pack=pack, actor=options["actor"])
         headline = pack.sections["headline"]
         issues = pack.sections["data_quality"]["issues"]
         self.stdout.write(
             self.style.SUCCESS(
                 f"Morning pack {pack.date} (close of {pack.data_date}) in "
-                f"{time.perf_counter() - started:.1f} s: NAV {headline['nav']}, "
+                f"{time.perf_counter() - started:.1f} s: NAV {money(headline['nav'])}, "
                 f"{len(pack.sections['proposals'])} proposals pending"
                 + (f"; sent to {pack.sent_to}" if options["send"] else "")
             )
