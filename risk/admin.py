@@ -101,6 +101,10 @@ class RiskLimitAdmin(ServiceAdmin):
 class AcknowledgeForm(forms.Form):
     note = forms.CharField(
         max_length=inputs.NOTE_MAX,
+        error_messages={
+            "required": "Say what is done about the alert: a note is required.",
+            "max_length": "A note is at most %(limit_value)d characters (it has %(show_value)d).",
+        },
         widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
         help_text="What is done about the breach: kept with the alert and in the audit trail.",
     )
@@ -228,10 +232,8 @@ class RiskAlertAdmin(ExportAdmin, ReadOnlyAdmin):
         if not self.has_acknowledge_permission(request):
             raise PermissionDenied
         form = AcknowledgeForm(request.POST)
-        if not form.is_valid():
-            self.message_user(
-                request, "Say what is done about the alert: a note is required.", messages.ERROR
-            )
+        if not form.is_valid():  # the form's own words: a note missing, or too long
+            self.message_user(request, " ".join(form.errors["note"]), messages.ERROR)
         elif self._acknowledge_each(request, [pk], form.cleaned_data["note"]):
             self.message_user(request, f"Acknowledged alert {pk}.", messages.SUCCESS)
         return HttpResponseRedirect(back_url(request, reverse("admin:risk_riskalert_changelist")))

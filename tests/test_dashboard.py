@@ -161,6 +161,8 @@ def test_the_alerts_are_one_row_per_breach_acknowledged_with_a_note(fund):
     url = f"/admin/risk/riskalert/{alert.pk}/acknowledge/"
     refused = client.post(url, {"note": "  ", "next": "/admin/"}, follow=True)
     assert "a note is required" in refused.content.decode()
+    too_long = client.post(url, {"note": "x" * 401, "next": "/admin/"}, follow=True)
+    assert "A note is at most 400 characters (it has 401)." in too_long.content.decode()
     alert.refresh_from_db()
     assert (alert.status, alert.acknowledged_by) == ("open", "")
     done = client.post(url, {"note": "cutting DI", "next": "/admin/"}, follow=True)
