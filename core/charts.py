@@ -350,7 +350,9 @@ def bar_chart(
     labels: Sequence[str], values: Sequence[float], *, width: int = 640, bar: int = 18
 ) -> SafeString:
     """Horizontal bars from a zero line: positive to the right (green), negative to the left."""
-    label_width, value_width, gap = min(140, width // 3), 64, 4
+    longest = max((len(label) for label in labels), default=0)
+    # Room for the longest label (about 6.5 px a character at 11 px), up to a third.
+    label_width, value_width, gap = min(max(60, round(6.5 * longest) + 10), width // 3), 64, 4
     height = max(len(values), 1) * (bar + gap) + gap
     plot = width - label_width - value_width
     reach = max((abs(v) for v in values), default=1.0) or 1.0

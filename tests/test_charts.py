@@ -14,7 +14,7 @@ import time_machine
 
 from briefing import render, services
 from core.calendar import business_days
-from core.charts import backtest_chart, date_ticks, line_chart, nice_ticks
+from core.charts import backtest_chart, bar_chart, date_ticks, line_chart, nice_ticks
 from tests.fixtures.briefing_pack import PACK_DATE
 from trading import services as trading_services
 from trading.models import TradeProposal
@@ -290,3 +290,13 @@ def test_a_rejected_proposal(briefed):
     [listed] = pack.sections["proposals"]
     trading_services.proposal_reject(proposal_id=listed["id"], reason="too much gross", actor="pm")
     assert "rejected by pm 2024-03-15" in render.text(pack)
+
+
+def test_a_bar_charts_labels_have_the_room_the_longest_needs():
+    """"Cash (carry at the CDI)", 23 characters at about 6.5 px: its right edge at 160 px,
+    inside the chart (a fixed 140 px cut its first letters off)."""
+    svg = bar_chart(["MACRO", "Cash (carry at the CDI)"], [1_000.0, -250.0])
+    edges = [float(x) for x in re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="end"', svg)]
+    label_edge = edges[0]
+    assert label_edge == round(6.5 * 23) + 10 - 6 and label_edge > 6.5 * 23
+    assert bar_chart(["A"], [1.0]).count('<text x="54"') == 1  # at least 60 px: 60 − 6
