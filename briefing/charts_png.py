@@ -31,7 +31,7 @@ from matplotlib import dates as mdates
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedFormatter, FixedLocator, PercentFormatter
+from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter
 from PIL import Image
 
 from core.charts import STATUS_COLOURS, nice_ticks
@@ -161,7 +161,7 @@ def utilization_chart(limits: Sequence[dict[str, Any]]) -> Chart:
         color=[STATUS_COLOURS.get(row["status"], "#888888") for row in limits],
     )
     for row, value in zip(rows, used, strict=True):
-        shown = "n/a" if value is None else f"{value:.0%}"
+        shown = "n/a" if value is None else f"{value:,.0%}"
         axes.annotate(
             shown,
             (value or 0.0, row),
@@ -185,7 +185,7 @@ def utilization_chart(limits: Sequence[dict[str, Any]]) -> Chart:
         color=INK,
     )
     axes.set_xlim(0, max([1.2, *(u * 1.15 for u in used if u is not None)]))
-    axes.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0%}"))
     axes.spines["left"].set_visible(False)
     axes.tick_params(axis="y", length=0)
     breaches = [row["name"] for row in limits if row["status"] == "breach"]

@@ -101,10 +101,10 @@ def flow_label(amount: Decimal) -> str:
 
 
 def percent(fraction: Decimal | float | None, places: int = 1) -> str:
-    """0.097288 → "9.7%"."""
+    """0.097288 → "9.7%"; 2838.26 → "283,826.0%"."""
     if fraction is None:
         return DASH
-    return f"{(Decimal(str(fraction)) * 100).quantize(Decimal(1).scaleb(-places))}%"
+    return f"{Decimal(str(fraction)) * 100:,.{places}f}%"
 
 
 def brt(value: dt.datetime | str | None) -> str:

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 
 from core.calendar import is_business_day, next_business_day, today
+from core.formatting import number
 
 # Symbols and strategy codes: capitals, digits and `_ . -`, starting with a capital or a
 # digit (no lower case, no look-alike letters, no path separators, no control characters).
@@ -262,14 +263,14 @@ def band_problem(quote_type: str, price: Decimal, last: Decimal) -> str | None:
         if move > band["yield"]:
             limit = band["yield"]
             return (
-                f"{price.normalize():f} is {move:,.0f} bp from the last close "
-                f"{last.normalize():f} (band {limit} bp)"
+                f"{number(price)} is {move:,.0f} bp from the last close {number(last)} "
+                f"(band {limit} bp)"
             )
         return None
     move = abs(price / last - 1)
     if move > band["price"]:
         return (
-            f"{price.normalize():f} is {move:.0%} from the last close {last.normalize():f} "
+            f"{number(price)} is {move:,.0%} from the last close {number(last)} "
             f"(band {band['price']:.0%})"
         )
     return None

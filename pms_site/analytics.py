@@ -16,8 +16,7 @@ from core import charts
 from core.formatting import money, percent, ratio
 from risk import engine
 from risk import selectors as risk
-from risk.api.report import likelihood_ratio_shown
-from risk.selectors import Backtest, Decomposition
+from risk.selectors import Backtest, Decomposition, LikelihoodRatio
 from risk.selectors.decomposition import BY
 
 PERFORMANCE_PERIODS = ("mtd", "qtd", "ytd", "itd")
@@ -114,6 +113,11 @@ def _decomposition(report: Decomposition) -> dict[str, Any]:
     }
 
 
+def _test_shown(test: LikelihoodRatio) -> dict[str, str]:
+    """A likelihood-ratio test as a person reads it: LR to 2 places, its p-value to 3."""
+    return {"lr": f"{test.lr:,.2f}", "p_value": f"{test.p_value:.3f}"}
+
+
 def _backtest(report: Backtest) -> dict[str, Any]:
     shown = report.days[-engine.BASEL_DAYS :]
     return {
@@ -122,8 +126,8 @@ def _backtest(report: Backtest) -> dict[str, Any]:
         "observations": report.observations,
         "exceptions": report.exceptions,
         "expected": f"{ratio(report.expected):.1f}",
-        "kupiec": likelihood_ratio_shown(report.kupiec),
-        "christoffersen": likelihood_ratio_shown(report.christoffersen),
+        "kupiec": _test_shown(report.kupiec),
+        "christoffersen": _test_shown(report.christoffersen),
         "traffic_light": report.traffic_light,
         "traffic_light_days": report.traffic_light_days,
         "chart_days": len(shown),

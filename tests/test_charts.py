@@ -293,7 +293,7 @@ def test_a_rejected_proposal(briefed):
 
 
 def test_a_bar_charts_labels_have_the_room_the_longest_needs():
-    """"Cash (carry at the CDI)", 23 characters at about 6.5 px: its right edge at 160 px,
+    """ "Cash (carry at the CDI)", 23 characters at about 6.5 px: its right edge at 160 px,
     inside the chart (a fixed 140 px cut its first letters off)."""
     svg = bar_chart(["MACRO", "Cash (carry at the CDI)"], [1_000.0, -250.0])
     edges = [float(x) for x in re.findall(r'<text x="([\d.]+)"[^>]*text-anchor="end"', svg)]

@@ -62,7 +62,7 @@ def test_an_absurd_close_price_is_refused_and_the_book_still_reads(fund, pm, api
     # Within the column but far from the last close (4,940): it needs confirm.
     answer = pm.post(f"/api/positions/{position.pk}/close/", {"price": "9000"}, format="json")
     assert answer.status_code == 400
-    assert "82% from the last close 4940" in answer.json()["price"][0]
+    assert "82% from the last close 4,940" in answer.json()["price"][0]
     assert "confirm" in answer.json()["price"][0]
     assert state() == before
     confirmed = pm.post(
@@ -269,7 +269,7 @@ def test_an_outlier_close_in_a_file_needs_the_flag(fund, tmp_path):
     csv.write_text("instrument,date,price\nINDJ24,2024-03-15,202000\n")
     # The close before Mar 15 is Mar 14's, 98,000.
     with pytest.raises(
-        CommandError, match="line 2: price: 202000 is 106% from the last close 98000"
+        CommandError, match="line 2: price: 202,000 is 106% from the last close 98,000"
     ):
         call_command("import_prices", str(csv), stdout=StringIO())
     call_command("import_prices", str(csv), "--confirm-outliers", stdout=StringIO())

@@ -13,7 +13,7 @@ from core import inputs
 from core.bulk import bulk_update_rows
 from core.calendar import today
 from core.errors import Conflict, RowErrors
-from core.formatting import jsonable
+from core.formatting import jsonable, number
 from core.rows import RowErrorMap
 from core.signals import data_changed
 
@@ -467,7 +467,9 @@ def position_close(
     if amount <= 0:
         raise ValidationError({"quantity": ["The quantity to close must be positive."]})
     if amount > held:
-        raise ValidationError({"quantity": [f"Cannot close {amount}: the position holds {held}."]})
+        raise ValidationError(
+            {"quantity": [f"Cannot close {number(amount)}: the position holds {number(held)}."]}
+        )
     sign = 1 if position.quantity > 0 else -1
     request = TradeRequest(
         instrument=position.instrument.symbol,

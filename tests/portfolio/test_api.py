@@ -195,7 +195,9 @@ def test_price_upload_with_one_bad_row_writes_nothing(ops, ibov):
     assert answer.status_code == 400
     assert answer.json() == {
         "1": {
-            "price": ["3 is 100% from the last close 127000 (band 25%): confirm it if it is right."]
+            "price": [
+                "3 is 100% from the last close 127,000 (band 25%): confirm it if it is right."
+            ]
         },
         "2": {"instrument": ["Unknown instrument 'NOPE'."]},
         "3": {"instrument": ["Same instrument and date as row 0."]},

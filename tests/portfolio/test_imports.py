@@ -60,7 +60,7 @@ def test_every_bad_line_of_every_kind_in_one_run_and_nothing_written(tmp_path, i
     assert "line 4: instrument: Unknown instrument 'NOPE'." in message
     # 140000 / 100000 − 1 = 40%, beyond the 25% band.
     assert (
-        "line 5: price: 140000 is 40% from the last close 100000 (band 25%): "
+        "line 5: price: 140,000 is 40% from the last close 100,000 (band 25%): "
         "confirm it if it is right." in message
     )
     assert "line 6: instrument: Same instrument and date as line 2." in message
