@@ -35,7 +35,7 @@ class PipelineRunAdmin(ExportAdmin, ReadOnlyAdmin):
     )
     list_filter = (("business_date", DateRangeFilter), "pipeline", "status", "trigger")
     date_hierarchy = "business_date"
-    ordering = ("-business_date", "-id")  # the latest business date first
+    ordering = ("-business_date", "-started_at", "-id")  # the latest date, the latest run first
     export_columns = (
         ExportColumn("business date", "business_date"),
         ExportColumn("pipeline", "pipeline"),

@@ -194,7 +194,7 @@ class FxRateAdmin(CsvUploadMixin, ExportAdmin, MarketDataAdmin):
     series = services.FX_RATES
     csv_import = FX_RATES_CSV
     list_display = ("currency", "date", "rate_shown")
-    rate_shown = number_column("rate", f"rate ({BASE} per unit)")
+    rate_shown = number_column("rate", f"rate ({BASE} per unit)", max_places=6)
     list_filter = (("date", DateRangeFilter), "currency")
     search_fields = ("currency",)
     date_hierarchy = "date"

@@ -118,6 +118,9 @@ class TicketForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.arguments: dict[str, Any] = {}
+        for field in self.fields.values():  # a matured contract is no longer traded
+            if isinstance(field, SymbolChoice) and field.queryset.model is Instrument:
+                field.queryset = field.queryset.exclude(maturity__lte=today())
 
     def payload(self, data: dict[str, Any]) -> dict[str, Any]:
         """The API's body for the cleaned fields."""

@@ -263,3 +263,12 @@ def test_the_ticket_reads_the_book_in_a_few_queries_whatever_its_size(chain: Any
             services.trade_book(request=request, actor="t", source="api")
     assert Position.objects.filter(closed_at__isnull=True).count() == 7
     assert queries() == one
+
+
+def test_a_matured_contract_is_not_offered(chain: Any) -> None:
+    """WING24 matured on Feb 14 (today is Mar 15, 2024): neither traded nor rolled into."""
+    win("WING24", dt.date(2024, 2, 14))
+    forms = dict((k, f) for k, _, f in desk("pm").get(TICKET).context["forms"])
+    offered = {i.symbol for i in forms["book"].fields["instrument"].queryset}
+    assert {"WINJ24", "WINM24"} <= offered and "WING24" not in offered
+    assert "WING24" not in {i.symbol for i in forms["roll"].fields["to"].queryset}
