@@ -16,6 +16,7 @@ from core.csv_import import CsvFileError, CsvImport, bad_lines, decoded, outlier
 from core.errors import RowErrors
 
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024  # a year of closes of 200 instruments is about 1.5 MB
+SHOWN_LINES = 500  # bad lines a page lists: a file of 100,000 bad ones says how many
 
 
 class CsvUploadForm(forms.Form):
@@ -108,7 +109,9 @@ class CsvUploadMixin(admin.ModelAdmin):
                 "title": f"Upload CSV: {self.csv_import.label}",
                 "form": form,
                 "columns": self.csv_import.columns(),
-                "bad_lines": problems,
+                "bad_count": len(problems),
+                "bad_lines": problems[:SHOWN_LINES],
+                "more_lines": max(len(problems) - SHOWN_LINES, 0),
                 "hint": hint,
             },
         )

@@ -397,3 +397,14 @@ def test_instruments_name_every_bad_line_and_trades_say_what_is_left(tmp_path, i
     message = refusal("import_trades", trades)
     assert "line 2: quantity:" in message
     assert message.endswith("The other lines are checked against the book once these are fixed.")
+
+
+def test_an_upload_of_many_bad_lines_lists_the_first_and_counts_them_all(ibov, monkeypatch):
+    """Three bad lines, a page that lists two: it says 3, lists 2 and one more."""
+    monkeypatch.setattr("portfolio.admin_uploads.SHOWN_LINES", 2)
+    bad = "".join(f"NOPE{i},2024-03-14,1\n" for i in range(3))
+    page = upload(staff_client("ops"), "price", "instrument,date,price\n" + bad)
+    text = page.content.decode()
+    assert "Nothing imported: 3 bad lines." in text
+    assert text.count("Unknown instrument") == 2 and "… and 1 more" in text
+    assert not Price.objects.exists()
