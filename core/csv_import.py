@@ -367,7 +367,7 @@ class CsvImport:
 
         def write(rows: list[dict[str, Any]]) -> Any:
             if progress:
-                progress(f"Every line reads well; {len(rows):,} rows checked and written …")
+                progress(f"Every line read; writing {len(rows):,} rows, all or none …")
             return self.upsert(rows=rows, actor=actor)
 
         return import_rows(found, self.serializer_class, write, confirm=confirm, check=self.check)
