@@ -3,7 +3,6 @@ rationale in the fund's words, its what-if (VaR 95% and each limit, before → a
 their units, the limits it would newly breach) and the decision panel the proposal's page
 and the dashboard show."""
 
-import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,15 +10,11 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from core import inputs
-from core.calendar import anbima_days
 from core.formatting import money, number, percent, price
-from portfolio.di1 import Di1Quote, unit_price
-from portfolio.ledger import Quote, Terms
 from risk.models import limit_figure
 from risk.selectors import breached
 
 from .models import TradeProposal
-from .selectors import trade_exposure
 
 BASE = settings.PMS_BASE_CURRENCY
 
@@ -98,7 +93,7 @@ def _sizing_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
 RATIONALE_KEYS = {
     "signal_date", "score", "sigma", "sigma_unit", "sigma_days", "price", "price_date",
     "fx_rate", "unit_value", "risk_budget", "target", "current", "lot_size",
-    "min_trade_fraction",
+    "min_trade_fraction", "notional",
 }  # fmt: skip
 
 
@@ -185,22 +180,13 @@ def unit_word(proposal: TradeProposal) -> str:
 
 
 def notional(proposal: TradeProposal) -> Decimal | None:
-    """The proposed trade's notional in the base currency at the price and FX rate it was
-    sized at (its rationale's), as sizing adds it to the what-if: a DI1's from its unit
-    price at that rate; None for a rationale without them."""
-    rationale, instrument = proposal.rationale, proposal.instrument
+    """The proposed trade's notional in the base currency, as sizing worked it out at the
+    price and FX rate it sized at (a DI1's from its unit price); None for a proposal sized
+    before sizing kept it."""
     try:
-        rate, fx_rate = Decimal(rationale["price"]), Decimal(rationale["fx_rate"])
-        priced_on = dt.date.fromisoformat(rationale["price_date"])
-    except (KeyError, TypeError, ValueError, InvalidOperation):
+        return Decimal(proposal.rationale["notional"])
+    except (KeyError, TypeError, InvalidOperation):
         return None
-    terms = Terms.of(instrument)
-    quote: Quote = rate
-    if terms.is_di1 and terms.maturity is not None:
-        pu = unit_price(rate, int(anbima_days(priced_on, terms.maturity)))
-        quote = Di1Quote(pu, Decimal(0), Decimal(0))
-    cents, _ = trade_exposure(terms, proposal.quantity, quote, fx_rate)
-    return Decimal(cents).scaleb(-2)
 
 
 def size(proposal: TradeProposal) -> str:

@@ -139,6 +139,8 @@ class Sizer:
         )
         if size.reason:
             return size.reason
+        # The trade's own figures at the price it was sized at: what it adds to the book.
+        notional_cents, dv01_cents = trade_exposure(terms, size.trade, quote, fx_rate)
         rationale = {
             "signal_date": signal.date,
             "score": signal.score,
@@ -154,9 +156,8 @@ class Sizer:
             "current": current,
             "lot_size": instrument.lot_size,
             "min_trade_fraction": strategy.min_trade_fraction,
+            "notional": Decimal(notional_cents).scaleb(-2),  # base currency, signed
         }
-        # The trade's own figures at the price it was sized at: what it adds to the book.
-        notional_cents, dv01_cents = trade_exposure(terms, size.trade, quote, fx_rate)
         return Sized(signal, row, size.trade, jsonable(rationale), notional_cents, dv01_cents)
 
 
