@@ -43,7 +43,7 @@ SHOCKS_HELP = (
     "<b>Shock</b>: a relative move for price-quoted instruments and currencies (-0.10 is "
     "−10%, from above -1 to 10), basis points for yield-quoted ones (100 is +100 bp). "
     "<b>Quote type</b>: for an asset class holding both, which ones the shock moves (price "
-    "or yield). Shocks on the same position add up. Through the API: "
+    "or yield). Shocks on the same position add up (together above −100%). Through the API: "
     '<code>[{"target_type": "asset_class", "target": "equity", "shock": "-0.10"}, '
     '{"target_type": "asset_class", "target": "rates", "shock": "100", '
     '"quote_type": "yield"}]</code>.'

@@ -60,8 +60,8 @@ def _market_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
 def _sizing_rows(proposal: TradeProposal) -> list[tuple[str, str]]:
     """How the size follows: target = score × risk budget ÷ (σ × value of one unit), the
     trade from the current position to it, in lots, if not too small."""
-    r, units, rows = proposal.rationale, unit_word(proposal), []
-    one = units[:-1]  # contract, unit
+    r, one, rows = proposal.rationale, unit_word(proposal), []
+    units = f"{one}s"
     if (unit := _figures(r, "unit_value")) is not None:
         value = (
             f"{money(unit[0])} {BASE} per bp (its DV01)"
@@ -172,11 +172,11 @@ def new_breaches(proposal: TradeProposal) -> str:
 
 
 def unit_word(proposal: TradeProposal) -> str:
-    """What the proposal's quantity counts: units of a currency or of a funded holding,
-    contracts of anything else."""
+    """What one of the proposal's quantity is: a unit of a currency or of a funded holding,
+    a contract of anything else."""
     instrument = proposal.instrument
     funded = instrument.settlement == instrument.Settlement.FUNDED
-    return "units" if funded or instrument.asset_class == instrument.AssetClass.FX else "contracts"
+    return "unit" if funded or instrument.asset_class == instrument.AssetClass.FX else "contract"
 
 
 def notional(proposal: TradeProposal) -> Decimal | None:
@@ -192,7 +192,8 @@ def notional(proposal: TradeProposal) -> Decimal | None:
 def size(proposal: TradeProposal) -> str:
     """The trade in its units and in the base currency: "sell 40 contracts (notional
     1,234.00 BRL)"."""
-    shown = f"{proposal.direction} {number(abs(proposal.quantity))} {unit_word(proposal)}"
+    quantity, one = abs(proposal.quantity), unit_word(proposal)
+    shown = f"{proposal.direction} {number(quantity)} {one if quantity == 1 else f'{one}s'}"
     amount = notional(proposal)
     return shown if amount is None else f"{shown} (notional {money(abs(amount))} {BASE})"
 

@@ -1,5 +1,6 @@
 """Admin screens of the trade workflow: the proposal page, approve and reject actions."""
 
+from decimal import Decimal
 from html import unescape
 
 import pytest
@@ -14,6 +15,7 @@ from tests.fixtures.trading_fund import DAYS, signal
 from trading import admin as trading_admin
 from trading import services
 from trading.models import TradeProposal
+from trading.presentation import size
 
 
 @pytest.fixture
@@ -205,3 +207,11 @@ def test_the_bulk_action_names_who_decided_meanwhile(admin_client_pm, monkeypatc
     assert "Approved 0 proposal(s)." in said
     assert TradeProposal.objects.get(pk=pk).status == "rejected"
     assert not Trade.objects.filter(source="proposal").exists()
+
+
+def test_a_size_of_one_is_one_contract(admin_client_pm):
+    proposal = TradeProposal.objects.get(instrument__symbol="ESH4")
+    proposal.quantity = Decimal("1")
+    assert size(proposal).startswith("buy 1 contract (notional ")
+    proposal.quantity = Decimal("-2")
+    assert size(proposal).startswith("sell 2 contracts (notional ")
