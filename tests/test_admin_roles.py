@@ -160,7 +160,7 @@ def test_the_pm_decides_from_the_proposal_page_with_the_apis_rules(pending):
     pm = browser(staff("pm"))
     page = f"/admin/trading/tradeproposal/{pending.pk}/change/"
     shown = pm.get(page).content.decode()
-    assert 'value="approve"' in shown and "1,000 → 2,500" in shown  # the what-if, in BRL
+    assert 'value="approve"' in shown and "1,000.00 → 2,500.00" in shown  # the what-if, in BRL
     decide = f"/admin/trading/tradeproposal/{pending.pk}/decide/"
 
     # A size sent with "approve" is refused, not dropped (which would book the proposed 2).
