@@ -55,12 +55,16 @@ def _suffix(magnitude: float, finest: int = 0) -> tuple[int, str]:
 
 def _labelled(multiples: Sequence[int], digits: int, exponent: int) -> list[Tick]:
     """Ticks at multiple × digits × 10^exponent, labelled in the suffix of the largest with
-    the decimals the step needs (exactly: decimals, not floats, make the text)."""
+    the decimals the step needs (exactly: decimals, not floats, make the text); zero is "0"
+    beside a suffix ("0M" would say nothing more)."""
     exact = [Decimal(m * digits).scaleb(exponent) for m in multiples]
     most_places = MOST_PLACES + (1 if digits == 25 else 0)  # 2.5: one more digit
     power, suffix = _suffix(float(max(abs(v) for v in exact)), exponent + most_places)
     places = max(power - exponent, 0)
-    return [Tick(float(v), f"{v.scaleb(-power):,.{places}f}{suffix}") for v in exact]
+    return [
+        Tick(float(v), f"{v.scaleb(-power):,.{places}f}{suffix}" if v or not suffix else "0")
+        for v in exact
+    ]
 
 
 def nice_ticks(low: float, high: float) -> list[Tick]:

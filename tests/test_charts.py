@@ -300,3 +300,8 @@ def test_a_bar_charts_labels_have_the_room_the_longest_needs():
     label_edge = edges[0]
     assert label_edge == round(6.5 * 23) + 10 - 6 and label_edge > 6.5 * 23
     assert bar_chart(["A"], [1.0]).count('<text x="54"') == 1  # at least 60 px: 60 − 6
+
+
+def test_zero_beside_a_suffix_is_plain_zero():
+    """An axis in millions from −1M to 2M: zero reads "0", not "0M"."""
+    assert [t.label for t in nice_ticks(-1_200_000, 2_600_000)] == ["-1M", "0", "1M", "2M"]

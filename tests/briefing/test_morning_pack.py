@@ -136,7 +136,7 @@ def test_the_risk_section_has_one_row_per_breach(briefed):
     page = render.html(pack)
     assert (
         "<tr><td>Gross</td><td>2024-03-13 – 2024-03-15</td><td>3</td>"
-        '<td class="text">open</td><td>104%</td><td>130%</td></tr>'
+        '<td class="text note">open</td><td>104%</td><td>130%</td></tr>'
     ) in page
 
 
