@@ -119,8 +119,9 @@ class TicketForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.arguments: dict[str, Any] = {}
         for field in self.fields.values():  # a matured contract is no longer traded
-            if isinstance(field, SymbolChoice) and field.queryset.model is Instrument:
-                field.queryset = field.queryset.exclude(maturity__lte=today())
+            offered = getattr(field, "queryset", None)
+            if offered is not None and offered.model is Instrument:
+                field.queryset = offered.exclude(maturity__lte=today())  # type: ignore[attr-defined]
 
     def payload(self, data: dict[str, Any]) -> dict[str, Any]:
         """The API's body for the cleaned fields."""

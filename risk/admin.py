@@ -233,7 +233,7 @@ class RiskAlertAdmin(ExportAdmin, ReadOnlyAdmin):
             raise PermissionDenied
         form = AcknowledgeForm(request.POST)
         if not form.is_valid():  # the form's own words: a note missing, or too long
-            self.message_user(request, " ".join(form.errors["note"]), messages.ERROR)
+            self.message_user(request, " ".join(map(str, form.errors["note"])), messages.ERROR)
         elif self._acknowledge_each(request, [pk], form.cleaned_data["note"]):
             self.message_user(request, f"Acknowledged alert {pk}.", messages.SUCCESS)
         return HttpResponseRedirect(back_url(request, reverse("admin:risk_riskalert_changelist")))
