@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks on PostgreSQL + Redis:
-# `benchmarks/run.sh [book|risk|proposals|attribution|morning_pack|cache|pipelines|nav|backup|health|outage|dashboard|analytics]`
+# `benchmarks/run.sh [book|risk|proposals|attribution|morning_pack|cache|pipelines|nav|backup|health|outage|dashboard|analytics|workspace]`
 # (default: all).
 # Each recreates the benchmark database, then prints its figures. The database is
 # BENCH_DATABASE_URL (default postgresql://postgres@127.0.0.1:5432/pms_bench; its name must
@@ -15,7 +15,7 @@ source scripts/setup.sh
 export DATABASE_URL=${BENCH_DATABASE_URL:-postgresql://postgres@127.0.0.1:5432/pms_bench}
 export REDIS_URL=${BENCH_REDIS_URL:-redis://127.0.0.1:6379/14}
 export DEBUG=1
-for name in ${@:-book risk proposals attribution morning_pack cache pipelines nav backup health outage dashboard analytics}; do
+for name in ${@:-book risk proposals attribution morning_pack cache pipelines nav backup health outage dashboard analytics workspace}; do
   echo "== $name"
   .venv/bin/python benchmarks/recreate_db.py
   .venv/bin/python manage.py migrate --noinput -v0
