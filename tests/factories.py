@@ -4,11 +4,22 @@ import datetime as dt
 from decimal import Decimal
 
 import factory
+from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from portfolio.models import FxRate, Instrument, Price, Strategy
 
 # A password Django's validators accept (every path that sets one runs them).
 PASSWORD = "a-test-passphrase-7Kq"
+
+
+def desk(group: str) -> Client:
+    """A browser logged in as a staff user of `group`, named after it (so its actor)."""
+    user = User.objects.create_user(group, password=PASSWORD, is_staff=True)
+    user.groups.add(Group.objects.get(name=group))
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 class InstrumentFactory(factory.django.DjangoModelFactory):

@@ -7,26 +7,16 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from portfolio import services
 from portfolio.models import AuditRecord, Instrument, Position, Price, Trade
-from tests.factories import PASSWORD, InstrumentFactory, StrategyFactory
+from tests.factories import InstrumentFactory, StrategyFactory, desk
 
 TICKET = "/admin/portfolio/trade/ticket/"
 THU = dt.date(2024, 3, 14)  # the day before the tests' today
-
-
-def desk(group: str) -> Client:
-    """A browser logged in as a staff user of `group`, named after it."""
-    user = User.objects.create_user(group, password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def win(symbol: str, maturity: dt.date) -> Instrument:

@@ -7,26 +7,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.test import Client
 
 from risk import services
 from risk.models import StressScenario
-from tests.factories import PASSWORD
+from tests.factories import desk
 
 STRESS = "/admin/risk/stressscenario/run/"
 SHOCKS = [
     {"target_type": "asset_class", "target": "equity", "shock": "-0.10"},
     {"target_type": "asset_class", "target": "rates", "shock": "100", "quote_type": "yield"},
 ]
-
-
-def desk(group: str) -> Client:
-    user = User.objects.create_user(group, password=PASSWORD, is_staff=True)
-    user.groups.add(Group.objects.get(name=group))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def as_rows(shocks: list[dict[str, str]], name: str = "shocks") -> dict[str, str]:
