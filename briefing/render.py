@@ -38,10 +38,7 @@ def price(value: str | None, row: dict[str, Any]) -> str:
     """A close or a price of a pack's row to its instrument's places (`places`; a pack
     written before they were kept shows the stored digits), no trailing zeros; a yield
     instrument's (its moves are in bp) in percent: "74,548.31", "10.85%"."""
-    if value is None:
-        return "—"
-    shown = number(value, row.get("places"))
-    return f"{shown}%" if row.get("unit") == "bp" else shown
+    return formatting.quote(value, row.get("places"), row.get("unit") == "bp")
 
 
 def percent(value: str | None, places: int = 2) -> str:

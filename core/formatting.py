@@ -84,14 +84,20 @@ def price_places(instrument: Any) -> int:
     return FX_PLACES if instrument.asset_class == "fx" else PRICE_PLACES
 
 
-def price(value: Decimal | float | str | None, instrument: Any, extra_places: int = 0) -> str:
-    """A quote of `instrument` to its places (`price_places`, plus `extra_places`: an
-    average cost is finer than a quote), no trailing zeros, a yield in percent:
-    74548.313881 → "74,548.31", 10.5 → "10.5%"; None → "—"."""
+def quote(value: Decimal | float | str | None, places: int | None, is_yield: bool) -> str:
+    """A quote as a person reads it: to `places` (None: as given), no trailing zeros, a
+    yield in percent: 10.5 → "10.5%"; None → "—"."""
     if value is None:
         return DASH
-    shown = number(value, price_places(instrument) + extra_places)
-    return f"{shown}%" if instrument.quote_type == "yield" else shown
+    shown = number(value, places)
+    return f"{shown}%" if is_yield else shown
+
+
+def price(value: Decimal | float | str | None, instrument: Any, extra_places: int = 0) -> str:
+    """A quote of `instrument` to its places (`price_places`, plus `extra_places`: an
+    average cost is finer than a quote): 74548.313881 → "74,548.31", 10.5 → "10.5%"."""
+    places = price_places(instrument) + extra_places
+    return quote(value, places, instrument.quote_type == "yield")
 
 
 def flow_label(amount: Decimal) -> str:

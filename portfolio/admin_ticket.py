@@ -22,7 +22,7 @@ from rest_framework import serializers
 from core.admin import _form_errors
 from core.calendar import on_or_before, today
 from core.errors import Conflict
-from core.formatting import number
+from core.formatting import number, quote
 from core.inputs import NOTE_MAX
 
 from . import services
@@ -43,8 +43,7 @@ DECIMAL = {"inputmode": "decimal", "autocomplete": "off", "size": 14}
 def price_text(instrument: Instrument, price: Decimal) -> str:
     """A price exactly as booked (a confirmation repeats what was typed, not the places a
     list rounds it to), as its instrument is quoted: a yield in percent (10.4%)."""
-    shown = number(price)
-    return f"{shown}%" if instrument.quote_type == Instrument.QuoteType.YIELD else shown
+    return quote(price, None, instrument.quote_type == Instrument.QuoteType.YIELD)
 
 
 def holding(quantity: Decimal) -> str:
